@@ -1,0 +1,44 @@
+# The README's two commands: `make run` and `make test`. Everything else is set up on demand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JARS   := broker/lib/.pom-fingerprint
+
+.PHONY: run test lint typecheck unit deps broker topics clean
+
+# A fresh virtualenv with the pinned dependencies, rebuilt when the pins change.
+$(STAMP): requirements.lock pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Apache Kafka's jars from Maven Central (cached in ~/.m2; re-copied only when the pom changes).
+$(JARS): broker/pom.xml $(STAMP)
+	$(BIN)/python -c "from catalog_stream.broker import ensure_jars; ensure_jars()"
+
+deps: $(STAMP) $(JARS)
+
+run: deps
+	$(BIN)/catalog-stream run
+
+broker: deps
+	$(BIN)/catalog-stream broker
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test: deps lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .state broker/lib .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,64 @@
+"""Avro single-object encoding of product change values (no schema registry needed).
+
+A value is `C3 01`, the writer schema's 8-byte little-endian CRC-64-AVRO fingerprint, then the
+Avro binary body. Any reader finds the writer schema among `schemas/` by that fingerprint.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import fastavro
+
+from catalog_contract import schemas
+from catalog_contract.errors import DecodeError
+from catalog_contract.events import ProductChange
+
+MAGIC = b"\xc3\x01"
+HEADER_SIZE = len(MAGIC) + 8
+
+
+def encode_record(record: dict[str, Any], schema: schemas.SchemaVersion | None = None) -> bytes:
+    writer = schema or schemas.current()
+    buffer = io.BytesIO()
+    buffer.write(MAGIC)
+    buffer.write(writer.fingerprint_bytes)
+    fastavro.schemaless_writer(buffer, writer.parsed, record)
+    return buffer.getvalue()
+
+
+def encode(event: ProductChange, schema: schemas.SchemaVersion | None = None) -> bytes:
+    return encode_record(event.to_record(), schema)
+
+
+def writer_schema(value: bytes) -> schemas.SchemaVersion:
+    """The schema version that wrote `value`, from its header."""
+    if len(value) < HEADER_SIZE or value[:2] != MAGIC:
+        raise DecodeError("value is not Avro single-object encoded (no C3 01 header)")
+    fingerprint = int.from_bytes(value[2:HEADER_SIZE], "little")
+    found = schemas.by_fingerprint().get(fingerprint)
+    if found is None:
+        raise DecodeError(f"unknown writer schema fingerprint {fingerprint:016x}")
+    return found
+
+
+def decode_record(value: bytes, reader: schemas.SchemaVersion | None = None) -> dict[str, Any]:
+    """Read with the writer's schema, resolved to `reader` (default: the current schema)."""
+    writer = writer_schema(value)
+    target = reader or schemas.current()
+    try:
+        record = fastavro.schemaless_reader(
+            io.BytesIO(value[HEADER_SIZE:]),
+            writer.parsed,
+            target.parsed if target is not writer else None,
+        )
+    except Exception as exc:  # fastavro raises many types for corrupt bodies
+        raise DecodeError(f"corrupt Avro body ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(record, dict):
+        raise DecodeError("Avro body is not a record")
+    return record
+
+
+def decode(value: bytes) -> ProductChange:
+    return ProductChange.from_record(decode_record(value))

@@ -1,0 +1,92 @@
+"""The typed product change event: what one Avro value on the product topic means."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+PRICE_SCALE = 4
+"""Prices are Avro decimals with this many digits after the point (3-decimal currencies fit)."""
+PRICE_PRECISION = 18
+
+
+class ChangeType(enum.StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    REMOVED = "REMOVED"
+
+
+class Availability(enum.StrEnum):
+    IN_STOCK = "IN_STOCK"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    LIMITED_AVAILABILITY = "LIMITED_AVAILABILITY"
+    BACK_ORDER = "BACK_ORDER"
+    PRE_ORDER = "PRE_ORDER"
+    UNKNOWN = "UNKNOWN"  # never written; what an old reader sees for a newer symbol
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChange:
+    """One change to one catalog item. `None` means "not sent", never "cleared"."""
+
+    event_id: uuid.UUID
+    received_at: datetime
+    change_type: ChangeType
+    catalog_id: str
+    catalog_item_id: str
+    source_updated_at: datetime | None = None
+    name: str | None = None
+    description: str | None = None
+    manufacturer: str | None = None
+    category: str | None = None
+    labels: tuple[str, ...] | None = None
+    url: str | None = None
+    mobile_url: str | None = None
+    image_url: str | None = None
+    additional_image_urls: tuple[str, ...] | None = None
+    current_price: Decimal | None = None
+    original_price: Decimal | None = None
+    discount_percentage: int | None = None
+    currency: str | None = None
+    stock_availability: Availability | None = None
+    gtin: str | None = None
+    mpn: str | None = None
+    sku: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The dict fastavro writes (enums as symbols, lists as lists)."""
+        record: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, enum.Enum):
+                value = value.value
+            elif isinstance(value, tuple):
+                value = list(value)
+            record[field.name] = value
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ProductChange:
+        """Build from a record fastavro read; fields unknown to this class are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in record.items() if k in known}
+        values["change_type"] = ChangeType(values["change_type"])
+        if values.get("stock_availability") is not None:
+            values["stock_availability"] = Availability(values["stock_availability"])
+        for name in ("labels", "additional_image_urls"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
+        event_id = values["event_id"]
+        values["event_id"] = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id)
+        return cls(**values)
+
+
+CONTENT_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(ProductChange) if f.name not in ("event_id", "received_at")
+)
+"""Fields that say what changed (everything but the receiver's own metadata)."""

@@ -1,0 +1,34 @@
+"""Kafka record headers on the product topic.
+
+Every record carries its event id and source timestamp as headers. A tombstone has no value, so
+its headers are the only way a reader can tell whether a removal is older than what it knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from catalog_contract.events import ProductChange
+
+EVENT_ID = "event-id"
+SOURCE_UPDATED_AT = "source-updated-at"
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+def for_change(change: ProductChange) -> list[tuple[str, bytes]]:
+    headers = [(EVENT_ID, str(change.event_id).encode())]
+    if change.source_updated_at is not None:
+        headers.append((SOURCE_UPDATED_AT, change.source_updated_at.isoformat().encode()))
+    return headers
+
+
+def source_updated_at(headers: Headers | None) -> datetime | None:
+    for name, value in headers or ():
+        if name == SOURCE_UPDATED_AT:
+            try:
+                return datetime.fromisoformat(value.decode())
+            except (UnicodeDecodeError, ValueError):
+                return None
+    return None

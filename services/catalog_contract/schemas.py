@@ -1,0 +1,102 @@
+"""The Avro schemas of the product topic, loaded from the repository's `schemas/` folder.
+
+Every `*.avsc` file there is one version of the value schema. Writers use the newest;
+readers resolve the writer's version from the fingerprint in each value's header.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import to_parsing_canonical_form
+
+from catalog_contract.errors import ContractError
+
+_VERSIONED_NAME = re.compile(r"^product_change\.v(\d+)\.avsc$")
+
+
+def _crc64_table() -> list[int]:
+    empty = 0xC15D213AA4D7A795  # the Avro specification's EMPTY fingerprint
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (empty & -(fp & 1))
+        table.append(fp)
+    return table
+
+
+_CRC64_TABLE = _crc64_table()
+
+
+def crc64_avro(data: bytes) -> int:
+    """CRC-64-AVRO ("Rabin") fingerprint, exactly as the Avro specification defines it."""
+    fp = 0xC15D213AA4D7A795
+    for byte in data:
+        fp = (fp >> 8) ^ _CRC64_TABLE[(fp ^ byte) & 0xFF]
+    return fp
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    version: int
+    path: Path
+    definition: dict[str, Any]
+    parsed: Any  # fastavro's parsed schema
+    canonical_form: str
+    fingerprint: int
+
+    @property
+    def fingerprint_bytes(self) -> bytes:
+        """The 8 bytes written after `C3 01`: the fingerprint, little-endian."""
+        return self.fingerprint.to_bytes(8, "little")
+
+
+def schema_dir() -> Path:
+    """`schemas/` at the repository root (or packaged beside this module in a wheel)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas", here.parents[1] / "schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise ContractError(f"no schemas/ folder next to {here} or at the repository root")
+
+
+def load_version(path: Path, version: int) -> SchemaVersion:
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    canonical = to_parsing_canonical_form(definition)
+    return SchemaVersion(
+        version=version,
+        path=path,
+        definition=definition,
+        parsed=fastavro.parse_schema(definition),
+        canonical_form=canonical,
+        fingerprint=crc64_avro(canonical.encode("utf-8")),
+    )
+
+
+@cache
+def all_versions() -> tuple[SchemaVersion, ...]:
+    """Every schema version in `schemas/`, oldest first."""
+    versions = []
+    for path in schema_dir().glob("*.avsc"):
+        match = _VERSIONED_NAME.match(path.name)
+        if match:
+            versions.append(load_version(path, int(match.group(1))))
+    if not versions:
+        raise ContractError(f"no product_change.vN.avsc in {schema_dir()}")
+    return tuple(sorted(versions, key=lambda v: v.version))
+
+
+def current() -> SchemaVersion:
+    """The schema new values are written with: the highest version."""
+    return all_versions()[-1]
+
+
+def by_fingerprint() -> dict[int, SchemaVersion]:
+    return {v.fingerprint: v for v in all_versions()}

@@ -1,0 +1,73 @@
+"""Names and settings of the topics that form the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRODUCT_TOPIC = "catalog.product-changes.v1"
+DEAD_LETTER_TOPIC = "catalog.product-changes.dead-letter.v1"
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    configs: dict[str, str]
+
+
+def min_insync_for(replication_factor: int) -> int:
+    """Survive one replica down while acks=all still means "on two disks" (1 on a lone broker)."""
+    return 2 if replication_factor >= 3 else 1
+
+
+def product_topic(
+    name: str = PRODUCT_TOPIC, partitions: int = 6, replication_factor: int = 1
+) -> TopicSpec:
+    """The compacted product topic.
+
+    - every event stays readable for at least 7 days before compaction may drop a superseded
+      version (`min.compaction.lag.ms`), so a consumer down for under a week misses nothing;
+    - a tombstone stays readable 7 days after compaction reaches it (`delete.retention.ms`), so
+      such a consumer still sees the removal;
+    - segments roll daily (`segment.ms`): compaction only rewrites closed segments.
+    """
+    return TopicSpec(
+        name=name,
+        partitions=partitions,
+        replication_factor=replication_factor,
+        configs={
+            "cleanup.policy": "compact",
+            "min.insync.replicas": str(min_insync_for(replication_factor)),
+            "min.compaction.lag.ms": str(7 * DAY_MS),
+            "delete.retention.ms": str(7 * DAY_MS),
+            "segment.ms": str(DAY_MS),
+            "message.timestamp.type": "CreateTime",
+        },
+    )
+
+
+def dead_letter_topic(
+    name: str = DEAD_LETTER_TOPIC, partitions: int = 1, replication_factor: int = 1
+) -> TopicSpec:
+    """Rejected postbacks, kept 30 days (time-based retention: nothing here is superseded)."""
+    return TopicSpec(
+        name=name,
+        partitions=partitions,
+        replication_factor=replication_factor,
+        configs={
+            "cleanup.policy": "delete",
+            "retention.ms": str(30 * DAY_MS),
+            "min.insync.replicas": str(min_insync_for(replication_factor)),
+        },
+    )
+
+
+def contract_topics(partitions: int = 6, replication_factor: int = 1) -> list[TopicSpec]:
+    """Every topic the system needs, as `catalog-stream topics ensure` creates them."""
+    return [
+        product_topic(partitions=partitions, replication_factor=replication_factor),
+        dead_letter_topic(replication_factor=replication_factor),
+    ]

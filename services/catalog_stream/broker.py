@@ -1,0 +1,218 @@
+"""A real Apache Kafka broker (KRaft, broker+controller in one process) on loopback.
+
+The jars come from Maven Central through `broker/pom.xml`; Maven caches them in ~/.m2, and the
+copied set in `broker/lib/` is reused until the pom changes. Storage is formatted once per data
+directory, so a second start of the same directory keeps its topics and records.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POM = REPO_ROOT / "broker" / "pom.xml"
+DEFAULT_LIB_DIR = REPO_ROOT / "broker" / "lib"
+STARTED_LINE = "Kafka Server started"
+
+
+class BrokerError(Exception):
+    """The local broker could not be fetched, formatted, started or stopped.
+
+    `retryable` is False: these are set-up faults (no Java, no Maven, port taken) to fix first.
+    """
+
+    retryable = False
+
+
+def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR) -> Path:
+    """Fetch the broker's jars with Maven unless `lib_dir` already holds this pom's set."""
+    stamp = lib_dir / ".pom-fingerprint"
+    fingerprint = hashlib.sha256(POM.read_bytes()).hexdigest()  # a new pom fetches again
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return lib_dir
+    if shutil.which("mvn") is None:
+        raise BrokerError(
+            "Maven (mvn) is needed to fetch Apache Kafka; install it (apt-get install maven)"
+        )
+    shutil.rmtree(lib_dir, ignore_errors=True)
+    command = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={lib_dir}",
+        "-DincludeScope=runtime",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BrokerError(f"fetching Kafka with Maven failed:\n{result.stdout}\n{result.stderr}")
+    stamp.write_text(fingerprint)
+    return lib_dir
+
+
+def kafka_version(lib_dir: Path = DEFAULT_LIB_DIR) -> str:
+    for jar in lib_dir.glob("kafka_2.13-*.jar"):
+        return jar.stem.removeprefix("kafka_2.13-")
+    return "unknown"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+LOG4J2 = """\
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.cleaner.name = kafka.log.LogCleaner
+logger.cleaner.level = INFO
+"""
+
+
+@dataclass
+class LocalBroker:
+    data_dir: Path
+    port: int = 9092
+    controller_port: int = 9093
+    lib_dir: Path = DEFAULT_LIB_DIR
+    heap: str = "1g"
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def _properties(self) -> Path:
+        path = self.data_dir / "server.properties"
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir / "data"),
+            "num.partitions": "1",
+            # One broker: internal topics cannot have more replicas than that.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            # Topics exist only through `catalog-stream topics ensure`, with their settings.
+            "auto.create.topics.enable": "false",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        return path
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        java = os.environ.get("JAVA_HOME")
+        binary = str(Path(java) / "bin" / "java") if java else "java"
+        log4j = self.data_dir / "log4j2.properties"
+        log4j.write_text(LOG4J2.format(log=self.log_file))
+        return [
+            binary,
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{self.lib_dir}/*",
+            main,
+            *args,
+        ]
+
+    def format_storage(self) -> None:
+        if (self.data_dir / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        command = self._java(
+            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties())
+        )
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self, timeout_s: float = 90) -> None:
+        ensure_jars(self.lib_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _port_open(self.port):
+            raise BrokerError(f"port {self.port} is already in use; is another broker running?")
+        properties = self._properties()
+        self.format_storage()
+        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        with (self.data_dir / "stderr.log").open("ab") as stderr:
+            self.process = subprocess.Popen(
+                self._java("kafka.Kafka", str(properties)),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, not the JVM directly
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrokerError(
+                    f"Kafka exited with {self.process.returncode}; see {self.log_file}"
+                )
+            if self._started_since(offset) and _port_open(self.port):
+                return
+            time.sleep(0.2)
+        self.kill()
+        raise BrokerError(f"Kafka did not start within {timeout_s}s; see {self.log_file}")
+
+    def _started_since(self, offset: int) -> bool:
+        if not self.log_file.exists():
+            return False
+        with self.log_file.open("rb") as log:
+            log.seek(offset)
+            return STARTED_LINE.encode() in log.read()
+
+    def stop(self, timeout_s: float = 60) -> None:
+        """A controlled shutdown (SIGTERM), so the next start needs no log recovery."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None

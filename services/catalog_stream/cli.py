@@ -1,0 +1,133 @@
+"""`catalog-stream`: the one command users run. Subcommands:
+
+run                 broker + topics + receiver + projector on embedded defaults (make run)
+broker              the local Apache Kafka broker (KRaft) in the foreground
+topics ensure       create the contract's topics, or report how existing ones differ
+receiver            the postback receiver (settings: CATALOG_RECEIVER_* variables)
+projector           the catalog views and read API (settings: CATALOG_PROJECTOR_* variables)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from catalog_contract import topics as contract_topics
+
+
+def _topic_specs(args: argparse.Namespace) -> list[contract_topics.TopicSpec]:
+    return contract_topics.contract_topics(args.partitions, args.replication_factor)
+
+
+def cmd_topics_ensure(args: argparse.Namespace) -> int:
+    from catalog_stream.topics import TopicsError, ensure_all
+
+    try:
+        reports = asyncio.run(ensure_all(args.bootstrap_servers, _topic_specs(args)))
+    except TopicsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 75 if exc.retryable else 1  # EX_TEMPFAIL: worth running again
+    for report in reports:
+        print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from catalog_stream.broker import LocalBroker, kafka_version
+
+    broker = LocalBroker(Path(args.data_dir), port=args.port, controller_port=args.controller_port)
+    broker.start()
+    print(
+        f"Apache Kafka {kafka_version(broker.lib_dir)} listening on {broker.bootstrap_servers} "
+        f"(data in {broker.data_dir}); Ctrl-C stops it",
+        flush=True,
+    )
+    try:
+        assert broker.process is not None
+        broker.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+    return 0
+
+
+def cmd_receiver(_: argparse.Namespace) -> int:
+    from receiver.main import run
+
+    run()
+    return 0
+
+
+def cmd_projector(_: argparse.Namespace) -> int:
+    from projector.main import run
+
+    run()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from catalog_stream.local import run_everything
+
+    return run_everything(args)
+
+
+def _add_topic_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--partitions", type=int, default=int(os.environ.get("CATALOG_TOPIC_PARTITIONS", "6"))
+    )
+    parser.add_argument(
+        "--replication-factor",
+        type=int,
+        default=int(os.environ.get("CATALOG_TOPIC_REPLICATION_FACTOR", "1")),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    parser = argparse.ArgumentParser(
+        prog="catalog-stream",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="broker, receiver and projector together")
+    run.add_argument("--data-dir", default=".state")
+    run.add_argument("--kafka-port", type=int, default=9092)
+    run.add_argument("--receiver-port", type=int, default=8080)
+    run.add_argument("--projector-port", type=int, default=8081)
+    _add_topic_args(run)
+    run.set_defaults(handler=cmd_run)
+
+    broker = commands.add_parser("broker", help="the local Apache Kafka broker")
+    broker.add_argument("--data-dir", default=".state/kafka")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument("--controller-port", type=int, default=9093)
+    broker.set_defaults(handler=cmd_broker)
+
+    topics = commands.add_parser("topics", help="the contract's topics")
+    topic_commands = topics.add_subparsers(dest="topics_command", required=True)
+    ensure = topic_commands.add_parser("ensure", help="create, or report differences")
+    ensure.add_argument("--bootstrap-servers", default=bootstrap)
+    _add_topic_args(ensure)
+    ensure.set_defaults(handler=cmd_topics_ensure)
+
+    commands.add_parser("receiver", help="the postback receiver").set_defaults(handler=cmd_receiver)
+    commands.add_parser("projector", help="the views and read API").set_defaults(
+        handler=cmd_projector
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""`catalog-stream run`: the whole system on one machine, for trying it out (`make run`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from catalog_contract import topics as contract_topics
+from catalog_stream.broker import LocalBroker, kafka_version
+from catalog_stream.topics import ensure_all
+
+DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
+
+
+def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "catalog_stream.cli", command], env={**os.environ, **env}
+    )
+
+
+def run_everything(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir)
+    broker = LocalBroker(data / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1)
+    print(f"starting Apache Kafka {kafka_version()} ...", flush=True)
+    broker.start()
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        specs = contract_topics.contract_topics(args.partitions, args.replication_factor)
+        for report in asyncio.run(ensure_all(broker.bootstrap_servers, specs)):
+            print("\n".join(report.lines()))
+        secret = os.environ.get("CATALOG_RECEIVER_SECRETS")
+        receiver_env = {
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "CATALOG_RECEIVER_PORT": str(args.receiver_port),
+            "CATALOG_RECEIVER_SECRETS": secret or f'["{DEV_SECRET}"]',
+            "CATALOG_RECEIVER_DEV_MODE": "true",
+        }
+        projector_env = {
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "CATALOG_PROJECTOR_PORT": str(args.projector_port),
+            "CATALOG_PROJECTOR_STORE_URL": os.environ.get(
+                "CATALOG_PROJECTOR_STORE_URL", f"sqlite:///{data / 'views.db'}"
+            ),
+        }
+        children = [_spawn("receiver", receiver_env), _spawn("projector", projector_env)]
+        print(
+            f"\nkafka      {broker.bootstrap_servers}\n"
+            f"receiver   http://127.0.0.1:{args.receiver_port}/v1/postbacks/product-changes\n"
+            f"projector  http://127.0.0.1:{args.projector_port}/v1/catalogs\n"
+            + ("" if secret else f"dev secret X-Postback-Token: {DEV_SECRET}\n")
+            + "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a service exited; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        broker.stop()

@@ -1,0 +1,187 @@
+"""The projector's HTTP read API, for other services. The consumer runs in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from projector.consumer import Projector
+from projector.metrics import ProjectorMetrics
+from projector.rows import item_json, micros, price_from_units, price_text, price_units
+from projector.settings import ProjectorSettings
+from projector.store import ItemFilter, ViewStore
+
+
+def _parse_position(text: str) -> tuple[int, int]:
+    partition, sep, offset = text.partition(":")
+    if not sep or not partition.isdigit() or not offset.isdigit():
+        raise HTTPException(422, f"min_position must be '<partition>:<offset>', got {text!r}")
+    return int(partition), int(offset)
+
+
+def _price_param(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return price_units(Decimal(text))
+    except InvalidOperation as exc:
+        raise HTTPException(422, f"{name} is not a decimal: {text!r}") from exc
+
+
+def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
+    last = row["last_change_at"]
+    return {
+        "catalog_id": row["catalog_id"],
+        "item_count": row["item_count"],
+        "in_stock": row["in_stock"],
+        "out_of_stock": row["out_of_stock"],
+        "min_price": price_text(price_from_units(row["min_price_units"])),
+        "max_price": price_text(price_from_units(row["max_price_units"])),
+        "last_change_at": None if last is None else datetime.fromtimestamp(last / 1e6).isoformat(),
+    }
+
+
+def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool = True) -> FastAPI:
+    metrics = ProjectorMetrics()
+    projector = Projector(settings, store, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(store.create)
+        stop = asyncio.Event()
+        task = asyncio.create_task(projector.run(stop)) if run_consumer else None
+        yield
+        stop.set()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 30)
+
+    app = FastAPI(title="catalog-stream projector", version="1", lifespan=lifespan)
+    app.state.projector = projector
+
+    @app.middleware("http")
+    async def freshness(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["X-View-Lag"] = str(projector.lag())
+        response.headers["X-View-Positions"] = ",".join(
+            f"{p}:{o}" for p, o in sorted(projector.applied.items())
+        )
+        return response
+
+    async def read_your_writes(min_position: str | None) -> None:
+        if min_position is None:
+            return
+        partition, offset = _parse_position(min_position)
+        if not await projector.wait_for(partition, offset, settings.read_your_writes_max_wait_s):
+            raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
+
+    @app.get("/v1/catalogs")
+    async def catalogs(min_position: str | None = None) -> dict[str, Any]:
+        await read_your_writes(min_position)
+        rows = await asyncio.to_thread(store.catalogs)
+        return {"catalogs": [_catalog_json(r) for r in rows]}
+
+    @app.get("/v1/catalogs/{catalog_id}")
+    async def catalog(catalog_id: str, min_position: str | None = None) -> dict[str, Any]:
+        await read_your_writes(min_position)
+        rows = await asyncio.to_thread(store.catalogs, catalog_id)
+        if not rows:
+            raise HTTPException(404, f"no catalog {catalog_id!r}")
+        return _catalog_json(rows[0])
+
+    @app.get("/v1/catalogs/{catalog_id}/items")
+    async def items(
+        catalog_id: str,
+        availability: str | None = None,
+        min_price: str | None = None,
+        max_price: str | None = None,
+        updated_since: datetime | None = None,
+        q: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        min_position: str | None = None,
+    ) -> dict[str, Any]:
+        await read_your_writes(min_position)
+        where = ItemFilter(
+            availability=availability.upper() if availability else None,
+            min_price_units=_price_param("min_price", min_price),
+            max_price_units=_price_param("max_price", max_price),
+            updated_since_micros=micros(updated_since) if updated_since else None,
+            name_contains=q,
+            after_item_id=cursor,
+            limit=limit,
+        )
+        found = await asyncio.to_thread(store.items, catalog_id, where)
+        next_cursor = found[-1].item_id if len(found) == limit else None
+        return {"items": [item_json(s) for s in found], "next_cursor": next_cursor}
+
+    @app.get("/v1/catalogs/{catalog_id}/items/{item_id}")
+    async def item(
+        catalog_id: str, item_id: str, min_position: str | None = None
+    ) -> dict[str, Any]:
+        await read_your_writes(min_position)
+        state = await asyncio.to_thread(store.load_item, (catalog_id, item_id))
+        if state is None:
+            raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
+        return item_json(state)
+
+    @app.get("/v1/changes")
+    async def changes(
+        after: int = 0,
+        type: Annotated[list[str] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        rows = await asyncio.to_thread(store.changes, after, type or [], limit)
+        return {"changes": rows, "next_after": rows[-1]["seq"] if rows else after}
+
+    @app.get("/v1/changes/stream")
+    async def change_stream(
+        request: Request,
+        type: Annotated[list[str] | None, Query()] = None,
+        last_event_id: Annotated[str | None, Header()] = None,
+        after: int = 0,
+    ) -> StreamingResponse:
+        """Server-Sent Events; reconnecting with Last-Event-ID resumes after that change."""
+        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+
+        async def events() -> AsyncIterator[str]:
+            seq = start
+            while not await request.is_disconnected():
+                rows = await asyncio.to_thread(store.changes, seq, type or [], 500)
+                for row in rows:
+                    seq = row["seq"]
+                    yield f"id: {seq}\nevent: {row['kind']}\ndata: {json.dumps(row)}\n\n"
+                if not rows:
+                    async with projector.progress:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(projector.progress.wait(), 15)
+                    yield ": keep-alive\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        lag = projector.lag()
+        if projector.end_offsets and lag <= settings.ready_max_lag:
+            return JSONResponse({"status": "ready", "lag": lag})
+        return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,111 @@
+"""Folding a batch of records into the writes one transaction makes. Pure: the store passes a
+lookup for items not yet seen in the batch, then writes the plan, offsets included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from catalog_contract.events import Availability
+from projector.records import Incoming, Unreadable
+from projector.view import (
+    IN_STOCK,
+    ItemState,
+    NotableChange,
+    Position,
+    Verdict,
+    apply,
+    removed,
+)
+
+ItemKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    change: NotableChange
+    position: Position
+    event_id: str | None
+
+
+@dataclass
+class BatchPlan:
+    items: dict[ItemKey, ItemState | None] = field(default_factory=dict)  # None: delete
+    before: dict[ItemKey, ItemState | None] = field(default_factory=dict)  # as stored
+    feed: list[FeedEntry] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    planned_from: dict[int, int] = field(default_factory=dict)  # store positions assumed
+    touched_catalogs: set[str] = field(default_factory=set)
+    verdicts: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(Verdict, 0))
+    unreadable: list[Unreadable] = field(default_factory=list)
+    skipped_already_applied: int = 0
+
+
+def plan_batch(
+    records: Iterable[Incoming | Unreadable],
+    applied_up_to: Mapping[int, int],
+    lookup: Callable[[ItemKey], ItemState | None],
+) -> BatchPlan:
+    """`applied_up_to[p]` is the next offset the store expects from partition p: anything
+    below it was applied by an earlier transaction and is skipped (no double application)."""
+    plan = BatchPlan()
+    for record in records:
+        if record.offset < plan.next_offsets.get(
+            record.partition, applied_up_to.get(record.partition, 0)
+        ):
+            plan.skipped_already_applied += 1
+            continue
+        if record.partition not in plan.planned_from:
+            plan.planned_from[record.partition] = applied_up_to.get(record.partition, 0)
+        plan.next_offsets[record.partition] = record.offset + 1
+        if isinstance(record, Unreadable):
+            plan.unreadable.append(record)
+            continue
+        key = (record.catalog_id, record.item_id)
+        if key not in plan.before:
+            plan.before[key] = lookup(key)
+        previous = plan.items[key] if key in plan.items else plan.before[key]
+        at = Position(record.partition, record.offset)
+        if record.change is None:
+            outcome = removed(previous, record.tombstone_source_updated_at)
+            event_id = None
+        else:
+            outcome = apply(previous, record.change, at)
+            event_id = str(record.change.event_id)
+        plan.verdicts[outcome.verdict] += 1
+        if outcome.verdict is not Verdict.APPLIED:
+            continue
+        plan.items[key] = outcome.state
+        plan.touched_catalogs.add(record.catalog_id)
+        plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
+    return plan
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogDelta:
+    items: int = 0
+    in_stock: int = 0
+    out_of_stock: int = 0
+
+
+def _counts(state: ItemState | None) -> CatalogDelta:
+    if state is None:
+        return CatalogDelta()
+    availability = state.stock_availability
+    return CatalogDelta(
+        1, int(availability in IN_STOCK), int(availability is Availability.OUT_OF_STOCK)
+    )
+
+
+def catalog_deltas(plan: BatchPlan) -> dict[str, CatalogDelta]:
+    """How each touched catalog's counts move, from each item's state before and after."""
+    deltas: dict[str, CatalogDelta] = {}
+    for key, after in plan.items.items():
+        old, new = _counts(plan.before.get(key)), _counts(after)
+        current = deltas.get(key[0], CatalogDelta())
+        deltas[key[0]] = CatalogDelta(
+            current.items + new.items - old.items,
+            current.in_stock + new.in_stock - old.in_stock,
+            current.out_of_stock + new.out_of_stock - old.out_of_stock,
+        )
+    return deltas

@@ -1,0 +1,171 @@
+"""The Kafka edge: consume the product topic in batches and write each batch, with the offsets
+it reached, in one store transaction. Offsets live in the store, not in Kafka: on assignment the
+consumer seeks to them (the group's Kafka offsets are committed too, only so tools show lag)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from projector.batch import BatchPlan, plan_batch
+from projector.errors import PositionConflict, ProjectorError
+from projector.metrics import ProjectorMetrics
+from projector.records import read_record
+from projector.settings import ProjectorSettings
+from projector.store import ViewStore
+
+log = logging.getLogger("projector")
+
+
+class Projector:
+    def __init__(
+        self, settings: ProjectorSettings, store: ViewStore, metrics: ProjectorMetrics
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.applied: dict[int, int] = {}  # partition -> next offset the views expect
+        self.end_offsets: dict[int, int] = {}
+        self.progress = asyncio.Condition()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    # --- what readers ask ----------------------------------------------------------------
+
+    def lag(self) -> int:
+        return sum(max(0, end - self.applied.get(p, 0)) for p, end in self.end_offsets.items())
+
+    def has_applied(self, partition: int, offset: int) -> bool:
+        return self.applied.get(partition, 0) > offset
+
+    async def wait_for(self, partition: int, offset: int, timeout_s: float) -> bool:
+        async with self.progress:
+            try:
+                await asyncio.wait_for(
+                    self.progress.wait_for(lambda: self.has_applied(partition, offset)), timeout_s
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    # --- consuming -----------------------------------------------------------------------
+
+    def _apply(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
+        """Runs in a worker thread: plan the batch, then write it in one transaction."""
+        records = [read_record(m.partition, m.offset, m.key, m.value, m.headers) for m in raw]
+        plan = plan_batch(records, applied, self.store.load_item)
+        if plan.next_offsets:
+            self.store.write(self.settings.topic, plan)
+        return plan
+
+    async def _seek_to_stored(
+        self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
+    ) -> None:
+        stored = await asyncio.to_thread(self.store.positions, self.settings.topic)
+        for tp in assigned:
+            if tp.partition in stored:
+                self.applied[tp.partition] = stored[tp.partition]
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                self.applied.pop(tp.partition, None)
+                await consumer.seek_to_beginning(tp)
+        log.info(
+            "assigned partitions", extra={"partitions": sorted(tp.partition for tp in assigned)}
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        projector = self
+
+        class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+            async def on_partitions_revoked(self, revoked: Any) -> None:
+                # Each batch is written before the next poll, so nothing is pending here.
+                for tp in revoked:
+                    projector.applied.pop(tp.partition, None)
+                    projector.end_offsets.pop(tp.partition, None)
+
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                await projector._seek_to_stored(consumer, assigned)
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="catalog-stream-projector",
+        )
+        consumer.subscribe([self.settings.topic], listener=Rebalance())
+        await self._start(consumer, stop)
+        self._consumer = consumer
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(
+                    timeout_ms=self.settings.poll_timeout_ms,
+                    max_records=self.settings.batch_max_records,
+                )
+                messages = [
+                    m for tp in sorted(batches, key=lambda t: t.partition) for m in batches[tp]
+                ]
+                if messages:
+                    started = time.perf_counter()
+                    try:
+                        plan = await asyncio.to_thread(self._apply, messages, dict(self.applied))
+                    except ProjectorError as exc:
+                        # Nothing of the batch was written: go back to what the store holds.
+                        log.warning("batch not written, re-reading positions: %s", exc)
+                        if not isinstance(exc, PositionConflict):
+                            await asyncio.sleep(1)
+                        await self._seek_to_stored(consumer, consumer.assignment())
+                        continue
+                    self.metrics.batch_seconds.observe(time.perf_counter() - started)
+                    self._count(plan)
+                    async with self.progress:
+                        self.applied.update(plan.next_offsets)
+                        self.progress.notify_all()
+                    await self._commit_for_tools(consumer, plan)
+                self._update_lag(consumer)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await consumer.start()
+                return
+            except KafkaError as exc:
+                log.warning("kafka not reachable yet: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _count(self, plan: BatchPlan) -> None:
+        for verdict, count in plan.verdicts.items():
+            if count:
+                self.metrics.events.labels(verdict.value).inc(count)
+        if plan.unreadable:
+            self.metrics.events.labels("unreadable").inc(len(plan.unreadable))
+            for bad in plan.unreadable:
+                log.error(
+                    "unreadable record skipped",
+                    extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},
+                )
+
+    async def _commit_for_tools(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+        offsets = {TopicPartition(self.settings.topic, p): o for p, o in plan.next_offsets.items()}
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:  # informational only: the store holds the real offsets
+            log.info("could not mirror offsets to kafka: %s", exc)
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None:
+                self.end_offsets[tp.partition] = end
+                behind = max(0, end - self.applied.get(tp.partition, 0))
+                self.metrics.lag.labels(str(tp.partition)).set(behind)

@@ -1,0 +1,24 @@
+"""The projector's Prometheus metrics, in a registry of its own (one per app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class ProjectorMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.events = Counter(
+            "projector_events", "Records consumed, by verdict", ["verdict"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "projector_batch_seconds", "Time to apply one batch", registry=r
+        )
+        self.lag = Gauge(
+            "projector_lag", "Records behind the end of each partition", ["partition"], registry=r
+        )

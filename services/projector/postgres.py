@@ -1,0 +1,26 @@
+"""The view store on PostgreSQL: for several projector instances behind one database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from projector.store import ViewStore, _schema
+
+
+class PostgresStore(ViewStore):
+    placeholder = "%s"
+    # Two instances in one group never own a partition at once, but during a rebalance one may
+    # still be writing a batch: the row lock makes the position check and the write atomic.
+    lock_rows = " FOR UPDATE"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def _connect(self) -> Any:
+        return psycopg.connect(self.url)
+
+    def _schema_statements(self) -> list[str]:
+        return _schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")

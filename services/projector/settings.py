@@ -1,0 +1,35 @@
+"""The projector's settings, read from the environment (prefix `CATALOG_PROJECTOR_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from catalog_contract.topics import PRODUCT_TOPIC
+
+
+class ProjectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CATALOG_PROJECTOR_", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices(
+            "CATALOG_PROJECTOR_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"
+        ),
+    )
+    host: str = "127.0.0.1"
+    port: int = 8081
+    topic: str = PRODUCT_TOPIC
+    group_id: str = "catalog-stream-projector"
+    # sqlite:///path/to/views.db (embedded default) or postgresql://user@host/db
+    store_url: str = "sqlite:///.state/views.db"
+    batch_max_records: int = 1000
+    poll_timeout_ms: int = 200
+    ready_max_lag: int = 1000
+    read_your_writes_max_wait_s: float = 5.0
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite:///"
+        return Path(self.store_url[len(prefix) :]) if self.store_url.startswith(prefix) else None

@@ -1,0 +1,312 @@
+"""The view store: items, catalogs, the change feed and consumed offsets, in one database.
+
+A batch is written in one transaction together with the offsets it reached, so after a crash
+the views and the offsets agree and the projector resumes exactly where the views stop.
+The SQL is written once; `SqliteStore` and `PostgresStore` differ only in types and driver.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from projector.batch import BatchPlan, ItemKey, catalog_deltas
+from projector.errors import PositionConflict, StoreUnavailable
+from projector.rows import ITEM_COLUMNS, from_row, micros, to_row
+from projector.view import ItemState
+
+_Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+_KEY_COLUMNS = ("catalog_id", "item_id")
+
+
+def _schema(big: str, serial: str) -> list[str]:
+    item_types = {
+        "partition": "INTEGER", "offset": big, "revision": big, "current_price": big,
+        "original_price": big, "discount_percentage": "INTEGER", "source_updated_at": big,
+        "received_at": big,
+    }  # fmt: skip
+    columns = ", ".join(f'"{c}" {item_types.get(c, "TEXT")}' for c in ITEM_COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS items ({columns}, PRIMARY KEY (catalog_id, item_id))",
+        "CREATE INDEX IF NOT EXISTS items_by_price ON items (catalog_id, current_price)",
+        "CREATE INDEX IF NOT EXISTS items_by_stock ON items (catalog_id, stock_availability)",
+        "CREATE TABLE IF NOT EXISTS catalogs (catalog_id TEXT PRIMARY KEY, item_count "
+        f"{big} NOT NULL, in_stock {big} NOT NULL, out_of_stock {big} NOT NULL, "
+        f"last_change_at {big})",
+        f"CREATE TABLE IF NOT EXISTS changes (seq {serial}, kind TEXT NOT NULL, "
+        "catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, old TEXT, new TEXT, event_id TEXT, "
+        f'"partition" INTEGER NOT NULL, "offset" {big} NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
+        f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
+    ]
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    availability: str | None = None
+    min_price_units: int | None = None
+    max_price_units: int | None = None
+    updated_since_micros: int | None = None
+    name_contains: str | None = None
+    after_item_id: str | None = None
+    limit: int = 100
+
+
+class ViewStore(ABC):
+    """Writes come from one consumer task; reads from any thread (each has its connection)."""
+
+    placeholder = "?"
+    lock_rows = ""  # " FOR UPDATE" where the database has it
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    @abstractmethod
+    def _connect(self) -> Any: ...
+
+    @abstractmethod
+    def _schema_statements(self) -> list[str]: ...
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            yield cursor
+            connection.commit()
+        except PositionConflict:
+            connection.rollback()
+            raise
+        except Exception as exc:
+            connection.rollback()
+            raise StoreUnavailable(f"view store transaction failed: {exc}") from exc
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        connection = self._connection()
+        cursor = connection.cursor()
+        cursor.execute(self._sql(statement), params)
+        rows = list(cursor.fetchall())
+        connection.commit()  # end the read snapshot
+        return rows
+
+    def create(self) -> None:
+        with self._write_lock, self._transaction() as cursor:
+            for statement in self._schema_statements():
+                cursor.execute(statement)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def positions(self, topic: str) -> dict[int, int]:
+        rows = self._query('SELECT "partition", next_offset FROM offsets WHERE topic = ?', [topic])
+        return {int(p): int(o) for p, o in rows}
+
+    def load_item(self, key: ItemKey) -> ItemState | None:
+        rows = self._query(f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id = ?", key)
+        return from_row(rows[0]) if rows else None
+
+    def write(self, topic: str, plan: BatchPlan) -> None:
+        """Everything a batch changed, and the offsets it reached, in one transaction."""
+        marks = ", ".join("?" for _ in ITEM_COLUMNS)
+        updates = ", ".join(
+            f'"{c}" = excluded."{c}"' for c in ITEM_COLUMNS if c not in _KEY_COLUMNS
+        )
+        upsert = self._sql(
+            f"INSERT INTO items ({_Q}) VALUES ({marks}) "
+            f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {updates}"
+        )
+        delete = self._sql("DELETE FROM items WHERE catalog_id = ? AND item_id = ?")
+        with self._write_lock, self._transaction() as cursor:
+            self._check_positions(cursor, topic, plan)
+            upserts = [to_row(s) for s in plan.items.values() if s is not None]
+            deletes = [key for key, s in plan.items.items() if s is None]
+            if upserts:
+                cursor.executemany(upsert, upserts)
+            if deletes:
+                cursor.executemany(delete, deletes)
+            if plan.feed:
+                cursor.executemany(
+                    self._sql(
+                        "INSERT INTO changes (kind, catalog_id, item_id, old, new, event_id, "
+                        '"partition", "offset") VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
+                    ),
+                    [
+                        (
+                            f.change.kind.value,
+                            f.change.catalog_id,
+                            f.change.item_id,
+                            f.change.old,
+                            f.change.new,
+                            f.event_id,
+                            f.position.partition,
+                            f.position.offset,
+                        )
+                        for f in plan.feed
+                    ],
+                )
+            self._write_catalogs(cursor, plan)
+            cursor.executemany(
+                self._sql(
+                    'INSERT INTO offsets (topic, "partition", next_offset) VALUES (?, ?, ?) '
+                    'ON CONFLICT (topic, "partition") '
+                    "DO UPDATE SET next_offset = excluded.next_offset"
+                ),
+                [(topic, p, o) for p, o in plan.next_offsets.items()],
+            )
+
+    def _check_positions(self, cursor: Any, topic: str, plan: BatchPlan) -> None:
+        """Another instance sharing this store may have applied these partitions meanwhile (a
+        rebalance): then this batch was planned on old positions and must not be written."""
+        for partition in plan.next_offsets:
+            cursor.execute(
+                self._sql(
+                    'SELECT next_offset FROM offsets WHERE topic = ? AND "partition" = ?'
+                    + self.lock_rows
+                ),
+                (topic, partition),
+            )
+            row = cursor.fetchone()
+            stored = int(row[0]) if row else 0
+            if stored != plan.planned_from.get(partition, 0):
+                raise PositionConflict(
+                    f"partition {partition}: store is at {stored}, batch planned from "
+                    f"{plan.planned_from.get(partition, 0)}"
+                )
+
+    def _write_catalogs(self, cursor: Any, plan: BatchPlan) -> None:
+        latest: dict[str, int] = {}
+        for state in plan.items.values():
+            if state is not None:
+                moment = micros(state.received_at) or 0
+                latest[state.catalog_id] = max(latest.get(state.catalog_id, 0), moment)
+        for catalog_id, delta in catalog_deltas(plan).items():
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO catalogs (catalog_id, item_count, in_stock, out_of_stock, "
+                    "last_change_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (catalog_id) DO UPDATE SET "
+                    "item_count = catalogs.item_count + excluded.item_count, "
+                    "in_stock = catalogs.in_stock + excluded.in_stock, "
+                    "out_of_stock = catalogs.out_of_stock + excluded.out_of_stock, "
+                    "last_change_at = CASE WHEN excluded.last_change_at > "
+                    "COALESCE(catalogs.last_change_at, 0) THEN excluded.last_change_at "
+                    "ELSE catalogs.last_change_at END"
+                ),
+                (
+                    catalog_id,
+                    delta.items,
+                    delta.in_stock,
+                    delta.out_of_stock,
+                    latest.get(catalog_id),
+                ),
+            )
+        cursor.execute(self._sql("DELETE FROM catalogs WHERE item_count <= 0"))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def catalogs(self, catalog_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE c.catalog_id = ?", [catalog_id]) if catalog_id else ("", [])
+        rows = self._query(
+            "SELECT c.catalog_id, c.item_count, c.in_stock, c.out_of_stock, c.last_change_at, "
+            "(SELECT MIN(current_price) FROM items i WHERE i.catalog_id = c.catalog_id), "
+            "(SELECT MAX(current_price) FROM items i WHERE i.catalog_id = c.catalog_id) "
+            f"FROM catalogs c {where} ORDER BY c.catalog_id",
+            params,
+        )
+        keys = (
+            "catalog_id",
+            "item_count",
+            "in_stock",
+            "out_of_stock",
+            "last_change_at",
+            "min_price_units",
+            "max_price_units",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def items(self, catalog_id: str, where: ItemFilter) -> list[ItemState]:
+        clauses: list[str] = ["catalog_id = ?"]
+        params: list[Any] = [catalog_id]
+        for clause, value in (
+            ("stock_availability = ?", where.availability),
+            ("current_price >= ?", where.min_price_units),
+            ("current_price <= ?", where.max_price_units),
+            ("received_at >= ?", where.updated_since_micros),
+            (
+                "LOWER(name) LIKE ?",
+                None if where.name_contains is None else f"%{where.name_contains.lower()}%",
+            ),
+            ("item_id > ?", where.after_item_id),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        rows = self._query(
+            f"SELECT {_Q} FROM items WHERE {' AND '.join(clauses)} ORDER BY item_id LIMIT ?",
+            [*params, where.limit],
+        )
+        return [from_row(row) for row in rows]
+
+    def changes(self, after: int, kinds: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        clauses: list[str] = ["seq > ?"]
+        params: list[Any] = [after]
+        if kinds:
+            clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        rows = self._query(
+            'SELECT seq, kind, catalog_id, item_id, old, new, event_id, "partition", "offset" '
+            f"FROM changes WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
+            [*params, limit],
+        )
+        keys = (
+            "seq",
+            "kind",
+            "catalog_id",
+            "item_id",
+            "old",
+            "new",
+            "event_id",
+            "partition",
+            "offset",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+class SqliteStore(ViewStore):
+    """The embedded default: one file, WAL so readers never block the writer."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a crash keeps the database consistent (rows and offsets together);
+        # a power cut may lose the last transactions, which the projector then re-applies.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def _schema_statements(self) -> list[str]:
+        return _schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")

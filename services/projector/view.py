@@ -1,0 +1,174 @@
+"""How one event changes one item's view, and which notable changes that makes. Pure.
+
+- A snapshot is merged into the known state: a field the postback did not send keeps its value.
+- Last writer wins by the source's own timestamp (DateLastUpdated); a tie goes to the later
+  offset, which within a partition is always the newer record. An older retry is *stale*.
+- An exact repeat of the last applied event is a *duplicate*: a no-op.
+- A REMOVED event or a tombstone removes the item.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from catalog_contract.events import Availability, ChangeType, ProductChange
+
+MERGED_FIELDS: tuple[str, ...] = (
+    "name", "description", "manufacturer", "category", "labels", "url", "mobile_url",
+    "image_url", "additional_image_urls", "current_price", "original_price",
+    "discount_percentage", "currency", "stock_availability", "gtin", "mpn", "sku",
+)  # fmt: skip
+
+IN_STOCK = frozenset({Availability.IN_STOCK, Availability.LIMITED_AVAILABILITY})
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    catalog_id: str
+    item_id: str
+    last_event_id: str
+    received_at: datetime
+    partition: int
+    offset: int
+    revision: int
+    source_updated_at: datetime | None = None
+    name: str | None = None
+    description: str | None = None
+    manufacturer: str | None = None
+    category: str | None = None
+    labels: tuple[str, ...] | None = None
+    url: str | None = None
+    mobile_url: str | None = None
+    image_url: str | None = None
+    additional_image_urls: tuple[str, ...] | None = None
+    current_price: Decimal | None = None
+    original_price: Decimal | None = None
+    discount_percentage: int | None = None
+    currency: str | None = None
+    stock_availability: Availability | None = None
+    gtin: str | None = None
+    mpn: str | None = None
+    sku: str | None = None
+
+
+class ChangeKind(enum.StrEnum):
+    ITEM_ADDED = "item_added"
+    ITEM_REMOVED = "item_removed"
+    PRICE_DROP = "price_drop"
+    PRICE_RISE = "price_rise"
+    BACK_IN_STOCK = "back_in_stock"
+    OUT_OF_STOCK = "out_of_stock"
+
+
+@dataclass(frozen=True, slots=True)
+class NotableChange:
+    kind: ChangeKind
+    catalog_id: str
+    item_id: str
+    old: str | None
+    new: str | None
+
+
+class Verdict(enum.StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+    state: ItemState | None  # the item after the event; None = absent
+    changes: tuple[NotableChange, ...] = ()
+
+
+def _is_stale(previous: ItemState, source_updated_at: datetime | None) -> bool:
+    if previous.source_updated_at is None or source_updated_at is None:
+        return False
+    return source_updated_at < previous.source_updated_at
+
+
+def _notable(previous: ItemState | None, state: ItemState) -> list[NotableChange]:
+    def note(kind: ChangeKind, old: object, new: object) -> NotableChange:
+        return NotableChange(
+            kind,
+            state.catalog_id,
+            state.item_id,
+            None if old is None else str(old),
+            None if new is None else str(new),
+        )
+
+    if previous is None:
+        return [note(ChangeKind.ITEM_ADDED, None, state.current_price)]
+    found = []
+    old_price, new_price = previous.current_price, state.current_price
+    if old_price is not None and new_price is not None and old_price != new_price:
+        kind = ChangeKind.PRICE_DROP if new_price < old_price else ChangeKind.PRICE_RISE
+        found.append(note(kind, old_price, new_price))
+    old_stock, new_stock = previous.stock_availability, state.stock_availability
+    if old_stock is not None and new_stock is not None and old_stock != new_stock:
+        if new_stock in IN_STOCK and old_stock not in IN_STOCK:
+            found.append(note(ChangeKind.BACK_IN_STOCK, old_stock, new_stock))
+        elif new_stock is Availability.OUT_OF_STOCK:
+            found.append(note(ChangeKind.OUT_OF_STOCK, old_stock, new_stock))
+    return found
+
+
+def removed(previous: ItemState | None, source_updated_at: datetime | None = None) -> Outcome:
+    """A tombstone (or REMOVED event) for the item. A tombstone carries the removal's source
+    timestamp in a header, so a retried old removal cannot delete a newer item."""
+    if previous is None:
+        return Outcome(Verdict.DUPLICATE, None)
+    if _is_stale(previous, source_updated_at):
+        return Outcome(Verdict.STALE, previous)
+    gone = NotableChange(
+        ChangeKind.ITEM_REMOVED,
+        previous.catalog_id,
+        previous.item_id,
+        None if previous.current_price is None else str(previous.current_price),
+        None,
+    )
+    return Outcome(Verdict.APPLIED, None, (gone,))
+
+
+def apply(previous: ItemState | None, change: ProductChange, at: Position) -> Outcome:
+    if previous is not None:
+        if previous.last_event_id == str(change.event_id):
+            return Outcome(Verdict.DUPLICATE, previous)
+        if _is_stale(previous, change.source_updated_at):
+            return Outcome(Verdict.STALE, previous)
+    if change.change_type is ChangeType.REMOVED:
+        return removed(previous)
+    merged = {
+        name: value
+        if (value := getattr(change, name)) is not None
+        else (getattr(previous, name) if previous else None)
+        for name in MERGED_FIELDS
+    }
+    state = ItemState(
+        catalog_id=change.catalog_id,
+        item_id=change.catalog_item_id,
+        last_event_id=str(change.event_id),
+        received_at=change.received_at,
+        partition=at.partition,
+        offset=at.offset,
+        revision=(previous.revision if previous else 0) + 1,
+        source_updated_at=change.source_updated_at
+        or (previous.source_updated_at if previous else None),
+        **merged,
+    )
+    return Outcome(Verdict.APPLIED, state, tuple(_notable(previous, state)))
+
+
+def as_dict(state: ItemState) -> dict[str, object]:
+    return dataclasses.asdict(state)

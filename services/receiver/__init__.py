@@ -1,0 +1,1 @@
+"""The receiver: authenticates the platform's postbacks and publishes them to the product topic."""

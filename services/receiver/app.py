@@ -1,0 +1,249 @@
+"""The receiver's HTTP app: authenticate, read, validate, publish, and only then answer 200."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from catalog_contract import codec
+from catalog_contract import headers as record_headers
+from catalog_contract.events import ChangeType
+from catalog_contract.keys import product_key
+from receiver import formats
+from receiver.auth import address_allowed, client_address, secret_matches
+from receiver.deadletter import dead_letter_record
+from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
+from receiver.metrics import ReceiverMetrics
+from receiver.postback import build_change
+from receiver.problems import problem
+from receiver.publisher import Acknowledged, Publisher
+from receiver.recent import RecentWindow
+from receiver.settings import ReceiverSettings
+
+log = logging.getLogger("receiver")
+
+PATH = "/v1/postbacks/product-changes"
+_REQUEST_BODY_DOC = {
+    "requestBody": {
+        "description": "The platform's data points, under the names of the partner's template "
+        "(by default the platform's own: CatalogId, CatalogItemId, CurrentPrice, ...). "
+        "GET sends the same data points as query parameters.",
+        "content": {
+            formats.JSON: {
+                "example": {"CatalogId": "42", "CatalogItemId": "sku-1", "CurrentPrice": "12.99"}
+            },
+            formats.FORM: {"example": "CatalogId=42&CatalogItemId=sku-1&CurrentPrice=12.99"},
+            "application/xml": {
+                "example": "<postback><CatalogId>42</CatalogId>"
+                "<CatalogItemId>sku-1</CatalogItemId></postback>"
+            },
+        },
+    },
+    "responses": {
+        "200": {"description": "Durably written (acks=all): event id, partition and offset."},
+        "401": {"description": "Missing or wrong credential header; nothing stored."},
+        "403": {"description": "Caller's address not allowed; nothing stored."},
+        "413": {"description": "Body over the limit; kept in the dead-letter topic."},
+        "415": {"description": "Unsupported content type; kept in the dead-letter topic."},
+        "422": {"description": "Invalid data points, each named; kept in the dead-letter topic."},
+        "503": {"description": "Kafka unavailable: retry after Retry-After seconds."},
+    },
+}
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(b"")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(bytes(body[:limit]))
+    return bytes(body)
+
+
+def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -> FastAPI:
+    kafka = publisher or Publisher(settings)
+    metrics = ReceiverMetrics()
+    recent: RecentWindow[list[Acknowledged]] = RecentWindow(ttl_s=300, max_entries=50_000)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await kafka.start()
+        yield
+        await kafka.stop()
+
+    app = FastAPI(title="catalog-stream receiver", version="1", lifespan=lifespan)
+
+    def unavailable(detail: str) -> Response:
+        metrics.requests.labels("unavailable").inc()
+        return problem(
+            503,
+            "kafka-unavailable",
+            "Try again later",
+            detail,
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+
+    async def reject(
+        request: Request,
+        body: bytes,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        exc: InvalidPostback | None = None,
+    ) -> Response:
+        """Keep the refused request in the dead-letter topic, then say why; if it can't be kept,
+        answer 503 so the platform sends it again."""
+        record = dead_letter_record(
+            request_id=str(uuid.uuid4()),
+            received_at=datetime.now(UTC),
+            method=request.method,
+            query=request.url.query,
+            headers=dict(request.headers),
+            secret_header=settings.auth_header,
+            body=body,
+            status=status,
+            reason=detail,
+            problems=exc.problems if exc else None,
+        )
+        try:
+            await kafka.publish(settings.dead_letter_topic, None, record)
+        except PublishFailed as failure:
+            log.error("dead-letter write failed: %s", failure)
+            return unavailable(f"could not keep the refused postback: {failure}")
+        metrics.dead_lettered.inc()
+        metrics.requests.labels(slug).inc()
+        log.info("postback refused", extra={"status": status, "reason": detail})
+        return problem(status, slug, title, detail, errors=exc.problems if exc else None)
+
+    async def handle(request: Request) -> Response:
+        peer = request.client.host if request.client else None
+        address = client_address(
+            peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies
+        )
+        if not address_allowed(address, settings.allowed_networks):
+            metrics.requests.labels("forbidden").inc()
+            return problem(
+                403, "forbidden-address", "Address not allowed", f"{address} is not allowed"
+            )
+        if settings.secrets and not secret_matches(
+            request.headers.get(settings.auth_header), settings.secrets
+        ):
+            metrics.requests.labels("unauthorized").inc()
+            return problem(
+                401,
+                "unauthorized",
+                "Not authenticated",
+                f"missing or wrong {settings.auth_header} header",
+            )
+        try:
+            async with asyncio.timeout(settings.request_timeout_s):
+                body = await _read_body(request, settings.max_body_bytes)
+        except BodyTooLarge as too_large:
+            return await reject(
+                request,
+                too_large.prefix,
+                413,
+                "body-too-large",
+                "Body too large",
+                f"body exceeds {settings.max_body_bytes} bytes",
+            )
+        except TimeoutError:
+            metrics.requests.labels("timeout").inc()
+            return problem(408, "request-timeout", "Request timeout", "body not received in time")
+        try:
+            if request.method == "GET":
+                raw = formats.from_pairs(list(request.query_params.multi_items()))
+            else:
+                raw = formats.parse_body(request.headers.get("content-type"), body)
+            change = build_change(raw, datetime.now(UTC), settings.field_map)
+        except UnreadableBody as exc:
+            slug = "unsupported-media-type" if exc.status == 415 else "unreadable-body"
+            return await reject(request, body, exc.status, slug, "Cannot read the body", exc.reason)
+        except InvalidPostback as exc:
+            return await reject(
+                request, body, 422, "invalid-postback", "Invalid postback", str(exc), exc
+            )
+
+        acks = recent.get(change.event_id, time.monotonic())
+        if acks is not None:
+            metrics.duplicates.inc()
+        else:
+            key = product_key(change.catalog_id, change.catalog_item_id)
+            # A removal is recorded as an event, then a tombstone lets compaction forget the item.
+            values: tuple[bytes | None, ...] = (codec.encode(change),)
+            if change.change_type is ChangeType.REMOVED:
+                values = (*values, None)
+            started = time.perf_counter()
+            try:
+                acks = await kafka.publish(
+                    settings.topic, key, *values, headers=record_headers.for_change(change)
+                )
+            except PublishFailed as exc:
+                log.warning("publish failed: %s", exc, extra={"event_id": str(change.event_id)})
+                return unavailable(str(exc))
+            metrics.produce_latency.observe(time.perf_counter() - started)
+            recent.put(change.event_id, acks, time.monotonic())
+        metrics.requests.labels("accepted").inc()
+        log.info(
+            "postback accepted",
+            extra={
+                "event_id": str(change.event_id),
+                "partition": acks[0].partition,
+                "offset": acks[0].offset,
+            },
+        )
+        if settings.success_body is not None:
+            return PlainTextResponse(settings.success_body)
+        return JSONResponse(
+            {
+                "event_id": str(change.event_id),
+                "topic": acks[0].topic,
+                "partition": acks[0].partition,
+                "offset": acks[0].offset,
+                "position": f"{acks[-1].partition}:{acks[-1].offset}",
+            }
+        )
+
+    @app.api_route(PATH, methods=["GET", "POST"], openapi_extra=_REQUEST_BODY_DOC)
+    async def product_change(request: Request) -> Response:
+        """Accept one product data change postback (JSON, form, XML body, or GET query)."""
+        metrics.in_flight.inc()
+        try:
+            with metrics.latency.time():
+                return await handle(request)
+        finally:
+            metrics.in_flight.dec()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if await kafka.topics_present(settings.topic, settings.dead_letter_topic):
+            return JSONResponse({"status": "ready"})
+        return problem(503, "not-ready", "Not ready", "Kafka unreachable or topics missing")
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,105 @@
+"""Reading a postback's data points out of each format the platform can send. Pure functions.
+
+JSON object, form-encoded body, XML document (one element per data point), or query string.
+All give the same shape: data-point key -> text, or a list of texts.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from receiver.errors import UnreadableBody
+from receiver.values import RawValue
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+XML_TYPES = ("application/xml", "text/xml")
+ACCEPTED_TYPES = (JSON, FORM, *XML_TYPES)
+
+
+def _add(points: dict[str, RawValue], key: str, value: str) -> None:
+    """A repeated key becomes a list (the way forms and XML carry lists)."""
+    if key in points:
+        existing = points[key]
+        points[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+    else:
+        points[key] = value
+
+
+def _text(value: object, key: str) -> RawValue:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return [str(v) for v in value]
+    raise UnreadableBody(f"JSON field {key!r} must be text, a number or a list of them", 422)
+
+
+def from_json(body: bytes) -> dict[str, RawValue]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnreadableBody(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise UnreadableBody("JSON body must be an object of data points")
+    return {str(key): _text(value, str(key)) for key, value in document.items()}
+
+
+def from_pairs(pairs: list[tuple[str, str]]) -> dict[str, RawValue]:
+    points: dict[str, RawValue] = {}
+    for key, value in pairs:
+        _add(points, key, value)
+    return points
+
+
+def from_form(body: bytes) -> dict[str, RawValue]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableBody("form body is not UTF-8") from exc
+    return from_pairs(parse_qsl(text, keep_blank_values=True))
+
+
+def from_xml(body: bytes) -> dict[str, RawValue]:
+    """`<postback><CatalogId>1</CatalogId>...</postback>`; nested `<Labels><Label>a</Label>...`
+    gives a list. The parser refuses DTDs' entity declarations and external references."""
+    try:
+        root = fromstring(body, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise UnreadableBody(
+            f"XML refused: {type(exc).__name__} (DTDs and entities are not allowed)"
+        ) from exc
+    except ParseError as exc:
+        raise UnreadableBody(f"body is not well-formed XML: {exc}") from exc
+    points: dict[str, RawValue] = {}
+    for child in root:
+        items = list(child)
+        if items:
+            points[child.tag] = [(item.text or "").strip() for item in items]
+        else:
+            _add(points, child.tag, child.text or "")
+    return points
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def parse_body(content_type: str | None, body: bytes) -> dict[str, RawValue]:
+    kind = media_type(content_type)
+    if kind == JSON:
+        return from_json(body)
+    if kind == FORM:
+        return from_form(body)
+    if kind in XML_TYPES:
+        return from_xml(body)
+    raise UnreadableBody(
+        f"unsupported content type {kind or '(none)'!r}; accepted: {', '.join(ACCEPTED_TYPES)}", 415
+    )

@@ -1,0 +1,108 @@
+"""One postback's data points -> one ProductChange. Pure: no I/O, no clock (the caller passes it).
+
+The platform sends data points under the keys of the partner's template. By default those keys
+are the platform's own names (`CatalogId`, `CurrentPrice`, ...); a deployment whose template uses
+other keys maps them with `field_map` (template key -> platform name).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from catalog_contract.events import CONTENT_FIELDS, ChangeType, ProductChange
+from catalog_contract.keys import SEPARATOR
+from receiver import values
+from receiver.errors import FieldProblem, InvalidPostback
+from receiver.values import RawValue
+
+Parser = Callable[[RawValue], Any]
+
+# The platform's data-point name -> (event field, parser).
+DATA_POINTS: dict[str, tuple[str, Parser]] = {
+    "CatalogId": ("catalog_id", values.text),
+    "CatalogItemId": ("catalog_item_id", values.text),
+    "ChangeType": ("change_type", values.change_type),
+    "DateLastUpdated": ("source_updated_at", values.timestamp),
+    "Name": ("name", values.text),
+    "Description": ("description", values.text),
+    "Manufacturer": ("manufacturer", values.text),
+    "Category": ("category", values.text),
+    "Labels": ("labels", values.string_list),
+    "Url": ("url", values.text),
+    "MobileUrl": ("mobile_url", values.text),
+    "ImageUrl": ("image_url", values.text),
+    "AdditionalImageUrls": ("additional_image_urls", values.string_list),
+    "CurrentPrice": ("current_price", values.price),
+    "OriginalPrice": ("original_price", values.price),
+    "DiscountPercentage": ("discount_percentage", lambda raw: values.integer(raw, 0, 100)),
+    "Currency": ("currency", values.currency),
+    "StockAvailability": ("stock_availability", values.availability),
+    "Gtin": ("gtin", values.text),
+    "Mpn": ("mpn", values.text),
+    "Sku": ("sku", values.text),
+}
+REQUIRED = ("CatalogId", "CatalogItemId")
+
+# Same content -> same id, so a retried postback is recognisably the same event.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-3f0e-4d7e-9a43-5c1b0d3e8f21")
+
+_BY_LOWER_NAME = {name.lower(): name for name in DATA_POINTS}
+
+
+def _is_empty(raw: RawValue) -> bool:
+    if isinstance(raw, list):
+        return all(not item.strip() for item in raw)
+    return not raw.strip()
+
+
+def canonical_data_points(
+    raw: Mapping[str, RawValue], field_map: Mapping[str, str]
+) -> dict[str, RawValue]:
+    """Keys resolved to platform names (case-insensitively); empty values dropped as absent."""
+    mapped: dict[str, RawValue] = {}
+    for key, value in raw.items():
+        name = _BY_LOWER_NAME.get(field_map.get(key, key).lower())
+        if name is not None and not _is_empty(value):
+            mapped[name] = value
+    return mapped
+
+
+def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
+    """A UUIDv5 of the event's content fields, in a fixed order and text form."""
+    canonical = json.dumps(
+        [
+            str(content.get(name)) if content.get(name) is not None else None
+            for name in CONTENT_FIELDS
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return uuid.uuid5(EVENT_ID_NAMESPACE, canonical)
+
+
+def build_change(
+    raw: Mapping[str, RawValue], received_at: datetime, field_map: Mapping[str, str] | None = None
+) -> ProductChange:
+    """Parse every data point, collecting all problems before failing (one 422 names them all)."""
+    points = canonical_data_points(raw, field_map or {})
+    problems = [
+        FieldProblem(name, "required but missing or empty")
+        for name in REQUIRED
+        if name not in points
+    ]
+    content: dict[str, Any] = {"change_type": ChangeType.UPDATED}
+    for name, raw_value in points.items():
+        field, parse = DATA_POINTS[name]
+        try:
+            content[field] = parse(raw_value)
+        except ValueError as exc:
+            problems.append(FieldProblem(name, str(exc)))
+    if SEPARATOR in content.get("catalog_id", ""):
+        problems.append(FieldProblem("CatalogId", f"may not contain {SEPARATOR!r}"))
+    if problems:
+        raise InvalidPostback(problems)
+    return ProductChange(event_id=event_id_for(content), received_at=received_at, **content)

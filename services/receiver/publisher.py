@@ -1,0 +1,135 @@
+"""The Kafka edge: one idempotent, acks=all producer shared by every request.
+
+Concurrent requests share producer batches (linger + compression) while each awaits its own
+acknowledgement. Nothing is reported as published until the broker acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from receiver.errors import PublishFailed
+from receiver.settings import ReceiverSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    topic: str
+    partition: int
+    offset: int
+
+
+class Publisher:
+    def __init__(self, settings: ReceiverSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._connector: asyncio.Task[None] | None = None
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        s = self._settings
+        return AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=s.linger_ms,
+            compression_type=s.compression or None,
+            request_timeout_ms=max(1000, int(s.produce_timeout_s * 1000)),
+            client_id="catalog-stream-receiver",
+        )
+
+    async def start(self) -> None:
+        """Connect in the background: the receiver serves (503) while Kafka is not there yet."""
+        self._connector = asyncio.create_task(self._connect_forever())
+
+    async def _connect_forever(self) -> None:
+        delay = 0.5
+        while True:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                log.warning("kafka not reachable yet: %s; retrying in %.1fs", exc, delay)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self._producer = producer
+            log.info("connected to kafka at %s", self._settings.bootstrap_servers)
+            return
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    async def topics_present(self, *topics: str) -> bool:
+        """Readiness: the broker answers a metadata request that lists our topics."""
+        if self._producer is None:
+            return False
+        client: Any = self._producer.client
+        try:
+            await asyncio.wait_for(client.force_metadata_update(), self._settings.produce_timeout_s)
+        except (KafkaError, TimeoutError):
+            return False
+        known = client.cluster.topics()
+        return all(topic in known for topic in topics)
+
+    async def _send_in_order(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        key: bytes | None,
+        values: tuple[bytes | None, ...],
+        headers: list[tuple[str, bytes]] | None,
+    ) -> list[Acknowledged]:
+        # Enqueue one after the other (so the broker keeps their order), then await every ack.
+        deliveries: list[Awaitable[Any]] = [
+            await producer.send(topic, value=value, key=key, headers=headers) for value in values
+        ]
+        acknowledged = []
+        for delivery in deliveries:
+            metadata = await delivery
+            acknowledged.append(Acknowledged(metadata.topic, metadata.partition, metadata.offset))
+        return acknowledged
+
+    async def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        *values: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> list[Acknowledged]:
+        """Send `values` in order under one key; return once Kafka acknowledged all of them."""
+        if self._producer is None:
+            raise PublishFailed("not connected to Kafka yet")
+        try:
+            async with asyncio.timeout(self._settings.produce_timeout_s):
+                return await self._send_in_order(self._producer, topic, key, values, headers)
+        except TimeoutError as exc:
+            raise PublishFailed(
+                f"Kafka did not acknowledge within {self._settings.produce_timeout_s}s"
+            ) from exc
+        except KafkaError as exc:
+            raise PublishFailed(f"Kafka refused the write: {exc}") from exc
+
+    async def stop(self) -> None:
+        """Flush what is in flight, then disconnect (graceful shutdown)."""
+        if self._connector is not None and not self._connector.done():
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError):
+                await self._producer.flush()
+            await self._producer.stop()
+            self._producer = None

@@ -1,0 +1,52 @@
+"""The receiver's settings, read from the environment (prefix `CATALOG_RECEIVER_`)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from catalog_contract.topics import DEAD_LETTER_TOPIC, PRODUCT_TOPIC
+
+
+class ReceiverSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CATALOG_RECEIVER_", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices(
+            "CATALOG_RECEIVER_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"
+        ),
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    topic: str = PRODUCT_TOPIC
+    dead_letter_topic: str = DEAD_LETTER_TOPIC
+
+    # Authentication: the platform adds one custom header with a credential to every call.
+    auth_header: str = "X-Postback-Token"
+    secrets: list[SecretStr] = Field(default_factory=list)
+    dev_mode: bool = False
+    allowed_networks: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+
+    # Deployment's own template keys -> the platform's data-point names (CatalogId, ...).
+    field_map: dict[str, str] = Field(default_factory=dict)
+
+    max_body_bytes: int = 256 * 1024
+    produce_timeout_s: float = 10.0
+    request_timeout_s: float = 15.0
+    retry_after_s: int = 30
+    linger_ms: int = 5
+    compression: str = "lz4"
+    success_body: str | None = None
+
+    @model_validator(mode="after")
+    def _secret_required(self) -> ReceiverSettings:
+        if not self.secrets and not self.dev_mode:
+            raise ValueError(
+                "no secret configured: set CATALOG_RECEIVER_SECRETS='[\"...\"]' "
+                "(or CATALOG_RECEIVER_DEV_MODE=true for local development only)"
+            )
+        return self

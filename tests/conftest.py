@@ -1,0 +1,77 @@
+"""Fixtures: a real Kafka broker for the session, unique topics per test, in-process services.
+
+The broker is, in order: `KAFKA_BOOTSTRAP_SERVERS` if set; a testcontainers Kafka if a Docker
+engine answers; else the Maven-fetched Apache Kafka started here on free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog_contract import topics as contract_topics
+from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.topics import ensure_all
+from tests.support import Topics
+
+
+def _docker_engine_answers() -> bool:
+    if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def start_local_broker(data_dir: Path) -> LocalBroker:
+    broker = LocalBroker(data_dir, port=free_port(), controller_port=free_port(), heap="768m")
+    broker.start()
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    broker = start_local_broker(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+async def make_topics(bootstrap: str, partitions: int = 3) -> Topics:
+    suffix = uuid.uuid4().hex[:10]
+    names = Topics(product=f"test.products.{suffix}", dead_letter=f"test.dead-letter.{suffix}")
+    await ensure_all(
+        bootstrap,
+        [
+            contract_topics.product_topic(names.product, partitions=partitions),
+            contract_topics.dead_letter_topic(names.dead_letter),
+        ],
+    )
+    return names
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str) -> Topics:
+    return await make_topics(kafka_bootstrap)

@@ -1,0 +1,43 @@
+"""Building events for tests, the way the receiver does (content-derived ids)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from catalog_contract.events import Availability, ChangeType, ProductChange
+from receiver.postback import event_id_for
+
+BASE_TIME = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def change(
+    item: str = "sku-1",
+    catalog: str = "42",
+    *,
+    minute: int | None = 0,
+    price: str | None = None,
+    stock: Availability | None = None,
+    kind: ChangeType = ChangeType.UPDATED,
+    **fields: Any,
+) -> ProductChange:
+    content: dict[str, Any] = {
+        "catalog_id": catalog,
+        "catalog_item_id": item,
+        "change_type": kind,
+        "source_updated_at": None if minute is None else BASE_TIME + timedelta(minutes=minute),
+        "current_price": None if price is None else Decimal(price).quantize(Decimal("0.0001")),
+        "stock_availability": stock,
+        **fields,
+    }
+    return ProductChange(
+        event_id=event_id_for(content),
+        received_at=BASE_TIME + timedelta(minutes=minute or 0, seconds=1),
+        **content,
+    )
+
+
+def replace(event: ProductChange, **fields: Any) -> ProductChange:
+    return dataclasses.replace(event, **fields)

@@ -1,0 +1,132 @@
+"""Helpers for tests that go through the real broker: running the services in-process, and
+reading what is on a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import SecretStr
+
+from projector.app import create_app as create_projector
+from projector.settings import ProjectorSettings
+from projector.store import SqliteStore, ViewStore
+from receiver.app import create_app as create_receiver
+from receiver.settings import ReceiverSettings
+
+SECRET = "test-secret"
+AUTH = {"X-Postback-Token": SECRET}
+
+
+@dataclass(frozen=True)
+class Topics:
+    product: str
+    dead_letter: str
+
+
+def receiver_settings(bootstrap: str, topics: Topics, **overrides: Any) -> ReceiverSettings:
+    values: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "topic": topics.product,
+        "dead_letter_topic": topics.dead_letter,
+        "secrets": [SecretStr(SECRET)],
+        "produce_timeout_s": 5.0,
+        **overrides,
+    }
+    return ReceiverSettings(**values)
+
+
+def projector_settings(
+    bootstrap: str, topics: Topics, db: Path, **overrides: Any
+) -> ProjectorSettings:
+    values: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "topic": topics.product,
+        "group_id": f"test-projector-{uuid.uuid4().hex[:8]}",
+        "store_url": f"sqlite:///{db}",
+        **overrides,
+    }
+    return ProjectorSettings(**values)
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float = 20, every_s: float = 0.1) -> Any:
+    """Await `check()` until it returns something truthy, or fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_s}s: {check}")
+        await asyncio.sleep(every_s)
+
+
+@asynccontextmanager
+async def running_receiver(
+    settings: ReceiverSettings, wait_ready: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_receiver(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+            if wait_ready:
+                await eventually(lambda: _is_ready(client))
+            yield client
+
+
+@asynccontextmanager
+async def running_projector(
+    settings: ProjectorSettings, store: ViewStore | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    path = settings.sqlite_path()
+    assert store is not None or path is not None
+    app = create_projector(settings, store or SqliteStore(path))  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://projector") as client:
+            yield client
+
+
+async def _is_ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[Any]:
+    """Every record on `topic` from the beginning up to its current end."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())
+        ]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # first look at the topic
+            partitions = [
+                TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end in {timeout_s}s")
+            batches = await consumer.getmany(timeout_ms=500)
+            for batch in batches.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

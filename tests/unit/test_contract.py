@@ -1,0 +1,138 @@
+"""The topic contract: exact bytes of the codec, the fingerprint, the key and its partition."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import avro.schema
+import fastavro.schema
+import pytest
+
+from catalog_contract import codec, keys, schemas, topics
+from catalog_contract.errors import ContractError, DecodeError
+from catalog_contract.events import Availability, ChangeType, ProductChange
+
+EVENT = ProductChange(
+    event_id=uuid.UUID("00000000-0000-0000-0000-000000000001"),
+    received_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    change_type=ChangeType.UPDATED,
+    catalog_id="42",
+    catalog_item_id="sku-1",
+    current_price=Decimal("12.9900"),
+    stock_availability=Availability.IN_STOCK,
+    labels=("a", "b"),
+)
+
+
+def test_crc64_avro_matches_the_specification_and_fastavro() -> None:
+    # The spec defines fp(empty input) as the EMPTY constant itself.
+    assert schemas.crc64_avro(b"") == 0xC15D213AA4D7A795
+    version = schemas.current()
+    # fastavro prints the fingerprint's 8 little-endian bytes in hex.
+    expected = fastavro.schema.fingerprint(version.canonical_form, "CRC-64-AVRO")
+    assert version.fingerprint_bytes.hex() == expected
+
+
+def test_fingerprint_of_the_schema_file_agrees_with_apache_avro_crc() -> None:
+    version = schemas.current()
+    definition = json.loads(version.path.read_text())
+    # Apache Avro's Python library has its own CRC-64-AVRO. Its canonical form keeps logical
+    # types as {"type": ...} objects (the Java library and the spec drop them), so give it the
+    # canonical text itself, whose canonical form is that text: the two CRCs must then agree.
+    canonical = fastavro.schema.to_parsing_canonical_form(definition)
+    assert avro.schema.parse(canonical).fingerprint() == version.fingerprint_bytes
+
+
+def _long(n: int) -> str:
+    """Avro's zigzag varint, written out independently of any Avro library."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return out.hex()
+
+
+def _text(s: str) -> str:
+    return _long(len(s.encode())) + s.encode().hex()
+
+
+def test_encoded_value_is_single_object_encoding_byte_for_byte() -> None:
+    received_micros = 1767323045678901
+    assert EVENT.received_at == datetime.fromtimestamp(received_micros / 1e6, UTC)
+    body = (
+        _text("00000000-0000-0000-0000-000000000001")  # event_id
+        + _long(received_micros)  # received_at
+        + "00"  # source_updated_at: null (union branch 0)
+        + "02"  # change_type: UPDATED (symbol 1)
+        + _text("42")
+        + _text("sku-1")
+        + "00" * 4  # name, description, manufacturer, category: null
+        + "02"
+        + "04"
+        + _text("a")
+        + _text("b")
+        + "00"  # labels: branch 1, ["a", "b"]
+        + "00" * 4  # url, mobile_url, image_url, additional_image_urls: null
+        + "02"
+        + _long(3)
+        + "01fb6c"  # current_price: 129900 (scale 4), 3 big-endian bytes
+        + "00" * 3  # original_price, discount_percentage, currency: null
+        + "02"
+        + "00"  # stock_availability: branch 1, IN_STOCK (symbol 0)
+        + "00" * 3  # gtin, mpn, sku: null
+    )
+    value = codec.encode(EVENT)
+    assert value[:2] == b"\xc3\x01"
+    assert value[2:10] == schemas.current().fingerprint_bytes
+    assert value[10:].hex() == body
+
+
+def test_round_trip_keeps_every_field() -> None:
+    assert codec.decode(codec.encode(EVENT)) == EVENT
+
+
+def test_decode_rejects_values_that_are_not_ours() -> None:
+    with pytest.raises(DecodeError, match="C3 01"):
+        codec.decode(b'{"json": true}')
+    with pytest.raises(DecodeError, match="unknown writer schema"):
+        codec.decode(b"\xc3\x01" + b"\x00" * 8 + b"\x00")
+    with pytest.raises(DecodeError, match="corrupt"):
+        codec.decode(codec.encode(EVENT)[:20])
+
+
+def test_key_is_readable_text_and_round_trips() -> None:
+    key = keys.product_key("42", "sku:1")
+    assert key == b"42:sku:1"
+    assert keys.parse_key(key) == ("42", "sku:1")
+    with pytest.raises(ContractError):
+        keys.product_key("4:2", "x")
+    with pytest.raises(ContractError):
+        keys.parse_key(b"no-separator")
+
+
+@pytest.mark.parametrize(
+    ("key", "java_murmur2"),
+    [  # values from Apache Kafka's own UtilsTest (signed Java ints)
+        (b"21", -973932308),
+        (b"foobar", -790332482),
+        (b"a-little-bit-long-string", -985981536),
+        (b"a-little-bit-longer-string", -1486304829),
+        (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+        (b"abc", 479470107),
+    ],
+)
+def test_partition_is_the_java_clients_murmur2(key: bytes, java_murmur2: int) -> None:
+    assert keys.partition_for(key, 6) == (java_murmur2 & 0x7FFFFFFF) % 6
+
+
+def test_product_topic_is_compacted_with_explicit_settings() -> None:
+    spec = topics.product_topic(partitions=6, replication_factor=3)
+    assert spec.configs["cleanup.policy"] == "compact"
+    assert spec.configs["min.insync.replicas"] == "2"
+    assert spec.configs["min.compaction.lag.ms"] == str(7 * 24 * 3600 * 1000)
+    assert topics.product_topic(replication_factor=1).configs["min.insync.replicas"] == "1"

@@ -1,0 +1,104 @@
+"""How events fold into item state, the change feed and catalog counts. No I/O."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from catalog_contract.events import Availability, ChangeType
+from projector.batch import CatalogDelta, catalog_deltas, plan_batch
+from projector.records import Incoming, Unreadable
+from projector.view import ChangeKind, Position, Verdict, apply, removed
+from tests.factories import change
+
+AT = Position(0, 10)
+
+
+def test_first_snapshot_adds_the_item() -> None:
+    outcome = apply(None, change(price="10.00", stock=Availability.IN_STOCK, name="Mug"), AT)
+    assert outcome.verdict is Verdict.APPLIED
+    assert outcome.state is not None
+    assert (outcome.state.name, outcome.state.current_price) == ("Mug", Decimal("10.0000"))
+    assert outcome.state.revision == 1
+    assert [c.kind for c in outcome.changes] == [ChangeKind.ITEM_ADDED]
+
+
+def test_partial_update_keeps_known_fields_and_reports_price_drop() -> None:
+    first = apply(None, change(price="10.00", name="Mug", stock=Availability.IN_STOCK), AT).state
+    outcome = apply(first, change(minute=5, price="8.50"), Position(0, 11))
+    assert outcome.state is not None
+    assert outcome.state.name == "Mug"
+    assert outcome.state.stock_availability is Availability.IN_STOCK
+    assert outcome.state.current_price == Decimal("8.5000")
+    assert outcome.state.revision == 2
+    assert [(c.kind, c.old, c.new) for c in outcome.changes] == [
+        (ChangeKind.PRICE_DROP, "10.0000", "8.5000")
+    ]
+
+
+def test_stock_transitions_are_notable() -> None:
+    in_stock = apply(None, change(stock=Availability.IN_STOCK), AT).state
+    out = apply(in_stock, change(minute=1, stock=Availability.OUT_OF_STOCK), AT)
+    assert [c.kind for c in out.changes] == [ChangeKind.OUT_OF_STOCK]
+    back = apply(out.state, change(minute=2, stock=Availability.LIMITED_AVAILABILITY), AT)
+    assert [c.kind for c in back.changes] == [ChangeKind.BACK_IN_STOCK]
+
+
+def test_older_retry_is_stale_and_exact_repeat_is_a_duplicate() -> None:
+    newer = change(minute=10, price="12.00")
+    state = apply(apply(None, change(minute=0, price="9.00"), AT).state, newer, AT).state
+    stale = apply(state, change(minute=0, price="9.00"), Position(0, 12))
+    assert stale.verdict is Verdict.STALE
+    assert stale.state == state
+    assert apply(state, newer, Position(0, 13)).verdict is Verdict.DUPLICATE
+
+
+def test_removal_and_tombstone() -> None:
+    state = apply(None, change(minute=1, price="5"), AT).state
+    gone = apply(state, change(minute=2, kind=ChangeType.REMOVED), AT)
+    assert gone.state is None
+    assert [c.kind for c in gone.changes] == [ChangeKind.ITEM_REMOVED]
+    # The tombstone after the removal finds nothing left: a no-op.
+    assert removed(None).verdict is Verdict.DUPLICATE
+    # A retried old removal (its tombstone header is older) cannot delete a newer item.
+    assert removed(state, change(minute=0).source_updated_at).verdict is Verdict.STALE
+
+
+def _incoming(offset: int, event: object, partition: int = 0) -> Incoming:
+    from catalog_contract.events import ProductChange
+
+    assert isinstance(event, ProductChange)
+    return Incoming(partition, offset, event.catalog_id, event.catalog_item_id, event)
+
+
+def test_plan_skips_what_was_already_applied_and_tracks_offsets() -> None:
+    events = [
+        _incoming(5, change("a", price="1")),
+        _incoming(6, change("b", price="2", stock=Availability.IN_STOCK)),
+        _incoming(7, change("a", minute=1, price="0.5")),
+    ]
+    plan = plan_batch(events, {0: 6}, lambda key: None)
+    assert plan.skipped_already_applied == 1
+    assert plan.next_offsets == {0: 8}
+    assert set(plan.items) == {("42", "b"), ("42", "a")}
+    assert plan.items[("42", "a")] is not None
+    assert plan.items[("42", "a")].current_price == Decimal("0.5000")
+
+
+def test_plan_records_unreadable_records_and_moves_past_them() -> None:
+    plan = plan_batch([Unreadable(1, 3, "bad")], {}, lambda key: None)
+    assert plan.next_offsets == {1: 4}
+    assert [u.offset for u in plan.unreadable] == [3]
+
+
+def test_catalog_counts_move_with_item_states() -> None:
+    existing = apply(None, change("a", stock=Availability.OUT_OF_STOCK), AT).state
+    plan = plan_batch(
+        [
+            _incoming(1, change("a", minute=1, stock=Availability.IN_STOCK)),
+            _incoming(2, change("b", stock=Availability.IN_STOCK)),
+            Incoming(0, 3, "42", "c", None),  # tombstone for an item not there: no-op
+        ],
+        {},
+        lambda key: existing if key == ("42", "a") else None,
+    )
+    assert catalog_deltas(plan) == {"42": CatalogDelta(items=1, in_stock=2, out_of_stock=-1)}

@@ -1,0 +1,85 @@
+"""Authentication, address checks, the repeat window and the dead-letter record. No I/O."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from ipaddress import ip_address, ip_network
+
+from pydantic import SecretStr
+
+from receiver.auth import address_allowed, client_address, secret_matches
+from receiver.deadletter import dead_letter_record
+from receiver.errors import FieldProblem
+from receiver.recent import RecentWindow
+
+SECRETS = [SecretStr("old-secret"), SecretStr("new-secret")]
+
+
+def test_any_configured_secret_is_accepted_so_rotation_needs_no_downtime() -> None:
+    assert secret_matches("old-secret", SECRETS)
+    assert secret_matches("new-secret", SECRETS)
+    assert not secret_matches("new-secre", SECRETS)
+    assert not secret_matches("", SECRETS)
+    assert not secret_matches(None, SECRETS)
+
+
+def test_forwarded_for_is_honoured_only_from_trusted_proxies() -> None:
+    proxies = [ip_network("10.0.0.0/8")]
+    # From a trusted proxy: the right-most untrusted hop is the caller.
+    assert client_address("10.0.0.5", "203.0.113.9, 10.0.0.7", proxies) == ip_address("203.0.113.9")
+    # From anyone else: the header is ignored (it could be forged).
+    assert client_address("198.51.100.1", "203.0.113.9", proxies) == ip_address("198.51.100.1")
+    assert client_address("198.51.100.1", None, []) == ip_address("198.51.100.1")
+
+
+def test_allow_list_of_networks() -> None:
+    allowed = [ip_network("203.0.113.0/24")]
+    assert address_allowed(ip_address("203.0.113.77"), allowed)
+    assert not address_allowed(ip_address("198.51.100.1"), allowed)
+    assert not address_allowed(None, allowed)
+    assert address_allowed(ip_address("198.51.100.1"), [])  # no list: everyone
+
+
+def test_recent_window_forgets_after_ttl_and_beyond_size() -> None:
+    window: RecentWindow[str] = RecentWindow(ttl_s=10, max_entries=2)
+    window.put("a", "A", now=0)
+    assert window.get("a", now=5) == "A"
+    assert window.get("a", now=11) is None
+    window.put("b", "B", now=20)
+    window.put("c", "C", now=20)
+    window.put("d", "D", now=20)
+    assert window.get("b", now=20) is None
+    assert len(window) == 2
+
+
+def test_dead_letter_record_keeps_the_request_but_never_the_secret() -> None:
+    record = json.loads(
+        dead_letter_record(
+            request_id="r1",
+            received_at=datetime(2026, 1, 1, tzinfo=UTC),
+            method="POST",
+            query="",
+            headers={
+                "content-type": "application/json",
+                "x-postback-token": "s3cret",
+                "user-agent": "p",
+            },
+            secret_header="X-Postback-Token",
+            body=b'{"CurrentPrice": "cheap"}',
+            status=422,
+            reason="CurrentPrice: not a decimal price",
+            problems=[FieldProblem("CurrentPrice", "not a decimal price")],
+        )
+    )
+    assert record["body"] == '{"CurrentPrice": "cheap"}'
+    assert record["headers"] == {"content-type": "application/json", "user-agent": "p"}
+    assert "s3cret" not in json.dumps(record)
+    assert record["errors"] == [{"field": "CurrentPrice", "reason": "not a decimal price"}]
+    binary = json.loads(
+        dead_letter_record(
+            request_id="r2", received_at=datetime(2026, 1, 1, tzinfo=UTC), method="POST",
+            query="", headers={}, secret_header="X", body=b"\xff\xfe", status=400, reason="x",
+        )
+    )  # fmt: skip
+    assert (binary["body"], binary["body_base64"]) == (None, "//4=")
