@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,10 @@ def _applied(db: Path) -> int:
         return 0
 
 
+def _reached(db: Path, count: int) -> Callable[[], bool]:
+    return lambda: _applied(db) >= count
+
+
 def _start_projector(
     bootstrap: str, topics: Topics, db: Path, port: int
 ) -> subprocess.Popen[bytes]:
@@ -179,9 +184,7 @@ async def test_projector_killed_mid_stream_ends_with_the_same_views(
     for fraction in sorted(rng.uniform(0.1, 0.9) for _ in range(4)):
         process = _start_projector(kafka_bootstrap, topics, killed, free_port())
         try:
-            await eventually(
-                lambda f=fraction: _applied(killed) >= total * f, timeout_s=120, every_s=0.02
-            )  # type: ignore[misc]
+            await eventually(_reached(killed, int(total * fraction)), timeout_s=120, every_s=0.02)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
