@@ -6,6 +6,7 @@ contract so an operator can decide (changing partitions of a keyed topic moves k
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,16 @@ def differences(spec: TopicSpec, state: TopicState) -> list[str]:
     return found
 
 
+async def _describe_when_visible(admin: AIOKafkaAdminClient, topic: str) -> TopicState:
+    """A topic just created may take a moment to appear in metadata everywhere."""
+    for _ in range(50):
+        state = await describe(admin, topic)
+        if state.partitions and state.configs:
+            return state
+        await asyncio.sleep(0.1)
+    raise TopicsError(f"{topic} was created but its metadata did not appear", retryable=True)
+
+
 async def ensure(admin: AIOKafkaAdminClient, spec: TopicSpec) -> EnsureReport:
     new = NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=spec.configs)
     try:
@@ -83,7 +94,7 @@ async def ensure(admin: AIOKafkaAdminClient, spec: TopicSpec) -> EnsureReport:
             raise TopicsError(
                 f"creating {spec.name} failed: error {code}: {message}", retryable=False
             )
-        state = await describe(admin, spec.name)
+        state = await _describe_when_visible(admin, spec.name)
     except KafkaError as exc:
         raise TopicsError(f"broker did not answer: {exc}", retryable=True) from exc
     return EnsureReport(spec.name, created=code == 0, differences=differences(spec, state))

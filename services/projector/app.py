@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from projector.consumer import Projector
 from projector.metrics import ProjectorMetrics
-from projector.rows import item_json, micros, price_from_units, price_text, price_units
+from projector.rows import from_micros, item_json, micros, price_from_units, price_text, price_units
 from projector.settings import ProjectorSettings
 from projector.store import ItemFilter, ViewStore
 
@@ -39,7 +39,7 @@ def _price_param(name: str, text: str | None) -> int | None:
 
 
 def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
-    last = row["last_change_at"]
+    last = from_micros(row["last_change_at"])
     return {
         "catalog_id": row["catalog_id"],
         "item_count": row["item_count"],
@@ -47,7 +47,7 @@ def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
         "out_of_stock": row["out_of_stock"],
         "min_price": price_text(price_from_units(row["min_price_units"])),
         "max_price": price_text(price_from_units(row["max_price_units"])),
-        "last_change_at": None if last is None else datetime.fromtimestamp(last / 1e6).isoformat(),
+        "last_change_at": None if last is None else last.isoformat(),
     }
 
 
