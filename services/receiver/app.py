@@ -80,7 +80,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -> FastAPI:
     kafka = publisher or Publisher(settings)
     metrics = ReceiverMetrics()
-    recent: RecentWindow[list[Acknowledged]] = RecentWindow(ttl_s=300, max_entries=50_000)
+    recent: RecentWindow[list[Acknowledged]] = RecentWindow(
+        ttl_s=settings.recent_window_s, max_entries=50_000
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -111,8 +113,9 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
     ) -> Response:
         """Keep the refused request in the dead-letter topic, then say why; if it can't be kept,
         answer 503 so the platform sends it again."""
+        request_id = str(uuid.uuid4())
         record = dead_letter_record(
-            request_id=str(uuid.uuid4()),
+            request_id=request_id,
             received_at=datetime.now(UTC),
             method=request.method,
             query=request.url.query,
@@ -130,8 +133,12 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             return unavailable(f"could not keep the refused postback: {failure}")
         metrics.dead_lettered.inc()
         metrics.requests.labels(slug).inc()
-        log.info("postback refused", extra={"status": status, "reason": detail})
-        return problem(status, slug, title, detail, errors=exc.problems if exc else None)
+        log.info(
+            "postback refused", extra={"status": status, "reason": detail, "request_id": request_id}
+        )
+        return problem(
+            status, slug, title, detail, errors=exc.problems if exc else None, request_id=request_id
+        )
 
     async def handle(request: Request) -> Response:
         peer = request.client.host if request.client else None
@@ -200,7 +207,8 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
                 log.warning("publish failed: %s", exc, extra={"event_id": str(change.event_id)})
                 return unavailable(str(exc))
             metrics.produce_latency.observe(time.perf_counter() - started)
-            recent.put(change.event_id, acks, time.monotonic())
+            if settings.recent_window_s > 0:
+                recent.put(change.event_id, acks, time.monotonic())
         metrics.requests.labels("accepted").inc()
         log.info(
             "postback accepted",

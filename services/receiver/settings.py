@@ -38,6 +38,8 @@ class ReceiverSettings(BaseSettings):
     produce_timeout_s: float = 10.0
     request_timeout_s: float = 15.0
     retry_after_s: int = 30
+    # An exact repeat within this many seconds is answered from memory, not written again.
+    recent_window_s: float = 300.0
     linger_ms: int = 5
     compression: str = "lz4"
     success_body: str | None = None
