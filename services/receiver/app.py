@@ -230,9 +230,17 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             }
         )
 
-    @app.api_route(PATH, methods=["GET", "POST"], openapi_extra=_REQUEST_BODY_DOC)
-    async def product_change(request: Request) -> Response:
-        """Accept one product data change postback (JSON, form, XML body, or GET query)."""
+    @app.post(PATH, openapi_extra=_REQUEST_BODY_DOC)
+    async def post_product_change(request: Request) -> Response:
+        """Accept one product data change postback: a JSON, form or XML body."""
+        return await measured(request)
+
+    @app.get(PATH, openapi_extra={"responses": _REQUEST_BODY_DOC["responses"]})
+    async def get_product_change(request: Request) -> Response:
+        """Accept one product data change postback sent as query-string parameters."""
+        return await measured(request)
+
+    async def measured(request: Request) -> Response:
         metrics.in_flight.inc()
         try:
             with metrics.latency.time():
