@@ -20,6 +20,7 @@ $(JARS): broker/pom.xml $(STAMP)
 	$(BIN)/python -c "from catalog_stream.broker import ensure_jars; ensure_jars()"
 
 deps: $(STAMP) $(JARS)
+	bash scripts/ensure-postgres
 
 run: deps
 	$(BIN)/catalog-stream run

@@ -7,6 +7,7 @@ engine answers; else the Maven-fetched Apache Kafka started here on free ports.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topics import ensure_all
+from projector.postgres import PostgresStore
+from projector.store import SqliteStore, ViewStore
+from tests.postgres import LocalPostgres
 from tests.support import Topics
 
 
@@ -75,3 +79,27 @@ async def make_topics(bootstrap: str, partitions: int = 3) -> Topics:
 @pytest.fixture
 async def topics(kafka_bootstrap: str) -> Topics:
     return await make_topics(kafka_bootstrap)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL server for the session (its directory must be reachable by `postgres`)."""
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ViewStore]:
+    """The same tests run against each view store; each test gets an empty one."""
+    opened: ViewStore
+    if request.param == "sqlite":
+        opened = SqliteStore(tmp_path / "views.db")
+    else:
+        server: LocalPostgres = request.getfixturevalue("postgres")
+        opened = PostgresStore(server.create_database(f"views_{uuid.uuid4().hex[:12]}"))
+    yield opened
+    opened.close()

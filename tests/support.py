@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
+from catalog_contract import codec, headers
+from catalog_contract.events import ChangeType, ProductChange
+from catalog_contract.keys import product_key
 from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
 from projector.store import SqliteStore, ViewStore
@@ -130,3 +133,38 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[
         return records
     finally:
         await consumer.stop()
+
+
+async def produce_events(bootstrap: str, topic: str, events: list[ProductChange]) -> int:
+    """Write events as the receiver does (a removal is the event, then a tombstone); returns
+    the number of records written."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    written = 0
+    try:
+        for event in events:
+            key = product_key(event.catalog_id, event.catalog_item_id)
+            record_headers = headers.for_change(event)
+            await producer.send(topic, codec.encode(event), key=key, headers=record_headers)
+            written += 1
+            if event.change_type is ChangeType.REMOVED:
+                await producer.send(topic, None, key=key, headers=record_headers)
+                written += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return written
+
+
+def dump(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
+    """Every view table, in an order that does not depend on how partitions interleaved."""
+    query = store._query  # a test looks at the tables themselves
+    return {
+        "items": query("SELECT * FROM items ORDER BY catalog_id, item_id"),
+        "catalogs": query("SELECT * FROM catalogs ORDER BY catalog_id"),
+        "changes": query(
+            'SELECT kind, catalog_id, item_id, old, new, event_id, "partition", "offset" '
+            'FROM changes ORDER BY "partition", "offset", kind'
+        ),
+        "offsets": query('SELECT "partition", next_offset FROM offsets ORDER BY "partition"'),
+    }

@@ -17,9 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from projector.consumer import Projector
 from projector.metrics import ProjectorMetrics
-from projector.rows import from_micros, item_json, micros, price_from_units, price_text, price_units
+from projector.rows import from_micros, item_json, micros, price_from_units, price_units
 from projector.settings import ProjectorSettings
 from projector.store import ItemFilter, ViewStore
+from projector.view import price_text
 
 
 def _parse_position(text: str) -> tuple[int, int]:

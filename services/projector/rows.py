@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from catalog_contract.events import PRICE_SCALE, Availability
-from projector.view import ItemState
+from projector.view import ItemState, price_text
 
 ITEM_COLUMNS: tuple[str, ...] = (
     "catalog_id", "item_id", "name", "description", "manufacturer", "category", "labels", "url",
@@ -73,15 +73,6 @@ def from_row(row: tuple[Any, ...]) -> ItemState:
     if fields["stock_availability"] is not None:
         fields["stock_availability"] = Availability(fields["stock_availability"])
     return ItemState(**fields)
-
-
-def price_text(price: Decimal | None) -> str | None:
-    """Exact, with at least two decimals: 12.9900 -> "12.99", 0.1250 -> "0.125"."""
-    if price is None:
-        return None
-    text = f"{price.normalize():f}"
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
 
 
 def item_json(state: ItemState) -> dict[str, Any]:

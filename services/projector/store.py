@@ -67,6 +67,8 @@ class ViewStore(ABC):
     def __init__(self) -> None:
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._opened: list[Any] = []  # every thread's connection, to close them all
+        self._opened_lock = threading.Lock()
 
     @abstractmethod
     def _connect(self) -> Any: ...
@@ -81,6 +83,8 @@ class ViewStore(ABC):
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = self._connect()
+            with self._opened_lock:
+                self._opened.append(connection)
         return connection
 
     @contextmanager
@@ -286,10 +290,12 @@ class ViewStore(ABC):
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Close every thread's connection (a thread that reads again reconnects)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
             connection.close()
-            self._local.connection = None
+        self._local = threading.local()
 
 
 class SqliteStore(ViewStore):

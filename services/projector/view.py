@@ -98,15 +98,24 @@ def _is_stale(previous: ItemState, source_updated_at: datetime | None) -> bool:
     return source_updated_at < previous.source_updated_at
 
 
+def price_text(price: Decimal | None) -> str | None:
+    """Exact, with at least two decimals: 12.9900 -> "12.99", 0.1250 -> "0.125"."""
+    if price is None:
+        return None
+    text = f"{price.normalize():f}"
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return price_text(value) if isinstance(value, Decimal) else str(value)
+
+
 def _notable(previous: ItemState | None, state: ItemState) -> list[NotableChange]:
     def note(kind: ChangeKind, old: object, new: object) -> NotableChange:
-        return NotableChange(
-            kind,
-            state.catalog_id,
-            state.item_id,
-            None if old is None else str(old),
-            None if new is None else str(new),
-        )
+        return NotableChange(kind, state.catalog_id, state.item_id, _text(old), _text(new))
 
     if previous is None:
         return [note(ChangeKind.ITEM_ADDED, None, state.current_price)]
@@ -135,7 +144,7 @@ def removed(previous: ItemState | None, source_updated_at: datetime | None = Non
         ChangeKind.ITEM_REMOVED,
         previous.catalog_id,
         previous.item_id,
-        None if previous.current_price is None else str(previous.current_price),
+        _text(previous.current_price),
         None,
     )
     return Outcome(Verdict.APPLIED, None, (gone,))

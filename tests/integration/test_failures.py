@@ -13,18 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from catalog_contract import codec, headers
 from catalog_contract.events import Availability, ChangeType
-from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker
+from projector.store import SqliteStore
 from tests.conftest import make_topics, start_local_broker
 from tests.factories import change
 from tests.support import (
     AUTH,
     Topics,
+    dump,
     eventually,
+    produce_events,
     projector_settings,
     receiver_settings,
     running_projector,
@@ -99,38 +99,6 @@ def _events(count: int, items: int, seed: int = 7) -> list[Any]:
     return events
 
 
-async def _produce(bootstrap: str, topic: str, events: list[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            key = product_key(event.catalog_id, event.catalog_item_id)
-            await producer.send(
-                topic, codec.encode(event), key=key, headers=headers.for_change(event)
-            )
-            if event.change_type is ChangeType.REMOVED:
-                await producer.send(topic, None, key=key, headers=headers.for_change(event))
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-def _dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(db) as connection:
-        return {
-            "items": connection.execute(
-                "SELECT * FROM items ORDER BY catalog_id, item_id"
-            ).fetchall(),
-            "catalogs": connection.execute("SELECT * FROM catalogs ORDER BY catalog_id").fetchall(),
-            # seq numbers interleave partitions in arrival order; the content is what must match
-            "changes": connection.execute(
-                'SELECT kind, catalog_id, item_id, old, new, event_id, "partition", "offset" '
-                'FROM changes ORDER BY "partition", "offset", kind'
-            ).fetchall(),
-            "offsets": connection.execute('SELECT * FROM offsets ORDER BY "partition"').fetchall(),
-        }
-
-
 def _applied(db: Path) -> int:
     try:
         with sqlite3.connect(db) as connection:
@@ -171,7 +139,7 @@ async def test_projector_killed_mid_stream_ends_with_the_same_views(
 
     topics = await make_topics(kafka_bootstrap)
     events = _events(4000, items=400)
-    await _produce(kafka_bootstrap, topics.product, events)
+    await produce_events(kafka_bootstrap, topics.product, events)
     total = len(events) + sum(e.change_type is ChangeType.REMOVED for e in events)
 
     reference = tmp_path / "reference.db"
@@ -196,4 +164,4 @@ async def test_projector_killed_mid_stream_ends_with_the_same_views(
         process.terminate()
         process.wait()
     assert len([n for n in killed_at if 0 < n < total]) >= 3, killed_at  # really mid-stream
-    assert _dump(killed) == _dump(reference)
+    assert dump(SqliteStore(killed)) == dump(SqliteStore(reference))

@@ -17,7 +17,7 @@ def test_first_snapshot_adds_the_item() -> None:
     outcome = apply(None, change(price="10.00", stock=Availability.IN_STOCK, name="Mug"), AT)
     assert outcome.verdict is Verdict.APPLIED
     assert outcome.state is not None
-    assert (outcome.state.name, outcome.state.current_price) == ("Mug", Decimal("10.0000"))
+    assert (outcome.state.name, outcome.state.current_price) == ("Mug", Decimal("10.00"))
     assert outcome.state.revision == 1
     assert [c.kind for c in outcome.changes] == [ChangeKind.ITEM_ADDED]
 
@@ -31,7 +31,7 @@ def test_partial_update_keeps_known_fields_and_reports_price_drop() -> None:
     assert outcome.state.current_price == Decimal("8.5000")
     assert outcome.state.revision == 2
     assert [(c.kind, c.old, c.new) for c in outcome.changes] == [
-        (ChangeKind.PRICE_DROP, "10.0000", "8.5000")
+        (ChangeKind.PRICE_DROP, "10.00", "8.50")
     ]
 
 
