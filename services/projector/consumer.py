@@ -96,6 +96,8 @@ class Projector:
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.settings.session_timeout_ms // 4),
             client_id="catalog-stream-projector",
         )
         consumer.subscribe([self.settings.topic], listener=Rebalance())

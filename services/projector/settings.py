@@ -26,6 +26,8 @@ class ProjectorSettings(BaseSettings):
     # sqlite:///path/to/views.db (embedded default) or postgresql://user@host/db
     store_url: str = "sqlite:///.state/views.db"
     batch_max_records: int = 1000
+    # A crashed instance's partitions move to the others after this long without heartbeats.
+    session_timeout_ms: int = 10_000
     poll_timeout_ms: int = 200
     ready_max_lag: int = 1000
     read_your_writes_max_wait_s: float = 5.0

@@ -103,10 +103,14 @@ class ViewStore(ABC):
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         connection = self._connection()
-        cursor = connection.cursor()
-        cursor.execute(self._sql(statement), params)
-        rows = list(cursor.fetchall())
-        connection.commit()  # end the read snapshot
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._sql(statement), params)
+            rows = list(cursor.fetchall())
+            connection.commit()  # end the read snapshot
+        except Exception as exc:
+            connection.rollback()  # else PostgreSQL refuses every later query on it
+            raise StoreUnavailable(f"view store query failed: {exc}") from exc
         return rows
 
     def create(self) -> None:

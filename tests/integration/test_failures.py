@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,10 +14,12 @@ from typing import Any
 import pytest
 
 from catalog_contract.events import Availability, ChangeType
-from catalog_stream.broker import LocalBroker
-from projector.store import SqliteStore
+from catalog_stream.broker import LocalBroker, free_port
+from projector.postgres import PostgresStore
+from projector.store import SqliteStore, ViewStore
 from tests.conftest import make_topics, start_local_broker
 from tests.factories import change
+from tests.postgres import LocalPostgres
 from tests.support import (
     AUTH,
     Topics,
@@ -99,69 +100,107 @@ def _events(count: int, items: int, seed: int = 7) -> list[Any]:
     return events
 
 
-def _applied(db: Path) -> int:
+def _applied(store: ViewStore, topic: str) -> int:
     try:
-        with sqlite3.connect(db) as connection:
-            row = connection.execute("SELECT COALESCE(SUM(next_offset), 0) FROM offsets").fetchone()
-            return int(row[0])
-    except sqlite3.Error:
+        return sum(store.positions(topic).values())
+    except Exception:  # the projector has not created its tables yet
         return 0
 
 
-def _reached(db: Path, count: int) -> Callable[[], bool]:
-    return lambda: _applied(db) >= count
+def _reached(store: ViewStore, topic: str, count: int) -> Callable[[], bool]:
+    return lambda: _applied(store, topic) >= count
 
 
-def _start_projector(
-    bootstrap: str, topics: Topics, db: Path, port: int
+def start_projector_process(
+    bootstrap: str, topics: Topics, store_url: str, group: str, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CATALOG_PROJECTOR_TOPIC": topics.product,
-        "CATALOG_PROJECTOR_GROUP_ID": f"kill-test-{db.stem}",
-        "CATALOG_PROJECTOR_STORE_URL": f"sqlite:///{db}",
-        "CATALOG_PROJECTOR_PORT": str(port),
-        "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "40",
+        "CATALOG_PROJECTOR_GROUP_ID": group,
+        "CATALOG_PROJECTOR_STORE_URL": store_url,
+        "CATALOG_PROJECTOR_PORT": str(free_port()),
+        "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "200",
+        "CATALOG_PROJECTOR_SESSION_TIMEOUT_MS": "6000",  # the broker's minimum: quick takeover
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "catalog_stream.cli", "projector"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (log or Path(os.devnull)).open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "catalog_stream.cli", "projector"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )
+
+
+async def _reference_views(bootstrap: str, topics: Topics, db: Path, total: int) -> dict[str, Any]:
+    """The views of one uninterrupted run."""
+    reference = SqliteStore(db)
+    async with running_projector(projector_settings(bootstrap, topics, db), reference):
+        await eventually(_reached(reference, topics.product, total), timeout_s=300)
+        views = dump(reference)
+    reference.close()
+    return views
+
+
+STREAM = 50_000
 
 
 async def test_projector_killed_mid_stream_ends_with_the_same_views(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    from catalog_stream.broker import free_port
-
     topics = await make_topics(kafka_bootstrap)
-    events = _events(4000, items=400)
-    await produce_events(kafka_bootstrap, topics.product, events)
-    total = len(events) + sum(e.change_type is ChangeType.REMOVED for e in events)
+    total = await produce_events(kafka_bootstrap, topics.product, _events(STREAM, items=5000))
+    expected = await _reference_views(kafka_bootstrap, topics, tmp_path / "reference.db", total)
 
-    reference = tmp_path / "reference.db"
-    async with running_projector(projector_settings(kafka_bootstrap, topics, reference)):
-        await eventually(lambda: _applied(reference) == total, timeout_s=120)
-
-    killed = tmp_path / "killed.db"
+    killed = SqliteStore(tmp_path / "killed.db")
+    url = f"sqlite:///{killed.path}"
     rng = random.Random(3)
     killed_at: list[int] = []
-    for fraction in sorted(rng.uniform(0.1, 0.9) for _ in range(4)):
-        process = _start_projector(kafka_bootstrap, topics, killed, free_port())
+    for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(5)):
+        process = start_projector_process(kafka_bootstrap, topics, url, "kill-test")
         try:
-            await eventually(_reached(killed, int(total * fraction)), timeout_s=120, every_s=0.02)
+            target = int(total * fraction)
+            await eventually(_reached(killed, topics.product, target), timeout_s=300, every_s=0.01)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
-        killed_at.append(_applied(killed))
-    process = _start_projector(kafka_bootstrap, topics, killed, free_port())
+        killed_at.append(_applied(killed, topics.product))
+    process = start_projector_process(kafka_bootstrap, topics, url, "kill-test")
     try:
-        await eventually(lambda: _applied(killed) == total, timeout_s=120)
+        await eventually(_reached(killed, topics.product, total), timeout_s=300)
     finally:
         process.terminate()
         process.wait()
-    assert len([n for n in killed_at if 0 < n < total]) >= 3, killed_at  # really mid-stream
-    assert dump(SqliteStore(killed)) == dump(SqliteStore(reference))
+    try:
+        assert len([n for n in killed_at if 0 < n < total]) >= 4, killed_at  # really mid-stream
+        assert dump(killed) == expected
+    finally:
+        killed.close()
+
+
+async def test_survivor_takes_over_a_killed_instances_partitions(
+    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+) -> None:
+    topics = await make_topics(kafka_bootstrap, partitions=6)
+    total = await produce_events(kafka_bootstrap, topics.product, _events(20_000, items=3000))
+    expected = await _reference_views(kafka_bootstrap, topics, tmp_path / "reference.db", total)
+
+    url = postgres.create_database("two_instances")
+    shared = PostgresStore(url)
+    first = start_projector_process(kafka_bootstrap, topics, url, "pair", tmp_path / "first.log")
+    second = start_projector_process(kafka_bootstrap, topics, url, "pair", tmp_path / "second.log")
+    try:
+        await eventually(_reached(shared, topics.product, total // 3), timeout_s=300, every_s=0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert _applied(shared, topics.product) < total
+        await eventually(_reached(shared, topics.product, total), timeout_s=300)
+    finally:
+        for process in (first, second):
+            process.terminate()
+            process.wait()
+    try:
+        assert dump(shared) == expected
+    finally:
+        shared.close()
