@@ -17,8 +17,8 @@ import pytest
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topics import ensure_all
-from projector.postgres import PostgresStore
-from projector.store import SqliteStore, ViewStore
+from projector.generations import Generations, PostgresGenerations, SqliteGenerations
+from projector.store import ViewStore
 from tests.postgres import LocalPostgres
 from tests.support import Topics
 
@@ -93,13 +93,16 @@ def postgres() -> Iterator[LocalPostgres]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ViewStore]:
-    """The same tests run against each view store; each test gets an empty one."""
-    opened: ViewStore
+def generations(request: pytest.FixtureRequest, tmp_path: Path) -> Generations:
+    """The same tests run against each kind of view store; each test starts empty."""
     if request.param == "sqlite":
-        opened = SqliteStore(tmp_path / "views.db")
-    else:
-        server: LocalPostgres = request.getfixturevalue("postgres")
-        opened = PostgresStore(server.create_database(f"views_{uuid.uuid4().hex[:12]}"))
+        return SqliteGenerations(tmp_path / "views.db")
+    server: LocalPostgres = request.getfixturevalue("postgres")
+    return PostgresGenerations(server.create_database(f"views_{uuid.uuid4().hex[:12]}"))
+
+
+@pytest.fixture
+def store(generations: Generations) -> Iterator[ViewStore]:
+    opened = generations.open_active()
     yield opened
     opened.close()

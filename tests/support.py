@@ -20,8 +20,9 @@ from catalog_contract import codec, headers
 from catalog_contract.events import ChangeType, ProductChange
 from catalog_contract.keys import product_key
 from projector.app import create_app as create_projector
+from projector.generations import Generations, SqliteGenerations
 from projector.settings import ProjectorSettings
-from projector.store import SqliteStore, ViewStore
+from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
 from receiver.settings import ReceiverSettings
 
@@ -89,15 +90,38 @@ async def running_receiver(
 
 @asynccontextmanager
 async def running_projector(
-    settings: ProjectorSettings, store: ViewStore | None = None
+    settings: ProjectorSettings, views: Generations | ViewStore | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    path = settings.sqlite_path()
-    assert store is not None or path is not None
-    app = create_projector(settings, store or SqliteStore(path))  # type: ignore[arg-type]
+    """The projector app in-process. `views` may be a store (served as the only generation)."""
+    if views is None:
+        path = settings.sqlite_path()
+        assert path is not None
+        views = SqliteGenerations(path)
+    generations = views if isinstance(views, Generations) else Only(views)
+    app = create_projector(settings, generations)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://projector") as client:
             yield client
+
+
+class Only(Generations):
+    """One given store as the only generation (tests that look at that store directly)."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def open_active(self) -> ViewStore:
+        return self.store
+
+    def open_new(self) -> ViewStore:
+        raise NotImplementedError("this test serves one fixed store")
+
+    def activate(self, store: ViewStore) -> None:
+        raise NotImplementedError("this test serves one fixed store")
+
+    def discard(self, store: ViewStore) -> None:
+        raise NotImplementedError("this test serves one fixed store")
 
 
 async def _is_ready(client: httpx.AsyncClient) -> bool:

@@ -69,6 +69,12 @@ def cmd_projector(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from catalog_stream.rebuild import rebuild
+
+    return rebuild(args.projector, args.poll_s)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from catalog_stream.local import run_everything
 
@@ -115,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument("--bootstrap-servers", default=bootstrap)
     _add_topic_args(ensure)
     ensure.set_defaults(handler=cmd_topics_ensure)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild the views with no downtime, showing progress"
+    )
+    rebuild.add_argument("--projector", default="http://127.0.0.1:8081", help="the projector's URL")
+    rebuild.add_argument("--poll-s", type=float, default=0.5)
+    rebuild.set_defaults(handler=cmd_rebuild)
 
     commands.add_parser("receiver", help="the postback receiver").set_defaults(handler=cmd_receiver)
     commands.add_parser("projector", help="the views and read API").set_defaults(

@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -15,11 +16,12 @@ from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from projector.consumer import Projector
+from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
 from projector.rows import from_micros, item_json, micros, price_from_units, price_units
+from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
-from projector.store import ItemFilter, ViewStore
+from projector.store import ItemFilter
 from projector.view import price_text
 
 
@@ -52,30 +54,28 @@ def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool = True) -> FastAPI:
+def create_app(
+    settings: ProjectorSettings, generations: Generations, run_consumer: bool = True
+) -> FastAPI:
     metrics = ProjectorMetrics()
-    projector = Projector(settings, store, metrics)
+    runtime = Runtime(settings, generations, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(store.create)
-        stop = asyncio.Event()
-        task = asyncio.create_task(projector.run(stop)) if run_consumer else None
+        await runtime.start(run_consumer)
         yield
-        stop.set()
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 30)
+        await runtime.stop()
 
     app = FastAPI(title="catalog-stream projector", version="1", lifespan=lifespan)
-    app.state.projector = projector
+    app.state.runtime = runtime
 
     @app.middleware("http")
     async def freshness(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        response.headers["X-View-Lag"] = str(projector.lag())
+        live = runtime.projector
+        response.headers["X-View-Lag"] = str(live.lag())
         response.headers["X-View-Positions"] = ",".join(
-            f"{p}:{o}" for p, o in sorted(projector.applied.items())
+            f"{p}:{o}" for p, o in sorted(live.applied.items())
         )
         return response
 
@@ -83,19 +83,21 @@ def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool
         if min_position is None:
             return
         partition, offset = _parse_position(min_position)
-        if not await projector.wait_for(partition, offset, settings.read_your_writes_max_wait_s):
+        if not await runtime.projector.wait_for(
+            partition, offset, settings.read_your_writes_max_wait_s
+        ):
             raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
 
     @app.get("/v1/catalogs")
     async def catalogs(min_position: str | None = None) -> dict[str, Any]:
         await read_your_writes(min_position)
-        rows = await asyncio.to_thread(store.catalogs)
+        rows = await asyncio.to_thread(runtime.store.catalogs)
         return {"catalogs": [_catalog_json(r) for r in rows]}
 
     @app.get("/v1/catalogs/{catalog_id}")
     async def catalog(catalog_id: str, min_position: str | None = None) -> dict[str, Any]:
         await read_your_writes(min_position)
-        rows = await asyncio.to_thread(store.catalogs, catalog_id)
+        rows = await asyncio.to_thread(runtime.store.catalogs, catalog_id)
         if not rows:
             raise HTTPException(404, f"no catalog {catalog_id!r}")
         return _catalog_json(rows[0])
@@ -122,7 +124,7 @@ def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool
             after_item_id=cursor,
             limit=limit,
         )
-        found = await asyncio.to_thread(store.items, catalog_id, where)
+        found = await asyncio.to_thread(runtime.store.items, catalog_id, where)
         next_cursor = found[-1].item_id if len(found) == limit else None
         return {"items": [item_json(s) for s in found], "next_cursor": next_cursor}
 
@@ -131,7 +133,7 @@ def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool
         catalog_id: str, item_id: str, min_position: str | None = None
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
-        state = await asyncio.to_thread(store.load_item, (catalog_id, item_id))
+        state = await asyncio.to_thread(runtime.store.load_item, (catalog_id, item_id))
         if state is None:
             raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
         return item_json(state)
@@ -142,7 +144,7 @@ def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool
         type: Annotated[list[str] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        rows = await asyncio.to_thread(store.changes, after, type or [], limit)
+        rows = await asyncio.to_thread(runtime.store.changes, after, type or [], limit)
         return {"changes": rows, "next_after": rows[-1]["seq"] if rows else after}
 
     @app.get("/v1/changes/stream")
@@ -158,14 +160,14 @@ def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool
         async def events() -> AsyncIterator[str]:
             seq = start
             while not await request.is_disconnected():
-                rows = await asyncio.to_thread(store.changes, seq, type or [], 500)
+                rows = await asyncio.to_thread(runtime.store.changes, seq, type or [], 500)
                 for row in rows:
                     seq = row["seq"]
                     yield f"id: {seq}\nevent: {row['kind']}\ndata: {json.dumps(row)}\n\n"
                 if not rows:
-                    async with projector.progress:
+                    async with runtime.progress:
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(projector.progress.wait(), 15)
+                            await asyncio.wait_for(runtime.progress.wait(), 15)
                     yield ": keep-alive\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -176,10 +178,25 @@ def create_app(settings: ProjectorSettings, store: ViewStore, run_consumer: bool
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        lag = projector.lag()
-        if projector.end_offsets and lag <= settings.ready_max_lag:
+        lag = runtime.projector.lag()
+        if runtime.projector.end_offsets and lag <= settings.ready_max_lag:
             return JSONResponse({"status": "ready", "lag": lag})
         return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
+
+    @app.post("/v1/admin/rebuild", status_code=202)
+    async def start_rebuild() -> dict[str, Any]:
+        """Rebuild every view from the earliest offset while the current ones keep serving."""
+        if not runtime.start_rebuild():
+            raise HTTPException(409, "a rebuild is already running")
+        await asyncio.sleep(0)  # let it name its generation
+        return asdict(runtime.rebuild_status)
+
+    @app.get("/v1/admin/rebuild")
+    async def rebuild_status() -> dict[str, Any]:
+        return {
+            **asdict(runtime.rebuild_status),
+            "active_generation": generations.name(runtime.store),
+        }
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -25,20 +25,29 @@ log = logging.getLogger("projector")
 
 class Projector:
     def __init__(
-        self, settings: ProjectorSettings, store: ViewStore, metrics: ProjectorMetrics
+        self,
+        settings: ProjectorSettings,
+        store: ViewStore,
+        metrics: ProjectorMetrics,
+        progress: asyncio.Condition | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.end_offsets: dict[int, int] = {}
-        self.progress = asyncio.Condition()
+        # Notified after each batch; shared across generations so waiters survive a switch.
+        self.progress = progress or asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
 
     # --- what readers ask ----------------------------------------------------------------
 
     def lag(self) -> int:
         return sum(max(0, end - self.applied.get(p, 0)) for p, end in self.end_offsets.items())
+
+    def caught_up(self) -> bool:
+        """Every assigned partition's end is known and reached."""
+        return bool(self.end_offsets) and self.lag() == 0
 
     def has_applied(self, partition: int, offset: int) -> bool:
         return self.applied.get(partition, 0) > offset
@@ -159,6 +168,8 @@ class Projector:
 
     async def _commit_for_tools(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
         offsets = {TopicPartition(self.settings.topic, p): o for p, o in plan.next_offsets.items()}
+        if not offsets:  # every record was already applied: nothing moved
+            return
         try:
             await consumer.commit(offsets)
         except KafkaError as exc:  # informational only: the store holds the real offsets

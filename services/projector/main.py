@@ -6,27 +6,21 @@ import uvicorn
 
 from catalog_stream.logs import configure_logging
 from projector.app import create_app
+from projector.generations import Generations, PostgresGenerations, SqliteGenerations
 from projector.settings import ProjectorSettings
-from projector.store import SqliteStore, ViewStore
 
 
-def open_store(settings: ProjectorSettings) -> ViewStore:
+def open_generations(settings: ProjectorSettings) -> Generations:
     path = settings.sqlite_path()
     if path is not None:
-        return SqliteStore(path)
+        return SqliteGenerations(path)
     if settings.store_url.startswith(("postgresql://", "postgres://")):
-        from projector.postgres import PostgresStore
-
-        return PostgresStore(settings.store_url)
+        return PostgresGenerations(settings.store_url)
     raise ValueError(f"unsupported store URL {settings.store_url!r} (sqlite:/// or postgresql://)")
 
 
 def run(settings: ProjectorSettings | None = None) -> None:
     settings = settings or ProjectorSettings()
     configure_logging()
-    uvicorn.run(
-        create_app(settings, open_store(settings)),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-    )
+    app = create_app(settings, open_generations(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)

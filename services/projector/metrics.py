@@ -22,3 +22,13 @@ class ProjectorMetrics:
         self.lag = Gauge(
             "projector_lag", "Records behind the end of each partition", ["partition"], registry=r
         )
+        self.rebuild_applied = Gauge(
+            "projector_rebuild_records_applied",
+            "Records the running rebuild has applied",
+            registry=r,
+        )
+        self.rebuild_target = Gauge(
+            "projector_rebuild_records_target",
+            "End offsets the running rebuild is catching up to",
+            registry=r,
+        )

@@ -15,12 +15,18 @@ class PostgresStore(ViewStore):
     # still be writing a batch: the row lock makes the position check and the write atomic.
     lock_rows = " FOR UPDATE"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: str = "views") -> None:
         super().__init__()
         self.url = url
+        self.schema = schema  # one schema per generation of the views
 
     def _connect(self) -> Any:
-        return psycopg.connect(self.url)
+        return psycopg.connect(self.url, options=f"-c search_path={self.schema}")
 
     def _schema_statements(self) -> list[str]:
-        return _schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+        return [
+            # Instances starting together would race on CREATE ... IF NOT EXISTS: serialise.
+            "SELECT pg_advisory_xact_lock(7426153)",
+            f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
+            *_schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+        ]

@@ -1,0 +1,50 @@
+"""`catalog-stream rebuild`: ask a running projector to rebuild its views, and show progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from tqdm import tqdm
+
+
+def _call(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - the operator's own URL
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def rebuild(projector: str, poll_s: float) -> int:
+    endpoint = projector.rstrip("/") + "/v1/admin/rebuild"
+    try:
+        status, body = _call(endpoint, "POST")
+    except urllib.error.URLError as exc:
+        print(f"error: cannot reach the projector at {projector}: {exc.reason}", file=sys.stderr)
+        return 75
+    if status == 409:
+        print("a rebuild is already running; following it", file=sys.stderr)
+    elif status != 202:
+        print(f"error: the projector answered {status}: {body}", file=sys.stderr)
+        return 1
+    # A progress bar on a terminal; quiet when piped (tqdm's disable=None).
+    with tqdm(desc="rebuilding views", unit="rec", unit_scale=True, disable=None) as bar:
+        while True:
+            _, body = _call(endpoint)
+            bar.total = body.get("target") or None
+            bar.n = body.get("applied", 0)
+            bar.refresh()
+            if body.get("state") != "running":
+                break
+            time.sleep(poll_s)
+    if body.get("state") != "done":
+        print(f"error: rebuild {body.get('state')}: {body.get('error')}", file=sys.stderr)
+        return 1
+    print(f"views rebuilt: {body['applied']} records into generation {body['active_generation']}")
+    return 0

@@ -1,0 +1,119 @@
+"""Generations of the views: a rebuild fills a new, empty generation while the active one keeps
+serving, then a durable pointer switches readers and the consumer over at once.
+
+- SQLite: each generation is its own file; `<name>.active` names the active file.
+- PostgreSQL: each generation is its own schema; a one-row table names the active schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import psycopg
+
+from projector.postgres import PostgresStore
+from projector.store import SqliteStore, ViewStore
+
+
+class Generations(ABC):
+    @abstractmethod
+    def open_active(self) -> ViewStore: ...
+
+    @abstractmethod
+    def open_new(self) -> ViewStore:
+        """A new, empty generation (not yet active)."""
+
+    @abstractmethod
+    def activate(self, store: ViewStore) -> None:
+        """Make `store` the generation a restart opens (atomic and durable)."""
+
+    @abstractmethod
+    def discard(self, store: ViewStore) -> None:
+        """Close and delete a generation no longer active."""
+
+    @staticmethod
+    def name(store: ViewStore) -> str:
+        if isinstance(store, SqliteStore):
+            return store.path.name
+        if isinstance(store, PostgresStore):
+            return store.schema
+        return type(store).__name__
+
+
+class SqliteGenerations(Generations):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pointer = path.with_name(path.name + ".active")
+
+    def open_active(self) -> ViewStore:
+        if self.pointer.exists():
+            return SqliteStore(self.path.with_name(self.pointer.read_text().strip()))
+        return SqliteStore(self.path)
+
+    def open_new(self) -> ViewStore:
+        return SqliteStore(
+            self.path.with_name(f"{self.path.stem}.{time.time_ns()}{self.path.suffix}")
+        )
+
+    def activate(self, store: ViewStore) -> None:
+        assert isinstance(store, SqliteStore)
+        staged = self.pointer.with_name(self.pointer.name + ".tmp")
+        staged.write_text(store.path.name)
+        with staged.open("rb") as written:
+            os.fsync(written.fileno())
+        os.replace(staged, self.pointer)
+
+    def discard(self, store: ViewStore) -> None:
+        assert isinstance(store, SqliteStore)
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_POINTER_DDL = (
+    "CREATE TABLE IF NOT EXISTS public.catalog_stream_generation "
+    "(id INTEGER PRIMARY KEY CHECK (id = 1), schema_name TEXT NOT NULL)"
+)
+
+
+class PostgresGenerations(Generations):
+    def __init__(self, url: str, default_schema: str = "views") -> None:
+        self.url = url
+        self.default_schema = default_schema
+
+    def _active_schema(self) -> str:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            connection.execute(_POINTER_DDL)
+            row = connection.execute(
+                "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
+            ).fetchone()
+        return str(row[0]) if row else self.default_schema
+
+    def open_active(self) -> ViewStore:
+        return PostgresStore(self.url, self._active_schema())
+
+    def open_new(self) -> ViewStore:
+        return PostgresStore(self.url, f"{self.default_schema}_{time.time_ns()}")
+
+    def activate(self, store: ViewStore) -> None:
+        assert isinstance(store, PostgresStore)
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            connection.execute(_POINTER_DDL)
+            connection.execute(
+                "INSERT INTO public.catalog_stream_generation (id, schema_name) VALUES (1, %s) "
+                "ON CONFLICT (id) DO UPDATE SET schema_name = excluded.schema_name",
+                (store.schema,),
+            )
+
+    def discard(self, store: ViewStore) -> None:
+        assert isinstance(store, PostgresStore)
+        store.close()
+        if not _SCHEMA_NAME.match(store.schema):
+            raise ValueError(f"refusing to drop schema {store.schema!r}")
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE')

@@ -1,0 +1,143 @@
+"""The active generation of the views, its consumer, and rebuilds without downtime.
+
+A rebuild consumes the whole topic into a new generation under a consumer group of its own
+while the active generation keeps serving. Once it has caught up, the live consumer stops after
+its batch, the pointer moves to the new generation, and a live consumer resumes there from the
+new generation's own offsets. Readers hold the old or the new generation, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from projector.consumer import Projector
+from projector.generations import Generations
+from projector.metrics import ProjectorMetrics
+from projector.settings import ProjectorSettings
+from projector.store import ViewStore
+
+log = logging.getLogger("projector")
+
+
+@dataclass
+class RebuildStatus:
+    state: str = "idle"  # idle | running | done | failed
+    generation: str = ""
+    applied: int = 0
+    target: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+
+class Runtime:
+    def __init__(
+        self, settings: ProjectorSettings, generations: Generations, metrics: ProjectorMetrics
+    ) -> None:
+        self.settings = settings
+        self.generations = generations
+        self.metrics = metrics
+        self.progress = asyncio.Condition()
+        self.store: ViewStore = generations.open_active()
+        self.projector = Projector(settings, self.store, metrics, self.progress)
+        self.rebuild_status = RebuildStatus(generation=generations.name(self.store))
+        self._live: asyncio.Task[None] | None = None
+        self._stop_live = asyncio.Event()
+        self._rebuild: asyncio.Task[None] | None = None
+        self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
+
+    async def start(self, run_consumer: bool = True) -> None:
+        await asyncio.to_thread(self.store.create)
+        if run_consumer:
+            self._start_live()
+
+    def _start_live(self) -> None:
+        self._stop_live = asyncio.Event()
+        self._live = asyncio.create_task(self.projector.run(self._stop_live))
+
+    async def _stop_live_consumer(self) -> None:
+        self._stop_live.set()
+        if self._live is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._live, 60)
+            self._live = None
+
+    async def stop(self) -> None:
+        if self._rebuild is not None:
+            self._rebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._rebuild
+        await self._stop_live_consumer()
+        await self._discard_retired()
+        self.store.close()
+
+    def start_rebuild(self) -> bool:
+        """Start a rebuild in the background; False if one is running already."""
+        if self._rebuild is not None and not self._rebuild.done():
+            return False
+        self._rebuild = asyncio.create_task(self._run_rebuild())
+        return True
+
+    async def _run_rebuild(self) -> None:
+        status = self.rebuild_status = RebuildStatus(state="running", started_at=time.time())
+        fresh = self.generations.open_new()
+        status.generation = self.generations.name(fresh)
+        builder_settings = self.settings.model_copy(
+            update={"group_id": f"{self.settings.group_id}-rebuild-{time.time_ns()}"}
+        )
+        builder = Projector(builder_settings, fresh, ProjectorMetrics())  # its counts stay apart
+        stop_builder = asyncio.Event()
+        try:
+            await asyncio.to_thread(fresh.create)
+            task = asyncio.create_task(builder.run(stop_builder))
+            while not builder.caught_up():
+                if task.done():
+                    task.result()  # raises what stopped it
+                self._report(builder)
+                await asyncio.sleep(0.2)
+            await self._switch_to(fresh, builder, stop_builder, task)
+        except Exception as exc:
+            log.exception("rebuild failed; the active generation keeps serving")
+            stop_builder.set()
+            status.state, status.error = "failed", str(exc)
+            await asyncio.to_thread(self.generations.discard, fresh)
+            raise
+
+    def _report(self, builder: Projector) -> None:
+        status = self.rebuild_status
+        status.applied = sum(builder.applied.values())
+        status.target = sum(builder.end_offsets.values())
+        self.metrics.rebuild_applied.set(status.applied)
+        self.metrics.rebuild_target.set(status.target)
+
+    async def _switch_to(
+        self,
+        fresh: ViewStore,
+        builder: Projector,
+        stop_builder: asyncio.Event,
+        task: asyncio.Task[None],
+    ) -> None:
+        await self._stop_live_consumer()
+        stop_builder.set()
+        await task
+        self._report(builder)
+        old = self.store
+        await asyncio.to_thread(self.generations.activate, fresh)
+        # The switch itself: readers that took `self.store` before this line finish on the old,
+        # complete generation; later ones get the new, complete one.
+        self.store = fresh
+        self.projector = Projector(self.settings, fresh, self.metrics, self.progress)
+        self._start_live()
+        self.rebuild_status.state, self.rebuild_status.finished_at = "done", time.time()
+        log.info("views rebuilt", extra={"generation": self.rebuild_status.generation})
+        self._retired.append(old)
+        await asyncio.sleep(1)  # let readers holding the old generation finish
+        await self._discard_retired()
+
+    async def _discard_retired(self) -> None:
+        while self._retired:
+            await asyncio.to_thread(self.generations.discard, self._retired.pop())
