@@ -57,6 +57,9 @@ class ProductChange:
     gtin: str | None = None
     mpn: str | None = None
     sku: str | None = None
+    # schema v2
+    sale_ends_at: datetime | None = None
+    shipping_cost: Decimal | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The dict fastavro writes (enums as symbols, lists as lists)."""

@@ -14,6 +14,7 @@ class PostgresStore(ViewStore):
     # Two instances in one group never own a partition at once, but during a rebalance one may
     # still be writing a batch: the row lock makes the position check and the write atomic.
     lock_rows = " FOR UPDATE"
+    big_integer = "BIGINT"
 
     def __init__(self, url: str, schema: str = "views") -> None:
         super().__init__()
@@ -30,3 +31,10 @@ class PostgresStore(ViewStore):
             f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
             *_schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
         ]
+
+    def _item_columns(self, cursor: Any) -> set[str]:
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'items'"
+        )
+        return {str(row[0]) for row in cursor.fetchall()}

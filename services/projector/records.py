@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from catalog_contract import codec
 from catalog_contract import headers as record_headers
 from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
-from catalog_contract.keys import parse_key
+from catalog_contract.reader import Tombstone, read
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +36,10 @@ def read_record(
     headers: record_headers.Headers | None,
 ) -> Incoming | Unreadable:
     try:
-        if key is None:
-            raise ContractError("record has no key")
-        catalog_id, item_id = parse_key(key)
-        if value is None:
-            return Incoming(
-                partition,
-                offset,
-                catalog_id,
-                item_id,
-                None,
-                record_headers.source_updated_at(headers),
-            )
-        change = codec.decode(value)
+        found = read(key, value, headers)
     except ContractError as exc:
         return Unreadable(partition, offset, str(exc))
-    if (change.catalog_id, change.catalog_item_id) != (catalog_id, item_id):
-        return Unreadable(partition, offset, "key does not match the value's ids")
-    return Incoming(partition, offset, catalog_id, item_id, change)
+    if isinstance(found, Tombstone):
+        return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, None,
+                        found.source_updated_at)  # fmt: skip
+    return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, found)

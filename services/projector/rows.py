@@ -19,10 +19,11 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "mobile_url", "image_url", "additional_image_urls", "current_price", "original_price",
     "discount_percentage", "currency", "stock_availability", "gtin", "mpn", "sku",
     "source_updated_at", "received_at", "last_event_id", "partition", "offset", "revision",
+    "sale_ends_at", "shipping_cost",
 )  # fmt: skip
-_PRICES = ("current_price", "original_price")
+_PRICES = ("current_price", "original_price", "shipping_cost")
 _LISTS = ("labels", "additional_image_urls")
-_TIMES = ("source_updated_at", "received_at")
+_TIMES = ("source_updated_at", "received_at", "sale_ends_at")
 
 
 def price_units(price: Decimal | None) -> int | None:
@@ -104,6 +105,8 @@ def item_json(state: ItemState) -> dict[str, Any]:
         if state.source_updated_at is None
         else state.source_updated_at.isoformat(),
         "received_at": state.received_at.isoformat(),
+        "sale_ends_at": None if state.sale_ends_at is None else state.sale_ends_at.isoformat(),
+        "shipping_cost": price_text(state.shipping_cost),
         "last_event_id": state.last_event_id,
         "position": f"{state.partition}:{state.offset}",
         "revision": state.revision,

@@ -25,13 +25,17 @@ _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
 _KEY_COLUMNS = ("catalog_id", "item_id")
 
 
+def item_column_type(column: str, big: str) -> str:
+    if column in ("partition", "discount_percentage"):
+        return "INTEGER"
+    if column in ("offset", "revision", "current_price", "original_price", "shipping_cost",
+                  "source_updated_at", "received_at", "sale_ends_at"):  # fmt: skip
+        return big
+    return "TEXT"
+
+
 def _schema(big: str, serial: str) -> list[str]:
-    item_types = {
-        "partition": "INTEGER", "offset": big, "revision": big, "current_price": big,
-        "original_price": big, "discount_percentage": "INTEGER", "source_updated_at": big,
-        "received_at": big,
-    }  # fmt: skip
-    columns = ", ".join(f'"{c}" {item_types.get(c, "TEXT")}' for c in ITEM_COLUMNS)
+    columns = ", ".join(f'"{c}" {item_column_type(c, big)}' for c in ITEM_COLUMNS)
     return [
         f"CREATE TABLE IF NOT EXISTS items ({columns}, PRIMARY KEY (catalog_id, item_id))",
         "CREATE INDEX IF NOT EXISTS items_by_price ON items (catalog_id, current_price)",
@@ -113,10 +117,21 @@ class ViewStore(ABC):
             raise StoreUnavailable(f"view store query failed: {exc}") from exc
         return rows
 
+    big_integer = "INTEGER"
+
+    @abstractmethod
+    def _item_columns(self, cursor: Any) -> set[str]: ...
+
     def create(self) -> None:
+        """Create the tables, or add the columns a newer schema version brought."""
         with self._write_lock, self._transaction() as cursor:
             for statement in self._schema_statements():
                 cursor.execute(statement)
+            existing = self._item_columns(cursor)
+            for column in ITEM_COLUMNS:
+                if column not in existing:
+                    kind = item_column_type(column, self.big_integer)
+                    cursor.execute(f'ALTER TABLE items ADD COLUMN "{column}" {kind}')
 
     # --- writing -------------------------------------------------------------------------
 
@@ -320,3 +335,7 @@ class SqliteStore(ViewStore):
 
     def _schema_statements(self) -> list[str]:
         return _schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+    def _item_columns(self, cursor: Any) -> set[str]:
+        cursor.execute("PRAGMA table_info(items)")
+        return {str(row[1]) for row in cursor.fetchall()}

@@ -21,6 +21,7 @@ MERGED_FIELDS: tuple[str, ...] = (
     "name", "description", "manufacturer", "category", "labels", "url", "mobile_url",
     "image_url", "additional_image_urls", "current_price", "original_price",
     "discount_percentage", "currency", "stock_availability", "gtin", "mpn", "sku",
+    "sale_ends_at", "shipping_cost",
 )  # fmt: skip
 
 IN_STOCK = frozenset({Availability.IN_STOCK, Availability.LIMITED_AVAILABILITY})
@@ -59,6 +60,8 @@ class ItemState:
     gtin: str | None = None
     mpn: str | None = None
     sku: str | None = None
+    sale_ends_at: datetime | None = None
+    shipping_cost: Decimal | None = None
 
 
 class ChangeKind(enum.StrEnum):

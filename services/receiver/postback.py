@@ -44,6 +44,10 @@ DATA_POINTS: dict[str, tuple[str, Parser]] = {
     "Gtin": ("gtin", values.text),
     "Mpn": ("mpn", values.text),
     "Sku": ("sku", values.text),
+    # Added with schema v2; the platform has no placeholder of these names, so a deployment maps
+    # its own data points onto them (field_map).
+    "SaleEndDate": ("sale_ends_at", values.timestamp),
+    "ShippingCost": ("shipping_cost", values.price),
 }
 REQUIRED = ("CatalogId", "CatalogItemId")
 

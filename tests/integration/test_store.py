@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from projector.batch import plan_batch
@@ -31,3 +33,15 @@ def test_a_batch_planned_on_old_positions_is_not_written(store: ViewStore) -> No
     assert store.positions("t") == {0: 1}
     assert store.load_item(("42", "x")) is not None
     assert store.load_item(("42", "x")).revision == 1  # type: ignore[union-attr]
+
+
+def test_create_adds_the_columns_a_newer_schema_brought(store: ViewStore) -> None:
+    store.create()
+    with store._transaction() as cursor:  # make it look like a store from schema v1's time
+        cursor.execute('ALTER TABLE items DROP COLUMN "shipping_cost"')
+        cursor.execute('ALTER TABLE items DROP COLUMN "sale_ends_at"')
+    store.create()
+    event = change("x", price="1", shipping_cost=Decimal("2.5000"))
+    record = Incoming(0, 0, event.catalog_id, event.catalog_item_id, event)
+    store.write("t", plan_batch([record], {}, store.load_item))
+    assert store.load_item(("42", "x")).shipping_cost == Decimal("2.5000")  # type: ignore[union-attr]

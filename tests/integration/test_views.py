@@ -118,3 +118,43 @@ async def test_snapshots_partials_duplicates_retries_and_removals(
     assert [i["item_id"] for i in in_stock.json()["items"]] == ["b"]
     assert _metric(metrics, "stale") == 3  # old snapshot, old removal and its tombstone
     assert _metric(metrics, "duplicate") == 2  # the retried postback, the tombstone after removal
+
+
+async def test_values_written_with_v1_and_v2_are_both_projected(
+    kafka_bootstrap: str, topics: Topics, store: ViewStore, tmp_path: Any
+) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from aiokafka import AIOKafkaProducer
+
+    from catalog_contract import codec, schemas
+
+    old = change("old", "v", price="1.00")
+    new = change(
+        "new",
+        "v",
+        price="2.00",
+        shipping_cost=Decimal("4.9900"),
+        sale_ends_at=datetime(2026, 12, 24, tzinfo=UTC),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.product, codec.encode(old, schemas.all_versions()[0]), key=b"v:old"
+        )
+        await producer.send_and_wait(topics.product, codec.encode(new), key=b"v:new")
+    finally:
+        await producer.stop()
+    async with running_projector(
+        projector_settings(kafka_bootstrap, topics, tmp_path / "u.db"), store
+    ) as projector:
+        await eventually(lambda: sum(store.positions(topics.product).values()) == 2)
+        items = (await projector.get("/v1/catalogs/v/items")).json()["items"]
+    assert [
+        (i["item_id"], i["current_price"], i["shipping_cost"], i["sale_ends_at"]) for i in items
+    ] == [
+        ("new", "2.00", "4.99", "2026-12-24T00:00:00+00:00"),
+        ("old", "1.00", None, None),
+    ]

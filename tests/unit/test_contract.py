@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import avro.schema
 import fastavro.schema
 import pytest
 
-from catalog_contract import codec, keys, schemas, topics
+from catalog_contract import codec, compat, keys, reader, schemas, topics
 from catalog_contract.errors import ContractError, DecodeError
 from catalog_contract.events import Availability, ChangeType, ProductChange
 
@@ -86,10 +88,15 @@ def test_encoded_value_is_single_object_encoding_byte_for_byte() -> None:
         + "00"  # stock_availability: branch 1, IN_STOCK (symbol 0)
         + "00" * 3  # gtin, mpn, sku: null
     )
-    value = codec.encode(EVENT)
+    v1, v2 = schemas.all_versions()
+    value = codec.encode(EVENT, v1)
     assert value[:2] == b"\xc3\x01"
-    assert value[2:10] == schemas.current().fingerprint_bytes
+    assert value[2:10] == v1.fingerprint_bytes
     assert value[10:].hex() == body
+    # v2 appends two optional fields (null: branch 0 each) and has its own fingerprint.
+    newer = codec.encode(EVENT)
+    assert newer[2:10] == v2.fingerprint_bytes != v1.fingerprint_bytes
+    assert newer[10:].hex() == body + "00" + "00"
 
 
 def test_round_trip_keeps_every_field() -> None:
@@ -136,3 +143,38 @@ def test_product_topic_is_compacted_with_explicit_settings() -> None:
     assert spec.configs["min.insync.replicas"] == "2"
     assert spec.configs["min.compaction.lag.ms"] == str(7 * 24 * 3600 * 1000)
     assert topics.product_topic(replication_factor=1).configs["min.insync.replicas"] == "1"
+
+
+def test_values_of_every_version_are_read_with_the_current_schema() -> None:
+    v1, v2 = schemas.all_versions()
+    assert schemas.current() is v2
+    with_v2 = replace(
+        EVENT, shipping_cost=Decimal("4.9900"), sale_ends_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    assert codec.decode(codec.encode(EVENT, v1)) == EVENT  # v1 data: the v2 fields read as null
+    assert codec.decode(codec.encode(with_v2)) == with_v2
+
+
+def test_reader_returns_typed_events_and_tombstones() -> None:
+    key = keys.product_key("42", "sku-1")
+    assert reader.read(key, codec.encode(EVENT)) == EVENT
+    removal = [("source-updated-at", b"2026-01-01T00:00:00+00:00")]
+    assert reader.read(key, None, removal) == reader.Tombstone(
+        "42", "sku-1", datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    with pytest.raises(ContractError, match="does not match"):
+        reader.read(b"42:other", codec.encode(EVENT))
+    with pytest.raises(ContractError, match="no key"):
+        reader.read(None, codec.encode(EVENT))
+
+
+def test_schema_versions_are_full_transitive_compatible() -> None:
+    assert compat.incompatibilities(schemas.all_versions()) == []
+
+
+def test_the_policy_catches_an_incompatible_schema() -> None:
+    broken = schemas.load_version(Path(__file__).parents[1] / "schemas" / "incompatible.avsc", 99)
+    problems = compat.incompatibilities([*schemas.all_versions(), broken])
+    assert problems  # v99 adds a field with no default and retypes another
+    assert any("v99 cannot read data written with v1" in p for p in problems)
+    assert any("cannot read data written with v99" in p for p in problems)
