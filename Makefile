@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JARS   := broker/lib/.pom-fingerprint
+# Apache Avro's Java library, for the test that decodes our values with a decoder not ours.
+AVRO_JAVA := tools/avro-java/lib/.pom-fingerprint
 
 .PHONY: run test lint typecheck unit deps broker topics clean
 
@@ -19,7 +21,11 @@ $(STAMP): requirements.lock pyproject.toml
 $(JARS): broker/pom.xml $(STAMP)
 	$(BIN)/python -c "from catalog_stream.broker import ensure_jars; ensure_jars()"
 
-deps: $(STAMP) $(JARS)
+$(AVRO_JAVA): tools/avro-java/pom.xml $(STAMP)
+	$(BIN)/python -c "from pathlib import Path; from catalog_stream.broker import ensure_jars; \
+	ensure_jars(Path('tools/avro-java/lib'), Path('tools/avro-java/pom.xml'))"
+
+deps: $(STAMP) $(JARS) $(AVRO_JAVA)
 	bash scripts/ensure-postgres
 
 run: deps

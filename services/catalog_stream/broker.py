@@ -34,15 +34,16 @@ class BrokerError(Exception):
     retryable = False
 
 
-def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR) -> Path:
-    """Fetch the broker's jars with Maven unless `lib_dir` already holds this pom's set."""
+def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR, pom: Path = POM) -> Path:
+    """Fetch a pom's jars with Maven unless `lib_dir` already holds this pom's set."""
+    lib_dir = lib_dir.resolve()  # Maven resolves a relative directory against the pom's folder
     stamp = lib_dir / ".pom-fingerprint"
-    fingerprint = hashlib.sha256(POM.read_bytes()).hexdigest()  # a new pom fetches again
+    fingerprint = hashlib.sha256(pom.read_bytes()).hexdigest()  # a new pom fetches again
     if stamp.exists() and stamp.read_text() == fingerprint:
         return lib_dir
     if shutil.which("mvn") is None:
         raise BrokerError(
-            "Maven (mvn) is needed to fetch Apache Kafka; install it (apt-get install maven)"
+            "Maven (mvn) is needed to fetch Java libraries; install it (apt-get install maven)"
         )
     shutil.rmtree(lib_dir, ignore_errors=True)
     command = [
@@ -50,14 +51,14 @@ def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR) -> Path:
         "-q",
         "-B",
         "-f",
-        str(POM),
+        str(pom),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={lib_dir}",
         "-DincludeScope=runtime",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BrokerError(f"fetching Kafka with Maven failed:\n{result.stdout}\n{result.stderr}")
+        raise BrokerError(f"fetching {pom} with Maven failed:\n{result.stdout}\n{result.stderr}")
     stamp.write_text(fingerprint)
     return lib_dir
 
