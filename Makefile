@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 JARS   := broker/lib/.pom-fingerprint
 # Apache Avro's Java library, for the test that decodes our values with a decoder not ours.
 AVRO_JAVA := tools/avro-java/lib/.pom-fingerprint
+# The AsyncAPI JSON schemas (npm registry), to validate docs/asyncapi.yaml.
+ASYNCAPI  := tools/asyncapi/node_modules/@asyncapi/specs/package.json
 
 .PHONY: run test lint typecheck unit deps broker topics clean
 
@@ -25,7 +27,11 @@ $(AVRO_JAVA): tools/avro-java/pom.xml $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from catalog_stream.broker import ensure_jars; \
 	ensure_jars(Path('tools/avro-java/lib'), Path('tools/avro-java/pom.xml'))"
 
-deps: $(STAMP) $(JARS) $(AVRO_JAVA)
+$(ASYNCAPI): tools/asyncapi/package.json
+	cd tools/asyncapi && npm install --no-audit --no-fund --no-package-lock --silent
+	touch $@
+
+deps: $(STAMP) $(JARS) $(AVRO_JAVA) $(ASYNCAPI)
 	bash scripts/ensure-postgres
 
 run: deps
@@ -48,4 +54,4 @@ test: deps lint typecheck
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .state broker/lib .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .state broker/lib tools/avro-java/lib tools/asyncapi/node_modules .mypy_cache .ruff_cache .pytest_cache
