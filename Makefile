@@ -41,8 +41,8 @@ broker: deps
 	$(BIN)/catalog-stream broker
 
 lint: $(STAMP)
-	$(BIN)/ruff check services tests bench
-	$(BIN)/ruff format --check services tests bench
+	$(BIN)/ruff check services tests bench examples
+	$(BIN)/ruff format --check services tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

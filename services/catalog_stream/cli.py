@@ -75,6 +75,52 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return rebuild(args.projector, args.poll_s)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from catalog_stream.positions import BoundError, parse_bound
+    from catalog_stream.replay import ReplayError, replay
+    from catalog_stream.sinks import AvroFileSink, JsonLinesSink, Sink, TopicSink
+
+    try:
+        start, stop = parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
+    except BoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sink: Sink
+    if args.to == "jsonl":
+        sink = JsonLinesSink(Path(args.output) if args.output else None)
+    elif args.to == "avro":
+        if not args.output:
+            print("error: --to avro needs --output FILE", file=sys.stderr)
+            return 2
+        sink = AvroFileSink(Path(args.output))
+    else:
+        if not args.target_topic:
+            print("error: --to topic needs --target-topic NAME", file=sys.stderr)
+            return 2
+        sink = TopicSink(args.bootstrap_servers, args.target_topic)
+    try:
+        summary = asyncio.run(
+            replay(args.bootstrap_servers, args.topic, start, stop, set(args.catalog), sink)
+        )
+    except ReplayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(summary.lines()), file=sys.stderr)
+    return 0
+
+
+def cmd_topics_describe(args: argparse.Namespace) -> int:
+    from catalog_stream.describe import describe_topic
+    from catalog_stream.topics import TopicsError
+
+    try:
+        print(asyncio.run(describe_topic(args.bootstrap_servers, args.topic)))
+    except TopicsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 75 if exc.retryable else 1
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from catalog_stream.local import run_everything
 
@@ -121,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument("--bootstrap-servers", default=bootstrap)
     _add_topic_args(ensure)
     ensure.set_defaults(handler=cmd_topics_ensure)
+    describe = topic_commands.add_parser(
+        "describe", help="partitions, offsets, configs, groups' lag"
+    )
+    describe.add_argument("--bootstrap-servers", default=bootstrap)
+    describe.add_argument("--topic", default=contract_topics.PRODUCT_TOPIC)
+    describe.set_defaults(handler=cmd_topics_describe)
 
     rebuild = commands.add_parser(
         "rebuild", help="rebuild the views with no downtime, showing progress"
@@ -128,6 +180,28 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--projector", default="http://127.0.0.1:8081", help="the projector's URL")
     rebuild.add_argument("--poll-s", type=float, default=0.5)
     rebuild.set_defaults(handler=cmd_rebuild)
+
+    replay = commands.add_parser("replay", help="read the topic between two bounds into a sink")
+    replay.add_argument("--bootstrap-servers", default=bootstrap)
+    replay.add_argument("--topic", default=contract_topics.PRODUCT_TOPIC)
+    replay.add_argument(
+        "--from",
+        dest="start",
+        default="earliest",
+        help="earliest, an ISO-8601 time, or partition:offset[,partition:offset]",
+    )
+    replay.add_argument(
+        "--until",
+        default="now",
+        help="now, an ISO-8601 time, or partition:offset[,...] (exclusive)",
+    )
+    replay.add_argument(
+        "--catalog", action="append", default=[], help="only this catalog (repeatable)"
+    )
+    replay.add_argument("--to", choices=["jsonl", "avro", "topic"], default="jsonl")
+    replay.add_argument("--output", help="file for jsonl (default: stdout) or avro")
+    replay.add_argument("--target-topic", help="for --to topic")
+    replay.set_defaults(handler=cmd_replay)
 
     commands.add_parser("receiver", help="the postback receiver").set_defaults(handler=cmd_receiver)
     commands.add_parser("projector", help="the views and read API").set_defaults(

@@ -3,8 +3,10 @@ wrote (it checks the C3 01 header and the schema fingerprint itself)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -57,3 +59,27 @@ async def test_apache_avro_java_reads_what_the_receiver_wrote(
     older = json.loads(lines[1])  # written with v1, resolved to v2 by Java's own rules
     assert (older["catalog_item_id"], older["shipping_cost"]) == ("old", None)
     assert lines[2].startswith("ERROR MissingSchemaException")  # an unknown fingerprint is refused
+
+
+async def test_example_consumer_reads_events_and_tombstones(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    from catalog_contract.events import ChangeType
+    from tests.support import produce_events
+
+    await produce_events(
+        kafka_bootstrap,
+        topics.product,
+        [change("e1", price="5"), change("e1", minute=1, kind=ChangeType.REMOVED)],
+    )
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(ROOT / "examples" / "consumer.py"), "--bootstrap-servers", kafka_bootstrap,
+         "--topic", topics.product, "--group", f"example-{topics.product}", "--max-records", "3"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert result.stdout.splitlines() == [
+        "updated  42/e1 price=5.0000 stock=None",
+        "removed  42/e1 price=None stock=None",
+        "removed  42/e1",
+    ]

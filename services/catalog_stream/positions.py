@@ -1,0 +1,41 @@
+"""Reading replay bounds from the command line. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class BoundError(ValueError):
+    """A --from/--until value that is not earliest/now, a time, or partition:offset pairs."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    kind: str  # "edge" (earliest / now), "time", "positions"
+    time_ms: int | None = None
+    positions: dict[int, int] | None = None
+
+
+def parse_bound(text: str, edge: str) -> Bound:
+    """`edge` is the word for the open end: "earliest" for --from, "now" for --until."""
+    value = text.strip()
+    if value == edge:
+        return Bound("edge")
+    if ":" in value and "T" not in value and "-" not in value:
+        positions: dict[int, int] = {}
+        for pair in value.split(","):
+            partition, sep, offset = pair.partition(":")
+            if not (sep and partition.strip().isdigit() and offset.strip().isdigit()):
+                raise BoundError(f"{pair!r} is not partition:offset")
+            positions[int(partition)] = int(offset)
+        return Bound("positions", positions=positions)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BoundError(
+            f"{value!r} is not {edge!r}, an ISO-8601 time, or partition:offset[,partition:offset]"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return Bound("time", time_ms=int(moment.timestamp() * 1000))

@@ -1,0 +1,121 @@
+"""Where replayed records go: JSON Lines, an Avro object container file, or another topic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from abc import ABC, abstractmethod
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import fastavro
+from aiokafka import AIOKafkaProducer
+from fastavro.write import Writer
+
+from catalog_contract import schemas
+from catalog_contract.reader import Tombstone
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def row(record: Any, found: Any) -> dict[str, Any]:
+    """One replayed record as plain data: position, key, and the event (None for tombstones)."""
+    event = None if isinstance(found, Tombstone) else found.to_record()
+    return {
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp_ms": record.timestamp,
+        "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
+        "tombstone": isinstance(found, Tombstone),
+        "event": event,
+    }
+
+
+def avro_file_schema() -> dict[str, Any]:
+    """Each row of an Avro replay file: the position, the key, and the event (null: tombstone)."""
+    return {
+        "type": "record",
+        "name": "ReplayedRecord",
+        "namespace": "catalog_stream.replay",
+        "fields": [
+            {"name": "partition", "type": "int"},
+            {"name": "offset", "type": "long"},
+            {"name": "timestamp_ms", "type": "long"},
+            {"name": "key", "type": "string"},
+            {"name": "tombstone", "type": "boolean"},
+            {"name": "event", "type": ["null", schemas.current().definition], "default": None},
+        ],
+    }
+
+
+class Sink(ABC):
+    @abstractmethod
+    async def write(self, record: Any, found: Any) -> None: ...
+
+    async def close(self) -> None:  # noqa: B027 - most sinks have nothing to close
+        pass
+
+
+class JsonLinesSink(Sink):
+    def __init__(self, path: Path | None) -> None:
+        self._file: IO[str] = path.open("w", encoding="utf-8") if path else sys.stdout
+
+    async def write(self, record: Any, found: Any) -> None:
+        self._file.write(json.dumps(row(record, found), default=_json_default) + "\n")
+
+    async def close(self) -> None:
+        if self._file is not sys.stdout:
+            self._file.close()
+        else:
+            self._file.flush()
+
+
+class AvroFileSink(Sink):
+    """An Avro object container file (readable by Spark, DuckDB, pandas via fastavro ...)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb")
+        self._writer = Writer(
+            self._file, fastavro.parse_schema(avro_file_schema()), codec="deflate"
+        )
+
+    async def write(self, record: Any, found: Any) -> None:
+        self._writer.write(row(record, found))
+
+    async def close(self) -> None:
+        self._writer.flush()
+        self._file.close()
+
+
+class TopicSink(Sink):
+    """Re-publish the raw records (same key, value bytes, headers and partition number), so
+    each partition keeps its order; the target needs at least as many partitions."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._producer: AIOKafkaProducer | None = None  # made inside the event loop
+
+    async def write(self, record: Any, found: Any) -> None:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=20
+            )
+            await self._producer.start()
+        await self._producer.send(
+            self._topic, record.value, key=record.key, partition=record.partition,
+            headers=list(record.headers or ()),
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.flush()
+            await self._producer.stop()
