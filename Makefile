@@ -9,7 +9,7 @@ AVRO_JAVA := tools/avro-java/lib/.pom-fingerprint
 # The AsyncAPI JSON schemas (npm registry), to validate docs/asyncapi.yaml.
 ASYNCAPI  := tools/asyncapi/node_modules/@asyncapi/specs/package.json
 
-.PHONY: run test lint typecheck unit deps broker topics clean
+.PHONY: run test lint typecheck unit deps broker topics clean bench bench-quick
 
 # A fresh virtualenv with the pinned dependencies, rebuilt when the pins change.
 $(STAMP): requirements.lock pyproject.toml
@@ -55,3 +55,12 @@ test: deps lint typecheck
 
 clean:
 	rm -rf $(VENV) .state broker/lib tools/avro-java/lib tools/asyncapi/node_modules .mypy_cache .ruff_cache .pytest_cache
+
+# Benchmarks (see BENCHMARKS.md): the full run takes a while; the quick one checks the harness.
+bench: deps
+	@command -v wrk >/dev/null || bash scripts/ensure-wrk
+	$(BIN)/python -m bench.run
+
+bench-quick: deps
+	@command -v wrk >/dev/null || bash scripts/ensure-wrk
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)

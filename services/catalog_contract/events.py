@@ -64,13 +64,13 @@ class ProductChange:
     def to_record(self) -> dict[str, Any]:
         """The dict fastavro writes (enums as symbols, lists as lists)."""
         record: dict[str, Any] = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
             if isinstance(value, enum.Enum):
                 value = value.value
             elif isinstance(value, tuple):
                 value = list(value)
-            record[field.name] = value
+            record[name] = value
         return record
 
     @classmethod
@@ -88,6 +88,8 @@ class ProductChange:
         values["event_id"] = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id)
         return cls(**values)
 
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ProductChange))
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(ProductChange) if f.name not in ("event_id", "received_at")

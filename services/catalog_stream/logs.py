@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int | None = None) -> None:
+    """JSON lines on stderr; `CATALOG_LOG_LEVEL=DEBUG` adds one line per accepted postback."""
+    if level is None:
+        level = logging.getLevelNamesMapping().get(
+            os.environ.get("CATALOG_LOG_LEVEL", "INFO").upper(), logging.INFO
+        )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

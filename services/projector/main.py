@@ -23,4 +23,4 @@ def run(settings: ProjectorSettings | None = None) -> None:
     settings = settings or ProjectorSettings()
     configure_logging()
     app = create_app(settings, open_generations(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

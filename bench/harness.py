@@ -1,0 +1,205 @@
+"""Process plumbing for the benchmarks: servers, wrk, CPU time and peak memory from /proc."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "bench" / "load.lua"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree(pid: int) -> list[int]:
+    pids = [pid]
+    for child in _children(pid):
+        pids.extend(tree(child))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children."""
+    total = 0.0
+    for each in tree(pid):
+        try:
+            fields = (Path("/proc") / str(each) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Largest VmHWM (peak resident set) among a process and its children, in MiB."""
+    peak = 0
+    for each in tree(pid):
+        try:
+            for line in (Path("/proc") / str(each) / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def wait_until(check: Any, timeout_s: float, every_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout_s}s waiting for {check}")
+        time.sleep(every_s)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def serve(
+    args: list[str],
+    port: int,
+    env: dict[str, str],
+    ready_path: str = "/healthz",
+    log: Path | None = None,
+) -> Iterator[Server]:
+    """Start a server process, wait until `ready_path` answers 200, stop it at the end."""
+    with (log or Path(os.devnull)).open("ab") as output:
+        process = subprocess.Popen(args, env={**os.environ, **env}, stdout=output, stderr=output)
+    server = Server(process, f"http://127.0.0.1:{port}")
+    try:
+        wait_until(lambda: http_ok(server.url + ready_path), 60)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def uvicorn(app: str, port: int, workers: int = 1, factory: bool = True) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        *(["--factory"] if factory else []),
+    ]
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    wrk_cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk(
+    url: str, mode: str, connections: int, seconds: int, env: dict[str, str] | None = None
+) -> WrkResult:
+    """One wrk thread: it needs little CPU, so the server keeps the machine's cores."""
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        mode,
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
+    out, err = process.communicate()
+    line = next((x for x in out.decode().splitlines() if x.startswith("BENCH ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result: {out.decode()} {err.decode()}")
+    data = json.loads(line[6:])
+    errors = data["status_errors"] + data["connect_errors"] + data["timeouts"] + data["read_errors"]
+    return WrkResult(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        errors=errors,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        p999_ms=data["p999_us"] / 1000,
+        wrk_cpu_s=0.0,
+    )
+
+
+def wrk_measured(
+    url: str,
+    mode: str,
+    connections: int,
+    seconds: int,
+    server_pid: int,
+    env: dict[str, str] | None = None,
+) -> tuple[WrkResult, float]:
+    """Run wrk; return its result (with wrk's own CPU) and the server's CPU seconds meanwhile."""
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = cpu_seconds(server_pid)
+    result = wrk(url, mode, connections, seconds, env)
+    server_cpu = cpu_seconds(server_pid) - server_before
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.wrk_cpu_s = (after_children.ru_utime - before_children.ru_utime) + (
+        after_children.ru_stime - before_children.ru_stime
+    )
+    return result, server_cpu

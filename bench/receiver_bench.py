@@ -1,0 +1,164 @@
+"""Receiver throughput and latency against the machine's HTTP ceiling, Kafka's own producer
+ceiling and a straightforward baseline, all in one run."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.harness import cpu_seconds, peak_rss_mb, serve, uvicorn, wrk_measured
+from catalog_contract import codec, topics
+from catalog_contract.events import Availability, ChangeType, ProductChange
+from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.topics import ensure_all
+
+SECRET = "bench-secret"
+PATH = "/v1/postbacks/product-changes"
+
+
+@dataclass
+class Row:
+    name: str
+    connections: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    errors: int
+    cpu_per_1000: float  # server CPU seconds per 1,000 requests
+    broker_cpu_per_1000: float
+    wrk_cpu_share: float  # the load generator's CPU, as a share of the run's wall time
+
+
+def sample_value_size() -> int:
+    """Bytes of one realistic encoded value (what `load.lua` posts)."""
+    event = ProductChange(
+        event_id=uuid.uuid4(),
+        received_at=datetime.now(UTC),
+        change_type=ChangeType.UPDATED,
+        catalog_id="3",
+        catalog_item_id="sku-12345",
+        name="Product 12345",
+        category="Kitchen",
+        url="https://shop.example/p/12345",
+        current_price=Decimal("123.4500"),
+        original_price=Decimal("599.0000"),
+        currency="EUR",
+        stock_availability=Availability.IN_STOCK,
+        gtin="0401234012345",
+        source_updated_at=datetime.now(UTC),
+    )
+    return len(codec.encode(event))
+
+
+def producer_ceiling(broker: LocalBroker, topic: str, records: int, size: int) -> tuple[float, str]:
+    """Apache Kafka's kafka-producer-perf-test, acks=all, same record size."""
+    command = [
+        "java",
+        "-Xmx512m",
+        "-cp",
+        f"{broker.lib_dir}/*",
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(size),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={broker.bootstrap_servers}",
+        "acks=all",
+        "linger.ms=5",
+        "compression.type=lz4",
+        "enable.idempotence=true",
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout
+    final = [line for line in out.splitlines() if "records sent" in line][-1]
+    rate = float(re.search(r"([\d.]+) records/sec", final).group(1))  # type: ignore[union-attr]
+    return rate, final.strip()
+
+
+def run(
+    broker: LocalBroker, connections: list[int], seconds: int, log_dir: object
+) -> tuple[list[Row], dict[str, Any]]:
+
+    logs = Path(str(log_dir))
+    bootstrap = broker.bootstrap_servers
+    ours = topics.product_topic(f"bench.receiver.{uuid.uuid4().hex[:6]}")
+    dead = topics.dead_letter_topic(f"bench.dead.{uuid.uuid4().hex[:6]}")
+    base_topic = topics.product_topic(f"bench.baseline.{uuid.uuid4().hex[:6]}")
+    perf_topic = topics.product_topic(f"bench.perf.{uuid.uuid4().hex[:6]}")
+    asyncio.run(ensure_all(bootstrap, [ours, dead, base_topic, perf_topic]))
+    broker_pid = broker.process.pid if broker.process else 0
+    rows: list[Row] = []
+    extra: dict[str, Any] = {}
+
+    def measure(name: str, url: str, mode: str, server_pid: int) -> None:
+        for c in connections:
+            broker_before = cpu_seconds(broker_pid)
+            result, server_cpu = wrk_measured(
+                url, mode, c, seconds, server_pid, {"BENCH_SECRET": SECRET}
+            )
+            broker_cpu = cpu_seconds(broker_pid) - broker_before
+            per = 1000 / max(1, result.requests)
+            rows.append(
+                Row(
+                    name,
+                    c,
+                    result.rate,
+                    result.p50_ms,
+                    result.p99_ms,
+                    result.p999_ms,
+                    result.errors,
+                    server_cpu * per,
+                    broker_cpu * per,
+                    result.wrk_cpu_s / result.seconds,
+                )
+            )
+            print(
+                f"  {name:28} c={c:<4} {result.rate:8.0f}/s p99 {result.p99_ms:7.1f} ms "
+                f"errors {result.errors}",
+                flush=True,
+            )
+
+    port = free_port()
+    with serve(uvicorn("bench.apps:empty_app", port), port, {}, "/docs") as server:
+        measure("HTTP ceiling (empty endpoint)", server.url + PATH, "json", server.pid)
+    port = free_port()
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BENCH_TOPIC": base_topic.name}
+    with serve(uvicorn("bench.apps:baseline_app", port), port, env, "/docs") as server:
+        measure("baseline (send_and_wait, JSON)", server.url + PATH, "json", server.pid)
+    receiver_env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CATALOG_RECEIVER_TOPIC": ours.name,
+        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": dead.name,
+        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
+    }
+    for workers in (1, 2):
+        port = free_port()
+        with serve(
+            uvicorn("receiver.main:app_from_env", port, workers),
+            port,
+            receiver_env,
+            "/readyz",
+            logs / f"receiver-{workers}.log",
+        ) as server:
+            measure(f"receiver, {workers} worker(s), JSON", server.url + PATH, "json", server.pid)
+            if workers == 1:
+                measure("receiver, 1 worker(s), form", server.url + PATH, "form", server.pid)
+            extra[f"receiver_peak_rss_mb_{workers}w"] = peak_rss_mb(server.pid)
+    size = sample_value_size()
+    records = max(20_000, int(max(r.rate for r in rows) * seconds * 2))
+    rate, line = producer_ceiling(broker, perf_topic.name, records, size)
+    extra.update(producer_perf_rate=rate, producer_perf_line=line, value_size=size)
+    print(f"  kafka-producer-perf-test: {line}", flush=True)
+    return rows, extra
