@@ -83,6 +83,8 @@ def producer_ceiling(broker: LocalBroker, topic: str, records: int, size: int) -
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout
     final = [line for line in out.splitlines() if "records sent" in line][-1]
+    if final.startswith("0 records sent"):
+        raise RuntimeError(f"kafka-producer-perf-test sent nothing:\n{out[-2000:]}")
     rate = float(re.search(r"([\d.]+) records/sec", final).group(1))  # type: ignore[union-attr]
     return rate, final.strip()
 
@@ -96,7 +98,13 @@ def run(
     ours = topics.product_topic(f"bench.receiver.{uuid.uuid4().hex[:6]}")
     dead = topics.dead_letter_topic(f"bench.dead.{uuid.uuid4().hex[:6]}")
     base_topic = topics.product_topic(f"bench.baseline.{uuid.uuid4().hex[:6]}")
-    perf_topic = topics.product_topic(f"bench.perf.{uuid.uuid4().hex[:6]}")
+    # kafka-producer-perf-test sends records without keys, which a compacted topic refuses.
+    perf_topic = topics.TopicSpec(
+        f"bench.perf.{uuid.uuid4().hex[:6]}",
+        ours.partitions,
+        ours.replication_factor,
+        {"cleanup.policy": "delete"},
+    )
     asyncio.run(ensure_all(bootstrap, [ours, dead, base_topic, perf_topic]))
     broker_pid = broker.process.pid if broker.process else 0
     rows: list[Row] = []
