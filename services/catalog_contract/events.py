@@ -30,16 +30,11 @@ class Availability(enum.StrEnum):
     UNKNOWN = "UNKNOWN"  # never written; what an old reader sees for a newer symbol
 
 
-@dataclass(frozen=True, slots=True)
-class ProductChange:
-    """One change to one catalog item. `None` means "not sent", never "cleared"."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductFields:
+    """What the platform can say about a catalog item. `None` means "not sent" in an event and
+    "not known" in a view; never "cleared"."""
 
-    event_id: uuid.UUID
-    received_at: datetime
-    change_type: ChangeType
-    catalog_id: str
-    catalog_item_id: str
-    source_updated_at: datetime | None = None
     name: str | None = None
     description: str | None = None
     manufacturer: str | None = None
@@ -60,6 +55,21 @@ class ProductChange:
     # schema v2
     sale_ends_at: datetime | None = None
     shipping_cost: Decimal | None = None
+
+
+PRODUCT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ProductFields))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductChange(ProductFields):
+    """One change to one catalog item."""
+
+    event_id: uuid.UUID
+    received_at: datetime
+    change_type: ChangeType
+    catalog_id: str
+    catalog_item_id: str
+    source_updated_at: datetime | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The dict fastavro writes (enums as symbols, lists as lists)."""

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from projector.batch import BatchPlan, plan_batch
 from projector.errors import PositionConflict, ProjectorError
 from projector.metrics import ProjectorMetrics
-from projector.records import read_record
+from projector.records import Incoming, read_record
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
@@ -67,7 +67,9 @@ class Projector:
     def _apply(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
         """Runs in a worker thread: plan the batch, then write it in one transaction."""
         records = [read_record(m.partition, m.offset, m.key, m.value, m.headers) for m in raw]
-        plan = plan_batch(records, applied, self.store.load_item)
+        keys = {(r.catalog_id, r.item_id) for r in records if isinstance(r, Incoming)}
+        known = self.store.load_items(keys)  # one query per few hundred items, not one each
+        plan = plan_batch(records, applied, known.get)
         if plan.next_offsets:
             self.store.write(self.settings.topic, plan)
         return plan

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,9 @@ def _schema(big: str, serial: str) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS items ({columns}, PRIMARY KEY (catalog_id, item_id))",
         "CREATE INDEX IF NOT EXISTS items_by_price ON items (catalog_id, current_price)",
-        "CREATE INDEX IF NOT EXISTS items_by_stock ON items (catalog_id, stock_availability)",
+        # A filtered page walks one availability in item order, price checked on the way.
+        "CREATE INDEX IF NOT EXISTS items_by_stock_in_order "
+        "ON items (catalog_id, stock_availability, item_id)",
         "CREATE TABLE IF NOT EXISTS catalogs (catalog_id TEXT PRIMARY KEY, item_count "
         f"{big} NOT NULL, in_stock {big} NOT NULL, out_of_stock {big} NOT NULL, "
         f"last_change_at {big})",
@@ -138,6 +140,22 @@ class ViewStore(ABC):
     def positions(self, topic: str) -> dict[int, int]:
         rows = self._query('SELECT "partition", next_offset FROM offsets WHERE topic = ?', [topic])
         return {int(p): int(o) for p, o in rows}
+
+    def load_items(self, keys: Iterable[ItemKey], chunk: int = 400) -> dict[ItemKey, ItemState]:
+        """Many items in a few queries (one round trip per `chunk` keys, not one per key)."""
+        wanted = list(keys)
+        found: dict[ItemKey, ItemState] = {}
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            pairs = ", ".join("(?, ?)" for _ in part)
+            rows = self._query(
+                f"SELECT {_Q} FROM items WHERE (catalog_id, item_id) IN (VALUES {pairs})",
+                [value for key in part for value in key],
+            )
+            for row in rows:
+                state = from_row(row)
+                found[(state.catalog_id, state.item_id)] = state
+        return found
 
     def load_item(self, key: ItemKey) -> ItemState | None:
         rows = self._query(f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id = ?", key)

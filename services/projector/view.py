@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from catalog_contract.events import Availability, ChangeType, ProductChange
+from catalog_contract.events import (
+    PRODUCT_FIELDS,
+    Availability,
+    ChangeType,
+    ProductChange,
+    ProductFields,
+)
 
-MERGED_FIELDS: tuple[str, ...] = (
-    "name", "description", "manufacturer", "category", "labels", "url", "mobile_url",
-    "image_url", "additional_image_urls", "current_price", "original_price",
-    "discount_percentage", "currency", "stock_availability", "gtin", "mpn", "sku",
-    "sale_ends_at", "shipping_cost",
-)  # fmt: skip
+MERGED_FIELDS = PRODUCT_FIELDS  # every field a postback may carry, or leave out
 
 IN_STOCK = frozenset({Availability.IN_STOCK, Availability.LIMITED_AVAILABILITY})
 
@@ -33,8 +34,10 @@ class Position:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class ItemState:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemState(ProductFields):
+    """An item as the views know it: the merged fields, and where they came from."""
+
     catalog_id: str
     item_id: str
     last_event_id: str
@@ -43,25 +46,6 @@ class ItemState:
     offset: int
     revision: int
     source_updated_at: datetime | None = None
-    name: str | None = None
-    description: str | None = None
-    manufacturer: str | None = None
-    category: str | None = None
-    labels: tuple[str, ...] | None = None
-    url: str | None = None
-    mobile_url: str | None = None
-    image_url: str | None = None
-    additional_image_urls: tuple[str, ...] | None = None
-    current_price: Decimal | None = None
-    original_price: Decimal | None = None
-    discount_percentage: int | None = None
-    currency: str | None = None
-    stock_availability: Availability | None = None
-    gtin: str | None = None
-    mpn: str | None = None
-    sku: str | None = None
-    sale_ends_at: datetime | None = None
-    shipping_cost: Decimal | None = None
 
 
 class ChangeKind(enum.StrEnum):
