@@ -142,19 +142,23 @@ class ViewStore(ABC):
         return {int(p): int(o) for p, o in rows}
 
     def load_items(self, keys: Iterable[ItemKey], chunk: int = 400) -> dict[ItemKey, ItemState]:
-        """Many items in a few queries (one round trip per `chunk` keys, not one per key)."""
-        wanted = list(keys)
+        """Many items in a few queries (one round trip per `chunk` ids of a catalog, not one per
+        item); `catalog_id = ? AND item_id IN (...)` walks the primary key in both databases."""
+        by_catalog: dict[str, list[str]] = {}
+        for catalog_id, item_id in keys:
+            by_catalog.setdefault(catalog_id, []).append(item_id)
         found: dict[ItemKey, ItemState] = {}
-        for start in range(0, len(wanted), chunk):
-            part = wanted[start : start + chunk]
-            pairs = ", ".join("(?, ?)" for _ in part)
-            rows = self._query(
-                f"SELECT {_Q} FROM items WHERE (catalog_id, item_id) IN (VALUES {pairs})",
-                [value for key in part for value in key],
-            )
-            for row in rows:
-                state = from_row(row)
-                found[(state.catalog_id, state.item_id)] = state
+        for catalog_id, item_ids in by_catalog.items():
+            for start in range(0, len(item_ids), chunk):
+                part = item_ids[start : start + chunk]
+                marks = ", ".join("?" for _ in part)
+                rows = self._query(
+                    f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id IN ({marks})",
+                    [catalog_id, *part],
+                )
+                for row in rows:
+                    state = from_row(row)
+                    found[(state.catalog_id, state.item_id)] = state
         return found
 
     def load_item(self, key: ItemKey) -> ItemState | None:
