@@ -88,7 +88,7 @@ def receiver_ratios(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> li
         f"- 2 workers vs 1 worker on this 2-core machine: **{two.rate / one.rate:.2f}x** ({two.rate:,.0f}/s)",
         f"- form bodies vs JSON, 1 worker: {form.rate / one.rate:.2f}x",
         f"- Kafka's own producer (acks=all) reaches {float(extra['producer_perf_rate']):,.0f} records/s: the broker "
-        f"is {float(extra['producer_perf_rate']) / one.rate:.0f}x our rate, so HTTP and Python are the limit",
+        f"is {float(extra['producer_perf_rate']) / one.rate:.0f}x our rate: the broker is not the limit",
         f"- peak RSS: receiver {float(extra['receiver_peak_rss_mb_1w']):.0f} MiB (1 worker), "
         f"{float(extra['receiver_peak_rss_mb_2w']):.0f} MiB (largest of 2 workers)",
     ]
