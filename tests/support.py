@@ -4,6 +4,7 @@ reading what is on a topic."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -192,3 +193,14 @@ def dump(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
         ),
         "offsets": query('SELECT "partition", next_offset FROM offsets ORDER BY "partition"'),
     }
+
+
+async def run_cli(*args: str, timeout_s: float = 120) -> tuple[int, str, str]:
+    """`catalog-stream ARGS...` as a user runs it: exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "catalog_stream.cli", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +19,14 @@ from catalog_stream.broker import free_port
 from projector.app import create_app
 from projector.generations import Generations, SqliteGenerations
 from tests.factories import change
-from tests.support import Topics, eventually, produce_events, projector_settings, running_projector
+from tests.support import (
+    Topics,
+    eventually,
+    produce_events,
+    projector_settings,
+    run_cli,
+    running_projector,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -172,17 +178,9 @@ async def test_rebuild_command_reports_progress_and_the_result(
                 return _applied(await client.get("/v1/catalogs")) == written
 
             await eventually(caught_up, timeout_s=30)
-        command = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "catalog_stream.cli", "rebuild", "--projector", url, "--poll-s", "0.1",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, _ = await asyncio.wait_for(command.communicate(), 60)
-    assert command.returncode == 0
-    assert f"views rebuilt: {written} records" in out.decode()
-    unreachable = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "catalog_stream.cli", "rebuild", "--projector", f"http://127.0.0.1:{free_port()}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await unreachable.communicate()
-    assert unreachable.returncode == 75
-    assert b"cannot reach the projector" in err
+        code, out, _ = await run_cli("rebuild", "--projector", url, "--poll-s", "0.1")
+    assert code == 0
+    assert f"views rebuilt: {written} records" in out
+    code, _, err = await run_cli("rebuild", "--projector", f"http://127.0.0.1:{free_port()}")
+    assert code == 75
+    assert "cannot reach the projector" in err

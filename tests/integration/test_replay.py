@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,21 +28,12 @@ from tests.support import (
     eventually,
     produce_events,
     projector_settings,
+    run_cli,
     running_projector,
 )
 
 pytestmark = pytest.mark.broker
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-async def run_cli(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "catalog_stream.cli", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def _produce_in_hours(bootstrap: str, topic: str) -> dict[int, list[str]]:
