@@ -40,7 +40,8 @@ class Results:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-def _event(n: int, version: int, base: datetime) -> ProductChange:
+def realistic_event(n: int, version: int, base: datetime) -> ProductChange:
+    """Product n's version, with the fields the load script posts (realistic sizes)."""
     rng = random.Random(n * 31 + version)
     return ProductChange(
         event_id=uuid.uuid4(),
@@ -77,7 +78,7 @@ async def preload(bootstrap: str, topic: str, products: int, versions: int) -> i
     try:
         for version in range(versions):
             for n in range(products):
-                event = _event(n, version, base)
+                event = realistic_event(n, version, base)
                 key = product_key(event.catalog_id, event.catalog_item_id)
                 pending.append(
                     await producer.send(

@@ -9,13 +9,12 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bench.harness import cpu_seconds, peak_rss_mb, serve, uvicorn, wrk_measured
+from bench.projector_bench import realistic_event
 from catalog_contract import codec, topics
-from catalog_contract.events import Availability, ChangeType, ProductChange
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topics import ensure_all
 
@@ -39,23 +38,7 @@ class Row:
 
 def sample_value_size() -> int:
     """Bytes of one realistic encoded value (what `load.lua` posts)."""
-    event = ProductChange(
-        event_id=uuid.uuid4(),
-        received_at=datetime.now(UTC),
-        change_type=ChangeType.UPDATED,
-        catalog_id="3",
-        catalog_item_id="sku-12345",
-        name="Product 12345",
-        category="Kitchen",
-        url="https://shop.example/p/12345",
-        current_price=Decimal("123.4500"),
-        original_price=Decimal("599.0000"),
-        currency="EUR",
-        stock_availability=Availability.IN_STOCK,
-        gtin="0401234012345",
-        source_updated_at=datetime.now(UTC),
-    )
-    return len(codec.encode(event))
+    return len(codec.encode(realistic_event(12345, 0, datetime.now(UTC))))
 
 
 def producer_ceiling(broker: LocalBroker, topic: str, records: int, size: int) -> tuple[float, str]:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,7 +163,3 @@ def apply(previous: ItemState | None, change: ProductChange, at: Position) -> Ou
         **merged,
     )
     return Outcome(Verdict.APPLIED, state, tuple(_notable(previous, state)))
-
-
-def as_dict(state: ItemState) -> dict[str, object]:
-    return dataclasses.asdict(state)
