@@ -1,5 +1,9 @@
 """A small window of recently acknowledged event ids, so an exact repeat is answered without a
-second write. Pure (the caller passes the clock)."""
+second write. Pure (the caller passes the clock).
+
+Keys are bytes and values should be tuples of atomic values: the garbage collector then stops
+tracking the entries, and a full window (tens of thousands) adds nothing to each collection.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ class RecentWindow(Generic[T]):
     def __init__(self, ttl_s: float, max_entries: int) -> None:
         self._ttl = ttl_s
         self._max = max_entries
-        self._entries: OrderedDict[object, tuple[float, T]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[float, T]] = OrderedDict()
 
-    def get(self, key: object, now: float) -> T | None:
+    def get(self, key: bytes, now: float) -> T | None:
         found = self._entries.get(key)
         if found is None:
             return None
@@ -25,7 +29,7 @@ class RecentWindow(Generic[T]):
             return None
         return value
 
-    def put(self, key: object, value: T, now: float) -> None:
+    def put(self, key: bytes, value: T, now: float) -> None:
         self._entries[key] = (now, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
@@ -43,14 +44,23 @@ def test_allow_list_of_networks() -> None:
 
 def test_recent_window_forgets_after_ttl_and_beyond_size() -> None:
     window: RecentWindow[str] = RecentWindow(ttl_s=10, max_entries=2)
-    window.put("a", "A", now=0)
-    assert window.get("a", now=5) == "A"
-    assert window.get("a", now=11) is None
-    window.put("b", "B", now=20)
-    window.put("c", "C", now=20)
-    window.put("d", "D", now=20)
-    assert window.get("b", now=20) is None
+    window.put(b"a", "A", now=0)
+    assert window.get(b"a", now=5) == "A"
+    assert window.get(b"a", now=11) is None
+    window.put(b"b", "B", now=20)
+    window.put(b"c", "C", now=20)
+    window.put(b"d", "D", now=20)
+    assert window.get(b"b", now=20) is None
     assert len(window) == 2
+
+
+def test_answers_kept_in_the_window_cost_the_garbage_collector_nothing() -> None:
+    # Tens of thousands stay in the window: tracked objects would be scanned by every full
+    # collection (a window of objects took ~30% of the receiver's CPU under load).
+    window: RecentWindow[bytes] = RecentWindow(ttl_s=10, max_entries=2)
+    window.put(b"event-id", b'{"offset":1234}', now=0)
+    gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in vars(window)["_entries"].values())
 
 
 def test_dead_letter_record_keeps_the_request_but_never_the_secret() -> None:
