@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from catalog_stream.logs import configure_logging
+from catalog_stream.tuning import tune_garbage_collector
 from projector.app import create_app
 from projector.generations import Generations, PostgresGenerations, SqliteGenerations
 from projector.settings import ProjectorSettings
@@ -23,4 +24,5 @@ def run(settings: ProjectorSettings | None = None) -> None:
     settings = settings or ProjectorSettings()
     configure_logging()
     app = create_app(settings, open_generations(settings))
+    tune_garbage_collector()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -6,6 +6,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from catalog_stream.logs import configure_logging
+from catalog_stream.tuning import tune_garbage_collector
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 
@@ -13,14 +14,18 @@ from receiver.settings import ReceiverSettings
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory receiver.main:app_from_env` (several worker processes)."""
     configure_logging()
-    return create_app(ReceiverSettings())
+    app = create_app(ReceiverSettings())
+    tune_garbage_collector()
+    return app
 
 
 def run(settings: ReceiverSettings | None = None) -> None:
     settings = settings or ReceiverSettings()
     configure_logging()
+    app = create_app(settings)
+    tune_garbage_collector()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
