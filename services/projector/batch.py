@@ -11,6 +11,7 @@ from projector.records import Incoming, Unreadable
 from projector.view import (
     IN_STOCK,
     ItemState,
+    Known,
     NotableChange,
     Position,
     Verdict,
@@ -30,8 +31,8 @@ class FeedEntry:
 
 @dataclass
 class BatchPlan:
-    items: dict[ItemKey, ItemState | None] = field(default_factory=dict)  # None: delete
-    before: dict[ItemKey, ItemState | None] = field(default_factory=dict)  # as stored
+    items: dict[ItemKey, Known] = field(default_factory=dict)  # what each item became
+    before: dict[ItemKey, Known] = field(default_factory=dict)  # as stored
     feed: list[FeedEntry] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     planned_from: dict[int, int] = field(default_factory=dict)  # store positions assumed
@@ -44,7 +45,7 @@ class BatchPlan:
 def plan_batch(
     records: Iterable[Incoming | Unreadable],
     applied_up_to: Mapping[int, int],
-    lookup: Callable[[ItemKey], ItemState | None],
+    lookup: Callable[[ItemKey], Known],
 ) -> BatchPlan:
     """`applied_up_to[p]` is the next offset the store expects from partition p: anything
     below it was applied by an earlier transaction and is skipped (no double application)."""
@@ -67,7 +68,7 @@ def plan_batch(
         previous = plan.items[key] if key in plan.items else plan.before[key]
         at = Position(record.partition, record.offset)
         if record.change is None:
-            outcome = removed(previous, record.tombstone_source_updated_at)
+            outcome = removed(previous, record.tombstone_source_updated_at, at, key)
             event_id = None
         else:
             outcome = apply(previous, record.change, at)
@@ -88,8 +89,8 @@ class CatalogDelta:
     out_of_stock: int = 0
 
 
-def _counts(state: ItemState | None) -> CatalogDelta:
-    if state is None:
+def _counts(state: Known) -> CatalogDelta:
+    if not isinstance(state, ItemState):
         return CatalogDelta()
     availability = state.stock_availability
     return CatalogDelta(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from catalog_contract.events import PRICE_SCALE, Availability
-from projector.view import ItemState, price_text
+from projector.view import ItemState, Removed, price_text
 
 ITEM_COLUMNS: tuple[str, ...] = (
     "catalog_id", "item_id", "name", "description", "manufacturer", "category", "labels", "url",
@@ -74,6 +74,24 @@ def from_row(row: tuple[Any, ...]) -> ItemState:
     if fields["stock_availability"] is not None:
         fields["stock_availability"] = Availability(fields["stock_availability"])
     return ItemState(**fields)
+
+
+REMOVAL_COLUMNS = ("catalog_id", "item_id", "source_updated_at", "partition", "offset")
+
+
+def removal_row(marker: Removed) -> tuple[Any, ...]:
+    return (
+        marker.catalog_id,
+        marker.item_id,
+        micros(marker.source_updated_at),
+        marker.partition,
+        marker.offset,
+    )
+
+
+def removal_from_row(row: tuple[Any, ...]) -> Removed:
+    catalog_id, item_id, source_updated_at, partition, offset = row
+    return Removed(catalog_id, item_id, from_micros(source_updated_at), partition, offset)
 
 
 def item_json(state: ItemState) -> dict[str, Any]:

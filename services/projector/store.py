@@ -18,10 +18,19 @@ from typing import Any
 
 from projector.batch import BatchPlan, ItemKey, catalog_deltas
 from projector.errors import PositionConflict, StoreUnavailable
-from projector.rows import ITEM_COLUMNS, from_row, micros, to_row
-from projector.view import ItemState
+from projector.rows import (
+    ITEM_COLUMNS,
+    REMOVAL_COLUMNS,
+    from_row,
+    micros,
+    removal_from_row,
+    removal_row,
+    to_row,
+)
+from projector.view import ItemState, Removed
 
 _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+_REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
 _KEY_COLUMNS = ("catalog_id", "item_id")
 
 
@@ -48,6 +57,10 @@ def _schema(big: str, serial: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS changes (seq {serial}, kind TEXT NOT NULL, "
         "catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, old TEXT, new TEXT, event_id TEXT, "
         f'"partition" INTEGER NOT NULL, "offset" {big} NOT NULL)',
+        # Removed items: when, so an older retry arriving later stays out (see view.Removed).
+        "CREATE TABLE IF NOT EXISTS removals (catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, "
+        f'source_updated_at {big}, "partition" INTEGER NOT NULL, "offset" {big} NOT NULL, '
+        "PRIMARY KEY (catalog_id, item_id))",
         'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
         f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
     ]
@@ -141,22 +154,26 @@ class ViewStore(ABC):
         rows = self._query('SELECT "partition", next_offset FROM offsets WHERE topic = ?', [topic])
         return {int(p): int(o) for p, o in rows}
 
-    def load_items(self, keys: Iterable[ItemKey], chunk: int = 400) -> dict[ItemKey, ItemState]:
-        """Many items in a few queries (one round trip per `chunk` ids of a catalog, not one per
-        item); `catalog_id = ? AND item_id IN (...)` walks the primary key in both databases."""
+    def load_items(
+        self, keys: Iterable[ItemKey], chunk: int = 400
+    ) -> dict[ItemKey, ItemState | Removed]:
+        """What the store knows of many items (their state, or their removal) in a few queries:
+        one round trip per `chunk` ids of a catalog and table, not one per item;
+        `catalog_id = ? AND item_id IN (...)` walks the primary key in both databases."""
         by_catalog: dict[str, list[str]] = {}
         for catalog_id, item_id in keys:
             by_catalog.setdefault(catalog_id, []).append(item_id)
-        found: dict[ItemKey, ItemState] = {}
+        found: dict[ItemKey, ItemState | Removed] = {}
         for catalog_id, item_ids in by_catalog.items():
             for start in range(0, len(item_ids), chunk):
                 part = item_ids[start : start + chunk]
-                marks = ", ".join("?" for _ in part)
-                rows = self._query(
-                    f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id IN ({marks})",
-                    [catalog_id, *part],
-                )
-                for row in rows:
+                where = f"WHERE catalog_id = ? AND item_id IN ({', '.join('?' for _ in part)})"
+                for row in self._query(
+                    f"SELECT {_REMOVAL_Q} FROM removals {where}", [catalog_id, *part]
+                ):
+                    marker = removal_from_row(row)
+                    found[(marker.catalog_id, marker.item_id)] = marker
+                for row in self._query(f"SELECT {_Q} FROM items {where}", [catalog_id, *part]):
                     state = from_row(row)
                     found[(state.catalog_id, state.item_id)] = state
         return found
@@ -175,15 +192,25 @@ class ViewStore(ABC):
             f"INSERT INTO items ({_Q}) VALUES ({marks}) "
             f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {updates}"
         )
-        delete = self._sql("DELETE FROM items WHERE catalog_id = ? AND item_id = ?")
+        mark_removed = self._sql(
+            f"INSERT INTO removals ({_REMOVAL_Q}) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (catalog_id, item_id) DO UPDATE SET "
+            "source_updated_at = excluded.source_updated_at, "
+            '"partition" = excluded."partition", "offset" = excluded."offset"'
+        )
+        where_key = "WHERE catalog_id = ? AND item_id = ?"
         with self._write_lock, self._transaction() as cursor:
             self._check_positions(cursor, topic, plan)
-            upserts = [to_row(s) for s in plan.items.values() if s is not None]
-            deletes = [key for key, s in plan.items.items() if s is None]
-            if upserts:
-                cursor.executemany(upsert, upserts)
-            if deletes:
-                cursor.executemany(delete, deletes)
+            present = [s for s in plan.items.values() if isinstance(s, ItemState)]
+            gone = [s for s in plan.items.values() if isinstance(s, Removed)]
+            if present:
+                cursor.executemany(upsert, [to_row(s) for s in present])
+                keys = [(s.catalog_id, s.item_id) for s in present]
+                cursor.executemany(self._sql(f"DELETE FROM removals {where_key}"), keys)
+            if gone:
+                keys = [(s.catalog_id, s.item_id) for s in gone]
+                cursor.executemany(self._sql(f"DELETE FROM items {where_key}"), keys)
+                cursor.executemany(mark_removed, [removal_row(s) for s in gone])
             if plan.feed:
                 cursor.executemany(
                     self._sql(
@@ -236,7 +263,7 @@ class ViewStore(ABC):
     def _write_catalogs(self, cursor: Any, plan: BatchPlan) -> None:
         latest: dict[str, int] = {}
         for state in plan.items.values():
-            if state is not None:
+            if isinstance(state, ItemState):
                 moment = micros(state.received_at) or 0
                 latest[state.catalog_id] = max(latest.get(state.catalog_id, 0), moment)
         for catalog_id, delta in catalog_deltas(plan).items():

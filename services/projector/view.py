@@ -4,7 +4,9 @@
 - Last writer wins by the source's own timestamp (DateLastUpdated); a tie goes to the later
   offset, which within a partition is always the newer record. An older retry is *stale*.
 - An exact repeat of the last applied event is a *duplicate*: a no-op.
-- A REMOVED event or a tombstone removes the item.
+- A REMOVED event or a tombstone removes the item and leaves a *removal marker* (when, and at
+  which position), so an older retry arriving after the removal is stale instead of bringing
+  the item back. Markers are not served; a newer postback re-adds the item.
 """
 
 from __future__ import annotations
@@ -47,6 +49,20 @@ class ItemState(ProductFields):
     source_updated_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What the views remember of a removed item: enough to refuse older retries."""
+
+    catalog_id: str
+    item_id: str
+    source_updated_at: datetime | None
+    partition: int
+    offset: int
+
+
+Known = ItemState | Removed | None  # what the store knows of one item
+
+
 class ChangeKind(enum.StrEnum):
     ITEM_ADDED = "item_added"
     ITEM_REMOVED = "item_removed"
@@ -74,11 +90,11 @@ class Verdict(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Outcome:
     verdict: Verdict
-    state: ItemState | None  # the item after the event; None = absent
+    state: Known  # the item after the event
     changes: tuple[NotableChange, ...] = ()
 
 
-def _is_stale(previous: ItemState, source_updated_at: datetime | None) -> bool:
+def _is_stale(previous: ItemState | Removed, source_updated_at: datetime | None) -> bool:
     if previous.source_updated_at is None or source_updated_at is None:
         return False
     return source_updated_at < previous.source_updated_at
@@ -119,13 +135,24 @@ def _notable(previous: ItemState | None, state: ItemState) -> list[NotableChange
     return found
 
 
-def removed(previous: ItemState | None, source_updated_at: datetime | None = None) -> Outcome:
-    """A tombstone (or REMOVED event) for the item. A tombstone carries the removal's source
-    timestamp in a header, so a retried old removal cannot delete a newer item."""
-    if previous is None:
-        return Outcome(Verdict.DUPLICATE, None)
-    if _is_stale(previous, source_updated_at):
+def removed(
+    previous: Known,
+    source_updated_at: datetime | None,
+    at: Position,
+    key: tuple[str, str],
+) -> Outcome:
+    """A REMOVED event, or a tombstone (whose header carries the removal's source timestamp), for
+    item `key`. A retried old removal cannot delete a newer item; a removal of an item never seen
+    still leaves a marker, so its creation arriving late (a retry) does not bring it back."""
+    if isinstance(previous, Removed):
+        return Outcome(Verdict.DUPLICATE, previous)
+    if previous is not None and _is_stale(previous, source_updated_at):
         return Outcome(Verdict.STALE, previous)
+    if source_updated_at is None and previous is not None:
+        source_updated_at = previous.source_updated_at
+    marker = Removed(key[0], key[1], source_updated_at, at.partition, at.offset)
+    if previous is None:
+        return Outcome(Verdict.APPLIED, marker)
     gone = NotableChange(
         ChangeKind.ITEM_REMOVED,
         previous.catalog_id,
@@ -133,17 +160,19 @@ def removed(previous: ItemState | None, source_updated_at: datetime | None = Non
         _text(previous.current_price),
         None,
     )
-    return Outcome(Verdict.APPLIED, None, (gone,))
+    return Outcome(Verdict.APPLIED, marker, (gone,))
 
 
-def apply(previous: ItemState | None, change: ProductChange, at: Position) -> Outcome:
-    if previous is not None:
-        if previous.last_event_id == str(change.event_id):
-            return Outcome(Verdict.DUPLICATE, previous)
-        if _is_stale(previous, change.source_updated_at):
-            return Outcome(Verdict.STALE, previous)
+def apply(previous: Known, change: ProductChange, at: Position) -> Outcome:
+    if isinstance(previous, ItemState) and previous.last_event_id == str(change.event_id):
+        return Outcome(Verdict.DUPLICATE, previous)
+    if previous is not None and _is_stale(previous, change.source_updated_at):
+        return Outcome(Verdict.STALE, previous)
+    key = (change.catalog_id, change.catalog_item_id)
     if change.change_type is ChangeType.REMOVED:
-        return removed(previous)
+        return removed(previous, change.source_updated_at, at, key)
+    if isinstance(previous, Removed):
+        previous = None  # re-added by a newer postback: a new item
     merged = {
         name: value
         if (value := getattr(change, name)) is not None

@@ -39,6 +39,7 @@ SEQUENCE = [
     change("b", "c1", minute=6, stock=Availability.IN_STOCK),
     change("c", "c1", minute=1, price="3.00"),
     change("c", "c1", minute=7, kind=ChangeType.REMOVED),  # event + tombstone
+    change("c", "c1", minute=1, price="3.00"),  # its creation retried after the removal: stale
     change("b", "c1", minute=8, price="7.00"),
     change("b", "c1", minute=2, kind=ChangeType.REMOVED),  # an old removal retried: stale (+ its tombstone)
     change("d", "c2", minute=0, price="1.50", stock=Availability.LIMITED_AVAILABILITY),
@@ -116,7 +117,8 @@ async def test_snapshots_partials_duplicates_retries_and_removals(
     assert [seq["seq"] for seq in feed] == sorted(seq["seq"] for seq in feed)
     assert [(d["item_id"], d["old"], d["new"]) for d in drops] == [("a", "10.00", "8.00")]
     assert [i["item_id"] for i in in_stock.json()["items"]] == ["b"]
-    assert _metric(metrics, "stale") == 3  # old snapshot, old removal and its tombstone
+    # old snapshot, c's creation retried after its removal, old removal and its tombstone
+    assert _metric(metrics, "stale") == 4
     assert _metric(metrics, "duplicate") == 2  # the retried postback, the tombstone after removal
 
 

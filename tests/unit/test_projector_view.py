@@ -7,29 +7,44 @@ from decimal import Decimal
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import CatalogDelta, catalog_deltas, plan_batch
 from projector.records import Incoming, Unreadable
-from projector.view import ChangeKind, Position, Verdict, apply, removed
+from projector.view import (
+    ChangeKind,
+    ItemState,
+    Known,
+    Outcome,
+    Position,
+    Removed,
+    Verdict,
+    apply,
+    removed,
+)
 from tests.factories import change
 
 AT = Position(0, 10)
 
 
+def present(known: Outcome | Known) -> ItemState:
+    state = known.state if isinstance(known, Outcome) else known
+    assert isinstance(state, ItemState), state
+    return state
+
+
 def test_first_snapshot_adds_the_item() -> None:
     outcome = apply(None, change(price="10.00", stock=Availability.IN_STOCK, name="Mug"), AT)
     assert outcome.verdict is Verdict.APPLIED
-    assert outcome.state is not None
-    assert (outcome.state.name, outcome.state.current_price) == ("Mug", Decimal("10.00"))
-    assert outcome.state.revision == 1
+    assert (present(outcome).name, present(outcome).current_price) == ("Mug", Decimal("10.00"))
+    assert present(outcome).revision == 1
     assert [c.kind for c in outcome.changes] == [ChangeKind.ITEM_ADDED]
 
 
 def test_partial_update_keeps_known_fields_and_reports_price_drop() -> None:
     first = apply(None, change(price="10.00", name="Mug", stock=Availability.IN_STOCK), AT).state
     outcome = apply(first, change(minute=5, price="8.50"), Position(0, 11))
-    assert outcome.state is not None
-    assert outcome.state.name == "Mug"
-    assert outcome.state.stock_availability is Availability.IN_STOCK
-    assert outcome.state.current_price == Decimal("8.5000")
-    assert outcome.state.revision == 2
+    state = present(outcome)
+    assert state.name == "Mug"
+    assert state.stock_availability is Availability.IN_STOCK
+    assert state.current_price == Decimal("8.5000")
+    assert state.revision == 2
     assert [(c.kind, c.old, c.new) for c in outcome.changes] == [
         (ChangeKind.PRICE_DROP, "10.00", "8.50")
     ]
@@ -52,15 +67,36 @@ def test_older_retry_is_stale_and_exact_repeat_is_a_duplicate() -> None:
     assert apply(state, newer, Position(0, 13)).verdict is Verdict.DUPLICATE
 
 
-def test_removal_and_tombstone() -> None:
+def test_removal_leaves_a_marker_and_the_tombstone_after_it_is_a_no_op() -> None:
     state = apply(None, change(minute=1, price="5"), AT).state
-    gone = apply(state, change(minute=2, kind=ChangeType.REMOVED), AT)
-    assert gone.state is None
-    assert [c.kind for c in gone.changes] == [ChangeKind.ITEM_REMOVED]
-    # The tombstone after the removal finds nothing left: a no-op.
-    assert removed(None).verdict is Verdict.DUPLICATE
-    # A retried old removal (its tombstone header is older) cannot delete a newer item.
-    assert removed(state, change(minute=0).source_updated_at).verdict is Verdict.STALE
+    gone = apply(state, change(minute=2, kind=ChangeType.REMOVED), Position(0, 11))
+    assert gone.state == Removed("42", "sku-1", change(minute=2).source_updated_at, 0, 11)
+    assert [(c.kind, c.old) for c in gone.changes] == [(ChangeKind.ITEM_REMOVED, "5.00")]
+    tombstone = removed(gone.state, None, Position(0, 12), ("42", "sku-1"))
+    assert (tombstone.verdict, tombstone.state) == (Verdict.DUPLICATE, gone.state)
+
+
+def test_retried_old_removal_cannot_delete_a_newer_item() -> None:
+    state = apply(None, change(minute=1, price="5"), AT).state
+    old_tombstone = removed(state, change(minute=0).source_updated_at, AT, ("42", "sku-1"))
+    assert (old_tombstone.verdict, old_tombstone.state) == (Verdict.STALE, state)
+
+
+def test_older_retry_after_a_removal_is_stale_and_a_newer_postback_re_adds_the_item() -> None:
+    state = apply(None, change(minute=1, price="5"), AT).state
+    gone = apply(state, change(minute=5, kind=ChangeType.REMOVED), Position(0, 11)).state
+    late_retry = apply(gone, change(minute=1, price="5"), Position(0, 12))
+    assert (late_retry.verdict, late_retry.state, late_retry.changes) == (Verdict.STALE, gone, ())
+    back = apply(gone, change(minute=9, price="6"), Position(0, 13))
+    assert back.verdict is Verdict.APPLIED
+    assert present(back).revision == 1
+    assert [(c.kind, c.new) for c in back.changes] == [(ChangeKind.ITEM_ADDED, "6.00")]
+
+
+def test_removal_of_an_unknown_item_keeps_its_late_creation_out() -> None:
+    marker = removed(None, change(minute=5).source_updated_at, AT, ("42", "sku-1"))
+    assert (marker.verdict, marker.changes) == (Verdict.APPLIED, ())
+    assert apply(marker.state, change(minute=1, price="5"), AT).verdict is Verdict.STALE
 
 
 def _incoming(offset: int, event: object, partition: int = 0) -> Incoming:
@@ -80,8 +116,7 @@ def test_plan_skips_what_was_already_applied_and_tracks_offsets() -> None:
     assert plan.skipped_already_applied == 1
     assert plan.next_offsets == {0: 8}
     assert set(plan.items) == {("42", "b"), ("42", "a")}
-    assert plan.items[("42", "a")] is not None
-    assert plan.items[("42", "a")].current_price == Decimal("0.5000")
+    assert present(plan.items[("42", "a")]).current_price == Decimal("0.5000")
 
 
 def test_plan_records_unreadable_records_and_moves_past_them() -> None:
@@ -96,7 +131,7 @@ def test_catalog_counts_move_with_item_states() -> None:
         [
             _incoming(1, change("a", minute=1, stock=Availability.IN_STOCK)),
             _incoming(2, change("b", stock=Availability.IN_STOCK)),
-            Incoming(0, 3, "42", "c", None),  # tombstone for an item not there: no-op
+            Incoming(0, 3, "42", "c", None),  # tombstone for an item not there: counts nothing
         ],
         {},
         lambda key: existing if key == ("42", "a") else None,
