@@ -313,10 +313,15 @@ class ViewStore(ABC):
     def items(self, catalog_id: str, where: ItemFilter) -> list[ItemState]:
         clauses: list[str] = ["catalog_id = ?"]
         params: list[Any] = [catalog_id]
+        # With an availability, walk items_by_stock_in_order (already in page order, stops after
+        # `limit` matches) and check prices on the way: the unary `+` keeps SQLite from choosing
+        # items_by_price, which it guesses is more selective and which then sorts every match
+        # (measured 1.44 -> 0.27 ms a page on 2,000 items a catalog; more on bigger catalogs).
+        price = "+current_price" if where.availability is not None else "current_price"
         for clause, value in (
             ("stock_availability = ?", where.availability),
-            ("current_price >= ?", where.min_price_units),
-            ("current_price <= ?", where.max_price_units),
+            (f"{price} >= ?", where.min_price_units),
+            (f"{price} <= ?", where.max_price_units),
             ("received_at >= ?", where.updated_since_micros),
             (
                 "LOWER(name) LIKE ?",
