@@ -51,6 +51,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 test: deps lint typecheck
+	@command -v wrk >/dev/null || bash scripts/ensure-wrk  # the burst test's load tool
 	$(BIN)/pytest
 
 clean:
