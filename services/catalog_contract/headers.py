@@ -13,6 +13,9 @@ from catalog_contract.events import ProductChange
 
 EVENT_ID = "event-id"
 SOURCE_UPDATED_AT = "source-updated-at"
+# On a record the projector wrote so that compaction keeps an item's true state: the position
+# ("partition:offset") of the record it supersedes. See projector.restatements.
+RESTATES = "restates"
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -22,6 +25,13 @@ def for_change(change: ProductChange) -> list[tuple[str, bytes]]:
     if change.source_updated_at is not None:
         headers.append((SOURCE_UPDATED_AT, change.source_updated_at.isoformat().encode()))
     return headers
+
+
+def for_removal(source_updated_at: datetime | None) -> list[tuple[str, bytes]]:
+    """A tombstone's headers when no event is at hand: when the item was removed."""
+    if source_updated_at is None:
+        return []
+    return [(SOURCE_UPDATED_AT, source_updated_at.isoformat().encode())]
 
 
 def source_updated_at(headers: Headers | None) -> datetime | None:

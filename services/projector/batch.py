@@ -40,6 +40,7 @@ class BatchPlan:
     verdicts: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(Verdict, 0))
     unreadable: list[Unreadable] = field(default_factory=list)
     skipped_already_applied: int = 0
+    last_records: dict[ItemKey, Incoming] = field(default_factory=dict)  # each item's newest
 
 
 def plan_batch(
@@ -63,6 +64,7 @@ def plan_batch(
             plan.unreadable.append(record)
             continue
         key = (record.catalog_id, record.item_id)
+        plan.last_records[key] = record
         if key not in plan.before:
             plan.before[key] = lookup(key)
         previous = plan.items[key] if key in plan.items else plan.before[key]

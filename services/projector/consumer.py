@@ -17,6 +17,8 @@ from projector.batch import BatchPlan, plan_batch
 from projector.errors import PositionConflict, ProjectorError
 from projector.metrics import ProjectorMetrics
 from projector.records import Incoming, read_record
+from projector.restatements import restatements
+from projector.restater import Restater
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
@@ -30,8 +32,10 @@ class Projector:
         store: ViewStore,
         metrics: ProjectorMetrics,
         progress: asyncio.Condition | None = None,
+        restater: Restater | None = None,
     ) -> None:
         self.settings = settings
+        self.restater = restater  # only the live consumer restates; a rebuild only reads
         self.store = store
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
@@ -64,14 +68,22 @@ class Projector:
 
     # --- consuming -----------------------------------------------------------------------
 
-    def _apply(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
-        """Runs in a worker thread: plan the batch, then write it in one transaction."""
+    def _plan(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
+        """Runs in a worker thread: read the records and what the store knows of their items."""
         records = [read_record(m.partition, m.offset, m.key, m.value, m.headers) for m in raw]
         keys = {(r.catalog_id, r.item_id) for r in records if isinstance(r, Incoming)}
         known = self.store.load_items(keys)  # one query per few hundred items, not one each
-        plan = plan_batch(records, applied, known.get)
+        return plan_batch(records, applied, known.get)
+
+    async def _apply(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
+        """Plan the batch, restate what compaction would lose, then write the batch and its
+        offsets in one transaction. Restating first means a crash in between restates again
+        (the same event: a duplicate) rather than not at all."""
+        plan = await asyncio.to_thread(self._plan, raw, applied)
+        if self.restater is not None:
+            await self.restater.publish(restatements(plan))
         if plan.next_offsets:
-            self.store.write(self.settings.topic, plan)
+            await asyncio.to_thread(self.store.write, self.settings.topic, plan)
         return plan
 
     async def _seek_to_stored(
@@ -126,7 +138,7 @@ class Projector:
                 if messages:
                     started = time.perf_counter()
                     try:
-                        plan = await asyncio.to_thread(self._apply, messages, dict(self.applied))
+                        plan = await self._apply(messages, dict(self.applied))
                     except ProjectorError as exc:
                         # Nothing of the batch was written: go back to what the store holds.
                         log.warning("batch not written, re-reading positions: %s", exc)

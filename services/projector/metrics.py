@@ -16,6 +16,17 @@ class ProjectorMetrics:
         self.events = Counter(
             "projector_events", "Records consumed, by verdict", ["verdict"], registry=r
         )
+        self.restatements = Counter(
+            "projector_restatements",
+            "Records written so that compaction keeps each item's true state",
+            ["kind"],
+            registry=r,
+        )
+        self.restatements_failed = Counter(
+            "projector_restatements_failed",
+            "Restatements that could not be written (logged; the views are unaffected)",
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "projector_batch_seconds", "Time to apply one batch", registry=r
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from projector.consumer import Projector
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
+from projector.restater import Restater
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
@@ -43,12 +44,16 @@ class Runtime:
         self.metrics = metrics
         self.progress = asyncio.Condition()
         self.store: ViewStore = generations.open_active()
-        self.projector = Projector(settings, self.store, metrics, self.progress)
+        self.restater = Restater(settings, metrics) if settings.restate else None
+        self.projector = self._live_projector(self.store)
         self.rebuild_status = RebuildStatus(generation=generations.name(self.store))
         self._live: asyncio.Task[None] | None = None
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
         self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
+
+    def _live_projector(self, store: ViewStore) -> Projector:
+        return Projector(self.settings, store, self.metrics, self.progress, self.restater)
 
     async def start(self, run_consumer: bool = True) -> None:
         await asyncio.to_thread(self.store.create)
@@ -72,6 +77,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._rebuild
         await self._stop_live_consumer()
+        if self.restater is not None:
+            await self.restater.stop()
         await self._discard_retired()
         self.store.close()
 
@@ -130,7 +137,7 @@ class Runtime:
         # The switch itself: readers that took `self.store` before this line finish on the old,
         # complete generation; later ones get the new, complete one.
         self.store = fresh
-        self.projector = Projector(self.settings, fresh, self.metrics, self.progress)
+        self.projector = self._live_projector(fresh)
         self._start_live()
         self.rebuild_status.state, self.rebuild_status.finished_at = "done", time.time()
         log.info("views rebuilt", extra={"generation": self.rebuild_status.generation})

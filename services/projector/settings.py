@@ -31,6 +31,10 @@ class ProjectorSettings(BaseSettings):
     poll_timeout_ms: int = 200
     ready_max_lag: int = 1000
     read_your_writes_max_wait_s: float = 5.0
+    # Write an item's full state to the topic when its last record there does not say it (a
+    # partial postback, a stale retry), so a replay after compaction rebuilds the same views.
+    restate: bool = True
+    restate_timeout_s: float = 10.0
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

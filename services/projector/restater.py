@@ -1,0 +1,86 @@
+"""The Kafka edge of restatements: write them to the product topic under the item's key.
+
+A failed write is logged and counted, never fatal: the views stay exact either way; only a
+replay after compaction would miss that one item's truth until its next change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from catalog_contract import codec
+from catalog_contract import headers as record_headers
+from catalog_contract.keys import product_key
+from projector.metrics import ProjectorMetrics
+from projector.restatements import Restatement
+from projector.settings import ProjectorSettings
+
+log = logging.getLogger("projector")
+
+
+class Restater:
+    def __init__(self, settings: ProjectorSettings, metrics: ProjectorMetrics) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _connected(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._settings.bootstrap_servers,
+                acks="all",
+                enable_idempotence=True,
+                client_id="catalog-stream-projector-restater",
+            )
+            try:
+                await producer.start()
+            except KafkaError:
+                with contextlib.suppress(KafkaError):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def publish(self, found: list[Restatement]) -> None:
+        if not found:
+            return
+        try:
+            async with asyncio.timeout(self._settings.restate_timeout_s):
+                producer = await self._connected()
+                deliveries = [
+                    await producer.send(
+                        self._settings.topic,
+                        key=product_key(*r.key),
+                        value=None if r.change is None else codec.encode(r.change),
+                        headers=_headers(r),
+                    )
+                    for r in found
+                ]
+                await asyncio.gather(*deliveries)
+        except (KafkaError, TimeoutError) as exc:
+            self._metrics.restatements_failed.inc(len(found))
+            log.error("could not write %d restatements: %s", len(found), exc)
+            return
+        for r in found:
+            self._metrics.restatements.labels("tombstone" if r.change is None else "snapshot").inc()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError):
+                await self._producer.stop()
+            self._producer = None
+
+
+def _headers(restatement: Restatement) -> list[tuple[str, bytes]]:
+    if restatement.change is not None:
+        found = record_headers.for_change(restatement.change)
+    else:
+        assert restatement.removed_at is not None
+        found = record_headers.for_removal(restatement.removed_at.source_updated_at)
+    at = restatement.supersedes
+    return [*found, (record_headers.RESTATES, f"{at.partition}:{at.offset}".encode())]

@@ -1,0 +1,91 @@
+"""Which batches leave the topic's last record per key short of the truth. No I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from catalog_contract.events import Availability, ChangeType, ProductChange
+from projector.batch import plan_batch
+from projector.records import Incoming
+from projector.restatements import RESTATEMENT_NAMESPACE, restatements, snapshot
+from projector.view import ItemState, Known, Position, Removed, apply
+from tests.factories import BASE_TIME, change
+
+KEY = ("42", "sku-1")
+FULL = change(minute=1, price="10.00", stock=Availability.IN_STOCK, name="Mug")
+
+
+def record(offset: int, event: ProductChange | None, removed_minute: int | None = None) -> Incoming:
+    at = None if removed_minute is None else BASE_TIME + timedelta(minutes=removed_minute)
+    return Incoming(0, offset, *KEY, event, at)
+
+
+def state(*events: ProductChange) -> ItemState:
+    known: Known = None
+    for offset, event in enumerate(events):
+        known = apply(known, event, Position(0, offset)).state
+    assert isinstance(known, ItemState)
+    return known
+
+
+def test_a_full_snapshot_says_everything_itself() -> None:
+    plan = plan_batch([record(1, FULL)], {}, lambda key: None)
+    assert restatements(plan) == []
+
+
+def test_a_partial_postback_is_completed_with_what_the_views_merged() -> None:
+    known = state(FULL)
+    plan = plan_batch([record(2, change(minute=2, price="8.00"))], {}, lambda key: known)
+    [restated] = restatements(plan)
+    assert restated.change is not None
+    assert (restated.change.name, restated.change.current_price) == ("Mug", Decimal("8.0000"))
+    assert restated.change.stock_availability is Availability.IN_STOCK
+    assert restated.change.source_updated_at == change(minute=2).source_updated_at
+    assert restated.supersedes == Position(0, 2)
+
+
+def test_an_older_retry_written_last_is_superseded_by_the_newer_state() -> None:
+    newer = state(FULL, change(minute=5, price="7.00", stock=Availability.IN_STOCK, name="Mug"))
+    plan = plan_batch([record(3, FULL)], {}, lambda key: newer)
+    [restated] = restatements(plan)
+    assert restated.change == snapshot(newer)
+    assert restated.change.current_price == Decimal("7.0000")
+
+
+def test_a_stale_tombstone_is_superseded_by_the_item_it_failed_to_remove() -> None:
+    known = state(FULL)
+    plan = plan_batch([record(4, None, removed_minute=0)], {}, lambda key: known)
+    assert [r.change for r in restatements(plan)] == [snapshot(known)]
+
+
+def test_an_older_update_written_after_a_removal_gets_the_tombstone_again() -> None:
+    gone = Removed(*KEY, change(minute=5).source_updated_at, 0, 9)
+    plan = plan_batch([record(10, FULL)], {}, lambda key: gone)
+    [restated] = restatements(plan)
+    assert (restated.change, restated.removed_at) == (None, gone)
+
+
+def test_a_removal_event_is_judged_by_the_tombstone_that_follows_it() -> None:
+    removal = change(minute=5, kind=ChangeType.REMOVED)
+    plan = plan_batch([record(5, removal)], {}, lambda key: state(FULL))
+    assert restatements(plan) == []
+    plan = plan_batch([record(5, removal), record(6, None, 5)], {}, lambda key: state(FULL))
+    assert restatements(plan) == []
+    # A stale removal ending a batch: nothing yet, its (stale) tombstone gets the restatement.
+    newer = state(change(minute=9, price="2.00", name="Mug"))
+    stale = change(minute=2, kind=ChangeType.REMOVED)
+    assert restatements(plan_batch([record(7, stale)], {}, lambda key: newer)) == []
+    plan = plan_batch([record(8, None, 2)], {}, lambda key: newer)
+    assert [r.change for r in restatements(plan)] == [snapshot(newer)]
+
+
+def test_a_restatement_applied_says_everything_and_its_id_is_stable() -> None:
+    known = state(FULL, change(minute=2, price="8.00"))
+    restated = snapshot(known)
+    assert restated.event_id == uuid.uuid5(RESTATEMENT_NAMESPACE, known.last_event_id)
+    assert snapshot(known) == restated  # restating twice writes the same event
+    plan = plan_batch([record(7, restated)], {}, lambda key: known)
+    assert restatements(plan) == []
+    assert plan.feed == []  # nothing notable changed
