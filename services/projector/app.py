@@ -19,11 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
-from projector.rows import from_micros, item_json, micros, price_from_units, price_units
+from projector.rows import from_micros, item_json, micros, price_text_of_units, price_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ItemFilter
-from projector.view import price_text
 
 
 def _parse_position(text: str) -> tuple[int, int]:
@@ -49,8 +48,8 @@ def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
         "item_count": row["item_count"],
         "in_stock": row["in_stock"],
         "out_of_stock": row["out_of_stock"],
-        "min_price": price_text(price_from_units(row["min_price_units"])),
-        "max_price": price_text(price_from_units(row["max_price_units"])),
+        "min_price": price_text_of_units(row["min_price_units"]),
+        "max_price": price_text_of_units(row["max_price_units"]),
         "last_change_at": None if last is None else last.isoformat(),
     }
 
@@ -144,19 +143,20 @@ def create_app(
             after_item_id=cursor,
             limit=limit,
         )
-        found = await asyncio.to_thread(runtime.store.items, catalog_id, where)
-        next_cursor = found[-1].item_id if len(found) == limit else None
-        return {"items": [item_json(s) for s in found], "next_cursor": next_cursor}
+        rows = await asyncio.to_thread(runtime.store.item_rows, catalog_id, where)
+        found = [item_json(row) for row in rows]  # here, not in the thread: see ViewStore.item_row
+        next_cursor = found[-1]["item_id"] if len(found) == limit else None
+        return {"items": found, "next_cursor": next_cursor}
 
     @app.get("/v1/catalogs/{catalog_id}/items/{item_id}")
     async def item(
         catalog_id: str, item_id: str, min_position: str | None = None
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
-        state = await asyncio.to_thread(runtime.store.load_item, (catalog_id, item_id))
-        if state is None:
+        row = await asyncio.to_thread(runtime.store.item_row, (catalog_id, item_id))
+        if row is None:
             raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
-        return item_json(state)
+        return item_json(row)
 
     @app.get("/v1/changes")
     async def changes(

@@ -182,6 +182,14 @@ class ViewStore(ABC):
         rows = self._query(f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id = ?", key)
         return from_row(rows[0]) if rows else None
 
+    # The read API takes stored rows and turns them into JSON itself (rows.item_json), on its
+    # event loop: done here, in the worker threads, that Python work fought the loop for the GIL
+    # and pages were 40% slower under 32 concurrent readers.
+
+    def item_row(self, key: ItemKey) -> tuple[Any, ...] | None:
+        rows = self._query(f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id = ?", key)
+        return rows[0] if rows else None
+
     def write(self, topic: str, plan: BatchPlan) -> None:
         """Everything a batch changed, and the offsets it reached, in one transaction."""
         marks = ", ".join("?" for _ in ITEM_COLUMNS)
@@ -310,7 +318,8 @@ class ViewStore(ABC):
         )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def items(self, catalog_id: str, where: ItemFilter) -> list[ItemState]:
+    def item_rows(self, catalog_id: str, where: ItemFilter) -> list[tuple[Any, ...]]:
+        """A page of stored item rows, in item order."""
         clauses: list[str] = ["catalog_id = ?"]
         params: list[Any] = [catalog_id]
         # With an availability, walk items_by_stock_in_order (already in page order, stops after
@@ -332,11 +341,10 @@ class ViewStore(ABC):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        rows = self._query(
+        return self._query(
             f"SELECT {_Q} FROM items WHERE {' AND '.join(clauses)} ORDER BY item_id LIMIT ?",
             [*params, where.limit],
         )
-        return [from_row(row) for row in rows]
 
     def changes(self, after: int, kinds: Sequence[str], limit: int) -> list[dict[str, Any]]:
         clauses: list[str] = ["seq > ?"]
