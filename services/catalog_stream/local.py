@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, kafka_version
@@ -23,13 +25,21 @@ def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run_everything(args: argparse.Namespace) -> int:
+    # SIGTERM (a supervisor, `timeout`, `kill`) stops everything like Ctrl-C does, instead of
+    # leaving the broker and both services running without their parent.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     data = Path(args.data_dir)
     broker = LocalBroker(data / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1)
-    print(f"starting Apache Kafka {kafka_version()} ...", flush=True)
-    broker.start()
     children: list[subprocess.Popen[bytes]] = []
     try:
+        print(f"starting Apache Kafka {kafka_version()} ...", flush=True)
+        broker.start()
         specs = contract_topics.contract_topics(args.partitions, args.replication_factor)
         for report in asyncio.run(ensure_all(broker.bootstrap_servers, specs)):
             print("\n".join(report.lines()))

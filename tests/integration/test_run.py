@@ -1,0 +1,84 @@
+"""`catalog-stream run` (what `make run` starts): a postback goes in and comes out of the read
+API, and a SIGTERM stops the broker and both services, as Ctrl-C does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from catalog_stream.broker import free_port
+from catalog_stream.local import DEV_SECRET
+from tests.support import eventually
+
+pytestmark = pytest.mark.broker
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _two_free_ports() -> int:
+    """A port whose next one is free too: `run` puts the controller on kafka port + 1."""
+    while True:
+        port = free_port()
+        if port < 65535 and not _listening(port + 1):
+            return port
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
+    ports = {"kafka": _two_free_ports(), "receiver": free_port(), "projector": free_port()}
+    command = [sys.executable, "-m", "catalog_stream.cli", "run", "--data-dir", str(tmp_path)]
+    command += ["--kafka-port", str(ports["kafka"]), "--partitions", "1"]
+    command += ["--receiver-port", str(ports["receiver"])]
+    command += ["--projector-port", str(ports["projector"])]
+    env = {**os.environ, "CATALOG_LOG_LEVEL": "WARNING"}
+    env.pop("CATALOG_RECEIVER_SECRETS", None)  # the development secret, as `make run` has it
+    with (tmp_path / "run.log").open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    try:
+        yield process, ports
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_run_serves_a_postback_and_sigterm_stops_everything(
+    system: tuple[subprocess.Popen[bytes], dict[str, int]],
+) -> None:
+    process, ports = system
+    receiver = f"http://127.0.0.1:{ports['receiver']}"
+    projector = f"http://127.0.0.1:{ports['projector']}"
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def up(url: str) -> bool:
+            try:
+                return (await client.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(lambda: up(receiver + "/readyz"), timeout_s=120, every_s=0.5)
+        answer = await client.post(
+            receiver + "/v1/postbacks/product-changes",
+            json={"CatalogId": "42", "CatalogItemId": "sku-1", "CurrentPrice": "12.99"},
+            headers={"X-Postback-Token": DEV_SECRET},
+        )
+        assert answer.status_code == 200, answer.text
+        item = projector + "/v1/catalogs/42/items/sku-1"
+        await eventually(lambda: up(item), timeout_s=30)
+        assert (await client.get(item)).json()["current_price"] == "12.99"
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(90) == 0
+    assert not [name for name, port in ports.items() if _listening(port)]
