@@ -14,7 +14,7 @@ import fastavro
 from aiokafka import AIOKafkaProducer
 from fastavro.write import Writer
 
-from catalog_contract import schemas
+from catalog_contract import headers, schemas
 from catalog_contract.reader import Tombstone
 
 
@@ -26,8 +26,16 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
+def _restates(record: Any) -> str | None:
+    for name, value in record.headers or ():
+        if name == headers.RESTATES:
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
 def row(record: Any, found: Any) -> dict[str, Any]:
-    """One replayed record as plain data: position, key, and the event (None for tombstones)."""
+    """One replayed record as plain data: position, key, the event (None for tombstones), and
+    for a projector's restatement the position it supersedes (None for the platform's events)."""
     event = None if isinstance(found, Tombstone) else found.to_record()
     return {
         "partition": record.partition,
@@ -35,6 +43,7 @@ def row(record: Any, found: Any) -> dict[str, Any]:
         "timestamp_ms": record.timestamp,
         "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
         "tombstone": isinstance(found, Tombstone),
+        "restates": _restates(record),
         "event": event,
     }
 
@@ -51,6 +60,7 @@ def avro_file_schema() -> dict[str, Any]:
             {"name": "timestamp_ms", "type": "long"},
             {"name": "key", "type": "string"},
             {"name": "tombstone", "type": "boolean"},
+            {"name": "restates", "type": ["null", "string"], "default": None},
             {"name": "event", "type": ["null", schemas.current().definition], "default": None},
         ],
     }
