@@ -12,10 +12,11 @@ import re
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from projector.postgres import PostgresStore
+from projector.postgres import DDL_LOCK, PostgresStore
 from projector.store import SqliteStore, ViewStore
 
 
@@ -81,6 +82,12 @@ _POINTER_DDL = (
 )
 
 
+def _ensure_pointer(connection: psycopg.Connection[Any]) -> None:
+    with connection.transaction():
+        connection.execute(DDL_LOCK)
+        connection.execute(_POINTER_DDL)
+
+
 class PostgresGenerations(Generations):
     def __init__(self, url: str, default_schema: str = "views") -> None:
         self.url = url
@@ -88,7 +95,7 @@ class PostgresGenerations(Generations):
 
     def _active_schema(self) -> str:
         with psycopg.connect(self.url, autocommit=True) as connection:
-            connection.execute(_POINTER_DDL)
+            _ensure_pointer(connection)
             row = connection.execute(
                 "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
             ).fetchone()
@@ -103,7 +110,7 @@ class PostgresGenerations(Generations):
     def activate(self, store: ViewStore) -> None:
         assert isinstance(store, PostgresStore)
         with psycopg.connect(self.url, autocommit=True) as connection:
-            connection.execute(_POINTER_DDL)
+            _ensure_pointer(connection)
             connection.execute(
                 "INSERT INTO public.catalog_stream_generation (id, schema_name) VALUES (1, %s) "
                 "ON CONFLICT (id) DO UPDATE SET schema_name = excluded.schema_name",

@@ -8,6 +8,10 @@ import psycopg
 
 from projector.store import ViewStore, _schema
 
+# Instances starting together would race on CREATE ... IF NOT EXISTS (PostgreSQL may then fail
+# one of them on a unique index of its catalog): every DDL of the views takes this lock first.
+DDL_LOCK = "SELECT pg_advisory_xact_lock(7426153)"
+
 
 class PostgresStore(ViewStore):
     placeholder = "%s"
@@ -26,8 +30,7 @@ class PostgresStore(ViewStore):
 
     def _schema_statements(self) -> list[str]:
         return [
-            # Instances starting together would race on CREATE ... IF NOT EXISTS: serialise.
-            "SELECT pg_advisory_xact_lock(7426153)",
+            DDL_LOCK,
             f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
             *_schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
         ]

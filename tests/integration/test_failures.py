@@ -157,11 +157,23 @@ async def test_projector_killed_mid_stream_ends_with_the_same_views(
     expected = await _reference_views(kafka_bootstrap, topics, tmp_path / "reference.db", total)
 
     killed = SqliteStore(tmp_path / "killed.db")
+    try:
+        killed_at = await _kill_repeatedly(kafka_bootstrap, topics, killed, total)
+        assert len([n for n in killed_at if 0 < n < total]) >= 4, killed_at  # really mid-stream
+        assert dump(killed) == expected
+    finally:
+        killed.close()  # also when it failed: a connection left open fails a later test
+
+
+async def _kill_repeatedly(
+    bootstrap: str, topics: Topics, killed: SqliteStore, total: int
+) -> list[int]:
+    """SIGKILL a projector at five random points of the stream, then let one finish it."""
     url = f"sqlite:///{killed.path}"
     rng = random.Random(3)
     killed_at: list[int] = []
     for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(5)):
-        process = start_projector_process(kafka_bootstrap, topics, url, "kill-test")
+        process = start_projector_process(bootstrap, topics, url, "kill-test")
         try:
             target = int(total * fraction)
             await eventually(_reached(killed, topics.product, target), timeout_s=300, every_s=0.01)
@@ -169,17 +181,13 @@ async def test_projector_killed_mid_stream_ends_with_the_same_views(
             process.send_signal(signal.SIGKILL)
             process.wait()
         killed_at.append(_applied(killed, topics.product))
-    process = start_projector_process(kafka_bootstrap, topics, url, "kill-test")
+    process = start_projector_process(bootstrap, topics, url, "kill-test")
     try:
         await eventually(_reached(killed, topics.product, total), timeout_s=300)
     finally:
         process.terminate()
         process.wait()
-    try:
-        assert len([n for n in killed_at if 0 < n < total]) >= 4, killed_at  # really mid-stream
-        assert dump(killed) == expected
-    finally:
-        killed.close()
+    return killed_at
 
 
 async def test_survivor_takes_over_a_killed_instances_partitions(
@@ -199,11 +207,9 @@ async def test_survivor_takes_over_a_killed_instances_partitions(
         first.wait()
         assert _applied(shared, topics.product) < total
         await eventually(_reached(shared, topics.product, total), timeout_s=300)
+        assert dump(shared) == expected
     finally:
         for process in (first, second):
             process.terminate()
             process.wait()
-    try:
-        assert dump(shared) == expected
-    finally:
-        shared.close()
+        shared.close()  # also when it failed: a connection left open fails a later test

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 
 from projector.batch import plan_batch
 from projector.errors import PositionConflict, StoreUnavailable
+from projector.generations import PostgresGenerations
+from projector.postgres import PostgresStore
 from projector.records import Incoming
 from projector.store import ViewStore
 from tests.factories import change
+from tests.postgres import LocalPostgres
 
 
 def test_a_failed_read_leaves_the_connection_usable(store: ViewStore) -> None:
@@ -45,3 +51,25 @@ def test_create_adds_the_columns_a_newer_schema_brought(store: ViewStore) -> Non
     record = Incoming(0, 0, event.catalog_id, event.catalog_item_id, event)
     store.write("t", plan_batch([record], {}, store.load_item))
     assert store.load_item(("42", "x")).shipping_cost == Decimal("2.5000")  # type: ignore[union-attr]
+
+
+def test_instances_starting_together_on_a_fresh_postgres_database_all_start(
+    postgres: LocalPostgres,
+) -> None:
+    # Each instance creates the generation pointer and the views' tables if missing; unserialised,
+    # PostgreSQL failed one of two instances started at once on a fresh database.
+    generations = PostgresGenerations(postgres.create_database(f"race_{uuid.uuid4().hex[:10]}"))
+    start = threading.Barrier(8)
+
+    def one_instance() -> str:
+        start.wait()
+        store = generations.open_active()
+        try:
+            store.create()
+            return store.schema if isinstance(store, PostgresStore) else ""
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        schemas = list(pool.map(lambda _: one_instance(), range(8)))
+    assert schemas == ["views"] * 8
