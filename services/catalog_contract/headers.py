@@ -21,14 +21,12 @@ Headers = Sequence[tuple[str, bytes]]
 
 
 def for_change(change: ProductChange) -> list[tuple[str, bytes]]:
-    headers = [(EVENT_ID, str(change.event_id).encode())]
-    if change.source_updated_at is not None:
-        headers.append((SOURCE_UPDATED_AT, change.source_updated_at.isoformat().encode()))
-    return headers
+    return [(EVENT_ID, str(change.event_id).encode()), *for_removal(change.source_updated_at)]
 
 
 def for_removal(source_updated_at: datetime | None) -> list[tuple[str, bytes]]:
-    """A tombstone's headers when no event is at hand: when the item was removed."""
+    """A tombstone's headers when no event is at hand (when the item was removed); also the
+    source time part of every event's headers."""
     if source_updated_at is None:
         return []
     return [(SOURCE_UPDATED_AT, source_updated_at.isoformat().encode())]
