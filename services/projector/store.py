@@ -178,10 +178,6 @@ class ViewStore(ABC):
                     found[(state.catalog_id, state.item_id)] = state
         return found
 
-    def load_item(self, key: ItemKey) -> ItemState | None:
-        rows = self._query(f"SELECT {_Q} FROM items WHERE catalog_id = ? AND item_id = ?", key)
-        return from_row(rows[0]) if rows else None
-
     # The read API takes stored rows and turns them into JSON itself (rows.item_json), on its
     # event loop: done here, in the worker threads, that Python work fought the loop for the GIL
     # and pages were 40% slower under 32 concurrent readers.
