@@ -26,8 +26,7 @@ RESTATEMENT_NAMESPACE = uuid.UUID("5f0e1c9a-3d6b-5a52-9c1e-6f2b8d4a7e31")
 @dataclass(frozen=True, slots=True)
 class Restatement:
     key: ItemKey
-    change: ProductChange | None  # None: a tombstone
-    removed_at: Removed | None  # for a tombstone: the removal it restates
+    says: ProductChange | Removed  # the item's whole state, or its removal (a tombstone)
     supersedes: Position  # the record whose compaction would have lost the truth
 
 
@@ -60,7 +59,7 @@ def restatements(plan: BatchPlan) -> list[Restatement]:
         at = Position(last.partition, last.offset)
         if isinstance(known, ItemState):
             if last.change is None or not _states_fully(last.change, known):
-                found.append(Restatement(key, snapshot(known), None, at))
+                found.append(Restatement(key, snapshot(known), at))
         elif isinstance(known, Removed) and last.change is not None:
-            found.append(Restatement(key, None, known, at))
+            found.append(Restatement(key, known, at))
     return found

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract import codec
 from catalog_contract import headers as record_headers
+from catalog_contract.events import ProductChange
 from catalog_contract.keys import product_key
 from projector.metrics import ProjectorMetrics
 from projector.restatements import Restatement
@@ -56,7 +57,7 @@ class Restater:
                     await producer.send(
                         self._settings.topic,
                         key=product_key(*r.key),
-                        value=None if r.change is None else codec.encode(r.change),
+                        value=codec.encode(r.says) if isinstance(r.says, ProductChange) else None,
                         headers=_headers(r),
                     )
                     for r in found
@@ -67,7 +68,8 @@ class Restater:
             log.error("could not write %d restatements: %s", len(found), exc)
             return
         for r in found:
-            self._metrics.restatements.labels("tombstone" if r.change is None else "snapshot").inc()
+            kind = "snapshot" if isinstance(r.says, ProductChange) else "tombstone"
+            self._metrics.restatements.labels(kind).inc()
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -77,10 +79,10 @@ class Restater:
 
 
 def _headers(restatement: Restatement) -> list[tuple[str, bytes]]:
-    if restatement.change is not None:
-        found = record_headers.for_change(restatement.change)
+    says = restatement.says
+    if isinstance(says, ProductChange):
+        found = record_headers.for_change(says)
     else:
-        assert restatement.removed_at is not None
-        found = record_headers.for_removal(restatement.removed_at.source_updated_at)
+        found = record_headers.for_removal(says.source_updated_at)
     at = restatement.supersedes
     return [*found, (record_headers.RESTATES, f"{at.partition}:{at.offset}".encode())]

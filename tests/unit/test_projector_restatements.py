@@ -39,10 +39,10 @@ def test_a_partial_postback_is_completed_with_what_the_views_merged() -> None:
     known = state(FULL)
     plan = plan_batch([record(2, change(minute=2, price="8.00"))], {}, lambda key: known)
     [restated] = restatements(plan)
-    assert restated.change is not None
-    assert (restated.change.name, restated.change.current_price) == ("Mug", Decimal("8.0000"))
-    assert restated.change.stock_availability is Availability.IN_STOCK
-    assert restated.change.source_updated_at == change(minute=2).source_updated_at
+    assert isinstance(restated.says, ProductChange)
+    assert (restated.says.name, restated.says.current_price) == ("Mug", Decimal("8.0000"))
+    assert restated.says.stock_availability is Availability.IN_STOCK
+    assert restated.says.source_updated_at == change(minute=2).source_updated_at
     assert restated.supersedes == Position(0, 2)
 
 
@@ -50,21 +50,21 @@ def test_an_older_retry_written_last_is_superseded_by_the_newer_state() -> None:
     newer = state(FULL, change(minute=5, price="7.00", stock=Availability.IN_STOCK, name="Mug"))
     plan = plan_batch([record(3, FULL)], {}, lambda key: newer)
     [restated] = restatements(plan)
-    assert restated.change == snapshot(newer)
-    assert restated.change.current_price == Decimal("7.0000")
+    assert restated.says == snapshot(newer)
+    assert restated.says.current_price == Decimal("7.0000")
 
 
 def test_a_stale_tombstone_is_superseded_by_the_item_it_failed_to_remove() -> None:
     known = state(FULL)
     plan = plan_batch([record(4, None, removed_minute=0)], {}, lambda key: known)
-    assert [r.change for r in restatements(plan)] == [snapshot(known)]
+    assert [r.says for r in restatements(plan)] == [snapshot(known)]
 
 
 def test_an_older_update_written_after_a_removal_gets_the_tombstone_again() -> None:
     gone = Removed(*KEY, change(minute=5).source_updated_at, 0, 9)
     plan = plan_batch([record(10, FULL)], {}, lambda key: gone)
     [restated] = restatements(plan)
-    assert (restated.change, restated.removed_at) == (None, gone)
+    assert restated.says == gone
 
 
 def test_a_removal_event_is_judged_by_the_tombstone_that_follows_it() -> None:
@@ -78,7 +78,7 @@ def test_a_removal_event_is_judged_by_the_tombstone_that_follows_it() -> None:
     stale = change(minute=2, kind=ChangeType.REMOVED)
     assert restatements(plan_batch([record(7, stale)], {}, lambda key: newer)) == []
     plan = plan_batch([record(8, None, 2)], {}, lambda key: newer)
-    assert [r.change for r in restatements(plan)] == [snapshot(newer)]
+    assert [r.says for r in restatements(plan)] == [snapshot(newer)]
 
 
 def test_a_restatement_applied_says_everything_and_its_id_is_stable() -> None:
