@@ -125,6 +125,13 @@ class Only(Generations):
         raise NotImplementedError("this test serves one fixed store")
 
 
+def records_applied(response: httpx.Response) -> int:
+    """How many records the projector's views hold (offsets start at 0), from the header
+    X-View-Positions (`partition:next_offset,...`) on every read API answer."""
+    positions = response.headers["X-View-Positions"]
+    return sum(int(p.split(":")[1]) for p in positions.split(",") if p)
+
+
 async def _is_ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
 

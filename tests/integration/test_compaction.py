@@ -26,6 +26,7 @@ from tests.support import (
     produce_events,
     projector_settings,
     read_topic,
+    records_applied,
     run_cli,
     running_projector,
 )
@@ -52,8 +53,7 @@ async def _settle(client: httpx.AsyncClient, bootstrap: str, topic: str) -> None
     before their batch commits, so once the views reach the end, the end stays put)."""
 
     async def caught_up() -> bool:
-        applied = (await client.get("/v1/catalogs")).headers.get("X-View-Positions", "")
-        done = sum(int(p.split(":")[1]) for p in applied.split(",") if p)
+        done = records_applied(await client.get("/v1/catalogs"))
         return done == len(await read_topic(bootstrap, topic))
 
     await eventually(caught_up)

@@ -24,16 +24,12 @@ from tests.support import (
     eventually,
     produce_events,
     projector_settings,
+    records_applied,
     run_cli,
     running_projector,
 )
 
 pytestmark = pytest.mark.broker
-
-
-def _applied(response: httpx.Response) -> int:
-    positions = response.headers["X-View-Positions"]
-    return sum(int(p.split(":")[1]) for p in positions.split(",") if p)
 
 
 async def test_rebuild_while_readers_query_never_shows_a_half_built_view(
@@ -56,7 +52,7 @@ async def test_rebuild_while_readers_query_never_shows_a_half_built_view(
     async with running_projector(settings, generations) as projector:
 
         async def caught_up() -> bool:
-            return _applied(await projector.get("/v1/catalogs")) == written
+            return records_applied(await projector.get("/v1/catalogs")) == written
 
         await eventually(caught_up, timeout_s=60)
         expected = (await projector.get("/v1/catalogs")).json()
@@ -175,7 +171,7 @@ async def test_rebuild_command_reports_progress_and_the_result(
         async with httpx.AsyncClient(base_url=url) as client:
 
             async def caught_up() -> bool:
-                return _applied(await client.get("/v1/catalogs")) == written
+                return records_applied(await client.get("/v1/catalogs")) == written
 
             await eventually(caught_up, timeout_s=30)
         code, out, _ = await run_cli("rebuild", "--projector", url, "--poll-s", "0.1")
