@@ -23,8 +23,8 @@ from receiver import formats
 from receiver.auth import address_allowed, client_address, secret_matches
 from receiver.deadletter import dead_letter_record
 from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
+from receiver.intake import change_from_request
 from receiver.metrics import ReceiverMetrics
-from receiver.postback import build_change
 from receiver.problems import problem
 from receiver.publisher import Acknowledged, Publisher
 from receiver.recent import RecentWindow
@@ -193,11 +193,14 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             metrics.requests.labels("timeout").inc()
             return problem(408, "request-timeout", "Request timeout", "body not received in time")
         try:
-            if request.method == "GET":
-                raw = formats.from_pairs(list(request.query_params.multi_items()))
-            else:
-                raw = formats.parse_body(request.headers.get("content-type"), body)
-            change = build_change(raw, datetime.now(UTC), settings.field_map)
+            change = change_from_request(
+                request.method,
+                request.headers.get("content-type"),
+                request.url.query,
+                body,
+                datetime.now(UTC),
+                settings.field_map,
+            )
         except UnreadableBody as exc:
             slug = "unsupported-media-type" if exc.status == 415 else "unreadable-body"
             return await reject(request, body, exc.status, slug, "Cannot read the body", exc.reason)
