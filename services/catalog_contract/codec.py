@@ -32,21 +32,22 @@ def encode(event: ProductChange, schema: schemas.SchemaVersion | None = None) ->
     return encode_record(event.to_record(), schema)
 
 
-def writer_schema(value: bytes) -> schemas.SchemaVersion:
-    """The schema version that wrote `value`, from its header."""
+def writer_schema(value: bytes, family: str = schemas.PRODUCT_CHANGE) -> schemas.SchemaVersion:
+    """The schema version of `family` that wrote `value`, from its header."""
     if len(value) < HEADER_SIZE or value[:2] != MAGIC:
         raise DecodeError("value is not Avro single-object encoded (no C3 01 header)")
     fingerprint = int.from_bytes(value[2:HEADER_SIZE], "little")
-    found = schemas.by_fingerprint().get(fingerprint)
+    found = schemas.by_fingerprint(family).get(fingerprint)
     if found is None:
         raise DecodeError(f"unknown writer schema fingerprint {fingerprint:016x}")
     return found
 
 
 def decode_record(value: bytes, reader: schemas.SchemaVersion | None = None) -> dict[str, Any]:
-    """Read with the writer's schema, resolved to `reader` (default: the current schema)."""
-    writer = writer_schema(value)
+    """Read with the writer's schema, resolved to `reader` (default: the current product schema;
+    the writer is looked up in the reader's family)."""
     target = reader or schemas.current()
+    writer = writer_schema(value, target.family)
     try:
         record = fastavro.schemaless_reader(
             io.BytesIO(value[HEADER_SIZE:]),

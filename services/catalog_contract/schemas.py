@@ -1,6 +1,7 @@
-"""The Avro schemas of the product topic, loaded from the repository's `schemas/` folder.
+"""The Avro schemas of the contract's topics, loaded from the repository's `schemas/` folder.
 
-Every `*.avsc` file there is one version of the value schema. Writers use the newest;
+Every `<family>.vN.avsc` file there is one version of a value schema: `product_change` for the
+product topic, `dead_letter` for the dead-letter topic. Writers use a family's newest version;
 readers resolve the writer's version from the fingerprint in each value's header.
 """
 
@@ -18,7 +19,9 @@ from fastavro.schema import to_parsing_canonical_form
 
 from catalog_contract.errors import ContractError
 
-_VERSIONED_NAME = re.compile(r"^product_change\.v(\d+)\.avsc$")
+PRODUCT_CHANGE = "product_change"
+DEAD_LETTER = "dead_letter"
+_VERSIONED_NAME = re.compile(r"^([a-z_]+)\.v(\d+)\.avsc$")
 
 
 def _crc64_table() -> list[int]:
@@ -51,6 +54,7 @@ class SchemaVersion:
     parsed: Any  # fastavro's parsed schema
     canonical_form: str
     fingerprint: int
+    family: str = PRODUCT_CHANGE
 
     @property
     def fingerprint_bytes(self) -> bytes:
@@ -67,7 +71,7 @@ def schema_dir() -> Path:
     raise ContractError(f"no schemas/ folder next to {here} or at the repository root")
 
 
-def load_version(path: Path, version: int) -> SchemaVersion:
+def load_version(path: Path, version: int, family: str = PRODUCT_CHANGE) -> SchemaVersion:
     definition = json.loads(path.read_text(encoding="utf-8"))
     canonical = to_parsing_canonical_form(definition)
     return SchemaVersion(
@@ -77,26 +81,31 @@ def load_version(path: Path, version: int) -> SchemaVersion:
         parsed=fastavro.parse_schema(definition),
         canonical_form=canonical,
         fingerprint=crc64_avro(canonical.encode("utf-8")),
+        family=family,
     )
 
 
+def all_versions(family: str = PRODUCT_CHANGE) -> tuple[SchemaVersion, ...]:
+    """Every schema version of `family` in `schemas/`, oldest first (loaded once)."""
+    return _load(family)
+
+
 @cache
-def all_versions() -> tuple[SchemaVersion, ...]:
-    """Every schema version in `schemas/`, oldest first."""
+def _load(family: str) -> tuple[SchemaVersion, ...]:
     versions = []
     for path in schema_dir().glob("*.avsc"):
         match = _VERSIONED_NAME.match(path.name)
-        if match:
-            versions.append(load_version(path, int(match.group(1))))
+        if match and match.group(1) == family:
+            versions.append(load_version(path, int(match.group(2)), family))
     if not versions:
-        raise ContractError(f"no product_change.vN.avsc in {schema_dir()}")
+        raise ContractError(f"no {family}.vN.avsc in {schema_dir()}")
     return tuple(sorted(versions, key=lambda v: v.version))
 
 
-def current() -> SchemaVersion:
-    """The schema new values are written with: the highest version."""
-    return all_versions()[-1]
+def current(family: str = PRODUCT_CHANGE) -> SchemaVersion:
+    """The schema new values are written with: the family's highest version."""
+    return all_versions(family)[-1]
 
 
-def by_fingerprint() -> dict[int, SchemaVersion]:
-    return {v.fingerprint: v for v in all_versions()}
+def by_fingerprint(family: str = PRODUCT_CHANGE) -> dict[int, SchemaVersion]:
+    return {v.fingerprint: v for v in all_versions(family)}

@@ -8,6 +8,7 @@ PRODUCT_TOPIC = "catalog.product-changes.v1"
 DEAD_LETTER_TOPIC = "catalog.product-changes.dead-letter.v1"
 
 DAY_MS = 24 * 60 * 60 * 1000
+MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default for a topic
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ def product_topic(
 def dead_letter_topic(
     name: str = DEAD_LETTER_TOPIC, partitions: int = 1, replication_factor: int = 1
 ) -> TopicSpec:
-    """Rejected postbacks, kept 30 days (time-based retention: nothing here is superseded)."""
+    """Rejected postbacks, kept 30 days (time-based retention: nothing here is superseded).
+
+    `max.message.bytes` is Kafka's default, stated because dead-letter values are sized to fit it
+    (`dead_letters.VALUE_LIMIT`)."""
     return TopicSpec(
         name=name,
         partitions=partitions,
@@ -61,6 +65,7 @@ def dead_letter_topic(
             "cleanup.policy": "delete",
             "retention.ms": str(30 * DAY_MS),
             "min.insync.replicas": str(min_insync_for(replication_factor)),
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
         },
     )
 

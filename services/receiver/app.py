@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import ClientDisconnect
 
 from catalog_contract import codec
 from catalog_contract import headers as record_headers
@@ -21,13 +23,14 @@ from catalog_contract.events import ChangeType
 from catalog_contract.keys import product_key
 from receiver import formats
 from receiver.auth import address_allowed, client_address, secret_matches
-from receiver.deadletter import dead_letter_record
-from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
+from receiver.deadletter import dead_letter_record, repeat_key, tally_record
+from receiver.errors import FieldProblem, InvalidPostback, PublishFailed, UnreadableBody
 from receiver.intake import change_from_request
 from receiver.metrics import ReceiverMetrics
 from receiver.problems import problem
 from receiver.publisher import Acknowledged, Publisher
 from receiver.recent import RecentWindow
+from receiver.repeats import RepeatWindow, Tally
 from receiver.settings import ReceiverSettings
 
 log = logging.getLogger("receiver")
@@ -62,19 +65,20 @@ _REQUEST_BODY_DOC = {
 
 
 class BodyTooLarge(Exception):
-    def __init__(self, prefix: bytes) -> None:
+    def __init__(self, prefix: bytes, length: int) -> None:
         self.prefix = prefix
+        self.length = length  # at least; the rest was not read
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(b"")
+        raise BodyTooLarge(b"", int(declared))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise BodyTooLarge(bytes(body[:limit]))
+            raise BodyTooLarge(bytes(body[:limit]), len(body))
     return bytes(body)
 
 
@@ -96,15 +100,48 @@ def _accepted(event_id: uuid.UUID, acks: list[Acknowledged]) -> bytes:
     ).encode()
 
 
+def _dead_lettered_receipt(
+    request_id: str,
+    status: int,
+    reason: str,
+    problems: list[FieldProblem] | None,
+    settings: ReceiverSettings,
+) -> Response:
+    """Accept mode's 200: the postback is kept in the dead-letter topic, NOT published; the
+    header says so even when the platform expects a fixed success body."""
+    headers = {"X-Dead-Lettered": request_id}
+    if settings.success_body is not None:
+        return PlainTextResponse(settings.success_body, headers=headers)
+    receipt = {
+        "dead_lettered": True,
+        "published": False,
+        "request_id": request_id,
+        "status": status,
+        "reason": reason,
+        "errors": [{"field": p.field, "reason": p.reason} for p in problems or ()],
+    }
+    return JSONResponse(receipt, headers=headers)
+
+
 def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -> FastAPI:
     kafka = publisher or Publisher(settings)
     metrics = ReceiverMetrics()
     recent: RecentWindow[bytes] = RecentWindow(ttl_s=settings.recent_window_s, max_entries=50_000)
 
+    repeats = RepeatWindow(
+        settings.dead_letter_repeat_window_s, settings.dead_letter_repeat_max_entries
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await kafka.start()
+        sweeper = asyncio.create_task(sweep_repeats())
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await write_tallies(repeats.drain())
+        metrics.dead_letter_tallies_failed.inc(repeats.dropped_tallies)
         await kafka.stop()
 
     app = FastAPI(title="catalog-stream receiver", version="1", lifespan=lifespan)
@@ -127,35 +164,72 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
         title: str,
         detail: str,
         exc: InvalidPostback | None = None,
+        *,
+        body_length: int | None = None,
     ) -> Response:
-        """Keep the refused request in the dead-letter topic, then say why; if it can't be kept,
-        answer 503 so the platform sends it again."""
-        request_id = str(uuid.uuid4())
-        record = dead_letter_record(
-            request_id=request_id,
-            received_at=datetime.now(UTC),
-            method=request.method,
-            query=request.url.query,
-            headers=dict(request.headers),
-            secret_header=settings.auth_header,
-            body=body,
-            status=status,
-            reason=detail,
-            problems=exc.problems if exc else None,
-        )
-        try:
-            await kafka.publish(settings.dead_letter_topic, None, record)
-        except PublishFailed as failure:
-            log.error("dead-letter write failed: %s", failure)
-            return unavailable(f"could not keep the refused postback: {failure}")
-        metrics.dead_lettered.inc()
+        """Keep the refused request in the dead-letter topic (once per repeat window), then say
+        why; if it can't be kept, answer 503 so the platform sends it again."""
+        query = request.url.query
+        key = repeat_key(request.method, query, body, status, detail)
+        request_id = repeats.repeat(key, time.monotonic(), time.time())
+        if request_id is not None:
+            metrics.dead_letter_repeats.inc()
+        else:
+            request_id = str(uuid.uuid4())
+            record = dead_letter_record(
+                request_id=request_id,
+                received_at=datetime.now(UTC),
+                method=request.method,
+                query=query,
+                headers=dict(request.headers),
+                secret_header=settings.auth_header,
+                body=body,
+                status=status,
+                reason=detail,
+                problems=exc.problems if exc else None,
+                kind=slug,
+                body_length=body_length,
+            )
+            try:
+                await kafka.publish(settings.dead_letter_topic, None, record)
+            except PublishFailed as failure:
+                log.error("dead-letter write failed: %s", failure)
+                return unavailable(f"could not keep the refused postback: {failure}")
+            repeats.add(key, request_id, status, slug, time.monotonic())
+            metrics.dead_lettered.inc()
+            log.info(
+                "postback refused",
+                extra={"status": status, "reason": detail, "request_id": request_id},
+            )
         metrics.requests.labels(slug).inc()
-        log.info(
-            "postback refused", extra={"status": status, "reason": detail, "request_id": request_id}
-        )
-        return problem(
-            status, slug, title, detail, errors=exc.problems if exc else None, request_id=request_id
-        )
+        problems = exc.problems if exc else None
+        if settings.invalid_answer == "accept":
+            return _dead_lettered_receipt(request_id, status, detail, problems, settings)
+        return problem(status, slug, title, detail, errors=problems, request_id=request_id)
+
+    async def write_tallies(tallies: list[Tally]) -> None:
+        """One small record per request whose repeats were counted; a failure loses only the
+        record (the repeats metric has them), so it is logged and counted, not retried."""
+        for tally in tallies:
+            record = tally_record(
+                request_id=str(uuid.uuid4()),
+                received_at=datetime.now(UTC),
+                repeat_of=tally.request_id,
+                status=tally.status,
+                repeats=tally.repeats,
+                last_seen_at=tally.last_seen_at,
+            )
+            try:
+                await kafka.publish(settings.dead_letter_topic, None, record)
+            except PublishFailed as failure:
+                metrics.dead_letter_tallies_failed.inc()
+                log.warning("repeat tally not written: %s", failure)
+
+    async def sweep_repeats() -> None:
+        every = max(0.05, min(60.0, settings.dead_letter_repeat_window_s / 2))
+        while True:
+            await asyncio.sleep(every)
+            await write_tallies(repeats.closed(time.monotonic()))
 
     async def handle(request: Request) -> Response:
         if settings.allowed_networks:
@@ -188,10 +262,19 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
                 "body-too-large",
                 "Body too large",
                 f"body exceeds {settings.max_body_bytes} bytes",
+                body_length=too_large.length,
             )
         except TimeoutError:
             metrics.requests.labels("timeout").inc()
+            metrics.incomplete.labels("timeout").inc()
+            log.warning("postback body not received within %ss", settings.request_timeout_s)
             return problem(408, "request-timeout", "Request timeout", "body not received in time")
+        except ClientDisconnect:
+            # Nobody is left to answer; the metric and the log line are the trace.
+            metrics.requests.labels("disconnected").inc()
+            metrics.incomplete.labels("disconnected").inc()
+            log.warning("client disconnected before sending the whole body")
+            return problem(400, "client-disconnected", "Client disconnected", "body incomplete")
         try:
             change = change_from_request(
                 request.method,

@@ -28,6 +28,22 @@ class ReceiverMetrics:
             "Rejected postbacks kept in the dead-letter topic",
             registry=self.registry,
         )
+        self.dead_letter_repeats = Counter(
+            "receiver_dead_letter_repeats",
+            "Identical refused requests counted in the repeat window instead of written again",
+            registry=self.registry,
+        )
+        self.dead_letter_tallies_failed = Counter(
+            "receiver_dead_letter_tallies_failed",
+            "Repeat tallies that could not be written (or were dropped from a full backlog)",
+            registry=self.registry,
+        )
+        self.incomplete = Counter(
+            "receiver_incomplete_requests",
+            "Requests whose body never fully arrived: client disconnected, or the time-out (408)",
+            ["cause"],
+            registry=self.registry,
+        )
         self.duplicates = Counter(
             "receiver_duplicates_dropped",
             "Exact repeats answered from the recent-events window",

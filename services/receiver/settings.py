@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,14 @@ class ReceiverSettings(BaseSettings):
     linger_ms: int = 5
     compression: str = "lz4"
     success_body: str | None = None
+    # What a permanently invalid postback (400, 413, 415, 422) is answered, once dead-lettered:
+    # "reject" answers the 4xx (the platform retries until the mapping is fixed), "accept" answers
+    # 200 with a receipt saying it was dead-lettered (the operator re-drives it later).
+    invalid_answer: Literal["reject", "accept"] = "reject"
+    # An identical refused request within this many seconds of its record is counted, not
+    # written again; the window holds at most this many distinct requests.
+    dead_letter_repeat_window_s: float = 3600.0
+    dead_letter_repeat_max_entries: int = 10_000
 
     @model_validator(mode="after")
     def _secret_required(self) -> ReceiverSettings:

@@ -49,6 +49,10 @@ def test_channels_match_the_contract_topics() -> None:
         str(dead_channel["bindings"]["kafka"]["topicConfiguration"]["retention.ms"])
         == dead.configs["retention.ms"]
     )
+    assert (
+        str(dead_channel["bindings"]["kafka"]["topicConfiguration"]["max.message.bytes"])
+        == dead.configs["max.message.bytes"]
+    )
 
 
 def test_payload_is_the_current_schema_file() -> None:
@@ -56,3 +60,9 @@ def test_payload_is_the_current_schema_file() -> None:
     target = (ROOT / "docs" / payload["schema"]["$ref"]).resolve()
     assert target == schemas.current().path.resolve()
     assert DOC["info"]["version"].split(".")[0] == str(schemas.current().version)
+
+
+def test_dead_letter_payload_is_the_current_dead_letter_schema_file() -> None:
+    payload = DOC["components"]["messages"]["DeadLetter"]["payload"]
+    target = (ROOT / "docs" / payload["schema"]["$ref"]).resolve()
+    assert target == schemas.current(schemas.DEAD_LETTER).path.resolve()

@@ -1,0 +1,185 @@
+"""The dead-letter topic's records: a refused postback as received, and why. Pure.
+
+Values are Avro single-object encoded like product events (schema family `dead_letter`), so the
+body is kept as raw bytes: a body of control characters costs its own size, not six times it as
+escaped JSON text. `fit` shortens a record so its value always fits the topic's maximum message
+size; records written before the Avro schema (JSON text) are still read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from catalog_contract import codec, schemas
+from catalog_contract.errors import DecodeError
+
+VALUE_LIMIT = 1_000_000
+"""Largest value written, in bytes: under the topic's `max.message.bytes`
+(`topics.MAX_MESSAGE_BYTES`, 1,048,588) and the producer's `max.request.size` (1,048,576) with
+room for the record batch's own overhead and the < 1% a compressor adds to incompressible bytes."""
+
+REPEATS = "repeats"
+"""The kind of a repeat tally record."""
+
+# Caps on everything but the body and the query, so that they get the rest of the budget.
+_TEXT_CAP = 4096
+_PROBLEM_CAP = 1024
+_MAX_PROBLEMS = 100
+_MAX_HEADERS = 100
+_MARGIN = 64  # Avro length prefixes of the two fields cut last
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    request_id: str
+    received_at: datetime
+    method: str
+    query: str
+    content_type: str | None
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    body_length: int
+    status: int
+    kind: str
+    reason: str
+    problems: tuple[tuple[str, str], ...] = ()
+    repeat_of: str | None = None
+    repeats: int = 0
+    last_seen_at: datetime | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.body) < self.body_length
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "received_at": self.received_at,
+            "method": self.method,
+            "query": self.query,
+            "content_type": self.content_type,
+            "headers": [{"name": n, "value": v} for n, v in self.headers],
+            "body": self.body,
+            "body_length": self.body_length,
+            "status": self.status,
+            "kind": self.kind,
+            "reason": self.reason,
+            "problems": [{"field": f, "reason": r} for f, r in self.problems],
+            "repeat_of": self.repeat_of,
+            "repeats": self.repeats,
+            "last_seen_at": self.last_seen_at,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DeadLetter:
+        return cls(
+            request_id=record["request_id"],
+            received_at=record["received_at"],
+            method=record["method"],
+            query=record["query"],
+            content_type=record["content_type"],
+            headers=tuple((h["name"], h["value"]) for h in record["headers"]),
+            body=record["body"],
+            body_length=record["body_length"],
+            status=record["status"],
+            kind=record["kind"],
+            reason=record["reason"],
+            problems=tuple((p["field"], p["reason"]) for p in record["problems"]),
+            repeat_of=record["repeat_of"],
+            repeats=record["repeats"],
+            last_seen_at=record["last_seen_at"],
+        )
+
+
+def encode(letter: DeadLetter) -> bytes:
+    return codec.encode_record(letter.to_record(), schemas.current(schemas.DEAD_LETTER))
+
+
+def decode(value: bytes) -> DeadLetter:
+    """Raises DecodeError for a value that is no dead letter (of any version, or legacy JSON)."""
+    if value[:1] == b"{":
+        return _from_legacy_json(value)
+    return DeadLetter.from_record(codec.decode_record(value, schemas.current(schemas.DEAD_LETTER)))
+
+
+def _from_legacy_json(value: bytes) -> DeadLetter:
+    """Records the receiver wrote as JSON text before the Avro schema existed."""
+    try:
+        old = json.loads(value)
+        if old.get("body_base64") is not None:
+            body = base64.b64decode(old["body_base64"])
+        else:
+            body = (old.get("body") or "").encode("utf-8", "surrogatepass")
+        return DeadLetter(
+            request_id=old["request_id"],
+            received_at=datetime.fromisoformat(old["received_at"]),
+            method=old["method"],
+            query=old.get("query") or "",
+            content_type=old.get("content_type"),
+            headers=tuple((str(k), str(v)) for k, v in (old.get("headers") or {}).items()),
+            body=body,
+            body_length=len(body),
+            status=int(old["status"]),
+            kind="legacy",
+            reason=old["reason"],
+            problems=tuple((e["field"], e["reason"]) for e in old.get("errors") or []),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise DecodeError(f"not a dead-letter record ({type(exc).__name__}: {exc})") from exc
+
+
+def clean(text: str) -> str:
+    """Text Avro can write (UTF-8): lone surrogates, e.g. from an escaped JSON "\\ud800" echoed
+    in a reason, become their escape sequence."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` up to `limit` characters, else its start and a marker with its original length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [truncated: {len(text)} characters]"
+
+
+def _utf8_prefix(text: str, size: int) -> str:
+    return text.encode("utf-8")[: max(size, 0)].decode("utf-8", "ignore")
+
+
+def fit(letter: DeadLetter, limit: int = VALUE_LIMIT) -> DeadLetter:
+    """The record with every text made writable and capped, and the body and query cut so the
+    encoded value is at most `limit` bytes. `body_length` keeps the original size."""
+    headers = [(clean(n)[:256], shorten(clean(v), _TEXT_CAP)) for n, v in letter.headers]
+    problems = [(clean(f)[:256], shorten(clean(r), _PROBLEM_CAP)) for f, r in letter.problems]
+    if len(problems) > _MAX_PROBLEMS:
+        problems = [*problems[:_MAX_PROBLEMS], ("…", f"{len(problems) - _MAX_PROBLEMS} more")]
+    small = replace(
+        letter,
+        request_id=clean(letter.request_id)[:64],
+        method=clean(letter.method)[:16],
+        content_type=None
+        if letter.content_type is None
+        else shorten(clean(letter.content_type), 256),
+        headers=tuple(headers[:_MAX_HEADERS]),
+        reason=shorten(clean(letter.reason), _TEXT_CAP),
+        problems=tuple(problems),
+        query="",
+        body=b"",
+    )
+    room = limit - len(encode(small)) - _MARGIN
+    query = clean(letter.query)
+    query_size = len(query.encode("utf-8"))
+    if query_size + len(letter.body) > room:
+        # Whichever is larger gives way; each keeps at least half the room if it needs it.
+        keep_query = min(query_size, max(room - len(letter.body), room // 2))
+        if keep_query < query_size:
+            marker = f"… [truncated: {query_size} bytes]"
+            query = _utf8_prefix(query, keep_query - len(marker.encode())) + marker
+        body = letter.body[: max(room - len(query.encode("utf-8")), 0)]
+    else:
+        body = letter.body
+    return replace(small, query=query, body=body, body_length=max(letter.body_length, len(body)))

@@ -1,0 +1,172 @@
+"""The dead-letter record (contract), its size bound, and the receiver's repeat window. No I/O."""
+
+from __future__ import annotations
+
+import gc
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from catalog_contract import codec, compat, dead_letters, schemas, topics
+from catalog_contract.dead_letters import DeadLetter
+from catalog_contract.errors import DecodeError
+from receiver.deadletter import dead_letter_record, repeat_key, tally_record
+from receiver.repeats import RepeatWindow, Tally
+
+AT = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+LETTER = DeadLetter(
+    request_id="r1",
+    received_at=AT,
+    method="POST",
+    query="",
+    content_type="application/json",
+    headers=(("content-type", "application/json"),),
+    body=b'{"price": "12,99 \xe2\x82\xac"}',
+    body_length=25,
+    status=422,
+    kind="invalid-postback",
+    reason="CurrentPrice: not a decimal price",
+    problems=(("CurrentPrice", "not a decimal price"),),
+)
+
+
+def test_record_round_trips_through_its_avro_schema() -> None:
+    value = dead_letters.encode(LETTER)
+    assert value[:2] == codec.MAGIC
+    assert codec.writer_schema(value, schemas.DEAD_LETTER).version == 1
+    assert dead_letters.decode(value) == LETTER
+    with pytest.raises(DecodeError):  # a product schema reader does not know its fingerprint
+        codec.decode_record(value)
+
+
+def test_dead_letter_schemas_follow_the_same_compatibility_policy() -> None:
+    versions = schemas.all_versions(schemas.DEAD_LETTER)
+    assert [v.path.name for v in versions] == ["dead_letter.v1.avsc"]
+    assert compat.incompatibilities(versions) == []
+    # Adding a field without a default breaks forward compatibility: the checker sees it.
+    definition = json.loads(versions[0].path.read_text())
+    definition["fields"].append({"name": "extra", "type": "string"})
+    broken = replace(versions[0], version=2, definition=definition)
+    assert compat.incompatibilities([*versions, broken]) != []
+
+
+def test_a_256_kib_body_of_control_bytes_is_kept_raw_and_fits() -> None:
+    # As escaped JSON text (the old format) this was ~1.6 MB, which Kafka refused.
+    body = b"\x01" * 262_144
+    value = dead_letter_record(
+        request_id="r", received_at=AT, method="POST", query="",
+        headers={"content-type": "application/json"}, secret_header="X-Postback-Token",
+        body=body, status=400, reason="body is not valid JSON",
+    )  # fmt: skip
+    assert len(body) < len(value) < len(body) + 200  # the body's own size and a few fields
+    kept = dead_letters.decode(value)
+    assert (kept.body, kept.body_length, kept.truncated) == (body, 262_144, False)
+
+
+def test_fit_cuts_body_query_and_texts_to_the_limit_with_markers() -> None:
+    huge = replace(
+        LETTER,
+        query="a=" + "b" * 2_000_000,
+        body=b"\x00" * 3_000_000,
+        body_length=3_000_000,
+        reason="x" * 5000,
+        problems=tuple((f"F{i}", "\ud800") for i in range(150)),
+    )
+    fitted = dead_letters.fit(huge)
+    value = dead_letters.encode(fitted)
+    assert len(value) <= dead_letters.VALUE_LIMIT < topics.MAX_MESSAGE_BYTES
+    assert (fitted.body_length, fitted.truncated) == (3_000_000, True)
+    assert fitted.query.endswith("… [truncated: 2000002 bytes]")
+    assert fitted.reason == "x" * 4096 + "… [truncated: 5000 characters]"
+    assert fitted.problems[0] == ("F0", "\\ud800")  # a lone surrogate becomes its escape
+    assert fitted.problems[100:] == (("…", "50 more"),)
+    assert len(fitted.body) + len(fitted.query.encode()) > 990_000  # the room is used
+    small = dead_letters.fit(LETTER)
+    assert small == LETTER  # a record that fits is unchanged
+
+
+def test_fit_respects_any_limit() -> None:
+    for limit in (2_000, 10_000, 100_000):
+        big = replace(LETTER, body=b"\xff" * 200_000, body_length=200_000, query="q=" * 30_000)
+        assert len(dead_letters.encode(dead_letters.fit(big, limit))) <= limit
+
+
+def test_records_written_as_json_before_the_schema_are_still_read() -> None:
+    legacy = json.dumps(
+        {
+            "request_id": "old-1", "received_at": "2026-11-20T10:00:00+00:00",
+            "method": "POST", "query": "", "content_type": "text/plain",
+            "headers": {"content-type": "text/plain"}, "body": None, "body_base64": "//4=",
+            "status": 415, "reason": "unsupported", "errors": [],
+        }
+    ).encode()  # fmt: skip
+    letter = dead_letters.decode(legacy)
+    assert (letter.request_id, letter.body, letter.status, letter.kind) == (
+        "old-1",
+        b"\xff\xfe",
+        415,
+        "legacy",
+    )
+    assert letter.received_at == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    with pytest.raises(DecodeError):
+        dead_letters.decode(b"{not json")
+
+
+def test_repeat_key_is_the_request_and_the_verdict() -> None:
+    key = repeat_key("POST", "", b"body", 422, "CurrentPrice: bad")
+    assert len(key) == 32
+    assert key == repeat_key("POST", "", b"body", 422, "CurrentPrice: bad")
+    assert key != repeat_key("POST", "", b"body", 422, "CurrentPrice: worse")
+    assert key != repeat_key("POST", "", b"body!", 422, "CurrentPrice: bad")
+    assert key != repeat_key("GET", "", b"body", 422, "CurrentPrice: bad")
+    # Parts are length-prefixed: moving bytes from the query to the body changes the key.
+    assert repeat_key("POST", "ab", b"c", 400, "r") != repeat_key("POST", "a", b"bc", 400, "r")
+
+
+def test_repeat_window_counts_repeats_and_tallies_them_when_the_entry_leaves() -> None:
+    window = RepeatWindow(ttl_s=10, max_entries=2)
+    assert window.repeat(b"k1", now=0, wall=0) is None
+    window.add(b"k1", "r1", 422, "invalid-postback", now=0)
+    assert window.repeat(b"k1", now=1, wall=1_764_000_000) == "r1"
+    assert window.repeat(b"k1", now=9, wall=1_764_000_008) == "r1"
+    assert window.closed(now=9) == []
+    assert window.repeat(b"k1", now=10.5, wall=0) is None  # the window passed: write it again
+    assert window.closed(now=10.5) == [
+        Tally("r1", 422, "invalid-postback", 2, datetime.fromtimestamp(1_764_000_008, UTC))
+    ]
+    assert window.closed(now=10.5) == []  # each tally once
+
+
+def test_repeat_window_is_bounded_and_evicts_oldest_first() -> None:
+    window = RepeatWindow(ttl_s=100, max_entries=2)
+    for index, key in enumerate((b"a", b"b", b"c")):
+        window.add(key, f"r-{key.decode()}", 400, "unreadable-body", now=index)
+        window.repeat(key, now=index, wall=0)
+    assert len(window) == 2
+    assert window.repeat(b"a", now=3, wall=0) is None
+    assert [t.request_id for t in window.closed(now=3)] == ["r-a"]
+    assert sorted((t.request_id, t.repeats) for t in window.drain()) == [("r-b", 1), ("r-c", 1)]
+    assert len(window) == 0
+    gc.collect()  # entries are tuples of atomic values: the collector stops tracking them
+    window.add(b"d", "r-d", 422, "invalid-postback", now=5)
+    gc.collect()
+    assert not any(gc.is_tracked(e) for e in vars(window)["_entries"].values())
+
+
+def test_a_zero_window_counts_nothing() -> None:
+    window = RepeatWindow(ttl_s=0, max_entries=10)
+    window.add(b"k", "r", 422, "invalid-postback", now=0)
+    assert window.repeat(b"k", now=0, wall=0) is None
+
+
+def test_tally_record_points_at_the_original() -> None:
+    tally = dead_letters.decode(
+        tally_record(
+            request_id="t1", received_at=AT, repeat_of="r1", status=422, repeats=41,
+            last_seen_at=AT,
+        )
+    )  # fmt: skip
+    assert (tally.kind, tally.repeat_of, tally.repeats, tally.body) == ("repeats", "r1", 41, b"")
+    assert tally.reason == "41 identical repeats of r1, not written again"
