@@ -77,7 +77,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from catalog_stream.positions import BoundError, parse_bound
-    from catalog_stream.replay import ReplayError, replay
+    from catalog_stream.ranges import RangeError
+    from catalog_stream.replay import replay
     from catalog_stream.sinks import AvroFileSink, JsonLinesSink, Sink, TopicSink
 
     try:
@@ -102,7 +103,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         summary = asyncio.run(
             replay(args.bootstrap_servers, args.topic, start, stop, set(args.catalog), sink)
         )
-    except ReplayError as exc:
+    except RangeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(summary.lines()), file=sys.stderr)

@@ -8,23 +8,16 @@ explicit positions; until now (the end when the replay starts), a time, or expli
 from __future__ import annotations
 
 import sys
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
-from tqdm import tqdm
 
 from catalog_contract.errors import ContractError
 from catalog_contract.keys import parse_key
 from catalog_contract.reader import Tombstone, read
 from catalog_stream.positions import Bound
+from catalog_stream.ranges import read_range
 from catalog_stream.sinks import Sink
-
-
-class ReplayError(Exception):
-    """The replay cannot be done as asked; the message says why. Retrying will not help."""
 
 
 @dataclass
@@ -44,37 +37,6 @@ class Summary:
         return out
 
 
-async def _offsets_at(
-    consumer: AIOKafkaConsumer,
-    partitions: list[TopicPartition],
-    bound: Bound,
-    fallback: dict[TopicPartition, int],
-) -> dict[TopicPartition, int]:
-    if bound.kind == "edge":
-        return dict(fallback)
-    if bound.kind == "positions":
-        assert bound.positions is not None
-        unknown = set(bound.positions) - {tp.partition for tp in partitions}
-        if unknown:
-            raise ReplayError(f"no partition {sorted(unknown)} in the topic")
-        return {tp: bound.positions.get(tp.partition, fallback[tp]) for tp in partitions}
-    found = await consumer.offsets_for_times({tp: bound.time_ms for tp in partitions})
-    ends = await consumer.end_offsets(partitions)
-    return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in partitions}
-
-
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="catalog-stream-replay")
-    await admin.start()
-    try:
-        if topic not in await admin.list_topics():
-            raise ReplayError(f"topic {topic!r} does not exist")
-        described = await admin.describe_topics([topic])
-        return sorted(p["partition"] for p in described[0]["partitions"])
-    finally:
-        await admin.close()
-
-
 async def replay(
     bootstrap: str,
     topic: str,
@@ -84,78 +46,16 @@ async def replay(
     sink: Sink,
     progress: bool | None = None,
 ) -> Summary:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
-    )
-    try:
-        await consumer.start()
-    except KafkaError as exc:
-        raise ReplayError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    """Raises ranges.RangeError when the bounds or the topic do not allow it."""
     summary = Summary()
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
-        earliest = await consumer.beginning_offsets(partitions)
-        latest = await consumer.end_offsets(partitions)
-        begin = await _offsets_at(consumer, partitions, start, earliest)
-        end = await _offsets_at(consumer, partitions, stop, latest)
-        for tp in partitions:
-            if begin[tp] < earliest[tp]:
-                raise ReplayError(
-                    f"position {tp.partition}:{begin[tp]} is gone (retention or compaction removed "
-                    f"it); partition {tp.partition} now starts at {earliest[tp]}"
-                )
-        todo = [tp for tp in partitions if begin[tp] < end[tp]]
-        consumer.assign(todo)
-        for tp in todo:
-            consumer.seek(tp, begin[tp])
-        total = sum(end[tp] - begin[tp] for tp in todo)
-        with tqdm(
-            total=total,
-            unit="rec",
-            unit_scale=True,
-            desc=f"replaying {topic}",
-            disable=None if progress is None else not progress,
-            file=sys.stderr,
-        ) as bar:
-            exact = begin if start.kind == "positions" else {}
-            await _copy(consumer, todo, exact, end, catalogs, sink, summary, bar)
+        records = read_range(bootstrap, topic, start, stop, f"replaying {topic}", progress)
+        async with aclosing(records):
+            async for record in records:
+                await _one(record, catalogs, sink, summary)
     finally:
-        await consumer.stop()
         await sink.close()
     return summary
-
-
-async def _copy(
-    consumer: AIOKafkaConsumer,
-    todo: list[TopicPartition],
-    exact: dict[TopicPartition, int],
-    end: dict[TopicPartition, int],
-    catalogs: set[str],
-    sink: Sink,
-    summary: Summary,
-    bar: Any,
-) -> None:
-    remaining = set(todo)
-    first_seen: set[TopicPartition] = set()
-    while remaining:
-        batches = await consumer.getmany(*remaining, timeout_ms=1000)
-        for tp, records in batches.items():
-            for record in records:
-                if record.offset >= end[tp]:
-                    remaining.discard(tp)
-                    break
-                # An explicit start position must still exist (compaction removes records).
-                if tp not in first_seen and tp in exact and record.offset > exact[tp]:
-                    raise ReplayError(
-                        f"position {tp.partition}:{exact[tp]} was removed by compaction; the "
-                        f"next record there is {tp.partition}:{record.offset}"
-                    )
-                first_seen.add(tp)
-                bar.update(1)
-                await _one(record, catalogs, sink, summary)
-        for tp in list(remaining):
-            if await consumer.position(tp) >= end[tp]:
-                remaining.discard(tp)
 
 
 async def _one(record: Any, catalogs: set[str], sink: Sink, summary: Summary) -> None:

@@ -1,0 +1,123 @@
+"""Reading a topic between two bounds (`--from` / `--until`), shared by `replay` and
+`dead-letters`: bounds become offsets per partition, records come out in per-partition order,
+with a progress bar (rate, ETA) on a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from tqdm import tqdm
+
+from catalog_stream.positions import Bound
+
+
+class RangeError(Exception):
+    """The range cannot be read as asked; the message says why. Retrying will not help."""
+
+
+async def _offsets_at(
+    consumer: AIOKafkaConsumer,
+    partitions: list[TopicPartition],
+    bound: Bound,
+    fallback: dict[TopicPartition, int],
+) -> dict[TopicPartition, int]:
+    if bound.kind == "edge":
+        return dict(fallback)
+    if bound.kind == "positions":
+        assert bound.positions is not None
+        unknown = set(bound.positions) - {tp.partition for tp in partitions}
+        if unknown:
+            raise RangeError(f"no partition {sorted(unknown)} in the topic")
+        return {tp: bound.positions.get(tp.partition, fallback[tp]) for tp in partitions}
+    found = await consumer.offsets_for_times({tp: bound.time_ms for tp in partitions})
+    ends = await consumer.end_offsets(partitions)
+    return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in partitions}
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="catalog-stream-range")
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        raise RangeError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    try:
+        if topic not in await admin.list_topics():
+            raise RangeError(f"topic {topic!r} does not exist")
+        described = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in described[0]["partitions"])
+    finally:
+        await admin.close()
+
+
+async def read_range(
+    bootstrap: str,
+    topic: str,
+    start: Bound,
+    stop: Bound,
+    description: str,
+    progress: bool | None = None,
+) -> AsyncGenerator[Any, None]:
+    """Every record of `topic` in [start, stop), per partition in offset order. `progress` None
+    shows the bar only on a terminal. Use with `contextlib.aclosing` so the consumer stops."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        raise RangeError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+        earliest = await consumer.beginning_offsets(partitions)
+        latest = await consumer.end_offsets(partitions)
+        begin = await _offsets_at(consumer, partitions, start, earliest)
+        end = await _offsets_at(consumer, partitions, stop, latest)
+        for tp in partitions:
+            if begin[tp] < earliest[tp]:
+                raise RangeError(
+                    f"position {tp.partition}:{begin[tp]} is gone (retention or compaction removed "
+                    f"it); partition {tp.partition} now starts at {earliest[tp]}"
+                )
+        todo = [tp for tp in partitions if begin[tp] < end[tp]]
+        consumer.assign(todo)
+        for tp in todo:
+            consumer.seek(tp, begin[tp])
+        with tqdm(
+            total=sum(end[tp] - begin[tp] for tp in todo),
+            unit="rec",
+            unit_scale=True,
+            desc=description,
+            disable=None if progress is None else not progress,
+            file=sys.stderr,
+        ) as bar:
+            exact = begin if start.kind == "positions" else {}
+            remaining = set(todo)
+            first_seen: set[TopicPartition] = set()
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= end[tp]:
+                            remaining.discard(tp)
+                            break
+                        # An explicit start position must still exist (compaction removes
+                        # records).
+                        if tp not in first_seen and tp in exact and record.offset > exact[tp]:
+                            raise RangeError(
+                                f"position {tp.partition}:{exact[tp]} was removed by compaction; "
+                                f"the next record there is {tp.partition}:{record.offset}"
+                            )
+                        first_seen.add(tp)
+                        bar.update(1)
+                        yield record
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
