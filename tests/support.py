@@ -17,9 +17,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
-from catalog_contract import codec, headers
-from catalog_contract.events import ChangeType, ProductChange
-from catalog_contract.keys import product_key
+from catalog_contract.events import ProductChange
+from catalog_contract.writing import product_records
 from projector.app import create_app as create_projector
 from projector.generations import Generations, SqliteGenerations
 from projector.settings import ProjectorSettings
@@ -175,12 +174,9 @@ async def produce_events(bootstrap: str, topic: str, events: list[ProductChange]
     written = 0
     try:
         for event in events:
-            key = product_key(event.catalog_id, event.catalog_item_id)
-            record_headers = headers.for_change(event)
-            await producer.send(topic, codec.encode(event), key=key, headers=record_headers)
-            written += 1
-            if event.change_type is ChangeType.REMOVED:
-                await producer.send(topic, None, key=key, headers=record_headers)
+            records = product_records(event)
+            for value in records.values:
+                await producer.send(topic, value, key=records.key, headers=records.headers)
                 written += 1
         await producer.flush()
     finally:

@@ -17,10 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
-from catalog_contract import codec
-from catalog_contract import headers as record_headers
-from catalog_contract.events import ChangeType
-from catalog_contract.keys import product_key
+from catalog_contract.writing import product_records
 from receiver import formats
 from receiver.auth import address_allowed, client_address, secret_matches
 from receiver.deadletter import dead_letter_record, repeat_key, tally_record
@@ -296,15 +293,11 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
         if answer is not None:
             metrics.duplicates.inc()
         else:
-            key = product_key(change.catalog_id, change.catalog_item_id)
-            # A removal is recorded as an event, then a tombstone lets compaction forget the item.
-            values: tuple[bytes | None, ...] = (codec.encode(change),)
-            if change.change_type is ChangeType.REMOVED:
-                values = (*values, None)
+            records = product_records(change)
             started = time.perf_counter()
             try:
                 acks = await kafka.publish(
-                    settings.topic, key, *values, headers=record_headers.for_change(change)
+                    settings.topic, records.key, *records.values, headers=records.headers
                 )
             except PublishFailed as exc:
                 log.warning("publish failed: %s", exc, extra={"event_id": str(change.event_id)})

@@ -1,0 +1,28 @@
+"""How one product change is written to the product topic: its key, its values in order (a
+removal is the event, then a tombstone) and its headers. Used by every writer (the receiver, a
+dead-letter re-drive) so they write the same records for the same change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog_contract import codec
+from catalog_contract import headers as record_headers
+from catalog_contract.events import ChangeType, ProductChange
+from catalog_contract.keys import product_key
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecords:
+    key: bytes
+    values: tuple[bytes | None, ...]
+    headers: list[tuple[str, bytes]]
+
+
+def product_records(change: ProductChange) -> ProductRecords:
+    values: tuple[bytes | None, ...] = (codec.encode(change),)
+    if change.change_type is ChangeType.REMOVED:
+        # Recorded as an event, then a tombstone lets compaction forget the item.
+        values = (*values, None)
+    key = product_key(change.catalog_id, change.catalog_item_id)
+    return ProductRecords(key, values, record_headers.for_change(change))
