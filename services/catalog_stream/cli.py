@@ -3,6 +3,7 @@
 run                 broker + topics + receiver + projector on embedded defaults (make run)
 broker              the local Apache Kafka broker (KRaft) in the foreground
 topics ensure       create the contract's topics, or report how existing ones differ
+dead-letters        refused postbacks: summary, show REQUEST_ID, redrive [--dry-run]
 receiver            the postback receiver (settings: CATALOG_RECEIVER_* variables)
 projector           the catalog views and read API (settings: CATALOG_PROJECTOR_* variables)
 """
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from catalog_contract import topics as contract_topics
+
+if TYPE_CHECKING:
+    from receiver.settings import ReceiverSettings
 
 
 def _topic_specs(args: argparse.Namespace) -> list[contract_topics.TopicSpec]:
@@ -110,6 +116,98 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _receiver_settings(args: argparse.Namespace) -> ReceiverSettings:
+    """The receiver's configuration from the environment, as the receiver reads it (field map,
+    topics); a command needs no ingest secret, hence dev_mode (it only waives that check)."""
+    from receiver.settings import ReceiverSettings
+
+    return ReceiverSettings(dev_mode=True, bootstrap_servers=args.bootstrap_servers)
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from catalog_stream import dead_letter_commands as commands
+    from catalog_stream import dead_letter_report as report
+    from catalog_stream.positions import BoundError, parse_bound
+    from catalog_stream.ranges import RangeError
+
+    try:
+        start, stop = parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
+    except BoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = _receiver_settings(args)
+    topic = args.topic or settings.dead_letter_topic
+    out: dict[str, Any]
+    try:
+        if args.dead_letters_command == "summary":
+            summary = asyncio.run(commands.summarize(args.bootstrap_servers, topic, start, stop))
+            out, lines = summary.as_dict(), summary.lines()
+        elif args.dead_letters_command == "show":
+            letter, tallies = asyncio.run(
+                commands.find(args.bootstrap_servers, topic, args.request_id, start, stop)
+            )
+            if letter is None:
+                print(f"error: no dead letter {args.request_id!r} in {topic}", file=sys.stderr)
+                return 1
+            out, lines = report.show_dict(letter, tallies), report.show_lines(letter, tallies)
+        else:
+            topics = commands.Topics(topic, args.product_topic or settings.topic)
+            outcome = asyncio.run(
+                commands.redrive(
+                    args.bootstrap_servers, topics, start, stop, settings, args.dry_run
+                )
+            )
+            out, lines = outcome.as_dict(), outcome.lines()
+    except RangeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else "\n".join(lines))
+    return 0
+
+
+def _add_bounds(parser: argparse.ArgumentParser) -> None:
+    """--from / --until, the same for every command that reads a range of a topic."""
+    parser.add_argument(
+        "--from",
+        dest="start",
+        default="earliest",
+        help="earliest, an ISO-8601 time, or partition:offset[,partition:offset]",
+    )
+    parser.add_argument(
+        "--until",
+        default="now",
+        help="now, an ISO-8601 time, or partition:offset[,...] (exclusive)",
+    )
+
+
+def _add_dead_letter_commands(commands: Any, bootstrap: str) -> None:
+    group = commands.add_parser(
+        "dead-letters", help="refused postbacks: summary, show, redrive (same bounds as replay)"
+    )
+    actions = group.add_subparsers(dest="dead_letters_command", required=True)
+    summary = actions.add_parser("summary", help="counts by status, kind, field and problem")
+    show = actions.add_parser("show", help="one refused request in full")
+    show.add_argument("request_id", help="as in the refusal's answer (request_id)")
+    redrive = actions.add_parser(
+        "redrive", help="publish what today's parsing, mapping and validation accept"
+    )
+    redrive.add_argument("--dry-run", action="store_true", help="report, write nothing")
+    redrive.add_argument(
+        "--product-topic",
+        help="where events go (default: CATALOG_RECEIVER_TOPIC or the contract's)",
+    )
+    for action in (summary, show, redrive):
+        action.add_argument("--bootstrap-servers", default=bootstrap)
+        action.add_argument(
+            "--topic",
+            help="the dead-letter topic (default: CATALOG_RECEIVER_DEAD_LETTER_TOPIC or the "
+            "contract's)",
+        )
+        _add_bounds(action)
+        action.add_argument("--json", action="store_true", help="JSON instead of text")
+        action.set_defaults(handler=cmd_dead_letters)
+
+
 def cmd_topics_describe(args: argparse.Namespace) -> int:
     from catalog_stream.describe import describe_topic
     from catalog_stream.topics import TopicsError
@@ -185,17 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="read the topic between two bounds into a sink")
     replay.add_argument("--bootstrap-servers", default=bootstrap)
     replay.add_argument("--topic", default=contract_topics.PRODUCT_TOPIC)
-    replay.add_argument(
-        "--from",
-        dest="start",
-        default="earliest",
-        help="earliest, an ISO-8601 time, or partition:offset[,partition:offset]",
-    )
-    replay.add_argument(
-        "--until",
-        default="now",
-        help="now, an ISO-8601 time, or partition:offset[,...] (exclusive)",
-    )
+    _add_bounds(replay)
     replay.add_argument(
         "--catalog", action="append", default=[], help="only this catalog (repeatable)"
     )
@@ -203,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--output", help="file for jsonl (default: stdout) or avro")
     replay.add_argument("--target-topic", help="for --to topic")
     replay.set_defaults(handler=cmd_replay)
+
+    _add_dead_letter_commands(commands, bootstrap)
 
     commands.add_parser("receiver", help="the postback receiver").set_defaults(handler=cmd_receiver)
     commands.add_parser("projector", help="the views and read API").set_defaults(
