@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -37,3 +41,45 @@ def test_openapi_describes_every_format_and_answer() -> None:
     }
     assert {"200", "401", "403", "413", "415", "422", "503"} <= set(operation["responses"])
     assert "get" in spec["paths"][PATH]
+
+
+async def _call(app: Any, messages: list[dict[str, Any]], hang: bool = False) -> int:
+    """One POST straight through ASGI: the body arrives as `messages`, then (if `hang`) nothing."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
+        "root_path": "", "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5000),
+        "headers": [(b"content-type", b"application/json"), (b"x-postback-token", b"x")],
+    }  # fmt: skip
+    pending = list(messages)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        if hang:
+            await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"]) if sent else 0
+
+
+async def test_a_disconnect_in_mid_body_and_a_timeout_leave_a_trace_in_the_metrics() -> None:
+    settings = ReceiverSettings(secrets=[SecretStr("x")], request_timeout_s=0.2)
+    app = create_app(settings)
+    part = {"type": "http.request", "body": b'{"CatalogId": ', "more_body": True}
+    await _call(app, [part])  # the client went away; nobody reads the answer
+    assert await _call(app, [part], hang=True) == 408
+    metrics = await _call_metrics(app)
+    assert 'receiver_incomplete_requests_total{cause="disconnected"} 1.0' in metrics
+    assert 'receiver_incomplete_requests_total{cause="timeout"} 1.0' in metrics
+
+
+async def _call_metrics(app: Any) -> str:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        return (await client.get("/metrics")).text

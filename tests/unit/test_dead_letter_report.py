@@ -1,0 +1,187 @@
+"""What `catalog-stream dead-letters` reports, and how a re-drive judges a stored request."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from pydantic import SecretStr
+
+from catalog_contract.dead_letters import DeadLetter
+from catalog_stream.dead_letter_commands import judge
+from catalog_stream.dead_letter_report import (
+    RedriveReport,
+    Summary,
+    problem_class,
+    show_dict,
+    show_lines,
+)
+from receiver.intake import change_from_request
+from receiver.settings import ReceiverSettings
+
+AT = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+PRICE = DeadLetter(
+    request_id="r1",
+    received_at=AT,
+    method="POST",
+    query="",
+    content_type="application/json",
+    headers=(("content-type", "application/json"),),
+    body=b'{"CatalogId": "7", "CatalogItemId": "a", "CurrentPrice": "12,99 \xe2\x82\xac"}',
+    body_length=69,
+    status=422,
+    kind="invalid-postback",
+    reason="CurrentPrice: not a decimal price: '12,99 €'",
+    problems=(("CurrentPrice", "not a decimal price: '12,99 €' (expected e.g. '12.99')"),),
+)
+BROKEN = replace(
+    PRICE,
+    request_id="r3",
+    received_at=AT + timedelta(minutes=5),
+    body=b"{",
+    body_length=1,
+    status=400,
+    kind="unreadable-body",
+    reason="body is not valid JSON: Expecting property name enclosed in double quotes",
+    problems=(),
+)
+
+
+def _tally(of: str, repeats: int, minutes: int) -> DeadLetter:
+    return replace(
+        PRICE,
+        request_id=f"t-{of}",
+        kind="repeats",
+        body=b"",
+        body_length=0,
+        problems=(),
+        repeat_of=of,
+        repeats=repeats,
+        last_seen_at=AT + timedelta(minutes=minutes),
+    )
+
+
+def test_problem_class_drops_the_quoted_values() -> None:
+    assert problem_class("not a decimal price: '12,99 €' (expected e.g. '12.99')") == (
+        "not a decimal price: … (expected e.g. …)"
+    )
+    assert problem_class('unknown change type "x\\"y"') == "unknown change type …"
+    assert problem_class("required but missing or empty") == "required but missing or empty"
+    assert len(problem_class("x" * 500)) == 80
+
+
+def test_summary_groups_and_joins_repeat_tallies() -> None:
+    summary = Summary()
+    second = replace(
+        PRICE,
+        request_id="r2",
+        received_at=AT + timedelta(minutes=1),
+        reason="CurrentPrice: not a decimal price: '9,99'",
+        problems=(("CurrentPrice", "not a decimal price: '9,99' (expected e.g. '12.99')"),),
+    )
+    for letter in (PRICE, _tally("r1", 40, 30), second, BROKEN, _tally("gone", 5, 50)):
+        summary.add(letter)
+    d = summary.finish().as_dict()
+    assert (d["records"], d["repeats"], d["first_seen"], d["last_seen"]) == (
+        3, 45, "2026-11-28T09:00:00Z", "2026-11-28T09:50:00Z",
+    )  # fmt: skip
+    assert [(g["status"], g["kind"], g["records"], g["repeats"]) for g in d["by_status"]] == [
+        (422, "invalid-postback", 2, 40),
+        (422, "repeats of a record outside the range", 0, 5),
+        (400, "unreadable-body", 1, 0),
+    ]
+    assert d["by_field"][0] == {
+        "field": "CurrentPrice",
+        "problem": "not a decimal price: … (expected e.g. …)",
+        "records": 2,
+        "repeats": 40,
+        "first_seen": "2026-11-28T09:00:00Z",
+        "last_seen": "2026-11-28T09:30:00Z",
+        "examples": ["r1", "r2"],
+    }
+    assert d["by_field"][1]["field"] == "-"
+    assert d["by_field"][1]["problem"] == (
+        "body is not valid JSON: Expecting property name enclosed in double quotes"
+    )
+    lines = summary.lines()
+    assert lines[0] == (
+        "3 dead letters, 45 identical repeats not written again; "
+        "first 2026-11-28T09:00:00Z, last 2026-11-28T09:50:00Z"
+    )
+    assert lines[3].split() == [
+        "status", "kind", "records", "repeats", "first", "seen", "last", "seen", "examples",
+    ]  # fmt: skip
+    assert lines[4].split() == [
+        "422", "invalid-postback", "2", "40", "2026-11-28T09:00:00Z", "2026-11-28T09:30:00Z",
+        "r1", "r2",
+    ]  # fmt: skip
+
+
+def test_an_empty_range_says_so_in_one_line() -> None:
+    assert Summary().finish().lines() == [
+        "0 dead letters, 0 identical repeats not written again; first -, last -"
+    ]
+
+
+def test_show_has_the_whole_request_and_its_repeats() -> None:
+    cut = replace(PRICE, body=b"\x01\xff", body_length=300_000)
+    d = show_dict(cut, [_tally("r1", 3, 10), _tally("r1", 2, 20)])
+    assert (d["repeats"], d["last_repeat_at"], d["body"]) == (
+        5,
+        "2026-11-28T09:20:00Z",
+        "\x01\\xff",
+    )
+    lines = show_lines(cut, [])
+    assert lines[:4] == [
+        "request id   r1",
+        "received at  2026-11-28T09:00:00Z",
+        "refused      422 invalid-postback: CurrentPrice: not a decimal price: '12,99 €'",
+        "  CurrentPrice: not a decimal price: '12,99 €' (expected e.g. '12.99')",
+    ]
+    assert "body (first 2 of 300000 bytes kept)" in lines
+
+
+def test_redrive_report_counts_and_groups_failures() -> None:
+    report = RedriveReport(dry_run=True, read=4, tallies=1)
+    report.published.add(PRICE)
+    report.already_present.add(PRICE)
+    report.failed(BROKEN, BROKEN.reason)
+    report.failed(replace(BROKEN, request_id="r4"), BROKEN.reason)
+    assert report.as_dict()["still_failed_by_reason"][0]["examples"] == ["r3", "r4"]
+    assert report.lines() == [
+        "4 dead letters read (1 repeat tallies skipped)",
+        "  passed now:           1  would be published (dry run: nothing written)",
+        "  already present:      1  (their event is on the product topic: nothing written)",
+        "  still failed:         2",
+        "         2  body is not valid JSON: Expecting property name enclosed in double quotes"
+        "  (e.g. r3 r4)",
+    ]
+
+
+def test_judge_uses_the_current_map_and_keeps_the_receive_time() -> None:
+    templated = replace(
+        PRICE, body=b'{"catalog": "7", "item": "a", "price": "12.99"}', body_length=47
+    )
+    old = ReceiverSettings(secrets=[SecretStr("x")], field_map={"catalog": "CatalogId"})
+    change, reason = judge(templated, old)
+    assert (change, reason) == (None, "CatalogItemId: required but missing or empty")
+    fixed = old.model_copy(
+        update={
+            "field_map": {"catalog": "CatalogId", "item": "CatalogItemId", "price": "CurrentPrice"}
+        }
+    )
+    change, reason = judge(templated, fixed)
+    assert reason is None
+    assert change is not None
+    assert (change.catalog_item_id, str(change.current_price), change.received_at) == (
+        "a", "12.9900", AT,
+    )  # fmt: skip
+    # The same event (id) the HTTP path makes of this request today.
+    live = change_from_request(
+        "POST", "application/json", "", templated.body, AT + timedelta(days=1), fixed.field_map
+    )
+    assert live.event_id == change.event_id
+    truncated = replace(templated, body_length=1_000_000)
+    assert judge(truncated, fixed)[1] == (
+        "body was cut to 47 of 1000000 bytes when kept; the platform must send it again"
+    )
