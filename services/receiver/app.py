@@ -50,7 +50,12 @@ _REQUEST_BODY_DOC = {
         },
     },
     "responses": {
-        "200": {"description": "Durably written (acks=all): event id, partition and offset."},
+        "200": {
+            "description": "Durably written (acks=all): event id, partition and offset. With "
+            "CATALOG_RECEIVER_INVALID_ANSWER=accept, also a refused postback once it is kept in "
+            "the dead-letter topic: a receipt with dead_lettered true, published false, and the "
+            "header X-Dead-Lettered."
+        },
         "401": {"description": "Missing or wrong credential header; nothing stored."},
         "403": {"description": "Caller's address not allowed; nothing stored."},
         "413": {"description": "Body over the limit; kept in the dead-letter topic."},
