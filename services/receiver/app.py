@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
+from catalog_contract import dead_letters
 from catalog_contract.writing import product_records
 from receiver import formats
 from receiver.auth import address_allowed, client_address, secret_matches
-from receiver.deadletter import dead_letter_record, repeat_key, tally_record
+from receiver.deadletter import dead_letter, repeat_key, tally_record
 from receiver.errors import FieldProblem, InvalidPostback, PublishFailed, UnreadableBody
 from receiver.intake import change_from_request
 from receiver.metrics import ReceiverMetrics
@@ -143,7 +144,6 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         await write_tallies(repeats.drain())
-        metrics.dead_letter_tallies_failed.inc(repeats.dropped_tallies)
         await kafka.stop()
 
     app = FastAPI(title="catalog-stream receiver", version="1", lifespan=lifespan)
@@ -172,28 +172,29 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
         """Keep the refused request in the dead-letter topic (once per repeat window), then say
         why; if it can't be kept, answer 503 so the platform sends it again."""
         query = request.url.query
+        problems = exc.problems if exc else None
+        letter = dead_letter(
+            request_id=str(uuid.uuid4()),
+            received_at=datetime.now(UTC),
+            method=request.method,
+            query=query,
+            headers=dict(request.headers),
+            secret_header=settings.auth_header,
+            body=body,
+            status=status,
+            reason=detail,
+            problems=problems,
+            kind=slug,
+            body_length=body_length,
+        )
         key = repeat_key(request.method, query, body, status, detail)
         request_id = repeats.repeat(key, time.monotonic(), time.time())
         if request_id is not None:
             metrics.dead_letter_repeats.inc()
         else:
-            request_id = str(uuid.uuid4())
-            record = dead_letter_record(
-                request_id=request_id,
-                received_at=datetime.now(UTC),
-                method=request.method,
-                query=query,
-                headers=dict(request.headers),
-                secret_header=settings.auth_header,
-                body=body,
-                status=status,
-                reason=detail,
-                problems=exc.problems if exc else None,
-                kind=slug,
-                body_length=body_length,
-            )
+            request_id = letter.request_id
             try:
-                await kafka.publish(settings.dead_letter_topic, None, record)
+                await kafka.publish(settings.dead_letter_topic, None, dead_letters.encode(letter))
             except PublishFailed as failure:
                 log.error("dead-letter write failed: %s", failure)
                 return unavailable(f"could not keep the refused postback: {failure}")
@@ -204,14 +205,15 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
                 extra={"status": status, "reason": detail, "request_id": request_id},
             )
         metrics.requests.labels(slug).inc()
-        problems = exc.problems if exc else None
-        if settings.invalid_answer == "accept":
+        # A body not kept whole (a 413) cannot be re-driven: accepting it would lose it.
+        if settings.invalid_answer == "accept" and not letter.truncated:
             return _dead_lettered_receipt(request_id, status, detail, problems, settings)
         return problem(status, slug, title, detail, errors=problems, request_id=request_id)
 
     async def write_tallies(tallies: list[Tally]) -> None:
         """One small record per request whose repeats were counted; a failure loses only the
         record (the repeats metric has them), so it is logged and counted, not retried."""
+        metrics.dead_letter_tallies_failed.inc(repeats.take_dropped())
         for tally in tallies:
             record = tally_record(
                 request_id=str(uuid.uuid4()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
@@ -17,7 +18,7 @@ from receiver.errors import FieldProblem
 _NEVER_KEPT = ("authorization", "cookie")
 
 
-def dead_letter_record(
+def dead_letter(
     *,
     request_id: str,
     received_at: datetime,
@@ -31,8 +32,8 @@ def dead_letter_record(
     problems: list[FieldProblem] | None = None,
     kind: str = "",
     body_length: int | None = None,
-) -> bytes:
-    """The encoded value, at most `dead_letters.VALUE_LIMIT` bytes whatever the request. The
+) -> DeadLetter:
+    """The record, already fitted to `dead_letters.VALUE_LIMIT` bytes whatever the request. The
     credential header (and Authorization, Cookie) is never kept. `body_length` is the body's real
     size when `body` is only its start (a 413)."""
     letter = DeadLetter(
@@ -53,7 +54,12 @@ def dead_letter_record(
         reason=reason,
         problems=tuple((p.field, p.reason) for p in problems or ()),
     )
-    return dead_letters.encode(dead_letters.fit(letter))
+    return dead_letters.fit(letter)
+
+
+def dead_letter_record(**fields: Any) -> bytes:
+    """The encoded value of `dead_letter(**fields)`."""
+    return dead_letters.encode(dead_letter(**fields))
 
 
 def repeat_key(method: str, query: str, body: bytes, status: int, reason: str) -> bytes:

@@ -65,6 +65,11 @@ class RepeatWindow:
         tallies, self._closed = self._closed, []
         return tallies
 
+    def take_dropped(self) -> int:
+        """Tallies dropped from a full backlog since the last call."""
+        dropped, self.dropped_tallies = self.dropped_tallies, 0
+        return dropped
+
     def drain(self) -> list[Tally]:
         """Every tally, open or closed (at shutdown)."""
         for entry in self._entries.values():

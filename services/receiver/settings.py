@@ -44,9 +44,10 @@ class ReceiverSettings(BaseSettings):
     linger_ms: int = 5
     compression: str = "lz4"
     success_body: str | None = None
-    # What a permanently invalid postback (400, 413, 415, 422) is answered, once dead-lettered:
+    # What a permanently invalid postback (400, 415, 422) is answered, once dead-lettered:
     # "reject" answers the 4xx (the platform retries until the mapping is fixed), "accept" answers
-    # 200 with a receipt saying it was dead-lettered (the operator re-drives it later).
+    # 200 with a receipt saying it was dead-lettered (the operator re-drives it later). A body
+    # not kept whole (413) is always answered 413.
     invalid_answer: Literal["reject", "accept"] = "reject"
     # An identical refused request within this many seconds of its record is counted, not
     # written again; the window holds at most this many distinct requests.

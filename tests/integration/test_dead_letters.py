@@ -160,7 +160,9 @@ async def test_accept_mode_answers_200_and_publishes_only_on_redrive(
     async with running_receiver(settings) as receiver:
         answer = await receiver.post(PATH, json=BODIES[0], headers=AUTH)
         repeat = await receiver.post(PATH, json=BODIES[0], headers=AUTH)
+        too_large = await receiver.post(PATH, content=b"x" * 300_000, headers=AUTH)
     assert answer.status_code == repeat.status_code == 200
+    assert too_large.status_code == 413  # not kept whole: accepting it would lose it
     receipt = answer.json()
     assert (receipt["dead_lettered"], receipt["published"], receipt["status"]) == (True, False, 422)
     assert answer.headers["X-Dead-Lettered"] == receipt["request_id"] == repeat.json()["request_id"]
