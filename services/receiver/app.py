@@ -17,18 +17,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
-from catalog_contract import dead_letters
 from catalog_contract.writing import product_records
 from receiver import formats
 from receiver.auth import address_allowed, client_address, secret_matches
-from receiver.deadletter import dead_letter, repeat_key, tally_record
-from receiver.errors import FieldProblem, InvalidPostback, PublishFailed, UnreadableBody
+from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
 from receiver.intake import change_from_request
 from receiver.metrics import ReceiverMetrics
 from receiver.problems import problem
 from receiver.publisher import Acknowledged, Publisher
 from receiver.recent import RecentWindow
-from receiver.repeats import RepeatWindow, Tally
+from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
 
 log = logging.getLogger("receiver")
@@ -103,47 +101,20 @@ def _accepted(event_id: uuid.UUID, acks: list[Acknowledged]) -> bytes:
     ).encode()
 
 
-def _dead_lettered_receipt(
-    request_id: str,
-    status: int,
-    reason: str,
-    problems: list[FieldProblem] | None,
-    settings: ReceiverSettings,
-) -> Response:
-    """Accept mode's 200: the postback is kept in the dead-letter topic, NOT published; the
-    header says so even when the platform expects a fixed success body."""
-    headers = {"X-Dead-Lettered": request_id}
-    if settings.success_body is not None:
-        return PlainTextResponse(settings.success_body, headers=headers)
-    receipt = {
-        "dead_lettered": True,
-        "published": False,
-        "request_id": request_id,
-        "status": status,
-        "reason": reason,
-        "errors": [{"field": p.field, "reason": p.reason} for p in problems or ()],
-    }
-    return JSONResponse(receipt, headers=headers)
-
-
 def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -> FastAPI:
     kafka = publisher or Publisher(settings)
     metrics = ReceiverMetrics()
     recent: RecentWindow[bytes] = RecentWindow(ttl_s=settings.recent_window_s, max_entries=50_000)
 
-    repeats = RepeatWindow(
-        settings.dead_letter_repeat_window_s, settings.dead_letter_repeat_max_entries
-    )
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await kafka.start()
-        sweeper = asyncio.create_task(sweep_repeats())
+        sweeper = asyncio.create_task(refusals.sweep_forever())
         yield
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        await write_tallies(repeats.drain())
+        await refusals.close()
         await kafka.stop()
 
     app = FastAPI(title="catalog-stream receiver", version="1", lifespan=lifespan)
@@ -158,82 +129,8 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
-    async def reject(
-        request: Request,
-        body: bytes,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str,
-        exc: InvalidPostback | None = None,
-        *,
-        body_length: int | None = None,
-    ) -> Response:
-        """Keep the refused request in the dead-letter topic (once per repeat window), then say
-        why; if it can't be kept, answer 503 so the platform sends it again."""
-        query = request.url.query
-        problems = exc.problems if exc else None
-        letter = dead_letter(
-            request_id=str(uuid.uuid4()),
-            received_at=datetime.now(UTC),
-            method=request.method,
-            query=query,
-            headers=dict(request.headers),
-            secret_header=settings.auth_header,
-            body=body,
-            status=status,
-            reason=detail,
-            problems=problems,
-            kind=slug,
-            body_length=body_length,
-        )
-        key = repeat_key(request.method, query, body, status, detail)
-        request_id = repeats.repeat(key, time.monotonic(), time.time())
-        if request_id is not None:
-            metrics.dead_letter_repeats.inc()
-        else:
-            request_id = letter.request_id
-            try:
-                await kafka.publish(settings.dead_letter_topic, None, dead_letters.encode(letter))
-            except PublishFailed as failure:
-                log.error("dead-letter write failed: %s", failure)
-                return unavailable(f"could not keep the refused postback: {failure}")
-            repeats.add(key, request_id, status, slug, time.monotonic())
-            metrics.dead_lettered.inc()
-            log.info(
-                "postback refused",
-                extra={"status": status, "reason": detail, "request_id": request_id},
-            )
-        metrics.requests.labels(slug).inc()
-        # A body not kept whole (a 413) cannot be re-driven: accepting it would lose it.
-        if settings.invalid_answer == "accept" and not letter.truncated:
-            return _dead_lettered_receipt(request_id, status, detail, problems, settings)
-        return problem(status, slug, title, detail, errors=problems, request_id=request_id)
-
-    async def write_tallies(tallies: list[Tally]) -> None:
-        """One small record per request whose repeats were counted; a failure loses only the
-        record (the repeats metric has them), so it is logged and counted, not retried."""
-        metrics.dead_letter_tallies_failed.inc(repeats.take_dropped())
-        for tally in tallies:
-            record = tally_record(
-                request_id=str(uuid.uuid4()),
-                received_at=datetime.now(UTC),
-                repeat_of=tally.request_id,
-                status=tally.status,
-                repeats=tally.repeats,
-                last_seen_at=tally.last_seen_at,
-            )
-            try:
-                await kafka.publish(settings.dead_letter_topic, None, record)
-            except PublishFailed as failure:
-                metrics.dead_letter_tallies_failed.inc()
-                log.warning("repeat tally not written: %s", failure)
-
-    async def sweep_repeats() -> None:
-        every = max(0.05, min(60.0, settings.dead_letter_repeat_window_s / 2))
-        while True:
-            await asyncio.sleep(every)
-            await write_tallies(repeats.closed(time.monotonic()))
+    refusals = Refusals(settings, kafka, metrics, unavailable)
+    reject = refusals.refuse
 
     async def handle(request: Request) -> Response:
         if settings.allowed_networks:
