@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from catalog_contract.dead_letters import DeadLetter
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from receiver.postback import event_id_for
 
@@ -41,3 +42,23 @@ def change(
 
 def replace(event: ProductChange, **fields: Any) -> ProductChange:
     return dataclasses.replace(event, **fields)
+
+
+def refused(body: bytes = b'{"CurrentPrice": "12,99 \xe2\x82\xac"}', **fields: Any) -> DeadLetter:
+    """A dead letter as the receiver keeps a 422 (a price with a decimal comma)."""
+    values: dict[str, Any] = {
+        "request_id": "r1",
+        "received_at": BASE_TIME,
+        "method": "POST",
+        "query": "",
+        "content_type": "application/json",
+        "headers": (("content-type", "application/json"),),
+        "body": body,
+        "body_length": len(body),
+        "status": 422,
+        "kind": "invalid-postback",
+        "reason": "CurrentPrice: not a decimal price: '12,99 €'",
+        "problems": (("CurrentPrice", "not a decimal price: '12,99 €' (expected e.g. '12.99')"),),
+        **fields,
+    }
+    return DeadLetter(**values)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from catalog_contract import topics as contract_topics
 
 if TYPE_CHECKING:
+    from catalog_stream.positions import Bound
     from receiver.settings import ReceiverSettings
 
 
@@ -81,17 +82,26 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return rebuild(args.projector, args.poll_s)
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def _bounds(args: argparse.Namespace) -> tuple[Bound, Bound] | None:
+    """--from and --until, or None after saying why they are wrong (exit 2)."""
     from catalog_stream.positions import BoundError, parse_bound
+
+    try:
+        return parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
+    except BoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
     from catalog_stream.ranges import RangeError
     from catalog_stream.replay import replay
     from catalog_stream.sinks import AvroFileSink, JsonLinesSink, Sink, TopicSink
 
-    try:
-        start, stop = parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
-    except BoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    bounds = _bounds(args)
+    if bounds is None:
         return 2
+    start, stop = bounds
     sink: Sink
     if args.to == "jsonl":
         sink = JsonLinesSink(Path(args.output) if args.output else None)
@@ -127,14 +137,12 @@ def _receiver_settings(args: argparse.Namespace) -> ReceiverSettings:
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from catalog_stream import dead_letter_commands as commands
     from catalog_stream import dead_letter_report as report
-    from catalog_stream.positions import BoundError, parse_bound
     from catalog_stream.ranges import RangeError
 
-    try:
-        start, stop = parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
-    except BoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    bounds = _bounds(args)
+    if bounds is None:
         return 2
+    start, stop = bounds
     settings = _receiver_settings(args)
     topic = args.topic or settings.dead_letter_topic
     out: dict[str, Any]

@@ -18,21 +18,12 @@ from catalog_stream.dead_letter_report import (
 )
 from receiver.intake import change_from_request
 from receiver.settings import ReceiverSettings
+from tests.factories import refused
 
 AT = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-PRICE = DeadLetter(
-    request_id="r1",
+PRICE = refused(
+    b'{"CatalogId": "7", "CatalogItemId": "a", "CurrentPrice": "12,99 \xe2\x82\xac"}',
     received_at=AT,
-    method="POST",
-    query="",
-    content_type="application/json",
-    headers=(("content-type", "application/json"),),
-    body=b'{"CatalogId": "7", "CatalogItemId": "a", "CurrentPrice": "12,99 \xe2\x82\xac"}',
-    body_length=69,
-    status=422,
-    kind="invalid-postback",
-    reason="CurrentPrice: not a decimal price: '12,99 €'",
-    problems=(("CurrentPrice", "not a decimal price: '12,99 €' (expected e.g. '12.99')"),),
 )
 BROKEN = replace(
     PRICE,

@@ -10,26 +10,13 @@ from datetime import UTC, datetime
 import pytest
 
 from catalog_contract import codec, compat, dead_letters, schemas, topics
-from catalog_contract.dead_letters import DeadLetter
 from catalog_contract.errors import DecodeError
 from receiver.deadletter import dead_letter_record, repeat_key, tally_record
 from receiver.repeats import RepeatWindow, Tally
+from tests.factories import refused
 
 AT = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
-LETTER = DeadLetter(
-    request_id="r1",
-    received_at=AT,
-    method="POST",
-    query="",
-    content_type="application/json",
-    headers=(("content-type", "application/json"),),
-    body=b'{"price": "12,99 \xe2\x82\xac"}',
-    body_length=25,
-    status=422,
-    kind="invalid-postback",
-    reason="CurrentPrice: not a decimal price",
-    problems=(("CurrentPrice", "not a decimal price"),),
-)
+LETTER = refused(received_at=AT)
 
 
 def test_record_round_trips_through_its_avro_schema() -> None:
