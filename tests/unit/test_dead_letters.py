@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalog_contract import codec, compat, dead_letters, schemas, topics
 from catalog_contract.errors import DecodeError
@@ -157,3 +159,33 @@ def test_tally_record_points_at_the_original() -> None:
     )  # fmt: skip
     assert (tally.kind, tally.repeat_of, tally.repeats, tally.body) == ("repeats", "r1", 41, b"")
     assert tally.reason == "41 identical repeats of r1, not written again"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=40_000),
+    query=st.text(max_size=20_000),
+    reason=st.text(max_size=9_000),
+    headers=st.lists(st.tuples(st.text(max_size=40), st.text(max_size=6_000)), max_size=120),
+    limit=st.integers(min_value=8_000, max_value=60_000),
+)
+def test_any_request_fits_any_limit_and_keeps_what_it_can(
+    body: bytes, query: str, reason: str, headers: list[tuple[str, str]], limit: int
+) -> None:
+    letter = replace(
+        LETTER, body=body, body_length=len(body), query=query, reason=reason, headers=tuple(headers)
+    )
+    fitted = dead_letters.fit(letter, limit)
+    value = dead_letters.encode(fitted)
+    assert len(value) <= limit
+    assert dead_letters.decode(value) == fitted
+    assert fitted.body == body[: len(fitted.body)]
+    assert fitted.body_length == len(body)
+    if (
+        len(dead_letters.encode(dead_letters.fit(replace(letter, body=b"", query=""), limit)))
+        + len(body)
+        + len(query.encode("utf-8", "backslashreplace"))
+        + 100
+        < limit
+    ):
+        assert fitted.body == body  # nothing is cut when everything fits
