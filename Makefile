@@ -34,11 +34,14 @@ $(ASYNCAPI): tools/asyncapi/package.json
 deps: $(STAMP) $(JARS) $(AVRO_JAVA) $(ASYNCAPI)
 	bash scripts/ensure-postgres
 
+# NODES=3: a local three-node Kafka cluster, topics with replication factor 3, min ISR 2.
+NODES ?= 1
+
 run: deps
-	$(BIN)/catalog-stream run
+	$(BIN)/catalog-stream run --nodes $(NODES)
 
 broker: deps
-	$(BIN)/catalog-stream broker
+	$(BIN)/catalog-stream broker --nodes $(NODES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench examples

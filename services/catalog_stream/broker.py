@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog_contract.topics import min_insync_for
+from catalog_stream.lifetime import die_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "broker" / "pom.xml"
 DEFAULT_LIB_DIR = REPO_ROOT / "broker" / "lib"
@@ -109,11 +112,25 @@ def new_cluster_id(random_uuid: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
 
 @dataclass
 class LocalBroker:
+    """One KRaft node (broker and controller in one JVM). Alone by default; `LocalCluster`
+    gives several of them the same `voters` and `cluster_id`.
+
+    `listeners` adds client listeners to the PLAINTEXT one (name -> (security protocol, port)),
+    `properties` adds or overrides server properties, `format_args` goes to the storage tool
+    (e.g. `--add-scram` to create SCRAM credentials before the first start).
+    """
+
     data_dir: Path
     port: int = 9092
     controller_port: int = 9093
     lib_dir: Path = DEFAULT_LIB_DIR
     heap: str = "1g"
+    node_id: int = 1
+    voters: str = ""  # "1@127.0.0.1:9093,2@..."; empty: this node alone
+    cluster_id: str = ""  # empty: a new one at the first format
+    listeners: dict[str, tuple[str, int]] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    format_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -126,28 +143,41 @@ class LocalBroker:
 
     def _properties(self) -> Path:
         path = self.data_dir / "server.properties"
+        listeners = {"PLAINTEXT": ("PLAINTEXT", self.port), **self.listeners}
+        replicas = str(min(3, self.voters.count("@") or 1))
+        min_isr = str(min_insync_for(int(replicas)))
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters
+            or f"{self.node_id}@127.0.0.1:{self.controller_port}",
+            "listeners": ",".join(
+                [f"{name}://127.0.0.1:{port}" for name, (_, port) in listeners.items()]
+                + [f"CONTROLLER://127.0.0.1:{self.controller_port}"]
+            ),
+            "advertised.listeners": ",".join(
+                f"{name}://127.0.0.1:{port}" for name, (_, port) in listeners.items()
+            ),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(
+                [f"{name}:{protocol}" for name, (protocol, _) in listeners.items()]
+                + ["CONTROLLER:PLAINTEXT"]
+            ),
             "log.dirs": str(self.data_dir / "data"),
             "num.partitions": "1",
-            # One broker: internal topics cannot have more replicas than that.
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            # Internal topics cannot have more replicas than there are nodes.
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
             # Topics exist only through `catalog-stream topics ensure`, with their settings.
             "auto.create.topics.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
             # Look for compactable logs every 5 s (default 15 s): a small broker, little to clean.
             "log.cleaner.backoff.ms": "5000",
+            **self.properties,
         }
         path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         return path
@@ -160,7 +190,7 @@ class LocalBroker:
         return [
             binary,
             f"-Xmx{self.heap}",
-            "-Xms256m",
+            f"-Xms{min(256, _megabytes(self.heap))}m",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log4j}",
             "-cp",
@@ -176,19 +206,22 @@ class LocalBroker:
             "kafka.tools.StorageTool",
             "format",
             "--cluster-id",
-            new_cluster_id(),
+            self.cluster_id or new_cluster_id(),
             "--config",
             str(self._properties()),
+            *self.format_args,
         )
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}")
 
-    def start(self, timeout_s: float = 90) -> None:
+    def launch(self) -> int:
+        """Start the JVM without waiting; returns where in its log to look for "started"."""
         ensure_jars(self.lib_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if _port_open(self.port):
-            raise BrokerError(f"port {self.port} is already in use; is another broker running?")
+        for port in (self.port, self.controller_port, *(p for _, p in self.listeners.values())):
+            if _port_open(port):
+                raise BrokerError(f"port {port} is already in use; is another broker running?")
         properties = self._properties()
         self.format_storage()
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
@@ -198,20 +231,28 @@ class LocalBroker:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not the JVM directly
+                preexec_fn=die_with_parent(),  # ... and yet it stops when we die, however we die
             )
-        deadline = time.monotonic() + timeout_s
+        return offset
+
+    def wait_started(self, offset: int, deadline: float) -> None:
+        assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BrokerError(
                     f"Kafka exited with {self.process.returncode}; see {self.log_file}"
                 )
-            if self._started_since(offset) and _port_open(self.port):
+            if self.started_since(offset) and _port_open(self.port):
                 return
             time.sleep(0.2)
         self.kill()
-        raise BrokerError(f"Kafka did not start within {timeout_s}s; see {self.log_file}")
+        raise BrokerError(f"Kafka did not start in time; see {self.log_file}")
 
-    def _started_since(self, offset: int) -> bool:
+    def start(self, timeout_s: float = 90) -> None:
+        offset = self.launch()
+        self.wait_started(offset, time.monotonic() + timeout_s)
+
+    def started_since(self, offset: int) -> bool:
         if not self.log_file.exists():
             return False
         with self.log_file.open("rb") as log:
@@ -220,15 +261,21 @@ class LocalBroker:
 
     def stop(self, timeout_s: float = 60) -> None:
         """A controlled shutdown (SIGTERM), so the next start needs no log recovery."""
+        self.send_stop()
+        self.wait_stopped(timeout_s)
+
+    def send_stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout_s: float = 60) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.process = None
 
     def kill(self) -> None:
@@ -236,3 +283,12 @@ class LocalBroker:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+def _megabytes(heap: str) -> int:
+    """-Xmx text ("1g", "512m", "1048576") in MiB, so -Xms never exceeds it."""
+    unit = heap[-1].lower()
+    if unit.isdigit():
+        return int(heap) // (1024 * 1024)
+    number = int(heap[:-1])
+    return {"g": number * 1024, "m": number, "k": number // 1024}[unit]

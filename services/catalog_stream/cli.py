@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def _topic_specs(args: argparse.Namespace) -> list[contract_topics.TopicSpec]:
-    return contract_topics.contract_topics(args.partitions, args.replication_factor)
+    return contract_topics.contract_topics(args.partitions, args.replication_factor or 1)
 
 
 def cmd_topics_ensure(args: argparse.Namespace) -> int:
@@ -43,23 +44,34 @@ def cmd_topics_ensure(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from catalog_stream.broker import LocalBroker, kafka_version
+    import signal
 
-    broker = LocalBroker(Path(args.data_dir), port=args.port, controller_port=args.controller_port)
-    broker.start()
-    print(
-        f"Apache Kafka {kafka_version(broker.lib_dir)} listening on {broker.bootstrap_servers} "
-        f"(data in {broker.data_dir}); Ctrl-C stops it",
-        flush=True,
-    )
+    from catalog_stream.broker import LocalBroker, kafka_version
+    from catalog_stream.cluster import LocalCluster
+    from catalog_stream.lifetime import signals_deferred
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
+    data = Path(args.data_dir)
+    if args.nodes == 1:
+        cluster = LocalCluster(data, [LocalBroker(data, args.port, args.controller_port)])
+    else:
+        cluster = LocalCluster.on_loopback(data, args.port, args.nodes)
     try:
-        assert broker.process is not None
-        broker.process.wait()
+        cluster.start()
+        print(
+            f"Apache Kafka {kafka_version()}, {args.nodes} node(s), listening on "
+            f"{cluster.bootstrap_servers} (data in {data}); Ctrl-C stops it",
+            flush=True,
+        )
+        while all(node.process and node.process.poll() is None for node in cluster.nodes):
+            time.sleep(0.5)
+        print("a Kafka node exited; stopping the others", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
-        broker.stop()
-    return 0
+        with signals_deferred():
+            cluster.stop()
 
 
 def cmd_receiver(_: argparse.Namespace) -> int:
@@ -241,7 +253,8 @@ def _add_topic_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replication-factor",
         type=int,
-        default=int(os.environ.get("CATALOG_TOPIC_REPLICATION_FACTOR", "1")),
+        default=int(os.environ.get("CATALOG_TOPIC_REPLICATION_FACTOR", "0")) or None,
+        help="default: 1, or min(3, nodes) for `run`",
     )
 
 
@@ -259,13 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kafka-port", type=int, default=9092)
     run.add_argument("--receiver-port", type=int, default=8080)
     run.add_argument("--projector-port", type=int, default=8081)
+    run.add_argument("--nodes", type=int, default=1, help="Kafka nodes (3: RF 3, min ISR 2)")
     _add_topic_args(run)
     run.set_defaults(handler=cmd_run)
 
     broker = commands.add_parser("broker", help="the local Apache Kafka broker")
     broker.add_argument("--data-dir", default=".state/kafka")
     broker.add_argument("--port", type=int, default=9092)
-    broker.add_argument("--controller-port", type=int, default=9093)
+    broker.add_argument("--controller-port", type=int, default=9093, help="with one node")
+    broker.add_argument(
+        "--nodes", type=int, default=1, help="a cluster: node i on --port + 2i (+1: controller)"
+    )
     broker.set_defaults(handler=cmd_broker)
 
     topics = commands.add_parser("topics", help="the contract's topics")

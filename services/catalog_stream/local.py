@@ -14,6 +14,8 @@ from types import FrameType
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, kafka_version
+from catalog_stream.cluster import LocalCluster
+from catalog_stream.lifetime import die_with_parent, signals_deferred
 from catalog_stream.topics import ensure_all
 
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
@@ -21,7 +23,9 @@ DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: deve
 
 def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "catalog_stream.cli", command], env={**os.environ, **env}
+        [sys.executable, "-m", "catalog_stream.cli", command],
+        env={**os.environ, **env},
+        preexec_fn=die_with_parent(),  # a SIGKILLed `run` takes its services along
     )
 
 
@@ -35,12 +39,17 @@ def run_everything(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     data = Path(args.data_dir)
-    broker = LocalBroker(data / "kafka", port=args.kafka_port, controller_port=args.kafka_port + 1)
+    broker: LocalBroker | LocalCluster
+    if args.nodes == 1:
+        broker = LocalBroker(data / "kafka", args.kafka_port, args.kafka_port + 1)
+    else:
+        broker = LocalCluster.on_loopback(data / "kafka-cluster", args.kafka_port, args.nodes)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        print(f"starting Apache Kafka {kafka_version()} ...", flush=True)
+        print(f"starting Apache Kafka {kafka_version()} ({args.nodes} nodes) ...", flush=True)
         broker.start()
-        specs = contract_topics.contract_topics(args.partitions, args.replication_factor)
+        replicas = args.replication_factor or min(3, args.nodes)
+        specs = contract_topics.contract_topics(args.partitions, replicas)
         for report in asyncio.run(ensure_all(broker.bootstrap_servers, specs)):
             print("\n".join(report.lines()))
         secret = os.environ.get("CATALOG_RECEIVER_SECRETS")
@@ -73,11 +82,12 @@ def run_everything(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        broker.stop()
+        with signals_deferred():
+            for child in children:
+                child.terminate()
+            for child in children:
+                try:
+                    child.wait(30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            broker.stop()

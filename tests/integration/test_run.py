@@ -1,8 +1,10 @@
 """`catalog-stream run` (what `make run` starts): a postback goes in and comes out of the read
-API, and a SIGTERM stops the broker and both services, as Ctrl-C does."""
+API, and a SIGTERM stops the broker and both services, as Ctrl-C does; a second signal does not
+cut the stop short, and even a SIGKILLed `run` leaves no Kafka JVM behind."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -45,7 +47,8 @@ def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, 
     env = {**os.environ, "CATALOG_LOG_LEVEL": "WARNING"}
     env.pop("CATALOG_RECEIVER_SECRETS", None)  # the development secret, as `make run` has it
     with (tmp_path / "run.log").open("ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        # A process group of its own, as a terminal or a supervisor gives it.
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         yield process, ports
     finally:
@@ -80,5 +83,47 @@ async def test_run_serves_a_postback_and_sigterm_stops_everything(
         assert (await client.get(item)).json()["current_price"] == "12.99"
 
     process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(1)  # stopping the services and the broker now
+    process.send_signal(signal.SIGTERM)  # an impatient second signal
     assert process.wait(90) == 0
     assert not [name for name, port in ports.items() if _listening(port)]
+
+
+def _processes_under(folder: Path) -> list[int]:
+    """Processes whose command line names `folder` (the JVM's config, the services' store)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue  # exited meanwhile
+            if str(folder).encode() in cmdline and b"kafka.Kafka" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+async def test_no_kafka_jvm_outlives_a_run_killed_while_stopping(
+    system: tuple[subprocess.Popen[bytes], dict[str, int]], tmp_path: Path
+) -> None:
+    process, ports = system
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def ready() -> bool:
+            try:
+                url = f"http://127.0.0.1:{ports['receiver']}/readyz"
+                return (await client.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(ready, timeout_s=120, every_s=0.5)
+    jvms = _processes_under(tmp_path)
+    assert len(jvms) == 1
+    os.killpg(process.pid, signal.SIGTERM)  # what a terminal, `timeout` or a supervisor does
+    await asyncio.sleep(0.5)
+    process.kill()  # ... and then loses patience
+    process.wait()
+    await eventually(lambda: not _processes_under(tmp_path), timeout_s=90, every_s=0.5)
+    await eventually(
+        lambda: not [name for name, port in ports.items() if _listening(port)], timeout_s=60
+    )
