@@ -6,17 +6,21 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from catalog_stream.topics import TopicsError, describe
+from catalog_contract.kafka_connection import KafkaConnection
+from catalog_stream.topics import TopicsError, checked_connection, describe
 
 
-async def describe_topic(bootstrap: str, topic: str) -> str:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="catalog-stream-describe")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+async def describe_topic(kafka: KafkaConnection | str, topic: str) -> str:
+    connection = await checked_connection(kafka)
+    admin = AIOKafkaAdminClient(**connection.client_options(), client_id="catalog-stream-describe")
+    consumer = AIOKafkaConsumer(**connection.client_options(), group_id=None)
     try:
         await admin.start()
         await consumer.start()
     except KafkaError as exc:
-        raise TopicsError(f"cannot reach Kafka at {bootstrap}: {exc}", retryable=True) from exc
+        raise TopicsError(
+            f"cannot reach Kafka at {connection.describe()}: {exc}", retryable=True
+        ) from exc
     try:
         if topic not in await admin.list_topics():
             raise TopicsError(f"topic {topic!r} does not exist", retryable=False)

@@ -14,6 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
+from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
+from catalog_stream.kafka_auth import KafkaAuthError, check_credentials
 from catalog_stream.positions import Bound
 
 
@@ -40,12 +42,12 @@ async def _offsets_at(
     return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in partitions}
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="catalog-stream-range")
+async def _partitions(connection: KafkaConnection, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**connection.client_options(), client_id="catalog-stream-range")
     try:
         await admin.start()
     except KafkaError as exc:
-        raise RangeError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+        raise RangeError(f"cannot reach Kafka at {connection.describe()}: {exc}") from exc
     try:
         if topic not in await admin.list_topics():
             raise RangeError(f"topic {topic!r} does not exist")
@@ -56,7 +58,7 @@ async def _partitions(bootstrap: str, topic: str) -> list[int]:
 
 
 async def read_range(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     topic: str,
     start: Bound,
     stop: Bound,
@@ -65,15 +67,20 @@ async def read_range(
 ) -> AsyncGenerator[Any, None]:
     """Every record of `topic` in [start, stop), per partition in offset order. `progress` None
     shows the bar only on a terminal. Use with `contextlib.aclosing` so the consumer stops."""
+    connection = kafka_connection(kafka)
+    try:
+        await check_credentials(connection)
+    except KafkaAuthError as exc:
+        raise RangeError(str(exc)) from exc
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        **connection.client_options(), enable_auto_commit=False, group_id=None
     )
     try:
         await consumer.start()
     except KafkaError as exc:
-        raise RangeError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+        raise RangeError(f"cannot reach Kafka at {connection.describe()}: {exc}") from exc
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+        partitions = [TopicPartition(topic, p) for p in await _partitions(connection, topic)]
         earliest = await consumer.beginning_offsets(partitions)
         latest = await consumer.end_offsets(partitions)
         begin = await _offsets_at(consumer, partitions, start, earliest)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_contract.errors import ContractError
+from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.keys import parse_key
 from catalog_contract.reader import Tombstone, read
 from catalog_stream.positions import Bound
@@ -38,7 +39,7 @@ class Summary:
 
 
 async def replay(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     topic: str,
     start: Bound,
     stop: Bound,
@@ -49,7 +50,7 @@ async def replay(
     """Raises ranges.RangeError when the bounds or the topic do not allow it."""
     summary = Summary()
     try:
-        records = read_range(bootstrap, topic, start, stop, f"replaying {topic}", progress)
+        records = read_range(kafka, topic, start, stop, f"replaying {topic}", progress)
         async with aclosing(records):
             async for record in records:
                 await _one(record, catalogs, sink, summary)

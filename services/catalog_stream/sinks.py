@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from fastavro.write import Writer
 
 from catalog_contract import headers, schemas
+from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.reader import Tombstone
 
 
@@ -109,15 +110,18 @@ class TopicSink(Sink):
     """Re-publish the raw records (same key, value bytes, headers and partition number), so
     each partition keeps its order; the target needs at least as many partitions."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection | str, topic: str) -> None:
+        self._connection = kafka_connection(kafka)
         self._topic = topic
         self._producer: AIOKafkaProducer | None = None  # made inside the event loop
 
     async def write(self, record: Any, found: Any) -> None:
         if self._producer is None:
             self._producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=20
+                **self._connection.client_options(),
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=20,
             )
             await self._producer.start()
         await self._producer.send(

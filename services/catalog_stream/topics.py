@@ -14,7 +14,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
+from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.topics import TopicSpec
+from catalog_stream.kafka_auth import KafkaAuthError, check_credentials
 
 TOPIC_ALREADY_EXISTS = 36
 
@@ -100,15 +102,24 @@ async def ensure(admin: AIOKafkaAdminClient, spec: TopicSpec) -> EnsureReport:
     return EnsureReport(spec.name, created=code == 0, differences=differences(spec, state))
 
 
-async def ensure_all(bootstrap_servers: str, specs: list[TopicSpec]) -> list[EnsureReport]:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="catalog-stream-topics"
-    )
+async def checked_connection(kafka: KafkaConnection | str) -> KafkaConnection:
+    """The connection, once the cluster accepted its credentials (if it answers at all)."""
+    connection = kafka_connection(kafka)
+    try:
+        await check_credentials(connection)
+    except KafkaAuthError as exc:
+        raise TopicsError(str(exc), retryable=False) from exc
+    return connection
+
+
+async def ensure_all(kafka: KafkaConnection | str, specs: list[TopicSpec]) -> list[EnsureReport]:
+    connection = await checked_connection(kafka)
+    admin = AIOKafkaAdminClient(**connection.client_options(), client_id="catalog-stream-topics")
     try:
         await admin.start()
     except KafkaError as exc:
         raise TopicsError(
-            f"cannot reach Kafka at {bootstrap_servers}: {exc}", retryable=True
+            f"cannot reach Kafka at {connection.describe()}: {exc}", retryable=True
         ) from exc
     try:
         return [await ensure(admin, spec) for spec in specs]

@@ -115,7 +115,7 @@ class Projector:
                 await projector._seek_to_stored(consumer, assigned)
 
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **self.settings.client_options(),
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -33,7 +33,7 @@ class Restater:
     async def _connected(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.bootstrap_servers,
+                **self._settings.client_options(),
                 acks="all",
                 enable_idempotence=True,
                 client_id="catalog-stream-projector-restater",

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from catalog_stream.kafka_auth import check_credentials
 from projector.consumer import Projector
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
@@ -58,6 +59,7 @@ class Runtime:
     async def start(self, run_consumer: bool = True) -> None:
         await asyncio.to_thread(self.store.create)
         if run_consumer:
+            await check_credentials(self.settings)  # refused: a clear start-up error, no retries
             self._start_live()
 
     def _start_live(self) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.topics import PRODUCT_TOPIC
 
 
-class ProjectorSettings(BaseSettings):
+class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection settings
     model_config = SettingsConfigDict(env_prefix="CATALOG_PROJECTOR_", extra="ignore")
 
     bootstrap_servers: str = Field(

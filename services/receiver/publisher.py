@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from catalog_stream.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
 from receiver.settings import ReceiverSettings
 
@@ -38,7 +39,7 @@ class Publisher:
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
         return AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap_servers,
+            **s.client_options(),
             acks="all",
             enable_idempotence=True,
             linger_ms=s.linger_ms,
@@ -48,7 +49,9 @@ class Publisher:
         )
 
     async def start(self) -> None:
-        """Connect in the background: the receiver serves (503) while Kafka is not there yet."""
+        """Connect in the background: the receiver serves (503) while Kafka is not there yet.
+        Refused credentials stop the start-up instead (KafkaAuthError): retrying cannot help."""
+        await check_credentials(self._settings)
         self._connector = asyncio.create_task(self._connect_forever())
 
     async def _connect_forever(self) -> None:

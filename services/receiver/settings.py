@@ -6,12 +6,13 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.topics import DEAD_LETTER_TOPIC, PRODUCT_TOPIC
 
 
-class ReceiverSettings(BaseSettings):
+class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection settings
     model_config = SettingsConfigDict(env_prefix="CATALOG_RECEIVER_", extra="ignore")
 
     bootstrap_servers: str = Field(
