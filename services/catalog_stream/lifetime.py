@@ -20,7 +20,11 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
-    """A `preexec_fn` for `subprocess.Popen`: the child gets `sig` when this process exits."""
+    """A `preexec_fn` for `subprocess.Popen`: the child gets `sig` when this process exits.
+
+    Strictly, when the thread that started it exits: start long-lived children from the main
+    thread (not `asyncio.to_thread`), or they stop with the worker thread.
+    """
     parent = os.getpid()
 
     def arrange() -> None:  # runs in the child, after fork, before exec

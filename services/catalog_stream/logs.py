@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from catalog_stream.quiet_logs import RepeatSummary
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -34,6 +36,7 @@ def configure_logging(level: int | None = None) -> None:
         )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RepeatSummary())  # an outage is a few lines with counts, not thousands
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from catalog_stream.quiet_logs import Outage
 from projector.batch import BatchPlan, plan_batch
 from projector.errors import PositionConflict, ProjectorError
 from projector.metrics import ProjectorMetrics
@@ -23,6 +24,7 @@ from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
 log = logging.getLogger("projector")
+FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover
 
 
 class Projector:
@@ -43,6 +45,7 @@ class Projector:
         # Notified after each batch; shared across generations so waiters survive a switch.
         self.progress = progress or asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
+        self._fetch_outage = Outage()  # logged once when fetches stop, once when they resume
 
     # --- what readers ask ----------------------------------------------------------------
 
@@ -189,7 +192,23 @@ class Projector:
         except KafkaError as exc:  # informational only: the store holds the real offsets
             log.info("could not mirror offsets to kafka: %s", exc)
 
+    def _watch_fetches(self, consumer: AIOKafkaConsumer) -> None:
+        """A partition is stale when no fetch answer came for it for a while (a broker down
+        longer than a failover). aiokafka's own errors are summarised; this is the state."""
+        now_ms = time.time() * 1000
+        stale = []
+        for tp in consumer.assignment():
+            answered = consumer.last_poll_timestamp(tp)
+            if answered is not None and now_ms - answered > FETCH_STALE_MS:
+                stale.append(tp.partition)
+        change = self._fetch_outage.observe(bool(stale), time.monotonic())
+        if change is not None and change.lost:
+            log.error("kafka not answering fetches", extra={"partitions": stale})
+        elif change is not None:
+            log.warning("kafka answering fetches again", extra={"failing_s": change.lasted_s})
+
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        self._watch_fetches(consumer)
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from catalog_stream.kafka_auth import check_credentials
+from catalog_stream.quiet_logs import Outage
 from receiver.errors import PublishFailed
 from receiver.settings import ReceiverSettings
 
@@ -35,6 +37,7 @@ class Publisher:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
+        self._outage = Outage()  # to log losing and regaining Kafka once each
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -44,7 +47,9 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=s.linger_ms,
             compression_type=s.compression or None,
-            request_timeout_ms=max(1000, int(s.produce_timeout_s * 1000)),
+            # A request to a dead leader is given up (and retried on the new one) well within
+            # the produce timeout; idempotent batches are retried without a count limit.
+            request_timeout_ms=max(1000, int(s.produce_timeout_s * 1000 / 3)),
             client_id="catalog-stream-receiver",
         )
 
@@ -117,13 +122,27 @@ class Publisher:
             raise PublishFailed("not connected to Kafka yet")
         try:
             async with asyncio.timeout(self._settings.produce_timeout_s):
-                return await self._send_in_order(self._producer, topic, key, values, headers)
+                acknowledged = await self._send_in_order(
+                    self._producer, topic, key, values, headers
+                )
         except TimeoutError as exc:
-            raise PublishFailed(
+            failure = PublishFailed(
                 f"Kafka did not acknowledge within {self._settings.produce_timeout_s}s"
-            ) from exc
+            )
+            self._writes_failing(failure)
+            raise failure from exc
         except KafkaError as exc:
-            raise PublishFailed(f"Kafka refused the write: {exc}") from exc
+            failure = PublishFailed(f"Kafka refused the write: {exc}")
+            self._writes_failing(failure)
+            raise failure from exc
+        recovered = self._outage.observe(False, time.monotonic())
+        if recovered is not None:
+            log.warning("kafka acknowledges writes again", extra={"failing_s": recovered.lasted_s})
+        return acknowledged
+
+    def _writes_failing(self, failure: PublishFailed) -> None:
+        if self._outage.observe(True, time.monotonic()) is not None:
+            log.error("kafka writes failing (answering 503 until they succeed): %s", failure)
 
     async def stop(self) -> None:
         """Flush what is in flight, then disconnect (graceful shutdown)."""

@@ -37,7 +37,9 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     field_map: dict[str, str] = Field(default_factory=dict)
 
     max_body_bytes: int = 256 * 1024
-    produce_timeout_s: float = 10.0
+    # Longer than a leader failover (~10 s: the brokers' 9 s session timeout, then an election),
+    # so a failover makes slower 200s, not 503s and a second copy from the platform's retry.
+    produce_timeout_s: float = 30.0
     request_timeout_s: float = 15.0
     retry_after_s: int = 30
     # An exact repeat within this many seconds is answered from memory, not written again.
