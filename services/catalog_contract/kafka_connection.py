@@ -27,7 +27,10 @@ class KafkaConnection(BaseSettings):
     """The connection part of each service's settings class (which inherits it), and the
     settings of the commands that talk to Kafka."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # A settings error never repeats the input: it holds the password (and the services' own).
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

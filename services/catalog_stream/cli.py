@@ -327,8 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except ValidationError as exc:  # e.g. KAFKA_SECURITY_PROTOCOL=SASL_SSL without a username
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -120,8 +120,7 @@ async def test_no_kafka_jvm_outlives_a_run_killed_while_stopping(
     jvms = _processes_under(tmp_path)
     assert len(jvms) == 1
     os.killpg(process.pid, signal.SIGTERM)  # what a terminal, `timeout` or a supervisor does
-    await asyncio.sleep(0.5)
-    process.kill()  # ... and then loses patience
+    process.kill()  # ... and then loses patience, before `run` could stop the broker itself
     process.wait()
     await eventually(lambda: not _processes_under(tmp_path), timeout_s=90, every_s=0.5)
     await eventually(

@@ -101,3 +101,12 @@ gTN0uZUZpcPSCRdbNOjKhjisFWfDO7JrnrpAFrzxY0F004WNTtuCuQrowXvVOzGG
 6m6nBZ+YVPUi8DBNNYxnR6Vg+B257q9+w8u46nDQlByBDn2jhCbinw==
 -----END CERTIFICATE-----
 """
+
+
+def test_a_settings_error_does_not_repeat_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALOG_RECEIVER_DEV_MODE", "true")
+    given = {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_password": "s3cret-pw"}
+    with pytest.raises(ValidationError) as refused:
+        ReceiverSettings(**given)  # type: ignore[arg-type]  # no username: refused
+    assert "KAFKA_SASL_USERNAME" in str(refused.value)
+    assert "s3cret-pw" not in str(refused.value)
