@@ -46,16 +46,13 @@ def cmd_topics_ensure(args: argparse.Namespace) -> int:
 def cmd_broker(args: argparse.Namespace) -> int:
     import signal
 
-    from catalog_stream.broker import LocalBroker, kafka_version
+    from catalog_stream.broker import kafka_version
     from catalog_stream.cluster import LocalCluster
     from catalog_stream.lifetime import signals_deferred
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
     data = Path(args.data_dir)
-    if args.nodes == 1:
-        cluster = LocalCluster(data, [LocalBroker(data, args.port, args.controller_port)])
-    else:
-        cluster = LocalCluster.on_loopback(data, args.port, args.nodes)
+    cluster = LocalCluster.for_command(data, args.port, args.controller_port, args.nodes)
     try:
         cluster.start()
         print(

@@ -61,6 +61,16 @@ class LocalCluster:
         ports = [first_port + 2 * i for i in range(nodes)]
         return cls.on_ports(data_dir, ports, [port + 1 for port in ports], heap)
 
+    @classmethod
+    def for_command(
+        cls, data_dir: Path, port: int, controller_port: int, nodes: int
+    ) -> LocalCluster:
+        """`broker`/`run`: one node is the single broker of before (data in `data_dir`,
+        1 GiB heap); more are `on_loopback` (data in `data_dir/node-i`)."""
+        if nodes == 1:
+            return cls(data_dir, [LocalBroker(data_dir, port, controller_port)])
+        return cls.on_loopback(data_dir, port, nodes)
+
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(node.bootstrap_servers for node in self.nodes)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from catalog_contract import topics as contract_topics
-from catalog_stream.broker import LocalBroker, kafka_version
+from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
 from catalog_stream.lifetime import die_with_parent, signals_deferred
 from catalog_stream.topics import ensure_all
@@ -39,14 +39,11 @@ def run_everything(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     data = Path(args.data_dir)
-    broker: LocalBroker | LocalCluster
-    if args.nodes == 1:
-        broker = LocalBroker(data / "kafka", args.kafka_port, args.kafka_port + 1)
-    else:
-        broker = LocalCluster.on_loopback(data / "kafka-cluster", args.kafka_port, args.nodes)
+    kafka_dir = data / ("kafka" if args.nodes == 1 else f"kafka-{args.nodes}-nodes")
+    broker = LocalCluster.for_command(kafka_dir, args.kafka_port, args.kafka_port + 1, args.nodes)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        print(f"starting Apache Kafka {kafka_version()} ({args.nodes} nodes) ...", flush=True)
+        print(f"starting Apache Kafka {kafka_version()} on {args.nodes} node(s) ...", flush=True)
         broker.start()
         replicas = args.replication_factor or min(3, args.nodes)
         specs = contract_topics.contract_topics(args.partitions, replicas)

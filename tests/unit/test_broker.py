@@ -53,10 +53,15 @@ def test_three_nodes_share_voters_and_cluster_id_and_replicate_internal_topics(
     assert again.nodes[0].cluster_id == cluster.nodes[0].cluster_id
 
 
-def test_one_node_on_loopback_is_the_single_broker_of_before(tmp_path: Path) -> None:
-    (node,) = LocalCluster.on_loopback(tmp_path, 9092, 1).nodes
-    assert (node.port, node.controller_port) == (9092, 9093)
-    three = LocalCluster.on_loopback(tmp_path / "three", 9092, 3)
+def test_one_node_is_the_single_broker_of_before(tmp_path: Path) -> None:
+    (node,) = LocalCluster.for_command(tmp_path, 9092, 9093, nodes=1).nodes
+    assert (node.data_dir, node.port, node.controller_port, node.heap) == (
+        tmp_path,
+        9092,
+        9093,
+        "1g",
+    )
+    three = LocalCluster.for_command(tmp_path / "three", 9092, 9093, nodes=3)
     assert [(n.port, n.controller_port) for n in three.nodes] == [
         (9092, 9093),
         (9094, 9095),
