@@ -27,6 +27,7 @@ from catalog_contract import headers as record_headers
 from catalog_contract.dead_letters import DeadLetter
 from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
+from catalog_contract.kafka_connection import kafka_connection
 from catalog_contract.writing import product_records
 from catalog_stream.dead_letter_report import RedriveReport, Summary
 from catalog_stream.positions import Bound
@@ -147,7 +148,7 @@ async def _publish(
     bootstrap: str, topic: str, changes: list[ProductChange], compression: str
 ) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_connection(bootstrap).client_options(),  # + the KAFKA_* security settings
         acks="all",
         enable_idempotence=True,
         compression_type=compression or None,
