@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from catalog_contract.errors import DecodeError
 from catalog_contract.events import ProductChange
 
 EVENT_ID = "event-id"
@@ -33,10 +34,35 @@ def for_removal(source_updated_at: datetime | None) -> list[tuple[str, bytes]]:
 
 
 def source_updated_at(headers: Headers | None) -> datetime | None:
+    """Raises DecodeError for a time that is not ISO-8601 with a zone: compared with the views'
+    times (all with zones) it could only be guessed at, or crash the comparison."""
     for name, value in headers or ():
         if name == SOURCE_UPDATED_AT:
             try:
-                return datetime.fromisoformat(value.decode())
-            except (UnicodeDecodeError, ValueError):
-                return None
+                found = datetime.fromisoformat(value.decode())
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise DecodeError(f"{SOURCE_UPDATED_AT} header is not an ISO-8601 time") from exc
+            if found.tzinfo is None:
+                raise DecodeError(f"{SOURCE_UPDATED_AT} header has no time zone")
+            return found
+    return None
+
+
+def position_text(partition: int, offset: int) -> str:
+    """A record's position as the contract writes it: "partition:offset"."""
+    return f"{partition}:{offset}"
+
+
+def restates(partition: int, offset: int) -> tuple[str, bytes]:
+    return (RESTATES, position_text(partition, offset).encode())
+
+
+def restated(headers: Headers | None) -> tuple[int, int] | None:
+    """The position a restatement restates, or None for any other record."""
+    for name, value in headers or ():
+        if name == RESTATES:
+            partition, colon, offset = value.decode("ascii", "replace").partition(":")
+            if not (colon and partition.isdigit() and offset.isdigit()):
+                raise DecodeError(f"{RESTATES} header is not partition:offset")
+            return int(partition), int(offset)
     return None

@@ -70,10 +70,12 @@ def plan_batch(
         previous = plan.items[key] if key in plan.items else plan.before[key]
         at = Position(record.partition, record.offset)
         if record.change is None:
-            outcome = removed(previous, record.tombstone_source_updated_at, at, key)
+            outcome = removed(
+                previous, record.tombstone_source_updated_at, at, key, record.restates
+            )
             event_id = None
         else:
-            outcome = apply(previous, record.change, at)
+            outcome = apply(previous, record.change, at, record.restates)
             event_id = str(record.change.event_id)
         plan.verdicts[outcome.verdict] += 1
         if outcome.verdict is not Verdict.APPLIED:

@@ -9,6 +9,7 @@ from catalog_contract import headers as record_headers
 from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
 from catalog_contract.reader import Tombstone, read
+from projector.view import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Incoming:
     item_id: str
     change: ProductChange | None  # None: a tombstone
     tombstone_source_updated_at: datetime | None = None
+    restates: Position | None = None  # on a restatement: the position whose state it says
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,13 @@ def read_record(
 ) -> Incoming | Unreadable:
     try:
         found = read(key, value, headers)
+        restated = record_headers.restated(headers)
     except ContractError as exc:
         return Unreadable(partition, offset, str(exc))
+    restates = None if restated is None else Position(*restated)
     if isinstance(found, Tombstone):
         return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, None,
-                        found.source_updated_at)  # fmt: skip
-    return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, found)
+                        found.source_updated_at, restates)  # fmt: skip
+    return Incoming(
+        partition, offset, found.catalog_id, found.catalog_item_id, found, restates=restates
+    )

@@ -5,8 +5,14 @@ that record: a postback that left fields out (the views merged it), an older ret
 a newer change (the views ignored it as stale), or a stale removal. A replay after compaction
 would then rebuild other views than the live ones. So, after each batch, the live projector
 writes the item's full current state (or a tombstone) under the key whenever the batch's last
-record for that key does not say it by itself. Consuming that restatement changes nothing in
-the views, and it says everything, so it needs no restatement of its own.
+record for that key does not say it by itself.
+
+A restatement carries the position of the state it says (`restates`: the item's last applied
+position) and applies only while the item has applied nothing after it (projector.view). So a
+restatement written after a newer acknowledged postback landed is ignored instead of undoing
+it, and as it is then the key's last record without saying the state, the projector restates
+again: this converges as soon as the product is quiet. Consuming an accepted restatement
+changes nothing in the live views, and it says everything, so it needs no restatement of its own.
 """
 
 from __future__ import annotations
@@ -18,22 +24,20 @@ from catalog_contract.events import PRODUCT_FIELDS, ChangeType, ProductChange
 from projector.batch import BatchPlan, ItemKey
 from projector.view import ItemState, Position, Removed
 
-# Restatement event ids: uuid5 of the event id they complete, so restating one state twice
-# (two instances during a rebalance) writes the same event, which the views see as a duplicate.
-RESTATEMENT_NAMESPACE = uuid.UUID("5f0e1c9a-3d6b-5a52-9c1e-6f2b8d4a7e31")
-
 
 @dataclass(frozen=True, slots=True)
 class Restatement:
     key: ItemKey
     says: ProductChange | Removed  # the item's whole state, or its removal (a tombstone)
-    supersedes: Position  # the record whose compaction would have lost the truth
+    restates: Position  # the item's last applied position: the state `says` says
 
 
 def snapshot(state: ItemState) -> ProductChange:
-    """The item's whole known state as one event."""
+    """The item's whole known state as one event. It keeps the id of the state's last event, so
+    a retry of that event after the restatement is still a duplicate (applied once), and two
+    instances restating one state write the same event."""
     return ProductChange(
-        event_id=uuid.uuid5(RESTATEMENT_NAMESPACE, state.last_event_id),
+        event_id=uuid.UUID(state.last_event_id),
         received_at=state.received_at,
         change_type=ChangeType.UPDATED,
         catalog_id=state.catalog_id,
@@ -56,7 +60,9 @@ def restatements(plan: BatchPlan) -> list[Restatement]:
         if last.change is not None and last.change.change_type is ChangeType.REMOVED:
             continue  # the receiver writes its tombstone right after it: that one is judged
         known = plan.items[key] if key in plan.items else plan.before.get(key)
-        at = Position(last.partition, last.offset)
+        if known is None:
+            continue
+        at = Position(known.partition, known.offset)
         if isinstance(known, ItemState):
             if last.change is None or not _states_fully(last.change, known):
                 found.append(Restatement(key, snapshot(known), at))

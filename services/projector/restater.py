@@ -84,5 +84,5 @@ def _headers(restatement: Restatement) -> list[tuple[str, bytes]]:
         found = record_headers.for_change(says)
     else:
         found = record_headers.for_removal(says.source_updated_at)
-    at = restatement.supersedes
-    return [*found, (record_headers.RESTATES, f"{at.partition}:{at.offset}".encode())]
+    at = restatement.restates
+    return [*found, record_headers.restates(at.partition, at.offset)]

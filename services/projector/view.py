@@ -6,7 +6,13 @@
 - An exact repeat of the last applied event is a *duplicate*: a no-op.
 - A REMOVED event or a tombstone removes the item and leaves a *removal marker* (when, and at
   which position), so an older retry arriving after the removal is stale instead of bringing
-  the item back. Markers are not served; a newer postback re-adds the item.
+  the item back. Markers are not served; a newer postback re-adds the item. A newer removal of
+  a removed item moves the marker's time forward, like any other change.
+- A *restatement* (a record the projector wrote, see projector.restatements) says the item's
+  whole state as of one position of the topic (its `restates` header). It applies only if the
+  item has applied nothing after that position (so it can never undo a newer acknowledged
+  change), and then it replaces the item's state rather than merging into it; otherwise it is
+  *superseded* and ignored. Time stamps do not judge it: positions do.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ class Verdict(enum.StrEnum):
     APPLIED = "applied"
     STALE = "stale"
     DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"  # a restatement of a state the item has since moved past
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +142,50 @@ def _notable(previous: ItemState | None, state: ItemState) -> list[NotableChange
     return found
 
 
+def _moved_past(previous: Known, restates: Position) -> bool:
+    """Whether the item applied a record after the position a restatement restates."""
+    if previous is None:
+        return False
+    return (previous.partition, previous.offset) > (restates.partition, restates.offset)
+
+
+def _gone(previous: ItemState) -> NotableChange:
+    return NotableChange(
+        ChangeKind.ITEM_REMOVED,
+        previous.catalog_id,
+        previous.item_id,
+        _text(previous.current_price),
+        None,
+    )
+
+
 def removed(
     previous: Known,
     source_updated_at: datetime | None,
     at: Position,
     key: tuple[str, str],
+    restates: Position | None = None,
 ) -> Outcome:
     """A REMOVED event, or a tombstone (whose header carries the removal's source timestamp), for
     item `key`. A retried old removal cannot delete a newer item; a removal of an item never seen
     still leaves a marker, so its creation arriving late (a retry) does not bring it back."""
+    if restates is not None:
+        if _moved_past(previous, restates):
+            return Outcome(Verdict.SUPERSEDED, previous)
+        marker = Removed(key[0], key[1], source_updated_at, restates.partition, restates.offset)
+        if marker == previous:
+            return Outcome(Verdict.DUPLICATE, previous)
+        gone = (_gone(previous),) if isinstance(previous, ItemState) else ()
+        return Outcome(Verdict.APPLIED, marker, gone)
     if isinstance(previous, Removed):
-        return Outcome(Verdict.DUPLICATE, previous)
+        newer = source_updated_at is not None and (
+            previous.source_updated_at is None or source_updated_at > previous.source_updated_at
+        )
+        if not newer:
+            return Outcome(Verdict.DUPLICATE, previous)
+        return Outcome(
+            Verdict.APPLIED, Removed(key[0], key[1], source_updated_at, at.partition, at.offset)
+        )
     if previous is not None and _is_stale(previous, source_updated_at):
         return Outcome(Verdict.STALE, previous)
     if source_updated_at is None and previous is not None:
@@ -153,17 +193,35 @@ def removed(
     marker = Removed(key[0], key[1], source_updated_at, at.partition, at.offset)
     if previous is None:
         return Outcome(Verdict.APPLIED, marker)
-    gone = NotableChange(
-        ChangeKind.ITEM_REMOVED,
-        previous.catalog_id,
-        previous.item_id,
-        _text(previous.current_price),
-        None,
+    return Outcome(Verdict.APPLIED, marker, (_gone(previous),))
+
+
+def _restated(previous: Known, change: ProductChange, restates: Position) -> Outcome:
+    """A restatement replaces the state (it says all of it) if nothing newer was applied."""
+    if _moved_past(previous, restates):
+        return Outcome(Verdict.SUPERSEDED, previous)
+    current = previous if isinstance(previous, ItemState) else None
+    state = ItemState(
+        catalog_id=change.catalog_id,
+        item_id=change.catalog_item_id,
+        last_event_id=str(change.event_id),
+        received_at=change.received_at,
+        partition=restates.partition,
+        offset=restates.offset,
+        revision=current.revision if current else 1,  # not a change of its own
+        source_updated_at=change.source_updated_at,
+        **{name: getattr(change, name) for name in MERGED_FIELDS},
     )
-    return Outcome(Verdict.APPLIED, marker, (gone,))
+    if state == previous:
+        return Outcome(Verdict.DUPLICATE, previous)
+    return Outcome(Verdict.APPLIED, state, tuple(_notable(current, state)))
 
 
-def apply(previous: Known, change: ProductChange, at: Position) -> Outcome:
+def apply(
+    previous: Known, change: ProductChange, at: Position, restates: Position | None = None
+) -> Outcome:
+    if restates is not None:
+        return _restated(previous, change, restates)
     if isinstance(previous, ItemState) and previous.last_event_id == str(change.event_id):
         return Outcome(Verdict.DUPLICATE, previous)
     if previous is not None and _is_stale(previous, change.source_updated_at):

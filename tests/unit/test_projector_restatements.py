@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -9,8 +10,8 @@ from decimal import Decimal
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import plan_batch
 from projector.records import Incoming
-from projector.restatements import RESTATEMENT_NAMESPACE, restatements, snapshot
-from projector.view import ItemState, Known, Position, Removed, apply
+from projector.restatements import restatements, snapshot
+from projector.view import ItemState, Known, Position, Removed, Verdict, apply
 from tests.factories import BASE_TIME, change
 
 KEY = ("42", "sku-1")
@@ -43,7 +44,7 @@ def test_a_partial_postback_is_completed_with_what_the_views_merged() -> None:
     assert (restated.says.name, restated.says.current_price) == ("Mug", Decimal("8.0000"))
     assert restated.says.stock_availability is Availability.IN_STOCK
     assert restated.says.source_updated_at == change(minute=2).source_updated_at
-    assert restated.supersedes == Position(0, 2)
+    assert restated.restates == Position(0, 2)  # the state's own position
 
 
 def test_an_older_retry_written_last_is_superseded_by_the_newer_state() -> None:
@@ -84,8 +85,70 @@ def test_a_removal_event_is_judged_by_the_tombstone_that_follows_it() -> None:
 def test_a_restatement_applied_says_everything_and_its_id_is_stable() -> None:
     known = state(FULL, change(minute=2, price="8.00"))
     restated = snapshot(known)
-    assert restated.event_id == uuid.uuid5(RESTATEMENT_NAMESPACE, known.last_event_id)
+    assert restated.event_id == uuid.UUID(known.last_event_id)  # a retry after: a duplicate
     assert snapshot(known) == restated  # restating twice writes the same event
-    plan = plan_batch([record(7, restated)], {}, lambda key: known)
+    plan = plan_batch([restating(7, restated, Position(0, 1))], {}, lambda key: known)
     assert restatements(plan) == []
     assert plan.feed == []  # nothing notable changed
+    assert plan.verdicts[Verdict.DUPLICATE] == 1
+
+
+def restating(offset: int, says: ProductChange | None, at: Position) -> Incoming:
+    return dataclasses.replace(record(offset, says), restates=at)
+
+
+def fold(*records: Incoming) -> Known:
+    plan = plan_batch(records, {}, lambda key: None)
+    return plan.items.get(KEY)
+
+
+PARTIAL = change(minute=1, price="8.00")  # no name: the views merge it into FULL
+NEWER = change(minute=1, price="6.00", stock=Availability.OUT_OF_STOCK, name="Cup")
+
+
+def test_a_restatement_written_after_a_newer_postback_is_ignored_and_restated_again() -> None:
+    # Defect 1: full, partial, then (same source second) a full one with a new name and price;
+    # the projector's restatement of the partial state lands after the newer postback.
+    first = plan_batch([record(0, FULL), record(1, PARTIAL)], {}, lambda key: None)
+    [late] = restatements(first)
+    assert late.restates == Position(0, 1)
+    assert isinstance(late.says, ProductChange)
+    topic = [
+        record(0, FULL),
+        record(1, PARTIAL),
+        record(2, NEWER),
+        restating(3, late.says, late.restates),
+    ]
+    plan = plan_batch(topic, {}, lambda key: None)
+    assert plan.verdicts[Verdict.SUPERSEDED] == 1
+    known = plan.items[KEY]
+    assert isinstance(known, ItemState)
+    assert (known.name, known.current_price, known.offset) == ("Cup", Decimal("6.0000"), 2)
+    # The key's last record (the ignored restatement) does not say the state: restate again.
+    [again] = restatements(plan)
+    assert again.restates == Position(0, 2)
+    assert again.says == snapshot(known)
+    final = restating(4, again.says, again.restates)
+    plan = plan_batch([*topic, final], {}, lambda key: None)
+    assert plan.items[KEY] == known
+    assert restatements(plan) == []
+    # What compaction keeps (the last record) builds the same item.
+    compacted = fold(final)
+    assert isinstance(compacted, ItemState)
+    assert dataclasses.replace(compacted, revision=known.revision) == known
+
+
+def test_a_restated_tombstone_cannot_remove_an_item_re_added_after_it() -> None:
+    readded = change(minute=None, price="3.00", name="Mug")  # no DateLastUpdated
+    topic = [
+        record(0, FULL),
+        record(1, None),  # a tombstone without a time: the removal
+        record(2, readded),
+        restating(3, None, Position(0, 1)),  # the removal, restated late
+    ]
+    plan = plan_batch(topic, {}, lambda key: None)
+    known = plan.items[KEY]
+    assert isinstance(known, ItemState)
+    assert known.current_price == Decimal("3.0000")
+    [again] = restatements(plan)
+    assert again.says == snapshot(known)

@@ -93,6 +93,24 @@ def test_older_retry_after_a_removal_is_stale_and_a_newer_postback_re_adds_the_i
     assert [(c.kind, c.new) for c in back.changes] == [(ChangeKind.ITEM_ADDED, "6.00")]
 
 
+def test_a_newer_removal_moves_the_removed_items_time_forward() -> None:
+    # Defect 4: REMOVED(t5) then REMOVED(t9) kept t5, so a late UPDATE(t7) brought it back.
+    state = apply(None, change(minute=1, price="5"), AT).state
+    first = apply(state, change(minute=5, kind=ChangeType.REMOVED), Position(0, 11)).state
+    second = apply(first, change(minute=9, kind=ChangeType.REMOVED), Position(0, 12))
+    assert second.verdict is Verdict.APPLIED
+    assert second.state == Removed("42", "sku-1", change(minute=9).source_updated_at, 0, 12)
+    assert second.changes == ()  # it was already gone: nothing notable
+    late = apply(second.state, change(minute=7, price="6"), Position(0, 13))
+    assert (late.verdict, late.state) == (Verdict.STALE, second.state)
+    # Its tombstone (same time), an older removal and one without a time change nothing.
+    key = ("42", "sku-1")
+    for when in (change(minute=9).source_updated_at, change(minute=6).source_updated_at, None):
+        again = removed(second.state, when, Position(0, 14), key)
+        assert again.state == second.state
+        assert again.verdict is not Verdict.APPLIED
+
+
 def test_removal_of_an_unknown_item_keeps_its_late_creation_out() -> None:
     marker = removed(None, change(minute=5).source_updated_at, AT, ("42", "sku-1"))
     assert (marker.verdict, marker.changes) == (Verdict.APPLIED, ())
