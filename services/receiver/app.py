@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
+from catalog_contract.keys import product_key
 from catalog_contract.writing import product_records
 from receiver import formats
 from receiver.auth import address_allowed, client_address, secret_matches
@@ -25,7 +26,7 @@ from receiver.intake import change_from_request
 from receiver.metrics import ReceiverMetrics
 from receiver.problems import problem
 from receiver.publisher import Acknowledged, Publisher
-from receiver.recent import RecentWindow
+from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
 
@@ -104,7 +105,7 @@ def _accepted(event_id: uuid.UUID, acks: list[Acknowledged]) -> bytes:
 def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -> FastAPI:
     kafka = publisher or Publisher(settings)
     metrics = ReceiverMetrics()
-    recent: RecentWindow[bytes] = RecentWindow(ttl_s=settings.recent_window_s, max_entries=50_000)
+    recent = LastWrites(ttl_s=settings.recent_window_s, max_entries=50_000)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -193,7 +194,8 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
                 request, body, 422, "invalid-postback", "Invalid postback", str(exc), exc
             )
 
-        answer = recent.get(change.event_id.bytes, time.monotonic())
+        key = product_key(change.catalog_id, change.catalog_item_id)
+        answer = recent.answer_for(key, change.event_id.bytes, time.monotonic())
         if answer is not None:
             metrics.duplicates.inc()
         else:
@@ -211,7 +213,8 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             if log.isEnabledFor(logging.DEBUG):  # one line per postback is costly at thousands/s
                 log.debug("postback accepted", extra={"event_id": str(change.event_id)})
             if settings.recent_window_s > 0:
-                recent.put(change.event_id.bytes, answer, time.monotonic())
+                last = (acks[-1].partition, acks[-1].offset)
+                recent.written(key, change.event_id.bytes, last, answer, time.monotonic())
         metrics.requests.labels("accepted").inc()
         if settings.success_body is not None:
             return PlainTextResponse(settings.success_body)

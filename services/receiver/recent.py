@@ -37,3 +37,36 @@ class RecentWindow(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# What the window keeps of a product: its last written event id, where it was written
+# (partition, offset) and the answer given. Atomic values only (see above).
+Written = tuple[bytes, int, int, bytes]
+
+
+class LastWrites:
+    """Per product, the last event this process wrote and its answer. A repeat is answered from
+    memory only if it repeats that last event: if anything newer was written for the product
+    since (a removal, the item re-added, then the same removal again), the repeat is a real
+    change again and must be written."""
+
+    def __init__(self, ttl_s: float, max_entries: int) -> None:
+        self._window: RecentWindow[Written] = RecentWindow(ttl_s, max_entries)
+
+    def answer_for(self, product: bytes, event_id: bytes, now: float) -> bytes | None:
+        found = self._window.get(product, now)
+        if found is None or found[0] != event_id:
+            return None
+        return found[3]
+
+    def written(
+        self, product: bytes, event_id: bytes, position: tuple[int, int], answer: bytes, now: float
+    ) -> None:
+        """Concurrent writes for one product may finish in any order: the topic's order wins."""
+        found = self._window.get(product, now)
+        if found is not None and (found[1], found[2]) > position:
+            return
+        self._window.put(product, (event_id, *position, answer), now)
+
+    def __len__(self) -> int:
+        return len(self._window)

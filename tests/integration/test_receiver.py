@@ -248,3 +248,32 @@ async def test_repeat_within_the_window_is_not_written_twice(
     assert first.json() == retry.json()
     assert len(await read_topic(kafka_bootstrap, topics.product)) == 1
     assert "receiver_duplicates_dropped_total 1.0" in metrics.text
+
+
+async def test_a_repeat_after_a_newer_change_of_the_product_is_written_again(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    # Defect 2: removed, re-added, then the same removal again within the window (no
+    # DateLastUpdated): the window answered it from memory and the item stayed live.
+    ids = {"CatalogId": "9", "CatalogItemId": "lamp-2"}
+    removal = {**ids, "ChangeType": "removed"}
+    readd = {**ids, "Name": "Desk lamp", "CurrentPrice": "49.90"}
+    async with (
+        running_receiver(receiver_settings(kafka_bootstrap, topics)) as receiver,
+        running_projector(
+            projector_settings(kafka_bootstrap, topics, tmp_path / "v.db")
+        ) as projector,
+    ):
+        answers = [
+            (await receiver.post(PATH, json=body, headers=AUTH)).json()
+            for body in (removal, readd, removal)
+        ]
+        assert answers[0]["event_id"] == answers[2]["event_id"]
+        assert answers[2]["offset"] > answers[1]["offset"]  # written again, after the re-add
+        repeat = await receiver.post(PATH, json=removal, headers=AUTH)  # nothing newer since
+        assert repeat.json() == answers[2]
+        item = await projector.get(
+            "/v1/catalogs/9/items/lamp-2", params={"min_position": answers[2]["position"]}
+        )
+    assert item.status_code == 404
+    assert len(await read_topic(kafka_bootstrap, topics.product)) == 5  # 2 + 1 + 2, no repeat

@@ -12,7 +12,7 @@ from catalog_contract import dead_letters
 from receiver.auth import address_allowed, client_address, secret_matches
 from receiver.deadletter import dead_letter_record
 from receiver.errors import FieldProblem
-from receiver.recent import RecentWindow
+from receiver.recent import LastWrites, RecentWindow
 
 SECRETS = [SecretStr("old-secret"), SecretStr("new-secret")]
 
@@ -96,3 +96,17 @@ def test_dead_letter_record_keeps_the_request_but_never_the_secret() -> None:
         )
     )  # fmt: skip
     assert (binary.body, binary.content_type) == (b"\xff\xfe", None)
+
+
+def test_a_repeat_is_answered_from_memory_only_while_nothing_newer_was_written() -> None:
+    writes = LastWrites(ttl_s=10, max_entries=10)
+    writes.written(b"p", b"removal", (0, 1), b"answer-1", now=0)
+    assert writes.answer_for(b"p", b"removal", now=1) == b"answer-1"
+    writes.written(b"p", b"re-add", (0, 3), b"answer-3", now=2)
+    assert writes.answer_for(b"p", b"removal", now=3) is None  # a real change again
+    assert writes.answer_for(b"p", b"re-add", now=3) == b"answer-3"
+    # A write that finished late but landed earlier on the topic does not take over.
+    writes.written(b"p", b"removal", (0, 2), b"answer-2", now=4)
+    assert writes.answer_for(b"p", b"removal", now=5) is None
+    assert writes.answer_for(b"q", b"removal", now=5) is None
+    assert writes.answer_for(b"p", b"re-add", now=20) is None  # forgotten after the ttl
