@@ -247,8 +247,19 @@ class ViewStore(ABC):
 
     def _check_positions(self, cursor: Any, topic: str, plan: BatchPlan) -> None:
         """Another instance sharing this store may have applied these partitions meanwhile (a
-        rebalance): then this batch was planned on old positions and must not be written."""
-        for partition in plan.next_offsets:
+        rebalance): then this batch was planned on old positions and must not be written.
+        The offsets row is created first if missing, so there is always a row to lock: two
+        instances applying a partition's first batch queue on it (the second then sees the
+        first one's offsets) instead of both finding nothing to lock and both writing.
+        Partitions are locked in one order, so two batches never wait on each other."""
+        for partition in sorted(plan.next_offsets):
+            cursor.execute(
+                self._sql(
+                    'INSERT INTO offsets (topic, "partition", next_offset) VALUES (?, ?, 0) '
+                    'ON CONFLICT (topic, "partition") DO NOTHING'
+                ),
+                (topic, partition),
+            )
             cursor.execute(
                 self._sql(
                     'SELECT next_offset FROM offsets WHERE topic = ? AND "partition" = ?'

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from projector.batch import ItemKey, plan_batch
+from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict, StoreUnavailable
 from projector.generations import PostgresGenerations
 from projector.postgres import PostgresStore
@@ -79,3 +81,47 @@ def test_instances_starting_together_on_a_fresh_postgres_database_all_start(
     with ThreadPoolExecutor(8) as pool:
         schemas = list(pool.map(lambda _: one_instance(), range(8)))
     assert schemas == ["views"] * 8
+
+
+class _PausingStore(PostgresStore):
+    """Pauses each write after its position check, until the other instance got as far (or a
+    while passed): the moment two instances overlap during a rebalance."""
+
+    def __init__(self, url: str, checked: threading.Barrier) -> None:
+        super().__init__(url)
+        self.checked = checked
+
+    def _write_catalogs(self, cursor: Any, plan: BatchPlan) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.checked.wait(timeout=3)
+        super()._write_catalogs(cursor, plan)
+
+
+def test_two_instances_cannot_both_apply_a_partitions_first_batch(
+    postgres: LocalPostgres,
+) -> None:
+    # Defect 3: with no offsets row yet, SELECT ... FOR UPDATE locked nothing, so both passed.
+    url = postgres.create_database(f"first_{uuid.uuid4().hex[:10]}")
+    checked = threading.Barrier(2)
+    stores = [_PausingStore(url, checked) for _ in range(2)]
+    stores[0].create()
+    event = change("x", price="1")
+    record = Incoming(0, 0, event.catalog_id, event.catalog_item_id, event)
+
+    def one_instance(store: ViewStore) -> str:
+        try:
+            store.write("t", plan_batch([record], {}, lambda key: None))
+        except PositionConflict:
+            return "conflict"
+        return "written"
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(one_instance, stores))
+        assert outcomes == ["conflict", "written"]
+        assert stores[0].positions("t") == {0: 1}
+        assert [c["item_count"] for c in stores[0].catalogs()] == [1]
+        assert len(stores[0].changes(0, [], 10)) == 1  # one feed entry, not two
+    finally:
+        for store in stores:
+            store.close()
