@@ -65,12 +65,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def make_topics(bootstrap: str, partitions: int = 3) -> Topics:
     suffix = uuid.uuid4().hex[:10]
-    names = Topics(product=f"test.products.{suffix}", dead_letter=f"test.dead-letter.{suffix}")
+    names = Topics(
+        product=f"test.products.{suffix}",
+        dead_letter=f"test.dead-letter.{suffix}",
+        projector_dead_letter=f"test.projector-dead-letter.{suffix}",
+    )
     await ensure_all(
         bootstrap,
         [
             contract_topics.product_topic(names.product, partitions=partitions),
             contract_topics.dead_letter_topic(names.dead_letter),
+            contract_topics.projector_dead_letter_topic(names.projector_dead_letter),
         ],
     )
     return names

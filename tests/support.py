@@ -34,6 +34,7 @@ AUTH = {"X-Postback-Token": SECRET}
 class Topics:
     product: str
     dead_letter: str
+    projector_dead_letter: str = ""  # make_topics creates one; else only named (never written)
 
 
 def receiver_settings(bootstrap: str, topics: Topics, **overrides: Any) -> ReceiverSettings:
@@ -56,6 +57,7 @@ def projector_settings(
         "topic": topics.product,
         "group_id": f"test-projector-{uuid.uuid4().hex[:8]}",
         "store_url": f"sqlite:///{db}",
+        "dead_letter_topic": topics.projector_dead_letter or f"{topics.dead_letter}.projector",
         **overrides,
     }
     return ProjectorSettings(**values)

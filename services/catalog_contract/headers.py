@@ -18,6 +18,12 @@ SOURCE_UPDATED_AT = "source-updated-at"
 # ("partition:offset") of the record it supersedes. See projector.restatements.
 RESTATES = "restates"
 
+# On a record of the projector's dead-letter topic (its key, value and other headers are the
+# source record's own bytes): where it was read and why it could not be applied.
+SOURCE_TOPIC = "dead-letter-source-topic"
+SOURCE_POSITION = "dead-letter-source-position"  # "partition:offset"
+REASON = "dead-letter-reason"
+
 Headers = Sequence[tuple[str, bytes]]
 
 
@@ -66,3 +72,14 @@ def restated(headers: Headers | None) -> tuple[int, int] | None:
                 raise DecodeError(f"{RESTATES} header is not partition:offset")
             return int(partition), int(offset)
     return None
+
+
+def for_projector_dead_letter(
+    original: Headers | None, topic: str, partition: int, offset: int, reason: str
+) -> list[tuple[str, bytes]]:
+    return [
+        *(original or ()),
+        (SOURCE_TOPIC, topic.encode()),
+        (SOURCE_POSITION, position_text(partition, offset).encode()),
+        (REASON, reason.encode("utf-8", "replace")),
+    ]

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 PRODUCT_TOPIC = "catalog.product-changes.v1"
 DEAD_LETTER_TOPIC = "catalog.product-changes.dead-letter.v1"
+# Records of the product topic the projector could not apply (undecodable, or refused by the
+# store): kept with their raw bytes, source position and reason, so the views move on.
+PROJECTOR_DEAD_LETTER_TOPIC = "catalog.product-changes.projector-dead-letter.v1"
 
 DAY_MS = 24 * 60 * 60 * 1000
 MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default for a topic
@@ -70,9 +73,17 @@ def dead_letter_topic(
     )
 
 
+def projector_dead_letter_topic(
+    name: str = PROJECTOR_DEAD_LETTER_TOPIC, partitions: int = 1, replication_factor: int = 1
+) -> TopicSpec:
+    """Records the projector could not apply, kept 30 days like the refused postbacks."""
+    return dead_letter_topic(name, partitions, replication_factor)
+
+
 def contract_topics(partitions: int = 6, replication_factor: int = 1) -> list[TopicSpec]:
     """Every topic the system needs, as `catalog-stream topics ensure` creates them."""
     return [
         product_topic(partitions=partitions, replication_factor=replication_factor),
         dead_letter_topic(replication_factor=replication_factor),
+        projector_dead_letter_topic(replication_factor=replication_factor),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -82,10 +82,14 @@ class FreshnessHeaders:
 
 
 def create_app(
-    settings: ProjectorSettings, generations: Generations, run_consumer: bool = True
+    settings: ProjectorSettings,
+    generations: Generations,
+    run_consumer: bool = True,
+    on_failure: Callable[[], None] | None = None,
 ) -> FastAPI:
+    """`on_failure` is called if the live consumer dies (the server should then exit)."""
     metrics = ProjectorMetrics()
-    runtime = Runtime(settings, generations, metrics)
+    runtime = Runtime(settings, generations, metrics, on_failure)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -193,11 +197,15 @@ def create_app(
         return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Response:
+        if runtime.failure is not None:
+            return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz")
     async def readyz() -> Response:
+        if runtime.failure is not None:
+            return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
         lag = runtime.projector.lag()
         if runtime.projector.end_offsets and lag <= settings.ready_max_lag:
             return JSONResponse({"status": "ready", "lag": lag})

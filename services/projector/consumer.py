@@ -15,9 +15,10 @@ from aiokafka.errors import KafkaError
 
 from catalog_stream.quiet_logs import Outage
 from projector.batch import BatchPlan, plan_batch
-from projector.errors import PositionConflict, ProjectorError
+from projector.dead_letters import DeadLetters
+from projector.errors import PositionConflict, ProjectorError, StoreRefused
 from projector.metrics import ProjectorMetrics
-from projector.records import Incoming, read_record
+from projector.records import Incoming, Unreadable, read_record
 from projector.restatements import restatements
 from projector.restater import Restater
 from projector.settings import ProjectorSettings
@@ -35,9 +36,11 @@ class Projector:
         metrics: ProjectorMetrics,
         progress: asyncio.Condition | None = None,
         restater: Restater | None = None,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self.settings = settings
         self.restater = restater  # only the live consumer restates; a rebuild only reads
+        self.dead_letters = dead_letters  # likewise (the live one kept them already)
         self.store = store
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
@@ -71,23 +74,52 @@ class Projector:
 
     # --- consuming -----------------------------------------------------------------------
 
-    def _plan(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
-        """Runs in a worker thread: read the records and what the store knows of their items."""
+    def _plan(
+        self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
+    ) -> BatchPlan:
+        """Runs in a worker thread: read the records and what the store knows of their items.
+        `refused`: the store refused these records, so they are dead letters for that reason."""
         records = [read_record(m.partition, m.offset, m.key, m.value, m.headers) for m in raw]
+        if refused is not None:
+            records = [
+                Unreadable(m.partition, m.offset, refused, m.key, m.value, tuple(m.headers or ()))
+                for m in raw
+            ]
         keys = {(r.catalog_id, r.item_id) for r in records if isinstance(r, Incoming)}
         known = self.store.load_items(keys)  # one query per few hundred items, not one each
         return plan_batch(records, applied, known.get)
 
-    async def _apply(self, raw: Iterable[Any], applied: dict[int, int]) -> BatchPlan:
-        """Plan the batch, restate what compaction would lose, then write the batch and its
-        offsets in one transaction. Restating first means a crash in between restates again
-        (the same event: a duplicate) rather than not at all."""
-        plan = await asyncio.to_thread(self._plan, raw, applied)
+    async def _apply(
+        self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
+    ) -> BatchPlan:
+        """Plan the batch, keep what it cannot apply, restate what compaction would lose, then
+        write the batch and its offsets in one transaction. Restating first means a crash in
+        between restates again (the same event: a duplicate) rather than not at all."""
+        plan = await asyncio.to_thread(self._plan, raw, applied, refused)
+        if self.dead_letters is not None:
+            await self.dead_letters.keep(plan.unreadable)
         if self.restater is not None:
             await self.restater.publish(restatements(plan))
         if plan.next_offsets:
             await asyncio.to_thread(self.store.write, self.settings.topic, plan)
         return plan
+
+    async def _apply_one_by_one(self, consumer: AIOKafkaConsumer, raw: list[Any]) -> None:
+        """The store refused something in this batch: apply its records one at a time, and
+        dead-letter the one it refuses instead of trying the same batch forever."""
+        for message in raw:
+            try:
+                plan = await self._apply([message], dict(self.applied))
+            except StoreRefused as exc:
+                plan = await self._apply([message], dict(self.applied), refused=str(exc))
+            await self._done(consumer, plan)
+
+    async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+        self._count(plan)
+        async with self.progress:
+            self.applied.update(plan.next_offsets)
+            self.progress.notify_all()
+        await self._commit_for_tools(consumer, plan)
 
     async def _seek_to_stored(
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
@@ -141,7 +173,13 @@ class Projector:
                 if messages:
                     started = time.perf_counter()
                     try:
-                        plan = await self._apply(messages, dict(self.applied))
+                        try:
+                            plan = await self._apply(messages, dict(self.applied))
+                        except StoreRefused as exc:
+                            log.warning("store refused a batch, applying it record by record: %s",
+                                        exc)  # fmt: skip
+                            await self._apply_one_by_one(consumer, messages)
+                            continue
                     except ProjectorError as exc:
                         # Nothing of the batch was written: go back to what the store holds.
                         log.warning("batch not written, re-reading positions: %s", exc)
@@ -150,11 +188,7 @@ class Projector:
                         await self._seek_to_stored(consumer, consumer.assignment())
                         continue
                     self.metrics.batch_seconds.observe(time.perf_counter() - started)
-                    self._count(plan)
-                    async with self.progress:
-                        self.applied.update(plan.next_offsets)
-                        self.progress.notify_all()
-                    await self._commit_for_tools(consumer, plan)
+                    await self._done(consumer, plan)
                 self._update_lag(consumer)
         finally:
             self._consumer = None
@@ -177,7 +211,7 @@ class Projector:
                 self.metrics.events.labels(verdict.value).inc(count)
         if plan.unreadable:
             self.metrics.events.labels("unreadable").inc(len(plan.unreadable))
-            for bad in plan.unreadable:
+            for bad in plan.unreadable if self.dead_letters is None else ():
                 log.error(
                     "unreadable record skipped",
                     extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},

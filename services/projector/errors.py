@@ -18,3 +18,15 @@ class PositionConflict(ProjectorError):
     positions and seek; the batch was not written."""
 
     retryable = True
+
+
+class StoreRefused(ProjectorError):
+    """The store refused the batch's data (a value it cannot hold): retrying the same batch never
+    helps; the projector isolates the record and dead-letters it."""
+
+
+class DeadLetterUnavailable(ProjectorError):
+    """A record the views cannot apply could not be kept in the dead-letter topic: the batch is
+    not written (nothing is lost) and is tried again."""
+
+    retryable = True

@@ -21,8 +21,22 @@ def open_generations(settings: ProjectorSettings) -> Generations:
 
 
 def run(settings: ProjectorSettings | None = None) -> None:
+    """Serve until stopped. If the live consumer dies, shut down and exit with status 1: a
+    process that answers but no longer consumes would look alive to its supervisor."""
     settings = settings or ProjectorSettings()
     configure_logging()
-    app = create_app(settings, open_generations(settings))
+    server: uvicorn.Server | None = None
+
+    def stop_serving() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(settings, open_generations(settings), on_failure=stop_serving)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+    server = uvicorn.Server(config)
     tune_garbage_collector()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    server.run()
+    if app.state.runtime.failure is not None:
+        raise SystemExit(1)

@@ -27,6 +27,11 @@ class ProjectorMetrics:
             "Restatements that could not be written (logged; the views are unaffected)",
             registry=r,
         )
+        self.dead_lettered = Counter(
+            "projector_dead_lettered",
+            "Records the views could not apply, kept in the projector's dead-letter topic",
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "projector_batch_seconds", "Time to apply one batch", registry=r
         )

@@ -25,9 +25,14 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
+    """A record the views cannot apply; kept (raw) in the projector's dead-letter topic."""
+
     partition: int
     offset: int
     reason: str
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: record_headers.Headers = ()
 
 
 def read_record(
@@ -41,7 +46,7 @@ def read_record(
         found = read(key, value, headers)
         restated = record_headers.restated(headers)
     except ContractError as exc:
-        return Unreadable(partition, offset, str(exc))
+        return Unreadable(partition, offset, str(exc), key, value, tuple(headers or ()))
     restates = None if restated is None else Position(*restated)
     if isinstance(found, Tombstone):
         return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, None,

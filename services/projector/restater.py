@@ -6,11 +6,8 @@ replay after compaction would miss that one item's truth until its next change.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from catalog_contract import codec
@@ -20,49 +17,33 @@ from catalog_contract.keys import product_key
 from projector.metrics import ProjectorMetrics
 from projector.restatements import Restatement
 from projector.settings import ProjectorSettings
+from projector.writer import Outgoing, TopicWriter
 
 log = logging.getLogger("projector")
 
 
 class Restater:
-    def __init__(self, settings: ProjectorSettings, metrics: ProjectorMetrics) -> None:
+    def __init__(
+        self, settings: ProjectorSettings, metrics: ProjectorMetrics, writer: TopicWriter
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._producer: AIOKafkaProducer | None = None
-
-    async def _connected(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                **self._settings.client_options(),
-                acks="all",
-                enable_idempotence=True,
-                client_id="catalog-stream-projector-restater",
-            )
-            try:
-                await producer.start()
-            except KafkaError:
-                with contextlib.suppress(KafkaError):
-                    await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
+        self._writer = writer
 
     async def publish(self, found: list[Restatement]) -> None:
         if not found:
             return
+        records = [
+            Outgoing(
+                self._settings.topic,
+                product_key(*r.key),
+                codec.encode(r.says) if isinstance(r.says, ProductChange) else None,
+                _headers(r),
+            )
+            for r in found
+        ]
         try:
-            async with asyncio.timeout(self._settings.restate_timeout_s):
-                producer = await self._connected()
-                deliveries = [
-                    await producer.send(
-                        self._settings.topic,
-                        key=product_key(*r.key),
-                        value=codec.encode(r.says) if isinstance(r.says, ProductChange) else None,
-                        headers=_headers(r),
-                    )
-                    for r in found
-                ]
-                await asyncio.gather(*deliveries)
+            await self._writer.write(records, self._settings.restate_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             self._metrics.restatements_failed.inc(len(found))
             log.error("could not write %d restatements: %s", len(found), exc)
@@ -70,12 +51,6 @@ class Restater:
         for r in found:
             kind = "snapshot" if isinstance(r.says, ProductChange) else "tombstone"
             self._metrics.restatements.labels(kind).inc()
-
-    async def stop(self) -> None:
-        if self._producer is not None:
-            with contextlib.suppress(KafkaError):
-                await self._producer.stop()
-            self._producer = None
 
 
 def _headers(restatement: Restatement) -> list[tuple[str, bytes]]:

@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog_stream.kafka_auth import check_credentials
 from projector.consumer import Projector
+from projector.dead_letters import DeadLetters
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
 from projector.restater import Restater
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
+from projector.writer import TopicWriter
 
 log = logging.getLogger("projector")
 
@@ -38,14 +41,24 @@ class RebuildStatus:
 
 class Runtime:
     def __init__(
-        self, settings: ProjectorSettings, generations: Generations, metrics: ProjectorMetrics
+        self,
+        settings: ProjectorSettings,
+        generations: Generations,
+        metrics: ProjectorMetrics,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.generations = generations
         self.metrics = metrics
         self.progress = asyncio.Condition()
         self.store: ViewStore = generations.open_active()
-        self.restater = Restater(settings, metrics) if settings.restate else None
+        self.writer = TopicWriter(settings)
+        self.restater = Restater(settings, metrics, self.writer) if settings.restate else None
+        self.dead_letters = DeadLetters(settings, metrics, self.writer)
+        # Why the live consumer stopped by itself, if it did: the instance is then not ready,
+        # not healthy, and `on_failure` ends the process so that a supervisor restarts it.
+        self.failure: str | None = None
+        self.on_failure = on_failure
         self.projector = self._live_projector(self.store)
         self.rebuild_status = RebuildStatus(generation=generations.name(self.store))
         self._live: asyncio.Task[None] | None = None
@@ -54,7 +67,9 @@ class Runtime:
         self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
 
     def _live_projector(self, store: ViewStore) -> Projector:
-        return Projector(self.settings, store, self.metrics, self.progress, self.restater)
+        return Projector(
+            self.settings, store, self.metrics, self.progress, self.restater, self.dead_letters
+        )
 
     async def start(self, run_consumer: bool = True) -> None:
         await asyncio.to_thread(self.store.create)
@@ -65,12 +80,21 @@ class Runtime:
     def _start_live(self) -> None:
         self._stop_live = asyncio.Event()
         self._live = asyncio.create_task(self.projector.run(self._stop_live))
+        self._live.add_done_callback(self._live_ended)
+
+    def _live_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        self.failure = f"consumer stopped: {task.exception()!r}"
+        log.critical("the live consumer died; exiting", exc_info=task.exception())
+        if self.on_failure is not None:
+            self.on_failure()
 
     async def _stop_live_consumer(self) -> None:
         self._stop_live.set()
         if self._live is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._live, 60)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._live, 60)  # a failure was reported when it ended
             self._live = None
 
     async def stop(self) -> None:
@@ -79,8 +103,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._rebuild
         await self._stop_live_consumer()
-        if self.restater is not None:
-            await self.restater.stop()
+        await self.writer.stop()
         await self._discard_retired()
         self.store.close()
 

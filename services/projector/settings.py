@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from catalog_contract.kafka_connection import KafkaConnection
-from catalog_contract.topics import PRODUCT_TOPIC
+from catalog_contract.topics import PRODUCT_TOPIC, PROJECTOR_DEAD_LETTER_TOPIC
 
 
 class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection settings
@@ -24,6 +24,8 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     port: int = 8081
     topic: str = PRODUCT_TOPIC
     group_id: str = "catalog-stream-projector"
+    # Records the views cannot apply (undecodable, or refused by the store) are kept here.
+    dead_letter_topic: str = PROJECTOR_DEAD_LETTER_TOPIC
     # sqlite:///path/to/views.db (embedded default) or postgresql://user@host/db
     store_url: str = "sqlite:///.state/views.db"
     batch_max_records: int = 1000

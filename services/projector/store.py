@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from projector.batch import BatchPlan, ItemKey, catalog_deltas
-from projector.errors import PositionConflict, StoreUnavailable
+from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
 from projector.rows import (
     ITEM_COLUMNS,
     REMOVAL_COLUMNS,
@@ -64,6 +64,15 @@ def _schema(big: str, serial: str) -> list[str]:
         'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
         f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
     ]
+
+
+def refuses_data(exc: BaseException) -> bool:
+    """A value the database cannot hold (e.g. a NUL character in PostgreSQL text, an integer
+    beyond 64 bits): the same batch would fail forever, unlike a lost connection. DB-API 2.0
+    names these DataError and IntegrityError in every driver (sqlite3, psycopg)."""
+    if isinstance(exc, OverflowError):
+        return True
+    return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ class ViewStore(ABC):
             raise
         except Exception as exc:
             connection.rollback()
+            if refuses_data(exc):
+                raise StoreRefused(f"view store refused the data: {exc}") from exc
             raise StoreUnavailable(f"view store transaction failed: {exc}") from exc
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
