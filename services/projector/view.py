@@ -3,7 +3,8 @@
 - A snapshot is merged into the known state: a field the postback did not send keeps its value.
 - Last writer wins by the source's own timestamp (DateLastUpdated); a tie goes to the later
   offset, which within a partition is always the newer record. An older retry is *stale*.
-- An exact repeat of the last applied event is a *duplicate*: a no-op.
+- An exact repeat of the last applied event is a *duplicate*: a no-op. So is an event that
+  changes no field and not the time (a copy of an earlier event of the same source time).
 - A REMOVED event or a tombstone removes the item and leaves a *removal marker* (when, and at
   which position), so an older retry arriving after the removal is stale instead of bringing
   the item back. Markers are not served; a newer postback re-adds the item. A newer removal of
@@ -249,4 +250,15 @@ def apply(
         or (previous.source_updated_at if previous else None),
         **merged,
     )
+    if _changes_nothing(previous, state):
+        return Outcome(Verdict.DUPLICATE, previous)
     return Outcome(Verdict.APPLIED, state, tuple(_notable(previous, state)))
+
+
+def _changes_nothing(previous: ItemState | None, state: ItemState) -> bool:
+    """Same fields, same source time: a copy of an event applied before another one of the same
+    source time (a retry written twice, its copy landing after a concurrent partial postback).
+    Counting it would apply one acknowledged change twice."""
+    if previous is None or previous.source_updated_at != state.source_updated_at:
+        return False
+    return all(getattr(previous, name) == getattr(state, name) for name in MERGED_FIELDS)

@@ -49,7 +49,9 @@ class Model:
                 continue
             fields, revision = found.get(item, ({}, 0))
             sent = {n: getattr(event, n) for n in SHOWN if getattr(event, n) is not None}
-            found[item] = ({**fields, **sent}, revision + 1)
+            merged = {**fields, **sent}
+            if merged != fields:  # a change that changes nothing (time included) is no change
+                found[item] = (merged, revision + 1)
         return found
 
 

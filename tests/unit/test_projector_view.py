@@ -155,3 +155,14 @@ def test_catalog_counts_move_with_item_states() -> None:
         lambda key: existing if key == ("42", "a") else None,
     )
     assert catalog_deltas(plan) == {"42": CatalogDelta(items=1, in_stock=2, out_of_stock=-1)}
+
+
+def test_a_copy_landing_after_a_concurrent_postback_of_the_same_time_is_a_duplicate() -> None:
+    # A retried partial written twice, its copy after a concurrent partial of the same second.
+    full = apply(None, change(minute=1, price="5", name="Mug"), AT).state
+    price = change(minute=2, price="4")
+    stock = change(minute=2, stock=Availability.OUT_OF_STOCK)
+    both = apply(apply(full, price, Position(0, 11)).state, stock, Position(0, 12)).state
+    copy = apply(both, price, Position(0, 13))
+    assert (copy.verdict, copy.state) == (Verdict.DUPLICATE, both)
+    assert present(both).revision == 3
