@@ -5,6 +5,7 @@ dead-letter re-drive) so they write the same records for the same change."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from catalog_contract import codec
 from catalog_contract import headers as record_headers
@@ -26,3 +27,22 @@ def product_records(change: ProductChange) -> ProductRecords:
         values = (*values, None)
     key = product_key(change.catalog_id, change.catalog_item_id)
     return ProductRecords(key, values, record_headers.for_change(change))
+
+
+def restatement_records(
+    catalog_id: str,
+    item_id: str,
+    state: ProductChange | None,
+    removed_at: datetime | None,
+    restates: tuple[int, int],
+) -> ProductRecords:
+    """A projector's restatement of one item: its whole state (an UPDATED event) or, with
+    `state` None, its removal (a tombstone carrying the removal's time), and the position of the
+    state it says (see projector.restatements)."""
+    if state is not None:
+        said = product_records(state)
+        values, found = said.values, said.headers
+    else:
+        values, found = (None,), record_headers.for_removal(removed_at)
+    key = product_key(catalog_id, item_id)
+    return ProductRecords(key, values, [*found, record_headers.restates(*restates)])

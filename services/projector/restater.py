@@ -10,10 +10,8 @@ import logging
 
 from aiokafka.errors import KafkaError
 
-from catalog_contract import codec
-from catalog_contract import headers as record_headers
 from catalog_contract.events import ProductChange
-from catalog_contract.keys import product_key
+from catalog_contract.writing import restatement_records
 from projector.metrics import ProjectorMetrics
 from projector.restatements import Restatement
 from projector.settings import ProjectorSettings
@@ -33,15 +31,16 @@ class Restater:
     async def publish(self, found: list[Restatement]) -> None:
         if not found:
             return
-        records = [
-            Outgoing(
-                self._settings.topic,
-                product_key(*r.key),
-                codec.encode(r.says) if isinstance(r.says, ProductChange) else None,
-                _headers(r),
+        records: list[Outgoing] = []
+        for r in found:
+            said = restatement_records(
+                *r.key,
+                r.says if isinstance(r.says, ProductChange) else None,
+                None if isinstance(r.says, ProductChange) else r.says.source_updated_at,
+                (r.restates.partition, r.restates.offset),
             )
-            for r in found
-        ]
+            records.extend(Outgoing(self._settings.topic, said.key, v, said.headers)
+                           for v in said.values)  # fmt: skip
         try:
             await self._writer.write(records, self._settings.restate_timeout_s)
         except (KafkaError, TimeoutError) as exc:
@@ -51,13 +50,3 @@ class Restater:
         for r in found:
             kind = "snapshot" if isinstance(r.says, ProductChange) else "tombstone"
             self._metrics.restatements.labels(kind).inc()
-
-
-def _headers(restatement: Restatement) -> list[tuple[str, bytes]]:
-    says = restatement.says
-    if isinstance(says, ProductChange):
-        found = record_headers.for_change(says)
-    else:
-        found = record_headers.for_removal(says.source_updated_at)
-    at = restatement.restates
-    return [*found, record_headers.restates(at.partition, at.offset)]
