@@ -3,6 +3,7 @@ consumer that dies makes the projector unready instead of a zombie answering "re
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from catalog_contract import codec, headers
 from catalog_contract.keys import product_key
+from catalog_stream.broker import free_port
+from projector import main
 from projector.batch import BatchPlan
 from projector.postgres import PostgresStore
 from projector.store import SqliteStore, ViewStore
@@ -152,3 +155,27 @@ async def test_a_dead_consumer_makes_the_projector_unready_and_unhealthy(
         answer = (await client.get("/readyz")).json()
     assert answer["status"] == "failed"
     assert "a bug" in answer["error"]
+
+
+async def test_catalog_stream_projector_exits_1_when_its_consumer_dies(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = change("good", price="2.00", name="Cup")
+    await _send(
+        kafka_bootstrap,
+        topics.product,
+        [(product_key("42", "good"), codec.encode(good), headers.for_change(good))],
+    )
+    broken = _BrokenStore(tmp_path / "v.db")
+    monkeypatch.setattr(main, "open_generations", lambda settings: Only(broken))
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "v.db", port=free_port())
+
+    def serve() -> object:
+        try:
+            main.run(settings)
+        except SystemExit as exited:  # (asyncio would not let it through a thread's future)
+            return exited.code
+        return "still serving"
+
+    # The server stops by itself, and says so, for its supervisor to restart it.
+    assert await asyncio.wait_for(asyncio.to_thread(serve), 120) == 1
