@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,9 @@ _PROBLEM_CAP = 1024
 _MAX_PROBLEMS = 100
 _MAX_HEADERS = 100
 _MARGIN = 64  # Avro length prefixes of the two fields cut last
+# How `fit` ends a query it cut. An HTTP query string is read as Latin-1, so it cannot contain
+# "…" (U+2026) and the marker cannot be forged by a request.
+_QUERY_CUT = re.compile(r"… \[truncated: (\d+) bytes\]\Z")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,8 +57,17 @@ class DeadLetter:
     last_seen_at: datetime | None = None
 
     @property
+    def query_cut(self) -> tuple[int, int] | None:
+        """(bytes kept, bytes received) when `fit` cut the query, else None."""
+        found = _QUERY_CUT.search(self.query)
+        if found is None:
+            return None
+        return len(self.query[: found.start()].encode("utf-8")), int(found.group(1))
+
+    @property
     def truncated(self) -> bool:
-        return len(self.body) < self.body_length
+        """The request was not kept whole (body or query cut): it can never be re-driven."""
+        return len(self.body) < self.body_length or self.query_cut is not None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -177,7 +190,7 @@ def fit(letter: DeadLetter, limit: int = VALUE_LIMIT) -> DeadLetter:
         # Whichever is larger gives way; each keeps at least half the room if it needs it.
         keep_query = min(query_size, max(room - len(letter.body), room // 2))
         if keep_query < query_size:
-            marker = f"… [truncated: {query_size} bytes]"
+            marker = f"… [truncated: {query_size} bytes]"  # read back by `query_cut`
             query = _utf8_prefix(query, keep_query - len(marker.encode())) + marker
         body = letter.body[: max(room - len(query.encode("utf-8")), 0)]
     else:

@@ -99,9 +99,15 @@ def judge(
     letter: DeadLetter, settings: ReceiverSettings
 ) -> tuple[ProductChange | None, str | None]:
     """The event a stored request makes today, or why it still cannot make one."""
-    if letter.truncated:
+    if len(letter.body) < letter.body_length:
         return None, (
             f"body was cut to {len(letter.body)} of {letter.body_length} bytes when kept; "
+            "the platform must send it again"
+        )
+    if (cut := letter.query_cut) is not None:
+        # Its last data point would end in the truncation marker: a wrong event.
+        return None, (
+            f"query was cut to {cut[0]} of {cut[1]} bytes when kept; "
             "the platform must send it again"
         )
     try:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
-from catalog_contract.dead_letters import DeadLetter
+from catalog_contract.dead_letters import DeadLetter, fit
 from catalog_stream.dead_letter_commands import judge
 from catalog_stream.dead_letter_report import (
     RedriveReport,
@@ -176,3 +176,23 @@ def test_judge_uses_the_current_map_and_keeps_the_receive_time() -> None:
     assert judge(truncated, fixed)[1] == (
         "body was cut to 47 of 1000000 bytes when kept; the platform must send it again"
     )
+
+
+def test_a_get_whose_query_was_cut_when_kept_is_never_re_driven_nor_accepted() -> None:
+    # A GET's data points are its query: when the query is cut to fit the topic, the last data
+    # point ends in the truncation marker. Re-driving that would publish a wrong Description
+    # (and accept mode would have answered 200 for a postback it could not keep whole).
+    query = "CatalogId=7&CatalogItemId=a&Description=" + "x" * 1_200_000
+    letter = fit(replace(PRICE, method="GET", query=query, body=b"", body_length=0))
+    marker = "… [truncated: 1200040 bytes]"
+    assert letter.query.endswith(marker)
+    assert letter.truncated
+    kept = len(letter.query.encode()) - len(marker.encode())
+    assert letter.query_cut == (kept, 1_200_040)
+    settings = ReceiverSettings(secrets=[SecretStr("x")])
+    assert judge(letter, settings) == (
+        None,
+        f"query was cut to {kept} of 1200040 bytes when kept; the platform must send it again",
+    )
+    # A query that was kept whole is not "cut", whatever it holds.
+    assert not replace(letter, query="Description=%E2%80%A6+[truncated:+1+bytes]").truncated
