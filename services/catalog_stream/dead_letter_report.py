@@ -179,7 +179,7 @@ def show_dict(letter: DeadLetter, tallies: Iterable[DeadLetter]) -> dict[str, An
         "method": letter.method,
         "query": letter.query,
         "headers": [[n, v] for n, v in letter.headers],
-        "credential": "not kept (the secret header, Authorization and Cookie are never stored)",
+        "credential": "not kept (credential headers and query parameters, secrets: never stored)",
         "body": body_text(letter.body),
         "body_length": letter.body_length,
         "body_truncated": letter.truncated,

@@ -7,15 +7,53 @@ of a request goes in (never the credential) and what makes two refusals "the sam
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
 from receiver.errors import FieldProblem
 
-_NEVER_KEPT = ("authorization", "cookie")
+_NEVER_KEPT = ("authorization", "proxy-authorization", "cookie")
+# Query parameters whose value is a credential by name (a partner may put one in the URL).
+_CREDENTIAL_PARAMS = ("token", "access_token", "api_key", "apikey", "password", "secret", "auth")
+REDACTED = "[redacted]"
+_MIN_SECRET = 8
+
+
+def _secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Each secret as it may appear: raw, and percent-encoded as a query carries it. A secret
+    shorter than 8 characters (refused at start elsewhere) is not searched for: replacing it
+    would corrupt ordinary text."""
+    forms = {
+        form
+        for s in secrets
+        if len(s) >= _MIN_SECRET
+        for form in (s, quote(s, safe=""), quote_plus(s, safe=""))
+    }
+    return sorted(forms, key=len, reverse=True)  # longest first: no half-replaced secret
+
+
+def _redact(text: str, forms: list[str]) -> str:
+    for form in forms:
+        text = text.replace(form, REDACTED)
+    return text
+
+
+def _redact_query(query: str, names: tuple[str, ...], forms: list[str]) -> str:
+    """The query with every credential-named parameter's value and every secret replaced."""
+
+    def pair(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if unquote_plus(name).strip().lower() in names:
+            return f"{name}={REDACTED}"
+        return match.group(0)
+
+    # Pairs split on "&" only, as parse_qsl (which reads a GET's data points) splits them.
+    return _redact(re.sub(r"([^&=]*)=([^&]*)", pair, query), forms)
 
 
 def dead_letter(
@@ -32,27 +70,35 @@ def dead_letter(
     problems: list[FieldProblem] | None = None,
     kind: str = "",
     body_length: int | None = None,
+    secrets: Iterable[str] = (),
 ) -> DeadLetter:
-    """The record, already fitted to `dead_letters.VALUE_LIMIT` bytes whatever the request. The
-    credential header (and Authorization, Cookie) is never kept. `body_length` is the body's real
-    size when `body` is only its start (a 413)."""
+    """The record, already fitted to `dead_letters.VALUE_LIMIT` bytes whatever the request.
+    No credential is kept: not the credential header (nor Authorization, Proxy-Authorization,
+    Cookie), not a credential-named query parameter, and no configured secret anywhere (header,
+    query, body, reason). `body_length` is the body's real size when `body` is only its start
+    (a 413)."""
+    forms = _secret_forms(secrets)
+    dropped = (secret_header.lower(), *_NEVER_KEPT)
+    kept_body = body
+    for form in forms:
+        kept_body = kept_body.replace(form.encode("utf-8", "surrogatepass"), REDACTED.encode())
+    # The body is still whole: its length is what was received less what redaction removed.
+    length = max((body_length or len(body)) - (len(body) - len(kept_body)), len(kept_body))
     letter = DeadLetter(
         request_id=request_id,
         received_at=received_at,
         method=method,
-        query=query,
+        query=_redact_query(query, (*dropped, *_CREDENTIAL_PARAMS), forms),
         content_type=headers.get("content-type"),
         headers=tuple(
-            (k, v)
-            for k, v in headers.items()
-            if k.lower() not in (secret_header.lower(), *_NEVER_KEPT)
+            (k, _redact(v, forms)) for k, v in headers.items() if k.lower() not in dropped
         ),
-        body=body,
-        body_length=max(body_length or 0, len(body)),
+        body=kept_body,
+        body_length=length,
         status=status,
         kind=kind,
-        reason=reason,
-        problems=tuple((p.field, p.reason) for p in problems or ()),
+        reason=_redact(reason, forms),
+        problems=tuple((p.field, _redact(p.reason, forms)) for p in problems or ()),
     )
     return dead_letters.fit(letter)
 

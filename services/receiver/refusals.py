@@ -91,6 +91,7 @@ class Refusals:
             query=query,
             headers=dict(request.headers),
             secret_header=self._settings.auth_header,
+            secrets=[secret.get_secret_value() for secret in self._settings.secrets],
             body=body,
             status=status,
             reason=detail,
@@ -115,7 +116,7 @@ class Refusals:
             self._metrics.dead_lettered.inc()
             log.info(
                 "postback refused",
-                extra={"status": status, "reason": detail, "request_id": request_id},
+                extra={"status": status, "reason": letter.reason, "request_id": request_id},
             )
         self._metrics.requests.labels(slug).inc()
         # A body not kept whole (a 413) cannot be re-driven: accepting it would lose it.

@@ -199,7 +199,13 @@ async def test_a_body_of_control_bytes_gets_a_record_kafka_accepts(
         headers = {**AUTH, "Content-Type": "application/json"}
         control = await receiver.post(PATH, content=body, headers=headers)
         larger = await receiver.post(PATH, content=huge, headers=headers)
+        # A partner who also put the credential in the URL, behind a proxy that authenticates.
+        leaky = await receiver.get(
+            f"{PATH}?CatalogId=7&token={SECRET}&Name=x%20{SECRET}",
+            headers={**AUTH, "Proxy-Authorization": "Basic cHJveHk6cGFzcw=="},
+        )
     assert (control.status_code, larger.status_code) == (400, 400), larger.text
+    assert leaky.status_code == 422
     records = await read_topic(kafka_bootstrap, topics.dead_letter)
     kept = {d.request_id: d for d in (dead_letters.decode(r.value) for r in records)}
     small = kept[control.json()["request_id"]]
@@ -208,3 +214,7 @@ async def test_a_body_of_control_bytes_gets_a_record_kafka_accepts(
     assert (cut.body_length, cut.truncated) == (len(huge), True)
     assert cut.body == huge[: len(cut.body)]
     assert len(cut.body) > 900_000
+    redacted = kept[leaky.json()["request_id"]]
+    assert SECRET not in repr(redacted)
+    assert "cHJveHk6cGFzcw" not in repr(redacted)
+    assert redacted.query == "CatalogId=7&token=[redacted]&Name=x%20[redacted]"

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from catalog_contract import codec, compat, dead_letters, schemas, topics
 from catalog_contract.errors import DecodeError
-from receiver.deadletter import dead_letter_record, repeat_key, tally_record
+from receiver.deadletter import dead_letter, dead_letter_record, repeat_key, tally_record
+from receiver.errors import FieldProblem
 from receiver.repeats import RepeatWindow, Tally
 from tests.factories import refused
 
@@ -189,3 +190,53 @@ def test_any_request_fits_any_limit_and_keeps_what_it_can(
         < limit
     ):
         assert fitted.body == body  # nothing is cut when everything fits
+
+
+def test_no_credential_is_kept_in_headers_query_body_or_reasons() -> None:
+    secret = "s3cr3t-Token/with+plus=="
+    quoted = "s3cr3t-Token%2Fwith%2Bplus%3D%3D"
+    letter = dead_letter(
+        request_id="r1",
+        received_at=AT,
+        method="GET",
+        query=f"CatalogId=7&x-postback-token={quoted}&access_token=other;x&CatalogItemId={secret}",
+        headers={
+            "x-postback-token": secret,
+            "proxy-authorization": "Basic dXNlcjpwYXNz",
+            "x-forwarded-token": f"copy {secret}",
+            "cookie": "session=1",
+            "authorization": "Bearer abc",
+            "user-agent": "platform/1.0",
+        },
+        secret_header="X-Postback-Token",
+        secrets=[secret],
+        body=f'{{"CatalogId": "7", "note": "{secret}"}}'.encode(),
+        status=422,
+        reason=f"CatalogItemId: may not contain '/': '{secret}'",
+        problems=[FieldProblem("CatalogItemId", f"may not contain '/': '{secret}'")],
+        kind="invalid-postback",
+    )
+    stored = dead_letters.decode(dead_letters.encode(letter))
+    kept = repr(stored)
+    for credential in (secret, quoted, "dXNlcjpwYXNz", "Bearer abc", "session=1", "other"):
+        assert credential not in kept
+    assert stored.headers == (
+        ("x-forwarded-token", "copy [redacted]"),
+        ("user-agent", "platform/1.0"),
+    )
+    assert stored.query == (
+        "CatalogId=7&x-postback-token=[redacted]&access_token=[redacted]&CatalogItemId=[redacted]"
+    )
+    assert stored.body == b'{"CatalogId": "7", "note": "[redacted]"}'
+    assert not stored.truncated  # a redacted body is whole (and can be re-driven)
+    assert stored.reason == "CatalogItemId: may not contain '/': '[redacted]'"
+    assert stored.problems == (("CatalogItemId", "may not contain '/': '[redacted]'"),)
+
+
+def test_a_short_secret_does_not_corrupt_the_kept_request() -> None:
+    letter = dead_letter(
+        request_id="r1", received_at=AT, method="POST", query="", headers={},
+        secret_header="X-Postback-Token", secrets=["7"], body=b'{"CatalogId": "7"}',
+        status=422, reason="r",
+    )  # fmt: skip
+    assert letter.body == b'{"CatalogId": "7"}'
