@@ -33,8 +33,8 @@ _PROBLEM_CAP = 1024
 _MAX_PROBLEMS = 100
 _MAX_HEADERS = 100
 _MARGIN = 64  # Avro length prefixes of the two fields cut last
-# How `fit` ends a query it cut. An HTTP query string is read as Latin-1, so it cannot contain
-# "…" (U+2026) and the marker cannot be forged by a request.
+# How `fit` ends a query it cut. A request cannot forge it: it holds spaces, which end the
+# request target of an HTTP request line (a query's spaces arrive as "+" or "%20").
 _QUERY_CUT = re.compile(r"… \[truncated: (\d+) bytes\]\Z")
 
 
