@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -196,3 +197,45 @@ def test_a_get_whose_query_was_cut_when_kept_is_never_re_driven_nor_accepted() -
     )
     # A query that was kept whole is not "cut", whatever it holds.
     assert not replace(letter, query="Description=%E2%80%A6+[truncated:+1+bytes]").truncated
+
+
+def test_summary_memory_stops_growing_on_a_huge_topic() -> None:
+    # Millions of distinct refusals (a burst of a broken template over days) must not grow the
+    # summary without bound: neither per record nor per distinct reason. Small bounds here, so
+    # that the test is quick; the defaults are the same code with larger numbers.
+    summary = Summary(join_limit=2_000, group_limit=100)
+
+    def add(start: int, stop: int) -> None:
+        for n in range(start, stop):
+            reason = f"body is not valid JSON: Expecting value: line 1 column {n}"
+            summary.add(replace(BROKEN, request_id=f"{n:036d}", reason=reason))
+
+    tracemalloc.start()
+    try:
+        add(0, 5_000)  # past every bound
+        before = tracemalloc.get_traced_memory()[0]
+        add(5_000, 15_000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000, f"{grown} bytes more for 10,000 more records"
+    d = summary.finish().as_dict()
+    assert (d["records"], d["by_status"][0]["records"]) == (15_000, 15_000)
+    assert len(d["by_field"]) == 101
+    assert d["by_field"][0] | {"examples": []} == {
+        "field": "…", "problem": "other problems (more than 100 kinds)", "records": 14_900,
+        "repeats": 0, "first_seen": "2026-11-28T09:05:00Z", "last_seen": "2026-11-28T09:05:00Z",
+        "examples": [],
+    }  # fmt: skip
+    assert sum(g["records"] for g in d["by_field"]) == 15_000  # nothing lost from the counts
+
+
+def test_a_tally_read_before_its_record_is_still_joined_to_it() -> None:
+    summary = Summary()
+    for letter in (_tally("r1", 7, 30), PRICE):  # another partition was read first
+        summary.add(letter)
+    d = summary.finish().as_dict()
+    assert [(g["kind"], g["records"], g["repeats"]) for g in d["by_status"]] == [
+        ("invalid-postback", 1, 7)
+    ]
+    assert (d["by_field"][0]["field"], d["by_field"][0]["repeats"]) == ("CurrentPrice", 7)
