@@ -67,6 +67,9 @@ class Refusals:
             self._settings.dead_letter_repeat_window_s,
             self._settings.dead_letter_repeat_max_entries,
         )
+        # Writes in flight by repeat key (as many as requests in flight), so identical refusals
+        # that arrive together are written once.
+        self._writing: dict[bytes, asyncio.Future[None]] = {}
 
     async def refuse(
         self,
@@ -101,10 +104,18 @@ class Refusals:
         )
         key = repeat_key(request.method, query, body, status, detail)
         request_id = self._repeats.repeat(key, time.monotonic(), time.time())
+        writing = self._writing.get(key) if self._repeats.enabled else None
+        if request_id is None and writing is not None:
+            # An identical refusal is being written: wait for it, and count this as its repeat.
+            await asyncio.shield(writing)
+            request_id = self._repeats.repeat(key, time.monotonic(), time.time())
+            if request_id is None:  # that write failed: nothing of this request is kept
+                return self._unavailable("could not keep the refused postback")
         if request_id is not None:
             self._metrics.dead_letter_repeats.inc()
         else:
             request_id = letter.request_id
+            done = self._writing[key] = asyncio.get_running_loop().create_future()
             try:
                 await self._kafka.publish(
                     self._settings.dead_letter_topic, None, dead_letters.encode(letter)
@@ -112,7 +123,12 @@ class Refusals:
             except PublishFailed as failure:
                 log.error("dead-letter write failed: %s", failure)
                 return self._unavailable(f"could not keep the refused postback: {failure}")
-            self._repeats.add(key, request_id, status, slug, time.monotonic())
+            else:
+                self._repeats.add(key, request_id, status, slug, time.monotonic())
+            finally:
+                if self._writing.get(key) is done:  # (with no window, writes are not joined)
+                    del self._writing[key]
+                done.set_result(None)
             self._metrics.dead_lettered.inc()
             log.info(
                 "postback refused",

@@ -37,6 +37,10 @@ class RepeatWindow:
         self._closed: list[Tally] = []
         self.dropped_tallies = 0
 
+    @property
+    def enabled(self) -> bool:
+        return self._ttl > 0 and self._max > 0
+
     def repeat(self, key: bytes, now: float, wall: float) -> str | None:
         """The request id of the record this request repeats (and count it), or None."""
         self._expire(now)
@@ -49,7 +53,7 @@ class RepeatWindow:
 
     def add(self, key: bytes, request_id: str, status: int, kind: str, now: float) -> None:
         """A record was written for `key` (call only after Kafka acknowledged it)."""
-        if self._ttl <= 0 or self._max <= 0:
+        if not self.enabled:
             return
         self._expire(now)
         previous = self._entries.pop(key, None)

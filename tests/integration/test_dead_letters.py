@@ -4,6 +4,7 @@ exactly once; accept mode; and records that always fit the topic."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
@@ -218,3 +219,24 @@ async def test_a_body_of_control_bytes_gets_a_record_kafka_accepts(
     assert SECRET not in repr(redacted)
     assert "cHJveHk6cGFzcw" not in repr(redacted)
     assert redacted.query == "CatalogId=7&token=[redacted]&Name=x%20[redacted]"
+
+
+async def test_identical_refusals_arriving_together_are_written_once(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # The platform's catch-up burst after maintenance can send the same bad postback several
+    # times at once: while the first record is being written, the others must wait for it and
+    # be counted as its repeats, not each write a record of their own.
+    settings = receiver_settings(kafka_bootstrap, topics, field_map=OLD_MAP)
+    async with running_receiver(settings) as receiver:
+        answers = await asyncio.gather(
+            *(receiver.post(PATH, json=BODIES[1], headers=AUTH) for _ in range(20))
+        )
+        metrics = (await receiver.get("/metrics")).text
+    assert {a.status_code for a in answers} == {422}
+    assert len({a.json()["request_id"] for a in answers}) == 1
+    assert "receiver_dead_letter_repeats_total 19.0" in metrics
+    kept = [
+        dead_letters.decode(r.value) for r in await read_topic(kafka_bootstrap, topics.dead_letter)
+    ]
+    assert [(d.repeat_of is None, d.repeats) for d in kept] == [(True, 0), (False, 19)]

@@ -10,6 +10,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from receiver.app import PATH, create_app
+from receiver.errors import PublishFailed
+from receiver.publisher import Acknowledged, Publisher
 from receiver.settings import ReceiverSettings
 
 
@@ -83,3 +85,50 @@ async def _call_metrics(app: Any) -> str:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
         return (await client.get("/metrics")).text
+
+
+class _SlowPublisher(Publisher):
+    """Stands in for Kafka's round trip (no broker here): each write waits, then fails or is
+    acknowledged. Only the receiver's own handling of the outcome is under test."""
+
+    def __init__(self, settings: ReceiverSettings, fail: bool) -> None:
+        super().__init__(settings)
+        self.fail = fail
+        self.writes = 0
+
+    async def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        *values: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> list[Acknowledged]:
+        self.writes += 1
+        await asyncio.sleep(0.05)
+        if self.fail:
+            raise PublishFailed("Kafka did not acknowledge")
+        return [Acknowledged(topic, 0, self.writes)]
+
+
+async def _post_together(app: Any, n: int) -> list[int]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        answers = await asyncio.gather(
+            *(client.post(PATH, json={"CatalogId": "7"}, headers={"X-Postback-Token": "x"})
+              for _ in range(n))
+        )  # fmt: skip
+    return [a.status_code for a in answers]
+
+
+async def test_identical_refusals_waiting_on_a_failed_write_are_never_accepted() -> None:
+    settings = ReceiverSettings(secrets=[SecretStr("x")], invalid_answer="accept")
+    failing = _SlowPublisher(settings, fail=True)
+    assert await _post_together(create_app(settings, failing), 5) == [503] * 5
+    assert failing.writes == 1  # the others waited for it, and were not kept either
+
+
+async def test_without_a_repeat_window_identical_refusals_are_each_written() -> None:
+    settings = ReceiverSettings(secrets=[SecretStr("x")], dead_letter_repeat_window_s=0)
+    publisher = _SlowPublisher(settings, fail=False)
+    assert await _post_together(create_app(settings, publisher), 5) == [422] * 5
+    assert publisher.writes == 5
