@@ -142,9 +142,11 @@ class Refusals:
 
     async def _write_tallies(self, tallies: list[Tally]) -> None:
         """One small record per request whose repeats were counted; a failure loses only the
-        record (the repeats metric has them), so it is logged and counted, not retried."""
+        record (the repeats metric has them), so it is logged and counted, not retried. After
+        one failure the rest are counted as failed without trying: each try could wait the whole
+        produce time-out, which would hold a shutdown for hours with Kafka gone."""
         self._metrics.dead_letter_tallies_failed.inc(self._repeats.take_dropped())
-        for tally in tallies:
+        for done, tally in enumerate(tallies):
             record = tally_record(
                 request_id=str(uuid.uuid4()),
                 received_at=datetime.now(UTC),
@@ -156,8 +158,9 @@ class Refusals:
             try:
                 await self._kafka.publish(self._settings.dead_letter_topic, None, record)
             except PublishFailed as failure:
-                self._metrics.dead_letter_tallies_failed.inc()
-                log.warning("repeat tally not written: %s", failure)
+                self._metrics.dead_letter_tallies_failed.inc(len(tallies) - done)
+                log.warning("%d repeat tallies not written: %s", len(tallies) - done, failure)
+                return
 
     async def sweep_forever(self) -> None:
         """Write the tallies of entries that left the window, at least once a minute."""

@@ -96,6 +96,12 @@ class _SlowPublisher(Publisher):
         self.fail = fail
         self.writes = 0
 
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
     async def publish(
         self,
         topic: str,
@@ -110,12 +116,13 @@ class _SlowPublisher(Publisher):
         return [Acknowledged(topic, 0, self.writes)]
 
 
-async def _post_together(app: Any, n: int) -> list[int]:
+async def _post_together(app: Any, n: int, distinct: int = 1) -> list[int]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
         answers = await asyncio.gather(
-            *(client.post(PATH, json={"CatalogId": "7"}, headers={"X-Postback-Token": "x"})
-              for _ in range(n))
+            *(client.post(PATH, json={"CatalogId": str(i % distinct)},
+                          headers={"X-Postback-Token": "x"})
+              for i in range(n))
         )  # fmt: skip
     return [a.status_code for a in answers]
 
@@ -132,3 +139,21 @@ async def test_without_a_repeat_window_identical_refusals_are_each_written() -> 
     publisher = _SlowPublisher(settings, fail=False)
     assert await _post_together(create_app(settings, publisher), 5) == [422] * 5
     assert publisher.writes == 5
+
+
+async def test_shutdown_with_kafka_gone_does_not_wait_for_every_tally() -> None:
+    # 200 refusals, each repeated once, leave 200 tallies to write at shutdown. With Kafka gone,
+    # each write waits for its time-out (10 s by default): 200 of them held the shutdown for
+    # over half an hour. After the first failure the rest are counted as failed, not tried.
+    settings = ReceiverSettings(secrets=[SecretStr("x")])
+    publisher = _SlowPublisher(settings, fail=False)
+    app = create_app(settings, publisher)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    assert await _post_together(app, 200, distinct=200) == [422] * 200
+    assert await _post_together(app, 200, distinct=200) == [422] * 200  # the retries
+    publisher.fail, publisher.writes = True, 0
+    await lifespan.__aexit__(None, None, None)  # shutdown writes the tallies
+    assert publisher.writes == 1
+    metrics = await _call_metrics(app)
+    assert "receiver_dead_letter_tallies_failed_total 200.0" in metrics
