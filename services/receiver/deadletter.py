@@ -108,15 +108,23 @@ def dead_letter_record(**fields: Any) -> bytes:
     return dead_letters.encode(dead_letter(**fields))
 
 
-def repeat_key(method: str, query: str, body: bytes, status: int, reason: str) -> bytes:
-    """Two refusals are the same when the request's data (method, query, body) and the verdict
-    (status, reason) are: a SHA-256 over length-prefixed parts, 32 bytes whatever the body."""
+def repeat_key(letter: DeadLetter) -> bytes:
+    """Two refusals are the same when what is kept of them (method, query, content type, body
+    and its length) and the verdict (status, reason) are: a SHA-256 over length-prefixed parts,
+    32 bytes whatever the body. Headers and the request id and time may differ."""
     digest = hashlib.sha256()
-    for part in (method.encode(), query.encode("utf-8", "backslashreplace"), body):
+    parts = (
+        letter.method.encode(),
+        letter.query.encode(),
+        (letter.content_type or "").encode(),
+        letter.body,
+        str(letter.body_length).encode(),
+        str(letter.status).encode(),
+        letter.reason.encode(),
+    )
+    for part in parts:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
-    digest.update(status.to_bytes(2, "big"))
-    digest.update(reason.encode("utf-8", "backslashreplace"))
     return digest.digest()
 
 

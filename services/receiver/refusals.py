@@ -102,7 +102,7 @@ class Refusals:
             kind=slug,
             body_length=body_length,
         )
-        key = repeat_key(request.method, query, body, status, detail)
+        key = repeat_key(letter)
         request_id = self._repeats.repeat(key, time.monotonic(), time.time())
         writing = self._writing.get(key) if self._repeats.enabled else None
         if request_id is None and writing is not None:

@@ -105,14 +105,23 @@ def test_records_written_as_json_before_the_schema_are_still_read() -> None:
 
 
 def test_repeat_key_is_the_request_and_the_verdict() -> None:
-    key = repeat_key("POST", "", b"body", 422, "CurrentPrice: bad")
+    key = repeat_key(LETTER)
     assert len(key) == 32
-    assert key == repeat_key("POST", "", b"body", 422, "CurrentPrice: bad")
-    assert key != repeat_key("POST", "", b"body", 422, "CurrentPrice: worse")
-    assert key != repeat_key("POST", "", b"body!", 422, "CurrentPrice: bad")
-    assert key != repeat_key("GET", "", b"body", 422, "CurrentPrice: bad")
+    assert key == repeat_key(replace(LETTER, request_id="r2", received_at=AT, headers=()))
+    assert key != repeat_key(replace(LETTER, reason="CurrentPrice: worse"))
+    assert key != repeat_key(replace(LETTER, status=400))
+    assert key != repeat_key(replace(LETTER, body=LETTER.body + b"!"))
+    assert key != repeat_key(replace(LETTER, method="PUT"))
+    # How the body is read is part of the request: the same bytes as another type, or another
+    # charset, are another request (accept mode answers a repeat 200 without keeping it).
+    assert key != repeat_key(replace(LETTER, content_type="application/x-www-form-urlencoded"))
+    assert key != repeat_key(replace(LETTER, content_type=None))
+    # Two bodies over the limit with the same kept start are different requests.
+    assert key != repeat_key(replace(LETTER, body_length=LETTER.body_length + 1))
     # Parts are length-prefixed: moving bytes from the query to the body changes the key.
-    assert repeat_key("POST", "ab", b"c", 400, "r") != repeat_key("POST", "a", b"bc", 400, "r")
+    assert repeat_key(replace(LETTER, query="ab", body=b"c", body_length=1)) != repeat_key(
+        replace(LETTER, query="a", body=b"bc", body_length=2)
+    )
 
 
 def test_repeat_window_counts_repeats_and_tallies_them_when_the_entry_leaves() -> None:
