@@ -120,27 +120,45 @@ def decode(value: bytes) -> DeadLetter:
     return DeadLetter.from_record(codec.decode_record(value, schemas.current(schemas.DEAD_LETTER)))
 
 
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is {type(value).__name__}, not text")
+    return value
+
+
 def _from_legacy_json(value: bytes) -> DeadLetter:
-    """Records the receiver wrote as JSON text before the Avro schema existed."""
+    """Records the receiver wrote as JSON text before the Avro schema existed. Every field is
+    checked, so a record of another shape is unreadable here rather than a crash later."""
     try:
         old = json.loads(value)
         if old.get("body_base64") is not None:
-            body = base64.b64decode(old["body_base64"])
+            body = base64.b64decode(_text(old["body_base64"], "body_base64"), validate=True)
         else:
-            body = (old.get("body") or "").encode("utf-8", "surrogatepass")
+            body = _text(old.get("body") or "", "body").encode("utf-8", "surrogatepass")
+        received_at = datetime.fromisoformat(_text(old["received_at"], "received_at"))
+        if received_at.utcoffset() is None:
+            raise ValueError("received_at has no time zone")
+        status = old["status"]
+        if type(status) is not int:
+            raise TypeError("status is not an integer")
+        content_type = old.get("content_type")
+        headers = old.get("headers") or {}
         return DeadLetter(
-            request_id=old["request_id"],
-            received_at=datetime.fromisoformat(old["received_at"]),
-            method=old["method"],
-            query=old.get("query") or "",
-            content_type=old.get("content_type"),
-            headers=tuple((str(k), str(v)) for k, v in (old.get("headers") or {}).items()),
+            request_id=_text(old["request_id"], "request_id"),
+            received_at=received_at,
+            method=_text(old["method"], "method"),
+            query=_text(old.get("query") or "", "query"),
+            content_type=None if content_type is None else _text(content_type, "content_type"),
+            headers=tuple((_text(k, "header"), _text(v, "header")) for k, v in headers.items()),
             body=body,
             body_length=len(body),
-            status=int(old["status"]),
+            status=status,
             kind="legacy",
-            reason=old["reason"],
-            problems=tuple((e["field"], e["reason"]) for e in old.get("errors") or []),
+            reason=_text(old["reason"], "reason"),
+            problems=tuple(
+                (_text(e["field"], "field"), _text(e["reason"], "reason"))
+                for e in old.get("errors") or []
+            ),
         )
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise DecodeError(f"not a dead-letter record ({type(exc).__name__}: {exc})") from exc

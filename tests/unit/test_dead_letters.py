@@ -249,3 +249,38 @@ def test_a_short_secret_does_not_corrupt_the_kept_request() -> None:
         status=422, reason="r",
     )  # fmt: skip
     assert letter.body == b'{"CatalogId": "7"}'
+
+
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.sampled_from(["2026-11-20T10:00:00", "2026-11-20T10:00:00+00:00", "//4="]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+_LEGACY = {
+    "request_id": "old-1", "received_at": "2026-11-20T10:00:00+00:00", "method": "POST",
+    "query": "", "content_type": "text/plain", "headers": {"content-type": "text/plain"},
+    "body": "x", "body_base64": None, "status": 415, "reason": "unsupported",
+    "errors": [{"field": "F", "reason": "r"}],
+}  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({k: st.just(v) | _ANY_JSON for k, v in _LEGACY.items()}))
+def test_a_malformed_json_record_is_unreadable_not_a_crash_later(old: dict[str, object]) -> None:
+    # A JSON record of the wrong shape (a hand-written or damaged one) must be refused when read,
+    # not become a dead letter whose `method` is a bool or whose time has no zone: those crashed
+    # `summary` (comparing times) and `redrive` (`method.upper()`) with a traceback.
+    try:
+        letter = dead_letters.decode(json.dumps(old).encode())
+    except DecodeError:
+        return
+    texts = (letter.request_id, letter.method, letter.query, letter.reason, letter.kind)
+    assert all(isinstance(t, str) for t in texts)
+    assert letter.content_type is None or isinstance(letter.content_type, str)
+    assert type(letter.status) is int
+    assert isinstance(letter.body, bytes)
+    assert letter.received_at.utcoffset() is not None
+    assert all(isinstance(n, str) and isinstance(v, str) for n, v in letter.headers)
+    assert all(isinstance(f, str) and isinstance(r, str) for f, r in letter.problems)
