@@ -5,6 +5,7 @@ and a re-drive's outcome, as terminal text or JSON. Pure: records in, text and d
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,23 @@ from catalog_contract.dead_letters import DeadLetter
 
 EXAMPLES = 3
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def printable(line: str) -> str:
+    """`line` safe to print on a terminal: control and format characters from a request (escape
+    sequences, carriage returns, bidi overrides) become their escape, so a hostile body or
+    header cannot drive the operator's terminal. New lines and tabs stay."""
+    if line.isprintable():
+        return line
+    return "".join(
+        c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else _escape(c)
+        for c in line
+    )
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def problem_class(reason: str) -> str:
@@ -151,6 +169,9 @@ class Summary:
         }
 
     def lines(self) -> list[str]:
+        return [printable(line) for line in self._lines()]
+
+    def _lines(self) -> list[str]:
         t = self.total
         out = [
             f"{t.records} dead letters, {t.repeats} identical repeats not written again; "
@@ -227,6 +248,10 @@ def show_dict(letter: DeadLetter, tallies: Iterable[DeadLetter]) -> dict[str, An
 
 
 def show_lines(letter: DeadLetter, tallies: Iterable[DeadLetter]) -> list[str]:
+    return [printable(line) for line in _show_lines(letter, tallies)]
+
+
+def _show_lines(letter: DeadLetter, tallies: Iterable[DeadLetter]) -> list[str]:
     d = show_dict(letter, tallies)
     kept = f"{len(letter.body)} bytes"
     if letter.truncated:
@@ -284,6 +309,9 @@ class RedriveReport:
         }
 
     def lines(self) -> list[str]:
+        return [printable(line) for line in self._lines()]
+
+    def _lines(self) -> list[str]:
         verb = "would be published (dry run: nothing written)" if self.dry_run else "published"
         failed = sum(g.records for g in self.still_failed.values())
         out = [

@@ -239,3 +239,29 @@ def test_a_tally_read_before_its_record_is_still_joined_to_it() -> None:
         ("invalid-postback", 1, 7)
     ]
     assert (d["by_field"][0]["field"], d["by_field"][0]["repeats"]) == ("CurrentPrice", 7)
+
+
+def test_terminal_text_never_carries_the_requests_control_characters() -> None:
+    # A hostile body, header or query must not drive the operator's terminal: clear the screen,
+    # set the clipboard (OSC 52), rewrite a line with a carriage return, or reverse text (bidi).
+    hostile = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\u202eevil\x9b"
+    letter = replace(
+        PRICE,
+        request_id="r\x1b[31m",
+        body=f'{{"Name": "{hostile}"}}\nline 2'.encode(),
+        body_length=0,
+        headers=(("user-agent", hostile),),
+        query="a=" + hostile,
+        reason="bad: " + hostile,
+        problems=(("Name", hostile),),
+    )
+    letter = replace(letter, body_length=len(letter.body))
+    summary = Summary()
+    summary.add(letter)
+    report = RedriveReport(dry_run=True)
+    report.failed(letter, letter.reason)
+    text = "\n".join([*show_lines(letter, []), *summary.finish().lines(), *report.lines()])
+    for control in ("\x1b", "\x07", "\r", "\u202e", "\x9b"):
+        assert control not in text
+    assert '{"Name": "\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\\x0d\\u202eevil\\x9b"}' in text
+    assert "line 2" in text.splitlines()  # the body's own new lines stay readable
