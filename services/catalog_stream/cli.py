@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
@@ -178,7 +177,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     except RangeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else "\n".join(lines))
+    print(report.render(out, lines, args.json))
     return 0
 
 

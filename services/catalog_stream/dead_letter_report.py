@@ -4,6 +4,7 @@ and a re-drive's outcome, as terminal text or JSON. Pure: records in, text and d
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import OrderedDict
@@ -28,6 +29,14 @@ def printable(line: str) -> str:
         c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else _escape(c)
         for c in line
     )
+
+
+def render(data: dict[str, Any], lines: list[str], as_json: bool) -> str:
+    """What a command prints: its JSON (every control, format and non-ASCII character escaped:
+    json leaves C1 controls and bidi overrides raw) or its already printable text lines."""
+    if as_json:
+        return json.dumps(data, ensure_ascii=True, indent=2)
+    return "\n".join(printable(line) for line in lines)
 
 
 def _escape(c: str) -> str:

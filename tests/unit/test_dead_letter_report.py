@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from catalog_stream.dead_letter_report import (
     RedriveReport,
     Summary,
     problem_class,
+    render,
     show_dict,
     show_lines,
 )
@@ -265,3 +267,14 @@ def test_terminal_text_never_carries_the_requests_control_characters() -> None:
         assert control not in text
     assert '{"Name": "\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\\x0d\\u202eevil\\x9b"}' in text
     assert "line 2" in text.splitlines()  # the body's own new lines stay readable
+
+
+def test_json_output_escapes_what_json_itself_leaves_raw() -> None:
+    # json.dumps(ensure_ascii=False) escapes only C0 controls: C1 (CSI \x9b) and bidi overrides
+    # went raw to the terminal in --json output.
+    data = {"reason": "bad \x9b2J \u202eevil \x1b[0m, 12,99 €"}
+    text = render(data, [], as_json=True)
+    for control in ("\x1b", "\x9b", "\u202e"):
+        assert control not in text
+    assert json.loads(text) == data  # still the same JSON
+    assert render(data, ["a\x1bb"], as_json=False) == "a\\x1bb"
