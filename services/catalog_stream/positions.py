@@ -38,4 +38,7 @@ def parse_bound(text: str, edge: str) -> Bound:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return Bound("time", time_ms=int(moment.timestamp() * 1000))
+    time_ms = int(moment.timestamp() * 1000)
+    if time_ms < 0:  # Kafka refuses a negative timestamp
+        raise BoundError(f"{value} is before 1970-01-01, the start of Kafka's time")
+    return Bound("time", time_ms=time_ms)

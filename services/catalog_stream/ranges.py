@@ -84,7 +84,9 @@ async def read_range(
         earliest = await consumer.beginning_offsets(partitions)
         latest = await consumer.end_offsets(partitions)
         begin = await _offsets_at(consumer, partitions, start, earliest)
-        end = await _offsets_at(consumer, partitions, stop, latest)
+        # Never past the end at the start: an offset not yet written would be waited for forever.
+        stops = await _offsets_at(consumer, partitions, stop, latest)
+        end = {tp: min(stops[tp], latest[tp]) for tp in partitions}
         for tp in partitions:
             if begin[tp] < earliest[tp]:
                 raise RangeError(

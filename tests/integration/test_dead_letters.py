@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,31 @@ async def test_identical_refusals_arriving_together_are_written_once(
         dead_letters.decode(r.value) for r in await read_topic(kafka_bootstrap, topics.dead_letter)
     ]
     assert [(d.repeat_of is None, d.repeats) for d in kept] == [(True, 0), (False, 19)]
+
+
+async def test_bounds_past_the_end_or_before_1970_get_an_answer(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # `--until 0:1000000` on a shorter partition waited forever for offset 1,000,000; a time
+    # before 1970 (or at year 1, +14:00) reached Kafka as a negative timestamp (a traceback).
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "catalog_stream.cli", "dead-letters", "summary", "--json",
+        "--bootstrap-servers", kafka_bootstrap, "--topic", topics.dead_letter,
+        "--until", "0:1000000",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 90)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err
+    assert json.loads(out)["records"] == 0
+    code, _, message = await run_cli(
+        "dead-letters", "summary", "--bootstrap-servers", kafka_bootstrap,
+        "--topic", topics.dead_letter, "--from", "0001-01-01T00:00:00+14:00",
+    )  # fmt: skip
+    assert (code, message.strip()) == (
+        2, "error: 0001-01-01T00:00:00+14:00 is before 1970-01-01, the start of Kafka's time",
+    )  # fmt: skip
