@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,6 +115,27 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def receiver_env(bootstrap: str, topic: str, dead_letter_topic: str, secret: str) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CATALOG_RECEIVER_TOPIC": topic,
+        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": dead_letter_topic,
+        "CATALOG_RECEIVER_SECRETS": f'["{secret}"]',
+    }
+
+
+def projector_env(bootstrap: str, topic: str, store_url: str, port: int) -> dict[str, str]:
+    """A projector on its own consumer group, ready at any lag (catch-up is what we time)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CATALOG_PROJECTOR_TOPIC": topic,
+        "CATALOG_PROJECTOR_STORE_URL": store_url,
+        "CATALOG_PROJECTOR_PORT": str(port),
+        "CATALOG_PROJECTOR_GROUP_ID": f"bench-{uuid.uuid4().hex[:6]}",
+        "CATALOG_PROJECTOR_READY_MAX_LAG": "1000000000",
+    }
 
 
 def uvicorn(app: str, port: int, workers: int = 1, factory: bool = True) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tests.postgres import LocalPostgres
 
-from bench.harness import Server, peak_rss_mb, serve, uvicorn, wait_until, wrk
+from bench import freshness_bench, kstreams_peer
+from bench.harness import Server, peak_rss_mb, projector_env, serve, wait_until, wrk
 from catalog_contract import codec, headers, topics
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from catalog_contract.keys import product_key
@@ -152,17 +152,6 @@ def _applied(url: str) -> int:
     return sum(int(p.split(":")[1]) for p in positions.split(",") if p)
 
 
-def projector_env(bootstrap: str, topic: str, store_url: str, port: int) -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "CATALOG_PROJECTOR_TOPIC": topic,
-        "CATALOG_PROJECTOR_STORE_URL": store_url,
-        "CATALOG_PROJECTOR_PORT": str(port),
-        "CATALOG_PROJECTOR_GROUP_ID": f"bench-{uuid.uuid4().hex[:6]}",
-        "CATALOG_PROJECTOR_READY_MAX_LAG": "1000000000",
-    }
-
-
 def catch_up(
     bootstrap: str,
     topic: str,
@@ -223,34 +212,6 @@ def rebuild_and_read(
     return measure
 
 
-async def freshness(receiver: str, projector: str, rate: int, seconds: int) -> list[float]:
-    """Postback accepted (200) -> visible through the read API, under a steady load."""
-    delays: list[float] = []
-    async with httpx.AsyncClient(timeout=30) as client:
-
-        async def one(n: int) -> None:
-            body = {"CatalogId": "fresh", "CatalogItemId": f"f-{n}", "CurrentPrice": "9.99"}
-            answer = await client.post(
-                receiver + "/v1/postbacks/product-changes",
-                json=body,
-                headers={"X-Postback-Token": SECRET},
-            )
-            accepted = time.perf_counter()
-            position = answer.json()["position"]
-            seen = await client.get(
-                f"{projector}/v1/catalogs/fresh/items/f-{n}", params={"min_position": position}
-            )
-            if seen.status_code == 200:
-                delays.append((time.perf_counter() - accepted) * 1000)
-
-        tasks = []
-        for n in range(rate * seconds):
-            tasks.append(asyncio.create_task(one(n)))
-            await asyncio.sleep(1 / rate)
-        await asyncio.gather(*tasks)
-    return delays
-
-
 def run(
     broker: LocalBroker,
     products: int,
@@ -275,6 +236,12 @@ def run(
     results.notes["consumer_perf_line"] = line
     print(
         f"  raw decode {results.figures['raw_decode_rate']:.0f}/s, consumer-perf {rate:.0f}/s",
+        flush=True,
+    )
+    peer = kstreams_peer.catch_up(bootstrap, spec.name, total, products, logs / "kstreams.log")
+    results.figures.update({f"kstreams_{k}": v for k, v in peer.items()})
+    print(
+        f"  Kafka Streams catch-up {peer['rate']:.0f}/s ({peer['startup_s']:.1f}s start-up)",
         flush=True,
     )
 
@@ -317,36 +284,5 @@ def run(
     results.figures["big_rate"] = scaled["rate"]
 
     # Freshness under a steady load: receiver and projector on one topic.
-    fresh = topics.product_topic(f"bench.fresh.{uuid.uuid4().hex[:6]}")
-    dead = topics.dead_letter_topic(f"bench.fresh-dead.{uuid.uuid4().hex[:6]}")
-    asyncio.run(ensure_all(bootstrap, [fresh, dead]))
-    receiver_env = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "CATALOG_RECEIVER_TOPIC": fresh.name,
-        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": dead.name,
-        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
-    }
-    r_port, p_port = free_port(), free_port()
-    db3 = Path(tempfile.mkdtemp(prefix="bench-views-")) / "views.db"
-    with (
-        serve(
-            uvicorn("receiver.main:app_from_env", r_port),
-            r_port,
-            receiver_env,
-            "/readyz",
-            logs / "receiver-fresh.log",
-        ) as receiver,
-        serve(
-            [sys.executable, "-m", "catalog_stream.cli", "projector"],
-            p_port,
-            projector_env(bootstrap, fresh.name, f"sqlite:///{db3}", p_port),
-            "/healthz",
-            logs / "projector-fresh.log",
-        ) as projector,
-    ):
-        delays = asyncio.run(freshness(receiver.url, projector.url, 100, max(5, read_seconds)))
-    delays.sort()
-    results.figures["freshness_count"] = len(delays)
-    results.figures["freshness_p50_ms"] = statistics.median(delays)
-    results.figures["freshness_p99_ms"] = delays[int(len(delays) * 0.99) - 1]
+    results.figures.update(freshness_bench.run(bootstrap, SECRET, max(5, read_seconds), logs))
     return results

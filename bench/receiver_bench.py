@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.harness import cpu_seconds, peak_rss_mb, serve, uvicorn, wrk_measured
+from bench.harness import (
+    cpu_seconds,
+    peak_rss_mb,
+    receiver_env,
+    serve,
+    uvicorn,
+    wrk_measured,
+)
 from bench.projector_bench import realistic_event
 from catalog_contract import codec, topics
 from catalog_stream.broker import LocalBroker, free_port
@@ -128,18 +135,13 @@ def run(
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BENCH_TOPIC": base_topic.name}
     with serve(uvicorn("bench.apps:baseline_app", port), port, env, "/docs") as server:
         measure("baseline (send_and_wait, JSON)", server.url + PATH, "json", server.pid)
-    receiver_env = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "CATALOG_RECEIVER_TOPIC": ours.name,
-        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": dead.name,
-        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
-    }
+    env = receiver_env(bootstrap, ours.name, dead.name, SECRET)
     for workers in (1, 2):
         port = free_port()
         with serve(
             uvicorn("receiver.main:app_from_env", port, workers),
             port,
-            receiver_env,
+            env,
             "/readyz",
             logs / f"receiver-{workers}.log",
         ) as server:
