@@ -21,6 +21,7 @@ from bench.harness import (
     wrk_measured,
 )
 from bench.projector_bench import realistic_event
+from bench.receiver_profile import ORDER, profiled, summarise
 from catalog_contract import codec, topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topics import ensure_all
@@ -77,6 +78,33 @@ def producer_ceiling(broker: LocalBroker, topic: str, records: int, size: int) -
         raise RuntimeError(f"kafka-producer-perf-test sent nothing:\n{out[-2000:]}")
     rate = float(re.search(r"([\d.]+) records/sec", final).group(1))  # type: ignore[union-attr]
     return rate, final.strip()
+
+
+def profile(url: str, pid: int, connections: list[int], seconds: int, logs: Path) -> dict[str, Any]:
+    """One more JSON row at the middle concurrency, under py-spy: CPU per postback by group.
+    Its rate is not a figure of the table (the profiler costs a little)."""
+    c = connections[len(connections) // 2]
+    (result, server_cpu), raw = profiled(
+        pid,
+        logs / "receiver-profile.txt",
+        lambda: wrk_measured(url, "json", c, seconds, pid, {"BENCH_SECRET": SECRET}),
+    )
+    groups = summarise(raw)
+    samples = sum(groups.values())
+    if samples == 0 or result.requests == 0:
+        raise RuntimeError(f"the profiled row has no samples ({samples}) or no requests")
+    per_request_us = server_cpu / result.requests * 1e6
+    print(f"  profiled receiver c={c}: {samples} samples, {per_request_us:.0f} µs CPU/postback")
+    return {
+        "connections": c,
+        "rate": result.rate,
+        "samples": samples,
+        "cpu_us_per_request": per_request_us,
+        "groups": {
+            name: (groups[name] / samples, groups[name] / samples * per_request_us)
+            for name in ORDER
+        },
+    }
 
 
 def run(
@@ -148,6 +176,9 @@ def run(
             measure(f"receiver, {workers} worker(s), JSON", server.url + PATH, "json", server.pid)
             if workers == 1:
                 measure("receiver, 1 worker(s), form", server.url + PATH, "form", server.pid)
+                extra["profile"] = profile(
+                    server.url + PATH, server.pid, connections, seconds, logs
+                )
             extra[f"receiver_peak_rss_mb_{workers}w"] = peak_rss_mb(server.pid)
     size = sample_value_size()
     records = max(20_000, int(max(r.rate for r in rows) * seconds * 2))

@@ -94,6 +94,21 @@ def receiver_ratios(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> li
     ]
 
 
+def profile_lines(profile: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Where the receiver's CPU goes (1 worker, JSON, c={profile['connections']}: one more row under "
+        f"py-spy, {profile['samples']:,} samples at 200 Hz, {profile['rate']:,.0f} postbacks/s, "
+        f"{profile['cpu_us_per_request']:,.0f} µs of receiver CPU per postback). Each sample counts for the "
+        "innermost frame of ours or of a library we call for that step (bench/receiver_profile.py):",
+        "",
+        "| step | share of samples | CPU µs / postback |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, (share, micros) in profile["groups"].items():
+        lines.append(f"| {name} | {share:.0%} | {micros:,.0f} |")
+    return lines
+
+
 def projector_lines(p: projector_bench.Results) -> list[str]:
     f = p.figures
     raw = f["raw_decode_rate"]
@@ -228,6 +243,8 @@ def main() -> int:
         *receiver_table(rows, extra),
         "",
         *receiver_ratios(rows, extra),
+        "",
+        *profile_lines(extra["profile"]),
         "",
         "## Projector",
         "",
