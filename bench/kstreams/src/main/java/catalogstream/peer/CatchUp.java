@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
@@ -115,6 +116,7 @@ public final class CatchUp {
       streams.close(Duration.ofMinutes(5));
       double closeSeconds = (System.nanoTime() - closeStarted) / 1e9;
       System.out.printf(
+          Locale.ROOT, // a decimal point whatever the machine's locale: the line is JSON
           "PEER {\"records\": %d, \"keys\": %d, \"expected_records\": %d, \"jvm_started_ms\": %d,"
               + " \"first_record_ms\": %d, \"caught_up_ms\": %d, \"close_s\": %.3f, \"peak_rss_mb\": %.1f}%n",
           caughtUp.records(),
