@@ -3,8 +3,9 @@
 `bench/kstreams/` is a small Java application (see `CatchUp.java`): a KTable of the product topic
 in a RocksDB store, values decoded with Apache Avro's single-object decoder. It captures the
 topic's end offsets at start, stops once every record before them is in its store and prints
-one `PEER {json}` line. The build is cached: Maven runs again only when the pom or a source file
-changes, offline first (~/.m2 holds every artifact after the first fetch).
+one `PEER {json}` line. The build is cached per machine, like Maven's ~/.m2, under
+~/.cache/catalog-stream/kstreams-peer/<fingerprint of the pom and sources>/: a fresh clone (CI)
+reuses it, and Maven runs again only for another pom or source, offline first.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from bench.harness import ROOT
 from catalog_contract import schemas
 
 PROJECT = ROOT / "bench" / "kstreams"
-TARGET = PROJECT / "target"
-JAR = TARGET / "kstreams-peer.jar"
-STAMP = TARGET / ".build-fingerprint"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "catalog-stream"
+JAR_NAME = "kstreams-peer.jar"  # beside it, lib/ holds the dependencies
 MAIN = "catalogstream.peer.CatchUp"
 
 
@@ -42,24 +42,35 @@ def _fingerprint() -> str:
 
 
 def ensure_built() -> Path:
-    """Build target/kstreams-peer.jar and target/lib/ unless this pom and source are built."""
-    fingerprint = _fingerprint()
-    if JAR.exists() and STAMP.exists() and STAMP.read_text() == fingerprint:
-        return JAR
+    """The peer's jar (its dependencies in lib/ beside it), built by Maven unless cached."""
+    built = CACHE / "kstreams-peer" / _fingerprint()[:16]
+    if (built / JAR_NAME).exists():
+        return built / JAR_NAME
     if shutil.which("mvn") is None:
         raise PeerError(
             "Maven (mvn) builds the Kafka Streams peer; install it (apt-get install maven)"
         )
-    shutil.rmtree(TARGET, ignore_errors=True)
-    command = ["mvn", "-q", "-B", "-f", str(PROJECT / "pom.xml"), "package"]
-    # Offline first: after the first fetch ~/.m2 has it all, and no repository is asked.
-    result = subprocess.run([*command[:1], "-o", *command[1:]], capture_output=True, text=True)
-    if result.returncode != 0:
-        result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise PeerError(f"building {PROJECT} failed:\n{result.stdout}\n{result.stderr}")
-    STAMP.write_text(fingerprint)
-    return JAR
+    built.parent.mkdir(parents=True, exist_ok=True)
+    # Built aside, then renamed into place: a cached directory is always a whole build, even
+    # when two runs build at once or one is interrupted.
+    scratch = Path(tempfile.mkdtemp(prefix="build-", dir=built.parent))
+    command = ["mvn", "-q", "-B", "-f", str(PROJECT / "pom.xml")]
+    command += [f"-Dpeer.build.directory={scratch}", "package"]
+    try:
+        # Offline first: after the first fetch ~/.m2 has it all, and no repository is asked.
+        result = subprocess.run([*command[:1], "-o", *command[1:]], capture_output=True, text=True)
+        if result.returncode != 0:
+            result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise PeerError(f"building {PROJECT} failed:\n{result.stdout}\n{result.stderr}")
+        try:
+            scratch.rename(built)
+        except OSError:  # another run built it meanwhile
+            if not (built / JAR_NAME).exists():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return built / JAR_NAME
 
 
 def catch_up(bootstrap: str, topic: str, total: int, keys: int, log: Path) -> dict[str, float]:
@@ -80,7 +91,7 @@ def catch_up(bootstrap: str, topic: str, total: int, keys: int, log: Path) -> di
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
         "-cp",
-        f"{jar}:{TARGET / 'lib'}/*",
+        f"{jar}:{jar.parent / 'lib'}/*",
         MAIN,
         "--bootstrap",
         bootstrap,
