@@ -52,7 +52,13 @@ async def test_broker_down_means_503_and_the_retry_lands_once(
     postback = {"CatalogId": "7", "CatalogItemId": "kettle", "CurrentPrice": "30.00"}
     async with (
         running_receiver(receiver_settings(bootstrap, topics, produce_timeout_s=3.0)) as receiver,
-        running_projector(projector_settings(bootstrap, topics, tmp_path / "v.db")) as projector,
+        # The projector reconnects after the broker's restart in its own time: on a loaded
+        # machine that can exceed the default read-your-writes wait of 5 s.
+        running_projector(
+            projector_settings(
+                bootstrap, topics, tmp_path / "v.db", read_your_writes_max_wait_s=60.0
+            )
+        ) as projector,
     ):
         own_broker.stop()
         refused = await receiver.post(PATH, json=postback, headers=AUTH)
