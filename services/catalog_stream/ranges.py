@@ -14,8 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
+from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
-from catalog_stream.kafka_auth import KafkaAuthError, check_credentials
 from catalog_stream.positions import Bound
 
 

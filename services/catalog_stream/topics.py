@@ -14,9 +14,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
+from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.topics import TopicSpec
-from catalog_stream.kafka_auth import KafkaAuthError, check_credentials
 
 TOPIC_ALREADY_EXISTS = 36
 

@@ -13,7 +13,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from catalog_stream.quiet_logs import Outage
 from projector.batch import BatchPlan, plan_batch
 from projector.dead_letters import DeadLetters
 from projector.errors import PositionConflict, ProjectorError, StoreRefused
@@ -23,6 +22,7 @@ from projector.restatements import restatements
 from projector.restater import Restater
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
+from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger("projector")
 FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover

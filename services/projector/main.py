@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uvicorn
 
-from catalog_stream.logs import configure_logging
-from catalog_stream.tuning import tune_garbage_collector
 from projector.app import create_app
 from projector.generations import Generations, PostgresGenerations, SqliteGenerations
 from projector.settings import ProjectorSettings
+from runtime_support.logs import configure_logging
+from runtime_support.tuning import tune_garbage_collector
 
 
 def open_generations(settings: ProjectorSettings) -> Generations:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from catalog_stream.kafka_auth import check_credentials
+from catalog_contract.kafka_auth import check_credentials
 from projector.consumer import Projector
 from projector.dead_letters import DeadLetters
 from projector.generations import Generations

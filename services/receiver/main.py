@@ -5,10 +5,10 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from catalog_stream.logs import configure_logging
-from catalog_stream.tuning import tune_garbage_collector
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
+from runtime_support.logs import configure_logging
+from runtime_support.tuning import tune_garbage_collector
 
 
 def app_from_env() -> FastAPI:

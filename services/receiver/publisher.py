@@ -17,10 +17,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from catalog_stream.kafka_auth import check_credentials
-from catalog_stream.quiet_logs import Outage
+from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
 from receiver.settings import ReceiverSettings
+from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
 

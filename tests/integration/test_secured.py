@@ -14,9 +14,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from catalog_contract import topics as contract_topics
+from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_stream.broker import LocalBroker
-from catalog_stream.kafka_auth import KafkaAuthError, check_credentials
 from catalog_stream.positions import parse_bound
 from catalog_stream.replay import replay
 from catalog_stream.sinks import JsonLinesSink

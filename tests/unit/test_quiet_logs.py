@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from catalog_stream.quiet_logs import Outage, RepeatSummary, StateChange
+from runtime_support.quiet_logs import Outage, RepeatSummary, StateChange
 
 
 class Clock:

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from catalog_stream.quiet_logs import RepeatSummary
+from runtime_support.quiet_logs import RepeatSummary
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
