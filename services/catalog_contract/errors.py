@@ -2,12 +2,10 @@
 
 
 class ContractError(Exception):
-    """A value or key does not follow the topic contract.
-
-    Retrying never helps: the bytes (or the object) are wrong, not the moment.
+    """A value or key does not follow the topic contract, or Kafka refused the connection
+    settings (KafkaAuthError). Retrying never helps: the bytes, the object or the settings are
+    wrong, not the moment.
     """
-
-    retryable = False
 
 
 class DecodeError(ContractError):

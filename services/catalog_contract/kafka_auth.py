@@ -15,6 +15,7 @@ import ssl
 from aiokafka import errors
 from aiokafka.conn import create_conn
 
+from catalog_contract.errors import ContractError
 from catalog_contract.kafka_connection import KafkaConnection
 
 REFUSED = (
@@ -27,10 +28,8 @@ REFUSED = (
 )
 
 
-class KafkaAuthError(Exception):
+class KafkaAuthError(ContractError):
     """Kafka refused these credentials or certificates. Retrying never helps: fix the settings."""
-
-    retryable = False
 
 
 async def check_credentials(connection: KafkaConnection, timeout_s: float = 15) -> bool:

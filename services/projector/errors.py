@@ -2,22 +2,19 @@
 
 
 class ProjectorError(Exception):
-    """Base of the projector's own errors; `retryable` says whether trying again can help."""
-
-    retryable = False
+    """Base of the projector's own errors; each leaves the batch unwritten. The consumer loop
+    decides by kind: StoreRefused (the data, never the moment) is applied record by record and
+    the refused record dead-lettered; any other kind is retried (re-read the stored positions;
+    wait first unless PositionConflict)."""
 
 
 class StoreUnavailable(ProjectorError):
     """The view store could not be reached or written; the batch was rolled back."""
 
-    retryable = True
-
 
 class PositionConflict(ProjectorError):
     """The store's offsets moved under this batch (another instance applied them): re-read
     positions and seek; the batch was not written."""
-
-    retryable = True
 
 
 class StoreRefused(ProjectorError):
@@ -28,5 +25,3 @@ class StoreRefused(ProjectorError):
 class DeadLetterUnavailable(ProjectorError):
     """A record the views cannot apply could not be kept in the dead-letter topic: the batch is
     not written (nothing is lost) and is tried again."""
-
-    retryable = True

@@ -6,17 +6,13 @@ from __future__ import annotations
 class ReceiverError(Exception):
     """Base of every error the receiver raises on purpose.
 
-    `retryable` says whether the same request could succeed later (it maps to 503, so the
-    platform retries) or never will (a 4xx).
+    PublishFailed is the one the same request could get past later (a 503, so the platform
+    retries); every other kind never will (a 4xx).
     """
-
-    retryable = False
 
 
 class PublishFailed(ReceiverError):
     """Kafka did not acknowledge the write in time; nothing can be promised about it."""
-
-    retryable = True
 
 
 class FieldProblem(ReceiverError):
