@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog_contract.topics import min_insync_for
+from catalog_stream.errors import CatalogStreamError
 from catalog_stream.lifetime import die_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,13 +30,11 @@ DEFAULT_LIB_DIR = REPO_ROOT / "broker" / "lib"
 STARTED_LINE = "Kafka Server started"
 
 
-class BrokerError(Exception):
+class BrokerError(CatalogStreamError):
     """The local broker could not be fetched, formatted, started or stopped.
 
-    `retryable` is False: these are set-up faults (no Java, no Maven, port taken) to fix first.
+    Not retryable: these are set-up faults (no Java, no Maven, port taken) to fix first.
     """
-
-    retryable = False
 
 
 def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR, pom: Path = POM) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from catalog_contract import topics as contract_topics
+from catalog_stream.errors import CatalogStreamError, UsageError
 
 if TYPE_CHECKING:
     from catalog_stream.positions import Bound
@@ -30,13 +31,9 @@ def _topic_specs(args: argparse.Namespace) -> list[contract_topics.TopicSpec]:
 
 
 def cmd_topics_ensure(args: argparse.Namespace) -> int:
-    from catalog_stream.topics import TopicsError, ensure_all
+    from catalog_stream.topics import ensure_all
 
-    try:
-        reports = asyncio.run(ensure_all(args.bootstrap_servers, _topic_specs(args)))
-    except TopicsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 75 if exc.retryable else 1  # EX_TEMPFAIL: worth running again
+    reports = asyncio.run(ensure_all(args.bootstrap_servers, _topic_specs(args)))
     for report in reports:
         print("\n".join(report.lines()))
     return 0
@@ -87,49 +84,36 @@ def cmd_projector(_: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from catalog_stream.rebuild import rebuild
 
-    return rebuild(args.projector, args.poll_s)
+    rebuild(args.projector, args.poll_s)
+    return 0
 
 
-def _bounds(args: argparse.Namespace) -> tuple[Bound, Bound] | None:
-    """--from and --until, or None after saying why they are wrong (exit 2)."""
-    from catalog_stream.positions import BoundError, parse_bound
+def _bounds(args: argparse.Namespace) -> tuple[Bound, Bound]:
+    """--from and --until (BoundError, a UsageError, when one is wrong)."""
+    from catalog_stream.positions import parse_bound
 
-    try:
-        return parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
-    except BoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
+    return parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from catalog_stream.ranges import RangeError
     from catalog_stream.replay import replay
     from catalog_stream.sinks import AvroFileSink, JsonLinesSink, Sink, TopicSink
 
-    bounds = _bounds(args)
-    if bounds is None:
-        return 2
-    start, stop = bounds
+    start, stop = _bounds(args)
     sink: Sink
     if args.to == "jsonl":
         sink = JsonLinesSink(Path(args.output) if args.output else None)
     elif args.to == "avro":
         if not args.output:
-            print("error: --to avro needs --output FILE", file=sys.stderr)
-            return 2
+            raise UsageError("--to avro needs --output FILE")
         sink = AvroFileSink(Path(args.output))
     else:
         if not args.target_topic:
-            print("error: --to topic needs --target-topic NAME", file=sys.stderr)
-            return 2
+            raise UsageError("--to topic needs --target-topic NAME")
         sink = TopicSink(args.bootstrap_servers, args.target_topic)
-    try:
-        summary = asyncio.run(
-            replay(args.bootstrap_servers, args.topic, start, stop, set(args.catalog), sink)
-        )
-    except RangeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    summary = asyncio.run(
+        replay(args.bootstrap_servers, args.topic, start, stop, set(args.catalog), sink)
+    )
     print("\n".join(summary.lines()), file=sys.stderr)
     return 0
 
@@ -145,38 +129,27 @@ def _receiver_settings(args: argparse.Namespace) -> ReceiverSettings:
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from catalog_stream import dead_letter_commands as commands
     from catalog_stream import dead_letter_report as report
-    from catalog_stream.ranges import RangeError
 
-    bounds = _bounds(args)
-    if bounds is None:
-        return 2
-    start, stop = bounds
+    start, stop = _bounds(args)
     settings = _receiver_settings(args)
     topic = args.topic or settings.dead_letter_topic
     out: dict[str, Any]
-    try:
-        if args.dead_letters_command == "summary":
-            summary = asyncio.run(commands.summarize(args.bootstrap_servers, topic, start, stop))
-            out, lines = summary.as_dict(), summary.lines()
-        elif args.dead_letters_command == "show":
-            letter, tallies = asyncio.run(
-                commands.find(args.bootstrap_servers, topic, args.request_id, start, stop)
-            )
-            if letter is None:
-                print(f"error: no dead letter {args.request_id!r} in {topic}", file=sys.stderr)
-                return 1
-            out, lines = report.show_dict(letter, tallies), report.show_lines(letter, tallies)
-        else:
-            topics = commands.Topics(topic, args.product_topic or settings.topic)
-            outcome = asyncio.run(
-                commands.redrive(
-                    args.bootstrap_servers, topics, start, stop, settings, args.dry_run
-                )
-            )
-            out, lines = outcome.as_dict(), outcome.lines()
-    except RangeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.dead_letters_command == "summary":
+        summary = asyncio.run(commands.summarize(args.bootstrap_servers, topic, start, stop))
+        out, lines = summary.as_dict(), summary.lines()
+    elif args.dead_letters_command == "show":
+        letter, tallies = asyncio.run(
+            commands.find(args.bootstrap_servers, topic, args.request_id, start, stop)
+        )
+        if letter is None:
+            raise CatalogStreamError(f"no dead letter {args.request_id!r} in {topic}")
+        out, lines = report.show_dict(letter, tallies), report.show_lines(letter, tallies)
+    else:
+        topics = commands.Topics(topic, args.product_topic or settings.topic)
+        outcome = asyncio.run(
+            commands.redrive(args.bootstrap_servers, topics, start, stop, settings, args.dry_run)
+        )
+        out, lines = outcome.as_dict(), outcome.lines()
     print(report.render(out, lines, args.json))
     return 0
 
@@ -226,13 +199,8 @@ def _add_dead_letter_commands(commands: Any, bootstrap: str) -> None:
 
 def cmd_topics_describe(args: argparse.Namespace) -> int:
     from catalog_stream.describe import describe_topic
-    from catalog_stream.topics import TopicsError
 
-    try:
-        print(asyncio.run(describe_topic(args.bootstrap_servers, args.topic)))
-    except TopicsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 75 if exc.retryable else 1
+    print(asyncio.run(describe_topic(args.bootstrap_servers, args.topic)))
     return 0
 
 
@@ -322,6 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_code(exc: CatalogStreamError) -> int:
+    """The one place a failed command's exit code is decided: 2 for a command-line value it
+    cannot use, 75 (EX_TEMPFAIL) when running it again later may work, else 1."""
+    if isinstance(exc, UsageError):
+        return 2
+    return 75 if exc.retryable else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
@@ -331,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:  # e.g. KAFKA_SECURITY_PROTOCOL=SASL_SSL without a username
         print(f"error: invalid settings: {exc}", file=sys.stderr)
         return 2
+    except CatalogStreamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code(exc)
     return code
 
 

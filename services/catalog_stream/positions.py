@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from catalog_stream.errors import UsageError
 
-class BoundError(ValueError):
+
+class BoundError(UsageError, ValueError):
     """A --from/--until value that is not earliest/now, a time, or partition:offset pairs."""
 
 

@@ -16,10 +16,11 @@ from tqdm import tqdm
 
 from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
+from catalog_stream.errors import CatalogStreamError
 from catalog_stream.positions import Bound
 
 
-class RangeError(Exception):
+class RangeError(CatalogStreamError):
     """The range cannot be read as asked; the message says why. Retrying will not help."""
 
 

@@ -11,6 +11,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from catalog_stream.errors import CatalogStreamError
+
+
+class RebuildError(CatalogStreamError):
+    """The projector could not be reached (retryable), refused, or the rebuild failed."""
+
 
 def _call(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, method=method)  # noqa: S310 - the operator's own URL
@@ -21,18 +27,18 @@ def _call(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read() or b"{}")
 
 
-def rebuild(projector: str, poll_s: float) -> int:
+def rebuild(projector: str, poll_s: float) -> None:
     endpoint = projector.rstrip("/") + "/v1/admin/rebuild"
     try:
         status, body = _call(endpoint, "POST")
     except urllib.error.URLError as exc:
-        print(f"error: cannot reach the projector at {projector}: {exc.reason}", file=sys.stderr)
-        return 75
+        raise RebuildError(
+            f"cannot reach the projector at {projector}: {exc.reason}", retryable=True
+        ) from exc
     if status == 409:
         print("a rebuild is already running; following it", file=sys.stderr)
     elif status != 202:
-        print(f"error: the projector answered {status}: {body}", file=sys.stderr)
-        return 1
+        raise RebuildError(f"the projector answered {status}: {body}")
     # A progress bar on a terminal; quiet when piped (tqdm's disable=None).
     with tqdm(desc="rebuilding views", unit="rec", unit_scale=True, disable=None) as bar:
         while True:
@@ -44,7 +50,5 @@ def rebuild(projector: str, poll_s: float) -> int:
                 break
             time.sleep(poll_s)
     if body.get("state") != "done":
-        print(f"error: rebuild {body.get('state')}: {body.get('error')}", file=sys.stderr)
-        return 1
+        raise RebuildError(f"rebuild {body.get('state')}: {body.get('error')}")
     print(f"views rebuilt: {body['applied']} records into generation {body['active_generation']}")
-    return 0

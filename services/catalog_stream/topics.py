@@ -17,16 +17,16 @@ from aiokafka.errors import KafkaError
 from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.topics import TopicSpec
+from catalog_stream.errors import CatalogStreamError
 
 TOPIC_ALREADY_EXISTS = 36
 
 
-class TopicsError(Exception):
+class TopicsError(CatalogStreamError):
     """The broker refused or could not be asked; `retryable` if it may answer later."""
 
     def __init__(self, message: str, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+        super().__init__(message, retryable)
 
 
 @dataclass
