@@ -24,7 +24,7 @@ from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from runtime_support.quiet_logs import Outage
 
-log = logging.getLogger("projector")
+log = logging.getLogger(__name__)
 FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover
 
 

@@ -16,7 +16,7 @@ from projector.records import Unreadable
 from projector.settings import ProjectorSettings
 from projector.writer import Outgoing, TopicWriter
 
-log = logging.getLogger("projector")
+log = logging.getLogger(__name__)
 
 
 class DeadLetters:

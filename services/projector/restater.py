@@ -17,7 +17,7 @@ from projector.restatements import Restatement
 from projector.settings import ProjectorSettings
 from projector.writer import Outgoing, TopicWriter
 
-log = logging.getLogger("projector")
+log = logging.getLogger(__name__)
 
 
 class Restater:

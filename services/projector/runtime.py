@@ -25,7 +25,7 @@ from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from projector.writer import TopicWriter
 
-log = logging.getLogger("projector")
+log = logging.getLogger(__name__)
 
 
 @dataclass

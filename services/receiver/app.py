@@ -30,7 +30,7 @@ from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
 
-log = logging.getLogger("receiver")
+log = logging.getLogger(__name__)
 
 PATH = "/v1/postbacks/product-changes"
 _REQUEST_BODY_DOC = {

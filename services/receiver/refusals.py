@@ -23,7 +23,7 @@ from receiver.publisher import Publisher
 from receiver.repeats import RepeatWindow, Tally
 from receiver.settings import ReceiverSettings
 
-log = logging.getLogger("receiver")
+log = logging.getLogger(__name__)
 
 
 def _dead_lettered_receipt(
