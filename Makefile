@@ -55,6 +55,8 @@ unit: $(STAMP)
 
 test: deps lint typecheck
 	@command -v wrk >/dev/null || bash scripts/ensure-wrk  # the burst test's load tool
+	@command -v promtool >/dev/null || bash scripts/ensure-promtool  # the alert rules' tests
+	@command -v chromedriver >/dev/null || bash scripts/ensure-chromium  # the status page's browser test
 	$(BIN)/pytest
 
 clean:

@@ -7,6 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_connection import KafkaConnection
+from catalog_contract.lag import total_lag
 from catalog_stream.topics import TopicsError, checked_connection, describe
 
 
@@ -42,13 +43,14 @@ async def describe_topic(kafka: KafkaConnection | str, topic: str) -> str:
                 f"{p['isr']!s:<5} {earliest[tp]:>9} {latest[tp]:>11}"
             )
         lines += ["", "configs:"] + [f"  {k} = {v}" for k, v in sorted(state.configs.items())]
-        lines += ["", "consumer groups (lag = latest - committed):"]
+        lines += ["", "consumer groups (lag = latest - committed; no commit counts from 0):"]
         for group in sorted(g[0] for g in await admin.list_consumer_groups()):
             committed = await admin.list_consumer_group_offsets(group)
             mine = {tp: meta.offset for tp, meta in committed.items() if tp.topic == topic}
             if mine:
-                lag = sum(
-                    max(0, latest[tp] - offset) for tp, offset in mine.items() if tp in latest
+                lag = total_lag(
+                    {tp.partition: end for tp, end in latest.items()},
+                    {tp.partition: offset for tp, offset in mine.items()},
                 )
                 lines.append(f"  {group}: lag {lag} over {len(mine)} partitions")
         return "\n".join(lines)

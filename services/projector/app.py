@@ -22,6 +22,7 @@ from projector.metrics import ProjectorMetrics
 from projector.rows import from_micros, item_json, micros, price_text_of_units, price_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
+from projector.status_routes import add_status_routes
 from projector.store import ItemFilter
 
 
@@ -225,6 +226,8 @@ def create_app(
             **asdict(runtime.rebuild_status),
             "active_generation": generations.name(runtime.store),
         }
+
+    add_status_routes(app, runtime, settings, metrics)  # delivery statistics, status page
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -13,8 +13,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from catalog_contract.lag import total_lag
 from projector.batch import BatchPlan, plan_batch
 from projector.dead_letters import DeadLetters
+from projector.delivery import DeliveryStats
 from projector.errors import PositionConflict, ProjectorError, StoreRefused
 from projector.metrics import ProjectorMetrics
 from projector.records import Incoming, Unreadable, read_record
@@ -37,8 +39,10 @@ class Projector:
         progress: asyncio.Condition | None = None,
         restater: Restater | None = None,
         dead_letters: DeadLetters | None = None,
+        delivery: DeliveryStats | None = None,
     ) -> None:
         self.settings = settings
+        self.delivery = delivery  # only the live consumer counts postbacks
         self.restater = restater  # only the live consumer restates; a rebuild only reads
         self.dead_letters = dead_letters  # likewise (the live one kept them already)
         self.store = store
@@ -53,7 +57,7 @@ class Projector:
     # --- what readers ask ----------------------------------------------------------------
 
     def lag(self) -> int:
-        return sum(max(0, end - self.applied.get(p, 0)) for p, end in self.end_offsets.items())
+        return total_lag(self.end_offsets, self.applied)
 
     def caught_up(self) -> bool:
         """Every assigned partition's end is known and reached."""
@@ -79,7 +83,10 @@ class Projector:
     ) -> BatchPlan:
         """Runs in a worker thread: read the records and what the store knows of their items.
         `refused`: the store refused these records, so they are dead letters for that reason."""
+        raw = list(raw)
         records = [read_record(m.partition, m.offset, m.key, m.value, m.headers) for m in raw]
+        if self.delivery is not None:
+            self.delivery.observe(zip(records, [m.headers for m in raw], strict=True))
         if refused is not None:
             records = [
                 Unreadable(m.partition, m.offset, refused, m.key, m.value, tuple(m.headers or ()))
@@ -247,5 +254,6 @@ class Projector:
             end = consumer.highwater(tp)
             if end is not None:
                 self.end_offsets[tp.partition] = end
-                behind = max(0, end - self.applied.get(tp.partition, 0))
-                self.metrics.lag.labels(str(tp.partition)).set(behind)
+                self.metrics.lag.labels(str(tp.partition)).set(
+                    total_lag({tp.partition: end}, self.applied)
+                )

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from catalog_contract.kafka_auth import check_credentials
 from projector.consumer import Projector
 from projector.dead_letters import DeadLetters
+from projector.delivery import DeliveryStats
+from projector.delivery_history import fill_from_topic
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
 from projector.restater import Restater
@@ -59,23 +61,43 @@ class Runtime:
         # not healthy, and `on_failure` ends the process so that a supervisor restarts it.
         self.failure: str | None = None
         self.on_failure = on_failure
+        self.delivery = DeliveryStats(settings.delivery_max_catalogs)
         self.projector = self._live_projector(self.store)
         self.rebuild_status = RebuildStatus(generation=generations.name(self.store))
         self._live: asyncio.Task[None] | None = None
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
+        self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
         self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
 
     def _live_projector(self, store: ViewStore) -> Projector:
         return Projector(
-            self.settings, store, self.metrics, self.progress, self.restater, self.dead_letters
+            self.settings,
+            store,
+            self.metrics,
+            self.progress,
+            self.restater,
+            self.dead_letters,
+            self.delivery,
         )
 
     async def start(self, run_consumer: bool = True) -> None:
         await asyncio.to_thread(self.store.create)
+        await self._start_delivery(from_topic=run_consumer)
         if run_consumer:
             await check_credentials(self.settings)  # refused: a clear start-up error, no retries
             self._start_live()
+
+    async def _start_delivery(self, from_topic: bool) -> None:
+        """Delivery statistics: the store's catalogs start at zero (so a silent one shows), and
+        the last day below the stored positions refills the windows from the topic."""
+        known = await asyncio.to_thread(self.store.catalogs)
+        self.delivery.known(row["catalog_id"] for row in known)
+        stored = await asyncio.to_thread(self.store.positions, self.settings.topic)
+        if from_topic and any(stored.values()):  # else the live consumer reads it all anyway
+            self._history = asyncio.create_task(
+                fill_from_topic(self.settings, self.settings.topic, self.delivery, stored)
+            )
 
     def _start_live(self) -> None:
         self._stop_live = asyncio.Event()
@@ -98,6 +120,10 @@ class Runtime:
             self._live = None
 
     async def stop(self) -> None:
+        if self._history is not None:
+            self._history.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._history
         if self._rebuild is not None:
             self._rebuild.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from catalog_contract.kafka_connection import KafkaConnection
-from catalog_contract.topics import PRODUCT_TOPIC, PROJECTOR_DEAD_LETTER_TOPIC
+from catalog_contract.topics import DEAD_LETTER_TOPIC, PRODUCT_TOPIC, PROJECTOR_DEAD_LETTER_TOPIC
 
 
 class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection settings
@@ -38,6 +38,11 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # partial postback, a stale retry), so a replay after compaction rebuilds the same views.
     restate: bool = True
     restate_timeout_s: float = 10.0
+    # The status page counts the receiver's dead letters on this topic.
+    receiver_dead_letter_topic: str = DEAD_LETTER_TOPIC
+    # Catalogs with delivery statistics (and Prometheus series) of their own; the rest are
+    # added up under catalog "_other", so the metrics' label set stays bounded.
+    delivery_max_catalogs: int = Field(default=100, ge=1, le=10_000)
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

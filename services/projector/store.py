@@ -388,6 +388,11 @@ class ViewStore(ABC):
         )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def last_change_seq(self) -> int:
+        """The newest change's seq (0: none), where the status page's live feed starts."""
+        rows = self._query("SELECT MAX(seq) FROM changes")
+        return int(rows[0][0] or 0)
+
     def close(self) -> None:
         """Close every thread's connection (a thread that reads again reconnects)."""
         with self._opened_lock:

@@ -1,0 +1,31 @@
+"""How far a reader of a topic is behind its end, per partition. Pure.
+
+One rule for everyone who reports lag: `catalog-stream topics describe` (a consumer group's
+committed offsets), the projector's `/readyz`, `X-View-Lag` and its status page (the offsets
+stored with the views). A partition the reader has no position for counts from offset 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    partition: int
+    end: int  # the next offset the topic will write (the high watermark)
+    reached: int | None  # the next offset the reader expects; None: no position yet
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - (self.reached or 0))
+
+
+def partition_lags(ends: Mapping[int, int], reached: Mapping[int, int]) -> list[PartitionLag]:
+    """Each partition whose end is known, in partition order."""
+    return [PartitionLag(p, end, reached.get(p)) for p, end in sorted(ends.items())]
+
+
+def total_lag(ends: Mapping[int, int], reached: Mapping[int, int]) -> int:
+    return sum(part.lag for part in partition_lags(ends, reached))

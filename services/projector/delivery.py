@@ -1,0 +1,296 @@
+"""Delivery statistics per catalog, folded from the product topic's records. Pure (no I/O).
+
+The platform promises a postback within about 10 minutes of a change, and partners call its
+support after an hour. For each catalog this keeps how many postbacks arrived (last hour, last
+day, since start), when the last one arrived, and the *delivery delay* (receive time minus the
+source's DateLastUpdated): its quantiles over the last hour and day, and how many came later
+than 10 minutes and later than an hour.
+
+Bounded memory: a catalog holds 60 one-minute slots and 24 one-hour slots (rings, reused as
+time moves on), each a fixed histogram over `BOUNDS_S`; at most `max_catalogs` catalogs are
+kept one by one, later ones are added up under `OTHER`. Quantiles are the upper bound of the
+histogram bucket the rank falls in ("99% arrived within N seconds"); beyond the last bound, the
+largest delay seen. "Last day" has hour resolution: the 24 most recent hour slots.
+
+Each record is counted once: offsets below what a partition already counted are skipped (a
+batch read again after a failed write). After a restart, the last day's records before the
+views' positions are read again from the topic to fill the windows (`delivery_history`).
+Restatements (the projector's own writes) and tombstones are not postbacks: not counted.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from catalog_contract.headers import RESTATES, Headers
+from projector.records import Incoming, Unreadable
+
+BOUNDS_S: tuple[float, ...] = (
+    1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400,
+)  # fmt: skip
+LATE_S = 600.0  # the platform's promise: within about 10 minutes
+VERY_LATE_S = 3600.0  # after this, partners are told to contact the platform's support
+OTHER = "_other"  # the catalogs over the cap, added up
+_SLOTS = len(BOUNDS_S) + 1  # the last one: over the largest bound
+
+
+_LATE = BOUNDS_S.index(LATE_S)  # buckets past this index hold delays over 10 minutes
+_VERY_LATE = BOUNDS_S.index(VERY_LATE_S)
+_OVER = len(BOUNDS_S)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Slot:
+    """One minute (or hour) of one catalog's postbacks. Lateness is read from the buckets (10
+    minutes and an hour are bounds), so an event costs a count, a bucket and a sum."""
+
+    __slots__ = ("buckets", "delay_sum", "max_delay", "received", "start")
+
+    def __init__(self) -> None:
+        self.start = -1  # the minute (or hour) number it holds; -1: never used
+        self.received = 0
+        self.buckets = [0] * _SLOTS
+        self.delay_sum = 0.0
+        self.max_delay = 0.0  # only kept for delays over the last bound
+
+    def reset(self, start: int) -> None:
+        self.start, self.received, self.delay_sum, self.max_delay = start, 0, 0.0, 0.0
+        self.buckets = [0] * _SLOTS
+
+    def add_slot(self, other: _Slot) -> None:
+        self.received += other.received
+        self.delay_sum += other.delay_sum
+        self.max_delay = max(self.max_delay, other.max_delay)
+        buckets = self.buckets
+        for index, count in enumerate(other.buckets):
+            buckets[index] += count
+
+
+class _Catalog:
+    """Each postback is counted three times: in its minute's slot, its hour's slot, and the
+    since-start totals. No slot is ever merged into another on the hot path, so the cost is the
+    same for a busy catalog and for one that sends once a minute."""
+
+    __slots__ = ("hours", "last_received_s", "minutes", "total")
+
+    def __init__(self) -> None:
+        self.minutes = [_Slot() for _ in range(60)]
+        self.hours = [_Slot() for _ in range(24)]
+        self.total = _Slot()  # since start
+        self.last_received_s = -math.inf
+
+    def add(self, received_s: float, delay: float | None, since_start: bool = True) -> None:
+        """The hot path: once per postback (see bench/delivery_stats.py). `since_start` False:
+        a postback from before the start, read again to fill the windows (not the counters)."""
+        if received_s > self.last_received_s:
+            self.last_received_s = received_s
+        bucket, seconds = -1, 0.0
+        if delay is not None:
+            seconds = delay if delay > 0.0 else 0.0  # a source clock ahead is not a negative delay
+            bucket = bisect_left(BOUNDS_S, seconds)
+        minute = int(received_s // 60)
+        hour = minute // 60
+        _bump(self.minutes[minute % 60], minute, bucket, seconds)
+        _bump(self.hours[hour % 24], hour, bucket, seconds)
+        if since_start:
+            _bump(self.total, 0, bucket, seconds)
+
+
+def _bump(slot: _Slot, number: int, bucket: int, seconds: float) -> None:
+    if slot.start != number:
+        if slot.start > number:
+            return  # older than what the ring still holds
+        slot.reset(number)
+    slot.received += 1
+    if bucket >= 0:
+        slot.buckets[bucket] += 1
+        slot.delay_sum += seconds
+        if bucket == _OVER and seconds > slot.max_delay:
+            slot.max_delay = seconds
+
+
+@dataclass(frozen=True, slots=True)
+class DelayStats:
+    received: int
+    with_delay: int  # postbacks that carried DateLastUpdated
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+    later_than_10m: int
+    later_than_1h: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogDelivery:
+    catalog_id: str
+    received_total: int  # since the projector started
+    last_received_s: float | None  # Unix time of the newest receive time seen
+    last_hour: DelayStats
+    last_day: DelayStats
+
+    def late(self) -> bool:
+        """Delivery p99 over the last hour beyond the platform's 10 minutes."""
+        return self.last_hour.p99_s is not None and self.last_hour.p99_s > LATE_S
+
+    def silent(self) -> bool:
+        """Nothing for an hour from a catalog that sent at least one an hour over the day."""
+        return self.last_hour.received == 0 and self.last_day.received >= 24
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogTotals:
+    """Since-start figures for Prometheus: counters and a (non-cumulative) histogram."""
+
+    catalog_id: str
+    received: int
+    last_received_s: float | None
+    buckets: tuple[int, ...]
+    delay_sum: float
+
+
+def quantile(buckets: list[int], q: float, max_delay: float) -> float | None:
+    """The upper bound of the bucket holding the q-th delay; past the last bound, the largest
+    delay seen. None when nothing was measured."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            return BOUNDS_S[index] if index < len(BOUNDS_S) else max_delay
+    raise AssertionError("unreachable: rank <= total")
+
+
+def _window(slots: Iterable[_Slot]) -> DelayStats:
+    total = _Slot()
+    for slot in slots:
+        total.add_slot(slot)
+    buckets = total.buckets
+    return DelayStats(
+        received=total.received,
+        with_delay=sum(buckets),
+        p50_s=quantile(buckets, 0.50, total.max_delay),
+        p95_s=quantile(buckets, 0.95, total.max_delay),
+        p99_s=quantile(buckets, 0.99, total.max_delay),
+        later_than_10m=sum(buckets[_LATE + 1 :]),
+        later_than_1h=sum(buckets[_VERY_LATE + 1 :]),
+    )
+
+
+class DeliveryStats:
+    """Fed one batch at a time by the live consumer (a worker thread); read by the HTTP side."""
+
+    def __init__(self, max_catalogs: int = 100) -> None:
+        self.max_catalogs = max_catalogs
+        self._catalogs: dict[str, _Catalog] = {}
+        self._next_offsets: dict[int, int] = {}  # partition -> first offset not yet counted
+        self._lock = threading.Lock()
+
+    def known(self, catalog_ids: Iterable[str]) -> None:
+        """Start catalogs at zero (the store's, at start-up), so a catalog silent since the
+        projector started still has series that show it."""
+        with self._lock:
+            for catalog_id in catalog_ids:
+                self._entry(catalog_id)
+
+    def _entry(self, catalog_id: str) -> _Catalog:
+        entry = self._catalogs.get(catalog_id)
+        if entry is None:
+            if len(self._catalogs) >= self.max_catalogs and catalog_id != OTHER:
+                return self._entry(OTHER)
+            entry = self._catalogs[catalog_id] = _Catalog()
+        return entry
+
+    def observe(
+        self,
+        records: Iterable[tuple[Incoming | Unreadable, Headers | None]],
+        history: bool = False,
+    ) -> None:
+        """`history`: records from before the views' positions at start (see
+        `delivery_history`), which fill the hour and day windows, not the since-start counters
+        (Prometheus has those from before the restart), nor the offsets counted live."""
+        with self._lock:
+            next_offsets = {} if history else self._next_offsets
+            since_start = not history
+            catalogs = self._catalogs
+            for record, headers in records:
+                if record.offset < next_offsets.get(record.partition, 0):
+                    continue  # counted already (a batch read again)
+                next_offsets[record.partition] = record.offset + 1
+                if type(record) is not Incoming or record.change is None:
+                    continue
+                restated = False
+                for name, _ in headers or ():
+                    if name == RESTATES:
+                        restated = True
+                if restated:
+                    continue
+                change = record.change
+                received_at, source = change.received_at, change.source_updated_at
+                delay = None if source is None else (received_at - source).total_seconds()
+                received_s = (received_at - _EPOCH).total_seconds()  # faster than .timestamp()
+                entry = catalogs.get(record.catalog_id) or self._entry(record.catalog_id)
+                entry.add(received_s, delay, since_start)
+
+    def catalog_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._catalogs)
+
+    def delivery(self, catalog_id: str, now_s: float) -> CatalogDelivery | None:
+        with self._lock:
+            entry = self._catalogs.get(catalog_id)
+            return None if entry is None else _delivery(catalog_id, entry, now_s)
+
+    def deliveries(self, now_s: float) -> list[CatalogDelivery]:
+        with self._lock:
+            return [_delivery(c, e, now_s) for c, e in sorted(self._catalogs.items())]
+
+    def totals(self) -> list[CatalogTotals]:
+        with self._lock:
+            found = []
+            for catalog_id, entry in sorted(self._catalogs.items()):
+                total = entry.total
+                found.append(
+                    CatalogTotals(
+                        catalog_id,
+                        total.received,
+                        _last(entry),
+                        tuple(total.buckets),
+                        total.delay_sum,
+                    )
+                )
+            return found
+
+    def per_minute(self, now_s: float) -> list[int]:
+        """Postbacks received in each of the last 60 minutes, all catalogs, oldest first."""
+        now_minute = int(now_s // 60)
+        counts = [0] * 60
+        with self._lock:
+            for entry in self._catalogs.values():
+                for slot in entry.minutes:
+                    age = now_minute - slot.start
+                    if 0 <= age < 60:
+                        counts[59 - age] += slot.received
+        return counts
+
+
+def _last(entry: _Catalog) -> float | None:
+    return None if entry.last_received_s == -math.inf else entry.last_received_s
+
+
+def _delivery(catalog_id: str, entry: _Catalog, now_s: float) -> CatalogDelivery:
+    minute, hour = int(now_s // 60), int(now_s // 3600)
+    return CatalogDelivery(
+        catalog_id=catalog_id,
+        received_total=entry.total.received,
+        last_received_s=_last(entry),
+        last_hour=_window(s for s in entry.minutes if 0 <= minute - s.start < 60),
+        last_day=_window(s for s in entry.hours if 0 <= hour - s.start < 24),
+    )
