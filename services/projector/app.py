@@ -208,7 +208,7 @@ def create_app(
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
         lag = runtime.projector.lag()
-        if runtime.projector.end_offsets and lag <= settings.ready_max_lag:
+        if runtime.projector.ready(settings.ready_max_lag):
             return JSONResponse({"status": "ready", "lag": lag})
         return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
 

@@ -49,6 +49,7 @@ class Projector:
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.end_offsets: dict[int, int] = {}
+        self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch; shared across generations so waiters survive a switch.
         self.progress = progress or asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
@@ -59,9 +60,18 @@ class Projector:
     def lag(self) -> int:
         return total_lag(self.end_offsets, self.applied)
 
+    def ends_known(self) -> bool:
+        """Whether the end of every assigned partition is known. Ends become known partition by
+        partition, as fetch answers arrive: one known end says nothing of the others."""
+        return bool(self.assigned) and self.assigned <= self.end_offsets.keys()
+
     def caught_up(self) -> bool:
         """Every assigned partition's end is known and reached."""
-        return bool(self.end_offsets) and self.lag() == 0
+        return self.ends_known() and self.lag() == 0
+
+    def ready(self, max_lag: int) -> bool:
+        """Every assigned partition's end is known, and the views are at most `max_lag` behind."""
+        return self.ends_known() and self.lag() <= max_lag
 
     def has_applied(self, partition: int, offset: int) -> bool:
         return self.applied.get(partition, 0) > offset
@@ -250,6 +260,7 @@ class Projector:
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         self._watch_fetches(consumer)
+        self.assigned = frozenset(tp.partition for tp in consumer.assignment())
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is not None:

@@ -90,7 +90,7 @@ def add_status_routes(
         view = StatusView(
             now_s=now,
             partitions=partition_lags(live.end_offsets, live.applied),
-            ready=bool(live.end_offsets) and live.lag() <= settings.ready_max_lag,
+            ready=live.ready(settings.ready_max_lag),
             dead_letters=await dead_letters.current(),
             restatements=int(
                 sum(
