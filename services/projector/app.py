@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projector import answers, params, problems
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
-from projector.rows import from_micros, item_json, micros, price_text_of_units, price_units
+from projector.rows import from_micros, item_json, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ItemFilter
-
-
-def _parse_position(text: str) -> tuple[int, int]:
-    partition, sep, offset = text.partition(":")
-    if not sep or not partition.isdigit() or not offset.isdigit():
-        raise HTTPException(422, f"min_position must be '<partition>:<offset>', got {text!r}")
-    return int(partition), int(offset)
-
-
-def _price_param(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return price_units(Decimal(text))
-    except InvalidOperation as exc:
-        raise HTTPException(422, f"{name} is not a decimal: {text!r}") from exc
+from projector.streams import change_events
+from projector.view import ChangeKind
 
 
 def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +66,32 @@ class FreshnessHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class QueryLimit:
+    """A query string longer than `max_bytes` is refused before anything parses it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.max_bytes:
+            answer = problems.problem(414, f"the query string is over {self.max_bytes} bytes")
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+_ITEM_ID = Query(max_length=1024, description="page after this id (`next_cursor`)")
+_MIN_POSITION = Query(
+    max_length=40,
+    pattern=r"^[0-9]+:[0-9]+$",
+    description="`<partition>:<offset>` the receiver returned: wait until the view has it",
+)
+_PRICE = Query(max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?$", description="e.g. 12.99")
+_BEARER = HTTPBearer(auto_error=False, description="CATALOG_PROJECTOR_ADMIN_TOKEN")
+Kinds = Annotated[list[ChangeKind] | None, Query(max_length=12, description="kinds to include")]
+
+
 def create_app(
     settings: ProjectorSettings,
     generations: Generations,
@@ -97,64 +108,103 @@ def create_app(
         yield
         await runtime.stop()
 
-    app = FastAPI(title="catalog-stream projector", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="catalog-stream projector",
+        version="1",
+        lifespan=lifespan,
+        responses=answers.problems(414, 422, 500),
+    )
     app.state.runtime = runtime
-
+    problems.install(app)
     app.add_middleware(FreshnessHeaders, runtime=runtime)
+    app.add_middleware(QueryLimit, max_bytes=settings.max_query_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = answers.problem_media_type(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     async def read_your_writes(min_position: str | None) -> None:
         if min_position is None:
             return
-        partition, offset = _parse_position(min_position)
+        partition, offset = params.position("min_position", min_position)
         if not await runtime.projector.wait_for(
             partition, offset, settings.read_your_writes_max_wait_s
         ):
             raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
 
-    @app.get("/v1/catalogs")
-    async def catalogs(min_position: str | None = None) -> dict[str, Any]:
+    @app.get(
+        "/v1/catalogs",
+        response_model=None,
+        responses={200: {"model": answers.CatalogsPage}, **answers.problems(504)},
+    )
+    async def catalogs(
+        cursor: Annotated[str | None, _ITEM_ID] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        min_position: Annotated[str | None, _MIN_POSITION] = None,
+    ) -> dict[str, Any]:
         await read_your_writes(min_position)
-        rows = await asyncio.to_thread(runtime.store.catalogs)
-        return {"catalogs": [_catalog_json(r) for r in rows]}
+        rows = await asyncio.to_thread(runtime.store.catalogs, None, cursor, limit)
+        found = [_catalog_json(r) for r in rows]
+        next_cursor = found[-1]["catalog_id"] if len(found) == limit else None
+        return {"catalogs": found, "next_cursor": next_cursor}
 
-    @app.get("/v1/catalogs/{catalog_id}")
-    async def catalog(catalog_id: str, min_position: str | None = None) -> dict[str, Any]:
+    @app.get(
+        "/v1/catalogs/{catalog_id}",
+        response_model=None,
+        responses={200: {"model": answers.Catalog}, **answers.problems(404, 504)},
+    )
+    async def catalog(
+        catalog_id: str, min_position: Annotated[str | None, _MIN_POSITION] = None
+    ) -> dict[str, Any]:
         await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.catalogs, catalog_id)
         if not rows:
             raise HTTPException(404, f"no catalog {catalog_id!r}")
         return _catalog_json(rows[0])
 
-    @app.get("/v1/catalogs/{catalog_id}/items")
+    @app.get(
+        "/v1/catalogs/{catalog_id}/items",
+        response_model=None,
+        responses={200: {"model": answers.ItemsPage}, **answers.problems(504)},
+    )
     async def items(
         catalog_id: str,
-        availability: str | None = None,
-        min_price: str | None = None,
-        max_price: str | None = None,
-        updated_since: datetime | None = None,
-        q: str | None = None,
-        cursor: str | None = None,
+        availability: Annotated[str | None, Query(max_length=32)] = None,
+        min_price: Annotated[str | None, _PRICE] = None,
+        max_price: Annotated[str | None, _PRICE] = None,
+        updated_since: Annotated[
+            str | None, Query(max_length=64, description="ISO-8601 time with a zone")
+        ] = None,
+        q: Annotated[str | None, Query(max_length=200, description="in the name")] = None,
+        cursor: Annotated[str | None, _ITEM_ID] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        min_position: str | None = None,
+        min_position: Annotated[str | None, _MIN_POSITION] = None,
     ) -> dict[str, Any]:
-        await read_your_writes(min_position)
         where = ItemFilter(
-            availability=availability.upper() if availability else None,
-            min_price_units=_price_param("min_price", min_price),
-            max_price_units=_price_param("max_price", max_price),
-            updated_since_micros=micros(updated_since) if updated_since else None,
+            availability=params.given(params.availability, "availability", availability),
+            min_price_units=params.given(params.price_units, "min_price", min_price),
+            max_price_units=params.given(params.price_units, "max_price", max_price),
+            updated_since_micros=params.given(params.moment_micros, "updated_since", updated_since),
             name_contains=q,
             after_item_id=cursor,
             limit=limit,
         )
+        await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.item_rows, catalog_id, where)
         found = [item_json(row) for row in rows]  # here, not in the thread: see ViewStore.item_row
         next_cursor = found[-1]["item_id"] if len(found) == limit else None
         return {"items": found, "next_cursor": next_cursor}
 
-    @app.get("/v1/catalogs/{catalog_id}/items/{item_id}")
+    @app.get(
+        "/v1/catalogs/{catalog_id}/items/{item_id}",
+        response_model=None,
+        responses={200: {"model": answers.Item}, **answers.problems(404, 504)},
+    )
     async def item(
-        catalog_id: str, item_id: str, min_position: str | None = None
+        catalog_id: str, item_id: str, min_position: Annotated[str | None, _MIN_POSITION] = None
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
         row = await asyncio.to_thread(runtime.store.item_row, (catalog_id, item_id))
@@ -162,47 +212,69 @@ def create_app(
             raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
         return item_json(row)
 
-    @app.get("/v1/changes")
+    @app.get(
+        "/v1/changes",
+        response_model=None,
+        responses={200: {"model": answers.ChangesPage}, **answers.problems(410)},
+    )
     async def changes(
-        after: int = 0,
-        type: Annotated[list[str] | None, Query()] = None,
+        after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
+        type: Kinds = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        rows = await asyncio.to_thread(runtime.store.changes, after, type or [], limit)
-        return {"changes": rows, "next_after": rows[-1]["seq"] if rows else after}
+        kinds = sorted({k.value for k in type or []})
+        page = await asyncio.to_thread(runtime.store.changes, after, kinds, limit)
+        _refuse_pruned(after, page.first_seq)
+        return {"changes": page.changes, "next_after": page.scanned_to}
 
-    @app.get("/v1/changes/stream")
+    @app.get(
+        "/v1/changes/stream",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **answers.problems(410, 503),
+        },
+    )
     async def change_stream(
         request: Request,
-        type: Annotated[list[str] | None, Query()] = None,
-        last_event_id: Annotated[str | None, Header()] = None,
-        after: int = 0,
+        type: Kinds = None,
+        last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+        after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
     ) -> StreamingResponse:
         """Server-Sent Events; reconnecting with Last-Event-ID resumes after that change."""
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        start = after if last_event_id is None else params.sequence("last-event-id", last_event_id)
+        kinds = sorted({k.value for k in type or []})
+        if not runtime.streams.try_open():
+            raise HTTPException(
+                503,
+                f"{settings.stream_max} change streams are open; retry later",
+                headers={"Retry-After": str(settings.stream_retry_after_s)},
+            )
+        try:
+            first = await asyncio.to_thread(runtime.store.changes, start, kinds, 1)
+            _refuse_pruned(start, first.first_seq)
+        except BaseException:
+            runtime.streams.close()
+            raise
+        return StreamingResponse(
+            change_events(runtime, request, start, kinds), media_type="text/event-stream"
+        )
 
-        async def events() -> AsyncIterator[str]:
-            seq = start
-            while not await request.is_disconnected():
-                rows = await asyncio.to_thread(runtime.store.changes, seq, type or [], 500)
-                for row in rows:
-                    seq = row["seq"]
-                    yield f"id: {seq}\nevent: {row['kind']}\ndata: {json.dumps(row)}\n\n"
-                if not rows:
-                    async with runtime.progress:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(runtime.progress.wait(), 15)
-                    yield ": keep-alive\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
-
-    @app.get("/healthz")
+    @app.get(
+        "/healthz",
+        response_model=None,
+        responses={200: {"model": answers.Status}, 503: {"model": answers.Status}},
+    )
     async def healthz() -> Response:
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=None,
+        responses={200: {"model": answers.Status}, 503: {"model": answers.Status}},
+    )
     async def readyz() -> Response:
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
@@ -211,7 +283,28 @@ def create_app(
             return JSONResponse({"status": "ready", "lag": lag})
         return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
 
-    @app.post("/v1/admin/rebuild", status_code=202)
+    async def admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        token = settings.admin_token
+        if token is None:
+            raise HTTPException(403, "admin endpoints are off: CATALOG_PROJECTOR_ADMIN_TOKEN")
+        given = b"" if credentials is None else credentials.credentials.encode()
+        if not hmac.compare_digest(given, token.get_secret_value().encode()):
+            raise HTTPException(
+                401, "missing or wrong admin token", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    admin_only = [Depends(admin)]
+    admin_refusals = answers.problems(401, 403)
+
+    @app.post(
+        "/v1/admin/rebuild",
+        status_code=202,
+        dependencies=admin_only,
+        response_model=answers.RebuildStatus,
+        responses={**admin_refusals, **answers.problems(409)},
+    )
     async def start_rebuild() -> dict[str, Any]:
         """Rebuild every view from the earliest offset while the current ones keep serving."""
         if not runtime.start_rebuild():
@@ -219,15 +312,34 @@ def create_app(
         await asyncio.sleep(0)  # let it name its generation
         return asdict(runtime.rebuild_status)
 
-    @app.get("/v1/admin/rebuild")
+    @app.get(
+        "/v1/admin/rebuild",
+        dependencies=admin_only,
+        response_model=answers.RebuildStatus,
+        responses=admin_refusals,
+    )
     async def rebuild_status() -> dict[str, Any]:
         return {
             **asdict(runtime.rebuild_status),
             "active_generation": generations.name(runtime.store),
         }
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _refuse_pruned(after: int, first_seq: int | None) -> None:
+    """A reader resuming after a change the feed no longer holds would silently miss changes."""
+    if after > 0 and first_seq is not None and after < first_seq - 1:
+        raise HTTPException(
+            410,
+            f"changes after {after} were pruned (the feed starts at {first_seq}): "
+            "resynchronise from the views, then follow the feed from its newest change",
+        )
