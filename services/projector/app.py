@@ -13,8 +13,10 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Res
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import WithJsonSchema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog_contract.events import Availability
 from projector import answers, params, problems
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
@@ -81,13 +83,24 @@ class QueryLimit:
         await self.app(scope, receive, send)
 
 
-_ITEM_ID = Query(max_length=1024, description="page after this id (`next_cursor`)")
+_ITEM_ID = Query(max_length=4096, description="page after this id (`next_cursor`)")
 _MIN_POSITION = Query(
     max_length=40,
-    pattern=r"^[0-9]+:[0-9]+$",
+    pattern=f"^{params.POSITION_PATTERN}$",
     description="`<partition>:<offset>` the receiver returned: wait until the view has it",
 )
-_PRICE = Query(max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?$", description="e.g. 12.99")
+_PRICE = Query(max_length=32, pattern=f"^{params.PRICE_PATTERN}$", description="e.g. 12.99")
+# Parsed by params.moment_micros (pydantic's datetime takes times without a zone, and numbers).
+DateTimeText = Annotated[
+    str, WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64})
+]
+# Documented in capitals; any case is read (params.availability).
+AvailabilityText = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "enum": [a.value for a in Availability if a is not Availability.UNKNOWN]}
+    ),
+]
 _BEARER = HTTPBearer(auto_error=False, description="CATALOG_PROJECTOR_ADMIN_TOKEN")
 Kinds = Annotated[list[ChangeKind] | None, Query(max_length=12, description="kinds to include")]
 
@@ -172,11 +185,11 @@ def create_app(
     )
     async def items(
         catalog_id: str,
-        availability: Annotated[str | None, Query(max_length=32)] = None,
+        availability: Annotated[AvailabilityText | None, Query(max_length=32)] = None,
         min_price: Annotated[str | None, _PRICE] = None,
         max_price: Annotated[str | None, _PRICE] = None,
         updated_since: Annotated[
-            str | None, Query(max_length=64, description="ISO-8601 time with a zone")
+            DateTimeText | None, Query(max_length=64, description="ISO-8601 time with a zone")
         ] = None,
         q: Annotated[str | None, Query(max_length=200, description="in the name")] = None,
         cursor: Annotated[str | None, _ITEM_ID] = None,

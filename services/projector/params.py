@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from catalog_contract.events import PRICE_SCALE, Availability
@@ -15,10 +15,12 @@ from projector.errors import ProjectorError
 
 # The store's integers are signed 64-bit (SQLite INTEGER, PostgreSQL BIGINT).
 MAX_INT64 = 2**63 - 1
-MAX_PARTITION = 2**31 - 1
 # Prices in units of 1/10^PRICE_SCALE must fit the store's integers: 14 whole digits do.
-_PRICE = re.compile(r"([0-9]{1,14})(?:\.([0-9]{1,%s}))?".replace("%s", str(PRICE_SCALE)), re.ASCII)
-_POSITION = re.compile(r"([0-9]{1,10}):([0-9]{1,19})", re.ASCII)
+PRICE_PATTERN = r"([0-9]{1,14})(?:\.([0-9]{1,%s}))?".replace("%s", str(PRICE_SCALE))
+_PRICE = re.compile(PRICE_PATTERN, re.ASCII)
+# Digits enough for any real partition and offset, few enough to fit int32 and int64.
+POSITION_PATTERN = r"([0-9]{1,9}):([0-9]{1,18})"
+_POSITION = re.compile(POSITION_PATTERN, re.ASCII)
 _SEQUENCE = re.compile(r"[0-9]{1,19}", re.ASCII)
 _MOMENT_MAX_CHARS = 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,10 +58,7 @@ def position(name: str, text: str) -> tuple[int, int]:
     found = _POSITION.fullmatch(text)
     if found is None:
         raise BadParameter(name, "must be '<partition>:<offset>', e.g. 3:120")
-    partition, offset = int(found.group(1)), int(found.group(2))
-    if partition > MAX_PARTITION or offset > MAX_INT64:
-        raise BadParameter(name, "partition or offset out of range")
-    return partition, offset
+    return int(found.group(1)), int(found.group(2))
 
 
 def sequence(name: str, text: str) -> int:
@@ -73,13 +72,17 @@ def moment_micros(name: str, text: str) -> int:
     """An ISO-8601 time WITH a time zone, as microseconds since the epoch (the store's unit)."""
     if len(text) > _MOMENT_MAX_CHARS:
         raise BadParameter(name, f"longer than {_MOMENT_MAX_CHARS} characters")
+    # RFC 3339 (what OpenAPI's `date-time` is) also allows a lower-case t and z, and a leap
+    # second; datetime has neither: read 23:59:60 as the instant after 23:59:59.
+    text = text.upper()
+    leap = text[16:19] == ":60"
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text[:17] + "59" + text[19:] if leap else text)
     except ValueError as exc:
         raise BadParameter(name, "must be an ISO-8601 time, e.g. 2026-11-27T10:00:00Z") from exc
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise BadParameter(name, "needs a time zone (Z or +hh:mm)")
-    delta = moment - _EPOCH  # aware minus aware: exact even before datetime.min in UTC
+    delta = moment - _EPOCH + timedelta(seconds=leap)  # exact even before datetime.min in UTC
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

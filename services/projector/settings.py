@@ -51,8 +51,9 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # The change feed keeps its newest this many changes; older ones are pruned every interval.
     changes_retain: int = Field(default=1_000_000, ge=1)
     changes_prune_interval_s: float = Field(default=60.0, gt=0)
-    # Longest query string the read API parses (414 past it).
-    max_query_bytes: int = Field(default=4096, ge=256)
+    # Longest query string the read API parses (414 past it): room for the longest documented
+    # parameters (a 4,096-character cursor, percent-encoded) and no more.
+    max_query_bytes: int = Field(default=65_536, ge=1024)
 
     @model_validator(mode="after")
     def _admin_token_long_enough(self) -> ProjectorSettings:

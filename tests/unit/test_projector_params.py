@@ -48,8 +48,18 @@ def test_prices_that_are_not_plain_bounded_decimals_are_refused(text: str) -> No
 
 def test_positions_are_ascii_digits_within_the_stores_integers() -> None:
     assert position("min_position", "3:120") == (3, 120)
-    assert position("min_position", f"0:{MAX_INT64}") == (0, MAX_INT64)
-    for text in ("²:0", "0:²", f"0:{MAX_INT64 + 1}", "3", ":1", "1:", "-1:0", "soon", "1:2:3"):
+    assert position("min_position", f"999999999:{10**18 - 1}") == (999_999_999, 10**18 - 1)
+    for text in (
+        "²:0",
+        "0:²",
+        f"0:{MAX_INT64 + 1}",
+        f"{2**31}:0",
+        "3",
+        ":1",
+        "1:",
+        "soon",
+        "1:2:3",
+    ):
         with pytest.raises(BadParameter, match="min_position"):
             position("min_position", text)
 
@@ -64,6 +74,8 @@ def test_sequences_stay_below_two_to_the_63() -> None:
 
 def test_times_need_a_zone_and_fit_the_store() -> None:
     assert moment_micros("updated_since", "1970-01-01T00:00:01Z") == 1_000_000
+    assert moment_micros("updated_since", "1970-01-01t00:00:01.5z") == 1_500_000
+    assert moment_micros("updated_since", "1972-06-30T23:59:60Z") == 78_796_800_000_000
     assert moment_micros("updated_since", "2026-11-27T12:00:00+01:00") == 1_795_777_200_000_000
     # Before datetime.min in UTC, and still an exact answer: every item is newer.
     assert moment_micros("updated_since", "0001-01-01T00:00:00+14:00") == -62_135_647_200_000_000
