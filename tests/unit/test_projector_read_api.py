@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from pydantic import SecretStr, ValidationError
 
+from catalog_stream.broker import free_port
 from projector.app import create_app
 from projector.batch import plan_batch
 from projector.generations import SqliteGenerations
@@ -249,3 +251,68 @@ def test_a_rare_kind_page_says_how_far_it_looked(tmp_path: Path) -> None:
     full = store.changes(0, [], 100)  # a full page: continue after its last change
     assert (len(full.changes), full.scanned_to) == (100, 100)
     store.close()
+
+
+# --- change streams (a real HTTP server: streams need one) -----------------------------------
+
+
+@asynccontextmanager
+async def served(settings: ProjectorSettings) -> AsyncIterator[str]:
+    path = settings.sqlite_path()
+    assert path is not None
+    store = SqliteGenerations(path).open_active()
+    store.create()
+    write_items(store, {("42", "sku-1"): "Enamel mug"})
+    store.close()
+    port = free_port()
+    app = create_app(settings, SqliteGenerations(path), run_consumer=False)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def first_event(response: httpx.Response) -> str:
+    async for line in response.aiter_lines():
+        if line.startswith("id: "):
+            return line[4:]
+    raise AssertionError("stream ended without an event")
+
+
+async def test_streams_past_the_cap_get_503_with_retry_after_and_a_closed_one_frees_its_slot(
+    db: Path,
+) -> None:
+    settings = settings_for(db, stream_max=2, stream_retry_after_s=7)
+    async with served(settings) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+        async with (
+            client.stream("GET", "/v1/changes/stream") as one,
+            client.stream("GET", "/v1/changes/stream") as two,
+        ):
+            assert [await first_event(one), await first_event(two)] == ["1", "1"]
+            refused = await client.get("/v1/changes/stream")
+            assert_problem(refused, 503)
+            assert refused.headers["retry-after"] == "7"
+        # Both closed: their slots come back (the server notices the disconnect on its next wake).
+        deadline = time.monotonic() + 30
+        while True:
+            async with client.stream("GET", "/v1/changes/stream") as again:
+                if again.status_code == 200:
+                    assert await first_event(again) == "1"
+                    break
+            assert time.monotonic() < deadline, "a closed stream kept its slot"
+            await asyncio.sleep(0.2)
+
+
+async def test_a_stream_refuses_a_bad_last_event_id(db: Path) -> None:
+    async with served(settings_for(db)) as url, httpx.AsyncClient(base_url=url) as client:
+        for bad in (str(2**63).encode(), b"x" * 21, b"-1", "\u0661".encode()):
+            answer = await client.get("/v1/changes/stream", headers={b"Last-Event-ID": bad})
+            assert_problem(answer, 422)
+            assert "last-event-id" in answer.json()["detail"].lower()
