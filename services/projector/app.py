@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -11,21 +10,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import WithJsonSchema
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog_contract.events import Availability
-from projector import answers, params, problems
+from projector import answers, params, problems, query
+from projector.admin import admin_guard
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
+from projector.middleware import FreshnessHeaders, QueryLimit
 from projector.rows import from_micros, item_json, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ItemFilter
 from projector.streams import change_events
-from projector.view import ChangeKind
 
 
 def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -39,70 +35,6 @@ def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
         "max_price": price_text_of_units(row["max_price_units"]),
         "last_change_at": None if last is None else last.isoformat(),
     }
-
-
-class FreshnessHeaders:
-    """Every answer says how fresh the view is. A plain ASGI middleware: Starlette's
-    `@app.middleware("http")` costs more than a whole item lookup."""
-
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                live = self.runtime.projector
-                positions = ",".join(f"{p}:{o}" for p, o in sorted(live.applied.items()))
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-view-lag", str(live.lag()).encode()),
-                    (b"x-view-positions", positions.encode()),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class QueryLimit:
-    """A query string longer than `max_bytes` is refused before anything parses it."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.max_bytes:
-            answer = problems.problem(414, f"the query string is over {self.max_bytes} bytes")
-            await answer(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-_ITEM_ID = Query(max_length=4096, description="page after this id (`next_cursor`)")
-_MIN_POSITION = Query(
-    max_length=40,
-    pattern=f"^{params.POSITION_PATTERN}$",
-    description="`<partition>:<offset>` the receiver returned: wait until the view has it",
-)
-_PRICE = Query(max_length=32, pattern=f"^{params.PRICE_PATTERN}$", description="e.g. 12.99")
-# Parsed by params.moment_micros (pydantic's datetime takes times without a zone, and numbers).
-DateTimeText = Annotated[
-    str, WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64})
-]
-# Documented in capitals; any case is read (params.availability).
-AvailabilityText = Annotated[
-    str,
-    WithJsonSchema(
-        {"type": "string", "enum": [a.value for a in Availability if a is not Availability.UNKNOWN]}
-    ),
-]
-_BEARER = HTTPBearer(auto_error=False, description="CATALOG_PROJECTOR_ADMIN_TOKEN")
-Kinds = Annotated[list[ChangeKind] | None, Query(max_length=12, description="kinds to include")]
 
 
 def create_app(
@@ -154,9 +86,9 @@ def create_app(
         responses={200: {"model": answers.CatalogsPage}, **answers.problems(504)},
     )
     async def catalogs(
-        cursor: Annotated[str | None, _ITEM_ID] = None,
+        cursor: Annotated[str | None, query.ItemCursor] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        min_position: Annotated[str | None, _MIN_POSITION] = None,
+        min_position: Annotated[str | None, query.MinPosition] = None,
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.catalogs, None, cursor, limit)
@@ -170,7 +102,7 @@ def create_app(
         responses={200: {"model": answers.Catalog}, **answers.problems(404, 504)},
     )
     async def catalog(
-        catalog_id: str, min_position: Annotated[str | None, _MIN_POSITION] = None
+        catalog_id: str, min_position: Annotated[str | None, query.MinPosition] = None
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.catalogs, catalog_id)
@@ -185,16 +117,16 @@ def create_app(
     )
     async def items(
         catalog_id: str,
-        availability: Annotated[AvailabilityText | None, Query(max_length=32)] = None,
-        min_price: Annotated[str | None, _PRICE] = None,
-        max_price: Annotated[str | None, _PRICE] = None,
+        availability: Annotated[query.AvailabilityText | None, Query(max_length=32)] = None,
+        min_price: Annotated[str | None, query.Price] = None,
+        max_price: Annotated[str | None, query.Price] = None,
         updated_since: Annotated[
-            DateTimeText | None, Query(max_length=64, description="ISO-8601 time with a zone")
+            query.DateTimeText | None, Query(max_length=64, description="ISO-8601 time with a zone")
         ] = None,
         q: Annotated[str | None, Query(max_length=200, description="in the name")] = None,
-        cursor: Annotated[str | None, _ITEM_ID] = None,
+        cursor: Annotated[str | None, query.ItemCursor] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        min_position: Annotated[str | None, _MIN_POSITION] = None,
+        min_position: Annotated[str | None, query.MinPosition] = None,
     ) -> dict[str, Any]:
         where = ItemFilter(
             availability=params.given(params.availability, "availability", availability),
@@ -217,7 +149,7 @@ def create_app(
         responses={200: {"model": answers.Item}, **answers.problems(404, 504)},
     )
     async def item(
-        catalog_id: str, item_id: str, min_position: Annotated[str | None, _MIN_POSITION] = None
+        catalog_id: str, item_id: str, min_position: Annotated[str | None, query.MinPosition] = None
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
         row = await asyncio.to_thread(runtime.store.item_row, (catalog_id, item_id))
@@ -232,7 +164,7 @@ def create_app(
     )
     async def changes(
         after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
-        type: Kinds = None,
+        type: query.Kinds = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         kinds = sorted({k.value for k in type or []})
@@ -250,7 +182,7 @@ def create_app(
     )
     async def change_stream(
         request: Request,
-        type: Kinds = None,
+        type: query.Kinds = None,
         last_event_id: Annotated[str | None, Header(max_length=20)] = None,
         after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
     ) -> StreamingResponse:
@@ -296,19 +228,7 @@ def create_app(
             return JSONResponse({"status": "ready", "lag": lag})
         return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
 
-    async def admin(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> None:
-        token = settings.admin_token
-        if token is None:
-            raise HTTPException(403, "admin endpoints are off: CATALOG_PROJECTOR_ADMIN_TOKEN")
-        given = b"" if credentials is None else credentials.credentials.encode()
-        if not hmac.compare_digest(given, token.get_secret_value().encode()):
-            raise HTTPException(
-                401, "missing or wrong admin token", headers={"WWW-Authenticate": "Bearer"}
-            )
-
-    admin_only = [Depends(admin)]
+    admin_only = [Depends(admin_guard(settings))]
     admin_refusals = answers.problems(401, 403)
 
     @app.post(
