@@ -21,7 +21,7 @@ from projector.rows import from_micros, item_json, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ItemFilter
-from projector.streams import change_events
+from projector.streams import SlotResponse, change_events
 
 
 def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -201,9 +201,7 @@ def create_app(
         except BaseException:
             runtime.streams.close()
             raise
-        return StreamingResponse(
-            change_events(runtime, request, start, kinds), media_type="text/event-stream"
-        )
+        return SlotResponse(runtime.streams, change_events(runtime, request, start, kinds))
 
     @app.get(
         "/healthz",
