@@ -168,7 +168,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         kinds = sorted({k.value for k in type or []})
-        page = await asyncio.to_thread(runtime.store.changes, after, kinds, limit)
+        page = await asyncio.to_thread(runtime.store.feed_page, after, kinds, limit)
         _refuse_pruned(after, page.first_seq)
         return {"changes": page.changes, "next_after": page.scanned_to}
 
@@ -196,7 +196,7 @@ def create_app(
                 headers={"Retry-After": str(settings.stream_retry_after_s)},
             )
         try:
-            first = await asyncio.to_thread(runtime.store.changes, start, kinds, 1)
+            first = await asyncio.to_thread(runtime.store.feed_page, start, kinds, 1)
             _refuse_pruned(start, first.first_seq)
         except BaseException:
             runtime.streams.close()

@@ -331,9 +331,9 @@ class ViewStore(ABC):
     # --- reading -------------------------------------------------------------------------
 
     def catalogs(
-        self, catalog_id: str | None = None, after: str | None = None, limit: int = 1000
+        self, catalog_id: str | None = None, after: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        """One catalog, or a page of catalogs in id order after `after`."""
+        """One catalog, or the catalogs in id order (after `after`, at most `limit`)."""
         clauses: list[str] = []
         params: list[Any] = []
         for clause, value in (("c.catalog_id = ?", catalog_id), ("c.catalog_id > ?", after)):
@@ -345,8 +345,9 @@ class ViewStore(ABC):
             "SELECT c.catalog_id, c.item_count, c.in_stock, c.out_of_stock, c.last_change_at, "
             "(SELECT MIN(current_price) FROM items i WHERE i.catalog_id = c.catalog_id), "
             "(SELECT MAX(current_price) FROM items i WHERE i.catalog_id = c.catalog_id) "
-            f"FROM catalogs c {where} ORDER BY c.catalog_id LIMIT ?",
-            [*params, limit],
+            f"FROM catalogs c {where} ORDER BY c.catalog_id"
+            + ("" if limit is None else " LIMIT ?"),
+            params if limit is None else [*params, limit],
         )
         keys = (
             "catalog_id",
@@ -387,7 +388,11 @@ class ViewStore(ABC):
             [*params, where.limit],
         )
 
-    def changes(self, after: int, kinds: Sequence[str], limit: int) -> FeedPage:
+    def changes(self, after: int, kinds: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` changes after `after` (of `kinds`, if any)."""
+        return self.feed_page(after, kinds, limit).changes
+
+    def feed_page(self, after: int, kinds: Sequence[str], limit: int) -> FeedPage:
         """Up to `limit` changes after `after` (of `kinds`, if any), and how far the page
         looked: a reader continues from `scanned_to`, so a rare kind is not searched for again
         through the same changes on every wake."""

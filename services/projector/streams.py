@@ -56,7 +56,7 @@ async def change_events(
     changes again on every batch."""
     seq = start
     while not await request.is_disconnected():
-        page = await asyncio.to_thread(runtime.store.changes, seq, kinds, 500)
+        page = await asyncio.to_thread(runtime.store.feed_page, seq, kinds, 500)
         for row in page.changes:
             yield f"id: {row['seq']}\nevent: {row['kind']}\ndata: {json.dumps(row)}\n\n"
         moved, seq = page.scanned_to != seq, page.scanned_to

@@ -161,9 +161,9 @@ def test_the_feed_is_pruned_to_its_newest_changes_and_pages_say_how_far_they_loo
         Incoming(0, n, "42", f"i{n}", change(f"i{n}", price="5")) for n in range(10)
     ]  # ten item_added changes
     store.write("t", plan_batch(records, {}, lambda _: None))
-    rare = store.changes(0, ["price_drop"], 500)
+    rare = store.feed_page(0, ["price_drop"], 500)
     assert (rare.changes, rare.scanned_to, rare.first_seq) == ([], 10, 1)
     assert store.prune_changes(keep=3) == 7
-    kept = store.changes(0, [], 500)
+    kept = store.feed_page(0, [], 500)
     assert [c["seq"] for c in kept.changes] == [8, 9, 10]
     assert kept.first_seq == 8

@@ -246,9 +246,9 @@ def test_a_rare_kind_page_says_how_far_it_looked(tmp_path: Path) -> None:
     store = SqliteGenerations(tmp_path / "v.db").open_active()
     store.create()
     write_items(store, {("42", f"i{n}"): "thing" for n in range(300)})
-    page = store.changes(0, ["price_drop"], 500)
+    page = store.feed_page(0, ["price_drop"], 500)
     assert (page.changes, page.scanned_to, page.first_seq) == ([], 300, 1)
-    full = store.changes(0, [], 100)  # a full page: continue after its last change
+    full = store.feed_page(0, [], 100)  # a full page: continue after its last change
     assert (len(full.changes), full.scanned_to) == (100, 100)
     store.close()
 
