@@ -266,7 +266,9 @@ async def served(settings: ProjectorSettings) -> AsyncIterator[str]:
     store.close()
     port = free_port()
     app = create_app(settings, SqliteGenerations(path), run_consumer=False)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_config=None))
+    # Open streams end only when their clients leave: do not wait for them at shutdown.
+    config = uvicorn.Config(app, port=port, log_config=None, timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
         deadline = time.monotonic() + 10
@@ -279,8 +281,10 @@ async def served(settings: ProjectorSettings) -> AsyncIterator[str]:
         await task
 
 
-async def first_event(response: httpx.Response) -> str:
-    async for line in response.aiter_lines():
+async def first_event(lines: AsyncIterator[str]) -> str:
+    """The next event's id. The caller keeps `lines` (one `aiter_lines()` per stream) until the
+    stream closes: a line iterator dropped mid-stream is finalized, which closes the stream."""
+    async for line in lines:
         if line.startswith("id: "):
             return line[4:]
     raise AssertionError("stream ended without an event")
@@ -295,7 +299,8 @@ async def test_streams_past_the_cap_get_503_with_retry_after_and_a_closed_one_fr
             client.stream("GET", "/v1/changes/stream") as one,
             client.stream("GET", "/v1/changes/stream") as two,
         ):
-            assert [await first_event(one), await first_event(two)] == ["1", "1"]
+            one_lines, two_lines = one.aiter_lines(), two.aiter_lines()
+            assert [await first_event(one_lines), await first_event(two_lines)] == ["1", "1"]
             refused = await client.get("/v1/changes/stream")
             assert_problem(refused, 503)
             assert refused.headers["retry-after"] == "7"
@@ -304,7 +309,8 @@ async def test_streams_past_the_cap_get_503_with_retry_after_and_a_closed_one_fr
         while True:
             async with client.stream("GET", "/v1/changes/stream") as again:
                 if again.status_code == 200:
-                    assert await first_event(again) == "1"
+                    again_lines = again.aiter_lines()
+                    assert await first_event(again_lines) == "1"
                     break
             assert time.monotonic() < deadline, "a closed stream kept its slot"
             await asyncio.sleep(0.2)
