@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -126,6 +127,10 @@ def receiver_env(bootstrap: str, topic: str, dead_letter_topic: str, secret: str
     }
 
 
+BENCH_ADMIN_TOKEN = secrets.token_urlsafe(24)  # for the projector's /v1/admin/* (rebuild)
+ADMIN = {"Authorization": f"Bearer {BENCH_ADMIN_TOKEN}"}
+
+
 def projector_env(bootstrap: str, topic: str, store_url: str, port: int) -> dict[str, str]:
     """A projector on its own consumer group, ready at any lag (catch-up is what we time)."""
     return {
@@ -135,6 +140,7 @@ def projector_env(bootstrap: str, topic: str, store_url: str, port: int) -> dict
         "CATALOG_PROJECTOR_PORT": str(port),
         "CATALOG_PROJECTOR_GROUP_ID": f"bench-{uuid.uuid4().hex[:6]}",
         "CATALOG_PROJECTOR_READY_MAX_LAG": "1000000000",
+        "CATALOG_PROJECTOR_ADMIN_TOKEN": BENCH_ADMIN_TOKEN,
     }
 
 

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tests.postgres import LocalPostgres
 
 from bench import freshness_bench, kstreams_peer
-from bench.harness import Server, peak_rss_mb, projector_env, serve, wait_until, wrk
+from bench.harness import ADMIN, Server, peak_rss_mb, projector_env, serve, wait_until, wrk
 from catalog_contract import codec, headers, topics
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from catalog_contract.keys import product_key
@@ -196,13 +196,16 @@ def rebuild_and_read(
             figures[f"read_{mode}_p99_ms"] = result.p99_ms
             figures[f"read_{mode}_errors"] = result.errors
         started = time.perf_counter()
-        httpx.post(url + "/v1/admin/rebuild", timeout=10).raise_for_status()
+        httpx.post(url + "/v1/admin/rebuild", headers=ADMIN, timeout=10).raise_for_status()
         wait_until(
-            lambda: httpx.get(url + "/v1/admin/rebuild", timeout=10).json()["state"] != "running",
+            lambda: (
+                httpx.get(url + "/v1/admin/rebuild", headers=ADMIN, timeout=10).json()["state"]
+                != "running"
+            ),
             timeout_s=7200,
             every_s=0.5,
         )
-        status = httpx.get(url + "/v1/admin/rebuild", timeout=10).json()
+        status = httpx.get(url + "/v1/admin/rebuild", headers=ADMIN, timeout=10).json()
         if status["state"] != "done" or status["applied"] != total:
             raise RuntimeError(f"rebuild did not complete: {status}")
         figures["rebuild_seconds"] = time.perf_counter() - started

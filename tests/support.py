@@ -4,6 +4,7 @@ reading what is on a topic."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -28,6 +29,8 @@ from receiver.settings import ReceiverSettings
 
 SECRET = "test-secret"
 AUTH = {"X-Postback-Token": SECRET}
+ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ def projector_settings(
         "group_id": f"test-projector-{uuid.uuid4().hex[:8]}",
         "store_url": f"sqlite:///{db}",
         "dead_letter_topic": topics.projector_dead_letter or f"{topics.dead_letter}.projector",
+        "admin_token": SecretStr(ADMIN_TOKEN),
         **overrides,
     }
     return ProjectorSettings(**values)
@@ -200,11 +204,14 @@ def dump(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-async def run_cli(*args: str, timeout_s: float = 120) -> tuple[int, str, str]:
-    """`catalog-stream ARGS...` as a user runs it: exit code, stdout, stderr."""
+async def run_cli(
+    *args: str, timeout_s: float = 120, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`catalog-stream ARGS...` as a user runs it (with `env` added): exit code, stdout, stderr."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "catalog_stream.cli", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout_s)
     assert process.returncode is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -20,6 +21,10 @@ class RebuildError(CatalogStreamError):
 
 def _call(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, method=method)  # noqa: S310 - the operator's own URL
+    # The projector's admin endpoints take the token its own setting names.
+    token = os.environ.get("CATALOG_PROJECTOR_ADMIN_TOKEN")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return response.status, json.loads(response.read())

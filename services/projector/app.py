@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projector import answers, params, problems, query
+from projector.admin import admin_guard
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
-from projector.rows import from_micros, item_json, micros, price_text_of_units, price_units
+from projector.middleware import FreshnessHeaders, QueryLimit
+from projector.rows import from_micros, item_json, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.status_routes import add_status_routes
 from projector.store import ItemFilter
-
-
-def _parse_position(text: str) -> tuple[int, int]:
-    partition, sep, offset = text.partition(":")
-    if not sep or not partition.isdigit() or not offset.isdigit():
-        raise HTTPException(422, f"min_position must be '<partition>:<offset>', got {text!r}")
-    return int(partition), int(offset)
-
-
-def _price_param(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return price_units(Decimal(text))
-    except InvalidOperation as exc:
-        raise HTTPException(422, f"{name} is not a decimal: {text!r}") from exc
+from projector.streams import SlotResponse, change_events
 
 
 def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -53,33 +36,6 @@ def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
         "max_price": price_text_of_units(row["max_price_units"]),
         "last_change_at": None if last is None else last.isoformat(),
     }
-
-
-class FreshnessHeaders:
-    """Every answer says how fresh the view is. A plain ASGI middleware: Starlette's
-    `@app.middleware("http")` costs more than a whole item lookup."""
-
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                live = self.runtime.projector
-                positions = ",".join(f"{p}:{o}" for p, o in sorted(live.applied.items()))
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-view-lag", str(live.lag()).encode()),
-                    (b"x-view-positions", positions.encode()),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def create_app(
@@ -98,64 +54,103 @@ def create_app(
         yield
         await runtime.stop()
 
-    app = FastAPI(title="catalog-stream projector", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="catalog-stream projector",
+        version="1",
+        lifespan=lifespan,
+        responses=answers.problems(414, 422, 500),
+    )
     app.state.runtime = runtime
-
+    problems.install(app)
     app.add_middleware(FreshnessHeaders, runtime=runtime)
+    app.add_middleware(QueryLimit, max_bytes=settings.max_query_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = answers.problem_media_type(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     async def read_your_writes(min_position: str | None) -> None:
         if min_position is None:
             return
-        partition, offset = _parse_position(min_position)
+        partition, offset = params.position("min_position", min_position)
         if not await runtime.projector.wait_for(
             partition, offset, settings.read_your_writes_max_wait_s
         ):
             raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
 
-    @app.get("/v1/catalogs")
-    async def catalogs(min_position: str | None = None) -> dict[str, Any]:
+    @app.get(
+        "/v1/catalogs",
+        response_model=None,
+        responses={200: {"model": answers.CatalogsPage}, **answers.problems(504)},
+    )
+    async def catalogs(
+        cursor: Annotated[str | None, query.ItemCursor] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        min_position: Annotated[str | None, query.MinPosition] = None,
+    ) -> dict[str, Any]:
         await read_your_writes(min_position)
-        rows = await asyncio.to_thread(runtime.store.catalogs)
-        return {"catalogs": [_catalog_json(r) for r in rows]}
+        rows = await asyncio.to_thread(runtime.store.catalogs, None, cursor, limit)
+        found = [_catalog_json(r) for r in rows]
+        next_cursor = found[-1]["catalog_id"] if len(found) == limit else None
+        return {"catalogs": found, "next_cursor": next_cursor}
 
-    @app.get("/v1/catalogs/{catalog_id}")
-    async def catalog(catalog_id: str, min_position: str | None = None) -> dict[str, Any]:
+    @app.get(
+        "/v1/catalogs/{catalog_id}",
+        response_model=None,
+        responses={200: {"model": answers.Catalog}, **answers.problems(404, 504)},
+    )
+    async def catalog(
+        catalog_id: str, min_position: Annotated[str | None, query.MinPosition] = None
+    ) -> dict[str, Any]:
         await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.catalogs, catalog_id)
         if not rows:
             raise HTTPException(404, f"no catalog {catalog_id!r}")
         return _catalog_json(rows[0])
 
-    @app.get("/v1/catalogs/{catalog_id}/items")
+    @app.get(
+        "/v1/catalogs/{catalog_id}/items",
+        response_model=None,
+        responses={200: {"model": answers.ItemsPage}, **answers.problems(504)},
+    )
     async def items(
         catalog_id: str,
-        availability: str | None = None,
-        min_price: str | None = None,
-        max_price: str | None = None,
-        updated_since: datetime | None = None,
-        q: str | None = None,
-        cursor: str | None = None,
+        availability: Annotated[query.AvailabilityText | None, Query(max_length=32)] = None,
+        min_price: Annotated[str | None, query.Price] = None,
+        max_price: Annotated[str | None, query.Price] = None,
+        updated_since: Annotated[
+            query.DateTimeText | None, Query(max_length=64, description="ISO-8601 time with a zone")
+        ] = None,
+        q: Annotated[str | None, Query(max_length=200, description="in the name")] = None,
+        cursor: Annotated[str | None, query.ItemCursor] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        min_position: str | None = None,
+        min_position: Annotated[str | None, query.MinPosition] = None,
     ) -> dict[str, Any]:
-        await read_your_writes(min_position)
         where = ItemFilter(
-            availability=availability.upper() if availability else None,
-            min_price_units=_price_param("min_price", min_price),
-            max_price_units=_price_param("max_price", max_price),
-            updated_since_micros=micros(updated_since) if updated_since else None,
+            availability=params.given(params.availability, "availability", availability),
+            min_price_units=params.given(params.price_units, "min_price", min_price),
+            max_price_units=params.given(params.price_units, "max_price", max_price),
+            updated_since_micros=params.given(params.moment_micros, "updated_since", updated_since),
             name_contains=q,
             after_item_id=cursor,
             limit=limit,
         )
+        await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.item_rows, catalog_id, where)
         found = [item_json(row) for row in rows]  # here, not in the thread: see ViewStore.item_row
         next_cursor = found[-1]["item_id"] if len(found) == limit else None
         return {"items": found, "next_cursor": next_cursor}
 
-    @app.get("/v1/catalogs/{catalog_id}/items/{item_id}")
+    @app.get(
+        "/v1/catalogs/{catalog_id}/items/{item_id}",
+        response_model=None,
+        responses={200: {"model": answers.Item}, **answers.problems(404, 504)},
+    )
     async def item(
-        catalog_id: str, item_id: str, min_position: str | None = None
+        catalog_id: str, item_id: str, min_position: Annotated[str | None, query.MinPosition] = None
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
         row = await asyncio.to_thread(runtime.store.item_row, (catalog_id, item_id))
@@ -163,47 +158,67 @@ def create_app(
             raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
         return item_json(row)
 
-    @app.get("/v1/changes")
+    @app.get(
+        "/v1/changes",
+        response_model=None,
+        responses={200: {"model": answers.ChangesPage}, **answers.problems(410)},
+    )
     async def changes(
-        after: int = 0,
-        type: Annotated[list[str] | None, Query()] = None,
+        after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
+        type: query.Kinds = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        rows = await asyncio.to_thread(runtime.store.changes, after, type or [], limit)
-        return {"changes": rows, "next_after": rows[-1]["seq"] if rows else after}
+        kinds = sorted({k.value for k in type or []})
+        page = await asyncio.to_thread(runtime.store.feed_page, after, kinds, limit)
+        _refuse_pruned(after, page.first_seq)
+        return {"changes": page.changes, "next_after": page.scanned_to}
 
-    @app.get("/v1/changes/stream")
+    @app.get(
+        "/v1/changes/stream",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **answers.problems(410, 503),
+        },
+    )
     async def change_stream(
         request: Request,
-        type: Annotated[list[str] | None, Query()] = None,
-        last_event_id: Annotated[str | None, Header()] = None,
-        after: int = 0,
+        type: query.Kinds = None,
+        last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+        after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
     ) -> StreamingResponse:
         """Server-Sent Events; reconnecting with Last-Event-ID resumes after that change."""
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        start = after if last_event_id is None else params.sequence("last-event-id", last_event_id)
+        kinds = sorted({k.value for k in type or []})
+        if not runtime.streams.try_open():
+            raise HTTPException(
+                503,
+                f"{settings.stream_max} change streams are open; retry later",
+                headers={"Retry-After": str(settings.stream_retry_after_s)},
+            )
+        try:
+            first = await asyncio.to_thread(runtime.store.feed_page, start, kinds, 1)
+            _refuse_pruned(start, first.first_seq)
+        except BaseException:
+            runtime.streams.close()
+            raise
+        return SlotResponse(runtime.streams, change_events(runtime, request, start, kinds))
 
-        async def events() -> AsyncIterator[str]:
-            seq = start
-            while not await request.is_disconnected():
-                rows = await asyncio.to_thread(runtime.store.changes, seq, type or [], 500)
-                for row in rows:
-                    seq = row["seq"]
-                    yield f"id: {seq}\nevent: {row['kind']}\ndata: {json.dumps(row)}\n\n"
-                if not rows:
-                    async with runtime.progress:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(runtime.progress.wait(), 15)
-                    yield ": keep-alive\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
-
-    @app.get("/healthz")
+    @app.get(
+        "/healthz",
+        response_model=None,
+        responses={200: {"model": answers.Status}, 503: {"model": answers.Status}},
+    )
     async def healthz() -> Response:
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=None,
+        responses={200: {"model": answers.Status}, 503: {"model": answers.Status}},
+    )
     async def readyz() -> Response:
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
@@ -212,7 +227,16 @@ def create_app(
             return JSONResponse({"status": "ready", "lag": lag})
         return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
 
-    @app.post("/v1/admin/rebuild", status_code=202)
+    admin_only = [Depends(admin_guard(settings))]
+    admin_refusals = answers.problems(401, 403)
+
+    @app.post(
+        "/v1/admin/rebuild",
+        status_code=202,
+        dependencies=admin_only,
+        response_model=answers.RebuildStatus,
+        responses={**admin_refusals, **answers.problems(409)},
+    )
     async def start_rebuild() -> dict[str, Any]:
         """Rebuild every view from the earliest offset while the current ones keep serving."""
         if not runtime.start_rebuild():
@@ -220,7 +244,12 @@ def create_app(
         await asyncio.sleep(0)  # let it name its generation
         return asdict(runtime.rebuild_status)
 
-    @app.get("/v1/admin/rebuild")
+    @app.get(
+        "/v1/admin/rebuild",
+        dependencies=admin_only,
+        response_model=answers.RebuildStatus,
+        responses=admin_refusals,
+    )
     async def rebuild_status() -> dict[str, Any]:
         return {
             **asdict(runtime.rebuild_status),
@@ -229,8 +258,22 @@ def create_app(
 
     add_status_routes(app, runtime, settings, metrics)  # delivery statistics, status page
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _refuse_pruned(after: int, first_seq: int | None) -> None:
+    """A reader resuming after a change the feed no longer holds would silently miss changes."""
+    if after > 0 and first_seq is not None and after < first_seq - 1:
+        raise HTTPException(
+            410,
+            f"changes after {after} were pruned (the feed starts at {first_seq}): "
+            "resynchronise from the views, then follow the feed from its newest change",
+        )

@@ -5,10 +5,12 @@ consumer seeks to them (the group's Kafka offsets are committed too, only so too
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -28,6 +30,7 @@ from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
 FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover
+T = TypeVar("T")
 
 
 class Projector:
@@ -54,6 +57,13 @@ class Projector:
         self.progress = progress or asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
         self._fetch_outage = Outage()  # logged once when fetches stop, once when they resume
+        # The consumer's store work runs on a thread of its own, never on the default pool that
+        # the read API (and every open change stream) uses: readers cannot starve the consumer.
+        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="projector-consumer-store")
+
+    async def _in_store_thread(self, work: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_thread, functools.partial(work, *args))
 
     # --- what readers ask ----------------------------------------------------------------
 
@@ -112,13 +122,13 @@ class Projector:
         """Plan the batch, keep what it cannot apply, restate what compaction would lose, then
         write the batch and its offsets in one transaction. Restating first means a crash in
         between restates again (the same event: a duplicate) rather than not at all."""
-        plan = await asyncio.to_thread(self._plan, raw, applied, refused)
+        plan = await self._in_store_thread(self._plan, raw, applied, refused)
         if self.dead_letters is not None:
             await self.dead_letters.keep(plan.unreadable)
         if self.restater is not None:
             await self.restater.publish(restatements(plan))
         if plan.next_offsets:
-            await asyncio.to_thread(self.store.write, self.settings.topic, plan)
+            await self._in_store_thread(self.store.write, self.settings.topic, plan)
         return plan
 
     async def _apply_one_by_one(self, consumer: AIOKafkaConsumer, raw: list[Any]) -> None:
@@ -141,7 +151,7 @@ class Projector:
     async def _seek_to_stored(
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
     ) -> None:
-        stored = await asyncio.to_thread(self.store.positions, self.settings.topic)
+        stored = await self._in_store_thread(self.store.positions, self.settings.topic)
         for tp in assigned:
             if tp.partition in stored:
                 self.applied[tp.partition] = stored[tp.partition]
@@ -210,6 +220,7 @@ class Projector:
         finally:
             self._consumer = None
             await consumer.stop()
+            self._store_thread.shutdown(wait=False)
 
     async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         delay = 0.5

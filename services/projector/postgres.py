@@ -35,6 +35,14 @@ class PostgresStore(ViewStore):
             *_schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
         ]
 
+    overriding = " OVERRIDING SYSTEM VALUE"
+
+    def _feed_sequence_follows(self, cursor: Any) -> None:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('changes', 'seq'), "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM changes), false)"
+        )
+
     def _item_columns(self, cursor: Any) -> set[str]:
         cursor.execute(
             "SELECT column_name FROM information_schema.columns "

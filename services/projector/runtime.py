@@ -20,11 +20,13 @@ from projector.consumer import Projector
 from projector.dead_letters import DeadLetters
 from projector.delivery import DeliveryStats
 from projector.delivery_history import fill_from_topic
+from projector.errors import ProjectorError
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
 from projector.restater import Restater
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
+from projector.streams import StreamSlots
 from projector.writer import TopicWriter
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class Runtime:
         self._rebuild: asyncio.Task[None] | None = None
         self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
         self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
+        self.streams = StreamSlots(settings.stream_max)
+        self._pruner: asyncio.Task[None] | None = None
 
     def _live_projector(self, store: ViewStore) -> Projector:
         return Projector(
@@ -87,6 +91,21 @@ class Runtime:
         if run_consumer:
             await check_credentials(self.settings)  # refused: a clear start-up error, no retries
             self._start_live()
+        self._pruner = asyncio.create_task(self._prune_feed())
+
+    async def _prune_feed(self) -> None:
+        """Keep the change feed to its newest `changes_retain` changes (README: Read API)."""
+        while True:
+            await asyncio.sleep(self.settings.changes_prune_interval_s)
+            try:
+                pruned = await asyncio.to_thread(
+                    self.store.prune_changes, self.settings.changes_retain
+                )
+            except ProjectorError as exc:
+                log.warning("could not prune the change feed: %s", exc)
+                continue
+            if pruned:
+                log.info("change feed pruned", extra={"changes": pruned})
 
     async def _start_delivery(self, from_topic: bool) -> None:
         """Delivery statistics: the store's catalogs start at zero (so a silent one shows), and
@@ -124,6 +143,10 @@ class Runtime:
             self._history.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._history
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
         if self._rebuild is not None:
             self._rebuild.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -180,10 +203,16 @@ class Runtime:
         task: asyncio.Task[None],
     ) -> None:
         await self._stop_live_consumer()
+        old = self.store
+        announced = await asyncio.to_thread(old.positions, self.settings.topic)
+        await self._until_reached(builder, announced, task)
         stop_builder.set()
         await task
         self._report(builder)
-        old = self.store
+        # The feed's sequence goes on across the switch: the new generation keeps the old feed
+        # (same numbers) and adds only changes of records the old one had not applied, so a
+        # client following `after=` or the stream neither misses nor repeats a change.
+        await asyncio.to_thread(fresh.continue_feed_of, old, announced)
         await asyncio.to_thread(self.generations.activate, fresh)
         # The switch itself: readers that took `self.store` before this line finish on the old,
         # complete generation; later ones get the new, complete one.
@@ -195,6 +224,22 @@ class Runtime:
         self._retired.append(old)
         await asyncio.sleep(1)  # let readers holding the old generation finish
         await self._discard_retired()
+
+    @staticmethod
+    async def _until_reached(
+        builder: Projector,
+        positions: dict[int, int],
+        task: asyncio.Task[None],
+        timeout_s: float = 60,
+    ) -> None:
+        """Let the builder reach where the live consumer stopped: the records in between are in
+        Kafka already. Then the new live consumer re-applies nothing the old feed announced."""
+        deadline = time.monotonic() + timeout_s
+        while any(builder.applied.get(p, 0) < o for p, o in positions.items()):
+            if task.done() or time.monotonic() > deadline:
+                log.warning("rebuild switches before reaching the live consumer's positions")
+                return
+            await asyncio.sleep(0.05)
 
     async def _discard_retired(self) -> None:
         while self._retired:

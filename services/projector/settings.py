@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.topics import DEAD_LETTER_TOPIC, PRODUCT_TOPIC, PROJECTOR_DEAD_LETTER_TOPIC
 
+ADMIN_TOKEN_MIN_BYTES = 16
+
 
 class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection settings
-    model_config = SettingsConfigDict(env_prefix="CATALOG_PROJECTOR_", extra="ignore")
+    # hide_input_in_errors: a refused setting (the admin token) is never echoed in the error.
+    model_config = SettingsConfigDict(
+        env_prefix="CATALOG_PROJECTOR_", extra="ignore", hide_input_in_errors=True
+    )
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
@@ -43,6 +48,24 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # Catalogs with delivery statistics (and Prometheus series) of their own; the rest are
     # added up under catalog "_other", so the metrics' label set stays bounded.
     delivery_max_catalogs: int = Field(default=100, ge=1, le=10_000)
+    # `Authorization: Bearer <token>` for /v1/admin/*; unset, the admin endpoints refuse all.
+    admin_token: SecretStr | None = None
+    # Open change streams (SSE) at most; past it, 503 with Retry-After.
+    stream_max: int = Field(default=100, ge=0)
+    stream_retry_after_s: int = Field(default=5, ge=1)
+    # The change feed keeps its newest this many changes; older ones are pruned every interval.
+    changes_retain: int = Field(default=1_000_000, ge=1)
+    changes_prune_interval_s: float = Field(default=60.0, gt=0)
+    # Longest query string the read API parses (414 past it): room for the longest documented
+    # parameters (a 4,096-character cursor, percent-encoded) and no more.
+    max_query_bytes: int = Field(default=65_536, ge=1024)
+
+    @model_validator(mode="after")
+    def _admin_token_long_enough(self) -> ProjectorSettings:
+        token = self.admin_token
+        if token is not None and len(token.get_secret_value().encode()) < ADMIN_TOKEN_MIN_BYTES:
+            raise ValueError(f"admin_token must be at least {ADMIN_TOKEN_MIN_BYTES} bytes")
+        return self
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

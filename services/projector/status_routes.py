@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 
 from catalog_contract.lag import partition_lags
+from projector import answers
 from projector.dead_letter_count import DeadLetterCount
 from projector.delivery import CatalogDelivery, DelayStats
 from projector.delivery_metrics import DeliveryCollector
@@ -66,7 +67,7 @@ def add_status_routes(
             "max_catalogs": runtime.delivery.max_catalogs,
         }
 
-    @app.get("/v1/catalogs/{catalog_id}/delivery")
+    @app.get("/v1/catalogs/{catalog_id}/delivery", responses=answers.problems(404))
     async def catalog_delivery(catalog_id: str) -> dict[str, Any]:
         found = runtime.delivery.delivery(catalog_id, time.time())
         if found is None:

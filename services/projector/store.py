@@ -18,6 +18,7 @@ from typing import Any
 
 from projector.batch import BatchPlan, ItemKey, catalog_deltas
 from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
+from projector.params import like_pattern
 from projector.rows import (
     ITEM_COLUMNS,
     REMOVAL_COLUMNS,
@@ -73,6 +74,19 @@ def refuses_data(exc: BaseException) -> bool:
     if isinstance(exc, OverflowError):
         return True
     return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
+
+
+_FEED_COLUMNS = (
+    "seq", "kind", "catalog_id", "item_id", "old", "new", "event_id", "partition", "offset",
+)  # fmt: skip
+_FEED_Q = ", ".join(f'"{c}"' for c in _FEED_COLUMNS)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    changes: list[dict[str, Any]]
+    scanned_to: int  # every change up to here was looked at
+    first_seq: int | None  # the oldest change the feed still holds (older ones were pruned)
 
 
 @dataclass(frozen=True)
@@ -316,14 +330,24 @@ class ViewStore(ABC):
 
     # --- reading -------------------------------------------------------------------------
 
-    def catalogs(self, catalog_id: str | None = None) -> list[dict[str, Any]]:
-        where, params = ("WHERE c.catalog_id = ?", [catalog_id]) if catalog_id else ("", [])
+    def catalogs(
+        self, catalog_id: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One catalog, or the catalogs in id order (after `after`, at most `limit`)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (("c.catalog_id = ?", catalog_id), ("c.catalog_id > ?", after)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._query(
             "SELECT c.catalog_id, c.item_count, c.in_stock, c.out_of_stock, c.last_change_at, "
             "(SELECT MIN(current_price) FROM items i WHERE i.catalog_id = c.catalog_id), "
             "(SELECT MAX(current_price) FROM items i WHERE i.catalog_id = c.catalog_id) "
-            f"FROM catalogs c {where} ORDER BY c.catalog_id",
-            params,
+            f"FROM catalogs c {where} ORDER BY c.catalog_id"
+            + ("" if limit is None else " LIMIT ?"),
+            params if limit is None else [*params, limit],
         )
         keys = (
             "catalog_id",
@@ -351,8 +375,8 @@ class ViewStore(ABC):
             (f"{price} <= ?", where.max_price_units),
             ("received_at >= ?", where.updated_since_micros),
             (
-                "LOWER(name) LIKE ?",
-                None if where.name_contains is None else f"%{where.name_contains.lower()}%",
+                "LOWER(name) LIKE ? ESCAPE '\\'",
+                None if where.name_contains is None else like_pattern(where.name_contains),
             ),
             ("item_id > ?", where.after_item_id),
         ):
@@ -365,28 +389,87 @@ class ViewStore(ABC):
         )
 
     def changes(self, after: int, kinds: Sequence[str], limit: int) -> list[dict[str, Any]]:
-        clauses: list[str] = ["seq > ?"]
-        params: list[Any] = [after]
+        """Up to `limit` changes after `after` (of `kinds`, if any)."""
+        return self.feed_page(after, kinds, limit).changes
+
+    def feed_page(self, after: int, kinds: Sequence[str], limit: int) -> FeedPage:
+        """Up to `limit` changes after `after` (of `kinds`, if any), and how far the page
+        looked: a reader continues from `scanned_to`, so a rare kind is not searched for again
+        through the same changes on every wake."""
+        head_row, first_row = (
+            self._query(f"SELECT {f}(seq) FROM changes")[0] for f in ("MAX", "MIN")
+        )
+        head = int(head_row[0] or 0)
+        clauses: list[str] = ["seq > ?", "seq <= ?"]
+        params: list[Any] = [after, head]
         if kinds:
             clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
             params.extend(kinds)
         rows = self._query(
-            'SELECT seq, kind, catalog_id, item_id, old, new, event_id, "partition", "offset" '
-            f"FROM changes WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
+            f"SELECT {_FEED_Q} FROM changes WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
             [*params, limit],
         )
-        keys = (
-            "seq",
-            "kind",
-            "catalog_id",
-            "item_id",
-            "old",
-            "new",
-            "event_id",
-            "partition",
-            "offset",
-        )
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        found = [dict(zip(_FEED_COLUMNS, row, strict=True)) for row in rows]
+        scanned_to = found[-1]["seq"] if len(found) == limit else max(head, after)
+        first = None if first_row[0] is None else int(first_row[0])
+        return FeedPage(found, scanned_to, first)
+
+    def prune_changes(self, keep: int) -> int:
+        """Delete all but the newest `keep` changes of the feed; returns how many went."""
+        with self._write_lock, self._transaction() as cursor:
+            cursor.execute(
+                self._sql("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?"),
+                (keep,),
+            )
+            return max(0, int(cursor.rowcount))
+
+    overriding = ""  # what lets an INSERT name an identity column's value, where needed
+
+    def _feed_sequence_follows(self, cursor: Any) -> None:  # noqa: B027 - SQLite needs nothing
+        """After explicit sequence numbers were inserted, the next one must come after them
+        (SQLite's AUTOINCREMENT already does)."""
+
+    def continue_feed_of(
+        self, older: ViewStore, older_next: dict[int, int], chunk: int = 10_000
+    ) -> None:
+        """Make this new generation's feed continue `older`'s: its changes with their numbers,
+        then this generation's own changes of records `older` had not applied (offsets from
+        `older_next`), numbered after them."""
+        columns = ", ".join(f'"{c}"' for c in _FEED_COLUMNS[1:])
+        with self._write_lock, self._transaction() as cursor:
+            for partition, next_offset in older_next.items():
+                cursor.execute(
+                    self._sql('DELETE FROM changes WHERE "partition" = ? AND "offset" < ?'),
+                    (partition, next_offset),
+                )
+            older_head = int(older._query("SELECT COALESCE(MAX(seq), 0) FROM changes")[0][0])
+            cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            own_head = int(cursor.fetchone()[0])
+            # Move this generation's own changes past every number the older feed used (the
+            # shift clears both ranges, so no row ever collides with another on the way).
+            cursor.execute(
+                self._sql(
+                    f"INSERT INTO changes (seq, {columns}){self.overriding} "
+                    f"SELECT seq + ?, {columns} FROM changes WHERE seq <= ?"
+                ),
+                (older_head + own_head, own_head),
+            )
+            cursor.execute(self._sql("DELETE FROM changes WHERE seq <= ?"), (own_head,))
+            insert = self._sql(
+                f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
+                f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
+            )
+            after = 0
+            while True:
+                page = older._query(
+                    f"SELECT {_FEED_Q} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                    [after, chunk],
+                )
+                if not page:
+                    break
+                cursor.executemany(insert, page)
+                after = int(page[-1][0])
+            self._feed_sequence_follows(cursor)
 
     def last_change_seq(self) -> int:
         """The newest change's seq (0: none), where the status page's live feed starts."""

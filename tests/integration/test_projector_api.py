@@ -20,6 +20,8 @@ from projector.app import create_app
 from projector.generations import Generations, SqliteGenerations
 from tests.factories import change
 from tests.support import (
+    ADMIN,
+    ADMIN_TOKEN,
     Topics,
     eventually,
     produce_events,
@@ -56,12 +58,14 @@ async def test_rebuild_while_readers_query_never_shows_a_half_built_view(
 
         await eventually(caught_up, timeout_s=60)
         expected = (await projector.get("/v1/catalogs")).json()
-        before = (await projector.get("/v1/admin/rebuild")).json()["active_generation"]
-        assert (await projector.post("/v1/admin/rebuild")).status_code == 202
-        assert (await projector.post("/v1/admin/rebuild")).status_code == 409
+        before = (await projector.get("/v1/admin/rebuild", headers=ADMIN)).json()[
+            "active_generation"
+        ]
+        assert (await projector.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+        assert (await projector.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 409
         reads_during_rebuild = 0
         while True:
-            status = (await projector.get("/v1/admin/rebuild")).json()
+            status = (await projector.get("/v1/admin/rebuild", headers=ADMIN)).json()
             answer = await projector.get("/v1/catalogs")
             assert answer.json() == expected  # the old generation or the new one, both complete
             if status["state"] != "running":
@@ -174,7 +178,10 @@ async def test_rebuild_command_reports_progress_and_the_result(
                 return records_applied(await client.get("/v1/catalogs")) == written
 
             await eventually(caught_up, timeout_s=30)
-        code, out, _ = await run_cli("rebuild", "--projector", url, "--poll-s", "0.1")
+        code, out, _ = await run_cli(
+            "rebuild", "--projector", url, "--poll-s", "0.1",
+            env={"CATALOG_PROJECTOR_ADMIN_TOKEN": ADMIN_TOKEN},
+        )  # fmt: skip
     assert code == 0
     assert f"views rebuilt: {written} records" in out
     code, _, err = await run_cli("rebuild", "--projector", f"http://127.0.0.1:{free_port()}")

@@ -16,7 +16,8 @@ from projector.errors import PositionConflict, StoreUnavailable
 from projector.generations import PostgresGenerations
 from projector.postgres import PostgresStore
 from projector.records import Incoming
-from projector.store import ViewStore
+from projector.rows import ITEM_COLUMNS
+from projector.store import ItemFilter, ViewStore
 from projector.view import ItemState
 from tests.factories import change
 from tests.postgres import LocalPostgres
@@ -125,3 +126,44 @@ def test_two_instances_cannot_both_apply_a_partitions_first_batch(
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_name_search_matches_like_wildcards_literally(store: ViewStore) -> None:
+    store.create()
+    names = {
+        "a": "50% off mug",
+        "b": "500 off mug",
+        "c": "big_mug",
+        "d": "big mug",
+        "e": "back\\slash",
+    }
+    records = [
+        Incoming(0, offset, "42", item, change(item, price="5", name=name))
+        for offset, (item, name) in enumerate(names.items())
+    ]
+    store.write("t", plan_batch(records, {}, lambda _: None))
+
+    def found(text: str) -> list[str]:
+        rows = store.item_rows("42", ItemFilter(name_contains=text))
+        return [row[ITEM_COLUMNS.index("item_id")] for row in rows]
+
+    assert found("50%") == ["a"]
+    assert found("g_m") == ["c"]
+    assert found("k\\s") == ["e"]
+    assert found("MUG") == ["a", "b", "c", "d"]
+
+
+def test_the_feed_is_pruned_to_its_newest_changes_and_pages_say_how_far_they_looked(
+    store: ViewStore,
+) -> None:
+    store.create()
+    records = [
+        Incoming(0, n, "42", f"i{n}", change(f"i{n}", price="5")) for n in range(10)
+    ]  # ten item_added changes
+    store.write("t", plan_batch(records, {}, lambda _: None))
+    rare = store.feed_page(0, ["price_drop"], 500)
+    assert (rare.changes, rare.scanned_to, rare.first_seq) == ([], 10, 1)
+    assert store.prune_changes(keep=3) == 7
+    kept = store.feed_page(0, [], 500)
+    assert [c["seq"] for c in kept.changes] == [8, 9, 10]
+    assert kept.first_seq == 8

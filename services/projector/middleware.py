@@ -1,0 +1,51 @@
+"""The read API's ASGI middleware: freshness headers on every answer, and a bound on the query
+string before anything parses it."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from projector import problems
+from projector.runtime import Runtime
+
+
+class FreshnessHeaders:
+    """Every answer says how fresh the view is. A plain ASGI middleware: Starlette's
+    `@app.middleware("http")` costs more than a whole item lookup."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                live = self.runtime.projector
+                positions = ",".join(f"{p}:{o}" for p, o in sorted(live.applied.items()))
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-view-lag", str(live.lag()).encode()),
+                    (b"x-view-positions", positions.encode()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class QueryLimit:
+    """A query string longer than `max_bytes` is refused before anything parses it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.max_bytes:
+            answer = problems.problem(414, f"the query string is over {self.max_bytes} bytes")
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,91 @@
+"""RFC 9457 problem details for the read API: every refusal is `application/problem+json` that
+names the parameter and the reason, and no exception reaches the ASGI server as a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from projector.params import BadParameter
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://catalog-stream.dev/problems/"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    414: "Query string too long",
+    422: "Invalid parameter",
+    500: "Internal error",
+    503: "Service unavailable",
+    504: "View not fresh enough yet",
+}
+
+log = logging.getLogger(__name__)
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    title = _TITLES.get(status, "Error")
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    """The parameter FastAPI's error location names: ("query", "type", 0) -> "type"."""
+    parts = [str(p) for p in location]
+    return parts[1] if len(parts) > 1 and parts[0] in ("query", "path", "header") else "request"
+
+
+async def _on_bad_parameter(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BadParameter)
+    return problem(
+        422, f"{exc.name}: {exc.reason}", errors=[{"field": exc.name, "reason": exc.reason}]
+    )
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(e.get("loc", ())), "reason": str(e.get("msg", ""))} for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return problem(422, detail, errors=errors)
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+
+async def _on_anything(_: Request, exc: Exception) -> JSONResponse:
+    log.error("read API request failed", exc_info=exc)
+    return problem(500, "the request failed; it was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(BadParameter, _on_bad_parameter)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_anything)
