@@ -63,9 +63,12 @@ def restatements(plan: BatchPlan) -> list[Restatement]:
         if known is None:
             continue
         at = Position(known.partition, known.offset)
+        # A restatement of another position (superseded, or of a state that has since judged a
+        # later stale record) is not the item's truth in a replay either: restate again.
+        elsewhere = last.restates is not None and last.restates != at
         if isinstance(known, ItemState):
-            if last.change is None or not _states_fully(last.change, known):
+            if last.change is None or elsewhere or not _states_fully(last.change, known):
                 found.append(Restatement(key, snapshot(known), at))
-        elif isinstance(known, Removed) and last.change is not None:
+        elif isinstance(known, Removed) and (last.change is not None or elsewhere):
             found.append(Restatement(key, known, at))
     return found

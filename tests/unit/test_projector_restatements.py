@@ -65,7 +65,9 @@ def test_an_older_update_written_after_a_removal_gets_the_tombstone_again() -> N
     gone = Removed(*KEY, change(minute=5).source_updated_at, 0, 9)
     plan = plan_batch([record(10, FULL)], {}, lambda key: gone)
     [restated] = restatements(plan)
-    assert restated.says == gone
+    # The marker now says the topic up to the stale record it judged (a replay may start there).
+    assert restated.says == dataclasses.replace(gone, offset=10)
+    assert restated.restates == Position(0, 10)
 
 
 def test_a_removal_event_is_judged_by_the_tombstone_that_follows_it() -> None:
@@ -152,3 +154,46 @@ def test_a_restated_tombstone_cannot_remove_an_item_re_added_after_it() -> None:
     assert known.current_price == Decimal("3.0000")
     [again] = restatements(plan)
     assert again.says == snapshot(known)
+
+
+def _live_then_replayed(events: list[ProductChange], keep_from: int) -> tuple[Known, Known]:
+    """The live projector folds `events` one batch each and writes what it owes after each;
+    then a replay folds what compaction may keep: the key's records from `keep_from` on (the
+    cleaner keeps a suffix of each key's records: the uncleaned head stays whole)."""
+    log: list[Incoming] = []
+    known: Known = None
+    for event in events:
+        log.append(record(len(log), event))
+        for _ in range(3):
+            plan = plan_batch(log[-1:], {}, lambda key, k=known: k)  # type: ignore[misc]
+            known = plan.items.get(KEY, known)
+            owed = restatements(plan)
+            if not owed:
+                break
+            [r] = owed
+            assert isinstance(r.says, ProductChange)
+            log.append(Incoming(0, len(log), *KEY, r.says, None, r.restates))
+    replay = plan_batch(log[keep_from:], {}, lambda key: None)
+    return known, replay.items.get(KEY)
+
+
+def _fields(known: Known) -> tuple[object, ...]:
+    assert isinstance(known, ItemState)
+    return (known.name, known.current_price, known.stock_availability, known.source_updated_at)
+
+
+def test_a_replay_that_starts_at_a_repeat_the_live_views_ignored_gives_the_same_views() -> None:
+    # full (0), partial (1), its restatement (2), the partial repeated: a lost 200 (3), and the
+    # restatement the repeat leaves owed (4). Compaction may keep 3 and 4 only (4 is in the
+    # active segment): the repeat alone says no name, so the restatement must still apply.
+    partial = change(minute=2, price="8.00")
+    live, replayed = _live_then_replayed([FULL, partial, partial], keep_from=3)
+    assert _fields(replayed) == _fields(live)
+
+
+def test_a_replay_that_starts_at_a_stale_retry_gives_the_same_views() -> None:
+    newer = change(minute=5, price="7.00", stock=Availability.OUT_OF_STOCK, name="Cup")
+    live, replayed = _live_then_replayed([FULL, newer, FULL], keep_from=2)
+    assert _fields(live) == ("Cup", Decimal("7.0000"), Availability.OUT_OF_STOCK,
+                             newer.source_updated_at)  # fmt: skip
+    assert _fields(replayed) == _fields(live)
