@@ -3,6 +3,7 @@ lookup for items not yet seen in the batch, then writes the plan, offsets includ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -79,11 +80,23 @@ def plan_batch(
             event_id = str(record.change.event_id)
         plan.verdicts[outcome.verdict] += 1
         if outcome.verdict is not Verdict.APPLIED:
+            if record.restates is None and (judged := _judged_up_to(outcome.state, at)):
+                plan.items[key] = judged
             continue
         plan.items[key] = outcome.state
         plan.touched_catalogs.add(record.catalog_id)
         plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
     return plan
+
+
+def _judged_up_to(state: Known, at: Position) -> Known:
+    """The item's state now says the topic up to `at` (a stale or repeated record judged and
+    ignored), so a restatement of it must restate `at`: a replay of the compacted topic may
+    start at that record (the cleaner keeps a suffix of each key's records), and it applies
+    there. None if nothing moves (an item never seen, or a position not after the state's)."""
+    if state is None or (state.partition, state.offset) >= (at.partition, at.offset):
+        return None
+    return dataclasses.replace(state, partition=at.partition, offset=at.offset)
 
 
 @dataclass(frozen=True, slots=True)

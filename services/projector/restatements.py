@@ -47,7 +47,13 @@ def snapshot(state: ItemState) -> ProductChange:
     )
 
 
-def _states_fully(change: ProductChange, state: ItemState) -> bool:
+def _states_fully(change: ProductChange, state: ItemState, replaces: bool) -> bool:
+    """Whether the record alone gives `state`, whatever a replay applied before it. An untimed
+    one does not: applied over an earlier state it keeps that state's time (a replay may have
+    applied a retry the live views judged stale), so its restatement says "no time". A
+    restatement (`replaces`) inherits nothing."""
+    if change.source_updated_at is None and not replaces:
+        return False
     return all(
         getattr(change, name) == getattr(state, name)
         for name in (*PRODUCT_FIELDS, "source_updated_at")
@@ -63,9 +69,16 @@ def restatements(plan: BatchPlan) -> list[Restatement]:
         if known is None:
             continue
         at = Position(known.partition, known.offset)
+        # A restatement of another position (superseded, or of a state that has since judged a
+        # later stale record) is not the item's truth in a replay either: restate again.
+        elsewhere = last.restates is not None and last.restates != at
         if isinstance(known, ItemState):
-            if last.change is None or not _states_fully(last.change, known):
+            if (
+                last.change is None
+                or elsewhere
+                or not _states_fully(last.change, known, last.restates is not None)
+            ):
                 found.append(Restatement(key, snapshot(known), at))
-        elif isinstance(known, Removed) and last.change is not None:
+        elif isinstance(known, Removed) and (last.change is not None or elsewhere):
             found.append(Restatement(key, known, at))
     return found

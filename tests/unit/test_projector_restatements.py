@@ -65,7 +65,9 @@ def test_an_older_update_written_after_a_removal_gets_the_tombstone_again() -> N
     gone = Removed(*KEY, change(minute=5).source_updated_at, 0, 9)
     plan = plan_batch([record(10, FULL)], {}, lambda key: gone)
     [restated] = restatements(plan)
-    assert restated.says == gone
+    # The marker now says the topic up to the stale record it judged (a replay may start there).
+    assert restated.says == dataclasses.replace(gone, offset=10)
+    assert restated.restates == Position(0, 10)
 
 
 def test_a_removal_event_is_judged_by_the_tombstone_that_follows_it() -> None:
@@ -152,3 +154,86 @@ def test_a_restated_tombstone_cannot_remove_an_item_re_added_after_it() -> None:
     assert known.current_price == Decimal("3.0000")
     [again] = restatements(plan)
     assert again.says == snapshot(known)
+
+
+def _live_then_replayed(
+    events: list[ProductChange | tuple[ProductChange, ...]], keep_from: int
+) -> tuple[Known, Known]:
+    """The live projector folds `events` one batch each and writes what it owes after each;
+    then a replay folds what compaction may keep: the key's records from `keep_from` on (the
+    cleaner keeps a suffix of each key's records: the uncleaned head stays whole)."""
+    log: list[Incoming] = []
+    known: Known = None
+    for group in events:
+        start = len(log)
+        for event in group if isinstance(group, tuple) else (group,):  # a tuple: one batch
+            log.append(record(len(log), event))
+            if event.change_type is ChangeType.REMOVED:  # as the receiver writes a removal
+                log.append(Incoming(0, len(log), *KEY, None, event.source_updated_at))
+        batch = log[start:]
+        for _ in range(3):
+            plan = plan_batch(batch, {}, lambda key, k=known: k)  # type: ignore[misc]
+            batch = log[-1:]
+            known = plan.items.get(KEY, known)
+            owed = restatements(plan)
+            if not owed:
+                break
+            [r] = owed
+            if isinstance(r.says, ProductChange):
+                log.append(Incoming(0, len(log), *KEY, r.says, None, r.restates))
+            else:
+                said = r.says.source_updated_at
+                log.append(Incoming(0, len(log), *KEY, None, said, r.restates))
+    replay = plan_batch(log[keep_from:], {}, lambda key: None)
+    return known, replay.items.get(KEY)
+
+
+def _fields(known: Known) -> tuple[object, ...]:
+    assert isinstance(known, ItemState)
+    return (known.name, known.current_price, known.stock_availability, known.source_updated_at)
+
+
+def test_a_replay_that_starts_at_a_repeat_the_live_views_ignored_gives_the_same_views() -> None:
+    # full (0), partial (1), its restatement (2), the partial repeated: a lost 200 (3), and the
+    # restatement the repeat leaves owed (4). Compaction may keep 3 and 4 only (4 is in the
+    # active segment): the repeat alone says no name, so the restatement must still apply.
+    partial = change(minute=2, price="8.00")
+    live, replayed = _live_then_replayed([FULL, partial, partial], keep_from=3)
+    assert _fields(replayed) == _fields(live)
+
+
+def test_a_replay_that_starts_at_a_stale_retry_gives_the_same_views() -> None:
+    newer = change(minute=5, price="7.00", stock=Availability.OUT_OF_STOCK, name="Cup")
+    live, replayed = _live_then_replayed([FULL, newer, FULL], keep_from=2)
+    assert _fields(live) == ("Cup", Decimal("7.0000"), Availability.OUT_OF_STOCK,
+                             newer.source_updated_at)  # fmt: skip
+    assert _fields(replayed) == _fields(live)
+
+
+def test_an_untimed_full_postback_is_restated_since_a_replay_may_give_it_a_time() -> None:
+    # Live: the untimed removal keeps the item's time (minute 1), so the retry of minute 0 is
+    # stale, and the untimed re-add starts afresh: no time. A replay starting at the repeated
+    # removal (nothing to inherit) applies the retry, and the re-add inherits its time.
+    removal = change(minute=None, kind=ChangeType.REMOVED)
+    retry = change(minute=0, name="Cup")
+    readd = change(minute=None, price="3.00", stock=Availability.IN_STOCK, name="Mug")
+    events: list[ProductChange | tuple[ProductChange, ...]] = [
+        FULL,
+        removal,
+        removal,
+        (retry, readd),
+    ]
+    live, replayed = _live_then_replayed(events, keep_from=3)
+    assert isinstance(live, ItemState)
+    assert live.source_updated_at is None
+    assert isinstance(replayed, ItemState)
+    assert replayed.source_updated_at == live.source_updated_at
+
+
+def test_the_restatement_of_an_untimed_state_is_not_restated_again() -> None:
+    known = state(change(minute=None, price="3.00", name="Mug"))
+    plan = plan_batch([record(1, snapshot(known))], {}, lambda key: known)
+    [restated] = restatements(plan)  # the untimed postback alone: a replay may give it a time
+    quiet = Incoming(0, 2, *KEY, restated.says, None, restated.restates)  # type: ignore[arg-type]
+    after = plan_batch([quiet], {}, lambda key: plan.items.get(KEY, known))
+    assert restatements(after) == []  # converges: the restatement replaces, inherits nothing
