@@ -7,7 +7,6 @@ of a request goes in (never the credential) and what makes two refusals "the sam
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -44,16 +43,15 @@ def _redact(text: str, forms: list[str]) -> str:
 
 
 def _redact_query(query: str, names: tuple[str, ...], forms: list[str]) -> str:
-    """The query with every credential-named parameter's value and every secret replaced."""
-
-    def pair(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if unquote_plus(name).strip().lower() in names:
-            return f"{name}={REDACTED}"
-        return match.group(0)
-
-    # Pairs split on "&" only, as parse_qsl (which reads a GET's data points) splits them.
-    return _redact(re.sub(r"([^&=]*)=([^&]*)", pair, query), forms)
+    """The query with every credential-named parameter's value and every secret replaced.
+    Linear in the query: split, never a regular expression that rescans (a query with no "="
+    made one quadratic)."""
+    pairs = query.split("&")  # as parse_qsl (which reads a GET's data points) splits them
+    for index, pair in enumerate(pairs):
+        name, equals, _ = pair.partition("=")
+        if equals and unquote_plus(name).strip().lower() in names:
+            pairs[index] = f"{name}={REDACTED}"
+    return _redact("&".join(pairs), forms)
 
 
 def dead_letter(
