@@ -26,7 +26,7 @@ from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
 from receiver.settings import ReceiverSettings
 
-SECRET = "test-secret"
+SECRET = "test-secret-0123456789"
 AUTH = {"X-Postback-Token": SECRET}
 
 
