@@ -17,7 +17,7 @@ from catalog_contract import codec, dead_letters
 from receiver.app import create_app
 from tests.conftest import make_topics
 from tests.hostile_inputs import Request, fuzz_settings, postbacks, raw_requests
-from tests.receiver_harness import call
+from tests.receiver_harness import call, send
 from tests.support import read_topic, receiver_settings
 
 pytestmark = pytest.mark.broker
@@ -44,17 +44,8 @@ def test_hostile_requests_through_the_broker_are_each_kept_or_refused_and_kept(
             await asyncio.sleep(0.1)
         raise AssertionError("receiver not ready")
 
-    def send(request: Request, authenticated: bool) -> None:
-        answer = loop.run_until_complete(
-            call(
-                app,
-                request.method,
-                body=request.body,
-                content_type=request.content_type,
-                query=request.query,
-                authenticated=authenticated,
-            )
-        )
+    def post(request: Request, authenticated: bool) -> None:
+        answer = loop.run_until_complete(send(app, request, authenticated=authenticated))
         statuses.append(answer.status)
         assert answer.status < 500, (answer.status, answer.body[:300], f"{request!r:.300}")
         document: dict[str, Any] = answer.json()
@@ -71,13 +62,13 @@ def test_hostile_requests_through_the_broker_are_each_kept_or_refused_and_kept(
     @given(requests=postbacks(), authenticated=st.sampled_from([True] * 9 + [False]))
     def structured(requests: list[Request], authenticated: bool) -> None:
         for request in requests:
-            send(request, authenticated)
+            post(request, authenticated)
 
     @fuzz_settings(RAW_EXAMPLES)
     @given(requests=raw_requests())
     def raw(requests: list[Request]) -> None:
         for request in requests:
-            send(request, True)
+            post(request, True)
 
     with contextlib.ExitStack() as stack:
         stack.callback(loop.close)
