@@ -48,8 +48,10 @@ def _text(value: object, key: str) -> RawValue:
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
-    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
-        return [str(v) for v in value]
+    # Numbers arrive as text (parse_int/parse_float), so a list item must be text: a true or
+    # false in a list was taken as a number (bool is an int) and kept as "True"/"False".
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
     raise UnreadableBody(f"JSON field {key!r} must be text, a number or a list of them", 422)
 
 

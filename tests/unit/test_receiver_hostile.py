@@ -218,3 +218,14 @@ async def test_more_fields_than_any_postback_has_is_unreadable(
     answer = await call(app, "POST", body=body, content_type=content_type)
     assert_refused(answer, publisher, 400, None)
     assert "too many fields" in answer.json()["detail"]
+
+
+async def test_a_list_may_hold_text_and_numbers_but_not_true_or_false() -> None:
+    app, publisher = recording_app()
+    body = json.dumps({**GOOD, "Labels": ["a", 2, 3.5]}).encode()
+    answer = await call(app, "POST", body=body, content_type="application/json")
+    assert answer.status == 200, answer.body
+    app, publisher = recording_app()
+    body = json.dumps({**GOOD, "k": [False, 0]}).encode()  # found by schemathesis
+    answer = await call(app, "POST", body=body, content_type="application/json")
+    assert_refused(answer, publisher, 422, None)
