@@ -2,7 +2,7 @@
 -- Modes (wrk ... -s load.lua -- MODE): json, form (postbacks to wrk's URL path), item and page
 -- (projector reads), empty (a POST with a JSON body to wrk's URL path).
 local mode = "json"
-local secret = os.getenv("BENCH_SECRET") or "bench-secret"
+local secret = os.getenv("BENCH_SECRET") or "bench-secret-0123456789"
 local products = tonumber(os.getenv("BENCH_PRODUCTS") or "100000")
 local catalogs = 10
 

@@ -29,7 +29,7 @@ from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topics import ensure_all
 
 CATALOGS = 10
-SECRET = "bench-secret"
+SECRET = "bench-secret-0123456789"
 
 
 @dataclass

@@ -26,7 +26,7 @@ from catalog_contract import codec, topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topics import ensure_all
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-0123456789"
 PATH = "/v1/postbacks/product-changes"
 
 

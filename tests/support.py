@@ -27,7 +27,7 @@ from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
 from receiver.settings import ReceiverSettings
 
-SECRET = "test-secret"
+SECRET = "test-secret-0123456789"
 AUTH = {"X-Postback-Token": SECRET}
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -23,8 +23,13 @@ class TopicSpec:
 
 
 def min_insync_for(replication_factor: int) -> int:
-    """Survive one replica down while acks=all still means "on two disks" (1 on a lone broker)."""
-    return 2 if replication_factor >= 3 else 1
+    """acks=all means "on two brokers" whenever there are two replicas (one on a lone broker).
+
+    With 2 replicas this stops writes (503; the platform retries) while either broker is down,
+    rather than acknowledging a postback that one broker alone holds: an acknowledged postback
+    is kept. With 3 or more, one broker can be down and writes go on.
+    """
+    return min(replication_factor, 2)
 
 
 def product_topic(

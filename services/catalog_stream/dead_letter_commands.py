@@ -118,6 +118,7 @@ def judge(
             letter.body,
             letter.received_at,
             settings.field_map,
+            settings.max_future_skew,
         )
     except ReceiverError as exc:
         return None, str(exc)

@@ -13,16 +13,18 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from catalog_contract.keys import product_key
 from catalog_contract.writing import product_records
-from receiver import formats
+from receiver import openapi_doc
 from receiver.auth import address_allowed, client_address, secret_matches
 from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
-from receiver.intake import change_from_request
+from receiver.guard import LastResort
+from receiver.intake import change_from_request, query_text
 from receiver.metrics import ReceiverMetrics
 from receiver.problems import problem
 from receiver.publisher import Acknowledged, Publisher
@@ -33,37 +35,6 @@ from receiver.settings import ReceiverSettings
 log = logging.getLogger(__name__)
 
 PATH = "/v1/postbacks/product-changes"
-_REQUEST_BODY_DOC = {
-    "requestBody": {
-        "description": "The platform's data points, under the names of the partner's template "
-        "(by default the platform's own: CatalogId, CatalogItemId, CurrentPrice, ...). "
-        "GET sends the same data points as query parameters.",
-        "content": {
-            formats.JSON: {
-                "example": {"CatalogId": "42", "CatalogItemId": "sku-1", "CurrentPrice": "12.99"}
-            },
-            formats.FORM: {"example": "CatalogId=42&CatalogItemId=sku-1&CurrentPrice=12.99"},
-            "application/xml": {
-                "example": "<postback><CatalogId>42</CatalogId>"
-                "<CatalogItemId>sku-1</CatalogItemId></postback>"
-            },
-        },
-    },
-    "responses": {
-        "200": {
-            "description": "Durably written (acks=all): event id, partition and offset. With "
-            "CATALOG_RECEIVER_INVALID_ANSWER=accept, also a refused postback once it is kept in "
-            "the dead-letter topic: a receipt with dead_lettered true, published false, and the "
-            "header X-Dead-Lettered."
-        },
-        "401": {"description": "Missing or wrong credential header; nothing stored."},
-        "403": {"description": "Caller's address not allowed; nothing stored."},
-        "413": {"description": "Body over the limit; kept in the dead-letter topic."},
-        "415": {"description": "Unsupported content type; kept in the dead-letter topic."},
-        "422": {"description": "Invalid data points, each named; kept in the dead-letter topic."},
-        "503": {"description": "Kafka unavailable: retry after Retry-After seconds."},
-    },
-}
 
 
 class BodyTooLarge(Exception):
@@ -119,6 +90,18 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
         await kafka.stop()
 
     app = FastAPI(title="catalog-stream receiver", version="1", lifespan=lifespan)
+    app.add_middleware(LastResort, on_error=metrics.requests.labels("internal-error").inc)
+
+    @app.exception_handler(HTTPException)
+    async def http_problem(_: Request, exc: HTTPException) -> Response:
+        """Starlette's own answers (404, 405) as problem documents too."""
+        return problem(
+            exc.status_code,
+            "http-" + str(exc.status_code),
+            str(exc.detail),
+            str(exc.detail),
+            headers=exc.headers,
+        )
 
     def unavailable(detail: str) -> Response:
         metrics.requests.labels("unavailable").inc()
@@ -136,15 +119,16 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
     async def handle(request: Request) -> Response:
         if settings.allowed_networks:
             peer = request.client.host if request.client else None
-            forwarded = request.headers.get("x-forwarded-for")
+            forwarded = request.headers.getlist("x-forwarded-for")
             address = client_address(peer, forwarded, settings.trusted_proxies)
             if not address_allowed(address, settings.allowed_networks):
                 metrics.requests.labels("forbidden").inc()
                 return problem(
                     403, "forbidden-address", "Address not allowed", f"{address} is not allowed"
                 )
+        presented = request.headers.get(settings.auth_header)
         if settings.secrets and not secret_matches(
-            request.headers.get(settings.auth_header), settings.secrets
+            None if presented is None else presented.encode("latin-1"), settings.secrets
         ):
             metrics.requests.labels("unauthorized").inc()
             return problem(
@@ -152,6 +136,15 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
                 "unauthorized",
                 "Not authenticated",
                 f"missing or wrong {settings.auth_header} header",
+            )
+        if len(request.scope["query_string"]) > settings.max_body_bytes:
+            return await reject(
+                request,
+                b"",
+                414,
+                "query-too-long",
+                "Query string too long",
+                f"query string exceeds {settings.max_body_bytes} bytes",
             )
         try:
             async with asyncio.timeout(settings.request_timeout_s):
@@ -181,10 +174,11 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             change = change_from_request(
                 request.method,
                 request.headers.get("content-type"),
-                request.url.query,
+                query_text(request.scope["query_string"]),
                 body,
                 datetime.now(UTC),
                 settings.field_map,
+                settings.max_future_skew,
             )
         except UnreadableBody as exc:
             slug = "unsupported-media-type" if exc.status == 415 else "unreadable-body"
@@ -220,12 +214,12 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
             return PlainTextResponse(settings.success_body)
         return Response(answer, media_type="application/json")
 
-    @app.post(PATH, openapi_extra=_REQUEST_BODY_DOC)
+    @app.post(PATH, openapi_extra=openapi_doc.POST_OPERATION)
     async def post_product_change(request: Request) -> Response:
         """Accept one product data change postback: a JSON, form or XML body."""
         return await measured(request)
 
-    @app.get(PATH, openapi_extra={"responses": _REQUEST_BODY_DOC["responses"]})
+    @app.get(PATH, openapi_extra=openapi_doc.GET_OPERATION)
     async def get_product_change(request: Request) -> Response:
         """Accept one product data change postback sent as query-string parameters."""
         return await measured(request)
@@ -242,14 +236,22 @@ def create_app(settings: ReceiverSettings, publisher: Publisher | None = None) -
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
-    async def readyz() -> Response:
+    @app.get(
+        "/readyz",
+        response_model=None,
+        responses={
+            200: {"content": {"application/json": {"schema": openapi_doc.STATUS}}},
+            503: openapi_doc.problem_answer("Kafka unreachable or topics missing."),
+        },
+    )
+    async def readyz() -> dict[str, str] | Response:
         if await kafka.topics_present(settings.topic, settings.dead_letter_topic):
-            return JSONResponse({"status": "ready"})
+            return {"status": "ready"}
         return problem(503, "not-ready", "Not ready", "Kafka unreachable or topics missing")
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    openapi_doc.add_security_scheme(app.openapi(), settings.auth_header)  # FastAPI caches it
     return app

@@ -5,12 +5,19 @@ this same function, so a re-drive judges a refused postback exactly as the recei
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from urllib.parse import parse_qsl
+from datetime import datetime, timedelta
 
 from catalog_contract.events import ProductChange
 from receiver import formats
 from receiver.postback import build_change
+
+
+def query_text(raw: bytes) -> str:
+    """A query string's bytes as text, one character per byte (Latin-1, as Starlette reads
+    `request.query_params`): it never fails, whatever bytes arrive (`request.url.query` decodes
+    strictly as UTF-8 and raised), and a dead-letter record keeps it so that a re-drive reads
+    the query exactly as the live request was read."""
+    return raw.decode("latin-1")
 
 
 def change_from_request(
@@ -20,11 +27,12 @@ def change_from_request(
     body: bytes,
     received_at: datetime,
     field_map: Mapping[str, str],
+    max_future_skew: timedelta = timedelta(days=1),
 ) -> ProductChange:
     """Raises UnreadableBody (400/415) or InvalidPostback (422). A GET carries its data points in
-    the query string (read as Starlette reads `request.query_params`); other methods in the body."""
+    the query string (`query_text`); other methods in the body."""
     if method.upper() == "GET":
-        raw = formats.from_pairs(parse_qsl(query, keep_blank_values=True))
+        raw = formats.from_query(query)
     else:
         raw = formats.parse_body(content_type, body)
-    return build_change(raw, received_at, field_map)
+    return build_change(raw, received_at, field_map, max_future_skew)

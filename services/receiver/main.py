@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
@@ -11,24 +14,59 @@ from runtime_support.logs import configure_logging
 from runtime_support.tuning import tune_garbage_collector
 
 
-def app_from_env() -> FastAPI:
-    """For `uvicorn --factory receiver.main:app_from_env` (several worker processes)."""
-    configure_logging()
-    app = create_app(ReceiverSettings())
-    tune_garbage_collector()
-    return app
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable an error is about (a field read under an alias, such as
+    KAFKA_BOOTSTRAP_SERVERS, is named by that alias)."""
+    if not loc:
+        return ""
+    name = str(loc[0])
+    return f"{name}: " if name.isupper() else f"CATALOG_RECEIVER_{name.upper()}: "
 
 
-def run(settings: ReceiverSettings | None = None) -> None:
-    settings = settings or ReceiverSettings()
-    configure_logging()
-    app = create_app(settings)
-    tune_garbage_collector()
-    uvicorn.run(
+def settings_from_env() -> ReceiverSettings:
+    """The settings, or an exit naming each wrong variable and why (never its value: it may be
+    a secret)."""
+    try:
+        return ReceiverSettings()
+    except ValidationError as exc:
+        lines = [
+            f"  {_variable(error['loc'])}{error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise SystemExit("receiver settings are not valid:\n" + "\n".join(lines)) from None
+
+
+def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
+    """uvicorn's settings. It rewrites the client address from X-Forwarded-For only for our
+    trusted proxies: its default trusts 127.0.0.1, which would let anything on the host claim
+    any address."""
+    proxies = [str(network) for network in settings.trusted_proxies]
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,  # a line per request costs more than the request; /metrics counts them
         timeout_graceful_shutdown=30,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory receiver.main:app_from_env` (several worker processes; pass
+    uvicorn `--forwarded-allow-ips` the same list as CATALOG_RECEIVER_TRUSTED_PROXIES, or
+    `--no-proxy-headers` when it is empty)."""
+    configure_logging()
+    app = create_app(settings_from_env())
+    tune_garbage_collector()
+    return app
+
+
+def run(settings: ReceiverSettings | None = None) -> None:
+    settings = settings or settings_from_env()
+    configure_logging()
+    app = create_app(settings)
+    tune_garbage_collector()
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C is a normal stop
+        uvicorn.Server(server_config(settings, app)).run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from catalog_contract.events import CONTENT_FIELDS, ChangeType, ProductChange
@@ -89,9 +89,15 @@ def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
 
 
 def build_change(
-    raw: Mapping[str, RawValue], received_at: datetime, field_map: Mapping[str, str] | None = None
+    raw: Mapping[str, RawValue],
+    received_at: datetime,
+    field_map: Mapping[str, str] | None = None,
+    max_future_skew: timedelta = timedelta(days=1),
 ) -> ProductChange:
-    """Parse every data point, collecting all problems before failing (one 422 names them all)."""
+    """Parse every data point, collecting all problems before failing (one 422 names them all).
+
+    A `DateLastUpdated` more than `max_future_skew` after `received_at` is refused: under
+    last-writer-wins, a change dated 9999-12-31 would freeze its item forever."""
     points = canonical_data_points(raw, field_map or {})
     problems = [
         FieldProblem(name, "required but missing or empty")
@@ -105,6 +111,15 @@ def build_change(
             content[field] = parse(raw_value)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
+    updated_at = content.get("source_updated_at")
+    if updated_at is not None and updated_at - received_at > max_future_skew:
+        problems.append(
+            FieldProblem(
+                "DateLastUpdated",
+                f"{updated_at.isoformat()} is more than {max_future_skew} after the time received "
+                f"({received_at.isoformat()})",
+            )
+        )
     if SEPARATOR in content.get("catalog_id", ""):
         problems.append(FieldProblem("CatalogId", f"may not contain {SEPARATOR!r}"))
     if problems:

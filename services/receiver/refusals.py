@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from catalog_contract import dead_letters
 from receiver.deadletter import dead_letter, repeat_key, tally_record
 from receiver.errors import FieldProblem, InvalidPostback, PublishFailed
+from receiver.intake import query_text
 from receiver.metrics import ReceiverMetrics
 from receiver.problems import problem
 from receiver.publisher import Publisher
@@ -85,7 +86,7 @@ class Refusals:
     ) -> Response:
         """Keep the refused request in the dead-letter topic (once per repeat window), then say
         why; if it can't be kept, answer 503 so the platform sends it again."""
-        query = request.url.query
+        query = query_text(request.scope["query_string"])
         problems = exc.problems if exc else None
         letter = dead_letter(
             request_id=str(uuid.uuid4()),

@@ -11,11 +11,21 @@ from catalog_contract.events import PRICE_PRECISION, PRICE_SCALE, Availability, 
 
 RawValue = str | list[str]
 
-# A currency symbol ($, €, £ ...) or ISO code before or after the number.
-_LEADING_CURRENCY = re.compile(r"^(?:[A-Za-z]{3}|[^\w\s.,+-]+)\s*")
-_TRAILING_CURRENCY = re.compile(r"\s*(?:[A-Za-z]{3}|[^\w\s.,+-]+)$")
-_PLAIN_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-_GROUPED_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# Longest value each typed parser reads. Every valid price, integer, date, code or word is far
+# shorter; refusing longer text first keeps each parse's cost bounded whatever the body holds.
+MAX_PRICE_CHARS = 64
+MAX_INTEGER_CHARS = 32
+MAX_TIMESTAMP_CHARS = 64
+MAX_WORD_CHARS = 64
+
+# A currency symbol ($, €, £ ...) or ISO code before or after the number. Matched only on text
+# already bounded by MAX_PRICE_CHARS, and anchored at both ends (a search for a trailing pattern
+# retried from every position was quadratic in a run of spaces).
+_CURRENCY = r"(?:[A-Za-z]{3}|[^\w\s.,+-]+)"
+_PRICE = re.compile(rf"(?:{_CURRENCY}\s*)?([\d,.]+)(?:\s*{_CURRENCY})?")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_INTEGER = re.compile(r"[+-]?(\d+)(?:\.0*)?")
 _PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -48,17 +58,39 @@ def _squash(word: str) -> str:
     return re.sub(r"[\s_\-]+", "", word).lower()
 
 
+def storable(value: str) -> str:
+    """`value`, if every store can keep it: no NUL (PostgreSQL text cannot hold it) and no lone
+    surrogate (not encodable as UTF-8, so neither Avro nor a Kafka key can carry it)."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"contains a lone surrogate at character {exc.start} (not valid Unicode text)"
+        ) from exc
+    return value
+
+
 def text(raw: RawValue) -> str:
     if isinstance(raw, list):
         raise ValueError("expected a single value, got a list")
-    return raw.strip()
+    return storable(raw.strip())
+
+
+def _bounded(raw: RawValue, limit: int, what: str) -> str:
+    value = text(raw)
+    if len(value) > limit:
+        raise ValueError(f"too long for {what}: {len(value)} characters (at most {limit})")
+    return value
 
 
 def price(raw: RawValue) -> Decimal:
     """`12.99`, `1,299.00`, `$12.99`, `12.99 EUR` -> an exact Decimal (never a float)."""
-    value = text(raw)
-    number = _TRAILING_CURRENCY.sub("", _LEADING_CURRENCY.sub("", value))
-    if not (_PLAIN_NUMBER.match(number) or _GROUPED_NUMBER.match(number)):
+    value = _bounded(raw, MAX_PRICE_CHARS, "a price")
+    match = _PRICE.fullmatch(value)
+    number = match.group(1) if match else ""
+    if not (_PLAIN_NUMBER.fullmatch(number) or _GROUPED_NUMBER.fullmatch(number)):
         raise ValueError(f"not a decimal price: {value!r} (expected e.g. '12.99' or '1,299.00')")
     try:
         amount = Decimal(number.replace(",", ""))
@@ -73,20 +105,19 @@ def price(raw: RawValue) -> Decimal:
 
 
 def integer(raw: RawValue, low: int, high: int) -> int:
-    value = text(raw)
-    try:
-        number = Decimal(value)
-    except InvalidOperation as exc:
-        raise ValueError(f"not an integer: {value!r}") from exc
-    if number != number.to_integral_value():
+    """`42`, `+42`, `42.0` -> 42. Digits only: no exponent, no NaN (a Decimal `sNaN` raised on
+    comparison), and bounded in length before `int()` (whose cost grows with the digits)."""
+    value = _bounded(raw, MAX_INTEGER_CHARS, "an integer")
+    if not _INTEGER.fullmatch(value):
         raise ValueError(f"not an integer: {value!r}")
+    number = int(value.split(".", 1)[0])
     if not low <= number <= high:
         raise ValueError(f"{value} is outside {low}..{high}")
-    return int(number)
+    return number
 
 
 def availability(raw: RawValue) -> Availability:
-    value = text(raw)
+    value = _bounded(raw, MAX_WORD_CHARS, "an availability")
     found = _AVAILABILITY_WORDS.get(_squash(value))
     if found is None:
         raise ValueError(
@@ -97,7 +128,7 @@ def availability(raw: RawValue) -> Availability:
 
 
 def change_type(raw: RawValue) -> ChangeType:
-    value = text(raw)
+    value = _bounded(raw, MAX_WORD_CHARS, "a change type")
     found = _CHANGE_WORDS.get(_squash(value))
     if found is None:
         raise ValueError(f"unknown change type {value!r} (expected created, updated or removed)")
@@ -106,18 +137,21 @@ def change_type(raw: RawValue) -> ChangeType:
 
 def timestamp(raw: RawValue) -> datetime:
     """ISO-8601 with or without a zone; without one it is taken as UTC."""
-    value = text(raw)
+    value = _bounded(raw, MAX_TIMESTAMP_CHARS, "a date-time")
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError as exc:
         raise ValueError(f"not an ISO-8601 date-time: {value!r}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"outside the years 1..9999 in UTC: {value!r}") from exc
 
 
 def currency(raw: RawValue) -> str:
-    value = text(raw).upper()
+    value = _bounded(raw, MAX_WORD_CHARS, "a currency code").upper()
     if not _CURRENCY_CODE.match(value):
         raise ValueError(f"not an ISO 4217 currency code: {value!r}")
     return value
@@ -126,4 +160,4 @@ def currency(raw: RawValue) -> str:
 def string_list(raw: RawValue) -> tuple[str, ...]:
     """A JSON array, repeated form/query keys, or comma-separated text."""
     items = raw if isinstance(raw, list) else raw.split(",")
-    return tuple(item.strip() for item in items if item.strip())
+    return tuple(storable(item.strip()) for item in items if item.strip())

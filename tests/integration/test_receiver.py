@@ -200,7 +200,9 @@ async def test_addresses_outside_the_allow_list_are_refused(
 
 async def test_both_secrets_work_while_rotating(kafka_bootstrap: str, topics: Topics) -> None:
     settings = receiver_settings(
-        kafka_bootstrap, topics, secrets=[SecretStr("old"), SecretStr("new")]
+        kafka_bootstrap,
+        topics,
+        secrets=[SecretStr("old-secret-0123456789"), SecretStr("new-secret-0123456789")],
     )
     async with running_receiver(settings) as receiver:
         statuses = [
@@ -209,7 +211,11 @@ async def test_both_secrets_work_while_rotating(kafka_bootstrap: str, topics: To
                     receiver, {**_json(CatalogItemId=item), "auth": {"X-Postback-Token": token}}
                 )
             ).status_code
-            for item, token in (("a", "old"), ("b", "new"), ("c", SECRET))
+            for item, token in (
+                ("a", "old-secret-0123456789"),
+                ("b", "new-secret-0123456789"),
+                ("c", SECRET),
+            )
         ]
     assert statuses == [200, 200, 401]
 

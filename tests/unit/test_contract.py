@@ -145,6 +145,14 @@ def test_product_topic_is_compacted_with_explicit_settings() -> None:
     assert topics.product_topic(replication_factor=1).configs["min.insync.replicas"] == "1"
 
 
+@pytest.mark.parametrize(("replicas", "min_insync"), [(1, 1), (2, 2), (3, 2), (5, 2)])
+def test_an_acknowledged_write_is_on_two_brokers_whenever_there_are_two(
+    replicas: int, min_insync: int
+) -> None:
+    for spec in topics.contract_topics(replication_factor=replicas):
+        assert spec.configs["min.insync.replicas"] == str(min_insync), spec.name
+
+
 def test_values_of_every_version_are_read_with_the_current_schema() -> None:
     v1, v2 = schemas.all_versions()
     assert schemas.current() is v2

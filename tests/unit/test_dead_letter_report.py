@@ -156,7 +156,7 @@ def test_judge_uses_the_current_map_and_keeps_the_receive_time() -> None:
     templated = replace(
         PRICE, body=b'{"catalog": "7", "item": "a", "price": "12.99"}', body_length=47
     )
-    old = ReceiverSettings(secrets=[SecretStr("x")], field_map={"catalog": "CatalogId"})
+    old = ReceiverSettings(secrets=[SecretStr("x" * 16)], field_map={"catalog": "CatalogId"})
     change, reason = judge(templated, old)
     assert (change, reason) == (None, "CatalogItemId: required but missing or empty")
     fixed = old.model_copy(
@@ -192,7 +192,7 @@ def test_a_get_whose_query_was_cut_when_kept_is_never_re_driven_nor_accepted() -
     assert letter.truncated
     kept = len(letter.query.encode()) - len(marker.encode())
     assert letter.query_cut == (kept, 1_200_040)
-    settings = ReceiverSettings(secrets=[SecretStr("x")])
+    settings = ReceiverSettings(secrets=[SecretStr("x" * 16)])
     assert judge(letter, settings) == (
         None,
         f"query was cut to {kept} of 1200040 bytes when kept; the platform must send it again",

@@ -61,3 +61,15 @@ def test_compose_parses_with_healthchecks_and_documented_settings() -> None:
         for variable in services[name]["environment"]:
             assert variable in DOCUMENTED, f"compose sets {variable}, README does not document it"
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_compose_keeps_kafka_off_the_host_and_has_no_default_secret() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    # PLAINTEXT Kafka: published nowhere, or on loopback only.
+    for mapping in services["kafka"].get("ports", []):
+        assert str(mapping).startswith("127.0.0.1:"), mapping
+    secrets = services["receiver"]["environment"]["CATALOG_RECEIVER_SECRETS"]
+    assert ":-" not in secrets  # no fallback value
+    assert ":?" in secrets  # unset: compose refuses to start
+    assert "dev-secret" not in text

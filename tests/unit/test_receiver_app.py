@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from ipaddress import ip_network
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 
 from receiver.app import PATH, create_app
 from receiver.errors import PublishFailed
+from receiver.main import server_config, settings_from_env
 from receiver.publisher import Acknowledged, Publisher
-from receiver.settings import ReceiverSettings
+from receiver.settings import MIN_SECRET_BYTES, ReceiverSettings
+from tests.receiver_harness import RecordingPublisher, call, recording_app
+from tests.receiver_harness import settings as harness_settings
 
 
 def test_refuses_to_start_without_a_secret_unless_in_development_mode(
@@ -27,14 +32,17 @@ def test_refuses_to_start_without_a_secret_unless_in_development_mode(
 def test_secrets_come_from_the_environment_and_never_show_in_repr(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CATALOG_RECEIVER_SECRETS", '["s3cr3t-1", "s3cr3t-2"]')
+    monkeypatch.setenv("CATALOG_RECEIVER_SECRETS", '["s3cr3t-0123456789-1", "s3cr3t-0123456789-2"]')
     settings = ReceiverSettings()
-    assert [s.get_secret_value() for s in settings.secrets] == ["s3cr3t-1", "s3cr3t-2"]
+    assert [s.get_secret_value() for s in settings.secrets] == [
+        "s3cr3t-0123456789-1",
+        "s3cr3t-0123456789-2",
+    ]
     assert "s3cr3t" not in repr(settings)
 
 
 def test_openapi_describes_every_format_and_answer() -> None:
-    spec = create_app(ReceiverSettings(secrets=[SecretStr("x")])).openapi()
+    spec = create_app(ReceiverSettings(secrets=[SecretStr("x" * 16)])).openapi()
     operation = spec["paths"][PATH]["post"]
     assert set(operation["requestBody"]["content"]) == {
         "application/json",
@@ -51,7 +59,7 @@ async def _call(app: Any, messages: list[dict[str, Any]], hang: bool = False) ->
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
         "root_path": "", "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5000),
-        "headers": [(b"content-type", b"application/json"), (b"x-postback-token", b"x")],
+        "headers": [(b"content-type", b"application/json"), (b"x-postback-token", b"x" * 16)],
     }  # fmt: skip
     pending = list(messages)
     sent: list[dict[str, Any]] = []
@@ -71,7 +79,7 @@ async def _call(app: Any, messages: list[dict[str, Any]], hang: bool = False) ->
 
 
 async def test_a_disconnect_in_mid_body_and_a_timeout_leave_a_trace_in_the_metrics() -> None:
-    settings = ReceiverSettings(secrets=[SecretStr("x")], request_timeout_s=0.2)
+    settings = ReceiverSettings(secrets=[SecretStr("x" * 16)], request_timeout_s=0.2)
     app = create_app(settings)
     part = {"type": "http.request", "body": b'{"CatalogId": ', "more_body": True}
     await _call(app, [part])  # the client went away; nobody reads the answer
@@ -121,21 +129,21 @@ async def _post_together(app: Any, n: int, distinct: int = 1) -> list[int]:
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
         answers = await asyncio.gather(
             *(client.post(PATH, json={"CatalogId": str(i % distinct)},
-                          headers={"X-Postback-Token": "x"})
+                          headers={"X-Postback-Token": "x" * 16})
               for i in range(n))
         )  # fmt: skip
     return [a.status_code for a in answers]
 
 
 async def test_identical_refusals_waiting_on_a_failed_write_are_never_accepted() -> None:
-    settings = ReceiverSettings(secrets=[SecretStr("x")], invalid_answer="accept")
+    settings = ReceiverSettings(secrets=[SecretStr("x" * 16)], invalid_answer="accept")
     failing = _SlowPublisher(settings, fail=True)
     assert await _post_together(create_app(settings, failing), 5) == [503] * 5
     assert failing.writes == 1  # the others waited for it, and were not kept either
 
 
 async def test_without_a_repeat_window_identical_refusals_are_each_written() -> None:
-    settings = ReceiverSettings(secrets=[SecretStr("x")], dead_letter_repeat_window_s=0)
+    settings = ReceiverSettings(secrets=[SecretStr("x" * 16)], dead_letter_repeat_window_s=0)
     publisher = _SlowPublisher(settings, fail=False)
     assert await _post_together(create_app(settings, publisher), 5) == [422] * 5
     assert publisher.writes == 5
@@ -145,7 +153,7 @@ async def test_shutdown_with_kafka_gone_does_not_wait_for_every_tally() -> None:
     # 200 refusals, each repeated once, leave 200 tallies to write at shutdown. With Kafka gone,
     # each write waits for its time-out (10 s by default): 200 of them held the shutdown for
     # over half an hour. After the first failure the rest are counted as failed, not tried.
-    settings = ReceiverSettings(secrets=[SecretStr("x")])
+    settings = ReceiverSettings(secrets=[SecretStr("x" * 16)])
     publisher = _SlowPublisher(settings, fail=False)
     app = create_app(settings, publisher)
     lifespan = app.router.lifespan_context(app)
@@ -157,3 +165,113 @@ async def test_shutdown_with_kafka_gone_does_not_wait_for_every_tally() -> None:
     assert publisher.writes == 1
     metrics = await _call_metrics(app)
     assert "receiver_dead_letter_tallies_failed_total 200.0" in metrics
+
+
+@pytest.mark.parametrize("secrets", ['[""]', '["short"]', '["ok-long-enough-secret", ""]'])
+def test_refuses_to_start_with_an_empty_or_short_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secrets: str
+) -> None:
+    monkeypatch.setenv("CATALOG_RECEIVER_SECRETS", secrets)
+    with pytest.raises(SystemExit) as stopped:
+        settings_from_env()
+    message = str(stopped.value.code)
+    assert "CATALOG_RECEIVER_SECRETS" in message
+    assert f"at least {MIN_SECRET_BYTES}" in message
+    assert "short" not in message.replace("or short secret", "")  # never the secret itself
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("COMPRESSION", "lz5", "'gzip'"),
+        ("PORT", "0", "greater than or equal to 1"),
+        ("MAX_BODY_BYTES", "-1", "greater than 0"),
+        ("PRODUCE_TIMEOUT_S", "0", "greater than 0"),
+        ("AUTH_HEADER", "X Token", "not an HTTP header name"),
+        ("TOPIC", "bad topic", "not a Kafka topic name"),
+        ("FIELD_MAP", '{"price": "Prise"}', "unknown data points ['Prise']"),
+    ],
+)
+def test_each_wrong_setting_stops_the_start_with_a_message_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv("CATALOG_RECEIVER_SECRETS", '["a-secret-of-enough-bytes"]')
+    monkeypatch.setenv(f"CATALOG_RECEIVER_{variable}", value)
+    with pytest.raises(SystemExit) as stopped:
+        settings_from_env()
+    message = str(stopped.value.code)
+    assert f"CATALOG_RECEIVER_{variable}:" in message
+    assert says in message
+
+
+def test_uvicorn_believes_forwarded_headers_only_from_the_trusted_proxies() -> None:
+    app = FastAPI()
+    alone = server_config(ReceiverSettings(secrets=[SecretStr("x" * 16)]), app)
+    assert alone.proxy_headers is False  # uvicorn's default would trust 127.0.0.1
+    assert alone.forwarded_allow_ips == []
+    behind = server_config(
+        ReceiverSettings(secrets=[SecretStr("x" * 16)], trusted_proxies=[ip_network("10.0.0.0/8")]),
+        app,
+    )
+    assert behind.proxy_headers is True
+    assert behind.forwarded_allow_ips == ["10.0.0.0/8"]
+
+
+async def test_the_caller_is_the_right_most_untrusted_address_across_header_lines() -> None:
+    app, _ = recording_app(allowed_networks=["203.0.113.0/24"], trusted_proxies=["10.0.0.0/8"])
+    query = b"CatalogId=1&CatalogItemId=a"
+    # The client sent its own line with an allowed address; the proxy appended the real one.
+    forged = [(b"x-forwarded-for", b"203.0.113.9"), (b"x-forwarded-for", b"198.51.100.66")]
+    answer = await call(app, "GET", query=query, headers=forged, client=("10.0.0.5", 1))
+    assert answer.status == 403
+    assert "198.51.100.66" in answer.json()["detail"]
+    honest = [(b"x-forwarded-for", b"198.51.100.66"), (b"x-forwarded-for", b"203.0.113.9")]
+    answer = await call(app, "GET", query=query, headers=honest, client=("10.0.0.5", 1))
+    assert answer.status == 200
+
+
+async def test_a_non_ascii_secret_authenticates_with_its_utf8_bytes() -> None:
+    secret = "clé-secrète-ünïcode-1"
+    app, _ = recording_app(secrets=[SecretStr(secret)])
+    query = b"CatalogId=1&CatalogItemId=a"
+    token = [(b"x-postback-token", secret.encode("utf-8"))]
+    answer = await call(app, "GET", query=query, headers=token, authenticated=False)
+    assert answer.status == 200, answer.body
+    wrong = [(b"x-postback-token", secret.encode("latin-1"))]
+    answer = await call(app, "GET", query=query, headers=wrong, authenticated=False)
+    assert answer.status == 401
+
+
+class _Broken(RecordingPublisher):
+    async def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        *values: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> list[Acknowledged]:
+        raise RuntimeError("a bug nobody expected")
+
+
+async def test_an_unexpected_exception_is_a_problem_document_and_never_reaches_the_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = harness_settings()
+    app = create_app(config, _Broken(config))
+    answer = await call(app, "GET", query=b"CatalogId=1&CatalogItemId=a")  # raises nothing
+    assert answer.status == 500
+    assert answer.content_type == "application/problem+json"
+    assert answer.json()["type"].endswith("/internal-error")
+    assert "a bug nobody expected" in caplog.text  # the traceback is logged
+    assert "a bug nobody expected" not in answer.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("GET", "/nowhere", 404), ("PUT", PATH, 405)]
+)
+async def test_routing_answers_are_problem_documents(method: str, path: str, status: int) -> None:
+    app, _ = recording_app()
+    answer = await call(app, method, path=path)
+    assert answer.status == status
+    assert answer.content_type == "application/problem+json"
+    assert answer.json()["status"] == status

@@ -14,24 +14,45 @@ from receiver.deadletter import dead_letter_record
 from receiver.errors import FieldProblem
 from receiver.recent import LastWrites, RecentWindow
 
-SECRETS = [SecretStr("old-secret"), SecretStr("new-secret")]
+SECRETS = [SecretStr("old-secret-0123456789"), SecretStr("new-secret-0123456789")]
 
 
 def test_any_configured_secret_is_accepted_so_rotation_needs_no_downtime() -> None:
-    assert secret_matches("old-secret", SECRETS)
-    assert secret_matches("new-secret", SECRETS)
-    assert not secret_matches("new-secre", SECRETS)
-    assert not secret_matches("", SECRETS)
+    assert secret_matches(b"old-secret-0123456789", SECRETS)
+    assert secret_matches(b"new-secret-0123456789", SECRETS)
+    assert not secret_matches(b"new-secret-012345678", SECRETS)
+    assert not secret_matches(b"", SECRETS)
     assert not secret_matches(None, SECRETS)
+
+
+def test_a_non_ascii_secret_matches_the_bytes_sent() -> None:
+    secret = "geheim-schlüssel-ßü-0123"
+    assert secret_matches(secret.encode("utf-8"), [SecretStr(secret)])
+    assert not secret_matches(secret.encode("latin-1"), [SecretStr(secret)])
 
 
 def test_forwarded_for_is_honoured_only_from_trusted_proxies() -> None:
     proxies = [ip_network("10.0.0.0/8")]
     # From a trusted proxy: the right-most untrusted hop is the caller.
-    assert client_address("10.0.0.5", "203.0.113.9, 10.0.0.7", proxies) == ip_address("203.0.113.9")
+    assert client_address("10.0.0.5", ["203.0.113.9, 10.0.0.7"], proxies) == ip_address(
+        "203.0.113.9"
+    )
     # From anyone else: the header is ignored (it could be forged).
-    assert client_address("198.51.100.1", "203.0.113.9", proxies) == ip_address("198.51.100.1")
-    assert client_address("198.51.100.1", None, []) == ip_address("198.51.100.1")
+    assert client_address("198.51.100.1", ["203.0.113.9"], proxies) == ip_address("198.51.100.1")
+    assert client_address("198.51.100.1", [], []) == ip_address("198.51.100.1")
+
+
+def test_forwarded_for_reads_every_header_line_right_to_left() -> None:
+    proxies = [ip_network("10.0.0.0/8")]
+    # The client wrote the first line claiming an allowed address; the proxy appended the
+    # client's real address on a second line. The right-most untrusted entry is the real one.
+    lines = ["203.0.113.9", "198.51.100.66"]
+    assert client_address("10.0.0.5", lines, proxies) == ip_address("198.51.100.66")
+    assert client_address("10.0.0.5", ["203.0.113.9", "10.0.0.7"], proxies) == ip_address(
+        "203.0.113.9"
+    )
+    # A hop that is not an address ends the walk: no address, which no allow-list admits.
+    assert client_address("10.0.0.5", ["203.0.113.9", "junk"], proxies) is None
 
 
 def test_allow_list_of_networks() -> None:
