@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from receiver.problems import PROBLEM_JSON, TYPE_BASE
 
-log = logging.getLogger("receiver")
+log = logging.getLogger(__name__)
 
 _BODY = json.dumps(
     {
