@@ -43,6 +43,8 @@ def test_xml_repeated_elements_become_a_list_in_order() -> None:
 def test_form_keeps_blank_values_and_repeats_in_order() -> None:
     points = formats.parse_body(formats.FORM, b"Name=&Labels=a&Labels=b&Labels=c&Sku=%20x")
     assert points == {"Name": "", "Labels": ["a", "b", "c"], "Sku": " x"}
+    words = formats.parse_body(formats.FORM, b"Labels=kitchen&Labels=sale&Labels=")
+    assert words == {"Labels": ["kitchen", "sale", ""]}
 
 
 def test_form_body_must_be_utf8() -> None:

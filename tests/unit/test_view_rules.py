@@ -27,7 +27,7 @@ from projector.view import (
 )
 from tests.factories import BASE_TIME, change, replace
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+README = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
 KEY = ("42", "sku-1")
 
 
@@ -37,7 +37,11 @@ def state_of(outcome: Outcome) -> ItemState:
 
 
 def test_the_readme_states_the_tie_rule() -> None:
-    assert "(ties: the later offset)" in README
+    assert (
+        "**last writer wins by the source's `DateLastUpdated`** (ties: the later offset, i.e. the"
+        " record written last, wins; a postback without `DateLastUpdated` is applied and keeps"
+        " the item's time)"
+    ) in README
 
 
 def test_a_tie_in_date_last_updated_goes_to_the_record_written_later() -> None:
