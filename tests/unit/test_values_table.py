@@ -98,6 +98,12 @@ def test_prices_up_to_the_schemas_size(text: str, expected: str) -> None:
     assert str(values.price(text)) == expected
 
 
+@pytest.mark.parametrize("text", ["1234,567.00", "1,2345.00", ",123.00", "1,234,56", "1.234.567"])
+def test_thousands_are_grouped_in_threes_or_the_price_is_ambiguous(text: str) -> None:
+    with pytest.raises(ValueError, match="not a decimal price"):
+        values.price(text)
+
+
 @pytest.mark.parametrize("text", ["100000000000000", "100000000000000.00", "123,456,789,012,345"])
 def test_a_price_too_large_for_the_schema_is_refused(text: str) -> None:
     # decimal(18, 4): 14 digits before the point at most
