@@ -62,6 +62,7 @@ def test_a_removed_items_restatement_is_its_tombstone_under_its_key() -> None:
     plan = plan_batch([rec(4, change("c", minute=1, price="1"))], {}, lambda key: gone)
     [restated] = restatements(plan)
     assert (restated.key, restated.says) == (("42", "c"), gone)
+    assert restated.restates == Position(0, 3)  # the removal it says, not the stale record
 
 
 def test_a_restated_state_is_an_update_saying_every_field_of_the_item() -> None:
