@@ -69,3 +69,15 @@ def test_a_restatement_alone_after_compaction_adds_the_item_as_it_was() -> None:
         assert outcome.changes == (
             NotableChange(ChangeKind.ITEM_ADDED, "42", "sku-1", None, "10.00"),
         )
+
+
+def test_a_restated_tombstone_at_the_items_position_removes_it_once() -> None:
+    known = stored(3)
+    marker = Removed(*KEY, BASE_TIME, 0, 3)
+    gone = removed(known, BASE_TIME, Position(0, 9), KEY, restates=Position(0, 3))
+    assert (gone.verdict, gone.state) == (Verdict.APPLIED, marker)
+    assert gone.changes == (NotableChange(ChangeKind.ITEM_REMOVED, "42", "sku-1", "10.00", None),)
+    again = removed(marker, BASE_TIME, Position(0, 10), KEY, restates=Position(0, 3))
+    assert (again.verdict, again.state, again.changes) == (Verdict.DUPLICATE, marker, ())
+    alone = removed(None, BASE_TIME, Position(0, 9), KEY, restates=Position(0, 3))
+    assert (alone.verdict, alone.state, alone.changes) == (Verdict.APPLIED, marker, ())
