@@ -2,7 +2,7 @@
 
 mutmut names a module after its file's path and knows the `src/` layout, not `services/`; so the
 gate runs it in `.mutation/`, a view of the repository where `src` links to `services` (and
-`tests`, `schemas`, `pyproject.toml`, `README.md` link to theirs): `src/receiver/values.py` is
+`tests`, `schemas`, `bench`, `deploy`, ... link to theirs): `src/receiver/values.py` is
 then the module `receiver.values`, as the tests import it. What to mutate and which tests to run
 is in pyproject.toml, `[tool.mutmut]`.
 
@@ -27,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = ROOT / ".mutation"
 # what the stage shows: name -> what it links to in the repository
-LINKS = {"src": "services"} | {n: n for n in ("tests", "schemas", "pyproject.toml", "README.md")}
+LINKS = {"src": "services"} | {
+    n: n for n in ("tests", "schemas", "pyproject.toml", "README.md", "bench", "deploy")
+}
 EXCLUSIONS = Path(__file__).with_name("exclusions.txt")
 MIN_OVERALL = 90.0
 MIN_PER_MODULE = 85.0
