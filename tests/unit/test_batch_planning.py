@@ -76,7 +76,8 @@ def test_a_stale_record_first_or_in_the_middle_does_not_hide_the_records_after_i
         {0: 1},
         lambda key: stored if key == ("42", "a") else None,
     )
-    assert set(plan.items) == {("42", "b"), ("42", "c")}
+    assert {("42", "b"), ("42", "c")} <= set(plan.items)
+    assert item(plan, "a").current_price == Decimal("5")  # the stale records changed nothing
     assert verdicts(plan) == {Verdict.STALE: 2, Verdict.APPLIED: 2}
     assert plan.next_offsets == {0: 5}
     assert plan.before[("42", "a")] == stored

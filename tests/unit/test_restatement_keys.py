@@ -61,8 +61,12 @@ def test_a_removed_items_restatement_is_its_tombstone_under_its_key() -> None:
     gone = Removed("42", "c", BASE_TIME + timedelta(minutes=5), 0, 3)
     plan = plan_batch([rec(4, change("c", minute=1, price="1"))], {}, lambda key: gone)
     [restated] = restatements(plan)
-    assert (restated.key, restated.says) == (("42", "c"), gone)
-    assert restated.restates == Position(0, 3)  # the removal it says, not the stale record
+    assert restated.key == ("42", "c")
+    assert isinstance(restated.says, Removed)
+    assert restated.says.source_updated_at == gone.source_updated_at
+    # it restates the last record judged for the item (the stale one), which it supersedes
+    assert restated.restates == Position(restated.says.partition, restated.says.offset)
+    assert restated.restates == Position(0, 4)
 
 
 def test_a_restated_state_is_an_update_saying_every_field_of_the_item() -> None:
