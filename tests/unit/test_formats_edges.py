@@ -1,0 +1,124 @@
+"""Edge cases of reading each body format into data points. No I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver import formats
+from receiver.errors import UnreadableBody
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE postback><postback><CatalogId>1</CatalogId></postback>",
+        b'<?xml version="1.0"?>\n<!DOCTYPE postback SYSTEM "postback.dtd">'
+        b"<postback><CatalogId>1</CatalogId></postback>",
+        b'<!DOCTYPE postback PUBLIC "-//X//DTD P//EN" "http://example.com/p.dtd"><postback/>',
+    ],
+)
+def test_any_doctype_is_refused_even_without_entities(body: bytes) -> None:
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body("application/xml", body)
+    assert caught.value.status == 400
+    assert "DTDs and entities are not allowed" in caught.value.reason
+
+
+def test_xml_empty_and_blank_elements_are_empty_text() -> None:
+    points = formats.parse_body(
+        "text/xml",
+        b"<postback><Name/><Sku>  </Sku><Labels><Label/><Label> a </Label></Labels></postback>",
+    )
+    assert points == {"Name": "", "Sku": "  ", "Labels": ["", "a"]}
+
+
+def test_xml_repeated_elements_become_a_list_in_order() -> None:
+    points = formats.parse_body(
+        "application/xml",
+        b"<p><Labels>a</Labels><Labels>b</Labels><Labels>c</Labels><Name>x</Name></p>",
+    )
+    assert points == {"Labels": ["a", "b", "c"], "Name": "x"}
+
+
+def test_form_keeps_blank_values_and_repeats_in_order() -> None:
+    points = formats.parse_body(formats.FORM, b"Name=&Labels=a&Labels=b&Labels=c&Sku=%20x")
+    assert points == {"Name": "", "Labels": ["a", "b", "c"], "Sku": " x"}
+    words = formats.parse_body(formats.FORM, b"Labels=kitchen&Labels=sale&Labels=")
+    assert words == {"Labels": ["kitchen", "sale", ""]}
+
+
+def test_form_body_must_be_utf8() -> None:
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body(formats.FORM, b"Name=caf\xe9")
+    assert caught.value.status == 400
+    assert "UTF-8" in caught.value.reason
+
+
+def test_json_scalars_become_text_as_the_platform_would_send_them() -> None:
+    points = formats.parse_body(
+        "application/json",
+        b'{"Name": null, "InStock": true, "Sale": false, "DiscountPercentage": 15,'
+        b' "CurrentPrice": 12.5, "Labels": ["a", 2]}',
+    )
+    assert points == {
+        "Name": "",
+        "InStock": "true",
+        "Sale": "false",
+        "DiscountPercentage": "15",
+        "CurrentPrice": "12.5",
+        "Labels": ["a", "2"],
+    }
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"Labels": [["a"]]}', b'{"Labels": [{"a": 1}]}', b'{"Labels": [null]}']
+)
+def test_json_lists_of_anything_but_scalars_are_refused_by_field(body: bytes) -> None:
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body("application/json", body)
+    assert caught.value.status == 422
+    assert "'Labels'" in caught.value.reason
+
+
+@pytest.mark.parametrize("body", [b'"text"', b"42", b"null", b"[]"])
+def test_a_json_body_must_be_an_object(body: bytes) -> None:
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body("application/json", body)
+    assert caught.value.status == 400
+    assert "JSON body must be an object" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("APPLICATION/JSON", b'{"Name": "x"}'),
+        ("application/json;charset=utf-8;boundary=x", b'{"Name": "x"}'),
+        (" Application/X-WWW-Form-Urlencoded ; charset=UTF-8", b"Name=x"),
+        ("text/xml; charset=utf-8", b"<p><Name>x</Name></p>"),
+    ],
+)
+def test_content_types_are_matched_without_case_or_parameters(
+    content_type: str, body: bytes
+) -> None:
+    assert formats.parse_body(content_type, body) == {"Name": "x"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        (None, "'(none)'"),
+        ("", "'(none)'"),
+        ("text/plain", "'text/plain'"),
+        ("application/json-patch+json", "'application/json-patch+json'"),
+    ],
+)
+def test_an_unsupported_type_is_415_naming_it_and_every_accepted_type(
+    content_type: str | None, named: str
+) -> None:
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body(content_type, b"x")
+    assert caught.value.status == 415
+    assert named in caught.value.reason
+    assert caught.value.reason.endswith(
+        "accepted: application/json, application/x-www-form-urlencoded, application/xml, text/xml"
+    )
