@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from catalog_contract import codec, dead_letters
+from catalog_contract import codec, dead_letters, headers
 from tests.support import (
     AUTH,
     SECRET,
@@ -282,4 +282,8 @@ async def test_a_repeat_after_a_newer_change_of_the_product_is_written_again(
             "/v1/catalogs/9/items/lamp-2", params={"min_position": answers[2]["position"]}
         )
     assert item.status_code == 404
-    assert len(await read_topic(kafka_bootstrap, topics.product)) == 5  # 2 + 1 + 2, no repeat
+    # The receiver wrote 2 + 1 + 2 records, not the repeat. The projector may add its own
+    # restatement of the untimed re-add (when it read that as a batch's last record): not ours.
+    written = await read_topic(kafka_bootstrap, topics.product)
+    ours = [r for r in written if all(name != headers.RESTATES for name, _ in r.headers or ())]
+    assert len(ours) == 5
