@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from catalog_contract.item_fields import FieldKind, names_of
+
 PRICE_SCALE = 4
 """Prices are Avro decimals with this many digits after the point (3-decimal currencies fit)."""
 PRICE_PRECISION = 18
@@ -33,7 +35,7 @@ class Availability(enum.StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProductFields:
     """What the platform can say about a catalog item. `None` means "not sent" in an event and
-    "not known" in a view; never "cleared"."""
+    "not known" in a view; never "cleared". Each field's kind and data point: item_fields."""
 
     name: str | None = None
     description: str | None = None
@@ -91,7 +93,7 @@ class ProductChange(ProductFields):
         values["change_type"] = ChangeType(values["change_type"])
         if values.get("stock_availability") is not None:
             values["stock_availability"] = Availability(values["stock_availability"])
-        for name in ("labels", "additional_image_urls"):
+        for name in _LIST_FIELDS:
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         event_id = values["event_id"]
@@ -99,6 +101,7 @@ class ProductChange(ProductFields):
         return cls(**values)
 
 
+_LIST_FIELDS = names_of(FieldKind.LIST)
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ProductChange))
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(

@@ -7,23 +7,39 @@ Times are stored as integer microseconds since the epoch (UTC).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from catalog_contract.events import PRICE_SCALE, Availability
+from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
 from projector.view import ItemState, Removed
 
-ITEM_COLUMNS: tuple[str, ...] = (
-    "catalog_id", "item_id", "name", "description", "manufacturer", "category", "labels", "url",
-    "mobile_url", "image_url", "additional_image_urls", "current_price", "original_price",
-    "discount_percentage", "currency", "stock_availability", "gtin", "mpn", "sku",
-    "source_updated_at", "received_at", "last_event_id", "partition", "offset", "revision",
-    "sale_ends_at", "shipping_cost",
-)  # fmt: skip
-_PRICES = ("current_price", "original_price", "shipping_cost")
-_LISTS = ("labels", "additional_image_urls")
-_TIMES = ("source_updated_at", "received_at", "sale_ends_at")
+
+def item_column_kinds(fields: Sequence[ItemField]) -> dict[str, FieldKind]:
+    """An item's stored columns and their kinds, in the table's order: the key, schema v1's
+    fields, where the state came from, then each later version's fields (added to existing
+    tables by ALTER TABLE, hence last)."""
+    return {
+        "catalog_id": FieldKind.TEXT,
+        "item_id": FieldKind.TEXT,
+        **{field.name: field.kind for field in fields if field.since == 1},
+        "source_updated_at": FieldKind.TIME,
+        "received_at": FieldKind.TIME,
+        "last_event_id": FieldKind.TEXT,
+        "partition": FieldKind.INTEGER,
+        "offset": FieldKind.LONG,
+        "revision": FieldKind.LONG,
+        **{field.name: field.kind for field in fields if field.since > 1},
+    }
+
+
+ITEM_COLUMN_KINDS = item_column_kinds(ITEM_FIELDS)
+ITEM_COLUMNS: tuple[str, ...] = tuple(ITEM_COLUMN_KINDS)
+_PRICES = tuple(c for c, kind in ITEM_COLUMN_KINDS.items() if kind is FieldKind.PRICE)
+_LISTS = tuple(c for c, kind in ITEM_COLUMN_KINDS.items() if kind is FieldKind.LIST)
+_TIMES = tuple(c for c, kind in ITEM_COLUMN_KINDS.items() if kind is FieldKind.TIME)
 
 
 def price_units(price: Decimal | None) -> int | None:

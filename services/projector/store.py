@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog_contract.item_fields import FieldKind
 from projector.batch import BatchPlan, ItemKey, catalog_deltas
 from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
 from projector.params import like_pattern
 from projector.rows import (
+    ITEM_COLUMN_KINDS,
     ITEM_COLUMNS,
     REMOVAL_COLUMNS,
     from_row,
@@ -36,10 +38,10 @@ _KEY_COLUMNS = ("catalog_id", "item_id")
 
 
 def item_column_type(column: str, big: str) -> str:
-    if column in ("partition", "discount_percentage"):
+    kind = ITEM_COLUMN_KINDS[column]
+    if kind is FieldKind.INTEGER:
         return "INTEGER"
-    if column in ("offset", "revision", "current_price", "original_price", "shipping_cost",
-                  "source_updated_at", "received_at", "sale_ends_at"):  # fmt: skip
+    if kind in (FieldKind.LONG, FieldKind.PRICE, FieldKind.TIME):
         return big
     return "TEXT"
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from catalog_contract.events import CONTENT_FIELDS, ChangeType, ProductChange
+from catalog_contract.item_fields import ITEM_FIELDS, FieldKind
 from catalog_contract.keys import SEPARATOR
 from receiver import values
 from receiver.errors import FieldProblem, InvalidPostback
@@ -21,33 +22,35 @@ from receiver.values import RawValue
 
 Parser = Callable[[RawValue], Any]
 
-# The platform's data-point name -> (event field, parser).
+# How a value of each kind of item field is read; a field checked more narrowly, by its name.
+_PARSER_OF_KIND: dict[FieldKind, Parser] = {
+    FieldKind.TEXT: values.text,
+    FieldKind.LIST: values.string_list,
+    FieldKind.PRICE: values.price,
+    FieldKind.INTEGER: lambda raw: values.integer(raw, -(2**31), 2**31 - 1),  # Avro int
+    FieldKind.LONG: lambda raw: values.integer(raw, -(2**63), 2**63 - 1),  # Avro long
+    FieldKind.TIME: values.timestamp,
+    FieldKind.AVAILABILITY: values.availability,
+}
+_PARSER_OF_FIELD: dict[str, Parser] = {
+    "discount_percentage": lambda raw: values.integer(raw, 0, 100),
+    "currency": values.currency,
+}
+
+# The platform's data-point name -> (event field, parser): the event's envelope, then every
+# item field (catalog_contract.item_fields).
 DATA_POINTS: dict[str, tuple[str, Parser]] = {
     "CatalogId": ("catalog_id", values.text),
     "CatalogItemId": ("catalog_item_id", values.text),
     "ChangeType": ("change_type", values.change_type),
     "DateLastUpdated": ("source_updated_at", values.timestamp),
-    "Name": ("name", values.text),
-    "Description": ("description", values.text),
-    "Manufacturer": ("manufacturer", values.text),
-    "Category": ("category", values.text),
-    "Labels": ("labels", values.string_list),
-    "Url": ("url", values.text),
-    "MobileUrl": ("mobile_url", values.text),
-    "ImageUrl": ("image_url", values.text),
-    "AdditionalImageUrls": ("additional_image_urls", values.string_list),
-    "CurrentPrice": ("current_price", values.price),
-    "OriginalPrice": ("original_price", values.price),
-    "DiscountPercentage": ("discount_percentage", lambda raw: values.integer(raw, 0, 100)),
-    "Currency": ("currency", values.currency),
-    "StockAvailability": ("stock_availability", values.availability),
-    "Gtin": ("gtin", values.text),
-    "Mpn": ("mpn", values.text),
-    "Sku": ("sku", values.text),
-    # Added with schema v2; the platform has no placeholder of these names, so a deployment maps
-    # its own data points onto them (field_map).
-    "SaleEndDate": ("sale_ends_at", values.timestamp),
-    "ShippingCost": ("shipping_cost", values.price),
+    **{
+        field.data_point: (
+            field.name,
+            _PARSER_OF_FIELD.get(field.name, _PARSER_OF_KIND[field.kind]),
+        )
+        for field in ITEM_FIELDS
+    },
 }
 REQUIRED = ("CatalogId", "CatalogItemId")
 
