@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
 from catalog_contract.events import ProductChange
+from catalog_contract.positions import parse_position
 from catalog_contract.writing import product_records
 from projector.app import create_app as create_projector
 from projector.generations import Generations, SqliteGenerations
@@ -134,7 +135,12 @@ def records_applied(response: httpx.Response) -> int:
     """How many records the projector's views hold (offsets start at 0), from the header
     X-View-Positions (`partition:next_offset,...`) on every read API answer."""
     positions = response.headers["X-View-Positions"]
-    return sum(int(p.split(":")[1]) for p in positions.split(",") if p)
+    applied = 0
+    for text in filter(None, positions.split(",")):
+        found = parse_position(text)
+        assert found is not None, positions
+        applied += found[1]
+    return applied
 
 
 async def _is_ready(client: httpx.AsyncClient) -> bool:

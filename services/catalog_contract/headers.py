@@ -11,6 +11,7 @@ from datetime import datetime
 
 from catalog_contract.errors import DecodeError
 from catalog_contract.events import ProductChange
+from catalog_contract.positions import parse_position, position_text
 
 EVENT_ID = "event-id"
 SOURCE_UPDATED_AT = "source-updated-at"
@@ -54,11 +55,6 @@ def source_updated_at(headers: Headers | None) -> datetime | None:
     return None
 
 
-def position_text(partition: int, offset: int) -> str:
-    """A record's position as the contract writes it: "partition:offset"."""
-    return f"{partition}:{offset}"
-
-
 def restates(partition: int, offset: int) -> tuple[str, bytes]:
     return (RESTATES, position_text(partition, offset).encode())
 
@@ -67,10 +63,10 @@ def restated(headers: Headers | None) -> tuple[int, int] | None:
     """The position a restatement restates, or None for any other record."""
     for name, value in headers or ():
         if name == RESTATES:
-            partition, colon, offset = value.decode("ascii", "replace").partition(":")
-            if not (colon and partition.isdigit() and offset.isdigit()):
+            found = parse_position(value.decode("ascii", "replace"))
+            if found is None:
                 raise DecodeError(f"{RESTATES} header is not partition:offset")
-            return int(partition), int(offset)
+            return found
     return None
 
 

@@ -28,6 +28,7 @@ from catalog_contract.dead_letters import DeadLetter
 from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
 from catalog_contract.kafka_connection import kafka_connection
+from catalog_contract.positions import position_text
 from catalog_contract.writing import product_records
 from catalog_stream.dead_letter_report import RedriveReport, Summary
 from catalog_stream.positions import Bound
@@ -58,7 +59,7 @@ async def _letters(
             try:
                 yield dead_letters.decode(record.value or b"")
             except ContractError as exc:
-                where = f"{record.partition}:{record.offset}"
+                where = position_text(record.partition, record.offset)
                 print(f"unreadable record {where}: {exc}", file=sys.stderr)
                 yield None
 

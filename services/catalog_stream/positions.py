@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from catalog_contract.positions import parse_position
 from catalog_stream.errors import UsageError
 
 
@@ -27,10 +28,11 @@ def parse_bound(text: str, edge: str) -> Bound:
     if ":" in value and "T" not in value and "-" not in value:
         positions: dict[int, int] = {}
         for pair in value.split(","):
-            partition, sep, offset = pair.partition(":")
-            if not (sep and partition.strip().isdigit() and offset.strip().isdigit()):
+            found = parse_position(pair.strip())
+            if found is None:
                 raise BoundError(f"{pair!r} is not partition:offset")
-            positions[int(partition)] = int(offset)
+            partition, offset = found
+            positions[partition] = offset
         return Bound("positions", positions=positions)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
+from catalog_contract.positions import position_text
 from catalog_stream.errors import CatalogStreamError
 from catalog_stream.positions import Bound
 
@@ -91,7 +92,8 @@ async def read_range(
         for tp in partitions:
             if begin[tp] < earliest[tp]:
                 raise RangeError(
-                    f"position {tp.partition}:{begin[tp]} is gone (retention or compaction removed "
+                    f"position {position_text(tp.partition, begin[tp])} is gone (retention or "
+                    "compaction removed "
                     f"it); partition {tp.partition} now starts at {earliest[tp]}"
                 )
         todo = [tp for tp in partitions if begin[tp] < end[tp]]
@@ -120,8 +122,9 @@ async def read_range(
                         # records).
                         if tp not in first_seen and tp in exact and record.offset > exact[tp]:
                             raise RangeError(
-                                f"position {tp.partition}:{exact[tp]} was removed by compaction; "
-                                f"the next record there is {tp.partition}:{record.offset}"
+                                f"position {position_text(tp.partition, exact[tp])} was "
+                                "removed by compaction; the next record there is "
+                                f"{position_text(tp.partition, record.offset)}"
                             )
                         first_seen.add(tp)
                         bar.update(1)

@@ -15,6 +15,7 @@ from typing import Any
 from catalog_contract.errors import ContractError
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.keys import parse_key
+from catalog_contract.positions import position_text
 from catalog_contract.reader import Tombstone, read
 from catalog_stream.positions import Bound
 from catalog_stream.ranges import read_range
@@ -67,7 +68,8 @@ async def _one(record: Any, catalogs: set[str], sink: Sink, summary: Summary) ->
         found = read(record.key, record.value, record.headers)
     except ContractError as exc:
         summary.unreadable += 1
-        print(f"unreadable record {record.partition}:{record.offset}: {exc}", file=sys.stderr)
+        where = position_text(record.partition, record.offset)
+        print(f"unreadable record {where}: {exc}", file=sys.stderr)
         return
     await sink.write(record, found)
     if isinstance(found, Tombstone):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog_contract.positions import position_text
 from projector import problems
 from projector.runtime import Runtime
 
@@ -25,7 +26,7 @@ class FreshnessHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 live = self.runtime.projector
-                positions = ",".join(f"{p}:{o}" for p, o in sorted(live.applied.items()))
+                positions = ",".join(position_text(*p) for p in sorted(live.applied.items()))
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-view-lag", str(live.lag()).encode()),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from catalog_contract import positions as record_positions
 from catalog_contract.events import PRICE_SCALE, Availability
 from projector.errors import ProjectorError
 
@@ -18,8 +19,7 @@ MAX_INT64 = 2**63 - 1
 # Prices in units of 1/10^PRICE_SCALE must fit the store's integers: 14 whole digits do.
 PRICE_PATTERN = r"([0-9]{1,14})(?:\.([0-9]{1,%s}))?".replace("%s", str(PRICE_SCALE))
 _PRICE = re.compile(PRICE_PATTERN, re.ASCII)
-# Digits enough for any real partition and offset, few enough to fit int32 and int64.
-POSITION_PATTERN = r"([0-9]{1,9}):([0-9]{1,18})"
+POSITION_PATTERN = record_positions.POSITION_PATTERN  # `3:120`, bounded; the OpenAPI doc's
 _POSITION = re.compile(POSITION_PATTERN, re.ASCII)
 _SEQUENCE = re.compile(r"[0-9]{1,19}", re.ASCII)
 _MOMENT_MAX_CHARS = 64

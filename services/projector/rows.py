@@ -14,6 +14,7 @@ from typing import Any
 
 from catalog_contract.events import PRICE_SCALE, Availability
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
+from catalog_contract.positions import position_text
 from projector.view import ItemState, Removed
 
 
@@ -142,5 +143,5 @@ def item_json(row: tuple[Any, ...]) -> dict[str, Any]:
     for column, value in zip(ITEM_COLUMNS, row, strict=True):
         convert = _JSON_OF_COLUMN.get(column)
         found[column] = value if convert is None else convert(value)
-    found["position"] = f"{found.pop('partition')}:{found.pop('offset')}"
+    found["position"] = position_text(found.pop("partition"), found.pop("offset"))
     return found
