@@ -26,7 +26,7 @@ from catalog_contract import codec, headers, topics
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker, free_port
-from catalog_stream.topics import ensure_all
+from catalog_stream.topic_admin import ensure_all
 
 CATALOGS = 10
 SECRET = "bench-secret-0123456789"

@@ -24,7 +24,7 @@ from bench.projector_bench import realistic_event
 from bench.receiver_profile import ORDER, profiled, summarise
 from catalog_contract import codec, topics
 from catalog_stream.broker import LocalBroker, free_port
-from catalog_stream.topics import ensure_all
+from catalog_stream.topic_admin import ensure_all
 
 SECRET = "bench-secret-0123456789"
 PATH = "/v1/postbacks/product-changes"

@@ -16,7 +16,7 @@ import pytest
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, free_port
-from catalog_stream.topics import ensure_all
+from catalog_stream.topic_admin import ensure_all
 from projector.generations import Generations, PostgresGenerations, SqliteGenerations
 from projector.store import ViewStore
 from tests.postgres import LocalPostgres

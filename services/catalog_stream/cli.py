@@ -22,7 +22,7 @@ from catalog_contract import topics as contract_topics
 from catalog_stream.errors import CatalogStreamError, UsageError
 
 if TYPE_CHECKING:
-    from catalog_stream.positions import Bound
+    from catalog_stream.replay_bounds import Bound
     from receiver.settings import ReceiverSettings
 
 
@@ -31,7 +31,7 @@ def _topic_specs(args: argparse.Namespace) -> list[contract_topics.TopicSpec]:
 
 
 def cmd_topics_ensure(args: argparse.Namespace) -> int:
-    from catalog_stream.topics import ensure_all
+    from catalog_stream.topic_admin import ensure_all
 
     reports = asyncio.run(ensure_all(args.bootstrap_servers, _topic_specs(args)))
     for report in reports:
@@ -90,7 +90,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def _bounds(args: argparse.Namespace) -> tuple[Bound, Bound]:
     """--from and --until (BoundError, a UsageError, when one is wrong)."""
-    from catalog_stream.positions import parse_bound
+    from catalog_stream.replay_bounds import parse_bound
 
     return parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
 

@@ -8,7 +8,7 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.lag import total_lag
-from catalog_stream.topics import TopicsError, checked_connection, describe
+from catalog_stream.topic_admin import TopicsError, checked_connection, describe
 
 
 async def describe_topic(kafka: KafkaConnection | str, topic: str) -> str:

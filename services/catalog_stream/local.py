@@ -16,7 +16,7 @@ from catalog_contract import topics as contract_topics
 from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
 from catalog_stream.lifetime import die_with_parent, signals_deferred
-from catalog_stream.topics import ensure_all
+from catalog_stream.topic_admin import ensure_all
 
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
 

@@ -18,7 +18,7 @@ from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.positions import position_text
 from catalog_stream.errors import CatalogStreamError
-from catalog_stream.positions import Bound
+from catalog_stream.replay_bounds import Bound
 
 
 class RangeError(CatalogStreamError):

@@ -17,8 +17,8 @@ from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.keys import parse_key
 from catalog_contract.positions import position_text
 from catalog_contract.reader import Tombstone, read
-from catalog_stream.positions import Bound
 from catalog_stream.ranges import read_range
+from catalog_stream.replay_bounds import Bound
 from catalog_stream.sinks import Sink
 
 

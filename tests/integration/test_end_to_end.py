@@ -8,7 +8,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from catalog_contract import codec, schemas
-from catalog_stream.topics import describe
+from catalog_stream.topic_admin import describe
 from tests.support import (
     AUTH,
     Topics,

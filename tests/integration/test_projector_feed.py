@@ -14,7 +14,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from catalog_contract import topics as contract_topics
-from catalog_stream.topics import ensure_all
+from catalog_stream.topic_admin import ensure_all
 from projector.generations import Generations
 from tests.factories import change
 from tests.support import (

@@ -18,10 +18,10 @@ from catalog_contract import topics as contract_topics
 from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_stream.broker import LocalBroker
-from catalog_stream.positions import parse_bound
 from catalog_stream.replay import replay
+from catalog_stream.replay_bounds import parse_bound
 from catalog_stream.sinks import JsonLinesSink
-from catalog_stream.topics import TopicsError, ensure_all
+from catalog_stream.topic_admin import TopicsError, ensure_all
 from tests.secured_broker import (
     PASSWORD,
     USER,

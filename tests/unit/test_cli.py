@@ -14,9 +14,9 @@ import catalog_stream
 from catalog_stream.broker import BrokerError
 from catalog_stream.cli import exit_code, main
 from catalog_stream.errors import CatalogStreamError, UsageError
-from catalog_stream.positions import BoundError
 from catalog_stream.ranges import RangeError
-from catalog_stream.topics import TopicsError
+from catalog_stream.replay_bounds import BoundError
+from catalog_stream.topic_admin import TopicsError
 
 
 def test_every_exception_of_the_package_derives_from_its_root() -> None:
