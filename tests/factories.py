@@ -62,3 +62,38 @@ def refused(body: bytes = b'{"CurrentPrice": "12,99 \xe2\x82\xac"}', **fields: A
         **fields,
     }
     return DeadLetter(**values)
+
+
+# Dead letters of the operations commands' tests: a refused price, a body that is no JSON, and
+# the repeat tallies the receiver writes for identical retries of a refusal.
+DEAD_LETTER_AT = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+PRICE_REFUSAL = refused(
+    b'{"CatalogId": "7", "CatalogItemId": "a", "CurrentPrice": "12,99 \xe2\x82\xac"}',
+    received_at=DEAD_LETTER_AT,
+)
+BODY_REFUSAL = dataclasses.replace(
+    PRICE_REFUSAL,
+    request_id="r3",
+    received_at=DEAD_LETTER_AT + timedelta(minutes=5),
+    body=b"{",
+    body_length=1,
+    status=400,
+    kind="unreadable-body",
+    reason="body is not valid JSON: Expecting property name enclosed in double quotes",
+    problems=(),
+)
+
+
+def repeat_tally(of: str, repeats: int, minutes: int) -> DeadLetter:
+    """The tally of `repeats` retries of record `of`, the last `minutes` after DEAD_LETTER_AT."""
+    return dataclasses.replace(
+        PRICE_REFUSAL,
+        request_id=f"t-{of}",
+        kind="repeats",
+        body=b"",
+        body_length=0,
+        problems=(),
+        repeat_of=of,
+        repeats=repeats,
+        last_seen_at=DEAD_LETTER_AT + timedelta(minutes=minutes),
+    )

@@ -30,7 +30,8 @@ from catalog_contract.events import ProductChange
 from catalog_contract.kafka_connection import kafka_connection
 from catalog_contract.positions import position_text
 from catalog_contract.writing import product_records
-from catalog_stream.dead_letter_report import RedriveReport, Summary
+from catalog_stream.dead_letter_report import RedriveReport
+from catalog_stream.dead_letter_summary import Summary
 from catalog_stream.ranges import RangeError, read_range
 from catalog_stream.replay_bounds import Bound
 from receiver.errors import ReceiverError

@@ -3,56 +3,27 @@
 from __future__ import annotations
 
 import json
-import tracemalloc
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from pydantic import SecretStr
 
-from catalog_contract.dead_letters import DeadLetter, fit
+from catalog_contract.dead_letters import fit
 from catalog_stream.dead_letter_commands import judge
 from catalog_stream.dead_letter_report import (
     RedriveReport,
-    Summary,
     problem_class,
     render,
     show_dict,
     show_lines,
 )
+from catalog_stream.dead_letter_summary import Summary
 from receiver.intake import change_from_request
 from receiver.settings import ReceiverSettings
-from tests.factories import refused
-
-AT = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-PRICE = refused(
-    b'{"CatalogId": "7", "CatalogItemId": "a", "CurrentPrice": "12,99 \xe2\x82\xac"}',
-    received_at=AT,
-)
-BROKEN = replace(
-    PRICE,
-    request_id="r3",
-    received_at=AT + timedelta(minutes=5),
-    body=b"{",
-    body_length=1,
-    status=400,
-    kind="unreadable-body",
-    reason="body is not valid JSON: Expecting property name enclosed in double quotes",
-    problems=(),
-)
-
-
-def _tally(of: str, repeats: int, minutes: int) -> DeadLetter:
-    return replace(
-        PRICE,
-        request_id=f"t-{of}",
-        kind="repeats",
-        body=b"",
-        body_length=0,
-        problems=(),
-        repeat_of=of,
-        repeats=repeats,
-        last_seen_at=AT + timedelta(minutes=minutes),
-    )
+from tests.factories import BODY_REFUSAL as BROKEN
+from tests.factories import DEAD_LETTER_AT as AT
+from tests.factories import PRICE_REFUSAL as PRICE
+from tests.factories import repeat_tally as _tally
 
 
 def test_problem_class_drops_the_quoted_values() -> None:
@@ -62,59 +33,6 @@ def test_problem_class_drops_the_quoted_values() -> None:
     assert problem_class('unknown change type "x\\"y"') == "unknown change type …"
     assert problem_class("required but missing or empty") == "required but missing or empty"
     assert len(problem_class("x" * 500)) == 80
-
-
-def test_summary_groups_and_joins_repeat_tallies() -> None:
-    summary = Summary()
-    second = replace(
-        PRICE,
-        request_id="r2",
-        received_at=AT + timedelta(minutes=1),
-        reason="CurrentPrice: not a decimal price: '9,99'",
-        problems=(("CurrentPrice", "not a decimal price: '9,99' (expected e.g. '12.99')"),),
-    )
-    for letter in (PRICE, _tally("r1", 40, 30), second, BROKEN, _tally("gone", 5, 50)):
-        summary.add(letter)
-    d = summary.finish().as_dict()
-    assert (d["records"], d["repeats"], d["first_seen"], d["last_seen"]) == (
-        3, 45, "2026-11-28T09:00:00Z", "2026-11-28T09:50:00Z",
-    )  # fmt: skip
-    assert [(g["status"], g["kind"], g["records"], g["repeats"]) for g in d["by_status"]] == [
-        (422, "invalid-postback", 2, 40),
-        (422, "repeats of a record outside the range", 0, 5),
-        (400, "unreadable-body", 1, 0),
-    ]
-    assert d["by_field"][0] == {
-        "field": "CurrentPrice",
-        "problem": "not a decimal price: … (expected e.g. …)",
-        "records": 2,
-        "repeats": 40,
-        "first_seen": "2026-11-28T09:00:00Z",
-        "last_seen": "2026-11-28T09:30:00Z",
-        "examples": ["r1", "r2"],
-    }
-    assert d["by_field"][1]["field"] == "-"
-    assert d["by_field"][1]["problem"] == (
-        "body is not valid JSON: Expecting property name enclosed in double quotes"
-    )
-    lines = summary.lines()
-    assert lines[0] == (
-        "3 dead letters, 45 identical repeats not written again; "
-        "first 2026-11-28T09:00:00Z, last 2026-11-28T09:50:00Z"
-    )
-    assert lines[3].split() == [
-        "status", "kind", "records", "repeats", "first", "seen", "last", "seen", "examples",
-    ]  # fmt: skip
-    assert lines[4].split() == [
-        "422", "invalid-postback", "2", "40", "2026-11-28T09:00:00Z", "2026-11-28T09:30:00Z",
-        "r1", "r2",
-    ]  # fmt: skip
-
-
-def test_an_empty_range_says_so_in_one_line() -> None:
-    assert Summary().finish().lines() == [
-        "0 dead letters, 0 identical repeats not written again; first -, last -"
-    ]
 
 
 def test_show_has_the_whole_request_and_its_repeats() -> None:
@@ -199,48 +117,6 @@ def test_a_get_whose_query_was_cut_when_kept_is_never_re_driven_nor_accepted() -
     )
     # A query that was kept whole is not "cut", whatever it holds.
     assert not replace(letter, query="Description=%E2%80%A6+[truncated:+1+bytes]").truncated
-
-
-def test_summary_memory_stops_growing_on_a_huge_topic() -> None:
-    # Millions of distinct refusals (a burst of a broken template over days) must not grow the
-    # summary without bound: neither per record nor per distinct reason. Small bounds here, so
-    # that the test is quick; the defaults are the same code with larger numbers.
-    summary = Summary(join_limit=2_000, group_limit=100)
-
-    def add(start: int, stop: int) -> None:
-        for n in range(start, stop):
-            reason = f"body is not valid JSON: Expecting value: line 1 column {n}"
-            summary.add(replace(BROKEN, request_id=f"{n:036d}", reason=reason))
-
-    tracemalloc.start()
-    try:
-        add(0, 5_000)  # past every bound
-        before = tracemalloc.get_traced_memory()[0]
-        add(5_000, 15_000)
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert grown < 100_000, f"{grown} bytes more for 10,000 more records"
-    d = summary.finish().as_dict()
-    assert (d["records"], d["by_status"][0]["records"]) == (15_000, 15_000)
-    assert len(d["by_field"]) == 101
-    assert d["by_field"][0] | {"examples": []} == {
-        "field": "…", "problem": "other problems (more than 100 kinds)", "records": 14_900,
-        "repeats": 0, "first_seen": "2026-11-28T09:05:00Z", "last_seen": "2026-11-28T09:05:00Z",
-        "examples": [],
-    }  # fmt: skip
-    assert sum(g["records"] for g in d["by_field"]) == 15_000  # nothing lost from the counts
-
-
-def test_a_tally_read_before_its_record_is_still_joined_to_it() -> None:
-    summary = Summary()
-    for letter in (_tally("r1", 7, 30), PRICE):  # another partition was read first
-        summary.add(letter)
-    d = summary.finish().as_dict()
-    assert [(g["kind"], g["records"], g["repeats"]) for g in d["by_status"]] == [
-        ("invalid-postback", 1, 7)
-    ]
-    assert (d["by_field"][0]["field"], d["by_field"][0]["repeats"]) == ("CurrentPrice", 7)
 
 
 def test_terminal_text_never_carries_the_requests_control_characters() -> None:
