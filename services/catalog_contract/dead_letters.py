@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,42 +71,22 @@ class DeadLetter:
 
     def to_record(self) -> dict[str, Any]:
         return {
-            "request_id": self.request_id,
-            "received_at": self.received_at,
-            "method": self.method,
-            "query": self.query,
-            "content_type": self.content_type,
+            **{name: getattr(self, name) for name in _AS_STORED},
             "headers": [{"name": n, "value": v} for n, v in self.headers],
-            "body": self.body,
-            "body_length": self.body_length,
-            "status": self.status,
-            "kind": self.kind,
-            "reason": self.reason,
             "problems": [{"field": f, "reason": r} for f, r in self.problems],
-            "repeat_of": self.repeat_of,
-            "repeats": self.repeats,
-            "last_seen_at": self.last_seen_at,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DeadLetter:
         return cls(
-            request_id=record["request_id"],
-            received_at=record["received_at"],
-            method=record["method"],
-            query=record["query"],
-            content_type=record["content_type"],
+            **{name: record[name] for name in _AS_STORED},
             headers=tuple((h["name"], h["value"]) for h in record["headers"]),
-            body=record["body"],
-            body_length=record["body_length"],
-            status=record["status"],
-            kind=record["kind"],
-            reason=record["reason"],
             problems=tuple((p["field"], p["reason"]) for p in record["problems"]),
-            repeat_of=record["repeat_of"],
-            repeats=record["repeats"],
-            last_seen_at=record["last_seen_at"],
         )
+
+
+# The fields an Avro record holds as they are; the two lists of pairs are records of their own.
+_AS_STORED = tuple(f.name for f in fields(DeadLetter) if f.name not in ("headers", "problems"))
 
 
 def encode(letter: DeadLetter) -> bytes:

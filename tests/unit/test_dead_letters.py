@@ -32,6 +32,12 @@ def test_record_round_trips_through_its_avro_schema() -> None:
         codec.decode_record(value)
 
 
+def test_every_field_of_a_record_round_trips() -> None:
+    tally = replace(LETTER, repeat_of="r0", repeats=3, last_seen_at=AT, content_type=None)
+    assert dead_letters.decode(dead_letters.encode(tally)) == tally
+    assert dead_letters.DeadLetter.from_record(LETTER.to_record()) == LETTER
+
+
 def test_dead_letter_schemas_follow_the_same_compatibility_policy() -> None:
     versions = schemas.all_versions(schemas.DEAD_LETTER)
     assert [v.path.name for v in versions] == ["dead_letter.v1.avsc"]
