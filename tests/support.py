@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
 from catalog_contract.events import ProductChange
 from catalog_contract.positions import parse_position
 from catalog_contract.writing import product_records
+from catalog_stream.broker import free_port
 from projector.app import create_app as create_projector
 from projector.generations import Generations, SqliteGenerations
 from projector.settings import ProjectorSettings
@@ -112,6 +114,46 @@ async def running_projector(
             yield client
 
 
+@asynccontextmanager
+async def running_services(
+    bootstrap: str,
+    topics: Topics,
+    views: Path,
+    receiver: dict[str, Any] | None = None,
+    projector: dict[str, Any] | None = None,
+    **kafka: Any,
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """The receiver and the projector (views in the SQLite file `views`) in-process on one
+    broker's topics: `kafka` (connection settings) for both, `receiver` and `projector` for one."""
+    async with (
+        running_receiver(
+            receiver_settings(bootstrap, topics, **kafka, **(receiver or {}))
+        ) as receiver_client,
+        running_projector(
+            projector_settings(bootstrap, topics, views, **kafka, **(projector or {}))
+        ) as projector_client,
+    ):
+        yield receiver_client, projector_client
+
+
+@asynccontextmanager
+async def serving_projector(
+    settings: ProjectorSettings, generations: Generations
+) -> AsyncIterator[str]:
+    """The projector behind a real HTTP server (streams and browsers need one): its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_projector(settings, generations), port=port, log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, timeout_s=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 class Only(Generations):
     """One given store as the only generation (tests that look at that store directly)."""
 
@@ -141,6 +183,17 @@ def records_applied(response: httpx.Response) -> int:
         assert found is not None, positions
         applied += found[1]
     return applied
+
+
+async def caught_up(
+    projector: httpx.AsyncClient, records: int, timeout_s: float = 20, path: str = "/v1/catalogs"
+) -> None:
+    """Until the projector's views hold `records` records, as the answer at `path` says."""
+
+    async def holds() -> bool:
+        return records_applied(await projector.get(path)) == records
+
+    await eventually(holds, timeout_s=timeout_s)
 
 
 async def _is_ready(client: httpx.AsyncClient) -> bool:

@@ -14,10 +14,10 @@ import pytest
 from tests.factories import change, replace
 from tests.support import (
     Topics,
+    caught_up,
     eventually,
     produce_events,
     projector_settings,
-    records_applied,
     running_projector,
 )
 
@@ -47,11 +47,8 @@ async def test_a_restart_refills_the_windows_from_the_topic_and_counts_once(
     written = await produce_events(kafka_bootstrap, topics.product, postbacks(0, 30, now))
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "v.db", restate=False)
 
-    async def applied(projector: httpx.AsyncClient, count: int) -> bool:
-        return records_applied(await projector.get("/v1/catalogs")) == count
-
     async with running_projector(settings) as projector:
-        await eventually(lambda: applied(projector, written), timeout_s=60)
+        await caught_up(projector, written, timeout_s=60)
         first = await _delivery(projector)
     assert first["received_since_start"] == 30
     assert first["last_hour"]["received"] == 30
@@ -67,7 +64,7 @@ async def test_a_restart_refills_the_windows_from_the_topic_and_counts_once(
         assert again["last_hour"]["delay_p99_s"] == 60  # 40 s late: within a minute
         assert again["last_day"]["received"] == 30
         more = await produce_events(kafka_bootstrap, topics.product, postbacks(30, 5, now))
-        await eventually(lambda: applied(projector, written + more), timeout_s=60)
+        await caught_up(projector, written + more, timeout_s=60)
         later = await _delivery(projector)
     assert later["received_since_start"] == 5
     assert later["last_hour"]["received"] == 35

@@ -12,11 +12,10 @@ from catalog_stream.topic_admin import describe
 from tests.support import (
     AUTH,
     Topics,
-    projector_settings,
     read_topic,
     receiver_settings,
-    running_projector,
     running_receiver,
+    running_services,
 )
 
 pytestmark = pytest.mark.broker
@@ -47,11 +46,9 @@ POSTBACK = {
 async def test_postback_is_readable_from_the_view_field_for_field(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
-    async with (
-        running_receiver(receiver_settings(kafka_bootstrap, topics)) as receiver,
-        running_projector(
-            projector_settings(kafka_bootstrap, topics, tmp_path / "v.db")
-        ) as projector,
+    async with running_services(kafka_bootstrap, topics, tmp_path / "v.db") as (
+        receiver,
+        projector,
     ):
         accepted = await receiver.post("/v1/postbacks/product-changes", json=POSTBACK, headers=AUTH)
         assert accepted.status_code == 200, accepted.text
@@ -83,11 +80,9 @@ async def test_later_postback_wins_and_the_topic_is_compacted(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
     later = {**POSTBACK, "CurrentPrice": "9.50", "DateLastUpdated": "2026-11-27T11:00:00Z"}
-    async with (
-        running_receiver(receiver_settings(kafka_bootstrap, topics)) as receiver,
-        running_projector(
-            projector_settings(kafka_bootstrap, topics, tmp_path / "v.db")
-        ) as projector,
+    async with running_services(kafka_bootstrap, topics, tmp_path / "v.db") as (
+        receiver,
+        projector,
     ):
         for body in (POSTBACK, later):
             response = await receiver.post("/v1/postbacks/product-changes", json=body, headers=AUTH)

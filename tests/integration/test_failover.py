@@ -35,10 +35,7 @@ from tests.support import (
     AUTH,
     Topics,
     eventually,
-    projector_settings,
-    receiver_settings,
-    running_projector,
-    running_receiver,
+    running_services,
 )
 
 pytestmark = pytest.mark.broker
@@ -149,13 +146,12 @@ async def services(
     )
     bootstrap = cluster.bootstrap_servers
     deployed = ReceiverSettings.model_fields["produce_timeout_s"].default  # not the tests' 5 s
-    async with (
-        running_receiver(
-            receiver_settings(bootstrap, topics, produce_timeout_s=deployed)
-        ) as receiver,
-        running_projector(projector_settings(bootstrap, topics, tmp_path / "v.db")) as projector,
+    receiver = {"produce_timeout_s": deployed}
+    async with running_services(bootstrap, topics, tmp_path / "v.db", receiver) as (
+        receiver_client,
+        projector_client,
     ):
-        yield receiver, projector, topics
+        yield receiver_client, projector_client, topics
 
 
 def _without_200(attempts: list[Attempt], since: float) -> float:

@@ -27,9 +27,8 @@ from tests.support import (
     eventually,
     produce_events,
     projector_settings,
-    receiver_settings,
     running_projector,
-    running_receiver,
+    running_services,
 )
 
 pytestmark = pytest.mark.broker
@@ -50,16 +49,15 @@ async def test_broker_down_means_503_and_the_retry_lands_once(
     topics = await make_topics(own_broker.bootstrap_servers)
     bootstrap = own_broker.bootstrap_servers
     postback = {"CatalogId": "7", "CatalogItemId": "kettle", "CurrentPrice": "30.00"}
-    async with (
-        running_receiver(receiver_settings(bootstrap, topics, produce_timeout_s=3.0)) as receiver,
+    async with running_services(
+        bootstrap,
+        topics,
+        tmp_path / "v.db",
+        receiver={"produce_timeout_s": 3.0},
         # The projector reconnects after the broker's restart in its own time: on a loaded
         # machine that can exceed the default read-your-writes wait of 5 s.
-        running_projector(
-            projector_settings(
-                bootstrap, topics, tmp_path / "v.db", read_your_writes_max_wait_s=60.0
-            )
-        ) as projector,
-    ):
+        projector={"read_your_writes_max_wait_s": 60.0},
+    ) as (receiver, projector):
         own_broker.stop()
         refused = await receiver.post(PATH, json=postback, headers=AUTH)
         assert refused.status_code == 503

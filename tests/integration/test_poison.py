@@ -24,10 +24,10 @@ from tests.postgres import LocalPostgres
 from tests.support import (
     Only,
     Topics,
+    caught_up,
     eventually,
     projector_settings,
     read_topic,
-    records_applied,
     running_projector,
 )
 
@@ -47,10 +47,7 @@ async def _send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | N
 
 
 async def _settled(client: httpx.AsyncClient, count: int) -> None:
-    async def done() -> bool:
-        return records_applied(await client.get("/v1/catalogs")) == count
-
-    await eventually(done)
+    await caught_up(client, count)
 
 
 def _dead_lettered(metrics: str) -> str:

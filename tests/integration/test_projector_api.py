@@ -5,30 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from catalog_contract.events import Availability
 from catalog_stream.broker import free_port
-from projector.app import create_app
 from projector.generations import Generations, SqliteGenerations
 from tests.factories import change
 from tests.support import (
     ADMIN,
     ADMIN_TOKEN,
     Topics,
+    caught_up,
     eventually,
     produce_events,
     projector_settings,
-    records_applied,
     run_cli,
     running_projector,
+    serving_projector,
 )
 
 pytestmark = pytest.mark.broker
@@ -52,11 +49,7 @@ async def test_rebuild_while_readers_query_never_shows_a_half_built_view(
         kafka_bootstrap, topics, tmp_path / "unused.db", batch_max_records=100
     )
     async with running_projector(settings, generations) as projector:
-
-        async def caught_up() -> bool:
-            return records_applied(await projector.get("/v1/catalogs")) == written
-
-        await eventually(caught_up, timeout_s=60)
+        await caught_up(projector, written, timeout_s=60)
         expected = (await projector.get("/v1/catalogs")).json()
         before = (await projector.get("/v1/admin/rebuild", headers=ADMIN)).json()[
             "active_generation"
@@ -106,22 +99,6 @@ async def test_read_your_writes_waits_briefly_then_says_504(
     assert malformed.status_code == 422
 
 
-@asynccontextmanager
-async def serving(settings: Any, generations: Generations) -> AsyncIterator[str]:
-    """The projector behind a real HTTP server (streams need one)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, generations), port=port, log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, timeout_s=10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def _read_events(
     client: httpx.AsyncClient, count: int, last_event_id: str | None
 ) -> list[dict[str, Any]]:
@@ -150,7 +127,7 @@ async def test_change_stream_resumes_after_a_reconnect_with_every_change_once(
     first_batch = [change(f"s{n}", price="2") for n in range(5)]
     await produce_events(kafka_bootstrap, topics.product, first_batch)
     async with (
-        serving(settings, SqliteGenerations(tmp_path / "v.db")) as url,
+        serving_projector(settings, SqliteGenerations(tmp_path / "v.db")) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         before = await asyncio.wait_for(_read_events(client, 3, None), 30)
@@ -171,13 +148,9 @@ async def test_rebuild_command_reports_progress_and_the_result(
         kafka_bootstrap, topics.product, [change(f"r{n}", price="3") for n in range(50)]
     )
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "v.db")
-    async with serving(settings, SqliteGenerations(tmp_path / "v.db")) as url:
+    async with serving_projector(settings, SqliteGenerations(tmp_path / "v.db")) as url:
         async with httpx.AsyncClient(base_url=url) as client:
-
-            async def caught_up() -> bool:
-                return records_applied(await client.get("/v1/catalogs")) == written
-
-            await eventually(caught_up, timeout_s=30)
+            await caught_up(client, written, timeout_s=30)
         code, out, _ = await run_cli(
             "rebuild", "--projector", url, "--poll-s", "0.1",
             env={"CATALOG_PROJECTOR_ADMIN_TOKEN": ADMIN_TOKEN},

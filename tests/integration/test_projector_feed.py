@@ -20,18 +20,14 @@ from tests.factories import change
 from tests.support import (
     ADMIN,
     Topics,
+    caught_up,
     eventually,
     produce_events,
     projector_settings,
-    records_applied,
     running_projector,
 )
 
 pytestmark = pytest.mark.broker
-
-
-async def _applied(projector: httpx.AsyncClient) -> int:
-    return records_applied(await projector.get("/healthz"))  # answered without the store
 
 
 async def _feed(projector: httpx.AsyncClient, after: int = 0) -> list[dict[str, object]]:
@@ -58,7 +54,7 @@ async def test_the_feeds_numbers_go_on_across_a_rebuild(
     written = await produce_events(kafka_bootstrap, name, history)
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db", restate=False)
     async with running_projector(settings, generations) as projector:
-        await eventually(lambda: _ready(projector, written), timeout_s=60)
+        await _ready(projector, written, timeout_s=60)
         before = await _feed(projector)
         assert [c["kind"] for c in before] == ["item_added", "price_drop", "price_drop",
                                                "item_added"]  # fmt: skip
@@ -88,8 +84,8 @@ async def test_the_feeds_numbers_go_on_across_a_rebuild(
     assert int(str(new[0]["seq"])) > last
 
 
-async def _ready(projector: httpx.AsyncClient, written: int) -> bool:
-    return await _applied(projector) == written
+async def _ready(projector: httpx.AsyncClient, written: int, timeout_s: float) -> None:
+    await caught_up(projector, written, timeout_s, path="/healthz")  # answered without the store
 
 
 async def test_readers_holding_every_default_pool_thread_do_not_stop_the_consumer(
@@ -97,7 +93,7 @@ async def test_readers_holding_every_default_pool_thread_do_not_stop_the_consume
 ) -> None:
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "v.db", restate=False)
     async with running_projector(settings) as projector:
-        await eventually(lambda: _ready(projector, 0), timeout_s=30)  # started, nothing yet
+        await _ready(projector, 0, timeout_s=30)  # started, nothing yet
         loop = asyncio.get_running_loop()
         release = threading.Event()
         # Far more than the default pool's threads (at most 32): what hundreds of change
@@ -107,7 +103,7 @@ async def test_readers_holding_every_default_pool_thread_do_not_stop_the_consume
             written = await produce_events(
                 kafka_bootstrap, topics.product, [change(f"s{n}", price="2") for n in range(20)]
             )
-            await eventually(lambda: _ready(projector, written), timeout_s=60)
+            await _ready(projector, written, timeout_s=60)
         finally:
             release.set()
             await asyncio.gather(*readers)

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -20,14 +21,13 @@ from schemathesis.generation.case import Case
 from catalog_contract.events import Availability
 from projector.generations import SqliteGenerations
 from tests.factories import change
-from tests.integration.test_projector_api import serving
 from tests.support import (
     ADMIN,
     Topics,
-    eventually,
+    caught_up,
     produce_events,
     projector_settings,
-    records_applied,
+    serving_projector,
 )
 
 pytestmark = pytest.mark.broker
@@ -98,15 +98,9 @@ async def test_generated_requests_get_documented_answers_and_never_a_5xx(
     settings_ = projector_settings(
         kafka_bootstrap, topics, tmp_path / "v.db", read_your_writes_max_wait_s=0.05
     )
-    async with serving(settings_, SqliteGenerations(tmp_path / "v.db")) as url:
-        import httpx
-
+    async with serving_projector(settings_, SqliteGenerations(tmp_path / "v.db")) as url:
         async with httpx.AsyncClient(base_url=url) as client:
-
-            async def caught_up() -> bool:
-                return records_applied(await client.get("/healthz")) == written
-
-            await eventually(caught_up, timeout_s=30)
+            await caught_up(client, written, timeout_s=30, path="/healthz")
         seen: Counter[int] = Counter()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             await asyncio.to_thread(fuzz, url, mode, seen)

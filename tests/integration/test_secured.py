@@ -38,6 +38,7 @@ from tests.support import (
     receiver_settings,
     running_projector,
     running_receiver,
+    running_services,
 )
 
 pytestmark = pytest.mark.broker
@@ -116,11 +117,9 @@ async def test_a_postback_goes_end_to_end_over_sasl_ssl_with_scram(
     reports = await ensure_all(KafkaConnection(**kafka), specs)
     assert [report.created for report in reports] == [True, True]
     bootstrap = kafka.pop("bootstrap_servers")
-    async with (
-        running_receiver(receiver_settings(bootstrap, topics, **kafka)) as receiver,
-        running_projector(projector_settings(bootstrap, topics, tmp_path / "v.db", **kafka)) as (
-            projector
-        ),
+    async with running_services(bootstrap, topics, tmp_path / "v.db", **kafka) as (
+        receiver,
+        projector,
     ):
         postback = {"CatalogId": "7", "CatalogItemId": "tls-1", "CurrentPrice": "3.50"}
         accepted = await receiver.post("/v1/postbacks/product-changes", json=postback, headers=AUTH)

@@ -25,7 +25,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from projector.generations import SqliteGenerations
-from tests.integration.test_projector_api import serving
 from tests.support import (
     AUTH,
     Topics,
@@ -33,6 +32,7 @@ from tests.support import (
     receiver_settings,
     run_cli,
     running_receiver,
+    serving_projector,
 )
 
 pytestmark = pytest.mark.broker
@@ -107,7 +107,7 @@ async def test_a_postback_appears_live_on_the_status_page(
     )
     async with (
         running_receiver(receiver_settings(kafka_bootstrap, topics)) as receiver,
-        serving(settings, SqliteGenerations(tmp_path / "v.db")) as url,
+        serving_projector(settings, SqliteGenerations(tmp_path / "v.db")) as url,
         httpx.AsyncClient(base_url=url) as projector,
     ):
         first = await receiver.post(
