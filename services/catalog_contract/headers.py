@@ -6,12 +6,13 @@ its headers are the only way a reader can tell whether a removal is older than w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from catalog_contract.errors import DecodeError
 from catalog_contract.events import ProductChange
 from catalog_contract.positions import parse_position, position_text
+from catalog_contract.types import Header, Position
+from catalog_contract.types import Headers as Headers  # the projector says headers.Headers
 
 EVENT_ID = "event-id"
 SOURCE_UPDATED_AT = "source-updated-at"
@@ -25,14 +26,12 @@ SOURCE_TOPIC = "dead-letter-source-topic"
 SOURCE_POSITION = "dead-letter-source-position"  # "partition:offset"
 REASON = "dead-letter-reason"
 
-Headers = Sequence[tuple[str, bytes]]
 
-
-def for_change(change: ProductChange) -> list[tuple[str, bytes]]:
+def for_change(change: ProductChange) -> list[Header]:
     return [(EVENT_ID, str(change.event_id).encode()), *for_removal(change.source_updated_at)]
 
 
-def for_removal(source_updated_at: datetime | None) -> list[tuple[str, bytes]]:
+def for_removal(source_updated_at: datetime | None) -> list[Header]:
     """A tombstone's headers when no event is at hand (when the item was removed); also the
     source time part of every event's headers."""
     if source_updated_at is None:
@@ -55,11 +54,11 @@ def source_updated_at(headers: Headers | None) -> datetime | None:
     return None
 
 
-def restates(partition: int, offset: int) -> tuple[str, bytes]:
+def restates(partition: int, offset: int) -> Header:
     return (RESTATES, position_text(partition, offset).encode())
 
 
-def restated(headers: Headers | None) -> tuple[int, int] | None:
+def restated(headers: Headers | None) -> Position | None:
     """The position a restatement restates, or None for any other record."""
     for name, value in headers or ():
         if name == RESTATES:
@@ -72,7 +71,7 @@ def restated(headers: Headers | None) -> tuple[int, int] | None:
 
 def for_projector_dead_letter(
     original: Headers | None, topic: str, partition: int, offset: int, reason: str
-) -> list[tuple[str, bytes]]:
+) -> list[Header]:
     return [
         *(original or ()),
         (SOURCE_TOPIC, topic.encode()),

@@ -7,8 +7,9 @@ stored with the views). A partition the reader has no position for counts from o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+
+from catalog_contract.types import Offsets
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +23,10 @@ class PartitionLag:
         return max(0, self.end - (self.reached or 0))
 
 
-def partition_lags(ends: Mapping[int, int], reached: Mapping[int, int]) -> list[PartitionLag]:
+def partition_lags(ends: Offsets, reached: Offsets) -> list[PartitionLag]:
     """Each partition whose end is known, in partition order."""
     return [PartitionLag(p, end, reached.get(p)) for p, end in sorted(ends.items())]
 
 
-def total_lag(ends: Mapping[int, int], reached: Mapping[int, int]) -> int:
+def total_lag(ends: Offsets, reached: Offsets) -> int:
     return sum(part.lag for part in partition_lags(ends, reached))

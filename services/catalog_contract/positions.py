@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from catalog_contract.types import Position
+
 # Digits enough for any real partition and offset, few enough to fit int32 and int64.
 POSITION_PATTERN = r"([0-9]{1,9}):([0-9]{1,18})"
 _POSITION = re.compile(POSITION_PATTERN, re.ASCII)
@@ -16,7 +18,7 @@ def position_text(partition: int, offset: int) -> str:
     return f"{partition}:{offset}"
 
 
-def parse_position(text: str) -> tuple[int, int] | None:
+def parse_position(text: str) -> Position | None:
     """ "3:120" -> (3, 120); None for anything else (ASCII digits only, bounded in length)."""
     found = _POSITION.fullmatch(text)
     if found is None:

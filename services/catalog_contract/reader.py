@@ -4,7 +4,6 @@ one (resolved by the fingerprint in each value's header)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +12,7 @@ from catalog_contract import headers as record_headers
 from catalog_contract.errors import ContractError, DecodeError
 from catalog_contract.events import ProductChange
 from catalog_contract.keys import parse_key
+from catalog_contract.types import Headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Tombstone:
 
 
 def read(
-    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None = None
+    key: bytes | None, value: bytes | None, headers: Headers | None = None
 ) -> ProductChange | Tombstone:
     """Raises ContractError (or its DecodeError) for a record that breaks the contract."""
     if key is None:

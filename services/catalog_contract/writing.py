@@ -11,13 +11,14 @@ from catalog_contract import codec
 from catalog_contract import headers as record_headers
 from catalog_contract.events import ChangeType, ProductChange
 from catalog_contract.keys import product_key
+from catalog_contract.types import Header, Position
 
 
 @dataclass(frozen=True, slots=True)
 class ProductRecords:
     key: bytes
     values: tuple[bytes | None, ...]
-    headers: list[tuple[str, bytes]]
+    headers: list[Header]
 
 
 def product_records(change: ProductChange) -> ProductRecords:
@@ -34,7 +35,7 @@ def restatement_records(
     item_id: str,
     state: ProductChange | None,
     removed_at: datetime | None,
-    restates: tuple[int, int],
+    restates: Position,
 ) -> ProductRecords:
     """A projector's restatement of one item: its whole state (an UPDATED event) or, with
     `state` None, its removal (a tombstone carrying the removal's time), and the position of the
