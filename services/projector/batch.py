@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from catalog_contract.events import Availability
-from projector.records import Incoming, Unreadable
-from projector.view import (
+from projector.item_fold import (
     IN_STOCK,
     ItemState,
     Known,
@@ -19,6 +18,7 @@ from projector.view import (
     apply,
     removed,
 )
+from projector.records import Incoming, Unreadable
 
 ItemKey = tuple[str, str]
 

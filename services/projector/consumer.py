@@ -17,13 +17,13 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract.lag import total_lag
 from projector.batch import BatchPlan, plan_batch
-from projector.dead_letters import DeadLetters
+from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.errors import PositionConflict, ProjectorError, StoreRefused
 from projector.metrics import ProjectorMetrics
 from projector.records import Incoming, Unreadable, read_record
+from projector.restatement_writer import RestatementWriter
 from projector.restatements import restatements
-from projector.restater import Restater
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from runtime_support.quiet_logs import Outage
@@ -33,15 +33,17 @@ FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a nor
 T = TypeVar("T")
 
 
-class Projector:
+class ConsumerLoop:
+    """Consumes the product topic batch by batch into one generation of the views."""
+
     def __init__(
         self,
         settings: ProjectorSettings,
         store: ViewStore,
         metrics: ProjectorMetrics,
         progress: asyncio.Condition | None = None,
-        restater: Restater | None = None,
-        dead_letters: DeadLetters | None = None,
+        restater: RestatementWriter | None = None,
+        dead_letters: DeadLetterWriter | None = None,
         delivery: DeliveryStats | None = None,
     ) -> None:
         self.settings = settings
@@ -124,9 +126,9 @@ class Projector:
         between restates again (the same event: a duplicate) rather than not at all."""
         plan = await self._in_store_thread(self._plan, raw, applied, refused)
         if self.dead_letters is not None:
-            await self.dead_letters.keep(plan.unreadable)
+            await self.dead_letters.write(plan.unreadable)
         if self.restater is not None:
-            await self.restater.publish(restatements(plan))
+            await self.restater.write(restatements(plan))
         if plan.next_offsets:
             await self._in_store_thread(self.store.write, self.settings.topic, plan)
         return plan

@@ -10,7 +10,7 @@ from pydantic import WithJsonSchema
 
 from catalog_contract.events import Availability
 from projector import params
-from projector.view import ChangeKind
+from projector.item_fold import ChangeKind
 
 ItemCursor = Query(max_length=4096, description="page after this id (`next_cursor`)")
 MinPosition = Query(

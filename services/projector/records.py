@@ -9,7 +9,7 @@ from catalog_contract import headers as record_headers
 from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
 from catalog_contract.reader import Tombstone, read
-from projector.view import Position
+from projector.item_fold import Position
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ writes the item's full current state (or a tombstone) under the key whenever the
 record for that key does not say it by itself.
 
 A restatement carries the position of the state it says (`restates`: the item's last applied
-position) and applies only while the item has applied nothing after it (projector.view). So a
+position) and applies only while the item has applied nothing after it (projector.item_fold). So a
 restatement written after a newer acknowledged postback landed is ignored instead of undoing
 it, and as it is then the key's last record without saying the state, the projector restates
 again: this converges as soon as the product is quiet. Consuming an accepted restatement
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from catalog_contract.events import PRODUCT_FIELDS, ChangeType, ProductChange
 from projector.batch import BatchPlan, ItemKey
-from projector.view import ItemState, Position, Removed
+from projector.item_fold import ItemState, Position, Removed
 
 
 @dataclass(frozen=True, slots=True)

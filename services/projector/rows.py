@@ -15,7 +15,7 @@ from typing import Any
 from catalog_contract.events import PRICE_SCALE, Availability
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
 from catalog_contract.positions import position_text
-from projector.view import ItemState, Removed
+from projector.item_fold import ItemState, Removed
 
 
 def item_column_kinds(fields: Sequence[ItemField]) -> dict[str, FieldKind]:

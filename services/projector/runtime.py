@@ -16,18 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog_contract.kafka_auth import check_credentials
-from projector.consumer import Projector
-from projector.dead_letters import DeadLetters
+from projector.consumer import ConsumerLoop
+from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.delivery_history import fill_from_topic
 from projector.errors import ProjectorError
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
-from projector.restater import Restater
+from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from projector.streams import StreamSlots
-from projector.writer import TopicWriter
+from projector.topic_writer import TopicWriter
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ class Runtime:
         self.progress = asyncio.Condition()
         self.store: ViewStore = generations.open_active()
         self.writer = TopicWriter(settings)
-        self.restater = Restater(settings, metrics, self.writer) if settings.restate else None
-        self.dead_letters = DeadLetters(settings, metrics, self.writer)
+        self.restater = (
+            RestatementWriter(settings, metrics, self.writer) if settings.restate else None
+        )
+        self.dead_letters = DeadLetterWriter(settings, metrics, self.writer)
         # Why the live consumer stopped by itself, if it did: the instance is then not ready,
         # not healthy, and `on_failure` ends the process so that a supervisor restarts it.
         self.failure: str | None = None
@@ -74,8 +76,8 @@ class Runtime:
         self.streams = StreamSlots(settings.stream_max)
         self._pruner: asyncio.Task[None] | None = None
 
-    def _live_projector(self, store: ViewStore) -> Projector:
-        return Projector(
+    def _live_projector(self, store: ViewStore) -> ConsumerLoop:
+        return ConsumerLoop(
             self.settings,
             store,
             self.metrics,
@@ -170,7 +172,7 @@ class Runtime:
         builder_settings = self.settings.model_copy(
             update={"group_id": f"{self.settings.group_id}-rebuild-{time.time_ns()}"}
         )
-        builder = Projector(builder_settings, fresh, ProjectorMetrics())  # its counts stay apart
+        builder = ConsumerLoop(builder_settings, fresh, ProjectorMetrics())  # its counts stay apart
         stop_builder = asyncio.Event()
         try:
             await asyncio.to_thread(fresh.create)
@@ -188,7 +190,7 @@ class Runtime:
             await asyncio.to_thread(self.generations.discard, fresh)
             raise
 
-    def _report(self, builder: Projector) -> None:
+    def _report(self, builder: ConsumerLoop) -> None:
         status = self.rebuild_status
         status.applied = sum(builder.applied.values())
         status.target = sum(builder.end_offsets.values())
@@ -198,7 +200,7 @@ class Runtime:
     async def _switch_to(
         self,
         fresh: ViewStore,
-        builder: Projector,
+        builder: ConsumerLoop,
         stop_builder: asyncio.Event,
         task: asyncio.Task[None],
     ) -> None:
@@ -227,7 +229,7 @@ class Runtime:
 
     @staticmethod
     async def _until_reached(
-        builder: Projector,
+        builder: ConsumerLoop,
         positions: dict[int, int],
         task: asyncio.Task[None],
         timeout_s: float = 60,

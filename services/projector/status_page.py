@@ -13,8 +13,8 @@ from typing import Any
 
 from catalog_contract.lag import PartitionLag
 from projector.delivery import BOUNDS_S, LATE_S, CatalogDelivery
+from projector.item_fold import ChangeKind
 from projector.status_assets import SCRIPT, STYLE
-from projector.view import ChangeKind
 
 MAX_CHART_CATALOGS = 12  # the delay chart: late catalogs first, then the busiest
 MAX_TABLE_CATALOGS = 200

@@ -19,6 +19,7 @@ from typing import Any
 from catalog_contract.item_fields import FieldKind
 from projector.batch import BatchPlan, ItemKey, catalog_deltas
 from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
+from projector.item_fold import ItemState, Removed
 from projector.params import like_pattern
 from projector.rows import (
     ITEM_COLUMN_KINDS,
@@ -30,7 +31,6 @@ from projector.rows import (
     removal_row,
     to_row,
 )
-from projector.view import ItemState, Removed
 
 _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
 _REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)

@@ -14,11 +14,11 @@ import pytest
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict, StoreUnavailable
 from projector.generations import PostgresGenerations
+from projector.item_fold import ItemState
 from projector.postgres import PostgresStore
 from projector.records import Incoming
 from projector.rows import ITEM_COLUMNS
 from projector.store import ItemFilter, ViewStore
-from projector.view import ItemState
 from tests.factories import change
 from tests.postgres import LocalPostgres
 

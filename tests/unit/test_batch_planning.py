@@ -11,8 +11,7 @@ import pytest
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import BatchPlan, CatalogDelta, FeedEntry, catalog_deltas, plan_batch
-from projector.records import Incoming, Unreadable
-from projector.view import (
+from projector.item_fold import (
     ChangeKind,
     ItemState,
     Known,
@@ -22,6 +21,7 @@ from projector.view import (
     Verdict,
     apply,
 )
+from projector.records import Incoming, Unreadable
 from tests.factories import BASE_TIME, change
 
 IN, OUT = Availability.IN_STOCK, Availability.OUT_OF_STOCK

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from projector.consumer import Projector
+from projector.consumer import ConsumerLoop
 from projector.generations import SqliteGenerations
 from projector.metrics import ProjectorMetrics
 from projector.settings import ProjectorSettings
 
 
-def _projector(tmp_path: Path) -> Projector:
+def _projector(tmp_path: Path) -> ConsumerLoop:
     store = SqliteGenerations(tmp_path / "views.db").open_active()
-    return Projector(ProjectorSettings(), store, ProjectorMetrics())
+    return ConsumerLoop(ProjectorSettings(), store, ProjectorMetrics())
 
 
 def test_one_known_end_of_three_partitions_is_not_caught_up(tmp_path: Path) -> None:

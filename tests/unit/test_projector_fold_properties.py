@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import ItemKey, plan_batch
+from projector.item_fold import ItemState, Known
 from projector.records import Incoming
 from projector.restatements import restatements
-from projector.view import ItemState, Known
 from tests.factories import BASE_TIME, change, replace
 
 EXAMPLES = 300  # per run; derandomized, so CI runs the same examples every time

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from catalog_contract.events import Availability
+from projector.item_fold import ItemState, price_text
 from projector.rows import from_row, item_json, price_from_units, price_text_of_units, to_row
-from projector.view import ItemState, price_text
 
 STATE = ItemState(
     catalog_id="42",

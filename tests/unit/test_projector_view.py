@@ -6,8 +6,7 @@ from decimal import Decimal
 
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import CatalogDelta, catalog_deltas, plan_batch
-from projector.records import Incoming, Unreadable
-from projector.view import (
+from projector.item_fold import (
     ChangeKind,
     ItemState,
     Known,
@@ -18,6 +17,7 @@ from projector.view import (
     apply,
     removed,
 )
+from projector.records import Incoming, Unreadable
 from tests.factories import change
 
 AT = Position(0, 10)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from catalog_contract.events import Availability
-from projector.restatements import snapshot
-from projector.view import (
+from projector.item_fold import (
     ChangeKind,
     ItemState,
     Known,
@@ -18,6 +17,7 @@ from projector.view import (
     apply,
     removed,
 )
+from projector.restatements import snapshot
 from tests.factories import BASE_TIME, change, replace
 
 KEY = ("42", "sku-1")

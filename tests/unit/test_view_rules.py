@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from catalog_contract.events import Availability, ChangeType
-from projector.view import (
+from projector.item_fold import (
     ChangeKind,
     ItemState,
     Known,

@@ -15,12 +15,12 @@ from catalog_contract.writing import restatement_records
 from projector.metrics import ProjectorMetrics
 from projector.restatements import Restatement
 from projector.settings import ProjectorSettings
-from projector.writer import Outgoing, TopicWriter
+from projector.topic_writer import Outgoing, TopicWriter
 
 log = logging.getLogger(__name__)
 
 
-class Restater:
+class RestatementWriter:
     def __init__(
         self, settings: ProjectorSettings, metrics: ProjectorMetrics, writer: TopicWriter
     ) -> None:
@@ -28,7 +28,7 @@ class Restater:
         self._metrics = metrics
         self._writer = writer
 
-    async def publish(self, found: list[Restatement]) -> None:
+    async def write(self, found: list[Restatement]) -> None:
         if not found:
             return
         records: list[Outgoing] = []

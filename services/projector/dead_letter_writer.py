@@ -14,12 +14,12 @@ from projector.errors import DeadLetterUnavailable
 from projector.metrics import ProjectorMetrics
 from projector.records import Unreadable
 from projector.settings import ProjectorSettings
-from projector.writer import Outgoing, TopicWriter
+from projector.topic_writer import Outgoing, TopicWriter
 
 log = logging.getLogger(__name__)
 
 
-class DeadLetters:
+class DeadLetterWriter:
     def __init__(
         self, settings: ProjectorSettings, metrics: ProjectorMetrics, writer: TopicWriter
     ) -> None:
@@ -27,7 +27,7 @@ class DeadLetters:
         self._metrics = metrics
         self._writer = writer
 
-    async def keep(self, unreadable: Sequence[Unreadable]) -> None:
+    async def write(self, unreadable: Sequence[Unreadable]) -> None:
         if not unreadable:
             return
         source = self._settings.topic
