@@ -253,7 +253,7 @@ def create_app(
     async def rebuild_status() -> dict[str, Any]:
         return {
             **asdict(runtime.rebuild_status),
-            "active_generation": generations.name(runtime.store),
+            "active_generation": runtime.store.name,
         }
 
     add_status_routes(app, runtime, settings, metrics)  # delivery statistics, status page

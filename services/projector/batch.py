@@ -1,11 +1,13 @@
-"""Folding a batch of records into the writes one transaction makes. Pure: the store passes a
-lookup for items not yet seen in the batch, then writes the plan, offsets included."""
+"""Folding a batch of records into the writes one transaction makes. Pure: the consumer passes a
+lookup for items not yet seen in the batch; the plan then says everything the store writes (item
+rows, removal markers, feed entries, catalog counts, offsets), and the store only executes it."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from catalog_contract.events import Availability
 from projector.item_fold import (
@@ -14,6 +16,7 @@ from projector.item_fold import (
     Known,
     NotableChange,
     Position,
+    Removed,
     Verdict,
     apply,
     removed,
@@ -42,6 +45,32 @@ class BatchPlan:
     unreadable: list[Unreadable] = field(default_factory=list)
     skipped_already_applied: int = 0
     last_records: dict[ItemKey, Incoming] = field(default_factory=dict)  # each item's newest
+    catalogs: dict[str, CatalogDelta] = field(default_factory=dict)  # how their counts move
+    last_change_at: dict[str, datetime] = field(default_factory=dict)  # newest state's time
+
+    def present(self) -> list[ItemState]:
+        """Items the batch leaves in the views (upserted)."""
+        return [s for s in self.items.values() if isinstance(s, ItemState)]
+
+    def gone(self) -> list[Removed]:
+        """Items the batch leaves removed (their removal marker upserted)."""
+        return [s for s in self.items.values() if isinstance(s, Removed)]
+
+    def unmarked(self) -> list[ItemKey]:
+        """Present items whose stored removal marker goes (re-added after a removal)."""
+        return [
+            k
+            for k, s in self.items.items()
+            if isinstance(s, ItemState) and isinstance(self.before.get(k), Removed)
+        ]
+
+    def dropped(self) -> list[ItemKey]:
+        """Removed items whose stored row goes."""
+        return [
+            k
+            for k, s in self.items.items()
+            if isinstance(s, Removed) and isinstance(self.before.get(k), ItemState)
+        ]
 
 
 def plan_batch(
@@ -86,6 +115,8 @@ def plan_batch(
         plan.items[key] = outcome.state
         plan.touched_catalogs.add(record.catalog_id)
         plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
+    plan.catalogs = catalog_deltas(plan)
+    plan.last_change_at = last_change_times(plan)
     return plan
 
 
@@ -127,3 +158,14 @@ def catalog_deltas(plan: BatchPlan) -> dict[str, CatalogDelta]:
             current.out_of_stock + new.out_of_stock - old.out_of_stock,
         )
     return deltas
+
+
+def last_change_times(plan: BatchPlan) -> dict[str, datetime]:
+    """Each catalog's newest item state of the batch (when it was received)."""
+    latest: dict[str, datetime] = {}
+    for state in plan.items.values():
+        if isinstance(state, ItemState):
+            current = latest.get(state.catalog_id)
+            if current is None or state.received_at > current:
+                latest[state.catalog_id] = state.received_at
+    return latest

@@ -16,11 +16,14 @@ from typing import Any
 
 import psycopg
 
-from projector.postgres import DDL_LOCK, PostgresStore
-from projector.store import SqliteStore, ViewStore
+from projector.postgres_store import DDL_LOCK, PostgresStore
+from projector.sqlite_store import SqliteStore
+from projector.store import ViewStore
 
 
 class Generations(ABC):
+    """The generations of one kind of store (a store names its generation: `store.name`)."""
+
     @abstractmethod
     def open_active(self) -> ViewStore: ...
 
@@ -36,32 +39,24 @@ class Generations(ABC):
     def discard(self, store: ViewStore) -> None:
         """Close and delete a generation no longer active."""
 
-    @staticmethod
-    def name(store: ViewStore) -> str:
-        if isinstance(store, SqliteStore):
-            return store.path.name
-        if isinstance(store, PostgresStore):
-            return store.schema
-        return type(store).__name__
-
 
 class SqliteGenerations(Generations):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pointer = path.with_name(path.name + ".active")
 
-    def open_active(self) -> ViewStore:
+    def open_active(self) -> SqliteStore:
         if self.pointer.exists():
             return SqliteStore(self.path.with_name(self.pointer.read_text().strip()))
         return SqliteStore(self.path)
 
-    def open_new(self) -> ViewStore:
+    def open_new(self) -> SqliteStore:
         return SqliteStore(
             self.path.with_name(f"{self.path.stem}.{time.time_ns()}{self.path.suffix}")
         )
 
     def activate(self, store: ViewStore) -> None:
-        assert isinstance(store, SqliteStore)
+        assert isinstance(store, SqliteStore)  # this class opened it
         staged = self.pointer.with_name(self.pointer.name + ".tmp")
         staged.write_text(store.path.name)
         with staged.open("rb") as written:
@@ -101,14 +96,14 @@ class PostgresGenerations(Generations):
             ).fetchone()
         return str(row[0]) if row else self.default_schema
 
-    def open_active(self) -> ViewStore:
+    def open_active(self) -> PostgresStore:
         return PostgresStore(self.url, self._active_schema())
 
-    def open_new(self) -> ViewStore:
+    def open_new(self) -> PostgresStore:
         return PostgresStore(self.url, f"{self.default_schema}_{time.time_ns()}")
 
     def activate(self, store: ViewStore) -> None:
-        assert isinstance(store, PostgresStore)
+        assert isinstance(store, PostgresStore)  # this class opened it
         with psycopg.connect(self.url, autocommit=True) as connection:
             _ensure_pointer(connection)
             connection.execute(

@@ -67,7 +67,7 @@ class Runtime:
         self.on_failure = on_failure
         self.delivery = DeliveryStats(settings.delivery_max_catalogs)
         self.projector = self._live_projector(self.store)
-        self.rebuild_status = RebuildStatus(generation=generations.name(self.store))
+        self.rebuild_status = RebuildStatus(generation=self.store.name)
         self._live: asyncio.Task[None] | None = None
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
@@ -168,7 +168,7 @@ class Runtime:
     async def _run_rebuild(self) -> None:
         status = self.rebuild_status = RebuildStatus(state="running", started_at=time.time())
         fresh = self.generations.open_new()
-        status.generation = self.generations.name(fresh)
+        status.generation = fresh.name
         builder_settings = self.settings.model_copy(
             update={"group_id": f"{self.settings.group_id}-rebuild-{time.time_ns()}"}
         )

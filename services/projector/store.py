@@ -2,71 +2,30 @@
 
 A batch is written in one transaction together with the offsets it reached, so after a crash
 the views and the offsets agree and the projector resumes exactly where the views stop.
-The SQL is written once; `SqliteStore` and `PostgresStore` differ only in types and driver.
+The SQL is written once; `SqliteStore` (sqlite_store.py) and `PostgresStore` (postgres_store.py)
+differ only in types and driver. The tables are in store_schema.py, the write transaction in
+store_write.py.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from catalog_contract.item_fields import FieldKind
-from projector.batch import BatchPlan, ItemKey, catalog_deltas
+from projector.batch import BatchPlan, ItemKey
 from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
 from projector.item_fold import ItemState, Removed
 from projector.params import like_pattern
-from projector.rows import (
-    ITEM_COLUMN_KINDS,
-    ITEM_COLUMNS,
-    REMOVAL_COLUMNS,
-    from_row,
-    micros,
-    removal_from_row,
-    removal_row,
-    to_row,
-)
+from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
+from projector.store_schema import item_column_type
+from projector.store_write import BatchWrite
 
 _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
 _REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
-_KEY_COLUMNS = ("catalog_id", "item_id")
-
-
-def item_column_type(column: str, big: str) -> str:
-    kind = ITEM_COLUMN_KINDS[column]
-    if kind is FieldKind.INTEGER:
-        return "INTEGER"
-    if kind in (FieldKind.LONG, FieldKind.PRICE, FieldKind.TIME):
-        return big
-    return "TEXT"
-
-
-def _schema(big: str, serial: str) -> list[str]:
-    columns = ", ".join(f'"{c}" {item_column_type(c, big)}' for c in ITEM_COLUMNS)
-    return [
-        f"CREATE TABLE IF NOT EXISTS items ({columns}, PRIMARY KEY (catalog_id, item_id))",
-        "CREATE INDEX IF NOT EXISTS items_by_price ON items (catalog_id, current_price)",
-        # A filtered page walks one availability in item order, price checked on the way.
-        "CREATE INDEX IF NOT EXISTS items_by_stock_in_order "
-        "ON items (catalog_id, stock_availability, item_id)",
-        "CREATE TABLE IF NOT EXISTS catalogs (catalog_id TEXT PRIMARY KEY, item_count "
-        f"{big} NOT NULL, in_stock {big} NOT NULL, out_of_stock {big} NOT NULL, "
-        f"last_change_at {big})",
-        f"CREATE TABLE IF NOT EXISTS changes (seq {serial}, kind TEXT NOT NULL, "
-        "catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, old TEXT, new TEXT, event_id TEXT, "
-        f'"partition" INTEGER NOT NULL, "offset" {big} NOT NULL)',
-        # Removed items: when, so an older retry arriving later stays out (see view.Removed).
-        "CREATE TABLE IF NOT EXISTS removals (catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, "
-        f'source_updated_at {big}, "partition" INTEGER NOT NULL, "offset" {big} NOT NULL, '
-        "PRIMARY KEY (catalog_id, item_id))",
-        'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
-        f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
-    ]
 
 
 def refuses_data(exc: BaseException) -> bool:
@@ -113,6 +72,12 @@ class ViewStore(ABC):
         self._write_lock = threading.Lock()
         self._opened: list[Any] = []  # every thread's connection, to close them all
         self._opened_lock = threading.Lock()
+        self._batch_write = BatchWrite(self._sql, self.lock_rows)
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Which generation of the views this is: its file's or its schema's name."""
 
     @abstractmethod
     def _connect(self) -> Any: ...
@@ -215,120 +180,8 @@ class ViewStore(ABC):
 
     def write(self, topic: str, plan: BatchPlan) -> None:
         """Everything a batch changed, and the offsets it reached, in one transaction."""
-        marks = ", ".join("?" for _ in ITEM_COLUMNS)
-        updates = ", ".join(
-            f'"{c}" = excluded."{c}"' for c in ITEM_COLUMNS if c not in _KEY_COLUMNS
-        )
-        upsert = self._sql(
-            f"INSERT INTO items ({_Q}) VALUES ({marks}) "
-            f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {updates}"
-        )
-        mark_removed = self._sql(
-            f"INSERT INTO removals ({_REMOVAL_Q}) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (catalog_id, item_id) DO UPDATE SET "
-            "source_updated_at = excluded.source_updated_at, "
-            '"partition" = excluded."partition", "offset" = excluded."offset"'
-        )
-        where_key = "WHERE catalog_id = ? AND item_id = ?"
         with self._write_lock, self._transaction() as cursor:
-            self._check_positions(cursor, topic, plan)
-            present = [s for s in plan.items.values() if isinstance(s, ItemState)]
-            gone = [s for s in plan.items.values() if isinstance(s, Removed)]
-            if present:
-                cursor.executemany(upsert, [to_row(s) for s in present])
-                keys = [(s.catalog_id, s.item_id) for s in present]
-                cursor.executemany(self._sql(f"DELETE FROM removals {where_key}"), keys)
-            if gone:
-                keys = [(s.catalog_id, s.item_id) for s in gone]
-                cursor.executemany(self._sql(f"DELETE FROM items {where_key}"), keys)
-                cursor.executemany(mark_removed, [removal_row(s) for s in gone])
-            if plan.feed:
-                cursor.executemany(
-                    self._sql(
-                        "INSERT INTO changes (kind, catalog_id, item_id, old, new, event_id, "
-                        '"partition", "offset") VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
-                    ),
-                    [
-                        (
-                            f.change.kind.value,
-                            f.change.catalog_id,
-                            f.change.item_id,
-                            f.change.old,
-                            f.change.new,
-                            f.event_id,
-                            f.position.partition,
-                            f.position.offset,
-                        )
-                        for f in plan.feed
-                    ],
-                )
-            self._write_catalogs(cursor, plan)
-            cursor.executemany(
-                self._sql(
-                    'INSERT INTO offsets (topic, "partition", next_offset) VALUES (?, ?, ?) '
-                    'ON CONFLICT (topic, "partition") '
-                    "DO UPDATE SET next_offset = excluded.next_offset"
-                ),
-                [(topic, p, o) for p, o in plan.next_offsets.items()],
-            )
-
-    def _check_positions(self, cursor: Any, topic: str, plan: BatchPlan) -> None:
-        """Another instance sharing this store may have applied these partitions meanwhile (a
-        rebalance): then this batch was planned on old positions and must not be written.
-        The offsets row is created first if missing, so there is always a row to lock: two
-        instances applying a partition's first batch queue on it (the second then sees the
-        first one's offsets) instead of both finding nothing to lock and both writing.
-        Partitions are locked in one order, so two batches never wait on each other."""
-        for partition in sorted(plan.next_offsets):
-            cursor.execute(
-                self._sql(
-                    'INSERT INTO offsets (topic, "partition", next_offset) VALUES (?, ?, 0) '
-                    'ON CONFLICT (topic, "partition") DO NOTHING'
-                ),
-                (topic, partition),
-            )
-            cursor.execute(
-                self._sql(
-                    'SELECT next_offset FROM offsets WHERE topic = ? AND "partition" = ?'
-                    + self.lock_rows
-                ),
-                (topic, partition),
-            )
-            row = cursor.fetchone()
-            stored = int(row[0]) if row else 0
-            if stored != plan.planned_from.get(partition, 0):
-                raise PositionConflict(
-                    f"partition {partition}: store is at {stored}, batch planned from "
-                    f"{plan.planned_from.get(partition, 0)}"
-                )
-
-    def _write_catalogs(self, cursor: Any, plan: BatchPlan) -> None:
-        latest: dict[str, int] = {}
-        for state in plan.items.values():
-            if isinstance(state, ItemState):
-                moment = micros(state.received_at) or 0
-                latest[state.catalog_id] = max(latest.get(state.catalog_id, 0), moment)
-        for catalog_id, delta in catalog_deltas(plan).items():
-            cursor.execute(
-                self._sql(
-                    "INSERT INTO catalogs (catalog_id, item_count, in_stock, out_of_stock, "
-                    "last_change_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (catalog_id) DO UPDATE SET "
-                    "item_count = catalogs.item_count + excluded.item_count, "
-                    "in_stock = catalogs.in_stock + excluded.in_stock, "
-                    "out_of_stock = catalogs.out_of_stock + excluded.out_of_stock, "
-                    "last_change_at = CASE WHEN excluded.last_change_at > "
-                    "COALESCE(catalogs.last_change_at, 0) THEN excluded.last_change_at "
-                    "ELSE catalogs.last_change_at END"
-                ),
-                (
-                    catalog_id,
-                    delta.items,
-                    delta.in_stock,
-                    delta.out_of_stock,
-                    latest.get(catalog_id),
-                ),
-            )
-        cursor.execute(self._sql("DELETE FROM catalogs WHERE item_count <= 0"))
+            self._batch_write.execute(cursor, topic, plan)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -485,27 +338,3 @@ class ViewStore(ABC):
         for connection in opened:
             connection.close()
         self._local = threading.local()
-
-
-class SqliteStore(ViewStore):
-    """The embedded default: one file, WAL so readers never block the writer."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a crash keeps the database consistent (rows and offsets together);
-        # a power cut may lose the last transactions, which the projector then re-applies.
-        connection.execute("PRAGMA synchronous=NORMAL")
-        return connection
-
-    def _schema_statements(self) -> list[str]:
-        return _schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")
-
-    def _item_columns(self, cursor: Any) -> set[str]:
-        cursor.execute("PRAGMA table_info(items)")
-        return {str(row[1]) for row in cursor.fetchall()}

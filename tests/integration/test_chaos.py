@@ -29,7 +29,7 @@ import pytest
 
 from catalog_stream.broker import LocalBroker, free_port
 from projector.item_fold import ItemState
-from projector.store import SqliteStore
+from projector.sqlite_store import SqliteStore
 from tests.conftest import make_topics, start_local_broker
 from tests.support import AUTH, SECRET, Topics, eventually
 

@@ -15,8 +15,9 @@ import pytest
 
 from catalog_contract.events import Availability, ChangeType
 from catalog_stream.broker import LocalBroker, free_port
-from projector.postgres import PostgresStore
-from projector.store import SqliteStore, ViewStore
+from projector.postgres_store import PostgresStore
+from projector.sqlite_store import SqliteStore
+from projector.store import ViewStore
 from tests.conftest import make_topics, start_local_broker
 from tests.factories import change
 from tests.postgres import LocalPostgres

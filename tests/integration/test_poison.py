@@ -17,8 +17,9 @@ from catalog_contract.keys import product_key
 from catalog_stream.broker import free_port
 from projector import main
 from projector.batch import BatchPlan
-from projector.postgres import PostgresStore
-from projector.store import SqliteStore, ViewStore
+from projector.postgres_store import PostgresStore
+from projector.sqlite_store import SqliteStore
+from projector.store import ViewStore
 from tests.factories import change
 from tests.postgres import LocalPostgres
 from tests.support import (

@@ -77,7 +77,7 @@ async def test_rebuild_while_readers_query_never_shows_a_half_built_view(
         )
         assert item["current_price"] == "1.00"
     # A restart opens the rebuilt generation.
-    assert generations.name(generations.open_active()) == status["active_generation"]
+    assert generations.open_active().name == status["active_generation"]
 
 
 async def _found(client: httpx.AsyncClient, path: str) -> Any:

@@ -19,7 +19,7 @@ from catalog_contract import topics as contract_topics
 from catalog_contract.events import ChangeType
 from catalog_contract.keys import product_key
 from catalog_stream.topic_admin import ensure_all
-from projector.store import SqliteStore
+from projector.sqlite_store import SqliteStore
 from tests.conftest import make_topics
 from tests.factories import change
 from tests.support import (

@@ -5,20 +5,23 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from catalog_contract.events import ChangeType
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict, StoreUnavailable
 from projector.generations import PostgresGenerations
 from projector.item_fold import ItemState
-from projector.postgres import PostgresStore
+from projector.postgres_store import PostgresStore
 from projector.records import Incoming
 from projector.rows import ITEM_COLUMNS
 from projector.store import ItemFilter, ViewStore
+from projector.store_write import BatchWrite
 from tests.factories import change
 from tests.postgres import LocalPostgres
 
@@ -48,6 +51,30 @@ def test_a_batch_planned_on_old_positions_is_not_written(store: ViewStore) -> No
         store.write("t", stale_plan)
     assert store.positions("t") == {0: 1}
     assert stored(store, ("42", "x")).revision == 1
+
+
+def test_an_item_added_removed_and_re_added_is_in_one_table_at_a_time(store: ViewStore) -> None:
+    """The write deletes a stored row or removal marker only where the plan read one; across
+    batches the item must still be in exactly one of the tables, and the catalog count right."""
+    store.create()
+    events = [
+        change("x", minute=1, price="1"),
+        change("x", minute=2, kind=ChangeType.REMOVED),
+        change("x", minute=3, price="2"),
+        change("x", minute=4, kind=ChangeType.REMOVED),
+        change("x", minute=5, price="3"),
+    ]
+    where = ("42", "x")
+    for offset, event in enumerate(events):
+        record = Incoming(0, offset, event.catalog_id, event.catalog_item_id, event)
+        keys = store.load_items([where])
+        store.write("t", plan_batch([record], store.positions("t"), keys.get))
+        in_items = store._query("SELECT COUNT(*) FROM items WHERE item_id = 'x'")[0][0]
+        in_removals = store._query("SELECT COUNT(*) FROM removals WHERE item_id = 'x'")[0][0]
+        assert (in_items, in_removals) == ((1, 0) if offset % 2 == 0 else (0, 1))
+        counted = [c["item_count"] for c in store.catalogs("42")]
+        assert counted == ([1] if offset % 2 == 0 else [])
+    assert stored(store, where).current_price == Decimal("3.0000")
 
 
 def test_create_adds_the_columns_a_newer_schema_brought(store: ViewStore) -> None:
@@ -90,12 +117,18 @@ class _PausingStore(PostgresStore):
 
     def __init__(self, url: str, checked: threading.Barrier) -> None:
         super().__init__(url)
+        self._batch_write = _PausingWrite(self._sql, self.lock_rows, checked)
+
+
+class _PausingWrite(BatchWrite):
+    def __init__(self, sql: Callable[[str], str], lock_rows: str, checked: threading.Barrier):
+        super().__init__(sql, lock_rows)
         self.checked = checked
 
-    def _write_catalogs(self, cursor: Any, plan: BatchPlan) -> None:
+    def check_positions(self, cursor: Any, topic: str, plan: BatchPlan) -> None:
+        super().check_positions(cursor, topic, plan)
         with contextlib.suppress(threading.BrokenBarrierError):
             self.checked.wait(timeout=3)
-        super()._write_catalogs(cursor, plan)
 
 
 def test_two_instances_cannot_both_apply_a_partitions_first_batch(

@@ -239,3 +239,41 @@ def test_catalog_counts_move_in_the_right_direction() -> None:
         "7": CatalogDelta(items=0, in_stock=-1, out_of_stock=0),
         "8": CatalogDelta(items=1, in_stock=0, out_of_stock=0),
     }
+
+
+def test_the_plan_says_what_the_store_writes() -> None:
+    """The store only executes the plan: which rows and markers go, the catalogs' counts and
+    their newest change time are decided here, from each item's state before and after."""
+    stored_a = apply(None, change("a", minute=0, stock=IN), Position(0, 0)).state
+    removed_b = Removed("42", "b", BASE_TIME, 0, 1)
+    before: dict[tuple[str, str], Known] = {("42", "a"): stored_a, ("42", "b"): removed_b}
+    plan = plan_batch(
+        [
+            rec(2, change("a", minute=3, kind=ChangeType.REMOVED)),
+            rec(3, change("b", minute=2, stock=OUT)),
+            rec(4, change("c", minute=5, stock=IN)),
+            rec(5, change("d", "7", minute=1, kind=ChangeType.REMOVED)),
+        ],
+        {},
+        lambda key: before.get(key),
+    )
+    assert [(s.catalog_id, s.item_id) for s in plan.present()] == [("42", "b"), ("42", "c")]
+    assert [(s.catalog_id, s.item_id) for s in plan.gone()] == [("42", "a"), ("7", "d")]
+    assert plan.unmarked() == [("42", "b")]  # re-added: its removal marker goes
+    assert plan.dropped() == [("42", "a")]  # "d" was never stored: no row to delete
+    assert plan.catalogs == {
+        "42": CatalogDelta(items=1, in_stock=0, out_of_stock=1),
+        "7": CatalogDelta(items=0, in_stock=0, out_of_stock=0),
+    }
+    # The newest received time of a state the catalog keeps; a catalog with removals only has
+    # none (the store then keeps its stored time).
+    assert plan.last_change_at == {"42": BASE_TIME + timedelta(minutes=5, seconds=1)}
+
+
+def test_a_stale_record_moves_the_position_but_no_count() -> None:
+    stored = apply(None, change("a", minute=5), Position(0, 0)).state
+    plan = plan_batch([rec(1, change("a", minute=1))], {}, lambda key: stored)
+    assert [(s.partition, s.offset) for s in plan.present()] == [(0, 1)]
+    assert (plan.unmarked(), plan.dropped()) == ([], [])
+    assert plan.catalogs == {"42": CatalogDelta()}
+    assert plan.last_change_at == {"42": BASE_TIME + timedelta(minutes=5, seconds=1)}

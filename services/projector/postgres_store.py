@@ -6,7 +6,8 @@ from typing import Any
 
 import psycopg
 
-from projector.store import ViewStore, _schema
+from projector.store import ViewStore
+from projector.store_schema import schema_statements
 
 # Instances starting together would race on CREATE ... IF NOT EXISTS (PostgreSQL may then fail
 # one of them on a unique index of its catalog): every DDL of the views takes this lock first.
@@ -25,6 +26,10 @@ class PostgresStore(ViewStore):
         self.url = url
         self.schema = schema  # one schema per generation of the views
 
+    @property
+    def name(self) -> str:
+        return self.schema
+
     def _connect(self) -> Any:
         return psycopg.connect(self.url, options=f"-c search_path={self.schema}")
 
@@ -32,7 +37,7 @@ class PostgresStore(ViewStore):
         return [
             DDL_LOCK,
             f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
-            *_schema("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+            *schema_statements("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
         ]
 
     overriding = " OVERRIDING SYSTEM VALUE"

@@ -1,0 +1,38 @@
+"""The view store in SQLite: the embedded default, one file per generation of the views."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from projector.store import ViewStore
+from projector.store_schema import schema_statements
+
+
+class SqliteStore(ViewStore):
+    """One file, WAL so readers never block the writer."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a crash keeps the database consistent (rows and offsets together);
+        # a power cut may lose the last transactions, which the projector then re-applies.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def _schema_statements(self) -> list[str]:
+        return schema_statements("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+    def _item_columns(self, cursor: Any) -> set[str]:
+        cursor.execute("PRAGMA table_info(items)")
+        return {str(row[1]) for row in cursor.fetchall()}

@@ -1,0 +1,39 @@
+"""The views' tables and indexes, written once for SQLite and PostgreSQL (which differ only in
+the integer and identity types)."""
+
+from __future__ import annotations
+
+from catalog_contract.item_fields import FieldKind
+from projector.rows import ITEM_COLUMN_KINDS, ITEM_COLUMNS
+
+
+def item_column_type(column: str, big: str) -> str:
+    kind = ITEM_COLUMN_KINDS[column]
+    if kind is FieldKind.INTEGER:
+        return "INTEGER"
+    if kind in (FieldKind.LONG, FieldKind.PRICE, FieldKind.TIME):
+        return big
+    return "TEXT"
+
+
+def schema_statements(big: str, serial: str) -> list[str]:
+    columns = ", ".join(f'"{c}" {item_column_type(c, big)}' for c in ITEM_COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS items ({columns}, PRIMARY KEY (catalog_id, item_id))",
+        "CREATE INDEX IF NOT EXISTS items_by_price ON items (catalog_id, current_price)",
+        # A filtered page walks one availability in item order, price checked on the way.
+        "CREATE INDEX IF NOT EXISTS items_by_stock_in_order "
+        "ON items (catalog_id, stock_availability, item_id)",
+        "CREATE TABLE IF NOT EXISTS catalogs (catalog_id TEXT PRIMARY KEY, item_count "
+        f"{big} NOT NULL, in_stock {big} NOT NULL, out_of_stock {big} NOT NULL, "
+        f"last_change_at {big})",
+        f"CREATE TABLE IF NOT EXISTS changes (seq {serial}, kind TEXT NOT NULL, "
+        "catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, old TEXT, new TEXT, event_id TEXT, "
+        f'"partition" INTEGER NOT NULL, "offset" {big} NOT NULL)',
+        # Removed items: when, so an older retry arriving later stays out (see item_fold.Removed).
+        "CREATE TABLE IF NOT EXISTS removals (catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, "
+        f'source_updated_at {big}, "partition" INTEGER NOT NULL, "offset" {big} NOT NULL, '
+        "PRIMARY KEY (catalog_id, item_id))",
+        'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
+        f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
+    ]
