@@ -5,21 +5,24 @@ consumer seeks to them (the group's Kafka offsets are committed too, only so too
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from catalog_contract.lag import total_lag
-from projector.batch import BatchPlan, plan_batch
+from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.errors import PositionConflict, ProjectorError, StoreRefused
+from projector.item_fold import Known
 from projector.metrics import ProjectorMetrics
 from projector.records import Incoming, Unreadable, read_record
 from projector.restatement_writer import RestatementWriter
@@ -29,8 +32,26 @@ from projector.store import ViewStore
 from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
+COMMIT_EVERY_S = 1.0
 FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A fetched batch and its plan, being made on the planning thread."""
+
+    messages: list[Any]
+    plan: asyncio.Future[BatchPlan]
+
+    async def dropped(self) -> None:
+        """Not to be written (the batch before it failed): let its planning end, quietly."""
+        with contextlib.suppress(Exception):
+            await self.plan
+
+
+def _in_order(batches: dict[TopicPartition, list[Any]]) -> list[Any]:
+    return [m for tp in sorted(batches, key=lambda t: t.partition) for m in batches[tp]]
 
 
 class ConsumerLoop:
@@ -62,6 +83,11 @@ class ConsumerLoop:
         # The consumer's store work runs on a thread of its own, never on the default pool that
         # the read API (and every open change stream) uses: readers cannot starve the consumer.
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="projector-consumer-store")
+        # The next batch is read and planned on another thread while one is written.
+        self._plan_thread = ThreadPoolExecutor(1, thread_name_prefix="projector-consumer-plan")
+        self._writing: asyncio.Future[None] | None = None
+        self._uncommitted: dict[int, int] = {}  # applied, not yet mirrored to Kafka
+        self._committed_at = -float("inf")
 
     async def _in_store_thread(self, work: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -101,10 +127,17 @@ class ConsumerLoop:
     # --- consuming -----------------------------------------------------------------------
 
     def _plan(
-        self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
+        self,
+        raw: Iterable[Any],
+        applied: dict[int, int],
+        refused: str | None = None,
+        after: BatchPlan | None = None,
     ) -> BatchPlan:
         """Runs in a worker thread: read the records and what the store knows of their items.
-        `refused`: the store refused these records, so they are dead letters for that reason."""
+        `refused`: the store refused these records, so they are dead letters for that reason.
+        `after`: the batch before this one, maybe still being written: its items are known from
+        its plan (what it read and what it makes of them), the others from the store, which
+        that write does not change."""
         raw = list(raw)
         records = [read_record(m.partition, m.offset, m.key, m.value, m.headers) for m in raw]
         if self.delivery is not None:
@@ -115,23 +148,74 @@ class ConsumerLoop:
                 for m in raw
             ]
         keys = {(r.catalog_id, r.item_id) for r in records if isinstance(r, Incoming)}
-        known = self.store.load_items(keys)  # one query per few hundred items, not one each
+        if after is not None:
+            keys -= after.before.keys()  # every item of `after` is in its `before`
+        # one query per few hundred items, not one each
+        known: dict[ItemKey, Known] = dict(self.store.load_items(keys))
+        if after is not None:
+            known.update(after.before)
+            known.update(after.items)
         return plan_batch(records, applied, known.get)
 
-    async def _apply(
-        self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
-    ) -> BatchPlan:
-        """Plan the batch, keep what it cannot apply, restate what compaction would lose, then
-        write the batch and its offsets in one transaction. Restating first means a crash in
-        between restates again (the same event: a duplicate) rather than not at all."""
-        plan = await self._in_store_thread(self._plan, raw, applied, refused)
+    async def _keep_and_restate(self, plan: BatchPlan) -> None:
+        """Keep what the batch cannot apply, restate what compaction would lose: before the
+        batch is written, so a crash in between restates again (the same event: a duplicate)
+        rather than not at all."""
         if self.dead_letters is not None:
             await self.dead_letters.write(plan.unreadable)
         if self.restater is not None:
             await self.restater.write(restatements(plan))
+
+    async def _apply(
+        self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
+    ) -> BatchPlan:
+        """Plan the batch, keep and restate, then write the batch and its offsets in one
+        transaction."""
+        plan = await self._in_store_thread(self._plan, raw, applied, refused)
+        await self._keep_and_restate(plan)
         if plan.next_offsets:
             await self._in_store_thread(self.store.write, self.settings.topic, plan)
         return plan
+
+    def _start_plan(
+        self, raw: list[Any], applied: dict[int, int], after: BatchPlan | None = None
+    ) -> Ahead:
+        loop = asyncio.get_running_loop()
+        work = functools.partial(self._plan, raw, applied, None, after)
+        return Ahead(raw, loop.run_in_executor(self._plan_thread, work))
+
+    async def _write_and_fetch_ahead(
+        self, consumer: AIOKafkaConsumer, plan: BatchPlan
+    ) -> Ahead | None:
+        """Write the batch; meanwhile read and plan the records already fetched after it (the
+        store thread's SQL and the planner's Python overlap). The next batch is planned on top
+        of this one's plan: dropped unless this write succeeds."""
+        if not plan.next_offsets:
+            return None
+        writing = self._writing = asyncio.ensure_future(
+            self._in_store_thread(self.store.write, self.settings.topic, plan)
+        )
+        ahead = None
+        try:
+            raw = _in_order(
+                await consumer.getmany(timeout_ms=0, max_records=self.settings.batch_max_records)
+            )
+            if raw:
+                ahead = self._start_plan(raw, {**self.applied, **plan.next_offsets}, plan)
+            await writing
+        except BaseException:
+            if ahead is not None:
+                await ahead.dropped()
+            raise
+        finally:
+            self._writing = None
+        return ahead
+
+    async def _settle(self) -> None:
+        """Let a batch being written finish (a rebalance waits for it)."""
+        if self._writing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writing)
 
     async def _apply_one_by_one(self, consumer: AIOKafkaConsumer, raw: list[Any]) -> None:
         """The store refused something in this batch: apply its records one at a time, and
@@ -161,22 +245,22 @@ class ConsumerLoop:
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)
-        log.info(
-            "assigned partitions", extra={"partitions": sorted(tp.partition for tp in assigned)}
-        )
 
     async def run(self, stop: asyncio.Event) -> None:
         projector = self
 
         class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: Any) -> None:
-                # Each batch is written before the next poll, so nothing is pending here.
+                await projector._settle()  # then nothing is pending here
                 for tp in revoked:
                     projector.applied.pop(tp.partition, None)
                     projector.end_offsets.pop(tp.partition, None)
+                    projector._uncommitted.pop(tp.partition, None)
 
             async def on_partitions_assigned(self, assigned: Any) -> None:
                 await projector._seek_to_stored(consumer, assigned)
+                partitions = sorted(tp.partition for tp in assigned)
+                log.info("assigned partitions", extra={"partitions": partitions})
 
         consumer = AIOKafkaConsumer(
             **self.settings.client_options(),
@@ -188,26 +272,34 @@ class ConsumerLoop:
             client_id="catalog-stream-projector",
         )
         consumer.subscribe([self.settings.topic], listener=Rebalance())
+        ahead: Ahead | None = None  # the next batch, already fetched and being planned
         await self._start(consumer, stop)
         self._consumer = consumer
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(
-                    timeout_ms=self.settings.poll_timeout_ms,
-                    max_records=self.settings.batch_max_records,
-                )
-                messages = [
-                    m for tp in sorted(batches, key=lambda t: t.partition) for m in batches[tp]
-                ]
-                if messages:
+                if ahead is None:
+                    raw = _in_order(
+                        await consumer.getmany(
+                            timeout_ms=self.settings.poll_timeout_ms,
+                            max_records=self.settings.batch_max_records,
+                        )
+                    )
+                    if raw:
+                        ahead = self._start_plan(raw, dict(self.applied))
+                if ahead is not None:
+                    messages, planning, ahead = ahead.messages, ahead.plan, None
                     started = time.perf_counter()
                     try:
                         try:
-                            plan = await self._apply(messages, dict(self.applied))
+                            plan = await planning
+                            await self._keep_and_restate(plan)
+                            ahead = await self._write_and_fetch_ahead(consumer, plan)
                         except StoreRefused as exc:
                             log.warning("store refused a batch, applying it record by record: %s",
                                         exc)  # fmt: skip
                             await self._apply_one_by_one(consumer, messages)
+                            # The batch fetched after it was dropped: read it again.
+                            await self._seek_to_stored(consumer, consumer.assignment())
                             continue
                     except ProjectorError as exc:
                         # Nothing of the batch was written: go back to what the store holds.
@@ -220,9 +312,14 @@ class ConsumerLoop:
                     await self._done(consumer, plan)
                 self._update_lag(consumer)
         finally:
+            if ahead is not None:
+                await ahead.dropped()
+            with contextlib.suppress(Exception):  # stopping: a last mirror, if Kafka answers
+                await self._commit_for_tools(consumer, None, force=True)
             self._consumer = None
             await consumer.stop()
             self._store_thread.shutdown(wait=False)
+            self._plan_thread.shutdown(wait=False)
 
     async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         delay = 0.5
@@ -247,10 +344,19 @@ class ConsumerLoop:
                     extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},
                 )
 
-    async def _commit_for_tools(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
-        offsets = {TopicPartition(self.settings.topic, p): o for p, o in plan.next_offsets.items()}
-        if not offsets:  # every record was already applied: nothing moved
+    async def _commit_for_tools(
+        self, consumer: AIOKafkaConsumer, plan: BatchPlan | None, force: bool = False
+    ) -> None:
+        """Mirror the applied offsets to the group's Kafka offsets, at most every
+        COMMIT_EVERY_S (a round trip to the broker per batch slowed catch-up) and when stopping."""
+        if plan is not None:
+            self._uncommitted.update(plan.next_offsets)
+        if not self._uncommitted:  # every record was already applied: nothing moved
             return
+        if not force and time.monotonic() - self._committed_at < COMMIT_EVERY_S:
+            return
+        offsets = {TopicPartition(self.settings.topic, p): o for p, o in self._uncommitted.items()}
+        self._uncommitted, self._committed_at = {}, time.monotonic()
         try:
             await consumer.commit(offsets)
         except KafkaError as exc:  # informational only: the store holds the real offsets

@@ -155,19 +155,31 @@ class ViewStore(ABC):
         by_catalog: dict[str, list[str]] = {}
         for catalog_id, item_id in keys:
             by_catalog.setdefault(catalog_id, []).append(item_id)
+        markers: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []
+        connection = self._connection()
+        try:  # one read transaction for all of them (on PostgreSQL, one commit, not one each)
+            cursor = connection.cursor()
+            for catalog_id, item_ids in by_catalog.items():
+                for start in range(0, len(item_ids), chunk):
+                    part = item_ids[start : start + chunk]
+                    where = f"WHERE catalog_id = ? AND item_id IN ({', '.join('?' for _ in part)})"
+                    params = [catalog_id, *part]
+                    cursor.execute(self._sql(f"SELECT {_REMOVAL_Q} FROM removals {where}"), params)
+                    markers.extend(cursor.fetchall())
+                    cursor.execute(self._sql(f"SELECT {_Q} FROM items {where}"), params)
+                    rows.extend(cursor.fetchall())
+            connection.commit()  # end the read snapshot
+        except Exception as exc:
+            connection.rollback()  # else PostgreSQL refuses every later query on it
+            raise StoreUnavailable(f"view store query failed: {exc}") from exc
         found: dict[ItemKey, ItemState | Removed] = {}
-        for catalog_id, item_ids in by_catalog.items():
-            for start in range(0, len(item_ids), chunk):
-                part = item_ids[start : start + chunk]
-                where = f"WHERE catalog_id = ? AND item_id IN ({', '.join('?' for _ in part)})"
-                for row in self._query(
-                    f"SELECT {_REMOVAL_Q} FROM removals {where}", [catalog_id, *part]
-                ):
-                    marker = removal_from_row(row)
-                    found[(marker.catalog_id, marker.item_id)] = marker
-                for row in self._query(f"SELECT {_Q} FROM items {where}", [catalog_id, *part]):
-                    state = from_row(row)
-                    found[(state.catalog_id, state.item_id)] = state
+        for row in markers:
+            marker = removal_from_row(row)
+            found[(marker.catalog_id, marker.item_id)] = marker
+        for row in rows:  # an item's row wins over a marker, as it always did
+            state = from_row(row)
+            found[(state.catalog_id, state.item_id)] = state
         return found
 
     # The read API takes stored rows and turns them into JSON itself (rows.item_json), on its

@@ -1,14 +1,22 @@
 """What the consumer loop tells readers about its progress (no broker: the state is set directly,
-as the loop sets it from fetch answers)."""
+as the loop sets it from fetch answers), and how it plans a batch."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+from catalog_contract import codec, headers
+from catalog_contract.events import ProductChange
+from catalog_contract.keys import product_key
+from projector.batch import CatalogDelta
 from projector.consumer import ConsumerLoop
 from projector.generations import SqliteGenerations
+from projector.item_fold import ChangeKind, ItemState
 from projector.metrics import ProjectorMetrics
 from projector.settings import ProjectorSettings
+from tests.factories import change
 
 
 def _projector(tmp_path: Path) -> ConsumerLoop:
@@ -37,3 +45,46 @@ def test_nothing_assigned_is_neither_caught_up_nor_ready(tmp_path: Path) -> None
     projector = _projector(tmp_path)
     assert not projector.caught_up()
     assert not projector.ready(max_lag=1000)
+
+
+@dataclass(frozen=True)
+class _Message:
+    """What the loop reads of an aiokafka ConsumerRecord."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def _message(offset: int, event: ProductChange) -> _Message:
+    key = product_key(event.catalog_id, event.catalog_item_id)
+    return _Message(0, offset, key, codec.encode(event), list(headers.for_change(event)))
+
+
+def test_a_batch_planned_while_the_one_before_is_written_sees_that_ones_states(
+    tmp_path: Path,
+) -> None:
+    """The next batch is planned before the previous one is in the store: its items come from
+    the previous plan, the others from the store (which that write does not change)."""
+    loop = _projector(tmp_path)
+    loop.store.create()
+    other = change("b", minute=0, price="5")
+    loop.store.write("t", loop._plan([_message(0, other)], {}))
+    first = loop._plan([_message(1, change("a", minute=1, price="1"))], {0: 1})
+    second = loop._plan(
+        [
+            _message(2, change("a", minute=2, price="2")),
+            _message(3, change("b", minute=1, price="5", name="B")),
+        ],
+        {0: 2},
+        after=first,  # not written
+    )
+    a, b = second.items[("42", "a")], second.items[("42", "b")]
+    assert isinstance(a, ItemState)
+    assert isinstance(b, ItemState)
+    assert (a.revision, a.current_price, b.revision, b.name) == (2, Decimal("2"), 2, "B")
+    assert second.before[("42", "a")] == first.items[("42", "a")]
+    assert [e.change.kind for e in second.feed] == [ChangeKind.PRICE_RISE]
+    assert second.catalogs == {"42": CatalogDelta()}  # "a" counted by the first batch
