@@ -77,9 +77,12 @@ def plan_batch(
     records: Iterable[Incoming | Unreadable],
     applied_up_to: Mapping[int, int],
     lookup: Callable[[ItemKey], Known],
+    feed_from: Mapping[int, int] | None = None,
 ) -> BatchPlan:
     """`applied_up_to[p]` is the next offset the store expects from partition p: anything
-    below it was applied by an earlier transaction and is skipped (no double application)."""
+    below it was applied by an earlier transaction and is skipped (no double application).
+    `feed_from[p]`: the changes of records below it are not fed (a rebuild: the generation it
+    replaces announced them already, and its feed is the one kept)."""
     plan = BatchPlan()
     for record in records:
         if record.offset < plan.next_offsets.get(
@@ -114,7 +117,8 @@ def plan_batch(
             continue
         plan.items[key] = outcome.state
         plan.touched_catalogs.add(record.catalog_id)
-        plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
+        if feed_from is None or record.offset >= feed_from.get(record.partition, 0):
+            plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
     plan.catalogs = catalog_deltas(plan)
     plan.last_change_at = last_change_times(plan)
     return plan

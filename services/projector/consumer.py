@@ -66,12 +66,14 @@ class ConsumerLoop:
         restater: RestatementWriter | None = None,
         dead_letters: DeadLetterWriter | None = None,
         delivery: DeliveryStats | None = None,
+        feed_from: dict[int, int] | None = None,
     ) -> None:
         self.settings = settings
         self.delivery = delivery  # only the live consumer counts postbacks
         self.restater = restater  # only the live consumer restates; a rebuild only reads
         self.dead_letters = dead_letters  # likewise (the live one kept them already)
         self.store = store
+        self.feed_from = feed_from  # a rebuild: feed no change below these offsets (batch.py)
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.end_offsets: dict[int, int] = {}
@@ -155,7 +157,7 @@ class ConsumerLoop:
         if after is not None:
             known.update(after.before)
             known.update(after.items)
-        return plan_batch(records, applied, known.get)
+        return plan_batch(records, applied, known.get, self.feed_from)
 
     async def _keep_and_restate(self, plan: BatchPlan) -> None:
         """Keep what the batch cannot apply, restate what compaction would lose: before the

@@ -172,10 +172,15 @@ class Runtime:
         builder_settings = self.settings.model_copy(
             update={"group_id": f"{self.settings.group_id}-rebuild-{time.time_ns()}"}
         )
-        builder = ConsumerLoop(builder_settings, fresh, ProjectorMetrics())  # its counts stay apart
+        # Every change below the active generation's positions is in its feed, which the switch
+        # keeps (continue_feed_of): the builder need not write them only to delete them there.
+        announced = await asyncio.to_thread(self.store.positions, self.settings.topic)
+        builder = ConsumerLoop(
+            builder_settings, fresh, ProjectorMetrics(), feed_from=announced
+        )  # its counts stay apart
         stop_builder = asyncio.Event()
         try:
-            await asyncio.to_thread(fresh.create)
+            await asyncio.to_thread(fresh.create, False)  # the indexes after the load
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
                 if task.done():
@@ -211,6 +216,7 @@ class Runtime:
         stop_builder.set()
         await task
         self._report(builder)
+        await asyncio.to_thread(fresh.create)  # the read API's indexes, in one pass each
         # The feed's sequence goes on across the switch: the new generation keeps the old feed
         # (same numbers) and adds only changes of records the old one had not applied, so a
         # client following `after=` or the stream neither misses nor repeats a change.

@@ -21,7 +21,7 @@ from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
 from projector.item_fold import ItemState, Removed
 from projector.params import like_pattern
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
-from projector.store_schema import item_column_type
+from projector.store_schema import INDEX_STATEMENTS, item_column_type
 from projector.store_write import BatchWrite
 
 _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
@@ -129,10 +129,13 @@ class ViewStore(ABC):
     @abstractmethod
     def _item_columns(self, cursor: Any) -> set[str]: ...
 
-    def create(self) -> None:
-        """Create the tables, or add the columns a newer schema version brought."""
+    def create(self, indexes: bool = True) -> None:
+        """Create the tables, or add the columns a newer schema version brought; and the read
+        API's indexes, unless `indexes` is False (a rebuild's load: it creates them after)."""
         with self._write_lock, self._transaction() as cursor:
             for statement in self._schema_statements():
+                cursor.execute(statement)
+            for statement in INDEX_STATEMENTS if indexes else ():
                 cursor.execute(statement)
             existing = self._item_columns(cursor)
             for column in ITEM_COLUMNS:

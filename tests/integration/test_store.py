@@ -77,6 +77,24 @@ def test_an_item_added_removed_and_re_added_is_in_one_table_at_a_time(store: Vie
     assert stored(store, where).current_price == Decimal("3.0000")
 
 
+def test_a_rebuilds_store_gets_the_read_indexes_after_its_load(store: ViewStore) -> None:
+    def indexes() -> set[str]:
+        if isinstance(store, PostgresStore):
+            rows = store._query("SELECT indexname FROM pg_indexes WHERE tablename = 'items'")
+        else:
+            rows = store._query("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {str(r[0]) for r in rows} & {"items_by_price", "items_by_stock_in_order"}
+
+    store.create(indexes=False)
+    event = change("x", price="1")
+    record = Incoming(0, 0, event.catalog_id, event.catalog_item_id, event)
+    store.write("t", plan_batch([record], {}, lambda key: None))
+    assert indexes() == set()
+    store.create()
+    assert indexes() == {"items_by_price", "items_by_stock_in_order"}
+    assert stored(store, ("42", "x")).current_price == Decimal("1.0000")
+
+
 def test_create_adds_the_columns_a_newer_schema_brought(store: ViewStore) -> None:
     store.create()
     with store._transaction() as cursor:  # make it look like a store from schema v1's time

@@ -277,3 +277,21 @@ def test_a_stale_record_moves_the_position_but_no_count() -> None:
     assert (plan.unmarked(), plan.dropped()) == ([], [])
     assert plan.catalogs == {"42": CatalogDelta()}
     assert plan.last_change_at == {"42": BASE_TIME + timedelta(minutes=5, seconds=1)}
+
+
+def test_a_rebuild_feeds_only_changes_at_or_after_the_active_generations_positions() -> None:
+    """Below `feed_from` the active generation announced the changes already (its feed is kept
+    across the switch): the item still changes, the feed does not repeat them."""
+    plan = plan_batch(
+        [
+            rec(4, change("a", minute=1, price="1")),
+            rec(5, change("b", minute=1, price="2")),
+            Incoming(1, 2, "42", "c", change("c", minute=1, price="3")),
+        ],
+        {},
+        lambda key: None,
+        feed_from={0: 5, 1: 9},
+    )
+    assert set(plan.items) == {("42", "a"), ("42", "b"), ("42", "c")}
+    assert [(e.change.item_id, e.position) for e in plan.feed] == [("b", Position(0, 5))]
+    assert plan.catalogs == {"42": CatalogDelta(items=3)}
