@@ -316,8 +316,8 @@ class ConsumerLoop:
         finally:
             if ahead is not None:
                 await ahead.dropped()
-            with contextlib.suppress(Exception):  # stopping: a last mirror, if Kafka answers
-                await self._commit_for_tools(consumer, None, force=True)
+            with contextlib.suppress(Exception):  # stopping: a last mirror, if Kafka answers soon
+                await asyncio.wait_for(self._commit_for_tools(consumer, None, force=True), 5)
             self._consumer = None
             await consumer.stop()
             self._store_thread.shutdown(wait=False)
