@@ -250,7 +250,7 @@ def test_the_plan_says_what_the_store_writes() -> None:
     plan = plan_batch(
         [
             rec(2, change("a", minute=3, kind=ChangeType.REMOVED)),
-            rec(3, change("b", minute=2, stock=OUT)),
+            rec(3, change("b", minute=7, stock=OUT)),
             rec(4, change("c", minute=5, stock=IN)),
             rec(5, change("d", "7", minute=1, kind=ChangeType.REMOVED)),
         ],
@@ -267,7 +267,7 @@ def test_the_plan_says_what_the_store_writes() -> None:
     }
     # The newest received time of a state the catalog keeps; a catalog with removals only has
     # none (the store then keeps its stored time).
-    assert plan.last_change_at == {"42": BASE_TIME + timedelta(minutes=5, seconds=1)}
+    assert plan.last_change_at == {"42": BASE_TIME + timedelta(minutes=7, seconds=1)}
 
 
 def test_a_stale_record_moves_the_position_but_no_count() -> None:
@@ -287,11 +287,15 @@ def test_a_rebuild_feeds_only_changes_at_or_after_the_active_generations_positio
             rec(4, change("a", minute=1, price="1")),
             rec(5, change("b", minute=1, price="2")),
             Incoming(1, 2, "42", "c", change("c", minute=1, price="3")),
+            Incoming(2, 0, "42", "d", change("d", minute=1, price="4")),  # not in feed_from
         ],
         {},
         lambda key: None,
         feed_from={0: 5, 1: 9},
     )
-    assert set(plan.items) == {("42", "a"), ("42", "b"), ("42", "c")}
-    assert [(e.change.item_id, e.position) for e in plan.feed] == [("b", Position(0, 5))]
-    assert plan.catalogs == {"42": CatalogDelta(items=3)}
+    assert set(plan.items) == {("42", "a"), ("42", "b"), ("42", "c"), ("42", "d")}
+    assert [(e.change.item_id, e.position) for e in plan.feed] == [
+        ("b", Position(0, 5)),
+        ("d", Position(2, 0)),
+    ]
+    assert plan.catalogs == {"42": CatalogDelta(items=4)}
