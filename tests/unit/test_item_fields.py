@@ -16,7 +16,7 @@ from catalog_contract.events import PRODUCT_FIELDS, Availability, ProductFields
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField, names_of
 from projector.answers import Item
 from projector.rows import ITEM_COLUMNS, item_column_kinds
-from projector.store import _schema, item_column_type
+from projector.store_schema import item_column_type, schema_statements
 from receiver import postback
 from receiver.postback import DATA_POINTS
 
@@ -133,7 +133,7 @@ def test_the_items_table_keeps_its_v2_types(big: str) -> None:
     expected |= {"partition": "INTEGER", "discount_percentage": "INTEGER"}
     assert {c: item_column_type(c, big) for c in ITEM_COLUMNS} == expected
     columns = ", ".join(f'"{c}" {kind}' for c, kind in expected.items())
-    assert _schema(big, "SERIAL")[0] == (
+    assert schema_statements(big, "SERIAL")[0] == (
         f"CREATE TABLE IF NOT EXISTS items ({columns}, PRIMARY KEY (catalog_id, item_id))"
     )
 
