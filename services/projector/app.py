@@ -21,7 +21,7 @@ from projector.rows import from_micros, item_json, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.status_routes import add_status_routes
-from projector.store import ItemFilter
+from projector.store_reads import ItemFilter
 from projector.streams import SlotResponse, change_events
 
 
@@ -140,7 +140,7 @@ def create_app(
         )
         await read_your_writes(min_position)
         rows = await asyncio.to_thread(runtime.store.item_rows, catalog_id, where)
-        found = [item_json(row) for row in rows]  # here, not in the thread: see ViewStore.item_row
+        found = [item_json(row) for row in rows]  # here, not in the thread: see StoreReads
         next_cursor = found[-1]["item_id"] if len(found) == limit else None
         return {"items": found, "next_cursor": next_cursor}
 

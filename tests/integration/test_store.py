@@ -17,7 +17,8 @@ from projector.generations import PostgresGenerations
 from projector.postgres import PostgresStore
 from projector.records import Incoming
 from projector.rows import ITEM_COLUMNS
-from projector.store import ItemFilter, ViewStore
+from projector.store import ViewStore
+from projector.store_reads import ItemFilter
 from projector.view import ItemState
 from tests.factories import change
 from tests.postgres import LocalPostgres
