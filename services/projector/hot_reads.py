@@ -55,7 +55,13 @@ class Reads:
             raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
 
     async def item(self, catalog_id: str, item_id: str) -> Response:
-        row = await asyncio.to_thread(self.runtime.store.item_row, (catalog_id, item_id))
+        store = self.runtime.store
+        key = (catalog_id, item_id)
+        row = (
+            store.item_row(key)
+            if store.lookups_in_place
+            else await asyncio.to_thread(store.item_row, key)
+        )
         if row is None:
             raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
         return Response(orjson.dumps(item_json(row)), media_type=JSON)

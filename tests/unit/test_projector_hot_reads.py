@@ -232,3 +232,31 @@ async def test_a_page_is_found_and_paged(db: Path) -> None:
         assert item["labels"] == ["a", "b ☕"]
         assert item["current_price"] == "1.01"
         assert item["position"] == "0:1"
+
+
+async def test_the_freshness_headers_follow_every_position_and_end(db: Path) -> None:
+    """They are made again only when the positions differ: never stale."""
+    async with both(db) as (hot, _):
+        live = hot._transport.app.state.runtime.projector  # type: ignore[attr-defined]
+        seen = []
+        for applied, ends in [
+            ({0: 40}, {}),
+            ({0: 40}, {0: 45}),
+            ({0: 40, 1: 7}, {0: 45, 1: 9}),
+            ({0: 44, 1: 7}, {0: 45, 1: 9}),
+            ({1: 7, 0: 44}, {1: 9, 0: 45}),  # the same, in another order
+        ]:
+            live.applied, live.end_offsets = applied, ends
+            answer = await hot.get("/v1/catalogs/42/items/sku-01")
+            seen.append((answer.headers["x-view-lag"], answer.headers["x-view-positions"]))
+        live.applied[0] = 45  # changed in place, as the consumer does
+        answer = await hot.get("/v1/catalogs/42/items/sku-01")
+        seen.append((answer.headers["x-view-lag"], answer.headers["x-view-positions"]))
+    assert seen == [
+        ("0", "0:40"),
+        ("5", "0:40"),
+        ("7", "0:40,1:7"),
+        ("3", "0:44,1:7"),
+        ("3", "0:44,1:7"),
+        ("2", "0:45,1:7"),
+    ]
