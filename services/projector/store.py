@@ -373,8 +373,6 @@ class ViewStore(StoreReads, ABC):
 class SqliteStore(ViewStore):
     """The embedded default: one file, WAL so readers never block the writer."""
 
-    lookups_in_place = True  # StoreReads: a key lookup is a local read that never waits
-
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path

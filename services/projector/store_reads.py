@@ -80,12 +80,6 @@ class StoreReads:
     on its event loop: done here, in the worker threads, that Python work fought the loop for
     the GIL and pages were 40% slower under 32 concurrent readers."""
 
-    # Whether `item_row` may run on the caller's thread (the read API's event loop): a lookup
-    # by primary key in a local SQLite file in WAL mode, which never waits for the writer, costs
-    # less than handing it to a worker thread and back (~25% of an item lookup's CPU). A
-    # database across a network (PostgreSQL) says no: its round trip would stall the loop.
-    lookups_in_place = False
-
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError  # ViewStore's
 
