@@ -55,7 +55,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "anyio/",
             "receiver/app.py",
             "receiver/auth.py",
-            "receiver/problems.py",
+            "runtime_support/problems.py",
         ),
     ),
     ("repeat window, dead letters", ("receiver/recent.py", "receiver/deadletter.py")),

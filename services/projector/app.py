@@ -15,13 +15,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from projector import answers, params, problems, query
 from projector.admin import admin_guard
 from projector.generations import Generations
+from projector.hot_reads import HotReads, Reads, item_filter
 from projector.metrics import ProjectorMetrics
 from projector.middleware import FreshnessHeaders, QueryLimit
-from projector.rows import from_micros, item_json, price_text_of_units
+from projector.rows import from_micros, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.status_routes import add_status_routes
-from projector.store import ItemFilter
 from projector.streams import SlotResponse, change_events
 
 
@@ -62,6 +62,8 @@ def create_app(
     )
     app.state.runtime = runtime
     problems.install(app)
+    reads = Reads(runtime, settings)
+    app.add_middleware(HotReads, reads=reads)  # innermost: the headers below apply to it too
     app.add_middleware(FreshnessHeaders, runtime=runtime)
     app.add_middleware(QueryLimit, max_bytes=settings.max_query_bytes)
 
@@ -72,14 +74,7 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    async def read_your_writes(min_position: str | None) -> None:
-        if min_position is None:
-            return
-        partition, offset = params.position("min_position", min_position)
-        if not await runtime.projector.wait_for(
-            partition, offset, settings.read_your_writes_max_wait_s
-        ):
-            raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
+    read_your_writes = reads.fresh_enough
 
     @app.get(
         "/v1/catalogs",
@@ -128,21 +123,11 @@ def create_app(
         cursor: Annotated[str | None, query.ItemCursor] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         min_position: Annotated[str | None, query.MinPosition] = None,
-    ) -> dict[str, Any]:
-        where = ItemFilter(
-            availability=params.given(params.availability, "availability", availability),
-            min_price_units=params.given(params.price_units, "min_price", min_price),
-            max_price_units=params.given(params.price_units, "max_price", max_price),
-            updated_since_micros=params.given(params.moment_micros, "updated_since", updated_since),
-            name_contains=q,
-            after_item_id=cursor,
-            limit=limit,
-        )
+    ) -> Response:
+        # hot_reads.HotReads answers the valid requests before they get here (same answers).
+        where = item_filter(availability, min_price, max_price, updated_since, q, cursor, limit)
         await read_your_writes(min_position)
-        rows = await asyncio.to_thread(runtime.store.item_rows, catalog_id, where)
-        found = [item_json(row) for row in rows]  # here, not in the thread: see ViewStore.item_row
-        next_cursor = found[-1]["item_id"] if len(found) == limit else None
-        return {"items": found, "next_cursor": next_cursor}
+        return await reads.items(catalog_id, where)
 
     @app.get(
         "/v1/catalogs/{catalog_id}/items/{item_id}",
@@ -151,12 +136,10 @@ def create_app(
     )
     async def item(
         catalog_id: str, item_id: str, min_position: Annotated[str | None, query.MinPosition] = None
-    ) -> dict[str, Any]:
+    ) -> Response:
+        # hot_reads.HotReads answers the valid requests before they get here (same answers).
         await read_your_writes(min_position)
-        row = await asyncio.to_thread(runtime.store.item_row, (catalog_id, item_id))
-        if row is None:
-            raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
-        return item_json(row)
+        return await reads.item(catalog_id, item_id)
 
     @app.get(
         "/v1/changes",

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from projector.params import BadParameter
+from runtime_support import problems as shared
+from runtime_support.problems import FieldReason
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://catalog-stream.dev/problems/"
 _TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -37,19 +37,13 @@ def problem(
     status: int,
     detail: str,
     *,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[FieldReason] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The answer for `status`: its title from the table, the type URI from the title."""
     title = _TITLES.get(status, "Error")
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + title.lower().replace(" ", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    slug = title.lower().replace(" ", "-")
+    return shared.problem(status, slug, title, detail, errors=errors, headers=headers)
 
 
 def _field(location: tuple[Any, ...] | list[Any]) -> str:
@@ -60,17 +54,13 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str:
 
 async def _on_bad_parameter(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BadParameter)
-    return problem(
-        422, f"{exc.name}: {exc.reason}", errors=[{"field": exc.name, "reason": exc.reason}]
-    )
+    return problem(422, f"{exc.name}: {exc.reason}", errors=[FieldReason(exc.name, exc.reason)])
 
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field(e.get("loc", ())), "reason": str(e.get("msg", ""))} for e in exc.errors()
-    ]
-    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    errors = [FieldReason(_field(e.get("loc", ())), str(e.get("msg", ""))) for e in exc.errors()]
+    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
     return problem(422, detail, errors=errors)
 
 

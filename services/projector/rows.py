@@ -7,6 +7,7 @@ Times are stored as integer microseconds since the epoch (UTC).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -120,13 +121,24 @@ def price_text_of_units(units: int | None) -> str | None:
     return f"{'-' if units < 0 else ''}{whole}.{digits}"
 
 
-def _iso(value: int | None) -> str | None:
-    moment = from_micros(value)
-    return None if moment is None else moment.isoformat()
+def _iso(value: int) -> str:
+    """`from_micros(value).isoformat()`, in half the time (a page has three times an item):
+    time.gmtime and one format, where datetime makes two objects. Out of datetime's years,
+    datetime's own way, and its error."""
+    seconds, micro = divmod(value, 1_000_000)
+    try:
+        t = time.gmtime(seconds)
+    except (OverflowError, OSError, ValueError):
+        t = None
+    if t is None or not 0 < t.tm_year < 10_000:
+        return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).isoformat()
+    day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    moment = f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    return f"{day}T{moment}.{micro:06d}+00:00" if micro else f"{day}T{moment}+00:00"
 
 
-def _list(value: str | None) -> list[str] | None:
-    return None if value is None else list(json.loads(value))
+def _list(value: str) -> list[str]:
+    return list(json.loads(value))
 
 
 _JSON_OF_COLUMN: dict[str, Any] = {
@@ -136,12 +148,27 @@ _JSON_OF_COLUMN: dict[str, Any] = {
 }
 
 
+# What item_json does to each column, decided once: which ones it converts (never a None: every
+# missing value stays null), and the answer's keys (partition and offset become `position`).
+_CONVERTED = tuple(
+    (at, convert)
+    for at, column in enumerate(ITEM_COLUMNS)
+    if (convert := _JSON_OF_COLUMN.get(column)) is not None
+)
+_PARTITION_AT = ITEM_COLUMNS.index("partition")
+_OFFSET_AT = ITEM_COLUMNS.index("offset")
+_ANSWER_KEYS = (*(c for c in ITEM_COLUMNS if c not in ("partition", "offset")), "position")
+
+
 def item_json(row: tuple[Any, ...]) -> dict[str, Any]:
     """What the read API says of an item, straight from its stored row: a page of items costs
     far less than going through ItemState (Decimal and datetime objects for every field)."""
-    found = {}
-    for column, value in zip(ITEM_COLUMNS, row, strict=True):
-        convert = _JSON_OF_COLUMN.get(column)
-        found[column] = value if convert is None else convert(value)
-    found["position"] = position_text(found.pop("partition"), found.pop("offset"))
-    return found
+    if len(row) != len(ITEM_COLUMNS):
+        raise ValueError(f"an item row has {len(ITEM_COLUMNS)} columns, not {len(row)}")
+    values = list(row)
+    for at, convert in _CONVERTED:
+        if values[at] is not None:
+            values[at] = convert(values[at])
+    position = position_text(row[_PARTITION_AT], row[_OFFSET_AT])
+    del values[max(_PARTITION_AT, _OFFSET_AT)], values[min(_PARTITION_AT, _OFFSET_AT)]
+    return dict(zip(_ANSWER_KEYS, [*values, position], strict=True))

@@ -26,11 +26,11 @@ from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
 from receiver.guard import LastResort
 from receiver.intake import change_from_request, query_text
 from receiver.metrics import ReceiverMetrics
-from receiver.problems import problem
 from receiver.publisher import Acknowledged, Publisher
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
+from runtime_support.problems import problem
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from receiver.problems import PROBLEM_JSON, TYPE_BASE
+from runtime_support.problems import PROBLEM_JSON, TYPE_BASE
 
 log = logging.getLogger(__name__)
 

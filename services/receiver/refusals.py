@@ -19,10 +19,10 @@ from receiver.deadletter import dead_letter, repeat_key, tally_record
 from receiver.errors import FieldProblem, InvalidPostback, PublishFailed
 from receiver.intake import query_text
 from receiver.metrics import ReceiverMetrics
-from receiver.problems import problem
 from receiver.publisher import Publisher
 from receiver.repeats import RepeatWindow, Tally
 from receiver.settings import ReceiverSettings
+from runtime_support.problems import problem
 
 log = logging.getLogger(__name__)
 

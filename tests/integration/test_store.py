@@ -20,7 +20,8 @@ from projector.item_fold import ItemState
 from projector.postgres_store import PostgresStore
 from projector.records import Incoming
 from projector.rows import ITEM_COLUMNS
-from projector.store import ItemFilter, ViewStore
+from projector.store import ViewStore
+from projector.store_reads import ItemFilter
 from projector.store_write import BatchWrite
 from tests.factories import change
 from tests.postgres import LocalPostgres

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog_contract.events import Availability
 from projector.item_fold import ItemState, price_text
-from projector.rows import from_row, item_json, price_from_units, price_text_of_units, to_row
+from projector.rows import (
+    ITEM_COLUMNS,
+    from_micros,
+    from_row,
+    item_json,
+    price_from_units,
+    price_text_of_units,
+    to_row,
+)
 
 STATE = ItemState(
     catalog_id="42",
@@ -71,3 +82,45 @@ def test_the_read_api_shows_an_item_straight_from_its_row() -> None:
 )
 def test_price_text_in_integers_matches_the_decimal_one(units: int | None) -> None:
     assert price_text_of_units(units) == price_text(price_from_units(units))
+
+
+# The store's times: any signed 64-bit count of microseconds (most outside datetime's years).
+MICROS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(-62_135_596_800_000_000, 253_402_300_799_999_999),  # years 1 .. 9999
+    st.sampled_from([0, -1, 1, -62_135_596_800_000_000, 253_402_300_799_999_999]),
+)
+
+
+def _outcome(make: Callable[[], object]) -> object:
+    try:
+        return make()
+    except (ValueError, OverflowError, OSError) as exc:
+        return type(exc)
+
+
+@given(MICROS)
+def test_a_time_is_shown_as_datetime_shows_it(value: int) -> None:
+    """The fast formatting of times says what `datetime.isoformat` says, or fails as it does."""
+    row = list(to_row(STATE))
+    row[ITEM_COLUMNS.index("received_at")] = value
+    shown = _outcome(lambda: item_json(tuple(row))["received_at"])
+    assert shown == _outcome(lambda: from_micros(value).isoformat())  # type: ignore[union-attr]
+
+
+def test_times_with_and_without_microseconds_and_before_the_epoch() -> None:
+    row = list(to_row(STATE))
+    at = ITEM_COLUMNS.index("sale_ends_at")
+    for value, text in [
+        (0, "1970-01-01T00:00:00+00:00"),
+        (-1, "1969-12-31T23:59:59.999999+00:00"),
+        (-62_135_596_800_000_000, "0001-01-01T00:00:00+00:00"),
+        (1_795_738_140_000_001, "2026-11-27T00:09:00.000001+00:00"),
+    ]:
+        row[at] = value
+        assert item_json(tuple(row))["sale_ends_at"] == text
+
+
+def test_a_row_of_another_width_is_refused() -> None:
+    with pytest.raises(ValueError, match="columns"):
+        item_json(to_row(STATE)[:-1])

@@ -1,0 +1,65 @@
+"""RFC 9457 problem details, as both services answer every refusal: `application/problem+json`
+with a type URI, a title, the status, a detail and, where fields were at fault, each field and
+its reason. One home, so the receiver's and the projector's refusals cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://catalog-stream.dev/problems/"
+
+
+class NamesAField(Protocol):
+    """What a problem says of one refused field (the receiver's FieldProblem is one)."""
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class FieldReason:
+    field: str
+    reason: str
+
+
+def problem_body(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: Sequence[NamesAField] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The document: `errors` only when there are some, `extra` members after the standard ones."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "reason": e.reason} for e in errors]
+    return body
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    errors: Sequence[NamesAField] | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = problem_body(status, slug, title, detail, errors, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
