@@ -54,6 +54,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "h11/",
             "anyio/",
             "receiver/app.py",
+            "receiver/intake_flow.py",
             "receiver/auth.py",
             "runtime_support/problems.py",
         ),

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
@@ -35,11 +36,13 @@ class Published:
 
 
 class RecordingPublisher(Publisher):
-    """Acknowledges every write at once and keeps it, in order."""
+    """Acknowledges every write at once and keeps it, in order; or, with `failure` set, raises
+    it for every write (Kafka not acknowledging) and keeps nothing."""
 
     def __init__(self, settings: ReceiverSettings) -> None:
         super().__init__(settings)
         self.published: list[Published] = []
+        self.failure: Exception | None = None
 
     async def start(self) -> None:
         pass
@@ -57,6 +60,8 @@ class RecordingPublisher(Publisher):
         *values: bytes | None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> list[Acknowledged]:
+        if self.failure is not None:
+            raise self.failure
         self.published.append(Published(topic, key, values))
         offset = len(self.published)
         return [Acknowledged(topic, 0, offset + i) for i in range(len(values))]
@@ -100,7 +105,7 @@ class Answer:
 
 
 async def call(
-    app: FastAPI,
+    app: ASGIApp,
     method: str,
     *,
     body: bytes = b"",

@@ -178,6 +178,12 @@ GET_OPERATION: dict[str, Any] = {
     "responses": _RESPONSES,
 }
 
+# /readyz: ready, or 503 while Kafka is unreachable or a topic is missing.
+READYZ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": STATUS}}},
+    503: problem_answer("Kafka unreachable or topics missing."),
+}
+
 
 def add_security_scheme(spec: dict[str, Any], header: str) -> None:
     """The credential header, under the name this deployment uses."""

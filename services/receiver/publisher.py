@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -30,6 +30,24 @@ class Acknowledged:
     topic: str
     partition: int
     offset: int
+
+
+class Publishes(Protocol):
+    """What the receiver needs of Kafka: `Publisher`, or a recording stand-in in tests."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def topics_present(self, *topics: str) -> bool: ...
+
+    async def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        *values: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> list[Acknowledged]: ...
 
 
 class Publisher:

@@ -19,7 +19,7 @@ from receiver.deadletter import dead_letter, repeat_key, tally_record
 from receiver.errors import FieldProblem, InvalidPostback, PublishFailed
 from receiver.intake import query_text
 from receiver.metrics import ReceiverMetrics
-from receiver.publisher import Publisher
+from receiver.publisher import Publishes
 from receiver.repeats import RepeatWindow, Tally
 from receiver.settings import ReceiverSettings
 from runtime_support.problems import problem
@@ -56,7 +56,7 @@ class Refusals:
     def __init__(
         self,
         settings: ReceiverSettings,
-        kafka: Publisher,
+        kafka: Publishes,
         metrics: ReceiverMetrics,
         unavailable: Callable[[str], Response],
     ) -> None:
