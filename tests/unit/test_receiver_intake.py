@@ -18,7 +18,7 @@ from receiver.intake_flow import Intake, kafka_unavailable
 from receiver.metrics import ReceiverMetrics
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
-from tests.receiver_harness import Answer, RecordingPublisher, call, settings
+from tests.receiver_harness import Answer, RecordingPublisher, call, recording_app, settings
 
 GOOD = {"CatalogId": "7", "CatalogItemId": "chair-1", "CurrentPrice": "10.00"}
 PROBLEM_JSON = "application/problem+json"
@@ -157,3 +157,14 @@ async def test_an_exact_repeat_is_answered_from_the_window_without_a_second_writ
     assert again.body == first.body
     assert len(publisher.events()) == 1
     assert metrics.registry.get_sample_value("receiver_duplicates_dropped_total") == 1
+
+
+async def test_a_post_past_fastapi_still_ends_in_a_problem_document_when_a_bug_raises() -> None:
+    # POSTs skip FastAPI's router (app.PostbackFastPath); LastResort must still cover them.
+    app, publisher = recording_app()
+    publisher.failure = RuntimeError("a bug nobody expected")
+    answer = await call(
+        app, "POST", body=json.dumps(GOOD).encode(), content_type="application/json"
+    )
+    _problem(answer, 500, "internal-error")
+    assert publisher.published == []
