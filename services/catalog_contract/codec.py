@@ -11,7 +11,7 @@ from typing import Any
 
 import fastavro
 
-from catalog_contract import schemas
+from catalog_contract import compiled_writer, schemas
 from catalog_contract.errors import DecodeError
 from catalog_contract.events import ProductChange
 
@@ -19,8 +19,19 @@ MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 
 
+_COMPILED: dict[int, compiled_writer.RecordWriter | None] = {}
+
+
 def encode_record(record: dict[str, Any], schema: schemas.SchemaVersion | None = None) -> bytes:
     writer = schema or schemas.current()
+    if writer.fingerprint not in _COMPILED:
+        _COMPILED[writer.fingerprint] = compiled_writer.compile_record(writer.parsed)
+    compiled = _COMPILED[writer.fingerprint]
+    if compiled is not None:
+        try:
+            return MAGIC + writer.fingerprint_bytes + compiled(record)
+        except compiled_writer.Unsupported:
+            pass  # fastavro writes (or refuses) this one
     buffer = io.BytesIO()
     buffer.write(MAGIC)
     buffer.write(writer.fingerprint_bytes)

@@ -1,0 +1,160 @@
+"""The compiled writer writes exactly fastavro's bytes, and leaves to fastavro every value it
+does not write the same way."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import fastavro
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catalog_contract import codec, schemas
+from catalog_contract.compiled_writer import Unsupported, compile_record
+from catalog_contract.events import Availability, ChangeType, ProductChange
+
+CURRENT = schemas.current()
+WRITE = compile_record(CURRENT.parsed)
+
+SAMPLE = ProductChange(
+    event_id=uuid.UUID(int=7),
+    received_at=datetime(2026, 11, 27, 10, 11, 12, 345678, tzinfo=UTC),
+    change_type=ChangeType.UPDATED,
+    catalog_id="7",
+    catalog_item_id="chair-1",
+    labels=("a", "b"),
+    current_price=Decimal("-0.0001"),
+    stock_availability=Availability.IN_STOCK,
+)
+
+_text = st.text(max_size=80)
+_optional_text = st.none() | _text
+_times = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=5))]),
+)
+_prices = st.none() | st.integers(0, 4).flatmap(
+    lambda places: st.decimals(
+        min_value=Decimal("-99999999999999.9999"),
+        max_value=Decimal("99999999999999.9999"),
+        places=places,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "event_id": draw(st.uuids() | st.uuids().map(str)),
+        "received_at": draw(_times),
+        "source_updated_at": draw(st.none() | _times),
+        "change_type": draw(st.sampled_from([c.value for c in ChangeType])),
+        "catalog_id": draw(_text),
+        "catalog_item_id": draw(_text),
+        "name": draw(_optional_text),
+        "description": draw(_optional_text),
+        "manufacturer": draw(_optional_text),
+        "category": draw(_optional_text),
+        "labels": draw(st.none() | st.lists(_text, max_size=5)),
+        "url": draw(_optional_text),
+        "mobile_url": draw(_optional_text),
+        "image_url": draw(_optional_text),
+        "additional_image_urls": draw(st.none() | st.lists(_text, max_size=3)),
+        "current_price": draw(_prices),
+        "original_price": draw(_prices),
+        "discount_percentage": draw(st.none() | st.integers(-(2**31), 2**31 - 1)),
+        "currency": draw(_optional_text),
+        "stock_availability": draw(st.none() | st.sampled_from([a.value for a in Availability])),
+        "gtin": draw(_optional_text),
+        "mpn": draw(_optional_text),
+        "sku": draw(_optional_text),
+        "sale_ends_at": draw(st.none() | _times),
+        "shipping_cost": draw(_prices),
+    }
+
+
+def _fastavro(record: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, CURRENT.parsed, record)
+    return buffer.getvalue()
+
+
+def test_the_current_schema_compiles() -> None:
+    assert WRITE is not None
+    assert {f["name"] for f in CURRENT.parsed["fields"]} == set(SAMPLE.to_record())
+
+
+@settings(max_examples=400)
+@given(records())
+def test_writes_exactly_what_fastavro_writes(record: dict[str, Any]) -> None:
+    assert WRITE is not None
+    assert WRITE(record) == _fastavro(record)
+
+
+def test_an_event_round_trips_through_the_codec() -> None:
+    value = codec.encode(SAMPLE)
+    assert value == codec.MAGIC + CURRENT.fingerprint_bytes + _fastavro(SAMPLE.to_record())
+    assert codec.decode(value) == SAMPLE
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("received_at", datetime(2026, 1, 1)),  # no zone: fastavro reads it in the local zone
+        ("current_price", Decimal("1.23456")),  # more places than the schema's scale
+        ("current_price", Decimal("NaN")),
+        ("current_price", 1.5),
+        ("discount_percentage", True),
+        ("discount_percentage", 2**64),
+        ("change_type", "RENAMED"),
+        ("name", b"bytes"),
+    ],
+)
+def test_values_it_does_not_write_like_fastavro_are_left_to_fastavro(
+    field: str, value: Any
+) -> None:
+    assert WRITE is not None
+    record = SAMPLE.to_record()
+    record[field] = value
+    with pytest.raises(Unsupported):
+        WRITE(record)
+
+
+def test_a_missing_field_is_left_to_fastavro() -> None:
+    assert WRITE is not None
+    record = SAMPLE.to_record()
+    del record["name"]
+    with pytest.raises(Unsupported):
+        WRITE(record)
+
+
+def test_a_schema_with_a_type_it_does_not_know_does_not_compile() -> None:
+    schema = {"type": "record", "name": "x", "fields": [{"name": "f", "type": "double"}]}
+    assert compile_record(schema) is None
+    union = {"type": "record", "name": "y", "fields": [{"name": "f", "type": ["string", "int"]}]}
+    assert compile_record(union) is None
+
+
+@pytest.mark.parametrize(
+    "price", ["1E+3", "-0", "0.0000", "-0.0001", "99999999999999.9999", "-128", "127", "-1E+5"]
+)
+def test_decimal_edges_are_written_as_fastavro_writes_them(price: str) -> None:
+    assert WRITE is not None
+    record = SAMPLE.to_record()
+    record["current_price"] = Decimal(price)
+    assert WRITE(record) == _fastavro(record)
+
+
+def test_the_codec_still_refuses_what_fastavro_refuses() -> None:
+    record = SAMPLE.to_record()
+    record["current_price"] = Decimal("12345678901234567890")  # 20 digits, precision 18
+    with pytest.raises(ValueError, match="precision"):
+        codec.encode_record(record)
