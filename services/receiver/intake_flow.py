@@ -9,7 +9,6 @@ so the whole status table is tested with a recording one (tests/unit/test_receiv
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -31,6 +30,7 @@ from receiver.publisher import Acknowledged, Publishes
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
+from receiver.time_limits import TimeLimit
 from runtime_support.problems import problem
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class Intake:
         self._recent = recent
         self._refusals = refusals
         self._unavailable = unavailable
+        self._body_time = TimeLimit(settings.request_timeout_s)
 
     async def handle(self, request: Request) -> Response:
         """The flow, timed and counted in flight."""
@@ -159,7 +160,7 @@ class Intake:
                 f"query string exceeds {settings.max_body_bytes} bytes",
             )
         try:
-            async with asyncio.timeout(settings.request_timeout_s):
+            async with self._body_time():
                 body = await read_body(request, settings.max_body_bytes)
         except BodyTooLarge as too_large:
             return await reject(

@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
 from receiver.settings import ReceiverSettings
+from receiver.time_limits import TimeLimit
 from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Publisher:
         self._producer: AIOKafkaProducer | None = None
         self._connector: asyncio.Task[None] | None = None
         self._outage = Outage()  # to log losing and regaining Kafka once each
+        self._produce_time = TimeLimit(settings.produce_timeout_s)
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -139,7 +141,7 @@ class Publisher:
         if self._producer is None:
             raise PublishFailed("not connected to Kafka yet")
         try:
-            async with asyncio.timeout(self._settings.produce_timeout_s):
+            async with self._produce_time():
                 acknowledged = await self._send_in_order(
                     self._producer, topic, key, values, headers
                 )
