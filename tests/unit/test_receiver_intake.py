@@ -160,7 +160,7 @@ async def test_an_exact_repeat_is_answered_from_the_window_without_a_second_writ
 
 
 async def test_a_post_past_fastapi_still_ends_in_a_problem_document_when_a_bug_raises() -> None:
-    # POSTs skip FastAPI's router (app.PostbackFastPath); LastResort must still cover them.
+    # POSTs skip FastAPI's own stack (app.ReceiverApp); LastResort must still cover them.
     app, publisher = recording_app()
     publisher.failure = RuntimeError("a bug nobody expected")
     answer = await call(
