@@ -92,7 +92,7 @@ def test_the_current_schema_compiles() -> None:
     assert {f["name"] for f in CURRENT.parsed["fields"]} == set(SAMPLE.to_record())
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(records())
 def test_writes_exactly_what_fastavro_writes(record: dict[str, Any]) -> None:
     assert WRITE is not None
@@ -158,3 +158,18 @@ def test_the_codec_still_refuses_what_fastavro_refuses() -> None:
     record["current_price"] = Decimal("12345678901234567890")  # 20 digits, precision 18
     with pytest.raises(ValueError, match="precision"):
         codec.encode_record(record)
+
+
+def test_the_codec_writes_with_the_compiled_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fastavro(*_: object) -> None:
+        raise AssertionError("fastavro was asked to write")
+
+    monkeypatch.setattr(fastavro, "schemaless_writer", no_fastavro)
+    assert codec.encode(SAMPLE)[: codec.HEADER_SIZE] == codec.MAGIC + CURRENT.fingerprint_bytes
+
+
+def test_the_codec_leaves_an_unsupported_value_to_fastavro() -> None:
+    record = SAMPLE.to_record()
+    record["received_at"] = datetime(2026, 1, 1, 12)  # no zone: fastavro's local-time reading
+    expected = codec.MAGIC + CURRENT.fingerprint_bytes + _fastavro(record)
+    assert codec.encode_record(record) == expected
