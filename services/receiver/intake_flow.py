@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
@@ -54,22 +55,27 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+@cache
+def _json_string(text: str) -> bytes:
+    return json.dumps(text).encode()
+
+
 def accepted_body(event_id: uuid.UUID, acks: list[Acknowledged]) -> bytes:
     """The 200 body: where Kafka put the event (`position` is what readers wait for).
 
     Rendered once to bytes, which the repeat window keeps (bytes cost the garbage collector
     nothing; a window of objects took ~30% of the CPU under load), so a repeat gets the same answer.
+    Formatted directly (json.dumps of the dict cost ~6 µs a postback): only the topic name is
+    text from outside, and it is written as JSON (once per topic).
     """
-    return json.dumps(
-        {
-            "event_id": str(event_id),
-            "topic": acks[0].topic,
-            "partition": acks[0].partition,
-            "offset": acks[0].offset,
-            "position": position_text(acks[-1].partition, acks[-1].offset),
-        },
-        separators=(",", ":"),
-    ).encode()
+    first, last = acks[0], acks[-1]
+    return b'{"event_id":"%s","topic":%s,"partition":%d,"offset":%d,"position":"%s"}' % (
+        str(event_id).encode(),
+        _json_string(first.topic),
+        first.partition,
+        first.offset,
+        position_text(last.partition, last.offset).encode(),
+    )
 
 
 def kafka_unavailable(metrics: ReceiverMetrics, retry_after_s: int) -> Callable[[str], Response]:

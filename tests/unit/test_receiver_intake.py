@@ -5,17 +5,20 @@ published or dead-lettered for it."""
 from __future__ import annotations
 
 import json
+import uuid
 from ipaddress import ip_network
 from typing import Any
 
+import pytest
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog_contract import codec
 from catalog_contract.keys import product_key
 from receiver.errors import PublishFailed
-from receiver.intake_flow import Intake, kafka_unavailable
+from receiver.intake_flow import Intake, accepted_body, kafka_unavailable
 from receiver.metrics import ReceiverMetrics
+from receiver.publisher import Acknowledged
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from tests.receiver_harness import Answer, RecordingPublisher, call, recording_app, settings
@@ -168,3 +171,17 @@ async def test_a_post_past_fastapi_still_ends_in_a_problem_document_when_a_bug_r
     )
     _problem(answer, 500, "internal-error")
     assert publisher.published == []
+
+
+@pytest.mark.parametrize("topic", ["catalog.product-changes.v1", 'odd "topic" é'])
+def test_the_200_body_is_the_json_of_where_kafka_put_the_event(topic: str) -> None:
+    event_id = uuid.UUID("6f1c2a52-3f0e-4d7e-9a43-5c1b0d3e8f21")
+    acks = [Acknowledged(topic, 2, 41), Acknowledged(topic, 2, 42)]
+    expected = {
+        "event_id": str(event_id),
+        "topic": topic,
+        "partition": 2,
+        "offset": 41,
+        "position": "2:42",
+    }
+    assert accepted_body(event_id, acks) == json.dumps(expected, separators=(",", ":")).encode()
