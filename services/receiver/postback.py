@@ -58,12 +58,16 @@ REQUIRED = ("CatalogId", "CatalogItemId")
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-3f0e-4d7e-9a43-5c1b0d3e8f21")
 
 _BY_LOWER_NAME = {name.lower(): name for name in DATA_POINTS}
+# Keys as the platform spells them resolve without lowering them first (the usual case).
+_BY_NAME = {name: name for name in DATA_POINTS}
+# One encoder for every id: json.dumps with non-default options builds a new one per call.
+_CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _is_empty(raw: RawValue) -> bool:
-    if isinstance(raw, list):
-        return all(not item.strip() for item in raw)
-    return not raw.strip()
+    if isinstance(raw, str):
+        return not raw.strip()
+    return all(not item.strip() for item in raw)
 
 
 def canonical_data_points(
@@ -72,7 +76,9 @@ def canonical_data_points(
     """Keys resolved to platform names (case-insensitively); empty values dropped as absent."""
     mapped: dict[str, RawValue] = {}
     for key, value in raw.items():
-        name = _BY_LOWER_NAME.get(field_map.get(key, key).lower())
+        if field_map:
+            key = field_map.get(key, key)
+        name = _BY_NAME.get(key) or _BY_LOWER_NAME.get(key.lower())
         if name is not None and not _is_empty(value):
             mapped[name] = value
     return mapped
@@ -80,13 +86,8 @@ def canonical_data_points(
 
 def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
     """A UUIDv5 of the event's content fields, in a fixed order and text form."""
-    canonical = json.dumps(
-        [
-            str(content.get(name)) if content.get(name) is not None else None
-            for name in CONTENT_FIELDS
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+    canonical = _CONTENT_ENCODER.encode(
+        [None if (value := content.get(name)) is None else str(value) for name in CONTENT_FIELDS]
     )
     return uuid.uuid5(EVENT_ID_NAMESPACE, canonical)
 
