@@ -7,6 +7,7 @@ other keys maps them with `field_map` (template key -> platform name).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -60,8 +61,9 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-3f0e-4d7e-9a43-5c1b0d3e8f21")
 _BY_LOWER_NAME = {name.lower(): name for name in DATA_POINTS}
 # Keys as the platform spells them resolve without lowering them first (the usual case).
 _BY_NAME = {name: name for name in DATA_POINTS}
-# One encoder for every id: json.dumps with non-default options builds a new one per call.
-_CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+# JSON text of one string as json.dumps(..., ensure_ascii=False) writes it (the C function).
+_json_string = json.encoder.encode_basestring
 
 
 def _is_empty(raw: RawValue) -> bool:
@@ -85,11 +87,19 @@ def canonical_data_points(
 
 
 def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
-    """A UUIDv5 of the event's content fields, in a fixed order and text form."""
-    canonical = _CONTENT_ENCODER.encode(
-        [None if (value := content.get(name)) is None else str(value) for name in CONTENT_FIELDS]
+    """A UUIDv5 of the event's content fields, in a fixed order and text form: the JSON array
+    `json.dumps([str(value) (None as is), ...], separators=(",", ":"), ensure_ascii=False)` writes,
+    joined here directly, and uuid.uuid5's own steps with the namespace's bytes taken once
+    (the encoder and uuid5's per-call set-up were a third of the id's cost)."""
+    canonical = ",".join(
+        [
+            "null" if (value := content.get(name)) is None else _json_string(str(value))
+            for name in CONTENT_FIELDS
+        ]
     )
-    return uuid.uuid5(EVENT_ID_NAMESPACE, canonical)
+    name = f"[{canonical}]".encode()  # UUIDv5 is SHA-1 by definition, not a security use
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
 
 
 def build_change(

@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from catalog_contract.events import Availability, ChangeType
+from catalog_contract.events import CONTENT_FIELDS, Availability, ChangeType
 from receiver.errors import InvalidPostback
-from receiver.postback import DATA_POINTS, build_change
+from receiver.postback import DATA_POINTS, EVENT_ID_NAMESPACE, build_change, event_id_for
 from tests.zones import NEW_YORK, local_zone
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -182,3 +184,19 @@ def test_the_canonical_form_behind_event_ids_written_out() -> None:
     raw = {"CatalogId": "7", "CatalogItemId": "tasse:1", "Name": "Tasse à café",
            "CurrentPrice": "12.99", "DateLastUpdated": "2026-11-27T10:00:00Z"}  # fmt: skip
     assert build_change(raw, NOW).event_id == uuid.uuid5(namespace, canonical)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.none() | st.text(st.characters(blacklist_categories=["Cs"]), max_size=12),
+        min_size=len(CONTENT_FIELDS),
+        max_size=len(CONTENT_FIELDS),
+    )
+)
+def test_event_ids_are_uuid5_of_json_dumps_whatever_the_text(texts: list[str | None]) -> None:
+    """event_id_for writes the canonical form itself (faster than json.dumps): the same text
+    for any characters, quotes, backslashes, controls and non-ASCII included."""
+    content = dict(zip(CONTENT_FIELDS, texts, strict=True))
+    canonical = json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
+    assert event_id_for(content) == uuid.uuid5(EVENT_ID_NAMESPACE, canonical)
