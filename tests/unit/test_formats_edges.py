@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from receiver import formats
 from receiver.errors import UnreadableBody
@@ -122,3 +126,41 @@ def test_an_unsupported_type_is_415_naming_it_and_every_accepted_type(
     assert caught.value.reason.endswith(
         "accepted: application/json, application/x-www-form-urlencoded, application/xml, text/xml"
     )
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.tuples(_JSONISH, st.sampled_from(["utf-8", "utf-16", "utf-16-le", "utf-32"])).map(
+            lambda pair: json.dumps(pair[0], ensure_ascii=False).encode(pair[1], "surrogatepass")
+        ),
+    )
+)
+def test_from_json_reads_exactly_what_json_loads_reads(body: bytes) -> None:
+    """from_json keeps one decoder instead of json.loads(body, parse_int=str, ...): the same
+    encodings detected (UTF-8/16/32), the same documents read, the same errors named."""
+    refusal: str | None = None
+    try:
+        expected = json.loads(body, parse_int=str, parse_float=str, parse_constant=str)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        refusal = f"body is not valid JSON: {exc}"
+    if refusal is not None:
+        with pytest.raises(UnreadableBody) as caught:
+            formats.from_json(body)
+        assert caught.value.reason == refusal
+        return
+    if not isinstance(expected, dict):
+        with pytest.raises(UnreadableBody):
+            formats.from_json(body)
+    elif all(isinstance(value, str) for value in expected.values()):
+        assert formats.from_json(body) == expected
