@@ -28,6 +28,7 @@ _GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _INTEGER = re.compile(r"[+-]?(\d+)(?:\.0*)?")
 _PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+_WORD_SEPARATORS = re.compile(r"[\s_\-]+")
 
 _AVAILABILITY_WORDS = {
     "instock": Availability.IN_STOCK,
@@ -55,7 +56,7 @@ _CHANGE_WORDS = {
 
 def _squash(word: str) -> str:
     """`In Stock`, `in_stock`, `IN-STOCK`, `InStock` -> `instock`."""
-    return re.sub(r"[\s_\-]+", "", word).lower()
+    return _WORD_SEPARATORS.sub("", word).lower()
 
 
 def storable(value: str) -> str:
@@ -63,6 +64,8 @@ def storable(value: str) -> str:
     surrogate (not encodable as UTF-8, so neither Avro nor a Kafka key can carry it)."""
     if "\x00" in value:
         raise ValueError("contains a NUL character (\\u0000), which cannot be stored")
+    if value.isascii():  # O(1) in CPython; only non-ASCII text can hold a surrogate
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
