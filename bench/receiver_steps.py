@@ -2,13 +2,21 @@
 
 py-spy's profile of a load row is noisy on a shared machine; these steps are pure CPU, so
 `timeit` over the same varied bodies bench/load.lua sends measures each one reliably (the best
-of several repeats, as pyperf does). Run: `.venv/bin/python -m bench.receiver_steps`.
+of several repeats, as pyperf does). Run: `.venv/bin/python -m bench.receiver_steps`, or with
+`--against REV` for a before/after table: REV's services/ and schemas/ (git archive) and the
+working tree's are timed in alternating child processes, each step's best kept, so that the
+machine's load changes both sides alike.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 import timeit
 from collections.abc import Callable
@@ -52,7 +60,8 @@ def per_item_us(step: Callable[[], object], items: int) -> float:
     return best / items * 1e6
 
 
-def main() -> None:
+def measure() -> dict[str, float]:
+    """Each step's µs per postback, in this process's code."""
     bodies = load_bodies()
     received = datetime(2026, 11, 28, tzinfo=UTC)
     raws = [formats.parse_body("application/json", body) for body in bodies]
@@ -92,14 +101,62 @@ def main() -> None:
         "encode": encode,
         "metrics": count,
     }
-    total = 0.0
-    print(f"{'step':<24}{'us/postback':>12}", file=sys.stdout)
-    for name, step in steps.items():
-        us = per_item_us(step, len(bodies))
-        if not name.startswith(" "):
-            total += us
-        print(f"{name:<24}{us:>12.1f}")
-    print(f"{'total':<24}{total:>12.1f}")
+    return {name: per_item_us(step, len(bodies)) for name, step in steps.items()}
+
+
+def _table(columns: dict[str, dict[str, float]]) -> None:
+    print(f"{'step (us/postback)':<24}" + "".join(f"{name:>10}" for name in columns))
+    rows = next(iter(columns.values()))
+    for step in [*rows, "total"]:
+        cells = []
+        for figures in columns.values():
+            value = sum(v for k, v in figures.items() if not k.startswith(" "))
+            cells.append(figures.get(step, value))
+        print(f"{step:<24}" + "".join(f"{cell:>10.1f}" for cell in cells))
+
+
+def _child(pythonpath: str | None) -> dict[str, float]:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.receiver_steps", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    figures: dict[str, float] = json.loads(out)
+    return figures
+
+
+def compare(revision: str, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(
+            ["git", "archive", revision, "services", "schemas"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        best: dict[str, dict[str, float]] = {"before": {}, "after": {}}
+        for _ in range(rounds):
+            for side, path in (("before", f"{old}/services"), ("after", None)):
+                for step, us in _child(path).items():
+                    best[side][step] = min(us, best[side].get(step, us))
+    print(f"before = {revision}, after = working tree; best of {rounds} alternating runs")
+    _table(best)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--against", metavar="REV", help="a git revision to compare with")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    if args.against:
+        compare(args.against, args.rounds)
+    elif args.json:
+        print(json.dumps(measure()))
+    else:
+        _table({"us": measure()})
 
 
 if __name__ == "__main__":
