@@ -116,16 +116,6 @@ class ConsumerLoop:
     def has_applied(self, partition: int, offset: int) -> bool:
         return self.applied.get(partition, 0) > offset
 
-    async def wait_for(self, partition: int, offset: int, timeout_s: float) -> bool:
-        async with self.progress:
-            try:
-                await asyncio.wait_for(
-                    self.progress.wait_for(lambda: self.has_applied(partition, offset)), timeout_s
-                )
-            except TimeoutError:
-                return False
-        return True
-
     # --- consuming -----------------------------------------------------------------------
 
     def _plan(

@@ -49,11 +49,24 @@ class Reads:
         if min_position is None:
             return
         partition, offset = params.position("min_position", min_position)
-        live = self.runtime.projector
-        if live.has_applied(partition, offset):  # mostly: no lock, no timer
+        runtime = self.runtime
+
+        def reached() -> bool:
+            # The consumer asked each time: a rebuild's switch replaces it while readers wait
+            # (on the shared condition), and the old one's positions never move again.
+            return runtime.projector.has_applied(partition, offset)
+
+        if reached():  # mostly: no lock, no timer
             return
-        if not await live.wait_for(partition, offset, self.settings.read_your_writes_max_wait_s):
-            raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
+        async with runtime.progress:
+            try:
+                await asyncio.wait_for(
+                    runtime.progress.wait_for(reached), self.settings.read_your_writes_max_wait_s
+                )
+            except TimeoutError:
+                raise HTTPException(
+                    504, f"view has not reached {min_position} yet; retry shortly"
+                ) from None
 
     async def item(self, catalog_id: str, item_id: str) -> Response:
         # In a worker thread even on SQLite, where the lookup itself is cheaper than the hop:

@@ -8,14 +8,12 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 
 from projector.app import create_app
 from projector.generations import SqliteGenerations
 from projector.settings import ProjectorSettings
 
 
-@pytest.mark.xfail(strict=True, reason="waits on the old consumer's positions (fixed next)")
 async def test_a_waiting_read_is_answered_when_the_new_generation_gets_there(
     tmp_path: Path,
 ) -> None:
