@@ -237,6 +237,8 @@ class ConsumerLoop:
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)
+        async with self.progress:  # readers waiting for a position the store already holds
+            self.progress.notify_all()
 
     async def run(self, stop: asyncio.Event) -> None:
         projector = self

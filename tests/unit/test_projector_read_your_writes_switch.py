@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 from aiokafka import TopicPartition
 
 from projector.app import create_app
@@ -57,7 +56,6 @@ class _Consumer:
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="no notify when positions are read (fixed next)")
 async def test_a_waiting_read_is_answered_when_the_positions_are_read_on_assignment(
     tmp_path: Path,
 ) -> None:
