@@ -82,7 +82,10 @@ def moment_micros(name: str, text: str) -> int:
         raise BadParameter(name, "must be an ISO-8601 time, e.g. 2026-11-27T10:00:00Z") from exc
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise BadParameter(name, "needs a time zone (Z or +hh:mm)")
-    delta = moment - _EPOCH + timedelta(seconds=leap)  # exact even before datetime.min in UTC
+    delta = moment - _EPOCH  # exact even before datetime.min in UTC
+    if leap and delta.seconds != 86_399:  # a leap second ends a UTC day: 23:59:60Z
+        raise BadParameter(name, "a leap second (:60) is only the last second of a UTC day")
+    delta += timedelta(seconds=leap)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
