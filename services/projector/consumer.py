@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from catalog_contract.lag import total_lag
 from projector.batch import BatchPlan, ItemKey, plan_batch
+from projector.consumer_progress import ConsumerProgress
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.errors import PositionConflict, ProjectorError, StoreRefused
@@ -32,8 +32,6 @@ from projector.store import ViewStore
 from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
-COMMIT_EVERY_S = 1.0
-FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover
 T = TypeVar("T")
 
 
@@ -54,7 +52,7 @@ def _in_order(batches: dict[TopicPartition, list[Any]]) -> list[Any]:
     return [m for tp in sorted(batches, key=lambda t: t.partition) for m in batches[tp]]
 
 
-class ConsumerLoop:
+class ConsumerLoop(ConsumerProgress):
     """Consumes the product topic batch by batch into one generation of the views."""
 
     def __init__(
@@ -94,27 +92,6 @@ class ConsumerLoop:
     async def _in_store_thread(self, work: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._store_thread, functools.partial(work, *args))
-
-    # --- what readers ask ----------------------------------------------------------------
-
-    def lag(self) -> int:
-        return total_lag(self.end_offsets, self.applied)
-
-    def ends_known(self) -> bool:
-        """Whether the end of every assigned partition is known. Ends become known partition by
-        partition, as fetch answers arrive: one known end says nothing of the others."""
-        return bool(self.assigned) and self.assigned <= self.end_offsets.keys()
-
-    def caught_up(self) -> bool:
-        """Every assigned partition's end is known and reached."""
-        return self.ends_known() and self.lag() == 0
-
-    def ready(self, max_lag: int) -> bool:
-        """Every assigned partition's end is known, and the views are at most `max_lag` behind."""
-        return self.ends_known() and self.lag() <= max_lag
-
-    def has_applied(self, partition: int, offset: int) -> bool:
-        return self.applied.get(partition, 0) > offset
 
     # --- consuming -----------------------------------------------------------------------
 
@@ -336,48 +313,4 @@ class ConsumerLoop:
                 log.error(
                     "unreadable record skipped",
                     extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},
-                )
-
-    async def _commit_for_tools(
-        self, consumer: AIOKafkaConsumer, plan: BatchPlan | None, force: bool = False
-    ) -> None:
-        """Mirror the applied offsets to the group's Kafka offsets, at most every
-        COMMIT_EVERY_S (a round trip to the broker per batch slowed catch-up) and when stopping."""
-        if plan is not None:
-            self._uncommitted.update(plan.next_offsets)
-        if not self._uncommitted:  # every record was already applied: nothing moved
-            return
-        if not force and time.monotonic() - self._committed_at < COMMIT_EVERY_S:
-            return
-        offsets = {TopicPartition(self.settings.topic, p): o for p, o in self._uncommitted.items()}
-        self._uncommitted, self._committed_at = {}, time.monotonic()
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:  # informational only: the store holds the real offsets
-            log.info("could not mirror offsets to kafka: %s", exc)
-
-    def _watch_fetches(self, consumer: AIOKafkaConsumer) -> None:
-        """A partition is stale when no fetch answer came for it for a while (a broker down
-        longer than a failover). aiokafka's own errors are summarised; this is the state."""
-        now_ms = time.time() * 1000
-        stale = []
-        for tp in consumer.assignment():
-            answered = consumer.last_poll_timestamp(tp)
-            if answered is not None and now_ms - answered > FETCH_STALE_MS:
-                stale.append(tp.partition)
-        change = self._fetch_outage.observe(bool(stale), time.monotonic())
-        if change is not None and change.lost:
-            log.error("kafka not answering fetches", extra={"partitions": stale})
-        elif change is not None:
-            log.warning("kafka answering fetches again", extra={"failing_s": change.lasted_s})
-
-    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
-        self._watch_fetches(consumer)
-        self.assigned = frozenset(tp.partition for tp in consumer.assignment())
-        for tp in consumer.assignment():
-            end = consumer.highwater(tp)
-            if end is not None:
-                self.end_offsets[tp.partition] = end
-                self.metrics.lag.labels(str(tp.partition)).set(
-                    total_lag({tp.partition: end}, self.applied)
                 )

@@ -1,0 +1,98 @@
+"""Where one consumer's views stand against the topic: the offsets applied, the partitions'
+ends, the lag readers and /readyz ask about, whether fetches still get answers, and the mirror of
+the applied offsets to the group's Kafka offsets (for lag tools only: the store holds the real
+ones). The consumer loop (consumer.py) moves these; the read API only reads them."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from catalog_contract.lag import total_lag
+from projector.batch import BatchPlan
+from projector.metrics import ProjectorMetrics
+from projector.settings import ProjectorSettings
+from runtime_support.quiet_logs import Outage
+
+log = logging.getLogger(__name__)
+COMMIT_EVERY_S = 1.0
+FETCH_STALE_MS = 20_000  # twice the brokers' session timeout: longer than a normal failover
+
+
+class ConsumerProgress:
+    """Mixed into ConsumerLoop, which sets these in its __init__."""
+
+    settings: ProjectorSettings
+    metrics: ProjectorMetrics
+    applied: dict[int, int]  # partition -> next offset the views expect
+    end_offsets: dict[int, int]
+    assigned: frozenset[int]  # the partitions this instance reads
+    _fetch_outage: Outage  # logged once when fetches stop, once when they resume
+    _uncommitted: dict[int, int]  # applied, not yet mirrored to Kafka
+    _committed_at: float
+
+    def lag(self) -> int:
+        return total_lag(self.end_offsets, self.applied)
+
+    def ends_known(self) -> bool:
+        """Whether the end of every assigned partition is known. Ends become known partition by
+        partition, as fetch answers arrive: one known end says nothing of the others."""
+        return bool(self.assigned) and self.assigned <= self.end_offsets.keys()
+
+    def caught_up(self) -> bool:
+        """Every assigned partition's end is known and reached."""
+        return self.ends_known() and self.lag() == 0
+
+    def ready(self, max_lag: int) -> bool:
+        """Every assigned partition's end is known, and the views are at most `max_lag` behind."""
+        return self.ends_known() and self.lag() <= max_lag
+
+    def has_applied(self, partition: int, offset: int) -> bool:
+        return self.applied.get(partition, 0) > offset
+
+    async def _commit_for_tools(
+        self, consumer: AIOKafkaConsumer, plan: BatchPlan | None, force: bool = False
+    ) -> None:
+        """Mirror the applied offsets to the group's Kafka offsets, at most every
+        COMMIT_EVERY_S (a round trip to the broker per batch slowed catch-up) and when stopping."""
+        if plan is not None:
+            self._uncommitted.update(plan.next_offsets)
+        if not self._uncommitted:  # every record was already applied: nothing moved
+            return
+        if not force and time.monotonic() - self._committed_at < COMMIT_EVERY_S:
+            return
+        offsets = {TopicPartition(self.settings.topic, p): o for p, o in self._uncommitted.items()}
+        self._uncommitted, self._committed_at = {}, time.monotonic()
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:  # informational only: the store holds the real offsets
+            log.info("could not mirror offsets to kafka: %s", exc)
+
+    def _watch_fetches(self, consumer: AIOKafkaConsumer) -> None:
+        """A partition is stale when no fetch answer came for it for a while (a broker down
+        longer than a failover). aiokafka's own errors are summarised; this is the state."""
+        now_ms = time.time() * 1000
+        stale = []
+        for tp in consumer.assignment():
+            answered = consumer.last_poll_timestamp(tp)
+            if answered is not None and now_ms - answered > FETCH_STALE_MS:
+                stale.append(tp.partition)
+        change = self._fetch_outage.observe(bool(stale), time.monotonic())
+        if change is not None and change.lost:
+            log.error("kafka not answering fetches", extra={"partitions": stale})
+        elif change is not None:
+            log.warning("kafka answering fetches again", extra={"failing_s": change.lasted_s})
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        self._watch_fetches(consumer)
+        self.assigned = frozenset(tp.partition for tp in consumer.assignment())
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None:
+                self.end_offsets[tp.partition] = end
+                self.metrics.lag.labels(str(tp.partition)).set(
+                    total_lag({tp.partition: end}, self.applied)
+                )
