@@ -49,7 +49,9 @@ class BatchWrite:
             "COALESCE(catalogs.last_change_at, 0) THEN excluded.last_change_at "
             "ELSE catalogs.last_change_at END"
         )
-        self.drop_empty_catalogs = sql("DELETE FROM catalogs WHERE item_count <= 0")
+        # Only a catalog this batch counted can have become empty (after every batch none is),
+        # so look those up by key: a scan of every catalog per batch grew with the catalogs.
+        self.drop_if_empty = sql("DELETE FROM catalogs WHERE catalog_id = ? AND item_count <= 0")
         self.save_offset = sql(
             'INSERT INTO offsets (topic, "partition", next_offset) VALUES (?, ?, ?) '
             'ON CONFLICT (topic, "partition") '
@@ -103,7 +105,8 @@ class BatchWrite:
                     micros(plan.last_change_at.get(catalog_id)),
                 ),
             )
-        cursor.execute(self.drop_empty_catalogs)
+        if plan.catalogs:
+            cursor.executemany(self.drop_if_empty, [(c,) for c in plan.catalogs])
         cursor.executemany(self.save_offset, [(topic, p, o) for p, o in plan.next_offsets.items()])
 
     def check_positions(self, cursor: Any, topic: str, plan: BatchPlan) -> None:

@@ -78,6 +78,30 @@ def test_an_item_added_removed_and_re_added_is_in_one_table_at_a_time(store: Vie
     assert stored(store, where).current_price == Decimal("3.0000")
 
 
+def test_a_catalog_emptied_by_a_batch_goes_and_the_others_stay(store: ViewStore) -> None:
+    """Empty catalogs are dropped by key (only those a batch counted): one emptied across
+    batches, one whose only item came and went within a batch, and a busy one beside them."""
+    store.create()
+
+    def write(events: list[Any]) -> None:
+        positions = store.positions("t")
+        start = positions.get(0, 0)
+        records = [
+            Incoming(0, start + i, e.catalog_id, e.catalog_item_id, e) for i, e in enumerate(events)
+        ]
+        keys = store.load_items([(e.catalog_id, e.catalog_item_id) for e in events])
+        store.write("t", plan_batch(records, positions, keys.get))
+
+    write([change("a", catalog="1", minute=1), change("b", catalog="2", minute=1)])
+    assert sorted(c["catalog_id"] for c in store.catalogs()) == ["1", "2"]
+    write([
+        change("a", catalog="1", minute=2, kind=ChangeType.REMOVED),
+        change("c", catalog="3", minute=2),
+        change("c", catalog="3", minute=3, kind=ChangeType.REMOVED),
+    ])  # fmt: skip
+    assert [(c["catalog_id"], c["item_count"]) for c in store.catalogs()] == [("2", 1)]
+
+
 def test_a_rebuilds_store_gets_the_read_indexes_after_its_load(store: ViewStore) -> None:
     def indexes() -> set[str]:
         if isinstance(store, PostgresStore):
