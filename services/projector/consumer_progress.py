@@ -64,8 +64,17 @@ class ConsumerProgress:
             return
         if not force and time.monotonic() - self._committed_at < COMMIT_EVERY_S:
             return
-        offsets = {TopicPartition(self.settings.topic, p): o for p, o in self._uncommitted.items()}
+        # A batch written while its partitions were revoked still reports them: Kafka refuses a
+        # commit naming a partition the group no longer gives this member (IllegalStateError).
+        owned = {tp.partition for tp in consumer.assignment()}
+        offsets = {
+            TopicPartition(self.settings.topic, p): o
+            for p, o in self._uncommitted.items()
+            if p in owned
+        }
         self._uncommitted, self._committed_at = {}, time.monotonic()
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
         except KafkaError as exc:  # informational only: the store holds the real offsets
