@@ -35,7 +35,7 @@ request = function()
       c, n, n, n, price, stock, n, at)
     return wrk.format("POST", wrk.path, {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Postback-Token"] = secret}, body)
   elseif mode == "item" then
-    local n = math.random(1, products)
+    local n = math.random(0, products - 1)  -- the preload wrote sku-0 .. sku-(products-1)
     return wrk.format("GET", string.format("/v1/catalogs/%d/items/sku-%d", n % catalogs, n))
   else -- page
     return wrk.format("GET", string.format(
