@@ -173,3 +173,16 @@ def test_the_codec_leaves_an_unsupported_value_to_fastavro() -> None:
     record["received_at"] = datetime(2026, 1, 1, 12)  # no zone: fastavro's local-time reading
     expected = codec.MAGIC + CURRENT.fingerprint_bytes + _fastavro(record)
     assert codec.encode_record(record) == expected
+
+
+def test_a_tuple_in_a_union_field_means_to_the_codec_what_it_means_to_fastavro() -> None:
+    """fastavro reads a tuple in a union as (branch name, value): ("null", "x") is written as
+    null, ("a", "b") is refused (no branch "a"); neither is the array of two texts."""
+    record = SAMPLE.to_record()
+    record["labels"] = ("null", "x")
+    assert codec.encode_record(record) == codec.MAGIC + CURRENT.fingerprint_bytes + _fastavro(
+        record
+    )
+    record["labels"] = ("a", "b")
+    with pytest.raises(ValueError, match="union type name a not found"):
+        codec.encode_record(record)
