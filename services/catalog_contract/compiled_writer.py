@@ -122,6 +122,8 @@ def _optional(inner: Write) -> Write:
     def write(value: Any, out: bytearray) -> None:
         if value is None:
             out.append(0)
+        elif type(value) is tuple:  # fastavro reads a tuple in a union as (branch name, value)
+            raise Unsupported
         else:
             out.append(2)  # zig-zag 1
             inner(value, out)
