@@ -186,3 +186,15 @@ def test_a_tuple_in_a_union_field_means_to_the_codec_what_it_means_to_fastavro()
     record["labels"] = ("a", "b")
     with pytest.raises(ValueError, match="union type name a not found"):
         codec.encode_record(record)
+
+
+@pytest.mark.parametrize("count", [2**31, -(2**31) - 1, 2**40])
+def test_the_codec_refuses_an_int_fields_value_beyond_32_bits_as_fastavro_does(
+    count: int,
+) -> None:
+    """fastavro's union search finds no branch of ["null", "int"] for it; written as a long it
+    would be a record no Avro int reader can read."""
+    record = SAMPLE.to_record()
+    record["discount_percentage"] = count
+    with pytest.raises(ValueError, match="do not match"):
+        codec.encode_record(record)
