@@ -41,6 +41,12 @@ def _long(n: int, out: bytearray) -> None:
     out.append(n)
 
 
+def _int(n: int, out: bytearray) -> None:
+    if type(n) is not int or not -(2**31) <= n < 2**31:
+        raise Unsupported  # in a union, fastavro finds no branch for it and refuses it
+    _long(n, out)
+
+
 def _bytes(value: bytes, out: bytearray) -> None:
     _long(len(value), out)
     out += value
@@ -149,7 +155,9 @@ def _compile_type(schema: Any) -> Write | None:
     if kind in ("int", "long"):
         if logical == "timestamp-micros":
             return _timestamp_micros
-        return _long if logical is None else None
+        if logical is None:
+            return _int if kind == "int" else _long
+        return None
     if kind == "bytes" and logical == "decimal":
         return _decimal(int(schema.get("scale", 0)), int(schema["precision"]))
     if kind == "enum" and logical is None:
