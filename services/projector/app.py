@@ -83,7 +83,7 @@ def create_app(
     )
     async def catalogs(
         cursor: Annotated[str | None, query.ItemCursor] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[int, Query(ge=1, le=query.LIMIT_MAX)] = query.LIMIT_DEFAULT,
         min_position: Annotated[str | None, query.MinPosition] = None,
     ) -> dict[str, Any]:
         await read_your_writes(min_position)
@@ -113,15 +113,19 @@ def create_app(
     )
     async def items(
         catalog_id: str,
-        availability: Annotated[query.AvailabilityText | None, Query(max_length=32)] = None,
+        availability: Annotated[
+            query.AvailabilityText | None, Query(max_length=query.MAX_CHARS["availability"])
+        ] = None,
         min_price: Annotated[str | None, query.Price] = None,
         max_price: Annotated[str | None, query.Price] = None,
         updated_since: Annotated[
             query.DateTimeText | None, Query(max_length=64, description="ISO-8601 time with a zone")
         ] = None,
-        q: Annotated[str | None, Query(max_length=200, description="in the name")] = None,
+        q: Annotated[
+            str | None, Query(max_length=query.MAX_CHARS["q"], description="in the name")
+        ] = None,
         cursor: Annotated[str | None, query.ItemCursor] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[int, Query(ge=1, le=query.LIMIT_MAX)] = query.LIMIT_DEFAULT,
         min_position: Annotated[str | None, query.MinPosition] = None,
     ) -> Response:
         # hot_reads.HotReads answers the valid requests before they get here (same answers).
@@ -149,7 +153,7 @@ def create_app(
     async def changes(
         after: Annotated[int, Query(ge=0, le=params.MAX_INT64)] = 0,
         type: query.Kinds = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[int, Query(ge=1, le=query.LIMIT_MAX)] = query.LIMIT_DEFAULT,
     ) -> dict[str, Any]:
         kinds = sorted({k.value for k in type or []})
         page = await asyncio.to_thread(runtime.store.feed_page, after, kinds, limit)

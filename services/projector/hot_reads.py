@@ -22,15 +22,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from projector import params, problems
 from projector.params import BadParameter
+from projector.query import LIMIT_DEFAULT, LIMIT_MAX, MAX_CHARS
 from projector.rows import item_json
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store_reads import ItemFilter
 
 JSON = "application/json"
-LIMIT_DEFAULT, LIMIT_MAX = 100, 1000
-# What FastAPI's declarations in app.py allow (max_length); longer values go to FastAPI.
-_MAX_CHARS = {"availability": 32, "q": 200, "cursor": 4096}
 _PAGE_PARAMETERS = frozenset(
     ("availability", "min_price", "max_price", "updated_since", "q", "cursor", "limit",
      "min_position")
@@ -118,7 +116,7 @@ def _single_values(query: bytes, allowed: frozenset[str]) -> dict[str, str]:
     found = dict(pairs)
     if len(found) != len(pairs) or not allowed.issuperset(found) or "" in found.values():
         raise Unusual
-    for name, most in _MAX_CHARS.items():
+    for name, most in MAX_CHARS.items():  # longer values go to FastAPI
         if len(found.get(name, "")) > most:
             raise Unusual
     return found

@@ -12,7 +12,12 @@ from catalog_contract.events import Availability
 from projector import params
 from projector.item_fold import ChangeKind
 
-ItemCursor = Query(max_length=4096, description="page after this id (`next_cursor`)")
+# Bounds the documented routes declare and hot_reads (which answers the valid requests first)
+# checks: one copy, so the two routes cannot disagree on what is valid.
+LIMIT_DEFAULT, LIMIT_MAX = 100, 1000
+MAX_CHARS = {"availability": 32, "q": 200, "cursor": 4096}
+
+ItemCursor = Query(max_length=MAX_CHARS["cursor"], description="page after this id (`next_cursor`)")
 MinPosition = Query(
     max_length=40,
     pattern=f"^{params.POSITION_PATTERN}$",
