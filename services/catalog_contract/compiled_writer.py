@@ -15,13 +15,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    Clamped,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+    Subnormal,
+    Underflow,
+)
 from typing import Any
 
 Write = Callable[[Any, bytearray], None]
 RecordWriter = Callable[[Mapping[str, Any]], bytes]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SIGNALS = (Clamped, Inexact, InvalidOperation, Overflow, Rounded, Subnormal, Underflow)
 
 
 class Unsupported(Exception):
@@ -70,16 +84,24 @@ def _timestamp_micros(value: Any, out: bytearray) -> None:
 
 
 def _decimal(scale: int, precision: int) -> Write:
+    # The unscaled integer is the value with its exponent moved by `scale` (scaleb), read as an
+    # int: a fifth of the cost of joining the digits into text. Exact: the coefficient has at
+    # most `precision` digits (checked first) and the result has a whole exponent; any signal
+    # (a huge exponent) leaves the value to fastavro.
+    exact = Context(prec=max(precision, 1), Emax=MAX_EMAX, Emin=MIN_EMIN, traps=list(_SIGNALS))
+
     def write(value: Any, out: bytearray) -> None:
         if type(value) is not Decimal or not value.is_finite():
             raise Unsupported
-        sign, digits, exponent = value.as_tuple()
-        shift = int(exponent) + scale
-        if len(digits) > precision or shift < 0:
+        _, digits, exponent = value.as_tuple()
+        if len(digits) > precision or int(exponent) + scale < 0:
             raise Unsupported  # fastavro raises its own error
-        unscaled = int("".join(map(str, digits)) or "0") * 10**shift
+        try:
+            unscaled = int(value.scaleb(scale, exact))
+        except DecimalException:
+            raise Unsupported from None
         size = (unscaled.bit_length() + 8) // 8
-        _bytes((-unscaled if sign else unscaled).to_bytes(size, "big", signed=True), out)
+        _bytes(unscaled.to_bytes(size, "big", signed=True), out)
 
     return write
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,15 +75,15 @@ class ProductChange(ProductFields):
     source_updated_at: datetime | None = None
 
     def to_record(self) -> dict[str, Any]:
-        """The dict fastavro writes (enums as symbols, lists as lists)."""
-        record: dict[str, Any] = {}
-        for name in _FIELD_NAMES:
-            value = getattr(self, name)
+        """The dict fastavro writes (enums as symbols, lists as lists). Every field is read in
+        one C call; only the fields typed as an enum or a list can need converting."""
+        record = dict(zip(_FIELD_NAMES, _ALL_FIELDS(self), strict=True))
+        for name in _CONVERTED_FIELDS:
+            value = record[name]
             if isinstance(value, enum.Enum):
-                value = value.value
+                record[name] = value.value
             elif isinstance(value, tuple):
-                value = list(value)
-            record[name] = value
+                record[name] = list(value)
         return record
 
     @classmethod
@@ -103,6 +104,8 @@ class ProductChange(ProductFields):
 
 _LIST_FIELDS = names_of(FieldKind.LIST)
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ProductChange))
+_ALL_FIELDS = operator.attrgetter(*_FIELD_NAMES)
+_CONVERTED_FIELDS = ("change_type", *names_of(FieldKind.AVAILABILITY), *_LIST_FIELDS)
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(ProductChange) if f.name not in ("event_id", "received_at")
