@@ -190,23 +190,73 @@ def _compile_type(schema: Any) -> Write | None:
     return None
 
 
+# One field's lines in the generated writer (`value` is the field's value; `_w` its writer).
+_CALL = """
+        _w{i}(record[{name!r}], out)"""
+_OPTIONAL = """
+        value = record[{name!r}]
+        if value is None:
+            append(0)
+        elif type(value) is tuple:
+            raise Unsupported
+        else:
+            append(2)
+            _w{i}(value, out)"""
+_OPTIONAL_STRING = """
+        value = record[{name!r}]
+        if value is None:
+            append(0)
+        elif type(value) is str:
+            encoded = value.encode()
+            append(2)
+            if len(encoded) < 64:
+                append(len(encoded) << 1)
+            else:
+                _long(len(encoded), out)
+            out += encoded
+        else:
+            raise Unsupported"""
+
+
+def _field_lines(index: int, name: str, schema: Any) -> tuple[str, Write] | None:
+    """The generated lines of one field and the writer they call, or None (type unknown)."""
+    if isinstance(schema, list) and len(schema) == 2 and schema[0] == "null":
+        inner = _compile_type(schema[1])
+        if inner is None:
+            return None
+        code = _OPTIONAL_STRING if inner is _string else _OPTIONAL
+        return code.format(i=index, name=name), inner
+    write = _compile_type(schema)
+    return None if write is None else (_CALL.format(i=index, name=name), write)
+
+
 def compile_record(schema: Mapping[str, Any]) -> RecordWriter | None:
     """A writer of `schema`'s records (raising Unsupported for values it leaves to fastavro),
-    or None when the schema has a type it does not know."""
-    fields: list[tuple[str, Write]] = []
-    for field in schema.get("fields", ()):
-        write = _compile_type(field["type"])
-        if write is None:
+    or None when the schema has a type it does not know.
+
+    Generated as one function with each field's lines in order (the common ["null", "string"]
+    and every union's null branch written inline): a call per field of the per-field writers
+    above cost about as much as the writing itself. Field names are written as Python literals
+    (repr), so any name is only ever a string."""
+    lines = []
+    namespace: dict[str, Any] = {"Unsupported": Unsupported, "_long": _long}
+    for index, field in enumerate(schema.get("fields", ())):
+        found = _field_lines(index, str(field["name"]), field["type"])
+        if found is None:
             return None
-        fields.append((field["name"], write))
-
-    def write_record(record: Mapping[str, Any]) -> bytes:
-        out = bytearray()
-        try:
-            for name, write in fields:
-                write(record[name], out)
-        except KeyError:
-            raise Unsupported from None  # fastavro decides what a missing field means
-        return bytes(out)
-
-    return write_record
+        lines.append(found[0])
+        namespace[f"_w{index}"] = found[1]
+    source = (
+        "def write_record(record):\n"
+        "    out = bytearray()\n"
+        "    append = out.append\n"
+        "    try:" + "".join(lines) + "\n"
+        "    except KeyError:\n"
+        "        raise Unsupported from None\n"  # fastavro decides what a missing field means
+        "    return bytes(out)\n"
+    )
+    if not lines:
+        source = "def write_record(record):\n    return b''\n"
+    exec(compile(source, "<compiled_writer>", "exec"), namespace)  # noqa: S102 - our own text
+    writer: RecordWriter = namespace["write_record"]
+    return writer

@@ -214,3 +214,18 @@ def test_every_decimal_within_precision_is_written_here_as_fastavro_writes_it(
     record = SAMPLE.to_record()
     record["current_price"] = Decimal(coefficient).scaleb(exponent)
     assert WRITE(record) == _fastavro(record)
+
+
+def test_a_field_name_is_only_ever_a_key_of_the_generated_writer() -> None:
+    """The writer is generated as Python text: a name with quotes and code in it is still just
+    the key it reads (written as a literal), and a record of no fields writes nothing."""
+    name = "x'] + __import__('os').getcwd() + record['"
+    schema = {"type": "record", "name": "r", "fields": [{"name": name, "type": "string"}]}
+    write = compile_record(schema)
+    assert write is not None
+    assert write({name: "ab"}) == b"\x04ab"
+    with pytest.raises(Unsupported):
+        write({"x": "ab"})
+    empty = compile_record({"type": "record", "name": "e", "fields": []})
+    assert empty is not None
+    assert empty({}) == b""
