@@ -171,12 +171,12 @@ def measure() -> dict[str, float]:
 
     def count() -> None:
         for _ in bodies:
-            metrics.in_flight.inc()
+            metrics.handling += 1
             started = time.perf_counter()
             metrics.produce_latency.observe(time.perf_counter() - started)
             metrics.accepted.inc()
             metrics.latency.observe(time.perf_counter() - started)
-            metrics.in_flight.dec()
+            metrics.handling -= 1
 
     steps = {
         "parse": parse,

@@ -117,13 +117,13 @@ class Intake:
     async def handle(self, request: Request) -> Response:
         """The flow, timed and counted in flight."""
         metrics = self._metrics
-        metrics.in_flight.inc()
+        metrics.handling += 1
         started = time.perf_counter()
         try:
             return await self._handle(request)
         finally:
             metrics.latency.observe(time.perf_counter() - started)
-            metrics.in_flight.dec()
+            metrics.handling -= 1
 
     def _refused_caller(self, request: Request) -> Response | None:
         """403 for an address not allowed, 401 for a missing or wrong credential (neither kept:
