@@ -169,14 +169,23 @@ def measure() -> dict[str, float]:
         for change in changes:
             product_records(change)
 
+    # As Intake.handle counts; before the plain in-flight count (--against), with the gauge.
+    plain = hasattr(metrics, "handling")
+
     def count() -> None:
         for _ in bodies:
-            metrics.handling += 1
+            if plain:
+                metrics.handling += 1
+            else:
+                metrics.in_flight.inc()
             started = time.perf_counter()
             metrics.produce_latency.observe(time.perf_counter() - started)
             metrics.accepted.inc()
             metrics.latency.observe(time.perf_counter() - started)
-            metrics.handling -= 1
+            if plain:
+                metrics.handling -= 1
+            else:
+                metrics.in_flight.dec()
 
     steps = {
         "parse": parse,
