@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import (
     MAX_EMAX,
     MIN_EMIN,
@@ -35,6 +35,7 @@ Write = Callable[[Any, bytearray], None]
 RecordWriter = Callable[[Mapping[str, Any]], bytes]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _SIGNALS = (Clamped, Inexact, InvalidOperation, Overflow, Rounded, Subnormal, Underflow)
 
 
@@ -79,8 +80,7 @@ def _uuid(value: Any, out: bytearray) -> None:
 def _timestamp_micros(value: Any, out: bytearray) -> None:
     if type(value) is not datetime or value.tzinfo is None:
         raise Unsupported  # fastavro reads a naive time in the machine's zone
-    delta = value - _EPOCH
-    _long((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds, out)
+    _long((value - _EPOCH) // _MICROSECOND, out)  # exact: timedelta // timedelta is an int
 
 
 def _decimal(scale: int, precision: int) -> Write:

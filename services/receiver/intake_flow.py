@@ -173,6 +173,7 @@ class Intake:
         self._unavailable = unavailable
         self._body_time = TimeLimit(settings.request_timeout_s)
         self._credential_header = settings.auth_header.lower().encode("latin-1")
+        self._max_future_skew = settings.max_future_skew  # (a property: a new timedelta a call)
 
     async def handle(self, request: Request) -> Response:
         """The flow, timed and counted in flight."""
@@ -255,7 +256,7 @@ class Intake:
                 body,
                 datetime.now(UTC),
                 settings.field_map,
-                settings.max_future_skew,
+                self._max_future_skew,
             )
         except UnreadableBody as exc:
             slug = "unsupported-media-type" if exc.status == 415 else "unreadable-body"
