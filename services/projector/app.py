@@ -11,18 +11,30 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import Receive, Scope, Send
 
 from projector import answers, params, problems, query
 from projector.admin import admin_guard
 from projector.generations import Generations
 from projector.hot_reads import HotReads, Reads, item_filter
 from projector.metrics import ProjectorMetrics
-from projector.middleware import FreshnessHeaders, QueryLimit
+from projector.middleware import FreshHeaders, FreshnessHeaders, QueryLimit
 from projector.rows import from_micros, price_text_of_units
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.status_routes import add_status_routes
 from projector.streams import SlotResponse, change_events
+
+
+class ReadApi(FastAPI):
+    """FastAPI, with the hot read routes (hot_reads) asked first: they answer before its
+    middleware stack and router, or leave the request to them untouched."""
+
+    hot_reads: HotReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot_reads is None or not await self.hot_reads(scope, receive, send):
+            await super().__call__(scope, receive, send)
 
 
 def _catalog_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +55,7 @@ def create_app(
     generations: Generations,
     run_consumer: bool = True,
     on_failure: Callable[[], None] | None = None,
-) -> FastAPI:
+) -> ReadApi:
     """`on_failure` is called if the live consumer dies (the server should then exit)."""
     metrics = ProjectorMetrics()
     runtime = Runtime(settings, generations, metrics, on_failure)
@@ -54,7 +66,7 @@ def create_app(
         yield
         await runtime.stop()
 
-    app = FastAPI(
+    app = ReadApi(
         title="catalog-stream projector",
         version="1",
         lifespan=lifespan,
@@ -63,8 +75,9 @@ def create_app(
     app.state.runtime = runtime
     problems.install(app)
     reads = Reads(runtime, settings)
-    app.add_middleware(HotReads, reads=reads)  # innermost: the headers below apply to it too
-    app.add_middleware(FreshnessHeaders, runtime=runtime)
+    fresh_headers = FreshHeaders(runtime)
+    app.hot_reads = HotReads(reads, fresh_headers, settings.max_query_bytes)
+    app.add_middleware(FreshnessHeaders, headers=fresh_headers)
     app.add_middleware(QueryLimit, max_bytes=settings.max_query_bytes)
 
     def openapi() -> dict[str, Any]:

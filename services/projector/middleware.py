@@ -10,12 +10,11 @@ from projector import problems
 from projector.runtime import Runtime
 
 
-class FreshnessHeaders:
-    """Every answer says how fresh the view is. A plain ASGI middleware: Starlette's
-    `@app.middleware("http")` costs more than a whole item lookup."""
+class FreshHeaders:
+    """The freshness headers every answer carries, for the middleware below and the plain ASGI
+    routes (hot_reads), which answer before it."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         # The headers change only when a batch is applied or an end offset moves, while every
         # answer sends them: they are made again only when the positions they come from differ
@@ -23,7 +22,7 @@ class FreshnessHeaders:
         self._made_from: tuple[object, ...] | None = None
         self._headers: list[tuple[bytes, bytes]] = []
 
-    def headers(self) -> list[tuple[bytes, bytes]]:
+    def __call__(self) -> list[tuple[bytes, bytes]]:
         live = self.runtime.projector
         made_from = (tuple(live.applied.items()), tuple(live.end_offsets.items()))
         if made_from != self._made_from:
@@ -34,6 +33,15 @@ class FreshnessHeaders:
             ]
             self._made_from = made_from
         return self._headers
+
+
+class FreshnessHeaders:
+    """Every answer says how fresh the view is. A plain ASGI middleware: Starlette's
+    `@app.middleware("http")` costs more than a whole item lookup."""
+
+    def __init__(self, app: ASGIApp, headers: FreshHeaders) -> None:
+        self.app = app
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

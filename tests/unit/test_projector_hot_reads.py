@@ -1,6 +1,6 @@
 """The plain ASGI item and page routes (projector.hot_reads) answer exactly as FastAPI's
-documented routes do: the same status, headers and bytes for generated requests, valid or not;
-and they really take the valid ones (FastAPI never sees them)."""
+documented routes do: the same status, headers and bytes for generated requests, valid or not,
+and when the store fails; and they really take the valid ones (FastAPI's stack never sees them)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 
 from catalog_contract.events import Availability
-from projector.app import create_app
+from projector.app import ReadApi, create_app
 from projector.batch import plan_batch
+from projector.errors import StoreUnavailable
 from projector.generations import SqliteGenerations
-from projector.hot_reads import HotReads, Reads
 from projector.records import Incoming
 from projector.settings import ProjectorSettings
 from tests.factories import change
@@ -55,21 +54,27 @@ def fill(db: Path) -> None:
     store.close()
 
 
-def fastapi_only(app: FastAPI) -> FastAPI:
+def fastapi_only(app: ReadApi) -> ReadApi:
     """The same app without the plain ASGI routes: what FastAPI alone answers."""
-    app.user_middleware = [m for m in app.user_middleware if cast(object, m.cls) is not HotReads]
+    app.hot_reads = None
     return app
 
 
-def apps(db: Path) -> tuple[FastAPI, FastAPI]:
-    settings = ProjectorSettings(store_url=f"sqlite:///{db}", read_your_writes_max_wait_s=0.05)
+def apps(db: Path, max_query_bytes: int = 65_536) -> tuple[ReadApi, ReadApi]:
+    settings = ProjectorSettings(
+        store_url=f"sqlite:///{db}",
+        read_your_writes_max_wait_s=0.05,
+        max_query_bytes=max_query_bytes,
+    )
     hot = create_app(settings, SqliteGenerations(db), run_consumer=False)
     return hot, fastapi_only(create_app(settings, SqliteGenerations(db), run_consumer=False))
 
 
 @asynccontextmanager
-async def both(db: Path) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
-    hot, plain = apps(db)
+async def both(
+    db: Path, max_query_bytes: int = 65_536
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    hot, plain = apps(db, max_query_bytes)
     async with hot.router.lifespan_context(hot), plain.router.lifespan_context(plain):
         for app in (hot, plain):  # the view has applied 0:0 .. 0:39; 0:40 makes a 504
             app.state.runtime.projector.applied = {0: 40}
@@ -201,25 +206,68 @@ def test_each_edge_value_is_answered_as_fastapi_does(clients: Clients, path: str
     ],
 )
 async def test_valid_requests_never_reach_fastapi(db: Path, url: str) -> None:
-    """Answered by the plain routes alone (FastAPI would fail the test), as FastAPI answers."""
+    """Answered by the plain routes alone, before FastAPI's middleware stack (which would fail
+    the test), as FastAPI answers, freshness headers included."""
     async with both(db) as (hot, plain):
         expected = await plain.get(url)
-        runtime = hot._transport.app.state.runtime  # type: ignore[attr-defined]
+        app = cast(ReadApi, hot._transport.app)  # type: ignore[attr-defined]
 
         async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
             raise AssertionError(f"FastAPI asked to answer {scope['path']}")
 
-        app = HotReads(refuse, Reads(runtime, runtime.settings))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://p"
-        ) as alone:
-            answer = await alone.get(url)
-        assert answer.status_code == expected.status_code
-        assert answer.content == expected.content
-        # The freshness headers come from the middleware around both.
-        assert [h for h in expected.headers.raw if not h[0].startswith(b"x-view")] == list(
-            answer.headers.raw
+        app.middleware_stack = refuse
+        answer = await hot.get(url)
+        assert (answer.status_code, answer.headers.raw, answer.content) == (
+            expected.status_code,
+            expected.headers.raw,
+            expected.content,
         )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/catalogs/42/items?limit=2",
+        "/v1/catalogs/42/items/sku-01",
+        "/v1/catalogs/42/items/sku-01?min_position=0:39",
+    ],
+)
+async def test_a_failing_store_is_answered_as_fastapi_does(
+    db: Path, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plain routes send nothing of their own when the store fails: FastAPI's route answers
+    (its handler logs the failure and answers the same 500 problem as for any route)."""
+
+    def fail(*_: object) -> None:
+        raise StoreUnavailable("view store query failed: disk I/O error")
+
+    answers = []
+    for app in apps(db):
+        async with app.router.lifespan_context(app):
+            app.state.runtime.projector.applied = {0: 40}
+            app.state.runtime.store.item_row = app.state.runtime.store.item_rows = fail
+            # As uvicorn: the app raises the failure after its 500 is sent, and the server logs it.
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://p") as client:
+                caplog.clear()
+                answers.append(await client.get(url))
+                assert [r.message for r in caplog.records] == ["read API request failed"]
+    a, b = answers
+    assert a.status_code == 500
+    assert (a.status_code, a.headers.raw, a.content) == (b.status_code, b.headers.raw, b.content)
+    assert a.json()["detail"] == "the request failed; it was logged"
+
+
+async def test_a_query_over_the_limit_is_refused_as_before(db: Path) -> None:
+    """The plain routes leave a query string over max_query_bytes to FastAPI's 414."""
+    async with both(db, max_query_bytes=1024) as (hot, plain):
+        url = "/v1/catalogs/42/items/sku-01?min_position=0:" + "0" * 1021
+        a, b = await hot.get(url), await plain.get(url)
+        page = "/v1/catalogs/42/items?q=" + "x" * 200 + "&cursor=" + "y" * 900
+        c, d = await hot.get(page), await plain.get(page)
+    assert a.status_code == c.status_code == 414
+    assert (a.status_code, a.headers.raw, a.content) == (b.status_code, b.headers.raw, b.content)
+    assert (c.status_code, c.headers.raw, c.content) == (d.status_code, d.headers.raw, d.content)
 
 
 async def test_a_page_is_found_and_paged(db: Path) -> None:
