@@ -29,6 +29,7 @@ from projector.query import LIMIT_DEFAULT, LIMIT_MAX, MAX_CHARS
 from projector.rows import item_json
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
+from projector.sqlite_store import SqliteStore
 from projector.store_reads import ItemFilter
 
 JSON = "application/json"
@@ -77,11 +78,15 @@ class Reads:
         return Response(await self.items_body(catalog_id, where), media_type=JSON)
 
     async def item_body(self, catalog_id: str, item_id: str) -> bytes:
-        # In a worker thread even on SQLite, where the lookup itself is cheaper than the hop:
-        # on the loop, each of sqlite3's GIL releases made the loop queue for the GIL behind
-        # the consumer's Python work (p99 163 ms against 44 in the thread, measured with a busy
-        # thread beside the server), and every answer waited behind it.
-        row = await asyncio.to_thread(self.runtime.store.item_row, (catalog_id, item_id))
+        store = self.runtime.store
+        if isinstance(store, SqliteStore):
+            # On the loop: an indexed point read in SQLite (~20 us) costs less than the hop to a
+            # worker thread and back (item CPU 87-98 us a request against 122-182 through the
+            # thread, at 32 connections). With the consumer busy beside it (1,000 updates/s),
+            # still 1.3x the rate of the threaded lookup, and p99 no worse (same-run wrk runs).
+            row = store.item_row((catalog_id, item_id))
+        else:  # a network round trip: never on the loop
+            row = await asyncio.to_thread(store.item_row, (catalog_id, item_id))
         if row is None:
             raise HTTPException(404, f"no item {item_id!r} in catalog {catalog_id!r}")
         return orjson.dumps(item_json(row))
