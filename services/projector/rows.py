@@ -121,20 +121,41 @@ def price_text_of_units(units: int | None) -> str | None:
     return f"{'-' if units < 0 else ''}{whole}.{digits}"
 
 
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_DATES: dict[int, str] = {}  # day since the epoch -> "YYYY-MM-DD": a view's times share few days
+_DATES_MAX = 4096
+
+
+def _date(day: int) -> str | None:
+    """The day's date text, or None out of datetime's years (or time.gmtime's range)."""
+    text = _DATES.get(day)
+    if text is None:
+        try:
+            t = time.gmtime(day * 86_400)
+        except (OverflowError, OSError, ValueError):
+            return None
+        if not 0 < t.tm_year < 10_000:
+            return None
+        if len(_DATES) >= _DATES_MAX:
+            _DATES.clear()
+        text = _DATES[day] = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    return text
+
+
 def _iso(value: int) -> str:
-    """`from_micros(value).isoformat()`, in half the time (a page has three times an item):
-    time.gmtime and one format, where datetime makes two objects. Out of datetime's years,
-    datetime's own way, and its error."""
+    """`from_micros(value).isoformat()`, in a third of the time (a page has three times an
+    item): the date looked up by day, the time of day by integer division, where datetime makes
+    two objects. Out of datetime's years, datetime's own way, and its error."""
     seconds, micro = divmod(value, 1_000_000)
-    try:
-        t = time.gmtime(seconds)
-    except (OverflowError, OSError, ValueError):
-        t = None
-    if t is None or not 0 < t.tm_year < 10_000:
+    day, second = divmod(seconds, 86_400)
+    date = _date(day)
+    if date is None:
         return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).isoformat()
-    day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-    moment = f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-    return f"{day}T{moment}.{micro:06d}+00:00" if micro else f"{day}T{moment}+00:00"
+    hour, second = divmod(second, 3_600)
+    minute, second = divmod(second, 60)
+    two = _TWO_DIGITS
+    moment = f"{date}T{two[hour]}:{two[minute]}:{two[second]}"
+    return f"{moment}.{micro:06d}+00:00" if micro else f"{moment}+00:00"
 
 
 def _list(value: str) -> list[str]:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from catalog_contract.events import Availability
+from projector import rows as rows_module
 from projector.item_fold import ItemState, price_text
 from projector.rows import (
     ITEM_COLUMNS,
@@ -106,6 +107,19 @@ def test_a_time_is_shown_as_datetime_shows_it(value: int) -> None:
     row[ITEM_COLUMNS.index("received_at")] = value
     shown = _outcome(lambda: item_json(tuple(row))["received_at"])
     assert shown == _outcome(lambda: from_micros(value).isoformat())  # type: ignore[union-attr]
+
+
+def test_the_dates_remembered_are_bounded_and_stay_right() -> None:
+    """Dates are looked up by day: more days than are kept, each shown twice (before and after
+    the memory is cleared), still say what datetime says."""
+    row = list(to_row(STATE))
+    at = ITEM_COLUMNS.index("received_at")
+    step = 86_400_000_000 + 3_723_000_017  # a day, an hour, two minutes, three seconds, 17 us
+    values = [-(10**15) + n * step for n in range(5_000)]
+    for value in values + values[::-1]:
+        row[at] = value
+        assert item_json(tuple(row))["received_at"] == from_micros(value).isoformat()  # type: ignore[union-attr]
+    assert 0 < len(rows_module._DATES) <= rows_module._DATES_MAX
 
 
 def test_times_with_and_without_microseconds_and_before_the_epoch() -> None:
