@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -308,3 +309,36 @@ async def test_the_freshness_headers_follow_every_position_and_end(db: Path) -> 
         ("3", "0:44,1:7"),
         ("2", "0:45,1:7"),
     ]
+
+
+async def test_an_item_is_read_on_the_loop_only_while_nothing_is_applied_beside_it(
+    db: Path,
+) -> None:
+    """Caught up: the SQLite lookup runs on the event loop's thread (cheaper than the hop).
+    With records to apply (lag) or a rebuild running: in a worker thread, so the loop does not
+    queue for the GIL behind their Python work. The answer is the same either way."""
+    async with both(db) as (hot, _):
+        runtime = hot._transport.app.state.runtime  # type: ignore[attr-defined]
+        store = runtime.store
+        looked_up_in: list[threading.Thread] = []
+        item_row = store.item_row
+
+        def spy(key: tuple[str, str]) -> object:
+            looked_up_in.append(threading.current_thread())
+            return item_row(key)
+
+        store.item_row = spy
+        answers = []
+        for ends, rebuild in [
+            ({}, "idle"),
+            ({0: 41}, "idle"),
+            ({0: 40}, "running"),
+            ({0: 40}, "done"),
+        ]:
+            runtime.projector.end_offsets, runtime.rebuild_status.state = ends, rebuild
+            answer = await hot.get("/v1/catalogs/42/items/sku-01")
+            answers.append((answer.status_code, answer.content))
+    loop_thread = threading.current_thread()
+    assert [t is loop_thread for t in looked_up_in] == [True, False, False, True]
+    assert answers[0][0] == 200
+    assert len(set(answers)) == 1
