@@ -24,6 +24,7 @@ from projector.delivery import DeliveryStats
 from projector.errors import PositionConflict, ProjectorError, StoreRefused
 from projector.item_fold import Known
 from projector.metrics import ProjectorMetrics
+from projector.position_waiters import PositionWaiters
 from projector.records import Incoming, Unreadable, read_record
 from projector.restatement_writer import RestatementWriter
 from projector.restatements import restatements
@@ -65,6 +66,7 @@ class ConsumerLoop(ConsumerProgress):
         dead_letters: DeadLetterWriter | None = None,
         delivery: DeliveryStats | None = None,
         feed_from: dict[int, int] | None = None,
+        waiters: PositionWaiters | None = None,
     ) -> None:
         self.settings = settings
         self.delivery = delivery  # only the live consumer counts postbacks
@@ -76,8 +78,10 @@ class ConsumerLoop(ConsumerProgress):
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.end_offsets: dict[int, int] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
-        # Notified after each batch; shared across generations so waiters survive a switch.
+        # Notified after each batch (change streams wait on it); readers waiting for a position
+        # wait in `waiters`. Both are shared across generations so waiters survive a switch.
         self.progress = progress or asyncio.Condition()
+        self.waiters = waiters
         self._consumer: AIOKafkaConsumer | None = None
         self._fetch_outage = Outage()  # logged once when fetches stop, once when they resume
         # The consumer's store work runs on a thread of its own, never on the default pool that
@@ -197,9 +201,9 @@ class ConsumerLoop(ConsumerProgress):
             await self._done(consumer, plan)
 
     async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+        self.publish(plan.next_offsets)
         self._count(plan)
         async with self.progress:
-            self.applied.update(plan.next_offsets)
             self.progress.notify_all()
         await self._commit_for_tools(consumer, plan)
 
@@ -214,7 +218,8 @@ class ConsumerLoop(ConsumerProgress):
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)
-        async with self.progress:  # readers waiting for a position the store already holds
+        self.publish({})  # readers waiting for a position the store already holds
+        async with self.progress:
             self.progress.notify_all()
 
     async def run(self, stop: asyncio.Event) -> None:

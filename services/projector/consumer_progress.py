@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 from catalog_contract.lag import total_lag
 from projector.batch import BatchPlan
 from projector.metrics import ProjectorMetrics
+from projector.position_waiters import PositionWaiters
 from projector.settings import ProjectorSettings
 from runtime_support.quiet_logs import Outage
 
@@ -30,6 +31,7 @@ class ConsumerProgress:
     applied: dict[int, int]  # partition -> next offset the views expect
     end_offsets: dict[int, int]
     assigned: frozenset[int]  # the partitions this instance reads
+    waiters: PositionWaiters | None  # readers waiting for positions (the live consumer's)
     _fetch_outage: Outage  # logged once when fetches stop, once when they resume
     _uncommitted: dict[int, int]  # applied, not yet mirrored to Kafka
     _committed_at: float
@@ -52,6 +54,13 @@ class ConsumerProgress:
 
     def has_applied(self, partition: int, offset: int) -> bool:
         return self.applied.get(partition, 0) > offset
+
+    def publish(self, next_offsets: dict[int, int]) -> None:
+        """The views hold these positions now (committed): answer the readers waiting for
+        them, before anything else is done for the batch."""
+        self.applied.update(next_offsets)
+        if self.waiters is not None:
+            self.waiters.reached(self.applied)
 
     async def _commit_for_tools(
         self, consumer: AIOKafkaConsumer, plan: BatchPlan | None, force: bool = False

@@ -54,22 +54,14 @@ class Reads:
         partition, offset = params.position("min_position", min_position)
         runtime = self.runtime
 
-        def reached() -> bool:
-            # The consumer asked each time: a rebuild's switch replaces it while readers wait
-            # (on the shared condition), and the old one's positions never move again.
-            return runtime.projector.has_applied(partition, offset)
-
-        if reached():  # mostly: no lock, no timer
+        if runtime.projector.has_applied(partition, offset):  # mostly: no timer
             return
-        async with runtime.progress:
-            try:
-                await asyncio.wait_for(
-                    runtime.progress.wait_for(reached), self.settings.read_your_writes_max_wait_s
-                )
-            except TimeoutError:
-                raise HTTPException(
-                    504, f"view has not reached {min_position} yet; retry shortly"
-                ) from None
+        # Woken by whichever live consumer applies it: the waiters are shared across a
+        # rebuild's switch, which replaces the consumer (the old one's positions never move).
+        if not await runtime.waiters.wait(
+            partition, offset, self.settings.read_your_writes_max_wait_s
+        ):
+            raise HTTPException(504, f"view has not reached {min_position} yet; retry shortly")
 
     async def item(self, catalog_id: str, item_id: str) -> Response:
         return Response(await self.item_body(catalog_id, item_id), media_type=JSON)

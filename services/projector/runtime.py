@@ -23,6 +23,7 @@ from projector.delivery_history import fill_from_topic
 from projector.errors import ProjectorError
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
+from projector.position_waiters import PositionWaiters
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
@@ -55,6 +56,7 @@ class Runtime:
         self.generations = generations
         self.metrics = metrics
         self.progress = asyncio.Condition()
+        self.waiters = PositionWaiters()  # read-your-writes, answered by the live consumer
         self.store: ViewStore = generations.open_active()
         self.writer = TopicWriter(settings)
         self.restater = (
@@ -85,6 +87,7 @@ class Runtime:
             self.restater,
             self.dead_letters,
             self.delivery,
+            waiters=self.waiters,
         )
 
     async def start(self, run_consumer: bool = True) -> None:

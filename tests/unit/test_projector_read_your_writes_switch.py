@@ -38,9 +38,7 @@ async def test_a_waiting_read_is_answered_when_the_new_generation_gets_there(
             # which then applies the batch with 0:7 and notifies the readers.
             old = runtime.projector
             runtime.projector = runtime._live_projector(runtime.store)
-            async with runtime.progress:
-                runtime.projector.applied = {0: 8}
-                runtime.progress.notify_all()
+            runtime.projector.publish({0: 8})  # what its batch's end does
             answer = await waiting
             assert answer.status_code != 504, (path, answer.text)
             runtime.projector = old  # for the next route
