@@ -106,10 +106,8 @@ def plan_batch(
             outcome = removed(
                 previous, record.tombstone_source_updated_at, at, key, record.restates
             )
-            event_id = None
         else:
             outcome = apply(previous, record.change, at, record.restates)
-            event_id = str(record.change.event_id)
         plan.verdicts[outcome.verdict] += 1
         if outcome.verdict is not Verdict.APPLIED:
             if record.restates is None and (judged := _judged_up_to(outcome.state, at)):
@@ -117,7 +115,10 @@ def plan_batch(
             continue
         plan.items[key] = outcome.state
         plan.touched_catalogs.add(record.catalog_id)
-        if feed_from is None or record.offset >= feed_from.get(record.partition, 0):
+        if outcome.changes and (
+            feed_from is None or record.offset >= feed_from.get(record.partition, 0)
+        ):
+            event_id = None if record.change is None else str(record.change.event_id)
             plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
     plan.catalogs = catalog_deltas(plan)
     plan.last_change_at = last_change_times(plan)

@@ -7,6 +7,7 @@ Times are stored as integer microseconds since the epoch (UTC).
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -65,32 +66,55 @@ def from_micros(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
 
 
+def _list_text(value: tuple[str, ...]) -> str:
+    return json.dumps(list(value), ensure_ascii=False)
+
+
+def _list_of_text(value: str) -> tuple[str, ...]:
+    return tuple(json.loads(value))
+
+
+def _symbol(value: Availability) -> str:
+    return value.value
+
+
+def _converters(
+    by_kind: dict[FieldKind, Any], availability: Any
+) -> tuple[tuple[int, str, Any], ...]:
+    """Which columns a row <-> state conversion converts (position, name, how): every
+    converter leaves None alone, so a missing value is skipped rather than converted."""
+    found = []
+    for at, (column, kind) in enumerate(ITEM_COLUMN_KINDS.items()):
+        convert = availability if column == "stock_availability" else by_kind.get(kind)
+        if convert is not None:
+            found.append((at, column, convert))
+    return tuple(found)
+
+
+# Per item of every batch, both ways: decided once, not column by column each time.
+_ITEM_VALUES = operator.attrgetter(*ITEM_COLUMNS)
+_TO_ROW = _converters(
+    {FieldKind.PRICE: price_units, FieldKind.LIST: _list_text, FieldKind.TIME: micros}, _symbol
+)
+_FROM_ROW = _converters(
+    {FieldKind.PRICE: price_from_units, FieldKind.LIST: _list_of_text, FieldKind.TIME: from_micros},
+    Availability,
+)
+
+
 def to_row(state: ItemState) -> tuple[Any, ...]:
-    values: list[Any] = []
-    for column in ITEM_COLUMNS:
-        value = getattr(state, column)
-        if column in _PRICES:
-            value = price_units(value)
-        elif column in _LISTS:
-            value = None if value is None else json.dumps(list(value), ensure_ascii=False)
-        elif column in _TIMES:
-            value = micros(value)
-        elif column == "stock_availability" and value is not None:
-            value = value.value
-        values.append(value)
+    values = list(_ITEM_VALUES(state))
+    for at, _, convert in _TO_ROW:
+        if values[at] is not None:
+            values[at] = convert(values[at])
     return tuple(values)
 
 
 def from_row(row: tuple[Any, ...]) -> ItemState:
     fields: dict[str, Any] = dict(zip(ITEM_COLUMNS, row, strict=True))
-    for column in _PRICES:
-        fields[column] = price_from_units(fields[column])
-    for column in _LISTS:
-        fields[column] = None if fields[column] is None else tuple(json.loads(fields[column]))
-    for column in _TIMES:
-        fields[column] = from_micros(fields[column])
-    if fields["stock_availability"] is not None:
-        fields["stock_availability"] = Availability(fields["stock_availability"])
+    for _, column, convert in _FROM_ROW:
+        if fields[column] is not None:
+            fields[column] = convert(fields[column])
     return ItemState(**fields)
 
 
