@@ -6,12 +6,46 @@ from typing import Any
 
 import psycopg
 
+from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from projector.store_schema import schema_statements
+from projector.store_write import FEED_INSERT_COLUMNS, ITEM_UPDATES, BatchWrite
 
 # Instances starting together would race on CREATE ... IF NOT EXISTS (PostgreSQL may then fail
 # one of them on a unique index of its catalog): every DDL of the views takes this lock first.
 DDL_LOCK = "SELECT pg_advisory_xact_lock(7426153)"
+
+
+_ITEMS = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
+_FEED = ", ".join(f'"{c}"' for c in FEED_INSERT_COLUMNS)
+
+
+class CopyingBatchWrite(BatchWrite):
+    """A batch's rows go in by COPY, not one INSERT each: psycopg's executemany binds and sends
+    every row as its own statement (a fifth of the projector's time on PostgreSQL); COPY streams
+    them. Items are copied into a temporary table of this connection and upserted from there in
+    one statement (a batch holds each key once, as executemany's rows did); feed entries are
+    copied straight into the feed, numbered in the order written."""
+
+    def upsert_items(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        # Per transaction (a rolled-back one may have been the one that created it); emptied at
+        # commit (one batch per transaction), and gone with the connection.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS batch_items "
+            "(LIKE items INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY batch_items ({_ITEMS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO items ({_ITEMS}) SELECT {_ITEMS} FROM batch_items "
+            f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {ITEM_UPDATES}"
+        )
+
+    def add_changes(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        with cursor.copy(f"COPY changes ({_FEED}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 class PostgresStore(ViewStore):
@@ -25,6 +59,7 @@ class PostgresStore(ViewStore):
         super().__init__()
         self.url = url
         self.schema = schema  # one schema per generation of the views
+        self._batch_write = CopyingBatchWrite(self._sql, self.lock_rows)
 
     @property
     def name(self) -> str:

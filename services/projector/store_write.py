@@ -15,16 +15,21 @@ _KEY_COLUMNS = ("catalog_id", "item_id")
 _WHERE_KEY = "WHERE catalog_id = ? AND item_id = ?"
 
 
+ITEM_UPDATES = ", ".join(f'"{c}" = excluded."{c}"' for c in ITEM_COLUMNS if c not in _KEY_COLUMNS)
+FEED_INSERT_COLUMNS = ("kind", "catalog_id", "item_id", "old", "new", "event_id", "partition",
+                       "offset")  # fmt: skip
+
+
 class BatchWrite:
+    """The statements; `upsert_items` and `add_changes` are how the rows go in (executemany;
+    PostgreSQL copies them, postgres_store.py)."""
+
     def __init__(self, sql: Callable[[str], str], lock_rows: str) -> None:
         names = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
         marks = ", ".join("?" for _ in ITEM_COLUMNS)
-        updates = ", ".join(
-            f'"{c}" = excluded."{c}"' for c in ITEM_COLUMNS if c not in _KEY_COLUMNS
-        )
         self.upsert = sql(
             f"INSERT INTO items ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {updates}"
+            f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {ITEM_UPDATES}"
         )
         removal_names = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
         self.mark_removed = sql(
@@ -70,7 +75,7 @@ class BatchWrite:
         A row is deleted only where the plan's `before` (read from this store) says it exists."""
         self.check_positions(cursor, topic, plan)
         if present := plan.present():
-            cursor.executemany(self.upsert, [to_row(s) for s in present])
+            self.upsert_items(cursor, [to_row(s) for s in present])
         if unmarked := plan.unmarked():
             cursor.executemany(self.unmark, unmarked)
         if dropped := plan.dropped():
@@ -78,8 +83,8 @@ class BatchWrite:
         if gone := plan.gone():
             cursor.executemany(self.mark_removed, [removal_row(s) for s in gone])
         if plan.feed:
-            cursor.executemany(
-                self.add_change,
+            self.add_changes(
+                cursor,
                 [
                     (
                         f.change.kind.value,
@@ -108,6 +113,14 @@ class BatchWrite:
         if plan.catalogs:
             cursor.executemany(self.drop_if_empty, [(c,) for c in plan.catalogs])
         cursor.executemany(self.save_offset, [(topic, p, o) for p, o in plan.next_offsets.items()])
+
+    def upsert_items(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Insert or replace these item rows (one per key)."""
+        cursor.executemany(self.upsert, rows)
+
+    def add_changes(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Append these feed entries, numbered in this order."""
+        cursor.executemany(self.add_change, rows)
 
     def check_positions(self, cursor: Any, topic: str, plan: BatchPlan) -> None:
         """Another instance sharing this store may have applied these partitions meanwhile (a
