@@ -66,11 +66,20 @@ class Wanted:
         self.content_length = "" if content_length is None else content_length.decode("latin-1")
 
 
+def _is_length(declared: str) -> bool:
+    return declared.isascii() and declared.isdigit() and len(declared) <= _LENGTH_DIGITS
+
+
+_LENGTH_DIGITS = 18  # up to an exabyte less one: any real length, and int() reads it
+
+
 async def read_body(request: Request, limit: int, declared: str) -> bytes:
     """The body, from the ASGI messages as `request.stream()` reads them (ClientDisconnect when
     the client leaves first), without its async generator; a body in one message (the usual
     case) is returned as it came, not copied."""
-    if declared.isdigit() and int(declared) > limit:
+    # Only plain ASCII digits of a sane length are a length (str.isdigit() also says yes to
+    # "²", and int() refuses text of over 4300 digits): anything else, the body read decides.
+    if _is_length(declared) and int(declared) > limit:
         raise BodyTooLarge(b"", int(declared))
     receive = request.receive
     body = b""
