@@ -214,17 +214,24 @@ class Runtime:
     ) -> None:
         await self._stop_live_consumer()
         old = self.store
-        announced = await asyncio.to_thread(old.positions, self.settings.topic)
-        await self._until_reached(builder, announced, task)
-        stop_builder.set()
-        await task
-        self._report(builder)
-        await asyncio.to_thread(fresh.create)  # the read API's indexes, in one pass each
-        # The feed's sequence goes on across the switch: the new generation keeps the old feed
-        # (same numbers) and adds only changes of records the old one had not applied, so a
-        # client following `after=` or the stream neither misses nor repeats a change.
-        await asyncio.to_thread(fresh.continue_feed_of, old, announced)
-        await asyncio.to_thread(self.generations.activate, fresh)
+        try:
+            announced = await asyncio.to_thread(old.positions, self.settings.topic)
+            await self._until_reached(builder, announced, task)
+            stop_builder.set()
+            await task
+            self._report(builder)
+            await asyncio.to_thread(fresh.create)  # the read API's indexes, in one pass each
+            # The feed's sequence goes on across the switch: the new generation keeps the old
+            # feed (same numbers) and adds only changes of records the old one had not applied,
+            # so a client following `after=` or the stream neither misses nor repeats a change.
+            await asyncio.to_thread(fresh.continue_feed_of, old, announced)
+            await asyncio.to_thread(self.generations.activate, fresh)
+        except Exception:
+            # No switch: the active generation keeps serving, and keeps being updated (else its
+            # views freeze, and every `min_position` read waits into a 504 from then on).
+            self.projector = self._live_projector(old)
+            self._start_live()
+            raise
         # The switch itself: readers that took `self.store` before this line finish on the old,
         # complete generation; later ones get the new, complete one.
         self.store = fresh
