@@ -34,18 +34,26 @@ class CopyingBatchWrite(BatchWrite):
             "CREATE TEMP TABLE IF NOT EXISTS batch_items "
             "(LIKE items INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        with cursor.copy(f"COPY batch_items ({_ITEMS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        _copy(cursor, f"COPY batch_items ({_ITEMS}) FROM STDIN", rows)
         cursor.execute(
             f"INSERT INTO items ({_ITEMS}) SELECT {_ITEMS} FROM batch_items "
             f"ON CONFLICT (catalog_id, item_id) DO UPDATE SET {ITEM_UPDATES}"
         )
 
     def add_changes(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
-        with cursor.copy(f"COPY changes ({_FEED}) FROM STDIN") as copy:
-            for row in rows:
+        _copy(cursor, f"COPY changes ({_FEED}) FROM STDIN", rows)
+
+
+def _copy(cursor: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """COPY these rows. A value psycopg cannot even write as text (an integer of thousands of
+    digits, from a forged record: Python refuses to make its text) is refused data, as
+    executemany's DataError said: else the batch is retried as an outage, forever."""
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            try:
                 copy.write_row(row)
+            except (ValueError, OverflowError) as exc:
+                raise psycopg.DataError(f"cannot write a value: {exc}") from exc
 
 
 class PostgresStore(ViewStore):
