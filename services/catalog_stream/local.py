@@ -15,7 +15,7 @@ from types import FrameType
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
-from catalog_stream.lifetime import die_with_parent, signals_deferred
+from catalog_stream.lifetime import die_with_parent
 from catalog_stream.topic_admin import ensure_all
 
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
@@ -79,12 +79,17 @@ def run_everything(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        with signals_deferred():
-            for child in children:
-                child.terminate()
-            for child in children:
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-            broker.stop()
+        # From here the process only stops: a second SIGINT/SIGTERM (an impatient Ctrl-C, a
+        # supervisor repeating itself) is ignored to the end, not only while the children stop:
+        # restored after the stop, it could land while Python exits, which puts SIGTERM back to
+        # its default and was killed by it (-15) instead of exiting 0.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        broker.stop()
