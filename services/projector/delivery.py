@@ -7,10 +7,11 @@ source's DateLastUpdated): its quantiles over the last hour and day, and how man
 than 10 minutes and later than an hour.
 
 Bounded memory: a catalog holds 60 one-minute slots and 24 one-hour slots (rings, reused as
-time moves on), each a fixed histogram over `BOUNDS_S`; at most `max_catalogs` catalogs are
-kept one by one, later ones are added up under `OTHER`. Quantiles are the upper bound of the
-histogram bucket the rank falls in ("99% arrived within N seconds"); beyond the last bound, the
-largest delay seen. "Last day" has hour resolution: the 24 most recent hour slots.
+time moves on), each a fixed histogram over `BOUNDS_S` (`delivery_slots`); at most
+`max_catalogs` catalogs are kept one by one, later ones are added up under `OTHER`. Quantiles
+are the upper bound of the histogram bucket the rank falls in ("99% arrived within N seconds");
+beyond the last bound, the largest delay seen. "Last day" has hour resolution: the 24 most
+recent hour slots.
 
 Each record is counted once: offsets below what a partition already counted are skipped (a
 batch read again after a failed write). After a restart, the last day's records before the
@@ -22,96 +23,23 @@ from __future__ import annotations
 
 import math
 import threading
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from catalog_contract.headers import RESTATES, Headers
+from projector.delivery_slots import (
+    BOUNDS_S,
+    LATE,
+    LATE_S,
+    VERY_LATE,
+    CatalogSlots,
+    Slot,
+)
 from projector.records import Incoming, Unreadable
 
-BOUNDS_S: tuple[float, ...] = (
-    1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400,
-)  # fmt: skip
-LATE_S = 600.0  # the platform's promise: within about 10 minutes
-VERY_LATE_S = 3600.0  # after this, partners are told to contact the platform's support
 OTHER = "_other"  # the catalogs over the cap, added up
-_SLOTS = len(BOUNDS_S) + 1  # the last one: over the largest bound
-
-
-_LATE = BOUNDS_S.index(LATE_S)  # buckets past this index hold delays over 10 minutes
-_VERY_LATE = BOUNDS_S.index(VERY_LATE_S)
-_OVER = len(BOUNDS_S)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class _Slot:
-    """One minute (or hour) of one catalog's postbacks. Lateness is read from the buckets (10
-    minutes and an hour are bounds), so an event costs a count, a bucket and a sum."""
-
-    __slots__ = ("buckets", "delay_sum", "max_delay", "received", "start")
-
-    def __init__(self) -> None:
-        self.start = -1  # the minute (or hour) number it holds; -1: never used
-        self.received = 0
-        self.buckets = [0] * _SLOTS
-        self.delay_sum = 0.0
-        self.max_delay = 0.0  # only kept for delays over the last bound
-
-    def reset(self, start: int) -> None:
-        self.start, self.received, self.delay_sum, self.max_delay = start, 0, 0.0, 0.0
-        self.buckets = [0] * _SLOTS
-
-    def add_slot(self, other: _Slot) -> None:
-        self.received += other.received
-        self.delay_sum += other.delay_sum
-        self.max_delay = max(self.max_delay, other.max_delay)
-        buckets = self.buckets
-        for index, count in enumerate(other.buckets):
-            buckets[index] += count
-
-
-class _Catalog:
-    """Each postback is counted three times: in its minute's slot, its hour's slot, and the
-    since-start totals. No slot is ever merged into another on the hot path, so the cost is the
-    same for a busy catalog and for one that sends once a minute."""
-
-    __slots__ = ("hours", "last_received_s", "minutes", "total")
-
-    def __init__(self) -> None:
-        self.minutes = [_Slot() for _ in range(60)]
-        self.hours = [_Slot() for _ in range(24)]
-        self.total = _Slot()  # since start
-        self.last_received_s = -math.inf
-
-    def add(self, received_s: float, delay: float | None, since_start: bool = True) -> None:
-        """The hot path: once per postback (see bench/delivery_stats.py). `since_start` False:
-        a postback from before the start, read again to fill the windows (not the counters)."""
-        if received_s > self.last_received_s:
-            self.last_received_s = received_s
-        bucket, seconds = -1, 0.0
-        if delay is not None:
-            seconds = delay if delay > 0.0 else 0.0  # a source clock ahead is not a negative delay
-            bucket = bisect_left(BOUNDS_S, seconds)
-        minute = int(received_s // 60)
-        hour = minute // 60
-        _bump(self.minutes[minute % 60], minute, bucket, seconds)
-        _bump(self.hours[hour % 24], hour, bucket, seconds)
-        if since_start:
-            _bump(self.total, 0, bucket, seconds)
-
-
-def _bump(slot: _Slot, number: int, bucket: int, seconds: float) -> None:
-    if slot.start != number:
-        if slot.start > number:
-            return  # older than what the ring still holds
-        slot.reset(number)
-    slot.received += 1
-    if bucket >= 0:
-        slot.buckets[bucket] += 1
-        slot.delay_sum += seconds
-        if bucket == _OVER and seconds > slot.max_delay:
-            slot.max_delay = seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +96,8 @@ def quantile(buckets: list[int], q: float, max_delay: float) -> float | None:
     raise AssertionError("unreachable: rank <= total")
 
 
-def _window(slots: Iterable[_Slot]) -> DelayStats:
-    total = _Slot()
+def _window(slots: Iterable[Slot]) -> DelayStats:
+    total = Slot()
     for slot in slots:
         total.add_slot(slot)
     buckets = total.buckets
@@ -179,8 +107,8 @@ def _window(slots: Iterable[_Slot]) -> DelayStats:
         p50_s=quantile(buckets, 0.50, total.max_delay),
         p95_s=quantile(buckets, 0.95, total.max_delay),
         p99_s=quantile(buckets, 0.99, total.max_delay),
-        later_than_10m=sum(buckets[_LATE + 1 :]),
-        later_than_1h=sum(buckets[_VERY_LATE + 1 :]),
+        later_than_10m=sum(buckets[LATE + 1 :]),
+        later_than_1h=sum(buckets[VERY_LATE + 1 :]),
     )
 
 
@@ -189,7 +117,7 @@ class DeliveryStats:
 
     def __init__(self, max_catalogs: int = 100) -> None:
         self.max_catalogs = max_catalogs
-        self._catalogs: dict[str, _Catalog] = {}
+        self._catalogs: dict[str, CatalogSlots] = {}
         self._next_offsets: dict[int, int] = {}  # partition -> first offset not yet counted
         self._lock = threading.Lock()
 
@@ -200,12 +128,12 @@ class DeliveryStats:
             for catalog_id in catalog_ids:
                 self._entry(catalog_id)
 
-    def _entry(self, catalog_id: str) -> _Catalog:
+    def _entry(self, catalog_id: str) -> CatalogSlots:
         entry = self._catalogs.get(catalog_id)
         if entry is None:
             if len(self._catalogs) >= self.max_catalogs and catalog_id != OTHER:
                 return self._entry(OTHER)
-            entry = self._catalogs[catalog_id] = _Catalog()
+            entry = self._catalogs[catalog_id] = CatalogSlots()
         return entry
 
     def observe(
@@ -281,11 +209,11 @@ class DeliveryStats:
         return counts
 
 
-def _last(entry: _Catalog) -> float | None:
+def _last(entry: CatalogSlots) -> float | None:
     return None if entry.last_received_s == -math.inf else entry.last_received_s
 
 
-def _delivery(catalog_id: str, entry: _Catalog, now_s: float) -> CatalogDelivery:
+def _delivery(catalog_id: str, entry: CatalogSlots, now_s: float) -> CatalogDelivery:
     minute, hour = int(now_s // 60), int(now_s // 3600)
     return CatalogDelivery(
         catalog_id=catalog_id,

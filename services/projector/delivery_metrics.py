@@ -19,7 +19,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from projector.delivery import BOUNDS_S, DeliveryStats
+from projector.delivery import DeliveryStats
+from projector.delivery_slots import BOUNDS_S
 
 
 class DeliveryCollector(Collector):

@@ -12,7 +12,8 @@ from html import escape
 from typing import Any
 
 from catalog_contract.lag import PartitionLag
-from projector.delivery import BOUNDS_S, LATE_S, CatalogDelivery
+from projector.delivery import CatalogDelivery
+from projector.delivery_slots import BOUNDS_S, LATE_S
 from projector.item_fold import ChangeKind
 from projector.status_assets import SCRIPT, STYLE
 
