@@ -3,7 +3,6 @@ as the loop sets it from fetch answers), and how it plans a batch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,23 +10,15 @@ from catalog_contract import codec, headers
 from catalog_contract.events import ProductChange
 from catalog_contract.keys import product_key
 from projector.batch import CatalogDelta
-from projector.consumer import ConsumerLoop
-from projector.generations import SqliteGenerations
 from projector.item_fold import ChangeKind, ItemState
-from projector.metrics import ProjectorMetrics
-from projector.settings import ProjectorSettings
 from tests.factories import change
-
-
-def _projector(tmp_path: Path) -> ConsumerLoop:
-    store = SqliteGenerations(tmp_path / "views.db").open_active()
-    return ConsumerLoop(ProjectorSettings(), store, ProjectorMetrics())
+from tests.support import Message, consumer_loop
 
 
 def test_one_known_end_of_three_partitions_is_not_caught_up(tmp_path: Path) -> None:
     # A rebuild switched generations with 11 of 50 records: the first fetch answer had come
     # from one partition, whose end was reached, and the other two ends were not known yet.
-    projector = _projector(tmp_path)
+    projector = consumer_loop(tmp_path / "views.db")
     projector.assigned = frozenset({0, 1, 2})
     projector.end_offsets = {0: 11}
     projector.applied = {0: 11}
@@ -42,25 +33,14 @@ def test_one_known_end_of_three_partitions_is_not_caught_up(tmp_path: Path) -> N
 
 
 def test_nothing_assigned_is_neither_caught_up_nor_ready(tmp_path: Path) -> None:
-    projector = _projector(tmp_path)
+    projector = consumer_loop(tmp_path / "views.db")
     assert not projector.caught_up()
     assert not projector.ready(max_lag=1000)
 
 
-@dataclass(frozen=True)
-class _Message:
-    """What the loop reads of an aiokafka ConsumerRecord."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-
-def _message(offset: int, event: ProductChange) -> _Message:
+def _message(offset: int, event: ProductChange) -> Message:
     key = product_key(event.catalog_id, event.catalog_item_id)
-    return _Message(0, offset, key, codec.encode(event), list(headers.for_change(event)))
+    return Message(0, offset, key, codec.encode(event), list(headers.for_change(event)))
 
 
 def test_a_batch_planned_while_the_one_before_is_written_sees_that_ones_states(
@@ -68,8 +48,7 @@ def test_a_batch_planned_while_the_one_before_is_written_sees_that_ones_states(
 ) -> None:
     """The next batch is planned before the previous one is in the store: its items come from
     the previous plan, the others from the store (which that write does not change)."""
-    loop = _projector(tmp_path)
-    loop.store.create()
+    loop = consumer_loop(tmp_path / "views.db")
     other = change("b", minute=0, price="5")
     loop.store.write("t", loop._plan([_message(0, other)], {}))
     first = loop._plan([_message(1, change("a", minute=1, price="1"))], {0: 1})

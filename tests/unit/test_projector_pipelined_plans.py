@@ -6,7 +6,6 @@ counts, feed and offsets."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -17,21 +16,8 @@ from hypothesis import strategies as st
 from catalog_contract.events import Availability, ChangeType
 from catalog_contract.writing import product_records
 from projector.consumer import ConsumerLoop
-from projector.generations import SqliteGenerations
-from projector.metrics import ProjectorMetrics
-from projector.settings import ProjectorSettings
 from tests.factories import change
-from tests.support import dump
-
-
-@dataclass(frozen=True)
-class _Message:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
+from tests.support import Message, consumer_loop, dump
 
 _EVENT = st.builds(
     lambda catalog, item, minute, price, stock, kind: change(
@@ -46,7 +32,7 @@ _EVENT = st.builds(
 )
 
 
-def _messages(events: list[Any], partitions: list[int]) -> list[_Message]:
+def _messages(events: list[Any], partitions: list[int]) -> list[Message]:
     next_offset: dict[int, int] = {}
     found = []
     for event, partition in zip(events, partitions, strict=True):
@@ -54,22 +40,16 @@ def _messages(events: list[Any], partitions: list[int]) -> list[_Message]:
         for value in records.values:
             offset = next_offset.get(partition, 0)
             next_offset[partition] = offset + 1
-            found.append(_Message(partition, offset, records.key, value, list(records.headers)))
+            found.append(Message(partition, offset, records.key, value, list(records.headers)))
     return found
 
 
-def _batches(messages: list[_Message], cuts: list[int]) -> list[list[_Message]]:
+def _batches(messages: list[Message], cuts: list[int]) -> list[list[Message]]:
     edges = sorted({0, len(messages), *(c % (len(messages) + 1) for c in cuts)})
     return [messages[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
-def _loop(path: Path) -> ConsumerLoop:
-    store = SqliteGenerations(path).open_active()
-    store.create()
-    return ConsumerLoop(ProjectorSettings(), store, ProjectorMetrics())
-
-
-def _sequential(loop: ConsumerLoop, batches: list[list[_Message]]) -> None:
+def _sequential(loop: ConsumerLoop, batches: list[list[Message]]) -> None:
     applied: dict[int, int] = {}
     for batch in batches:
         plan = loop._plan(batch, dict(applied))
@@ -77,7 +57,7 @@ def _sequential(loop: ConsumerLoop, batches: list[list[_Message]]) -> None:
         applied.update(plan.next_offsets)
 
 
-def _pipelined(loop: ConsumerLoop, batches: list[list[_Message]], replay: bool) -> None:
+def _pipelined(loop: ConsumerLoop, batches: list[list[Message]], replay: bool) -> None:
     """As the loop runs: plan i+1 on plan i before plan i is written, then write plan i.
     `replay`: every batch is read twice (a seek back after a refused batch re-reads them)."""
     applied: dict[int, int] = {}
@@ -108,9 +88,9 @@ def test_pipelined_plans_store_what_the_sequential_fold_stores(
     messages = _messages(events, partition_picks[: len(events)])
     batches = _batches(messages, cuts)
     with TemporaryDirectory() as tmp:
-        expected_loop = _loop(Path(tmp) / "sequential.db")
+        expected_loop = consumer_loop(Path(tmp) / "sequential.db")
         _sequential(expected_loop, batches)
-        actual_loop = _loop(Path(tmp) / "pipelined.db")
+        actual_loop = consumer_loop(Path(tmp) / "pipelined.db")
         _pipelined(actual_loop, batches, replay)
         expected, actual = dump(expected_loop.store), dump(actual_loop.store)
         expected_loop.store.close()

@@ -7,28 +7,25 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 from aiokafka import TopicPartition
 
-from projector.app import create_app
 from projector.batch import plan_batch
-from projector.generations import SqliteGenerations
 from projector.records import Incoming
 from projector.settings import ProjectorSettings
 from tests.factories import change
+from tests.support import projector_in_process
+
+
+def _settings(tmp_path: Path) -> ProjectorSettings:
+    db = tmp_path / "views.db"
+    return ProjectorSettings(store_url=f"sqlite:///{db}", read_your_writes_max_wait_s=3)
 
 
 async def test_a_waiting_read_is_answered_when_the_new_generation_gets_there(
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "views.db"
-    settings = ProjectorSettings(store_url=f"sqlite:///{db}", read_your_writes_max_wait_s=3)
-    app = create_app(settings, SqliteGenerations(db), run_consumer=False)
-    runtime = app.state.runtime
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as client,
-    ):
+    settings = _settings(tmp_path)
+    async with projector_in_process(settings, run_consumer=False) as (runtime, client):
         runtime.projector.applied = {0: 5}
         for path in ("/v1/catalogs/42/items/sku-1", "/v1/catalogs/42/items", "/v1/catalogs"):
             waiting = asyncio.create_task(client.get(f"{path}?min_position=0:7"))
@@ -60,14 +57,8 @@ async def test_a_waiting_read_is_answered_when_the_positions_are_read_on_assignm
     """After a start (or a switch) the consumer knows its positions only when it is assigned
     its partitions: it then reads them from the store. A read that waits for a position the
     store holds must be answered then, not only when some later batch happens to arrive."""
-    db = tmp_path / "views.db"
-    settings = ProjectorSettings(store_url=f"sqlite:///{db}", read_your_writes_max_wait_s=3)
-    app = create_app(settings, SqliteGenerations(db), run_consumer=False)
-    runtime = app.state.runtime
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as client,
-    ):
+    settings = _settings(tmp_path)
+    async with projector_in_process(settings, run_consumer=False) as (runtime, client):
         event = change("sku-1")
         records = [Incoming(0, n, "42", "sku-1", event) for n in range(8)]
         runtime.store.write(settings.topic, plan_batch(records, {}, lambda _: None))
