@@ -1,6 +1,5 @@
 """Helpers for tests that go through the real broker: running the services in-process, and
-reading what is on a topic; and for the projector's tests without one (its app in-process, its
-consumer loop fed records by hand)."""
+reading what is on a topic."""
 
 from __future__ import annotations
 
@@ -25,14 +24,12 @@ from catalog_contract.positions import parse_position
 from catalog_contract.writing import product_records
 from catalog_stream.broker import free_port
 from projector.app import create_app as create_projector
-from projector.consumer import ConsumerLoop
-from projector.generations import Generations, SqliteGenerations
-from projector.metrics import ProjectorMetrics
-from projector.runtime import Runtime
+from projector.generations import Generations
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
 from receiver.settings import ReceiverSettings
+from tests.projector_harness import projector_in_process
 
 SECRET = "test-secret-0123456789"
 AUTH = {"X-Postback-Token": SECRET}
@@ -112,26 +109,6 @@ async def running_projector(
 
 
 @asynccontextmanager
-async def projector_in_process(
-    settings: ProjectorSettings,
-    generations: Generations | None = None,
-    run_consumer: bool = True,
-) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    """The projector app in-process, its lifespan run (views: `generations`, else the settings'
-    SQLite file): its runtime, for tests that set the consumer's state themselves
-    (`run_consumer` False starts no live consumer), and a client."""
-    if generations is None:
-        path = settings.sqlite_path()
-        assert path is not None
-        generations = SqliteGenerations(path)
-    app = create_projector(settings, generations, run_consumer=run_consumer)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://projector") as client:
-            yield app.state.runtime, client
-
-
-@asynccontextmanager
 async def running_services(
     bootstrap: str,
     topics: Topics,
@@ -169,25 +146,6 @@ async def serving_projector(
     finally:
         server.should_exit = True
         await task
-
-
-@dataclass(frozen=True)
-class Message:
-    """What the projector's consumer loop reads of an aiokafka ConsumerRecord."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-
-def consumer_loop(db: Path) -> ConsumerLoop:
-    """The projector's consumer loop on the active generation of a new SQLite store at `db`
-    (its tables created), with no broker: a test sets its state or calls its planning."""
-    store = SqliteGenerations(db).open_active()
-    store.create()
-    return ConsumerLoop(ProjectorSettings(), store, ProjectorMetrics())
 
 
 class Only(Generations):

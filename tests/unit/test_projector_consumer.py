@@ -12,7 +12,7 @@ from catalog_contract.keys import product_key
 from projector.batch import CatalogDelta
 from projector.item_fold import ChangeKind, ItemState
 from tests.factories import change
-from tests.support import Message, consumer_loop
+from tests.projector_harness import Message, consumer_loop
 
 
 def test_one_known_end_of_three_partitions_is_not_caught_up(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from catalog_contract.events import Availability, ChangeType
 from catalog_contract.writing import product_records
 from projector.consumer import ConsumerLoop
 from tests.factories import change
-from tests.support import Message, consumer_loop, dump
+from tests.projector_harness import Message, consumer_loop
+from tests.support import dump
 
 _EVENT = st.builds(
     lambda catalog, item, minute, price, stock, kind: change(

@@ -13,7 +13,7 @@ from projector.batch import plan_batch
 from projector.records import Incoming
 from projector.settings import ProjectorSettings
 from tests.factories import change
-from tests.support import projector_in_process
+from tests.projector_harness import projector_in_process
 
 
 def _settings(tmp_path: Path) -> ProjectorSettings:
