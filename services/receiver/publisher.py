@@ -1,7 +1,8 @@
 """The Kafka edge: one idempotent, acks=all producer shared by every request.
 
-Concurrent requests share producer batches (linger + compression) while each awaits its own
-acknowledgement. Nothing is reported as published until the broker acknowledged it.
+Concurrent requests share producer batches while each awaits its own acknowledgement; how long a
+batch gathers follows the load (`produce_pacing`). Nothing is reported as published until the
+broker acknowledged it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
+from receiver.produce_pacing import AccumulatorPace
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
 from runtime_support.quiet_logs import Outage
@@ -55,6 +57,7 @@ class Publisher:
     def __init__(self, settings: ReceiverSettings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
+        self._pace: AccumulatorPace | None = None
         self._connector: asyncio.Task[None] | None = None
         self._outage = Outage()  # to log losing and regaining Kafka once each
         self._produce_time = TimeLimit(settings.produce_timeout_s)
@@ -92,6 +95,8 @@ class Publisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            s = self._settings
+            self._pace = AccumulatorPace(producer, s.linger_from, s.linger_ms)
             self._producer = producer
             log.info("connected to kafka at %s", self._settings.bootstrap_servers)
             return
@@ -138,13 +143,13 @@ class Publisher:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> list[Acknowledged]:
         """Send `values` in order under one key; return once Kafka acknowledged all of them."""
-        if self._producer is None:
+        producer, pace = self._producer, self._pace
+        if producer is None or pace is None:
             raise PublishFailed("not connected to Kafka yet")
+        pace.entering()
         try:
             async with self._produce_time():
-                acknowledged = await self._send_in_order(
-                    self._producer, topic, key, values, headers
-                )
+                acknowledged = await self._send_in_order(producer, topic, key, values, headers)
         except TimeoutError as exc:
             failure = PublishFailed(
                 f"Kafka did not acknowledge within {self._settings.produce_timeout_s}s"
@@ -155,6 +160,8 @@ class Publisher:
             failure = PublishFailed(f"Kafka refused the write: {exc}")
             self._writes_failing(failure)
             raise failure from exc
+        finally:
+            pace.leaving()
         recovered = self._outage.observe(False, time.monotonic())
         if recovered is not None:
             log.warning("kafka acknowledges writes again", extra={"failing_s": recovered.lasted_s})

@@ -1,0 +1,94 @@
+"""The producer's pace (receiver/produce_pacing.py): the rule, and that the aiokafka we pin reads
+the two accumulator attributes it sets when it opens a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.record.default_records import DefaultRecordBatch
+from aiokafka.structs import TopicPartition
+from hypothesis import given
+from hypothesis import strategies as st
+
+from receiver.produce_pacing import AccumulatorPace, Pace, pace_for
+
+LZ4_ATTRIBUTES = 3  # Kafka's record-batch compression bits for lz4
+TP = TopicPartition("t", 0)
+
+
+def test_few_awaiting_leave_at_once_uncompressed_many_linger_compressed() -> None:
+    assert pace_for(1, 16, 5) == Pace(0.0, False)
+    assert pace_for(15, 16, 5) == Pace(0.0, False)
+    assert pace_for(16, 16, 5) == Pace(0.005, True)
+    assert pace_for(900, 16, 5) == Pace(0.005, True)
+    assert pace_for(3, 2, 0) == Pace(0.0, True)
+
+
+@given(st.integers(1, 10_000), st.integers(0, 1_000))
+def test_linger_from_one_is_the_fixed_pace_of_before(awaiting: int, linger_ms: int) -> None:
+    # What the producer did for every batch before the pace followed the load.
+    assert pace_for(awaiting, 1, linger_ms) == Pace(linger_ms / 1000, True)
+
+
+@given(st.integers(1, 500), st.integers(1, 500), st.integers(0, 100))
+def test_more_awaiting_never_paces_faster(awaiting: int, linger_from: int, ms: int) -> None:
+    fewer, more = pace_for(awaiting, linger_from, ms), pace_for(awaiting + 1, linger_from, ms)
+    assert more.linger_s >= fewer.linger_s
+    assert more.compressed >= fewer.compressed
+
+
+def _compression(batch: Any) -> int:
+    """The compression bits of the record batch `batch` writes (the builder is compiled code)."""
+    batch.append(b"k", b"v" * 200, None)
+    return int(DefaultRecordBatch(bytes(batch.get_data_buffer())).compression_type)
+
+
+def _opened(accumulator: Any) -> Any:
+    """The batch the accumulator opens for the next record (drained again after)."""
+    batch = accumulator._append_batch(accumulator.create_builder(), TP)
+    accumulator._batches.clear()
+    return batch
+
+
+async def test_the_pinned_aiokafka_opens_batches_at_the_pace_set() -> None:
+    producer = AIOKafkaProducer(linger_ms=5, compression_type="lz4")  # never connects
+    try:
+        _paced(producer)
+    finally:
+        await producer.stop()
+
+
+def _paced(producer: AIOKafkaProducer) -> None:
+    accumulator: Any = producer._message_accumulator
+    assert accumulator._compression_type == LZ4_ATTRIBUTES
+    pace = AccumulatorPace(producer, linger_from=3, linger_ms=5)
+    assert pace.adapts
+
+    lone = _opened(accumulator)
+    assert lone.remaining_linger() is None  # ready to send at once
+    assert _compression(lone) == 0
+
+    pace.entering()
+    pace.entering()
+    pace.entering()
+    assert pace.awaiting == 3
+    crowded = _opened(accumulator)
+    remaining = crowded.remaining_linger()
+    assert remaining is not None
+    assert 0 < remaining <= 0.005
+    assert _compression(crowded) == LZ4_ATTRIBUTES
+
+    pace.leaving()
+    assert _opened(accumulator).remaining_linger() is None
+    assert pace.awaiting == 2
+
+
+async def test_a_producer_without_the_attributes_keeps_its_pace() -> None:
+    class Elsewhere:
+        _message_accumulator = object()
+
+    pace = AccumulatorPace(Elsewhere(), linger_from=1, linger_ms=5)
+    pace.entering()
+    pace.leaving()
+    assert not pace.adapts
