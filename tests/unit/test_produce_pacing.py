@@ -3,15 +3,22 @@ the two accumulator attributes it sets when it opens a batch."""
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
+from receiver.errors import PublishFailed
 from receiver.produce_pacing import AccumulatorPace, Pace, pace_for
+from receiver.publisher import Publisher
+from receiver.settings import ReceiverSettings
 
 LZ4_ATTRIBUTES = 3  # Kafka's record-batch compression bits for lz4
 TP = TopicPartition("t", 0)
@@ -92,3 +99,47 @@ async def test_a_producer_without_the_attributes_keeps_its_pace() -> None:
     pace.entering()
     pace.leaving()
     assert not pace.adapts
+
+
+class _Producer:
+    """A producer whose sends fail, time out or are acknowledged, as each test says."""
+
+    def __init__(self, outcome: str) -> None:
+        self.outcome = outcome
+        self._message_accumulator = SimpleNamespace(_linger_time=0.005, _compression_type=3)
+
+    async def send(self, topic: str, **_: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.outcome == "refused":
+            raise KafkaConnectionError("broker gone")
+        if self.outcome == "acked":
+            future.set_result(SimpleNamespace(topic=topic, partition=0, offset=7))
+        if self.outcome == "lost":
+            future.set_exception(KafkaTimeoutError())
+        return future  # "silent": never answered
+
+
+@pytest.mark.parametrize("outcome", ["refused", "lost", "silent", "cancelled", "acked"])
+async def test_every_way_out_of_publish_leaves_the_count(outcome: str) -> None:
+    """A count that leaked on a failure would keep the receiver lingering at low load."""
+    settings = ReceiverSettings(dev_mode=True, produce_timeout_s=0.2, linger_from=2)
+    publisher = Publisher(settings)
+    producer = _Producer("silent" if outcome == "cancelled" else outcome)
+    pace = AccumulatorPace(producer, settings.linger_from, settings.linger_ms)
+    publisher._producer, publisher._pace = producer, pace
+    publishing = [asyncio.create_task(publisher.publish("t", b"k", b"v")) for _ in range(3)]
+    await asyncio.sleep(0)
+    if outcome in {"silent", "cancelled"}:  # (the others are through at their first step)
+        assert pace.awaiting == 3
+        assert producer._message_accumulator._linger_time == 0.005  # 3 awaiting: lingering
+    if outcome == "cancelled":
+        for task in publishing:
+            task.cancel()
+    results = await asyncio.gather(*publishing, return_exceptions=True)
+    assert pace.awaiting == 0
+    assert producer._message_accumulator._linger_time == 0.0
+    expected = {
+        "acked": list,
+        "cancelled": asyncio.CancelledError,
+    }.get(outcome, PublishFailed)
+    assert all(isinstance(result, expected) for result in results), results
