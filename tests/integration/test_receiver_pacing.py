@@ -71,3 +71,45 @@ async def test_in_a_crowd_each_200_is_its_own_acknowledged_record(
         record = by_position[(body["partition"], body["offset"])]
         assert record.key == f"7:i{n % 5}".encode()
         assert codec.decode(record.value).current_price == Decimal(n)
+
+
+async def test_bodies_at_the_size_limit_alone_and_in_a_crowd(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # A lone batch now leaves uncompressed: the largest value allowed must still fit the topic.
+    settings = receiver_settings(kafka_bootstrap, topics, linger_from=4, recent_window_s=0)
+    text = "x" * (settings.max_body_bytes - 200)
+
+    def big(n: int) -> dict[str, str]:
+        return {**_postback(f"big{n}", "1.00"), "Description": text}
+
+    async with running_receiver(settings) as receiver:
+        alone = await receiver.post(PATH, json=big(0), headers=AUTH)
+        crowd = await asyncio.gather(
+            *(receiver.post(PATH, json=big(n), headers=AUTH) for n in range(1, 13))
+        )
+    assert [a.status_code for a in [alone, *crowd]] == [200] * 13, alone.text
+    records = await read_topic(kafka_bootstrap, topics.product)
+    assert sorted(len(codec.decode(r.value).description or "") for r in records) == [len(text)] * 13
+
+
+async def test_concurrent_retries_of_one_postback_each_name_an_acknowledged_copy(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    settings = receiver_settings(kafka_bootstrap, topics, linger_ms=50, linger_from=3)
+    same = {**_postback("retried", "9.00"), "DateLastUpdated": "2026-11-27T08:30:00Z"}
+    async with running_receiver(settings) as receiver:
+        answers = await asyncio.gather(
+            *(receiver.post(PATH, json=same, headers=AUTH) for _ in range(10))
+        )
+        later = await receiver.post(PATH, json=same, headers=AUTH)
+    assert [a.status_code for a in answers] == [200] * 10
+    records = await read_topic(kafka_bootstrap, topics.product)
+    by_position = {(r.partition, r.offset): r for r in records}
+    event_ids = {codec.decode(r.value).event_id for r in records}
+    assert len(event_ids) == 1  # every copy is the same event (its content id)
+    for answer in [*answers, later]:
+        body = answer.json()
+        assert (body["partition"], body["offset"]) in by_position
+        assert body["event_id"] == str(next(iter(event_ids)))
+    assert later.json() in [a.json() for a in answers]  # the repeat window answers it
