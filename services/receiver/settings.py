@@ -74,7 +74,7 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     recent_window_s: float = Field(default=300.0, ge=0)
     # From this many postbacks awaiting Kafka on, a new batch lingers `linger_ms` and is
     # compressed; below, it leaves at once uncompressed (receiver/produce_pacing.py). 1: always.
-    linger_from: int = Field(default=16, ge=1)
+    linger_from: int = Field(default=32, ge=1)
     linger_ms: int = Field(default=5, ge=0)
     compression: Literal["", "gzip", "snappy", "lz4", "zstd"] = "lz4"
     success_body: str | None = None
