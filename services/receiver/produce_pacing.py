@@ -5,7 +5,8 @@ produce requests, which is what a loaded receiver needs (each request costs aiok
 broker CPU), but with few postbacks in flight each one waits out the linger for company that does
 not come, and the receiver falls below a naive `send_and_wait` one. So the pace follows the load:
 below `linger_from` postbacks awaiting acknowledgement a new batch leaves at once, uncompressed;
-from there on it lingers `linger_ms` and is compressed as configured.
+from there on it lingers `linger_ms` and is compressed as configured, until fewer than half of
+`linger_from` await (`lingers`).
 
 aiokafka fixes `linger_ms` and `compression_type` when the producer is built. Its accumulator
 reads both from two attributes each time it opens a batch (`MessageBatch` keeps the linger it was
@@ -37,9 +38,19 @@ class Pace:
     compressed: bool
 
 
-def pace_for(awaiting: int, linger_from: int, linger_ms: int) -> Pace:
-    """The pace for a batch opened while `awaiting` postbacks (this one included) await Kafka."""
-    if awaiting >= linger_from:
+def lingers(lingering: bool, awaiting: int, linger_from: int) -> bool:
+    """Whether a batch opened now lingers, given whether the last one did and how many
+    postbacks (this one included) await Kafka. Lingering starts at `linger_from` awaiting and
+    stops only below half of it: a loaded receiver that lingers keeps doing so through the dips
+    of its own count (each batch sent at once in a dip means one more produce request, which is
+    what a loaded receiver cannot afford), and a quiet one never starts."""
+    if lingering:
+        return awaiting >= max(1, linger_from // 2)
+    return awaiting >= linger_from
+
+
+def pace_for(lingering: bool, linger_ms: int) -> Pace:
+    if lingering:
         return Pace(linger_ms / 1000, True)
     return Pace(0.0, False)
 
@@ -47,10 +58,19 @@ def pace_for(awaiting: int, linger_from: int, linger_ms: int) -> Pace:
 class AccumulatorPace:
     """Sets the pace of one producer's accumulator as postbacks enter and leave `publish`."""
 
-    __slots__ = ("_accumulator", "_attributes", "_awaiting", "_current", "_linger_from", "_ms")
+    __slots__ = (
+        "_accumulator",
+        "_attributes",
+        "_awaiting",
+        "_current",
+        "_linger_from",
+        "_lingering",
+        "_ms",
+    )
 
     def __init__(self, producer: Any, linger_from: int, linger_ms: int) -> None:
         self._awaiting = 0
+        self._lingering = False
         self._linger_from = linger_from
         self._ms = linger_ms
         accumulator = getattr(producer, "_message_accumulator", None)
@@ -79,8 +99,13 @@ class AccumulatorPace:
         self._awaiting -= 1
         self._apply()
 
+    @property
+    def lingering(self) -> bool:
+        return self._lingering
+
     def _apply(self) -> None:
-        pace = pace_for(self._awaiting, self._linger_from, self._ms)
+        self._lingering = lingers(self._lingering, self._awaiting, self._linger_from)
+        pace = pace_for(self._lingering, self._ms)
         if pace == self._current or self._accumulator is None:
             return
         self._current = pace

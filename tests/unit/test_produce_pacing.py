@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from receiver.errors import PublishFailed
-from receiver.produce_pacing import AccumulatorPace, Pace, pace_for
+from receiver.produce_pacing import AccumulatorPace, Pace, lingers, pace_for
 from receiver.publisher import Publisher
 from receiver.settings import ReceiverSettings
 
@@ -24,25 +24,43 @@ LZ4_ATTRIBUTES = 3  # Kafka's record-batch compression bits for lz4
 TP = TopicPartition("t", 0)
 
 
-def test_few_awaiting_leave_at_once_uncompressed_many_linger_compressed() -> None:
-    assert pace_for(1, 16, 5) == Pace(0.0, False)
-    assert pace_for(15, 16, 5) == Pace(0.0, False)
-    assert pace_for(16, 16, 5) == Pace(0.005, True)
-    assert pace_for(900, 16, 5) == Pace(0.005, True)
-    assert pace_for(3, 2, 0) == Pace(0.0, True)
+def test_lingering_starts_at_linger_from_and_stops_below_half_of_it() -> None:
+    assert [lingers(False, n, 32) for n in (1, 31, 32, 900)] == [False, False, True, True]
+    assert [lingers(True, n, 32) for n in (1, 15, 16, 31, 900)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert [lingers(True, n, 1) for n in (0, 1)] == [False, True]
+    assert pace_for(False, 5) == Pace(0.0, False)
+    assert pace_for(True, 5) == Pace(0.005, True)
+    assert pace_for(True, 0) == Pace(0.0, True)
 
 
-@given(st.integers(1, 10_000), st.integers(0, 1_000))
-def test_linger_from_one_is_the_fixed_pace_of_before(awaiting: int, linger_ms: int) -> None:
+@given(st.lists(st.integers(1, 10_000), max_size=50), st.integers(0, 1_000))
+def test_linger_from_one_is_the_fixed_pace_of_before(counts: list[int], linger_ms: int) -> None:
     # What the producer did for every batch before the pace followed the load.
-    assert pace_for(awaiting, 1, linger_ms) == Pace(linger_ms / 1000, True)
+    lingering = False
+    for awaiting in counts:
+        lingering = lingers(lingering, awaiting, 1)
+        assert pace_for(lingering, linger_ms) == Pace(linger_ms / 1000, True)
 
 
-@given(st.integers(1, 500), st.integers(1, 500), st.integers(0, 100))
-def test_more_awaiting_never_paces_faster(awaiting: int, linger_from: int, ms: int) -> None:
-    fewer, more = pace_for(awaiting, linger_from, ms), pace_for(awaiting + 1, linger_from, ms)
-    assert more.linger_s >= fewer.linger_s
-    assert more.compressed >= fewer.compressed
+@given(st.lists(st.integers(1, 200), max_size=60), st.integers(1, 100))
+def test_the_pace_is_the_hysteresis_it_says(counts: list[int], linger_from: int) -> None:
+    """Against a plain model: start at linger_from, keep while at least half of it."""
+    lingering = False
+    for awaiting in counts:
+        was = lingering
+        lingering = lingers(lingering, awaiting, linger_from)
+        if awaiting >= linger_from:
+            assert lingering
+        elif awaiting < max(1, linger_from // 2):
+            assert not lingering
+        else:
+            assert lingering == was
 
 
 def _compression(batch: Any) -> int:
@@ -87,8 +105,11 @@ def _paced(producer: AIOKafkaProducer) -> None:
     assert _compression(crowded) == LZ4_ATTRIBUTES
 
     pace.leaving()
-    assert _opened(accumulator).remaining_linger() is None
     assert pace.awaiting == 2
+    assert _opened(accumulator).remaining_linger() is not None  # 2 of 3: still lingering
+    pace.leaving()
+    pace.leaving()
+    assert _opened(accumulator).remaining_linger() is None
 
 
 async def test_a_producer_without_the_attributes_keeps_its_pace() -> None:
