@@ -73,8 +73,9 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     # An exact repeat within this many seconds is answered from memory, not written again.
     recent_window_s: float = Field(default=300.0, ge=0)
     # From this many postbacks awaiting Kafka on, a new batch lingers `linger_ms` and is
-    # compressed; below, it leaves at once uncompressed (receiver/produce_pacing.py). 1: always.
-    linger_from: int = Field(default=32, ge=1)
+    # compressed, until fewer than half of it await; otherwise it leaves at once uncompressed
+    # (receiver/produce_pacing.py). 1: always linger, the fixed pace of before.
+    linger_from: int = Field(default=8, ge=1)
     linger_ms: int = Field(default=5, ge=0)
     compression: Literal["", "gzip", "snappy", "lz4", "zstd"] = "lz4"
     success_body: str | None = None

@@ -26,7 +26,7 @@ async def test_a_lone_postback_is_not_held_for_the_linger(
 ) -> None:
     # Before: every batch lingered linger_ms, so each lone postback waited LONG_LINGER_MS.
     settings = receiver_settings(
-        kafka_bootstrap, topics, linger_ms=LONG_LINGER_MS, produce_timeout_s=30
+        kafka_bootstrap, topics, linger_ms=LONG_LINGER_MS, linger_from=32, produce_timeout_s=30
     )
     async with running_receiver(settings) as receiver:
         for price in ("1.00", "2.00", "3.00"):
