@@ -11,13 +11,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from projector.batch import BatchPlan, ItemKey, plan_batch
+from projector.consumer_ahead import Ahead, in_order
 from projector.consumer_progress import ConsumerProgress
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
@@ -34,23 +34,6 @@ from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Ahead:
-    """A fetched batch and its plan, being made on the planning thread."""
-
-    messages: list[Any]
-    plan: asyncio.Future[BatchPlan]
-
-    async def dropped(self) -> None:
-        """Not to be written (the batch before it failed): let its planning end, quietly."""
-        with contextlib.suppress(Exception):
-            await self.plan
-
-
-def _in_order(batches: dict[TopicPartition, list[Any]]) -> list[Any]:
-    return [m for tp in sorted(batches, key=lambda t: t.partition) for m in batches[tp]]
 
 
 class ConsumerLoop(ConsumerProgress):
@@ -160,22 +143,26 @@ class ConsumerLoop(ConsumerProgress):
     async def _write_and_fetch_ahead(
         self, consumer: AIOKafkaConsumer, plan: BatchPlan
     ) -> Ahead | None:
-        """Write the batch; meanwhile read and plan the records already fetched after it (the
-        store thread's SQL and the planner's Python overlap). The next batch is planned on top
-        of this one's plan: dropped unless this write succeeds."""
+        """Write the batch, and make the next one of the records fetched after it, planned on
+        top of this one's plan (dropped unless this write succeeds). Behind (a full batch
+        fetched), it is planned while this one is written: the store thread's SQL and the
+        planner's Python overlap. Caught up, once the write ends, with what was fetched
+        meanwhile: those records no longer wait for the batch after it (README: freshness)."""
         if not plan.next_offsets:
             return None
         writing = self._writing = asyncio.ensure_future(
             self._in_store_thread(self.store.write, self.settings.topic, plan)
         )
-        ahead = None
+        ahead, most = None, self.settings.batch_max_records
         try:
-            raw = _in_order(
-                await consumer.getmany(timeout_ms=0, max_records=self.settings.batch_max_records)
-            )
-            if raw:
+            raw = in_order(await consumer.getmany(timeout_ms=0, max_records=most))
+            if len(raw) >= most:
                 ahead = self._start_plan(raw, {**self.applied, **plan.next_offsets}, plan)
             await writing
+            if ahead is None:
+                raw += in_order(await consumer.getmany(timeout_ms=0, max_records=most - len(raw)))
+                if raw:
+                    ahead = self._start_plan(raw, {**self.applied, **plan.next_offsets}, plan)
         except BaseException:
             if ahead is not None:
                 await ahead.dropped()
@@ -254,7 +241,7 @@ class ConsumerLoop(ConsumerProgress):
         try:
             while not stop.is_set():
                 if ahead is None:
-                    raw = _in_order(
+                    raw = in_order(
                         await consumer.getmany(
                             timeout_ms=self.settings.poll_timeout_ms,
                             max_records=self.settings.batch_max_records,
