@@ -143,11 +143,10 @@ class ConsumerLoop(ConsumerProgress):
     async def _write_and_fetch_ahead(
         self, consumer: AIOKafkaConsumer, plan: BatchPlan
     ) -> Ahead | None:
-        """Write the batch, and make the next one of the records fetched after it, planned on
-        top of this one's plan (dropped unless this write succeeds). Behind (a full batch
-        fetched), it is planned while this one is written: the store thread's SQL and the
-        planner's Python overlap. Caught up, once the write ends, with what was fetched
-        meanwhile: those records no longer wait for the batch after it (README: freshness)."""
+        """Write the batch; meanwhile read and plan the records already fetched after it (the
+        store thread's SQL and the planner's Python overlap), on top of its plan: dropped unless
+        this write succeeds. Caught up (not a full batch), what was fetched during the write
+        joins them, planned again: it no longer waits for the batch after (README: freshness)."""
         if not plan.next_offsets:
             return None
         writing = self._writing = asyncio.ensure_future(
@@ -156,13 +155,16 @@ class ConsumerLoop(ConsumerProgress):
         ahead, most = None, self.settings.batch_max_records
         try:
             raw = in_order(await consumer.getmany(timeout_ms=0, max_records=most))
-            if len(raw) >= most:
+            if raw:
                 ahead = self._start_plan(raw, {**self.applied, **plan.next_offsets}, plan)
             await writing
-            if ahead is None:
-                raw += in_order(await consumer.getmany(timeout_ms=0, max_records=most - len(raw)))
-                if raw:
-                    ahead = self._start_plan(raw, {**self.applied, **plan.next_offsets}, plan)
+            if ahead is not None and len(raw) < most:
+                more = in_order(await consumer.getmany(timeout_ms=0, max_records=most - len(raw)))
+                if more:
+                    await ahead.dropped()
+                    ahead = self._start_plan(
+                        raw + more, {**self.applied, **plan.next_offsets}, plan
+                    )
         except BaseException:
             if ahead is not None:
                 await ahead.dropped()
