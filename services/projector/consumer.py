@@ -191,6 +191,7 @@ class ConsumerLoop(ConsumerProgress):
 
     async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
         self.publish(plan.next_offsets)
+        self._update_lag(consumer)  # before any wait: no reader sees a position past its end
         self._count(plan)
         async with self.progress:
             self.progress.notify_all()

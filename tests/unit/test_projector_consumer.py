@@ -3,8 +3,12 @@ as the loop sets it from fetch answers), and how it plans a batch."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
+
+from aiokafka import TopicPartition
 
 from catalog_contract import codec, headers
 from catalog_contract.events import ProductChange
@@ -67,3 +71,42 @@ def test_a_batch_planned_while_the_one_before_is_written_sees_that_ones_states(
     assert second.before[("42", "a")] == first.items[("42", "a")]
     assert [e.change.kind for e in second.feed] == [ChangeKind.PRICE_RISE]
     assert second.catalogs == {"42": CatalogDelta()}  # "a" counted by the first batch
+
+
+class _SlowCommitConsumer:
+    """What `_done` asks of aiokafka, with a commit that waits until the test lets it end."""
+
+    def __init__(self, topic: str, ends: dict[int, int]) -> None:
+        self._ends = {TopicPartition(topic, p): end for p, end in ends.items()}
+        self.committing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._ends)
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self._ends[tp]
+
+    def last_poll_timestamp(self, tp: TopicPartition) -> int:
+        return int(time.time() * 1000)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committing.set()
+        await self.release.wait()
+
+
+async def test_applied_positions_are_never_shown_past_the_partition_ends(tmp_path: Path) -> None:
+    """The status page read `applied` 1 and `end` 0 for a partition (a flaky status-page test):
+    the batch was published, then the offsets were mirrored to Kafka (a round trip), and only
+    after it were the ends updated. Ends now move with the positions, before any wait."""
+    loop = consumer_loop(tmp_path / "views.db")
+    topic = loop.settings.topic
+    plan = loop._plan([_message(0, change("a", minute=1, price="1"))], {})
+    consumer = _SlowCommitConsumer(topic, {0: 1})
+    done = asyncio.ensure_future(loop._done(consumer, plan))
+    await asyncio.wait_for(consumer.committing.wait(), 5)
+    assert loop.applied == {0: 1}
+    assert loop.end_offsets == {0: 1}
+    assert loop.lag() == 0
+    consumer.release.set()
+    await done
