@@ -153,18 +153,19 @@ class ConsumerLoop(ConsumerProgress):
             self._in_store_thread(self.store.write, self.settings.topic, plan)
         )
         ahead, most = None, self.settings.batch_max_records
+        # Where the store stands once the write ends, taken now: a rebalance revoking as the
+        # write ends pops `applied` (the listener waits for the write) before the re-plan.
+        after = {**self.applied, **plan.next_offsets}
         try:
             raw = in_order(await consumer.getmany(timeout_ms=0, max_records=most))
             if raw:
-                ahead = self._start_plan(raw, {**self.applied, **plan.next_offsets}, plan)
+                ahead = self._start_plan(raw, after, plan)
             await writing
             if ahead is not None and len(raw) < most:
                 more = in_order(await consumer.getmany(timeout_ms=0, max_records=most - len(raw)))
                 if more:
                     await ahead.dropped()
-                    ahead = self._start_plan(
-                        raw + more, {**self.applied, **plan.next_offsets}, plan
-                    )
+                    ahead = self._start_plan(raw + more, {**self.applied, **after}, plan)
         except BaseException:
             if ahead is not None:
                 await ahead.dropped()
