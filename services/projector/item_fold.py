@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from catalog_contract.events import (
     ProductChange,
     ProductFields,
 )
+from catalog_contract.frozen_build import builder, field_names
 
 MERGED_FIELDS = PRODUCT_FIELDS  # every field a postback may carry, or leave out
 
@@ -67,6 +69,13 @@ class Removed:
     partition: int
     offset: int
 
+
+# ItemState(**fields) without its __init__, every field by position in this order: the merged
+# fields, then catalog_id, item_id, last_event_id, received_at, partition, offset, revision and
+# source_updated_at (per record of a catch-up, twice: read back, and folded).
+build_state = builder(ItemState)
+assert field_names(ItemState) == (*MERGED_FIELDS, "catalog_id", "item_id", "last_event_id",
+    "received_at", "partition", "offset", "revision", "source_updated_at")  # fmt: skip
 
 Known = ItemState | Removed | None  # what the store knows of one item
 
@@ -235,25 +244,20 @@ def apply(
     if isinstance(previous, Removed):
         previous = None  # re-added by a newer postback: a new item
     sent = _merged_values(change)
-    if previous is None:
-        merged = dict(zip(MERGED_FIELDS, sent, strict=True))
-    else:
+    merged: Sequence[object] = sent
+    if previous is not None:
         kept = _merged_values(previous)
-        merged = {
-            name: new if new is not None else old
-            for name, new, old in zip(MERGED_FIELDS, sent, kept, strict=True)
-        }
-    state = ItemState(
-        catalog_id=change.catalog_id,
-        item_id=change.catalog_item_id,
-        last_event_id=event_id,
-        received_at=change.received_at,
-        partition=at.partition,
-        offset=at.offset,
-        revision=(previous.revision if previous else 0) + 1,
-        source_updated_at=change.source_updated_at
-        or (previous.source_updated_at if previous else None),
-        **merged,
+        merged = [new if new is not None else old for new, old in zip(sent, kept, strict=True)]
+    state = build_state(
+        *merged,
+        change.catalog_id,
+        change.catalog_item_id,
+        event_id,
+        change.received_at,
+        at.partition,
+        at.offset,
+        (previous.revision if previous else 0) + 1,
+        change.source_updated_at or (previous.source_updated_at if previous else None),
     )
     if _changes_nothing(previous, state):
         return Outcome(Verdict.DUPLICATE, previous)

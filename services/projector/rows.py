@@ -10,14 +10,15 @@ import json
 import operator
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from catalog_contract.events import PRICE_SCALE, Availability
+from catalog_contract.frozen_build import field_names
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
 from catalog_contract.positions import position_text
-from projector.item_fold import ItemState, Removed
+from projector.item_fold import ItemState, Removed, build_state
 
 
 def item_column_kinds(fields: Sequence[ItemField]) -> dict[str, FieldKind]:
@@ -53,17 +54,27 @@ def price_from_units(units: int | None) -> Decimal | None:
     return None if units is None else Decimal(units).scaleb(-PRICE_SCALE)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def micros(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - _EPOCH) // _MICROSECOND  # exact: timedelta // timedelta is integer
 
 
 def from_micros(value: int | None) -> datetime | None:
+    """One addition (fromtimestamp and replace made two datetimes). Beyond datetime's years,
+    the same error as before (stored times come from datetimes, so never in the views)."""
     if value is None:
         return None
-    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+    try:
+        return _EPOCH + timedelta(microseconds=value)
+    except OverflowError:
+        return datetime.fromtimestamp(value // 1_000_000, UTC).replace(
+            microsecond=value % 1_000_000
+        )
 
 
 def _list_text(value: tuple[str, ...]) -> str:
@@ -72,6 +83,17 @@ def _list_text(value: tuple[str, ...]) -> str:
 
 def _list_of_text(value: str) -> tuple[str, ...]:
     return tuple(json.loads(value))
+
+
+_AVAILABILITY = {member.value: member for member in Availability}
+
+
+def _availability(value: str) -> Availability:
+    """`Availability(value)`, by a dict lookup for a stored symbol; anything else its error."""
+    try:
+        return _AVAILABILITY[value]
+    except (KeyError, TypeError):
+        return Availability(value)
 
 
 def _symbol(value: Availability) -> str:
@@ -96,9 +118,10 @@ _ITEM_VALUES = operator.attrgetter(*ITEM_COLUMNS)
 _TO_ROW = _converters(
     {FieldKind.PRICE: price_units, FieldKind.LIST: _list_text, FieldKind.TIME: micros}, _symbol
 )
+_STATE_ORDER = operator.itemgetter(*(ITEM_COLUMNS.index(name) for name in field_names(ItemState)))
 _FROM_ROW = _converters(
     {FieldKind.PRICE: price_from_units, FieldKind.LIST: _list_of_text, FieldKind.TIME: from_micros},
-    Availability,
+    _availability,
 )
 
 
@@ -111,11 +134,13 @@ def to_row(state: ItemState) -> tuple[Any, ...]:
 
 
 def from_row(row: tuple[Any, ...]) -> ItemState:
-    fields: dict[str, Any] = dict(zip(ITEM_COLUMNS, row, strict=True))
-    for _, column, convert in _FROM_ROW:
-        if fields[column] is not None:
-            fields[column] = convert(fields[column])
-    return ItemState(**fields)
+    if len(row) != len(ITEM_COLUMNS):
+        dict(zip(ITEM_COLUMNS, row, strict=True))  # raises, as it always did
+    values = list(row)
+    for at, _, convert in _FROM_ROW:
+        if values[at] is not None:
+            values[at] = convert(values[at])
+    return build_state(*_STATE_ORDER(values))
 
 
 REMOVAL_COLUMNS = ("catalog_id", "item_id", "source_updated_at", "partition", "offset")
