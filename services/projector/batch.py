@@ -142,27 +142,24 @@ class CatalogDelta:
     out_of_stock: int = 0
 
 
-def _counts(state: Known) -> CatalogDelta:
-    if not isinstance(state, ItemState):
-        return CatalogDelta()
-    availability = state.stock_availability
-    return CatalogDelta(
-        1, int(availability in IN_STOCK), int(availability is Availability.OUT_OF_STOCK)
-    )
-
-
 def catalog_deltas(plan: BatchPlan) -> dict[str, CatalogDelta]:
-    """How each touched catalog's counts move, from each item's state before and after."""
-    deltas: dict[str, CatalogDelta] = {}
+    """How each touched catalog's counts move, from each item's state before and after (added
+    up in plain integers: three objects per item were most of this per-batch step)."""
+    sums: dict[str, list[int]] = {}
+    before = plan.before
     for key, after in plan.items.items():
-        old, new = _counts(plan.before.get(key)), _counts(after)
-        current = deltas.get(key[0], CatalogDelta())
-        deltas[key[0]] = CatalogDelta(
-            current.items + new.items - old.items,
-            current.in_stock + new.in_stock - old.in_stock,
-            current.out_of_stock + new.out_of_stock - old.out_of_stock,
-        )
-    return deltas
+        counts = sums.get(key[0])
+        if counts is None:
+            counts = sums[key[0]] = [0, 0, 0]
+        for state, sign in ((after, 1), (before.get(key), -1)):
+            if isinstance(state, ItemState):
+                availability = state.stock_availability
+                counts[0] += sign
+                if availability in IN_STOCK:
+                    counts[1] += sign
+                elif availability is Availability.OUT_OF_STOCK:
+                    counts[2] += sign
+    return {catalog_id: CatalogDelta(*counts) for catalog_id, counts in sums.items()}
 
 
 def last_change_times(plan: BatchPlan) -> dict[str, datetime]:

@@ -112,6 +112,11 @@ class Outcome:
     changes: tuple[NotableChange, ...] = ()
 
 
+# Per applied record (frozen_build: without their __init__).
+_build_note = builder(NotableChange)
+_build_outcome = builder(Outcome)
+
+
 def _is_stale(previous: ItemState | Removed, source_updated_at: datetime | None) -> bool:
     if previous.source_updated_at is None or source_updated_at is None:
         return False
@@ -135,7 +140,7 @@ def _text(value: object) -> str | None:
 
 def _notable(previous: ItemState | None, state: ItemState) -> list[NotableChange]:
     def note(kind: ChangeKind, old: object, new: object) -> NotableChange:
-        return NotableChange(kind, state.catalog_id, state.item_id, _text(old), _text(new))
+        return _build_note(kind, state.catalog_id, state.item_id, _text(old), _text(new))
 
     if previous is None:
         return [note(ChangeKind.ITEM_ADDED, None, state.current_price)]
@@ -261,7 +266,7 @@ def apply(
     )
     if _changes_nothing(previous, state):
         return Outcome(Verdict.DUPLICATE, previous)
-    return Outcome(Verdict.APPLIED, state, tuple(_notable(previous, state)))
+    return _build_outcome(Verdict.APPLIED, state, tuple(_notable(previous, state)))
 
 
 # Every merged field of an event or a state at once (per record of a catch-up: one C call, where

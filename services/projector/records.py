@@ -8,6 +8,7 @@ from datetime import datetime
 from catalog_contract import headers as record_headers
 from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
+from catalog_contract.frozen_build import builder
 from catalog_contract.reader import Tombstone, read
 from projector.item_fold import Position
 
@@ -51,6 +52,9 @@ def read_record(
     if isinstance(found, Tombstone):
         return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, None,
                         found.source_updated_at, restates)  # fmt: skip
-    return Incoming(
-        partition, offset, found.catalog_id, found.catalog_item_id, found, restates=restates
+    return _build_incoming(
+        partition, offset, found.catalog_id, found.catalog_item_id, found, None, restates
     )
+
+
+_build_incoming = builder(Incoming)  # per record of a catch-up: without its frozen __init__

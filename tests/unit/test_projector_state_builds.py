@@ -17,10 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from catalog_contract import codec
 from catalog_contract.events import PRODUCT_FIELDS, Availability, ChangeType, ProductChange
+from catalog_contract.headers import RESTATES
+from catalog_contract.keys import product_key
 from projector import item_fold, restatements
-from projector.item_fold import ItemState, Known, Position, Removed
+from projector.batch import BatchPlan, CatalogDelta, catalog_deltas
+from projector.item_fold import IN_STOCK, ItemState, Known, Position, Removed
+from projector.records import Incoming, read_record
 from projector.rows import from_micros, from_row, micros, to_row
+from tests.factories import BASE_TIME
 from tests.unit.test_projector_fast_paths import (
     _outcome,
     old_apply,
@@ -221,3 +227,78 @@ def test_restatement_checks_as_before(
 
 def _fields(change: ProductChange) -> dict[str, Any]:
     return {name: getattr(change, name) for name in change.__dataclass_fields__}
+
+
+# --- catalog counts: added up in integers, as the CatalogDelta objects did --------------------
+
+
+def old_counts(state: Known) -> CatalogDelta:
+    if not isinstance(state, ItemState):
+        return CatalogDelta()
+    availability = state.stock_availability
+    return CatalogDelta(
+        1, int(availability in IN_STOCK), int(availability is Availability.OUT_OF_STOCK)
+    )
+
+
+def old_catalog_deltas(plan: BatchPlan) -> dict[str, CatalogDelta]:
+    deltas: dict[str, CatalogDelta] = {}
+    for key, after in plan.items.items():
+        old, new = old_counts(plan.before.get(key)), old_counts(after)
+        current = deltas.get(key[0], CatalogDelta())
+        deltas[key[0]] = CatalogDelta(
+            current.items + new.items - old.items,
+            current.in_stock + new.in_stock - old.in_stock,
+            current.out_of_stock + new.out_of_stock - old.out_of_stock,
+        )
+    return deltas
+
+
+def _counted(catalog: str, item: str, stock: Availability | None) -> ItemState:
+    return ItemState(catalog_id=catalog, item_id=item, last_event_id="e", received_at=BASE_TIME,
+                     partition=0, offset=0, revision=1, stock_availability=stock)  # fmt: skip
+
+
+_counted_states = st.one_of(
+    st.none(),
+    st.builds(Removed, st.sampled_from("ab"), st.sampled_from("xyz"), st.none(), st.just(0),
+              st.just(0)),
+    st.builds(_counted, st.sampled_from("ab"), st.sampled_from("xyz"),
+              st.none() | st.sampled_from(list(Availability))),
+)  # fmt: skip
+_item_keys = st.tuples(st.sampled_from("abc"), st.sampled_from("xyz"))
+
+
+@WIDE
+@given(st.dictionaries(_item_keys, _counted_states), st.dictionaries(_item_keys, _counted_states))
+def test_catalog_counts_move_as_before(
+    items: dict[tuple[str, str], Known], before: dict[tuple[str, str], Known]
+) -> None:
+    plan = BatchPlan(items=items, before=before)
+    found = catalog_deltas(plan)
+    assert found == old_catalog_deltas(plan)
+    assert list(found) == list(old_catalog_deltas(plan))  # the same order: the store's writes
+
+
+def test_catalog_counts_exactly() -> None:
+    plan = BatchPlan(
+        items={("a", "x"): _counted("a", "x", Availability.OUT_OF_STOCK),
+               ("a", "y"): Removed("a", "y", None, 0, 0),
+               ("b", "x"): _counted("b", "x", Availability.LIMITED_AVAILABILITY),
+               ("b", "y"): None},
+        before={("a", "x"): _counted("a", "x", Availability.IN_STOCK),
+                ("a", "y"): _counted("a", "y", None),
+                ("b", "y"): _counted("b", "y", Availability.OUT_OF_STOCK)},
+    )  # fmt: skip
+    assert catalog_deltas(plan) == {"a": CatalogDelta(-1, -1, 1), "b": CatalogDelta(0, 1, -1)}
+
+
+def test_a_record_is_read_into_the_incoming_init_builds() -> None:
+    event = ProductChange(event_id=uuid.UUID(int=1), received_at=BASE_TIME,
+                          change_type=ChangeType.UPDATED, catalog_id="c\x00",
+                          catalog_item_id="i")  # fmt: skip
+    key = product_key("c\x00", "i")
+    found = read_record(3, 9, key, codec.encode(event), [(RESTATES, b"1:5")])
+    assert found == Incoming(3, 9, "c\x00", "i", event, None, Position(1, 5))
+    assert type(found) is Incoming
+    assert read_record(3, 9, key, codec.encode(event), None) == Incoming(3, 9, "c\x00", "i", event)
