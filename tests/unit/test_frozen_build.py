@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog_contract.events import ProductChange
+from catalog_contract.events import ChangeType, ProductChange
 from catalog_contract.frozen_build import builder, field_names
 from projector.item_fold import ItemState, build_state
 
@@ -108,3 +109,39 @@ def test_the_projectors_classes_build_their_fields_in_order() -> None:
     event_names = field_names(ProductChange)
     event = builder(ProductChange)(*event_names)
     assert event == ProductChange(**{n: n for n in event_names})  # type: ignore[arg-type]
+
+
+def test_catch_up_builds_no_event_or_state_through_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-record path (read, read back, fold, write) calls neither class's `__init__`:
+    fails on the code before (which built two or three per record through it)."""
+    from datetime import UTC, datetime
+
+    from catalog_contract import codec
+    from catalog_contract.keys import product_key
+    from projector.batch import plan_batch
+    from projector.records import read_record
+    from projector.rows import from_row, to_row
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    first, second = (
+        ProductChange(event_id=uuid.UUID(int=n), received_at=at, change_type=ChangeType.UPDATED,
+                      catalog_id="c", catalog_item_id="i", source_updated_at=at, name=f"v{n}")
+        for n in (1, 2)
+    )  # fmt: skip
+    stored = plan_batch([read_record(0, 0, product_key("c", "i"), codec.encode(first), ())], {},
+                        lambda key: None).items[("c", "i")]  # fmt: skip
+    assert isinstance(stored, ItemState)
+    row = to_row(stored)
+    value = codec.encode(second)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("built through __init__")
+
+    monkeypatch.setattr(ItemState, "__init__", refuse)
+    monkeypatch.setattr(ProductChange, "__init__", refuse)
+    record = read_record(0, 1, product_key("c", "i"), value, ())
+    plan = plan_batch([record], {0: 1}, lambda key: from_row(row))
+    folded = plan.items[("c", "i")]
+    assert isinstance(folded, ItemState)
+    assert (folded.name, folded.revision, folded.offset) == ("v2", 2, 1)
+    assert to_row(folded)[0:2] == ("c", "i")

@@ -35,7 +35,7 @@ from tests.unit.test_projector_fast_paths import (
     old_to_row,
 )
 
-WIDE = settings(max_examples=400, derandomize=True, deadline=None,
+WIDE = settings(max_examples=200, derandomize=True, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 
 # --- the replaced code (oracle) ---------------------------------------------------------------
