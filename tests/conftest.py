@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, free_port
@@ -21,6 +22,12 @@ from projector.generations import Generations, PostgresGenerations, SqliteGenera
 from projector.store import ViewStore
 from tests.postgres import LocalPostgres
 from tests.support import Topics
+
+# Generated tests judge behaviour, not speed (speed is measured in bench/): a per-example deadline
+# or a "generation too slow" check on a loaded 2-core machine only turns load into failures (the
+# mutation gate, running beside other work, failed so on other modules' hypothesis tests).
+settings.register_profile("catalog", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("catalog")
 
 
 def _docker_engine_answers() -> bool:
