@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
     from catalog_stream.broker import kafka_version
     from catalog_stream.cluster import LocalCluster
-    from catalog_stream.lifetime import signals_deferred
+    from catalog_stream.lifetime import ignore_stop_signals, wait_while
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
     data = Path(args.data_dir)
@@ -49,15 +48,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
             f"{cluster.bootstrap_servers} (data in {data}); Ctrl-C stops it",
             flush=True,
         )
-        while all(node.process and node.process.poll() is None for node in cluster.nodes):
-            time.sleep(0.5)
-        print("a Kafka node exited; stopping the others", file=sys.stderr)
-        return 1
+        return wait_while(
+            lambda: all(node.process and node.process.poll() is None for node in cluster.nodes),
+            "a Kafka node exited; stopping the others",
+        )
     except KeyboardInterrupt:
         return 0
     finally:
-        with signals_deferred():
-            cluster.stop()
+        ignore_stop_signals()
+        cluster.stop()
 
 
 def cmd_receiver(_: argparse.Namespace) -> int:

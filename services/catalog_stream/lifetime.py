@@ -9,12 +9,12 @@ included). Elsewhere it is a no-op, and the stop sequence below is the only guar
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -38,13 +38,20 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     return arrange
 
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """While stopping children, a second SIGINT/SIGTERM (an impatient Ctrl-C, a supervisor
-    repeating itself) is ignored instead of interrupting the stop halfway and orphaning them."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def ignore_stop_signals() -> None:
+    """From here the process only stops: a second SIGINT/SIGTERM (an impatient Ctrl-C, a
+    supervisor repeating itself) is ignored to the end, so it can neither cut the stop of the
+    children short (orphaning them) nor, restored after it, land while Python exits: Python's
+    exit puts SIGTERM back to its default action, and the process died of it (-15) instead of
+    exiting 0. A handler set to ignore stays ignored through that exit."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def wait_while(alive: Callable[[], bool], lost: str) -> int:
+    """Supervise: return 1, saying `lost`, once `alive()` is false (a child exited); Ctrl-C or
+    SIGTERM (a KeyboardInterrupt) is the caller's to answer."""
+    while alive():
+        time.sleep(0.5)
+    print(lost, file=sys.stderr)
+    return 1

@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
-from catalog_stream.lifetime import die_with_parent
+from catalog_stream.lifetime import die_with_parent, ignore_stop_signals, wait_while
 from catalog_stream.topic_admin import ensure_all
 
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
@@ -72,19 +71,14 @@ def run_everything(args: argparse.Namespace) -> int:
             + "Ctrl-C stops everything.\n",
             flush=True,
         )
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a service exited; stopping the rest", file=sys.stderr)
-        return 1
+        return wait_while(
+            lambda: all(child.poll() is None for child in children),
+            "a service exited; stopping the rest",
+        )
     except KeyboardInterrupt:
         return 0
     finally:
-        # From here the process only stops: a second SIGINT/SIGTERM (an impatient Ctrl-C, a
-        # supervisor repeating itself) is ignored to the end, not only while the children stop:
-        # restored after the stop, it could land while Python exits, which puts SIGTERM back to
-        # its default and was killed by it (-15) instead of exiting 0.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         for child in children:
             child.terminate()
         for child in children:
