@@ -126,6 +126,14 @@ def _member(kind: type[_E], members: dict[object, _E], value: object) -> _E:
 
 _CHANGE_TYPES: dict[object, ChangeType] = {m.value: m for m in ChangeType}
 _AVAILABILITY: dict[object, Availability] = {m.value: m for m in Availability}
+
+
+def availability_of(value: object) -> Availability:
+    """`Availability(value)`, by a dict lookup for a known symbol (per record of a catch-up and
+    per row read back); anything else gets `Availability`'s own answer or error."""
+    return _member(Availability, _AVAILABILITY, value)
+
+
 _LIST_FIELDS = names_of(FieldKind.LIST)
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ProductChange))
 _ALL_FIELDS = operator.attrgetter(*_FIELD_NAMES)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from catalog_contract.events import PRICE_SCALE, Availability
+from catalog_contract.events import PRICE_SCALE, Availability, availability_of
 from catalog_contract.frozen_build import field_names
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
 from catalog_contract.positions import position_text
@@ -85,17 +85,6 @@ def _list_of_text(value: str) -> tuple[str, ...]:
     return tuple(json.loads(value))
 
 
-_AVAILABILITY = {member.value: member for member in Availability}
-
-
-def _availability(value: str) -> Availability:
-    """`Availability(value)`, by a dict lookup for a stored symbol; anything else its error."""
-    try:
-        return _AVAILABILITY[value]
-    except (KeyError, TypeError):
-        return Availability(value)
-
-
 def _symbol(value: Availability) -> str:
     return value.value
 
@@ -121,7 +110,7 @@ _TO_ROW = _converters(
 _STATE_ORDER = operator.itemgetter(*(ITEM_COLUMNS.index(name) for name in field_names(ItemState)))
 _FROM_ROW = _converters(
     {FieldKind.PRICE: price_from_units, FieldKind.LIST: _list_of_text, FieldKind.TIME: from_micros},
-    _availability,
+    availability_of,
 )
 
 
