@@ -4,15 +4,20 @@ ceiling and a straightforward baseline, all in one run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import statistics
 import subprocess
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.harness import (
+    Server,
     cpu_seconds,
     peak_rss_mb,
     receiver_env,
@@ -107,10 +112,124 @@ def profile(url: str, pid: int, connections: list[int], seconds: int, logs: Path
     }
 
 
-def run(
-    broker: LocalBroker, connections: list[int], seconds: int, log_dir: object
-) -> tuple[list[Row], dict[str, Any]]:
+@dataclass(frozen=True)
+class Contender:
+    """One row family of the table: a server that is up for the whole comparison, and the body
+    format wrk posts to it."""
 
+    name: str
+    url: str
+    mode: str
+    pid: int
+
+
+def round_order(contenders: list[Contender], round_no: int) -> list[Contender]:
+    """Each round starts with the next contender, so none is always measured first or right
+    after the same neighbour (the machine's drift and a neighbour's after-effects fall on all)."""
+    shift = round_no % max(1, len(contenders))
+    return contenders[shift:] + contenders[:shift]
+
+
+def median_row(samples: list[Row]) -> Row:
+    """One row from a contender's rounds at one concurrency: each figure's median (the errors
+    added up: one error in any round is shown)."""
+    first = samples[0]
+
+    def mid(pick: Callable[[Row], float]) -> float:
+        return statistics.median(pick(s) for s in samples)
+
+    return Row(
+        first.name,
+        first.connections,
+        mid(lambda r: r.rate),
+        mid(lambda r: r.p50_ms),
+        mid(lambda r: r.p99_ms),
+        mid(lambda r: r.p999_ms),
+        sum(s.errors for s in samples),
+        mid(lambda r: r.cpu_per_1000),
+        mid(lambda r: r.broker_cpu_per_1000),
+        mid(lambda r: r.wrk_cpu_share),
+    )
+
+
+def medians(raw: list[Row]) -> list[Row]:
+    """The table's rows: per (contender, concurrency) in first-seen order, the median row."""
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for row in raw:
+        groups.setdefault((row.name, row.connections), []).append(row)
+    return [median_row(samples) for samples in groups.values()]
+
+
+def round_ratios(raw: list[Row], ours: str, other: str, per_round: int) -> dict[int, list[float]]:
+    """Per concurrency, `ours`' rate over `other`'s within each round (`per_round` rows make a
+    round): the ratio without the drift between rounds."""
+    ratios: dict[int, list[float]] = {}
+    for start in range(0, len(raw), per_round):
+        chunk = raw[start : start + per_round]
+        for row in chunk:
+            if row.name != ours:
+                continue
+            peer = next(
+                (r for r in chunk if r.name == other and r.connections == row.connections), None
+            )
+            if peer is not None and peer.rate > 0:
+                ratios.setdefault(row.connections, []).append(row.rate / peer.rate)
+    return ratios
+
+
+def interleaved(
+    contenders: list[Contender],
+    connections: list[int],
+    rounds: int,
+    seconds: int,
+    broker_pid: int,
+) -> list[Row]:
+    """`rounds` rounds; in each, every concurrency, and at each every contender once (in the
+    round's order). Returns the raw rows, round after round."""
+    raw: list[Row] = []
+    for round_no in range(rounds):
+        for c in connections:
+            for each in round_order(contenders, round_no):
+                broker_before = cpu_seconds(broker_pid)
+                result, server_cpu = wrk_measured(
+                    each.url, each.mode, c, seconds, each.pid, {"BENCH_SECRET": SECRET}
+                )
+                broker_cpu = cpu_seconds(broker_pid) - broker_before
+                per = 1000 / max(1, result.requests)
+                raw.append(
+                    Row(
+                        each.name,
+                        c,
+                        result.rate,
+                        result.p50_ms,
+                        result.p99_ms,
+                        result.p999_ms,
+                        result.errors,
+                        server_cpu * per,
+                        broker_cpu * per,
+                        result.wrk_cpu_s / result.seconds,
+                    )
+                )
+                print(
+                    f"  round {round_no + 1}/{rounds} {each.name:28} c={c:<4} "
+                    f"{result.rate:8.0f}/s p99 {result.p99_ms:7.1f} ms errors {result.errors}",
+                    flush=True,
+                )
+    return raw
+
+
+CEILING = "HTTP ceiling (empty endpoint)"
+BASELINE = "baseline (send_and_wait, JSON)"
+ONE = "receiver, 1 worker(s), JSON"
+
+
+def run(
+    broker: LocalBroker, connections: list[int], seconds: int, log_dir: object, rounds: int = 1
+) -> tuple[list[Row], dict[str, Any]]:
+    """Every server is started first and stays up; the rows are then taken in interleaved rounds
+    (`interleaved`), so that the ratios between them do not carry the machine's drift over the
+    minutes a sequential run takes. The table shows medians; every round's row is kept in
+    `extra["rounds"]`."""
     logs = Path(str(log_dir))
     bootstrap = broker.bootstrap_servers
     ours = topics.product_topic(f"bench.receiver.{uuid.uuid4().hex[:6]}")
@@ -125,64 +244,70 @@ def run(
     )
     asyncio.run(ensure_all(bootstrap, [ours, dead, base_topic, perf_topic]))
     broker_pid = broker.process.pid if broker.process else 0
-    rows: list[Row] = []
     extra: dict[str, Any] = {}
+    receiver = receiver_env(bootstrap, ours.name, dead.name, SECRET)
+    baseline = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BENCH_TOPIC": base_topic.name}
+    with ExitStack() as stack:
 
-    def measure(name: str, url: str, mode: str, server_pid: int) -> None:
-        for c in connections:
-            broker_before = cpu_seconds(broker_pid)
-            result, server_cpu = wrk_measured(
-                url, mode, c, seconds, server_pid, {"BENCH_SECRET": SECRET}
-            )
-            broker_cpu = cpu_seconds(broker_pid) - broker_before
-            per = 1000 / max(1, result.requests)
-            rows.append(
-                Row(
-                    name,
-                    c,
-                    result.rate,
-                    result.p50_ms,
-                    result.p99_ms,
-                    result.p999_ms,
-                    result.errors,
-                    server_cpu * per,
-                    broker_cpu * per,
-                    result.wrk_cpu_s / result.seconds,
-                )
-            )
-            print(
-                f"  {name:28} c={c:<4} {result.rate:8.0f}/s p99 {result.p99_ms:7.1f} ms "
-                f"errors {result.errors}",
-                flush=True,
-            )
+        def up(app: str, workers: int, env: dict[str, str], ready: str, log: str) -> Server:
+            port = free_port()
+            command = uvicorn(app, port, workers)
+            return stack.enter_context(serve(command, port, env, ready, logs / log))
 
-    port = free_port()
-    with serve(uvicorn("bench.apps:empty_app", port), port, {}, "/docs") as server:
-        measure("HTTP ceiling (empty endpoint)", server.url + PATH, "json", server.pid)
-    port = free_port()
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BENCH_TOPIC": base_topic.name}
-    with serve(uvicorn("bench.apps:baseline_app", port), port, env, "/docs") as server:
-        measure("baseline (send_and_wait, JSON)", server.url + PATH, "json", server.pid)
-    env = receiver_env(bootstrap, ours.name, dead.name, SECRET)
-    for workers in (1, 2):
-        port = free_port()
-        with serve(
-            uvicorn("receiver.main:app_from_env", port, workers),
-            port,
-            env,
-            "/readyz",
-            logs / f"receiver-{workers}.log",
-        ) as server:
-            measure(f"receiver, {workers} worker(s), JSON", server.url + PATH, "json", server.pid)
-            if workers == 1:
-                measure("receiver, 1 worker(s), form", server.url + PATH, "form", server.pid)
-                extra["profile"] = profile(
-                    server.url + PATH, server.pid, connections, seconds, logs
-                )
-            extra[f"receiver_peak_rss_mb_{workers}w"] = peak_rss_mb(server.pid)
+        ceiling = up("bench.apps:empty_app", 1, {}, "/docs", "ceiling.log")
+        naive = up("bench.apps:baseline_app", 1, baseline, "/docs", "baseline.log")
+        one = up("receiver.main:app_from_env", 1, receiver, "/readyz", "receiver-1.log")
+        two = up("receiver.main:app_from_env", 2, receiver, "/readyz", "receiver-2.log")
+        contenders = [
+            Contender(CEILING, ceiling.url + PATH, "json", ceiling.pid),
+            Contender(BASELINE, naive.url + PATH, "json", naive.pid),
+            Contender(ONE, one.url + PATH, "json", one.pid),
+            Contender("receiver, 1 worker(s), form", one.url + PATH, "form", one.pid),
+            Contender("receiver, 2 worker(s), JSON", two.url + PATH, "json", two.pid),
+        ]
+        raw = interleaved(contenders, connections, rounds, seconds, broker_pid)
+        extra["profile"] = profile(one.url + PATH, one.pid, connections, seconds, logs)
+        extra["receiver_peak_rss_mb_1w"] = peak_rss_mb(one.pid)
+        extra["receiver_peak_rss_mb_2w"] = peak_rss_mb(two.pid)
+    rows = medians(raw)
+    extra["rounds"] = [asdict(r) for r in raw]
+    extra["round_count"] = rounds
+    extra["vs_baseline_by_round"] = round_ratios(
+        raw, ONE, BASELINE, len(contenders) * len(connections)
+    )
+    (logs / "receiver-rounds.json").write_text(json.dumps(extra["rounds"], indent=1))
     size = sample_value_size()
     records = max(20_000, int(max(r.rate for r in rows) * seconds * 2))
     rate, line = producer_ceiling(broker, perf_topic.name, records, size)
     extra.update(producer_perf_rate=rate, producer_perf_line=line, value_size=size)
     print(f"  kafka-producer-perf-test: {line}", flush=True)
     return rows, extra
+
+
+def same_round_lines(extra: dict[str, Any]) -> list[str]:
+    """The receiver over the baseline within each round, per concurrency (median and range)."""
+    lines = []
+    for c, ratios in sorted(extra["vs_baseline_by_round"].items()):
+        listed = ", ".join(f"{x:.2f}" for x in ratios)
+        lines.append(
+            f"- receiver (1 worker, JSON) / baseline at c={c}, within each round: "
+            f"median **{statistics.median(ratios):.2f}x** ({listed})"
+        )
+    return lines
+
+
+def round_lines(extra: dict[str, Any]) -> list[str]:
+    """Every round's row as measured (postbacks/s, p99 ms), a line per server and concurrency."""
+    series: dict[tuple[str, int], list[str]] = {}
+    for row in extra["rounds"]:
+        series.setdefault((row["name"], row["connections"]), []).append(
+            f"{row['rate']:,.0f}/s {row['p99_ms']:.1f} ms"
+        )
+    lines = [
+        f"Every round ({extra['round_count']}), in the order taken: postbacks/s and p99:",
+        "",
+        "| server | connections | rounds |",
+        "| --- | ---: | --- |",
+    ]
+    lines += [f"| {name} | {c} | {'; '.join(each)} |" for (name, c), each in series.items()]
+    return lines

@@ -27,11 +27,18 @@ class Sizes:
     versions: int
     big: int  # products in the memory-scaling run (about as many events as the main preload)
     read: int
+    rounds: int = 1  # the receiver's interleaved rounds (medians in the table)
 
 
 QUICK = Sizes(connections=[32], seconds=3, products=2_000, versions=5, big=20_000, read=3)
 FULL = Sizes(
-    connections=[16, 64, 256], seconds=10, products=100_000, versions=10, big=1_000_000, read=10
+    connections=[16, 64, 256],
+    seconds=6,
+    products=100_000,
+    versions=10,
+    big=1_000_000,
+    read=10,
+    rounds=3,
 )
 
 
@@ -84,7 +91,8 @@ def receiver_ratios(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> li
     return [
         f"- receiver (1 worker, JSON, best {one.rate:,.0f}/s at c={one.connections}) = "
         f"**{one.rate / same_c.rate:.0%} of the HTTP ceiling** at the same concurrency ({same_c.rate:,.0f}/s)",
-        f"- receiver vs the straightforward baseline (best {baseline.rate:,.0f}/s): **{one.rate / baseline.rate:.1f}x**",
+        f"- receiver vs the straightforward baseline (best {baseline.rate:,.0f}/s): **{one.rate / baseline.rate:.2f}x**",
+        *receiver_bench.same_round_lines(extra),
         f"- 2 workers vs 1 worker on this 2-core machine: **{two.rate / one.rate:.2f}x** ({two.rate:,.0f}/s)",
         f"- form bodies vs JSON, 1 worker: {form.rate / one.rate:.2f}x",
         f"- Kafka's own producer (acks=all) reaches {float(extra['producer_perf_rate']):,.0f} records/s: the broker "
@@ -239,7 +247,9 @@ def main() -> int:
     broker.start()
     try:
         print("receiver:", flush=True)
-        rows, extra = receiver_bench.run(broker, sizes.connections, sizes.seconds, logs)
+        rows, extra = receiver_bench.run(
+            broker, sizes.connections, sizes.seconds, logs, sizes.rounds
+        )
         print("projector:", flush=True)
         projector = projector_bench.run(
             broker,
@@ -264,12 +274,17 @@ def main() -> int:
         "",
         "## Receiver",
         "",
-        f"Each 200 means Kafka acknowledged the write (acks=all). Load: wrk, {sizes.seconds} s per row, "
-        "realistic postbacks for random products (bench/load.lua).",
+        f"Each 200 means Kafka acknowledged the write (acks=all). Load: wrk, realistic postbacks for random "
+        f"products (bench/load.lua). All servers are up at once and every row is taken in {sizes.rounds} "
+        f"interleaved round(s) of {sizes.seconds} s (each round: every concurrency, every server once, the "
+        "round's first server rotating), so a ratio between rows does not carry the machine's drift between "
+        "them; the table shows each figure's median over the rounds, every round is listed below.",
         "",
         *receiver_table(rows, extra),
         "",
         *receiver_ratios(rows, extra),
+        "",
+        *receiver_bench.round_lines(extra),
         "",
         *profile_lines(extra["profile"]),
         "",
