@@ -8,6 +8,13 @@ below `linger_from` postbacks awaiting acknowledgement a new batch leaves at onc
 from there on it lingers `linger_ms` and is compressed as configured, until fewer than half of
 `linger_from` await (`lingers`).
 
+A count alone is not enough: a closed-loop client with 16 connections keeps 16 postbacks
+awaiting, and lingering 5 ms then caps it near 16 per 5 ms while adding a linger to a wait of
+about as much (README, profiling). So lingering also needs the postbacks' recent wait for their
+acknowledgement (`WaitAverage`) to be at least `wait_from_s` (by default 1.5 lingers): when
+postbacks already wait several lingers, one more linger is a small share of their wait and the
+batches it gathers save CPU; when they wait about one linger, it would double their wait.
+
 aiokafka fixes `linger_ms` and `compression_type` when the producer is built. Its accumulator
 reads both from two attributes each time it opens a batch (`MessageBatch` keeps the linger it was
 opened with; `create_builder` the compression), and its sender sends a batch once that linger has
@@ -23,6 +30,7 @@ reads them from a real producer), and without them the producer keeps its fixed 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +46,18 @@ class Pace:
     compressed: bool
 
 
-def lingers(lingering: bool, awaiting: int, linger_from: int) -> bool:
-    """Whether a batch opened now lingers, given whether the last one did and how many
-    postbacks (this one included) await Kafka. Lingering starts at `linger_from` awaiting and
-    stops only below half of it: a loaded receiver that lingers keeps doing so through the dips
-    of its own count (each batch sent at once in a dip means one more produce request, which is
-    what a loaded receiver cannot afford), and a quiet one never starts."""
+def lingers(
+    lingering: bool, awaiting: int, linger_from: int, wait_s: float = 0.0, wait_from_s: float = 0.0
+) -> bool:
+    """Whether a batch opened now lingers, given whether the last one did, how many postbacks
+    (this one included) await Kafka and how long they recently waited for it (`wait_s`).
+    Lingering starts at `linger_from` awaiting and stops only below half of it: a loaded
+    receiver that lingers keeps doing so through the dips of its own count (each batch sent at
+    once in a dip means one more produce request, which is what a loaded receiver cannot
+    afford), and a quiet one never starts. Neither lingers while the wait is below
+    `wait_from_s` (0: the count alone decides)."""
+    if wait_s < wait_from_s:
+        return False
     if lingering:
         return awaiting >= max(1, linger_from // 2)
     return awaiting >= linger_from
@@ -53,6 +67,21 @@ def pace_for(lingering: bool, linger_ms: int) -> Pace:
     if lingering:
         return Pace(linger_ms / 1000, True)
     return Pace(0.0, False)
+
+
+class WaitAverage:
+    """The recent wait for acknowledgement: an exponentially weighted mean over the last few
+    dozen postbacks (each new wait counts `weight`), so it follows a change of load within tens
+    of milliseconds at thousands per second and one slow postback moves it little."""
+
+    __slots__ = ("_weight", "seconds")
+
+    def __init__(self, weight: float = 1 / 32) -> None:
+        self.seconds = 0.0
+        self._weight = weight
+
+    def add(self, waited_s: float) -> None:
+        self.seconds += (waited_s - self.seconds) * self._weight
 
 
 class AccumulatorPace:
@@ -66,10 +95,17 @@ class AccumulatorPace:
         "_linger_from",
         "_lingering",
         "_ms",
+        "_wait",
+        "_wait_from_s",
     )
 
-    def __init__(self, producer: Any, linger_from: int, linger_ms: int) -> None:
+    def __init__(
+        self, producer: Any, linger_from: int, linger_ms: int, wait_from: float = 0.0
+    ) -> None:
+        """`wait_from`: lingering needs a recent wait of at least this many times `linger_ms`."""
         self._awaiting = 0
+        self._wait = WaitAverage()
+        self._wait_from_s = wait_from * linger_ms / 1000
         self._lingering = False
         self._linger_from = linger_from
         self._ms = linger_ms
@@ -91,12 +127,22 @@ class AccumulatorPace:
     def awaiting(self) -> int:
         return self._awaiting
 
-    def entering(self) -> None:
+    @property
+    def wait_s(self) -> float:
+        return self._wait.seconds
+
+    def entering(self) -> float:
+        """Count one more postback awaiting Kafka; returns when (for `leaving`)."""
         self._awaiting += 1
         self._apply()
+        return time.monotonic()
 
-    def leaving(self) -> None:
+    def leaving(self, entered: float | None = None) -> None:
+        """One postback less; `entered` (from `entering`) once it was acknowledged: its wait
+        joins the average (a failed one's does not: it says nothing of the pace)."""
         self._awaiting -= 1
+        if entered is not None:
+            self._wait.add(time.monotonic() - entered)
         self._apply()
 
     @property
@@ -104,7 +150,13 @@ class AccumulatorPace:
         return self._lingering
 
     def _apply(self) -> None:
-        self._lingering = lingers(self._lingering, self._awaiting, self._linger_from)
+        self._lingering = lingers(
+            self._lingering,
+            self._awaiting,
+            self._linger_from,
+            self._wait.seconds,
+            self._wait_from_s,
+        )
         pace = pace_for(self._lingering, self._ms)
         if pace == self._current or self._accumulator is None:
             return

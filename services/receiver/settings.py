@@ -76,6 +76,9 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     # compressed, until fewer than half of it await; otherwise it leaves at once uncompressed
     # (receiver/produce_pacing.py). 1: always linger, the fixed pace of before.
     linger_from: int = Field(default=8, ge=1)
+    # ... and only while postbacks recently waited at least this many times `linger_ms` for
+    # their acknowledgement (0: the count alone decides, the pace of before).
+    linger_from_wait: float = Field(default=1.5, ge=0)
     linger_ms: int = Field(default=5, ge=0)
     compression: Literal["", "gzip", "snappy", "lz4", "zstd"] = "lz4"
     success_body: str | None = None

@@ -39,8 +39,34 @@ async def test_a_lone_postback_is_not_held_for_the_linger(
     assert prices == [Decimal(1), Decimal(2), Decimal(3)]
 
 
-async def test_linger_from_one_keeps_the_fixed_linger(kafka_bootstrap: str, topics: Topics) -> None:
-    settings = receiver_settings(kafka_bootstrap, topics, linger_ms=1500, linger_from=1)
+async def test_a_few_concurrent_quickly_acknowledged_postbacks_are_not_held(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # Before: from `linger_from` awaiting on, every batch lingered, however briefly postbacks
+    # waited for Kafka (the c=16 case): these would have waited LONG_LINGER_MS.
+    settings = receiver_settings(
+        kafka_bootstrap, topics, linger_ms=LONG_LINGER_MS, linger_from=2, recent_window_s=0
+    )
+    async with running_receiver(settings) as receiver:
+        for round_ in range(3):
+            started = time.monotonic()
+            answers = await asyncio.gather(
+                *(
+                    receiver.post(PATH, json=_postback(f"c{n}", f"{round_}.{n}"), headers=AUTH)
+                    for n in range(6)
+                )
+            )
+            assert [a.status_code for a in answers] == [200] * 6
+            assert time.monotonic() - started < LONG_LINGER_MS / 1000 / 2
+    assert len(await read_topic(kafka_bootstrap, topics.product)) == 18
+
+
+async def test_linger_from_one_without_a_wait_keeps_the_fixed_linger(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    settings = receiver_settings(
+        kafka_bootstrap, topics, linger_ms=1500, linger_from=1, linger_from_wait=0
+    )
     async with running_receiver(settings) as receiver:
         started = time.monotonic()
         answer = await receiver.post(PATH, json=_postback("held", "1.00"), headers=AUTH)

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from receiver.errors import PublishFailed
-from receiver.produce_pacing import AccumulatorPace, Pace, lingers, pace_for
+from receiver.produce_pacing import AccumulatorPace, Pace, WaitAverage, lingers, pace_for
 from receiver.publisher import Publisher
 from receiver.settings import ReceiverSettings
 
@@ -164,3 +164,75 @@ async def test_every_way_out_of_publish_leaves_the_count(outcome: str) -> None:
         "cancelled": asyncio.CancelledError,
     }.get(outcome, PublishFailed)
     assert all(isinstance(result, expected) for result in results), results
+
+
+@given(
+    st.booleans(),
+    st.integers(0, 500),
+    st.integers(1, 100),
+    st.floats(0, 10, allow_nan=False),
+)
+def test_with_no_wait_asked_for_the_count_alone_decides(
+    lingering: bool, awaiting: int, linger_from: int, wait_s: float
+) -> None:
+    """Differential: `wait_from_s` 0 is the pace of before, whatever the wait."""
+    assert lingers(lingering, awaiting, linger_from, wait_s, 0.0) == lingers(
+        lingering, awaiting, linger_from
+    )
+
+
+def test_no_batch_lingers_while_postbacks_wait_less_than_asked() -> None:
+    assert not lingers(False, 900, 8, 0.0099, 0.01)
+    assert not lingers(True, 900, 8, 0.0099, 0.01)
+    assert lingers(False, 8, 8, 0.01, 0.01)
+    assert lingers(True, 4, 8, 0.01, 0.01)
+    assert not lingers(False, 7, 8, 1.0, 0.01)  # the count still has its say
+
+
+def test_the_wait_average_weighs_each_new_wait_by_its_weight() -> None:
+    average = WaitAverage(weight=1 / 4)
+    assert average.seconds == 0.0
+    average.add(0.008)
+    assert average.seconds == 0.002
+    average.add(0.002)
+    assert average.seconds == 0.002
+    average.add(0.010)
+    assert average.seconds == 0.004
+
+
+async def test_a_few_quickly_acknowledged_postbacks_do_not_make_batches_linger() -> None:
+    """The c=16 case: many postbacks await, but each waits less than two lingers, so a linger
+    would double their wait. The count-only pace lingered here (it fails on the old code)."""
+    producer = AIOKafkaProducer(linger_ms=5, compression_type="lz4")  # never connects
+    try:
+        accumulator: Any = producer._message_accumulator
+        pace = AccumulatorPace(producer, linger_from=3, linger_ms=5, wait_from=2.0)
+        for _ in range(3):
+            pace.entering()
+        assert pace.awaiting == 3
+        quick = _opened(accumulator)
+        assert quick.remaining_linger() is None
+        assert _compression(quick) == 0
+        # Postbacks start to wait 50 ms each (a loaded receiver): the average passes 10 ms.
+        for _ in range(40):
+            pace.leaving(pace.entering() - 0.05)
+        assert pace.wait_s > 0.01
+        assert pace.awaiting == 3
+        pace.entering()
+        slow = _opened(accumulator)
+        assert slow.remaining_linger() is not None
+        assert _compression(slow) == LZ4_ATTRIBUTES
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.parametrize("outcome", ["acked", "lost", "refused"])
+async def test_only_acknowledged_postbacks_count_in_the_wait(outcome: str) -> None:
+    settings = ReceiverSettings(dev_mode=True, produce_timeout_s=0.2)
+    publisher = Publisher(settings)
+    producer = _Producer(outcome)
+    pace = AccumulatorPace(producer, settings.linger_from, settings.linger_ms, 2.0)
+    publisher._producer, publisher._pace = producer, pace
+    await asyncio.gather(publisher.publish("t", b"k", b"v"), return_exceptions=True)
+    assert pace.awaiting == 0
+    assert (pace.wait_s > 0) == (outcome == "acked")
