@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
+from receiver.key_partitioner import partition_for
 from receiver.produce_pacing import AccumulatorPace
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
@@ -70,6 +71,7 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=s.linger_ms,
             compression_type=s.compression or None,
+            partitioner=partition_for,  # Kafka's rule, as aiokafka's, at a fraction of its cost
             # A request to a dead leader is given up (and retried on the new one) well within
             # the produce timeout; idempotent batches are retried without a count limit.
             request_timeout_ms=max(1000, int(s.produce_timeout_s * 1000 / 3)),
@@ -96,7 +98,7 @@ class Publisher:
                 delay = min(delay * 2, 10.0)
                 continue
             s = self._settings
-            self._pace = AccumulatorPace(producer, s.linger_from, s.linger_ms)
+            self._pace = AccumulatorPace(producer, s.linger_from, s.linger_ms, s.linger_from_wait)
             self._producer = producer
             log.info("connected to kafka at %s", self._settings.bootstrap_servers)
             return
@@ -146,7 +148,8 @@ class Publisher:
         producer, pace = self._producer, self._pace
         if producer is None or pace is None:
             raise PublishFailed("not connected to Kafka yet")
-        pace.entering()
+        entered = pace.entering()
+        acknowledged: list[Acknowledged] = []
         try:
             async with self._produce_time():
                 acknowledged = await self._send_in_order(producer, topic, key, values, headers)
@@ -161,7 +164,7 @@ class Publisher:
             self._writes_failing(failure)
             raise failure from exc
         finally:
-            pace.leaving()
+            pace.leaving(entered if acknowledged else None)
         recovered = self._outage.observe(False, time.monotonic())
         if recovered is not None:
             log.warning("kafka acknowledges writes again", extra={"failing_s": recovered.lasted_s})
