@@ -27,6 +27,11 @@ ROUTE = [
         (["encode (catalog_contract/codec.py:30)", "write (fastavro/_write.py:8)"], "encode"),
         (["to_change (receiver/postback.py:90)", "price (receiver/values.py:22)"], "validate"),
         (["publish (receiver/publisher.py:51)", "send (aiokafka/producer.py:9)"], "produce"),
+        # Ours that the old groups left to the route (so to HTTP): the compiled Avro writer
+        # (generated code, no file), the records' assembly, the partitioner and the pace.
+        (["records (catalog_contract/writing.py:4)", "write (<compiled_writer>:1)"], "encode"),
+        (["send (aiokafka/producer.py:9)", "p (receiver/key_partitioner.py:5)"], "produce"),
+        (["publish (receiver/publisher.py:5)", "e (receiver/produce_pacing.py:9)"], "produce"),
         (["observe (prometheus_client/metrics.py:600)"], "metrics"),
         (["seen (receiver/recent.py:30)"], "repeat window, dead letters"),
         # Our route's own lines, and the standard library they call, are HTTP's.
