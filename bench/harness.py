@@ -43,6 +43,49 @@ def tree(pid: int) -> list[int]:
     return pids
 
 
+def established_inodes(port: int, tables: tuple[str, ...] = ("tcp", "tcp6")) -> set[int]:
+    """Socket inodes of the established TCP connections whose local port is `port` (the
+    server's side of each client connection), from /proc/net/tcp{,6}."""
+    found: set[int] = set()
+    for table in tables:
+        try:
+            lines = (Path("/proc/net") / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found.update(connection_inodes(lines, port))
+    return found
+
+
+def connection_inodes(lines: list[str], port: int) -> set[int]:
+    """From /proc/net/tcp lines: the inodes of state 01 (ESTABLISHED) with local port `port`."""
+    found = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 9 and fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            found.add(int(fields[9]))
+    return found
+
+
+def connections_per_process(pids: list[int], port: int) -> list[int]:
+    """How many of the server's established connections on `port` each process holds."""
+    inodes = established_inodes(port)
+    counts = []
+    for pid in pids:
+        held = 0
+        try:
+            for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                    held += 1
+        except OSError:
+            pass
+        counts.append(held)
+    return counts
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its live children."""
     total = 0.0

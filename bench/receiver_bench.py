@@ -8,6 +8,8 @@ import json
 import re
 import statistics
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,10 +20,12 @@ from typing import Any
 
 from bench.harness import (
     Server,
+    connections_per_process,
     cpu_seconds,
     peak_rss_mb,
     receiver_env,
     serve,
+    tree,
     uvicorn,
     wrk_measured,
 )
@@ -121,6 +125,33 @@ class Contender:
     url: str
     mode: str
     pid: int
+    workers: int = 1  # above 1: how the connections spread over the workers is recorded
+
+
+def worker_pids(parent: int) -> list[int]:
+    """uvicorn's worker processes under `parent` (not multiprocessing's resource tracker)."""
+    workers = []
+    for pid in tree(parent)[1:]:
+        try:
+            command = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in command:
+            workers.append(pid)
+    return workers
+
+
+def _record_split(each: Contender, seconds: int, into: list[list[int]]) -> threading.Thread:
+    """Halfway through the row: the client connections each worker holds."""
+    port = int(each.url.split(":")[2].split("/")[0])
+
+    def look() -> None:
+        time.sleep(seconds / 2)
+        into.append(sorted(connections_per_process(worker_pids(each.pid), port), reverse=True))
+
+    watcher = threading.Thread(target=look, daemon=True)
+    watcher.start()
+    return watcher
 
 
 def round_order(contenders: list[Contender], round_no: int) -> list[Contender]:
@@ -183,17 +214,25 @@ def interleaved(
     rounds: int,
     seconds: int,
     broker_pid: int,
+    splits: dict[str, list[list[int]]] | None = None,
 ) -> list[Row]:
     """`rounds` rounds; in each, every concurrency, and at each every contender once (in the
-    round's order). Returns the raw rows, round after round."""
+    round's order). Returns the raw rows, round after round; `splits` gets, for each row of a
+    contender with several workers, the connections each worker held (by "name, c=N")."""
     raw: list[Row] = []
     for round_no in range(rounds):
         for c in connections:
             for each in round_order(contenders, round_no):
                 broker_before = cpu_seconds(broker_pid)
+                watcher = None
+                if each.workers > 1 and splits is not None:
+                    held = splits.setdefault(f"{each.name}, c={c}", [])
+                    watcher = _record_split(each, seconds, held)
                 result, server_cpu = wrk_measured(
                     each.url, each.mode, c, seconds, each.pid, {"BENCH_SECRET": SECRET}
                 )
+                if watcher is not None:
+                    watcher.join()
                 broker_cpu = cpu_seconds(broker_pid) - broker_before
                 per = 1000 / max(1, result.requests)
                 raw.append(
@@ -263,9 +302,11 @@ def run(
             Contender(BASELINE, naive.url + PATH, "json", naive.pid),
             Contender(ONE, one.url + PATH, "json", one.pid),
             Contender("receiver, 1 worker(s), form", one.url + PATH, "form", one.pid),
-            Contender("receiver, 2 worker(s), JSON", two.url + PATH, "json", two.pid),
+            Contender("receiver, 2 worker(s), JSON", two.url + PATH, "json", two.pid, 2),
         ]
-        raw = interleaved(contenders, connections, rounds, seconds, broker_pid)
+        splits: dict[str, list[list[int]]] = {}
+        raw = interleaved(contenders, connections, rounds, seconds, broker_pid, splits)
+        extra["worker_connections"] = splits
         extra["profile"] = profile(one.url + PATH, one.pid, connections, seconds, logs)
         extra["receiver_peak_rss_mb_1w"] = peak_rss_mb(one.pid)
         extra["receiver_peak_rss_mb_2w"] = peak_rss_mb(two.pid)
@@ -294,6 +335,16 @@ def same_round_lines(extra: dict[str, Any]) -> list[str]:
             f"median **{statistics.median(ratios):.2f}x** ({listed})"
         )
     return lines
+
+
+def split_lines(extra: dict[str, Any]) -> list[str]:
+    """How the client connections spread over the workers of each several-worker row: uvicorn's
+    workers share one listening socket, and one worker can take a whole burst of connections."""
+    return [
+        f"- connections per worker, {row} (each round, halfway): "
+        + ", ".join("/".join(str(n) for n in split) for split in splits)
+        for row, splits in extra.get("worker_connections", {}).items()
+    ]
 
 
 def round_lines(extra: dict[str, Any]) -> list[str]:

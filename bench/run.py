@@ -93,6 +93,7 @@ def receiver_ratios(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> li
         f"**{one.rate / same_c.rate:.0%} of the HTTP ceiling** at the same concurrency ({same_c.rate:,.0f}/s)",
         f"- receiver vs the straightforward baseline (best {baseline.rate:,.0f}/s): **{one.rate / baseline.rate:.2f}x**",
         *receiver_bench.same_round_lines(extra),
+        *receiver_bench.split_lines(extra),
         f"- 2 workers vs 1 worker on this 2-core machine: **{two.rate / one.rate:.2f}x** ({two.rate:,.0f}/s)",
         f"- form bodies vs JSON, 1 worker: {form.rate / one.rate:.2f}x",
         f"- Kafka's own producer (acks=all) reaches {float(extra['producer_perf_rate']):,.0f} records/s: the broker "

@@ -3,6 +3,7 @@ shows, and the same-round ratios (pure; no server, no wrk)."""
 
 from __future__ import annotations
 
+from bench.harness import connection_inodes
 from bench.receiver_bench import (
     BASELINE,
     ONE,
@@ -14,6 +15,7 @@ from bench.receiver_bench import (
     round_order,
     round_ratios,
     same_round_lines,
+    split_lines,
 )
 
 
@@ -86,3 +88,26 @@ def test_the_report_lists_every_round_and_the_median_same_round_ratio() -> None:
         "- receiver (1 worker, JSON) / baseline at c=64, within each round: "
         "median **1.00x** (1.10, 0.95, 1.00)"
     ]
+
+
+def test_connections_are_counted_from_established_rows_of_the_servers_port() -> None:
+    lines = [
+        # local 127.0.0.1:8080, ESTABLISHED, inode 111
+        "   0: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000  0  0 111 1",
+        # the listening socket (state 0A) is not a connection
+        "   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0  0 112 1",
+        # the client's side of a connection to 8080: local port 50000
+        "   2: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  0  0 113 1",
+        "   3: 0100007F:1F90 0100007F:C351 01 00000000:00000000 00:00000000 00000000  0  0 114 1",
+    ]
+    assert connection_inodes(lines, 8080) == {111, 114}
+    assert connection_inodes(lines, 50000) == {113}
+
+
+def test_the_split_lines_list_each_rounds_connections_per_worker() -> None:
+    extra = {"worker_connections": {"receiver, 2 worker(s), JSON, c=64": [[64, 0], [40, 24]]}}
+    assert split_lines(extra) == [
+        "- connections per worker, receiver, 2 worker(s), JSON, c=64 (each round, halfway): "
+        "64/0, 40/24"
+    ]
+    assert split_lines({}) == []
