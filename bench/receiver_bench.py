@@ -1,19 +1,18 @@
 """Receiver throughput and latency against the machine's HTTP ceiling, Kafka's own producer
-ceiling and a straightforward baseline, all in one run."""
+ceiling and a straightforward baseline, all in one run, in interleaved rounds (the rows' and
+rounds' bookkeeping: bench/receiver_rounds.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
-import statistics
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,26 +30,13 @@ from bench.harness import (
 )
 from bench.projector_bench import realistic_event
 from bench.receiver_profile import ORDER, profiled, summarise
+from bench.receiver_rounds import Contender, Row, medians, round_order, round_ratios
 from catalog_contract import codec, topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topic_admin import ensure_all
 
 SECRET = "bench-secret-0123456789"
 PATH = "/v1/postbacks/product-changes"
-
-
-@dataclass
-class Row:
-    name: str
-    connections: int
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    p999_ms: float
-    errors: int
-    cpu_per_1000: float  # server CPU seconds per 1,000 requests
-    broker_cpu_per_1000: float
-    wrk_cpu_share: float  # the load generator's CPU, as a share of the run's wall time
 
 
 def sample_value_size() -> int:
@@ -116,18 +102,6 @@ def profile(url: str, pid: int, connections: list[int], seconds: int, logs: Path
     }
 
 
-@dataclass(frozen=True)
-class Contender:
-    """One row family of the table: a server that is up for the whole comparison, and the body
-    format wrk posts to it."""
-
-    name: str
-    url: str
-    mode: str
-    pid: int
-    workers: int = 1  # above 1: how the connections spread over the workers is recorded
-
-
 def worker_pids(parent: int) -> list[int]:
     """uvicorn's worker processes under `parent` (not multiprocessing's resource tracker)."""
     workers = []
@@ -152,60 +126,6 @@ def _record_split(each: Contender, seconds: int, into: list[list[int]]) -> threa
     watcher = threading.Thread(target=look, daemon=True)
     watcher.start()
     return watcher
-
-
-def round_order(contenders: list[Contender], round_no: int) -> list[Contender]:
-    """Each round starts with the next contender, so none is always measured first or right
-    after the same neighbour (the machine's drift and a neighbour's after-effects fall on all)."""
-    shift = round_no % max(1, len(contenders))
-    return contenders[shift:] + contenders[:shift]
-
-
-def median_row(samples: list[Row]) -> Row:
-    """One row from a contender's rounds at one concurrency: each figure's median (the errors
-    added up: one error in any round is shown)."""
-    first = samples[0]
-
-    def mid(pick: Callable[[Row], float]) -> float:
-        return statistics.median(pick(s) for s in samples)
-
-    return Row(
-        first.name,
-        first.connections,
-        mid(lambda r: r.rate),
-        mid(lambda r: r.p50_ms),
-        mid(lambda r: r.p99_ms),
-        mid(lambda r: r.p999_ms),
-        sum(s.errors for s in samples),
-        mid(lambda r: r.cpu_per_1000),
-        mid(lambda r: r.broker_cpu_per_1000),
-        mid(lambda r: r.wrk_cpu_share),
-    )
-
-
-def medians(raw: list[Row]) -> list[Row]:
-    """The table's rows: per (contender, concurrency) in first-seen order, the median row."""
-    groups: dict[tuple[str, int], list[Row]] = {}
-    for row in raw:
-        groups.setdefault((row.name, row.connections), []).append(row)
-    return [median_row(samples) for samples in groups.values()]
-
-
-def round_ratios(raw: list[Row], ours: str, other: str, per_round: int) -> dict[int, list[float]]:
-    """Per concurrency, `ours`' rate over `other`'s within each round (`per_round` rows make a
-    round): the ratio without the drift between rounds."""
-    ratios: dict[int, list[float]] = {}
-    for start in range(0, len(raw), per_round):
-        chunk = raw[start : start + per_round]
-        for row in chunk:
-            if row.name != ours:
-                continue
-            peer = next(
-                (r for r in chunk if r.name == other and r.connections == row.connections), None
-            )
-            if peer is not None and peer.rate > 0:
-                ratios.setdefault(row.connections, []).append(row.rate / peer.rate)
-    return ratios
 
 
 def interleaved(
@@ -323,42 +243,3 @@ def run(
     extra.update(producer_perf_rate=rate, producer_perf_line=line, value_size=size)
     print(f"  kafka-producer-perf-test: {line}", flush=True)
     return rows, extra
-
-
-def same_round_lines(extra: dict[str, Any]) -> list[str]:
-    """The receiver over the baseline within each round, per concurrency (median and range)."""
-    lines = []
-    for c, ratios in sorted(extra["vs_baseline_by_round"].items()):
-        listed = ", ".join(f"{x:.2f}" for x in ratios)
-        lines.append(
-            f"- receiver (1 worker, JSON) / baseline at c={c}, within each round: "
-            f"median **{statistics.median(ratios):.2f}x** ({listed})"
-        )
-    return lines
-
-
-def split_lines(extra: dict[str, Any]) -> list[str]:
-    """How the client connections spread over the workers of each several-worker row: uvicorn's
-    workers share one listening socket, and one worker can take a whole burst of connections."""
-    return [
-        f"- connections per worker, {row} (each round, halfway): "
-        + ", ".join("/".join(str(n) for n in split) for split in splits)
-        for row, splits in extra.get("worker_connections", {}).items()
-    ]
-
-
-def round_lines(extra: dict[str, Any]) -> list[str]:
-    """Every round's row as measured (postbacks/s, p99 ms), a line per server and concurrency."""
-    series: dict[tuple[str, int], list[str]] = {}
-    for row in extra["rounds"]:
-        series.setdefault((row["name"], row["connections"]), []).append(
-            f"{row['rate']:,.0f}/s {row['p99_ms']:.1f} ms"
-        )
-    lines = [
-        f"Every round ({extra['round_count']}), in the order taken: postbacks/s and p99:",
-        "",
-        "| server | connections | rounds |",
-        "| --- | ---: | --- |",
-    ]
-    lines += [f"| {name} | {c} | {'; '.join(each)} |" for (name, c), each in series.items()]
-    return lines

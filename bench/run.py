@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import freshness_bench, kstreams_peer, projector_bench, receiver_bench
+from bench import freshness_bench, kstreams_peer, projector_bench, receiver_bench, receiver_rounds
 from bench.harness import ROOT
 from catalog_stream.broker import LocalBroker, free_port, kafka_version
 
@@ -60,7 +60,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {gib:.0f} GiB memory, Python {platform.python_version()}"
 
 
-def receiver_table(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> list[str]:
+def receiver_table(rows: list[receiver_rounds.Row], extra: dict[str, Any]) -> list[str]:
     lines = [
         "| server | connections | postbacks/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU s / 1,000 | broker CPU s / 1,000 | wrk CPU share |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -78,8 +78,8 @@ def receiver_table(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> lis
     return lines
 
 
-def receiver_ratios(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> list[str]:
-    def best(prefix: str) -> receiver_bench.Row:
+def receiver_ratios(rows: list[receiver_rounds.Row], extra: dict[str, Any]) -> list[str]:
+    def best(prefix: str) -> receiver_rounds.Row:
         return max((r for r in rows if r.name.startswith(prefix)), key=lambda r: r.rate)
 
     baseline = best("baseline")
@@ -92,8 +92,8 @@ def receiver_ratios(rows: list[receiver_bench.Row], extra: dict[str, Any]) -> li
         f"- receiver (1 worker, JSON, best {one.rate:,.0f}/s at c={one.connections}) = "
         f"**{one.rate / same_c.rate:.0%} of the HTTP ceiling** at the same concurrency ({same_c.rate:,.0f}/s)",
         f"- receiver vs the straightforward baseline (best {baseline.rate:,.0f}/s): **{one.rate / baseline.rate:.2f}x**",
-        *receiver_bench.same_round_lines(extra),
-        *receiver_bench.split_lines(extra),
+        *receiver_rounds.same_round_lines(extra),
+        *receiver_rounds.split_lines(extra),
         f"- 2 workers vs 1 worker on this 2-core machine: **{two.rate / one.rate:.2f}x** ({two.rate:,.0f}/s)",
         f"- form bodies vs JSON, 1 worker: {form.rate / one.rate:.2f}x",
         f"- Kafka's own producer (acks=all) reaches {float(extra['producer_perf_rate']):,.0f} records/s: the broker "
@@ -285,7 +285,7 @@ def main() -> int:
         "",
         *receiver_ratios(rows, extra),
         "",
-        *receiver_bench.round_lines(extra),
+        *receiver_rounds.round_lines(extra),
         "",
         *profile_lines(extra["profile"]),
         "",

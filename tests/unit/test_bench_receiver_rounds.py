@@ -4,9 +4,8 @@ shows, and the same-round ratios (pure; no server, no wrk)."""
 from __future__ import annotations
 
 from bench.harness import connection_inodes
-from bench.receiver_bench import (
-    BASELINE,
-    ONE,
+from bench.receiver_bench import BASELINE, ONE
+from bench.receiver_rounds import (
     Contender,
     Row,
     median_row,
