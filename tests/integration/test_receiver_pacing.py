@@ -77,8 +77,9 @@ async def test_linger_from_one_without_a_wait_keeps_the_fixed_linger(
 async def test_in_a_crowd_each_200_is_its_own_acknowledged_record(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
+    # linger_from_wait=0: the count alone, so this crowd's batches linger (as a loaded one's do)
     settings = receiver_settings(
-        kafka_bootstrap, topics, linger_ms=300, linger_from=8, recent_window_s=0
+        kafka_bootstrap, topics, linger_ms=300, linger_from=8, recent_window_s=0, linger_from_wait=0
     )
     crowd = 40
     async with running_receiver(settings) as receiver:
@@ -103,7 +104,10 @@ async def test_bodies_at_the_size_limit_alone_and_in_a_crowd(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
     # A lone batch now leaves uncompressed: the largest value allowed must still fit the topic.
-    settings = receiver_settings(kafka_bootstrap, topics, linger_from=4, recent_window_s=0)
+    # ... and a crowd's lingering batches are compressed (linger_from_wait=0: the count alone).
+    settings = receiver_settings(
+        kafka_bootstrap, topics, linger_from=4, recent_window_s=0, linger_from_wait=0
+    )
     text = "x" * (settings.max_body_bytes - 200)
 
     def big(n: int) -> dict[str, str]:
@@ -122,7 +126,9 @@ async def test_bodies_at_the_size_limit_alone_and_in_a_crowd(
 async def test_concurrent_retries_of_one_postback_each_name_an_acknowledged_copy(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
-    settings = receiver_settings(kafka_bootstrap, topics, linger_ms=50, linger_from=3)
+    settings = receiver_settings(
+        kafka_bootstrap, topics, linger_ms=50, linger_from=3, linger_from_wait=0
+    )
     same = {**_postback("retried", "9.00"), "DateLastUpdated": "2026-11-27T08:30:00Z"}
     async with running_receiver(settings) as receiver:
         answers = await asyncio.gather(
