@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -103,7 +104,8 @@ def profile(url: str, pid: int, connections: list[int], seconds: int, logs: Path
 
 
 def worker_pids(parent: int) -> list[int]:
-    """uvicorn's worker processes under `parent` (not multiprocessing's resource tracker)."""
+    """The worker processes under `parent` (not multiprocessing's resource tracker, which
+    uvicorn's --workers would start)."""
     workers = []
     for pid in tree(parent)[1:]:
         try:
@@ -216,7 +218,23 @@ def run(
         ceiling = up("bench.apps:empty_app", 1, {}, "/docs", "ceiling.log")
         naive = up("bench.apps:baseline_app", 1, baseline, "/docs", "baseline.log")
         one = up("receiver.main:app_from_env", 1, receiver, "/readyz", "receiver-1.log")
-        two = up("receiver.main:app_from_env", 2, receiver, "/readyz", "receiver-2.log")
+        # Two workers as an operator runs them: `catalog-stream receiver` with WORKERS=2, a
+        # listening socket each (receiver.listening; uvicorn's --workers let one take all 64).
+        port = free_port()
+        two = stack.enter_context(
+            serve(
+                [sys.executable, "-m", "catalog_stream.cli", "receiver"],
+                port,
+                {
+                    **receiver,
+                    "CATALOG_RECEIVER_PORT": str(port),
+                    "CATALOG_RECEIVER_WORKERS": "2",
+                    "CATALOG_LOG_LEVEL": "WARNING",
+                },
+                "/readyz",
+                logs / "receiver-2.log",
+            )
+        )
         contenders = [
             Contender(CEILING, ceiling.url + PATH, "json", ceiling.pid),
             Contender(BASELINE, naive.url + PATH, "json", naive.pid),

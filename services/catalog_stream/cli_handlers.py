@@ -59,10 +59,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
         cluster.stop()
 
 
-def cmd_receiver(_: argparse.Namespace) -> int:
-    from receiver.main import run
+def cmd_receiver(args: argparse.Namespace) -> int:
+    from receiver.main import run, settings_from_env
 
-    run()
+    settings = settings_from_env()
+    if settings.workers > 1 and not args.worker:
+        from catalog_stream.receiver_workers import run_workers
+
+        return run_workers(settings)
+    run(settings, shared_port=args.worker)
     return 0
 
 

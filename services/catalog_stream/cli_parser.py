@@ -145,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_dead_letter_commands(commands, bootstrap)
 
-    commands.add_parser("receiver", help="the postback receiver").set_defaults(handler=cmd_receiver)
+    receiver = commands.add_parser("receiver", help="the postback receiver")
+    # One of CATALOG_RECEIVER_WORKERS processes (catalog_stream.receiver_workers starts them).
+    receiver.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    receiver.set_defaults(handler=cmd_receiver)
     commands.add_parser("projector", help="the views and read API").set_defaults(
         handler=cmd_projector
     )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from types import FrameType
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -38,6 +40,18 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     return arrange
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_stop_signals() -> None:
+    """A supervisor's start: SIGTERM (a service manager, `timeout`, `kill`) stops it as Ctrl-C
+    does, with a KeyboardInterrupt, so its children are stopped too instead of left running
+    without their parent."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def ignore_stop_signals() -> None:
     """From here the process only stops: a second SIGINT/SIGTERM (an impatient Ctrl-C, a
     supervisor repeating itself) is ignored to the end, so it can neither cut the stop of the
@@ -55,3 +69,15 @@ def wait_while(alive: Callable[[], bool], lost: str) -> int:
         time.sleep(0.5)
     print(lost, file=sys.stderr)
     return 1
+
+
+def stop_all(children: list[subprocess.Popen[bytes]], grace_s: float) -> None:
+    """SIGTERM every child, then give each up to `grace_s` to finish before SIGKILL."""
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

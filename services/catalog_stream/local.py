@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import FrameType
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
-from catalog_stream.lifetime import die_with_parent, ignore_stop_signals, wait_while
+from catalog_stream.lifetime import (
+    die_with_parent,
+    ignore_stop_signals,
+    interrupt_on_stop_signals,
+    stop_all,
+    wait_while,
+)
 from catalog_stream.topic_admin import ensure_all
 
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
@@ -28,15 +32,10 @@ def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run_everything(args: argparse.Namespace) -> int:
     # SIGTERM (a supervisor, `timeout`, `kill`) stops everything like Ctrl-C does, instead of
     # leaving the broker and both services running without their parent.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_stop_signals()
     data = Path(args.data_dir)
     kafka_dir = data / ("kafka" if args.nodes == 1 else f"kafka-{args.nodes}-nodes")
     broker = LocalCluster.for_command(kafka_dir, args.kafka_port, args.kafka_port + 1, args.nodes)
@@ -79,11 +78,5 @@ def run_everything(args: argparse.Namespace) -> int:
         return 0
     finally:
         ignore_stop_signals()
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children, 30)
         broker.stop()

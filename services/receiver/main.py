@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from receiver.app import create_app
+from receiver.listening import shared_port_socket
 from receiver.settings import ReceiverSettings
 from runtime_support.logs import configure_logging
 from runtime_support.tuning import tune_garbage_collector
@@ -54,7 +55,8 @@ def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
 
 
 def app_from_env() -> FastAPI:
-    """For `uvicorn --factory receiver.main:app_from_env` (several worker processes; pass
+    """For `uvicorn --factory receiver.main:app_from_env` (for several workers prefer
+    CATALOG_RECEIVER_WORKERS, whose sockets spread connections: receiver.listening; pass
     uvicorn `--forwarded-allow-ips` the same list as CATALOG_RECEIVER_TRUSTED_PROXIES, or
     `--no-proxy-headers` when it is empty)."""
     configure_logging()
@@ -63,10 +65,14 @@ def app_from_env() -> FastAPI:
     return app
 
 
-def run(settings: ReceiverSettings | None = None) -> None:
+def run(settings: ReceiverSettings | None = None, shared_port: bool = False) -> None:
+    """Serve in this process; `shared_port`: as one of several workers on the port, on a
+    listening socket of its own (receiver.listening; catalog_stream.receiver_workers starts
+    them)."""
     settings = settings or settings_from_env()
     configure_logging()
     app = create_app(settings)
     tune_garbage_collector()
+    sockets = [shared_port_socket(settings.host, settings.port)] if shared_port else None
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C is a normal stop
-        uvicorn.Server(server_config(settings, app)).run()
+        uvicorn.Server(server_config(settings, app)).run(sockets=sockets)

@@ -48,6 +48,8 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     )
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8080, ge=1, le=65535)
+    # Processes serving `port`, each with a listening socket of its own (receiver.listening).
+    workers: int = Field(default=1, ge=1, le=64)
     topic: str = PRODUCT_TOPIC
     dead_letter_topic: str = DEAD_LETTER_TOPIC
 

@@ -1,0 +1,55 @@
+"""`catalog-stream receiver` with CATALOG_RECEIVER_WORKERS above 1: that many receiver processes
+on one port, each listening on a socket of its own (receiver.listening says why not uvicorn's
+`--workers`), supervised as `make run` supervises its services: SIGTERM or Ctrl-C stops every
+worker gracefully (each answers what it accepted), a worker that exits stops the rest (the
+service's supervisor restarts the whole), and a SIGKILLed parent takes its workers along."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from catalog_stream.lifetime import (
+    die_with_parent,
+    ignore_stop_signals,
+    interrupt_on_stop_signals,
+    stop_all,
+    wait_while,
+)
+from receiver.listening import shared_port_socket
+from receiver.settings import ReceiverSettings
+
+STOP_GRACE_S = 40  # the workers' own graceful shutdown allows 30 s (receiver.main)
+
+
+def run_workers(settings: ReceiverSettings) -> int:
+    interrupt_on_stop_signals()
+    try:
+        # Held, not listening, for our whole life: a port something else listens on fails
+        # here, once, with its reason, instead of in every worker.
+        holder = shared_port_socket(settings.host, settings.port, listen=False)
+    except OSError as exc:
+        print(f"receiver: cannot use {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "catalog_stream.cli", "receiver", "--worker"],
+                start_new_session=True,  # Ctrl-C reaches us only, and each worker gets one stop
+                preexec_fn=die_with_parent(),
+            )
+            for _ in range(settings.workers)
+        ]
+        where = f"{settings.host}:{settings.port}"
+        print(f"receiver: {settings.workers} workers on {where}", flush=True)
+        return wait_while(
+            lambda: all(worker.poll() is None for worker in workers),
+            "a receiver worker exited; stopping the rest",
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        ignore_stop_signals()
+        stop_all(workers, STOP_GRACE_S)
+        holder.close()
