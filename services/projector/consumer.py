@@ -75,6 +75,7 @@ class ConsumerLoop(ConsumerProgress):
         self._writing: asyncio.Future[None] | None = None
         self._uncommitted: dict[int, int] = {}  # applied, not yet mirrored to Kafka
         self._committed_at = -float("inf")
+        self._mirroring: asyncio.Future[None] | None = None  # a mirror commit under way
 
     async def _in_store_thread(self, work: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -219,6 +220,7 @@ class ConsumerLoop(ConsumerProgress):
         class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: Any) -> None:
                 await projector._settle()  # then nothing is pending here
+                await projector._mirror_settled()  # no commit of this generation lands later
                 for tp in revoked:
                     projector.applied.pop(tp.partition, None)
                     projector.end_offsets.pop(tp.partition, None)
@@ -283,6 +285,8 @@ class ConsumerLoop(ConsumerProgress):
                 await ahead.dropped()
             with contextlib.suppress(Exception):  # stopping: a last mirror, if Kafka answers soon
                 await asyncio.wait_for(self._commit_for_tools(consumer, None, force=True), 5)
+            if self._mirroring is not None:  # Kafka did not answer in time: stop waiting
+                self._mirroring.cancel()
             self._consumer = None
             await consumer.stop()
             self._store_thread.shutdown(wait=False)

@@ -5,6 +5,7 @@ ones). The consumer loop (consumer.py) moves these; the read API only reads them
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -35,6 +36,7 @@ class ConsumerProgress:
     _fetch_outage: Outage  # logged once when fetches stop, once when they resume
     _uncommitted: dict[int, int]  # applied, not yet mirrored to Kafka
     _committed_at: float
+    _mirroring: asyncio.Future[None] | None  # a mirror commit under way
 
     def lag(self) -> int:
         return total_lag(self.end_offsets, self.applied)
@@ -66,12 +68,17 @@ class ConsumerProgress:
         self, consumer: AIOKafkaConsumer, plan: BatchPlan | None, force: bool = False
     ) -> None:
         """Mirror the applied offsets to the group's Kafka offsets, at most every
-        COMMIT_EVERY_S (a round trip to the broker per batch slowed catch-up) and when stopping."""
+        COMMIT_EVERY_S (a round trip to the broker per batch slowed catch-up) and when stopping.
+        Not forced, the commit runs beside the consumer loop, one at a time: awaited, its round
+        trip (up to a second under load) held up the next batch and every reader waiting for
+        it once a second (README: freshness). Forced (stopping), it is awaited."""
         if plan is not None:
             self._uncommitted.update(plan.next_offsets)
+        if force:
+            await self._mirror_settled()
+        elif self._mirroring is not None or time.monotonic() - self._committed_at < COMMIT_EVERY_S:
+            return  # offsets left now go with the next one
         if not self._uncommitted:  # every record was already applied: nothing moved
-            return
-        if not force and time.monotonic() - self._committed_at < COMMIT_EVERY_S:
             return
         # A batch written while its partitions were revoked still reports them: Kafka refuses a
         # commit naming a partition the group no longer gives this member (IllegalStateError).
@@ -84,10 +91,28 @@ class ConsumerProgress:
         self._uncommitted, self._committed_at = {}, time.monotonic()
         if not offsets:
             return
+        if force:
+            await self._mirror(consumer, offsets)
+        else:
+            self._mirroring = asyncio.ensure_future(self._mirror(consumer, offsets))
+            self._mirroring.add_done_callback(self._mirror_ended)
+
+    async def _mirror(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             await consumer.commit(offsets)
         except KafkaError as exc:  # informational only: the store holds the real offsets
             log.info("could not mirror offsets to kafka: %s", exc)
+
+    def _mirror_ended(self, task: asyncio.Future[None]) -> None:
+        if self._mirroring is task:
+            self._mirroring = None
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("mirroring offsets to kafka failed: %r", exc)
+
+    async def _mirror_settled(self) -> None:
+        """Let a mirror commit under way end (before a forced one, or stopping the consumer)."""
+        if self._mirroring is not None:
+            await asyncio.wait([self._mirroring])  # its outcome is the task's own (_mirror_ended)
 
     def _watch_fetches(self, consumer: AIOKafkaConsumer) -> None:
         """A partition is stale when no fetch answer came for it for a while (a broker down
