@@ -45,6 +45,7 @@ class BatchPlan:
     unreadable: list[Unreadable] = field(default_factory=list)
     skipped_already_applied: int = 0
     last_records: dict[ItemKey, Incoming] = field(default_factory=dict)  # each item's newest
+    again: set[ItemKey] = field(default_factory=set)  # items with more than one record here
     catalogs: dict[str, CatalogDelta] = field(default_factory=dict)  # how their counts move
     last_change_at: dict[str, datetime] = field(default_factory=dict)  # newest state's time
 
@@ -100,6 +101,8 @@ def plan_batch(
         plan.last_records[key] = record
         if key not in plan.before:
             plan.before[key] = lookup(key)
+        else:
+            plan.again.add(key)
         previous = plan.items[key] if key in plan.items else plan.before[key]
         at = Position(record.partition, record.offset)
         if record.change is None:

@@ -48,12 +48,17 @@ def snapshot(state: ItemState) -> ProductChange:
     )
 
 
-def _states_fully(change: ProductChange, state: ItemState, replaces: bool) -> bool:
+def _states_fully(
+    change: ProductChange, state: ItemState, replaces: bool, first: bool = False
+) -> bool:
     """Whether the record alone gives `state`, whatever a replay applied before it. An untimed
     one does not: applied over an earlier state it keeps that state's time (a replay may have
     applied a retry the live views judged stale), so its restatement says "no time". A
-    restatement (`replaces`) inherits nothing."""
-    if change.source_updated_at is None and not replaces:
+    restatement (`replaces`) inherits nothing. Nor does the `first` record of an item: the
+    store knew nothing of it and the batch has no other record of it, so no record of its key
+    came before it in the topic but ones no state came of (unreadable): a replay applies it
+    over nothing too (a new item's untimed postback)."""
+    if change.source_updated_at is None and not replaces and not first:
         return False
     # Every field of both at once, compared pair by pair with == as they always were (a
     # getattr per field and name was most of this per-item check).
@@ -79,7 +84,12 @@ def restatements(plan: BatchPlan) -> list[Restatement]:
             if (
                 last.change is None
                 or elsewhere
-                or not _states_fully(last.change, known, last.restates is not None)
+                or not _states_fully(
+                    last.change,
+                    known,
+                    last.restates is not None,
+                    plan.before.get(key) is None and key not in plan.again,
+                )
             ):
                 found.append(Restatement(key, snapshot(known), at))
         elif isinstance(known, Removed) and (last.change is not None or elsewhere):
