@@ -220,7 +220,6 @@ class ConsumerLoop(ConsumerProgress):
         class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: Any) -> None:
                 await projector._settle()  # then nothing is pending here
-                await projector._mirror_settled()  # no commit of this generation lands later
                 for tp in revoked:
                     projector.applied.pop(tp.partition, None)
                     projector.end_offsets.pop(tp.partition, None)
