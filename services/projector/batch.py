@@ -46,6 +46,9 @@ class BatchPlan:
     skipped_already_applied: int = 0
     last_records: dict[ItemKey, Incoming] = field(default_factory=dict)  # each item's newest
     again: set[ItemKey] = field(default_factory=set)  # items with more than one record here
+    # Each item's first record here the fold ignored (stale, a repeat, a superseded
+    # restatement; not an accepted restatement, which says the live state): restatements.py.
+    ignored_from: dict[ItemKey, int] = field(default_factory=dict)
     catalogs: dict[str, CatalogDelta] = field(default_factory=dict)  # how their counts move
     last_change_at: dict[str, datetime] = field(default_factory=dict)  # newest state's time
 
@@ -113,6 +116,8 @@ def plan_batch(
             outcome = apply(previous, record.change, at, record.restates)
         plan.verdicts[outcome.verdict] += 1
         if outcome.verdict is not Verdict.APPLIED:
+            if record.restates is None or outcome.verdict is not Verdict.DUPLICATE:
+                plan.ignored_from.setdefault(key, record.offset)
             if record.restates is None and (judged := _judged_up_to(outcome.state, at)):
                 plan.items[key] = judged
             continue

@@ -162,6 +162,16 @@ def _live_then_replayed(
     """The live projector folds `events` one batch each and writes what it owes after each;
     then a replay folds what compaction may keep: the key's records from `keep_from` on (the
     cleaner keeps a suffix of each key's records: the uncleaned head stays whole)."""
+    known, log = live_log(events)
+    replay = plan_batch(log[keep_from:], {}, lambda key: None)
+    return known, replay.items.get(KEY)
+
+
+def live_log(
+    events: list[ProductChange | tuple[ProductChange, ...]],
+) -> tuple[Known, list[Incoming]]:
+    """What the live projector holds after folding `events` (a tuple: one batch) and the key's
+    records it leaves on the topic: the events, the receiver's tombstones, its restatements."""
     log: list[Incoming] = []
     known: Known = None
     for group in events:
@@ -184,8 +194,7 @@ def _live_then_replayed(
             else:
                 said = r.says.source_updated_at
                 log.append(Incoming(0, len(log), *KEY, None, said, r.restates))
-    replay = plan_batch(log[keep_from:], {}, lambda key: None)
-    return known, replay.items.get(KEY)
+    return known, log
 
 
 def _fields(known: Known) -> tuple[object, ...]:
