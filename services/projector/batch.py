@@ -108,12 +108,13 @@ def plan_batch(
             plan.again.add(key)
         previous = plan.items[key] if key in plan.items else plan.before[key]
         at = Position(record.partition, record.offset)
+        fed = feed_from is None or record.offset >= feed_from.get(record.partition, 0)
         if record.change is None:
             outcome = removed(
                 previous, record.tombstone_source_updated_at, at, key, record.restates
             )
-        else:
-            outcome = apply(previous, record.change, at, record.restates)
+        else:  # a change the feed will not hold is not worked out (a rebuild: most of them)
+            outcome = apply(previous, record.change, at, record.restates, fed)
         plan.verdicts[outcome.verdict] += 1
         if outcome.verdict is not Verdict.APPLIED:
             if record.restates is None or outcome.verdict is not Verdict.DUPLICATE:
@@ -123,9 +124,7 @@ def plan_batch(
             continue
         plan.items[key] = outcome.state
         plan.touched_catalogs.add(record.catalog_id)
-        if outcome.changes and (
-            feed_from is None or record.offset >= feed_from.get(record.partition, 0)
-        ):
+        if outcome.changes and fed:
             event_id = None if record.change is None else str(record.change.event_id)
             plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
     plan.catalogs = catalog_deltas(plan)

@@ -234,8 +234,15 @@ def _restated(previous: Known, change: ProductChange, restates: Position) -> Out
 
 
 def apply(
-    previous: Known, change: ProductChange, at: Position, restates: Position | None = None
+    previous: Known,
+    change: ProductChange,
+    at: Position,
+    restates: Position | None = None,
+    notable: bool = True,
 ) -> Outcome:
+    """The item after `change`. `notable` False: its notable changes are not wanted (a rebuild's
+    record whose changes the feed announced already), so an addition or update does not work
+    them out (most of a rebuild's records; a removal's single change is cheap, and stays)."""
     if restates is not None:
         return _restated(previous, change, restates)
     event_id = str(change.event_id)
@@ -266,7 +273,9 @@ def apply(
     )
     if _changes_nothing(previous, state):
         return Outcome(Verdict.DUPLICATE, previous)
-    return _build_outcome(Verdict.APPLIED, state, tuple(_notable(previous, state)))
+    return _build_outcome(
+        Verdict.APPLIED, state, tuple(_notable(previous, state)) if notable else ()
+    )
 
 
 # Every merged field of an event or a state at once (per record of a catch-up: one C call, where

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -89,6 +91,15 @@ class PostgresStore(ViewStore):
         cursor.execute(
             "SELECT setval(pg_get_serial_sequence('changes', 'seq'), "
             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM changes), false)"
+        )
+
+    @contextmanager
+    def _reading(self, older: ViewStore) -> Iterator[str | None]:
+        """Another generation in the same database is another schema of it."""
+        yield (
+            '"' + older.schema.replace('"', '""') + '"'
+            if isinstance(older, PostgresStore) and older.url == self.url
+            else None
         )
 
     def _item_columns(self, cursor: Any) -> set[str]:

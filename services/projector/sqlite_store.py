@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,17 @@ class SqliteStore(ViewStore):
     def _item_columns(self, cursor: Any) -> set[str]:
         cursor.execute("PRAGMA table_info(items)")
         return {str(row[1]) for row in cursor.fetchall()}
+
+    @contextmanager
+    def _reading(self, older: ViewStore) -> Iterator[str | None]:
+        """Another generation's file, attached to the writer connection (outside a transaction,
+        as SQLite requires) while a statement of this one reads it."""
+        if not isinstance(older, SqliteStore):
+            yield None
+            return
+        connection = self._connection()
+        connection.execute("ATTACH DATABASE ? AS older_generation", (str(older.path),))
+        try:
+            yield "older_generation"
+        finally:
+            connection.execute("DETACH DATABASE older_generation")

@@ -189,7 +189,7 @@ class ViewStore(StoreReads, ABC):
         then this generation's own changes of records `older` had not applied (offsets from
         `older_next`), numbered after them."""
         columns = ", ".join(f'"{c}"' for c in _FEED_COLUMNS[1:])
-        with self._write_lock, self._transaction() as cursor:
+        with self._write_lock, self._reading(older) as source, self._transaction() as cursor:
             for partition, next_offset in older_next.items():
                 cursor.execute(
                     self._sql('DELETE FROM changes WHERE "partition" = ? AND "offset" < ?'),
@@ -208,6 +208,13 @@ class ViewStore(StoreReads, ABC):
                 (older_head + own_head, own_head),
             )
             cursor.execute(self._sql("DELETE FROM changes WHERE seq <= ?"), (own_head,))
+            if source is not None:  # the database copies it itself: no row through Python
+                cursor.execute(
+                    f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
+                    f"SELECT {_FEED_Q} FROM {source}.changes ORDER BY seq"
+                )
+                self._feed_sequence_follows(cursor)
+                return
             insert = self._sql(
                 f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
                 f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
@@ -223,6 +230,12 @@ class ViewStore(StoreReads, ABC):
                 cursor.executemany(insert, page)
                 after = int(page[-1][0])
             self._feed_sequence_follows(cursor)
+
+    @contextmanager
+    def _reading(self, older: ViewStore) -> Iterator[str | None]:
+        """`older`'s tables as this store's writer connection names them (`<name>.changes`), if
+        it can read them in its own statements; else None (copied page by page)."""
+        yield None
 
     def last_change_seq(self) -> int:
         """The newest change's seq (0: none), where the status page's live feed starts."""

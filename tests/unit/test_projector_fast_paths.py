@@ -276,6 +276,35 @@ def test_a_batch_feeds_as_before(records: list[Incoming], feed_from: dict[int, i
 
 
 @FAST
+@given(states(), events(), st.integers(0, 1), st.integers(0, 6))
+def test_apply_without_notable_changes_folds_as_before_less_its_changes(
+    previous: Known, change: ProductChange, partition: int, offset: int
+) -> None:
+    """A rebuild's record below the feed's start does not work out its notable changes."""
+    at = Position(partition, offset)
+    before = old_apply(previous, change, at)
+    removal = change.change_type is ChangeType.REMOVED  # its one change is cheap: still made
+    expected = before if removal else dataclasses.replace(before, changes=())
+    assert item_fold.apply(previous, change, at, None, False) == expected
+
+
+@FAST
+@given(batches(), st.builds(dict, st.just([(0, 3), (1, 2)])) | st.just({0: 99, 1: 99}))
+def test_a_rebuilds_batch_plans_the_same_writes_whatever_it_feeds(
+    records: list[Incoming], feed_from: dict[int, int]
+) -> None:
+    """Not feeding a change (and so not working it out) changes nothing else of the plan."""
+    fed, unfed = (
+        plan_batch(records, {}, lambda key: None),
+        plan_batch(records, {}, lambda key: None, feed_from),
+    )
+    assert dataclasses.replace(unfed, feed=[]) == dataclasses.replace(fed, feed=[])
+    assert unfed.feed == [
+        e for e in fed.feed if e.position.offset >= feed_from[e.position.partition]
+    ]
+
+
+@FAST
 @given(states())
 def test_rows_convert_both_ways_as_before(state: Known) -> None:
     if not isinstance(state, ItemState):

@@ -1,0 +1,103 @@
+"""A rebuilt generation continues the active one's feed: the database copies the older feed
+itself (SQLite: the older file attached; PostgreSQL: the older schema), with the same rows and
+numbers as the page-by-page copy through Python that it replaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from projector.batch import plan_batch
+from projector.generations import Generations
+from projector.records import Incoming
+from projector.store import ViewStore
+from tests.factories import change
+
+TOPIC = "t"
+
+
+def _fill(store: ViewStore, prices: list[tuple[int, str, str]], pruned: int) -> dict[int, int]:
+    """Records (partition, item, price) as one batch; the oldest `pruned` changes pruned."""
+    store.create()
+    offsets: dict[int, int] = {}
+    records = []
+    for partition, item, price in prices:
+        records.append(Incoming(partition, offsets.get(partition, 0), "42", item,
+                                change(item, price=price)))  # fmt: skip
+        offsets[partition] = offsets.get(partition, 0) + 1
+    if records:
+        store.write(TOPIC, plan_batch(records, {}, lambda _: None))
+    total = len(store._query("SELECT seq FROM changes"))
+    if pruned and total:
+        store.prune_changes(keep=max(1, total - pruned))
+    return offsets
+
+
+@contextmanager
+def _paged(store: ViewStore) -> Iterator[str | None]:
+    yield None  # the copy as it was: every row through Python
+
+
+def _feed(store: ViewStore) -> list[tuple[Any, ...]]:
+    return store._query("SELECT * FROM changes ORDER BY seq")
+
+
+_records = st.lists(
+    st.tuples(st.integers(0, 1), st.sampled_from(["a", "b", "c"]), st.sampled_from(["1", "2"])),
+    max_size=12,
+)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(older_records=_records, own_records=_records, pruned=st.integers(0, 3))
+def test_the_feed_copied_in_the_database_is_the_one_copied_through_python(
+    generations: Generations,
+    older_records: list[tuple[int, str, str]],
+    own_records: list[tuple[int, str, str]],
+    pruned: int,
+) -> None:
+    older = generations.open_new()
+    older_next = _fill(older, older_records, pruned)
+    copies = []
+    for reading in (None, _paged):
+        fresh = generations.open_new()
+        _fill(fresh, own_records, 0)
+        if reading is not None:
+            fresh._reading = reading  # type: ignore[method-assign, assignment]
+        fresh.continue_feed_of(older, older_next)
+        fresh.write(  # the next change is numbered after all of them, and the store still writes
+            TOPIC,
+            plan_batch([Incoming(5, 0, "42", "z", change("z", price="3"))], {}, lambda _: None),
+        )
+        copies.append(_feed(fresh))
+        generations.discard(fresh)
+    generations.discard(older)
+    attached, paged = copies
+    assert attached == paged
+    assert [row[0] for row in attached] == sorted({row[0] for row in attached})
+
+
+def test_a_copy_that_fails_leaves_the_new_generation_as_it_was(generations: Generations) -> None:
+    """The copy is one transaction: refused half-way (a feed row colliding with one of this
+    generation's), nothing of it stays, and the writer connection still works."""
+    older = generations.open_new()
+    older_next = _fill(older, [(0, "a", "1"), (0, "b", "1")], 0)
+    fresh = generations.open_new()
+    _fill(fresh, [(1, "c", "2")], 0)
+    fresh._query("SELECT 1")  # open the reader too
+    before = _feed(fresh)
+    with older._transaction() as cursor:  # the older feed cannot be read: the copy fails
+        cursor.execute("DROP TABLE changes")
+    with pytest.raises(Exception):  # noqa: B017, PT011 (each database words it its own way)
+        fresh.continue_feed_of(older, older_next)
+    assert _feed(fresh) == before
+    fresh.write(TOPIC, plan_batch([Incoming(1, 1, "42", "d", change("d"))], {1: 1}, lambda _: None))
+    assert len(_feed(fresh)) == len(before) + 1
+    generations.discard(fresh)
+    generations.discard(older)
