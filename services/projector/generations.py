@@ -39,6 +39,11 @@ class Generations(ABC):
     def discard(self, store: ViewStore) -> None:
         """Close and delete a generation no longer active."""
 
+    def discard_abandoned(self) -> list[str]:
+        """Delete the generations a process that died left behind (a rebuild not activated, or
+        one retired but not yet deleted); returns their names. On start, before any rebuild."""
+        return []
+
 
 class SqliteGenerations(Generations):
     def __init__(self, path: Path) -> None:
@@ -52,11 +57,13 @@ class SqliteGenerations(Generations):
 
     def open_new(self) -> SqliteStore:
         return SqliteStore(
-            self.path.with_name(f"{self.path.stem}.{time.time_ns()}{self.path.suffix}")
+            self.path.with_name(f"{self.path.stem}.{time.time_ns()}{self.path.suffix}"),
+            loading=True,
         )
 
     def activate(self, store: ViewStore) -> None:
         assert isinstance(store, SqliteStore)  # this class opened it
+        store.make_durable()  # loaded without syncs: on disk before anything points at it
         staged = self.pointer.with_name(self.pointer.name + ".tmp")
         staged.write_text(store.path.name)
         with staged.open("rb") as written:
@@ -66,8 +73,22 @@ class SqliteGenerations(Generations):
     def discard(self, store: ViewStore) -> None:
         assert isinstance(store, SqliteStore)
         store.close()
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+
+    def discard_abandoned(self) -> list[str]:
+        """One process owns a SQLite store, so a generation file other than the active one is
+        left over from a process that died (a rebuild never synced, maybe never complete)."""
+        active = self.open_active().path.name
+        generation = re.compile(rf"^{re.escape(self.path.stem)}\.\d+{re.escape(self.path.suffix)}$")
+        found = [
+            p.name
+            for p in (self.path.parent.iterdir() if self.path.parent.is_dir() else ())
+            if p.name != active and (p.name == self.path.name or generation.match(p.name))
+        ]
+        for name in found:
+            self.discard(SqliteStore(self.path.with_name(name)))
+        return found
 
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")

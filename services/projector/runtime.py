@@ -91,6 +91,8 @@ class Runtime:
         )
 
     async def start(self, run_consumer: bool = True) -> None:
+        if abandoned := await asyncio.to_thread(self.generations.discard_abandoned):
+            log.warning("deleted generations a stopped process left", extra={"names": abandoned})
         await asyncio.to_thread(self.store.create)
         await self._start_delivery(from_topic=run_consumer)
         if run_consumer:

@@ -8,16 +8,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from projector.errors import StoreUnavailable
 from projector.store import ViewStore
 from projector.store_schema import schema_statements
 
 
 class SqliteStore(ViewStore):
-    """One file, WAL so readers never block the writer."""
+    """One file, WAL so readers never block the writer.
 
-    def __init__(self, path: Path) -> None:
+    `loading`: a rebuild's new generation, which serves nobody until it is activated and is
+    discarded if the process dies first: its commits need not reach the disk, so they do not
+    wait for it (`synchronous=OFF`); `make_durable` syncs it all before the activation."""
+
+    def __init__(self, path: Path, loading: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.loading = loading
 
     @property
     def name(self) -> str:
@@ -29,8 +35,23 @@ class SqliteStore(ViewStore):
         connection.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a crash keeps the database consistent (rows and offsets together);
         # a power cut may lose the last transactions, which the projector then re-applies.
-        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(
+            "PRAGMA synchronous=OFF" if self.loading else "PRAGMA synchronous=NORMAL"
+        )
         return connection
+
+    def make_durable(self) -> None:
+        """Everything written so far on disk (the write-ahead log checkpointed into the file,
+        both synced), and the usual durability for every later connection."""
+        with self._write_lock:
+            self.loading = False
+            self.close()  # connections opened while loading
+            connection = self._connection()
+            connection.execute("PRAGMA synchronous=FULL")  # this checkpoint syncs all it wrote
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            connection.execute("PRAGMA synchronous=NORMAL")
+        if busy:
+            raise StoreUnavailable(f"{self.path.name}: could not checkpoint before activation")
 
     def _schema_statements(self) -> list[str]:
         return schema_statements("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")

@@ -1,0 +1,71 @@
+"""SQLite generations on disk: a rebuild's generation loads without syncs and is made durable
+before it is activated; files a dead process left are deleted on the next start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projector.batch import plan_batch
+from projector.generations import SqliteGenerations
+from projector.records import Incoming
+from tests.factories import change
+
+
+def _synchronous(store: object) -> int:
+    rows = store._query("PRAGMA synchronous")  # type: ignore[attr-defined]
+    return int(rows[0][0])
+
+
+def test_a_new_generation_loads_unsynced_and_is_durable_once_activated(tmp_path: Path) -> None:
+    generations = SqliteGenerations(tmp_path / "views.db")
+    fresh = generations.open_new()
+    fresh.create(False)
+    fresh.write("t", plan_batch([Incoming(0, 0, "42", "a", change("a"))], {}, lambda _: None))
+    assert _synchronous(fresh) == 0  # OFF while it serves nobody
+    assert (tmp_path / f"{fresh.path.name}-wal").stat().st_size > 0
+    generations.activate(fresh)
+    assert generations.open_active().path == fresh.path
+    assert _synchronous(fresh) == 1  # NORMAL, as the live store always was
+    assert (tmp_path / f"{fresh.path.name}-wal").stat().st_size == 0  # checkpointed and synced
+    assert fresh.positions("t") == {0: 1}
+    reopened = generations.open_active()
+    assert _synchronous(reopened) == 1
+    assert reopened.positions("t") == {0: 1}
+    reopened.close()
+    fresh.close()
+
+
+def test_the_active_generation_opens_with_the_usual_durability(tmp_path: Path) -> None:
+    store = SqliteGenerations(tmp_path / "views.db").open_active()
+    store.create()
+    assert _synchronous(store) == 1
+    assert store._query("PRAGMA journal_mode") == [("wal",)]
+    store.close()
+
+
+def test_generations_a_dead_process_left_are_deleted_and_only_they(tmp_path: Path) -> None:
+    generations = SqliteGenerations(tmp_path / "views.db")
+    first = generations.open_active()
+    first.create()
+    assert generations.discard_abandoned() == []  # the first generation, active
+    active = generations.open_new()
+    active.create()
+    generations.activate(active)
+    half_built = generations.open_new()
+    half_built.create(False)
+    half_built.write("t", plan_batch([Incoming(0, 0, "42", "a", change("a"))], {}, lambda _: None))
+    for store in (first, active, half_built):
+        store.close()  # as a killed process leaves them: files, -wal, -shm
+    others = ["views.db.active.tmp", "other.1.db", "views.x.db", "views.1.db.bak", "notes.txt"]
+    for name in others:
+        (tmp_path / name).write_text("kept")
+    assert sorted(generations.discard_abandoned()) == sorted([first.path.name,
+                                                               half_built.path.name])  # fmt: skip
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted([active.path.name, "views.db.active", *others])
+    assert generations.open_active().positions("t") == {}
+    assert generations.discard_abandoned() == []
+
+
+def test_nothing_is_deleted_where_no_generation_was_ever_made(tmp_path: Path) -> None:
+    assert SqliteGenerations(tmp_path / "missing" / "views.db").discard_abandoned() == []
