@@ -68,7 +68,10 @@ class SqliteStore(ViewStore):
             yield None
             return
         connection = self._connection()
-        connection.execute("ATTACH DATABASE ? AS older_generation", (str(older.path),))
+        try:
+            connection.execute("ATTACH DATABASE ? AS older_generation", (str(older.path),))
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot read generation {older.name}: {exc}") from exc
         try:
             yield "older_generation"
         finally:
