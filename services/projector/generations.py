@@ -79,12 +79,14 @@ class SqliteGenerations(Generations):
     def discard_abandoned(self) -> list[str]:
         """One process owns a SQLite store, so a generation file other than the active one is
         left over from a process that died (a rebuild never synced, maybe never complete)."""
-        active = self.open_active().path.name
+        active = self.open_active().path
+        if not active.exists():  # a pointer to nothing: an operator's mess, not a death to tidy
+            return []
         generation = re.compile(rf"^{re.escape(self.path.stem)}\.\d+{re.escape(self.path.suffix)}$")
         found = [
             p.name
             for p in (self.path.parent.iterdir() if self.path.parent.is_dir() else ())
-            if p.name != active and (p.name == self.path.name or generation.match(p.name))
+            if p.name != active.name and (p.name == self.path.name or generation.match(p.name))
         ]
         for name in found:
             self.discard(SqliteStore(self.path.with_name(name)))

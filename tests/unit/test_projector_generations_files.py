@@ -69,3 +69,15 @@ def test_generations_a_dead_process_left_are_deleted_and_only_they(tmp_path: Pat
 
 def test_nothing_is_deleted_where_no_generation_was_ever_made(tmp_path: Path) -> None:
     assert SqliteGenerations(tmp_path / "missing" / "views.db").discard_abandoned() == []
+
+
+def test_nothing_is_deleted_while_the_pointer_names_a_missing_file(tmp_path: Path) -> None:
+    """Then which file holds the views is for an operator to say: no generation is deleted."""
+    generations = SqliteGenerations(tmp_path / "views.db")
+    for store in (generations.open_active(), generations.open_new()):
+        store.create()
+        store.close()
+    (tmp_path / "views.db.active").write_text("views.1.db")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert generations.discard_abandoned() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
