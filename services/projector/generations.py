@@ -57,13 +57,12 @@ class SqliteGenerations(Generations):
 
     def open_new(self) -> SqliteStore:
         return SqliteStore(
-            self.path.with_name(f"{self.path.stem}.{time.time_ns()}{self.path.suffix}"),
-            loading=True,
+            self.path.with_name(f"{self.path.stem}.{time.time_ns()}{self.path.suffix}")
         )
 
     def activate(self, store: ViewStore) -> None:
         assert isinstance(store, SqliteStore)  # this class opened it
-        store.make_durable()  # loaded without syncs: on disk before anything points at it
+        store.make_durable()  # on disk before anything points at it
         staged = self.pointer.with_name(self.pointer.name + ".tmp")
         staged.write_text(store.path.name)
         with staged.open("rb") as written:
@@ -78,7 +77,7 @@ class SqliteGenerations(Generations):
 
     def discard_abandoned(self) -> list[str]:
         """One process owns a SQLite store, so a generation file other than the active one is
-        left over from a process that died (a rebuild never synced, maybe never complete)."""
+        left over from a process that died (a rebuild never activated, maybe never complete)."""
         active = self.open_active().path
         if not active.exists():  # a pointer to nothing: an operator's mess, not a death to tidy
             return []

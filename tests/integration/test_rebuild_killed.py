@@ -1,6 +1,5 @@
-"""A projector process SIGKILLed in the middle of a rebuild. The rebuild loads its new generation
-without syncing it (it serves nobody before its activation): after a restart the projector must
-serve the generation that was active, with exactly the views it had, and keep it up to date; the
+"""A projector process SIGKILLed in the middle of a rebuild: after a restart it must serve the
+generation that was active, with exactly the views it had, and keep it up to date; the
 half-built generation is deleted; and the next rebuild completes with the same views."""
 
 from __future__ import annotations
