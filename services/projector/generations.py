@@ -7,6 +7,7 @@ serving, then a durable pointer switches readers and the consumer over at once.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import time
@@ -49,6 +50,7 @@ class SqliteGenerations(Generations):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pointer = path.with_name(path.name + ".active")
+        self._owner: int | None = None  # the store lock, held for life (discard_abandoned)
 
     def open_active(self) -> SqliteStore:
         if self.pointer.exists():
@@ -77,7 +79,12 @@ class SqliteGenerations(Generations):
 
     def discard_abandoned(self) -> list[str]:
         """One process owns a SQLite store, so a generation file other than the active one is
-        left over from a process that died (a rebuild never activated, maybe never complete)."""
+        left over from a process that died (a rebuild never activated, maybe never complete).
+        Only when no other live process holds the store's lock (a rolling restart starts the
+        new process before the old one stops: its rebuild, or the generation it activates
+        meanwhile, is not abandoned); the lock is then held while this process lives."""
+        if not self._own():
+            return []
         active = self.open_active().path
         if not active.exists():  # a pointer to nothing: an operator's mess, not a death to tidy
             return []
@@ -90,6 +97,19 @@ class SqliteGenerations(Generations):
         for name in found:
             self.discard(SqliteStore(self.path.with_name(name)))
         return found
+
+    def _own(self) -> bool:
+        if self._owner is None:
+            if not self.path.parent.is_dir():
+                return True  # no generation yet, so none to delete; the lock comes next start
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._owner = fd
+        return True
 
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
