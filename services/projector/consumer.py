@@ -57,6 +57,10 @@ class ConsumerLoop(ConsumerProgress):
         self.dead_letters = dead_letters  # likewise (the live one kept them already)
         self.store = store
         self.feed_from = feed_from  # a rebuild: feed no change below these offsets (batch.py)
+        # A rebuild's builder keeps and restates too, but only records at or past
+        # `keep_from(partition)`: what the live consumer has not kept (Runtime._run_rebuild).
+        self.keep_from: Callable[[int], int] | None = None
+        self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.end_offsets: dict[int, int] = {}
@@ -118,10 +122,16 @@ class ConsumerLoop(ConsumerProgress):
         """Keep what the batch cannot apply, restate what compaction would lose: before the
         batch is written, so a crash in between restates again (the same event: a duplicate)
         rather than not at all."""
+        unreadable = plan.unreadable
+        owed = restatements(plan) if self.restater is not None else []
+        if (keep_from := self.keep_from) is not None:
+            unreadable = [u for u in unreadable if u.offset >= keep_from(u.partition)]
+            owed = [r for r in owed if _at_or_past(plan.last_records[r.key], keep_from)]
         if self.dead_letters is not None:
-            await self.dead_letters.write(plan.unreadable)
+            await self.dead_letters.write(unreadable)
         if self.restater is not None:
-            await self.restater.write(restatements(plan))
+            await self.restater.write(owed)
+        self.kept.update(plan.next_offsets)
 
     async def _apply(
         self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
@@ -206,6 +216,9 @@ class ConsumerLoop(ConsumerProgress):
         for tp in assigned:
             if tp.partition in stored:
                 self.applied[tp.partition] = stored[tp.partition]
+                # Applied, so kept: by this process or an earlier one (never forgotten on a
+                # revoke, unlike `applied`: a rebuild's builder asks, Runtime._run_rebuild).
+                self.kept[tp.partition] = max(self.kept.get(tp.partition, 0), stored[tp.partition])
                 consumer.seek(tp, stored[tp.partition])
             else:
                 self.applied.pop(tp.partition, None)
@@ -313,3 +326,7 @@ class ConsumerLoop(ConsumerProgress):
                     "unreadable record skipped",
                     extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},
                 )
+
+
+def _at_or_past(record: Incoming, keep_from: Callable[[int], int]) -> bool:
+    return record.offset >= keep_from(record.partition)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,8 +182,23 @@ class Runtime:
         # keeps (continue_feed_of): the builder need not write them only to delete them there.
         announced = await asyncio.to_thread(self.store.positions, self.settings.topic)
         builder = ConsumerLoop(
-            builder_settings, fresh, ProjectorMetrics(), feed_from=announced
-        )  # its counts stay apart
+            builder_settings,
+            fresh,
+            ProjectorMetrics(),  # its counts stay apart
+            restater=self.restater,
+            dead_letters=self.dead_letters,
+            feed_from=announced,
+        )
+        # The builder reads on past where the live consumer stops at the switch, and only it
+        # applies those records: it keeps and restates what the live consumer has not kept,
+        # in the partitions this instance's live consumer reads (others keep the rest).
+        live, owned = self.projector, set[int]()
+
+        def keep_from(partition: int) -> int:
+            owned.update(live.assigned)
+            return live.kept.get(partition, 0) if partition in owned else sys.maxsize
+
+        builder.keep_from = keep_from
         stop_builder = asyncio.Event()
         try:
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
