@@ -20,6 +20,13 @@ def shared_port_socket(host: str, port: int, listen: bool = True) -> socket.sock
     processes of the same user can join). `listen=False` only holds the port: a bound socket
     that does not listen is given no connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if not listen:
+        # SO_REUSEPORT joins any listener of the same user that set it too (another receiver's
+        # workers, a stale instance): first bind as uvicorn does, without it, so a port that
+        # anything listens on is refused, then hold it for our own workers.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
