@@ -33,14 +33,14 @@ def run_workers(settings: ReceiverSettings) -> int:
         return 1
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "catalog_stream.cli", "receiver", "--worker"],
-                start_new_session=True,  # Ctrl-C reaches us only, and each worker gets one stop
-                preexec_fn=die_with_parent(),
+        for _ in range(settings.workers):  # each kept at once: a stop may land between two
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "catalog_stream.cli", "receiver", "--worker"],
+                    start_new_session=True,  # Ctrl-C reaches us only; each worker gets one stop
+                    preexec_fn=die_with_parent(),
+                )
             )
-            for _ in range(settings.workers)
-        ]
         where = f"{settings.host}:{settings.port}"
         print(f"receiver: {settings.workers} workers on {where}", flush=True)
         return wait_while(

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from catalog_stream import receiver_workers
+from catalog_stream.broker import free_port
 from receiver.settings import ReceiverSettings
+
+_REAL_POPEN = subprocess.Popen
 
 
 class _Spawned(Exception):
@@ -65,3 +69,29 @@ def test_a_port_another_program_listens_on_is_refused_before_any_worker_starts(
     assert no_workers == [], "workers were started on a port another program listens on"
     assert code == 1
     assert f"cannot use 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_a_stop_signal_while_workers_start_stops_those_already_started(
+    monkeypatch: pytest.MonkeyPatch, no_workers: list[object]
+) -> None:
+    """SIGTERM (a KeyboardInterrupt here) can land between two worker starts: the workers
+    already started must be stopped and waited for, not left to the parent-death signal after
+    the launcher has already exited 0 (a service manager would start the next instance while
+    they still serve)."""
+    real_popen = _REAL_POPEN
+    started: list[subprocess.Popen[bytes]] = []
+
+    def popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        if started:
+            raise KeyboardInterrupt  # the stop signal, as the second worker starts
+        started.append(real_popen(["sleep", "30"]))
+        return started[0]
+
+    monkeypatch.setattr("subprocess.Popen", popen)
+    settings = ReceiverSettings(dev_mode=True, host="127.0.0.1", port=free_port(), workers=2)
+    try:
+        assert receiver_workers.run_workers(settings) == 0
+        assert started[0].poll() is not None, "a started worker outlived its stopped launcher"
+    finally:
+        started[0].kill()
+        started[0].wait()
