@@ -41,6 +41,10 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Ignore any further stop signal first: one already pending (SIGTERM and SIGINT back to
+    # back) would otherwise raise a second KeyboardInterrupt before the caller's `finally`
+    # reached ignore_stop_signals, skipping the stop of the children.
+    ignore_stop_signals()
     raise KeyboardInterrupt
 
 
@@ -49,7 +53,7 @@ def interrupt_on_stop_signals() -> None:
     does, with a KeyboardInterrupt, so its children are stopped too instead of left running
     without their parent."""
     signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
 
 
 def ignore_stop_signals() -> None:
