@@ -132,10 +132,13 @@ class AccumulatorPace:
         return self._wait.seconds
 
     def entering(self) -> float:
-        """Count one more postback awaiting Kafka; returns when (for `leaving`)."""
+        """Count one more postback awaiting Kafka; returns when (for `leaving`), moved on by
+        the linger its batch is given: the wait the average judges is Kafka's, not the one the
+        pace itself adds (else a linger keeps the wait above `wait_from` lingers for good)."""
         self._awaiting += 1
         self._apply()
-        return time.monotonic()
+        linger_s = self._current.linger_s if self._current is not None else 0.0
+        return time.monotonic() + linger_s
 
     def leaving(self, entered: float | None = None) -> None:
         """One postback less; `entered` (from `entering`) once it was acknowledged: its wait
