@@ -32,13 +32,11 @@ def cmd_topics_ensure(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    import signal
-
     from catalog_stream.broker import kafka_version
     from catalog_stream.cluster import LocalCluster
-    from catalog_stream.lifetime import ignore_stop_signals, wait_while
+    from catalog_stream.lifetime import ignore_stop_signals, interrupt_on_stop_signals, wait_while
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
+    interrupt_on_stop_signals()  # SIGTERM stops it like Ctrl-C; a second signal is ignored
     data = Path(args.data_dir)
     cluster = LocalCluster.for_command(data, args.port, args.controller_port, args.nodes)
     try:
