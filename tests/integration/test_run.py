@@ -37,6 +37,30 @@ def _two_free_ports() -> int:
             return port
 
 
+def _story(process: subprocess.Popen[bytes], log: Path) -> str:
+    """What a failed wait shows: whether `run` still lives, and the end of what it printed."""
+    tail = log.read_bytes()[-6000:].decode(errors="replace") if log.exists() else "(no log)"
+    return f"run: exit code {process.poll()}; the end of its output:\n{tail}"
+
+
+async def _until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait for `url` to answer 200 while `run` lives; a dead or stuck `run` fails with its log."""
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(_story(process, log))
+            try:
+                return (await client.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        try:
+            await eventually(ready, timeout_s=120, every_s=0.5)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{_story(process, log)}") from None
+
+
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
     ports = {"kafka": _two_free_ports(), "receiver": free_port(), "projector": free_port()}
@@ -58,11 +82,12 @@ def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, 
 
 
 async def test_run_serves_a_postback_and_sigterm_stops_everything(
-    system: tuple[subprocess.Popen[bytes], dict[str, int]],
+    system: tuple[subprocess.Popen[bytes], dict[str, int]], tmp_path: Path
 ) -> None:
     process, ports = system
     receiver = f"http://127.0.0.1:{ports['receiver']}"
     projector = f"http://127.0.0.1:{ports['projector']}"
+    await _until_ready(process, receiver + "/readyz", tmp_path / "run.log")
     async with httpx.AsyncClient(timeout=10) as client:
 
         async def up(url: str) -> bool:
@@ -71,7 +96,6 @@ async def test_run_serves_a_postback_and_sigterm_stops_everything(
             except httpx.TransportError:
                 return False
 
-        await eventually(lambda: up(receiver + "/readyz"), timeout_s=120, every_s=0.5)
         answer = await client.post(
             receiver + "/v1/postbacks/product-changes",
             json={"CatalogId": "42", "CatalogItemId": "sku-1", "CurrentPrice": "12.99"},
@@ -107,16 +131,8 @@ async def test_no_kafka_jvm_outlives_a_run_killed_while_stopping(
     system: tuple[subprocess.Popen[bytes], dict[str, int]], tmp_path: Path
 ) -> None:
     process, ports = system
-    async with httpx.AsyncClient(timeout=10) as client:
-
-        async def ready() -> bool:
-            try:
-                url = f"http://127.0.0.1:{ports['receiver']}/readyz"
-                return (await client.get(url)).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(ready, timeout_s=120, every_s=0.5)
+    receiver = f"http://127.0.0.1:{ports['receiver']}"
+    await _until_ready(process, receiver + "/readyz", tmp_path / "run.log")
     jvms = _processes_under(tmp_path)
     assert len(jvms) == 1
     os.killpg(process.pid, signal.SIGTERM)  # what a terminal, `timeout` or a supervisor does
