@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="broker, receiver and projector together")
     run.add_argument("--data-dir", default=".state")
     run.add_argument("--kafka-port", type=int, default=9092)
+    run.add_argument(
+        "--controller-port", type=int, help="with one node (default: --kafka-port + 1)"
+    )
     run.add_argument("--receiver-port", type=int, default=8080)
     run.add_argument("--projector-port", type=int, default=8081)
     run.add_argument("--nodes", type=int, default=1, help="Kafka nodes (3: RF 3, min ISR 2)")

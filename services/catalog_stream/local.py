@@ -38,7 +38,8 @@ def run_everything(args: argparse.Namespace) -> int:
     interrupt_on_stop_signals()
     data = Path(args.data_dir)
     kafka_dir = data / ("kafka" if args.nodes == 1 else f"kafka-{args.nodes}-nodes")
-    broker = LocalCluster.for_command(kafka_dir, args.kafka_port, args.kafka_port + 1, args.nodes)
+    controller_port = args.controller_port or args.kafka_port + 1
+    broker = LocalCluster.for_command(kafka_dir, args.kafka_port, controller_port, args.nodes)
     children: list[subprocess.Popen[bytes]] = []
     try:
         print(f"starting Apache Kafka {kafka_version()} on {args.nodes} node(s) ...", flush=True)

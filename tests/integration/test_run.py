@@ -29,14 +29,6 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _two_free_ports() -> int:
-    """A port whose next one is free too: `run` puts the controller on kafka port + 1."""
-    while True:
-        port = free_port()
-        if port < 65535 and not _listening(port + 1):
-            return port
-
-
 def _story(process: subprocess.Popen[bytes], log: Path) -> str:
     """What a failed wait shows: whether `run` still lives, and the end of what it printed."""
     tail = log.read_bytes()[-6000:].decode(errors="replace") if log.exists() else "(no log)"
@@ -63,9 +55,14 @@ async def _until_ready(process: subprocess.Popen[bytes], url: str, log: Path) ->
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
-    ports = {"kafka": _two_free_ports(), "receiver": free_port(), "projector": free_port()}
+    # Every port as the kernel hands out free ones: not `run`'s controller default (kafka + 1),
+    # which has the parity Linux gives outgoing connections, so one of the many connections
+    # made before could hold it, and Kafka then failed to start (stop 21's CI, we believe).
+    names = ("kafka", "controller", "receiver", "projector")
+    ports = {name: free_port() for name in names}
     command = [sys.executable, "-m", "catalog_stream.cli", "run", "--data-dir", str(tmp_path)]
     command += ["--kafka-port", str(ports["kafka"]), "--partitions", "1"]
+    command += ["--controller-port", str(ports["controller"])]
     command += ["--receiver-port", str(ports["receiver"])]
     command += ["--projector-port", str(ports["projector"])]
     env = {**os.environ, "CATALOG_LOG_LEVEL": "WARNING"}
