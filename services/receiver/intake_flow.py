@@ -234,7 +234,7 @@ class Intake:
                 f"query string exceeds {settings.max_body_bytes} bytes",
             )
         try:
-            async with self._body_time():
+            with self._body_time():
                 body = await read_body(request, settings.max_body_bytes, wanted.content_length)
         except BodyTooLarge as too_large:
             return await reject(

@@ -94,7 +94,7 @@ class AccumulatorPace:
         "_current",
         "_linger_from",
         "_lingering",
-        "_ms",
+        "_paces",
         "_wait",
         "_wait_from_s",
     )
@@ -108,7 +108,8 @@ class AccumulatorPace:
         self._wait_from_s = wait_from * linger_ms / 1000
         self._lingering = False
         self._linger_from = linger_from
-        self._ms = linger_ms
+        # Both paces built once: `_apply` runs twice a postback, and picks one by identity.
+        self._paces = (pace_for(False, linger_ms), pace_for(True, linger_ms))
         accumulator = getattr(producer, "_message_accumulator", None)
         if not all(hasattr(accumulator, name) for name in (_LINGER, _COMPRESSION)):
             log.warning("this aiokafka has no accumulator pace to set: batches keep a fixed pace")
@@ -160,8 +161,8 @@ class AccumulatorPace:
             self._wait.seconds,
             self._wait_from_s,
         )
-        pace = pace_for(self._lingering, self._ms)
-        if pace == self._current or self._accumulator is None:
+        pace = self._paces[self._lingering]
+        if pace is self._current or self._accumulator is None:
             return
         self._current = pace
         setattr(self._accumulator, _LINGER, pace.linger_s)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -17,12 +19,26 @@ async def _sleep_within(limit: TimeLimit, seconds: float) -> str:
     return "done"
 
 
-async def test_an_overdue_wait_times_out_and_a_prompt_one_finishes() -> None:
+async def _sleep_within_plainly(limit: TimeLimit, seconds: float) -> str:
+    """The same as a plain `with` block (what the receiver uses: no coroutine per use)."""
+    with limit():
+        await asyncio.sleep(seconds)
+    return "done"
+
+
+BOTH_FORMS = pytest.mark.parametrize("sleep_within", [_sleep_within, _sleep_within_plainly])
+
+
+@BOTH_FORMS
+async def test_an_overdue_wait_times_out_and_a_prompt_one_finishes(
+    sleep_within: Callable[[TimeLimit, float], Coroutine[Any, Any, str]],
+) -> None:
     limit = TimeLimit(0.2, tick_s=0.05)
     started = time.monotonic()
-    slow, fast = await asyncio.gather(
-        _sleep_within(limit, 30), _sleep_within(limit, 0.01), return_exceptions=True
+    results: tuple[str | BaseException, ...] = await asyncio.gather(
+        sleep_within(limit, 30), sleep_within(limit, 0.01), return_exceptions=True
     )
+    slow, fast = results
     took = time.monotonic() - started
     assert isinstance(slow, TimeoutError)
     assert fast == "done"
@@ -45,9 +61,12 @@ async def test_many_waits_share_one_limit_and_each_is_judged_by_when_it_began() 
     assert len(limit) == 0
 
 
-async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
+@BOTH_FORMS
+async def test_a_cancellation_from_elsewhere_stays_a_cancellation(
+    sleep_within: Callable[[TimeLimit, float], Coroutine[Any, Any, str]],
+) -> None:
     limit = TimeLimit(30)
-    task = asyncio.create_task(_sleep_within(limit, 30))
+    task = asyncio.create_task(sleep_within(limit, 30))
     await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -55,9 +74,12 @@ async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
     assert len(limit) == 0
 
 
-async def test_a_wait_that_ends_in_time_leaves_the_task_uncancelled() -> None:
+@BOTH_FORMS
+async def test_a_wait_that_ends_in_time_leaves_the_task_uncancelled(
+    sleep_within: Callable[[TimeLimit, float], Coroutine[Any, Any, str]],
+) -> None:
     limit = TimeLimit(0.05, tick_s=0.01)
-    assert await _sleep_within(limit, 0) == "done"
+    assert await sleep_within(limit, 0) == "done"
     await asyncio.sleep(0.2)  # the timer ran with nothing to stop
     current = asyncio.current_task()
     assert current is not None
