@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, settings
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topic_admin import ensure_all
-from projector.generations import Generations, PostgresGenerations, SqliteGenerations
+from projector.generations import Generations, SqliteGenerations
+from projector.generations_postgres import PostgresGenerations
 from projector.store import ViewStore
 from tests.postgres import LocalPostgres
 from tests.support import Topics

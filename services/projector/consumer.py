@@ -21,7 +21,7 @@ from projector.consumer_ahead import Ahead, in_order
 from projector.consumer_progress import ConsumerProgress
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
-from projector.errors import PositionConflict, ProjectorError, StoreRefused
+from projector.errors import GenerationMoved, PositionConflict, ProjectorError, StoreRefused
 from projector.item_fold import Known
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
@@ -57,9 +57,13 @@ class ConsumerLoop(ConsumerProgress):
         self.dead_letters = dead_letters  # likewise (the live one kept them already)
         self.store = store
         self.feed_from = feed_from  # a rebuild: feed no change below these offsets (batch.py)
-        # A rebuild's builder keeps and restates too, but only records at or past
-        # `keep_from(partition)`: what the live consumer has not kept (Runtime._run_rebuild).
-        self.keep_from: Callable[[int], int] | None = None
+        # Keep and restate only records at or past `keep_from[partition]` (0 if absent): what
+        # was not kept before. A live consumer after a switch starts from its predecessor's
+        # `kept`; a rebuild's builder reads it per batch from `keep_past`, the active
+        # generation's positions, which every instance's live consumer kept (Runtime).
+        self.keep_from: dict[int, int] | None = None
+        self.keep_past: ViewStore | None = None
+        self.moved = False  # stopped because another instance switched the generation
         self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
@@ -124,8 +128,12 @@ class ConsumerLoop(ConsumerProgress):
         rather than not at all."""
         unreadable = plan.unreadable
         owed = restatements(plan) if self.restater is not None else []
+        if self.keep_past is not None:
+            self.keep_from = await self._in_store_thread(
+                self.keep_past.positions, self.settings.topic
+            )
         if (keep_from := self.keep_from) is not None:
-            unreadable = [u for u in unreadable if u.offset >= keep_from(u.partition)]
+            unreadable = [u for u in unreadable if u.offset >= keep_from.get(u.partition, 0)]
             owed = [r for r in owed if _at_or_past(plan.last_records[r.key], keep_from)]
         if self.dead_letters is not None:
             await self.dead_letters.write(unreadable)
@@ -282,6 +290,10 @@ class ConsumerLoop(ConsumerProgress):
                             # The batch fetched after it was dropped: read it again.
                             await self._seek_to_stored(consumer, consumer.assignment())
                             continue
+                    except GenerationMoved as exc:
+                        log.info("views switched by another instance: %s", exc)
+                        self.moved = True  # the runtime follows; this batch goes there
+                        break
                     except ProjectorError as exc:
                         # Nothing of the batch was written: go back to what the store holds.
                         log.warning("batch not written, re-reading positions: %s", exc)
@@ -328,5 +340,5 @@ class ConsumerLoop(ConsumerProgress):
                 )
 
 
-def _at_or_past(record: Incoming, keep_from: Callable[[int], int]) -> bool:
-    return record.offset >= keep_from(record.partition)
+def _at_or_past(record: Incoming, keep_from: dict[int, int]) -> bool:
+    return record.offset >= keep_from.get(record.partition, 0)

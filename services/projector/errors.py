@@ -17,6 +17,11 @@ class PositionConflict(ProjectorError):
     positions and seek; the batch was not written."""
 
 
+class GenerationMoved(ProjectorError):
+    """Another instance switched the views to a new generation: this batch was not written to
+    the retired one; the consumer stops and the runtime follows (Runtime._follow)."""
+
+
 class StoreRefused(ProjectorError):
     """The store refused the batch's data (a value it cannot hold): retrying the same batch never
     helps; the projector isolates the record and dead-letters it."""

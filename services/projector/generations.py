@@ -2,7 +2,8 @@
 serving, then a durable pointer switches readers and the consumer over at once.
 
 - SQLite: each generation is its own file; `<name>.active` names the active file.
-- PostgreSQL: each generation is its own schema; a one-row table names the active schema.
+- PostgreSQL: each generation is its own schema; a one-row table names the active schema, and
+  every instance sharing the database follows it (generations_postgres.py).
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ import os
 import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
 
-import psycopg
-
-from projector.postgres_store import DDL_LOCK, PostgresStore
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
 
 
 class Generations(ABC):
     """The generations of one kind of store (a store names its generation: `store.name`)."""
+
+    # Whether other processes may serve the same generations (then each follows the pointer).
+    shared = False
 
     @abstractmethod
     def open_active(self) -> ViewStore: ...
@@ -39,6 +41,20 @@ class Generations(ABC):
     @abstractmethod
     def discard(self, store: ViewStore) -> None:
         """Close and delete a generation no longer active."""
+
+    def holding_pointer(self) -> AbstractContextManager[str]:
+        """Hold the pointer for a switch: no other instance writes a batch into the active
+        generation until `activate` (or the end of the block, if none); yields its name."""
+        return nullcontext(self.open_active().name)
+
+    def heartbeat(self, using: Iterable[str]) -> str | None:
+        """Say which generations this instance uses; returns the active generation's name, or
+        None where no other process can move the pointer."""
+        return None
+
+    def in_use_elsewhere(self, name: str) -> bool:
+        """Whether another live instance still uses this generation (then it is kept)."""
+        return False
 
     def discard_abandoned(self) -> list[str]:
         """Delete the generations a process that died left behind (a rebuild not activated, or
@@ -70,12 +86,27 @@ class SqliteGenerations(Generations):
         with staged.open("rb") as written:
             os.fsync(written.fileno())
         os.replace(staged, self.pointer)
+        _fsync_directory(self.pointer.parent)  # else a crash may bring back the old pointer
 
     def discard(self, store: ViewStore) -> None:
         assert isinstance(store, SqliteStore)
         store.close()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+
+    def holding_pointer(self) -> AbstractContextManager[str]:
+        """Hold the pointer for a switch: no other instance writes a batch into the active
+        generation until `activate` (or the end of the block, if none); yields its name."""
+        return nullcontext(self.open_active().name)
+
+    def heartbeat(self, using: Iterable[str]) -> str | None:
+        """Say which generations this instance uses; returns the active generation's name, or
+        None where no other process can move the pointer."""
+        return None
+
+    def in_use_elsewhere(self, name: str) -> bool:
+        """Whether another live instance still uses this generation (then it is kept)."""
+        return False
 
     def discard_abandoned(self) -> list[str]:
         """One process owns a SQLite store, so a generation file other than the active one is
@@ -112,52 +143,10 @@ class SqliteGenerations(Generations):
         return True
 
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_POINTER_DDL = (
-    "CREATE TABLE IF NOT EXISTS public.catalog_stream_generation "
-    "(id INTEGER PRIMARY KEY CHECK (id = 1), schema_name TEXT NOT NULL)"
-)
-
-
-def _ensure_pointer(connection: psycopg.Connection[Any]) -> None:
-    with connection.transaction():
-        connection.execute(DDL_LOCK)
-        connection.execute(_POINTER_DDL)
-
-
-class PostgresGenerations(Generations):
-    def __init__(self, url: str, default_schema: str = "views") -> None:
-        self.url = url
-        self.default_schema = default_schema
-
-    def _active_schema(self) -> str:
-        with psycopg.connect(self.url, autocommit=True) as connection:
-            _ensure_pointer(connection)
-            row = connection.execute(
-                "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
-            ).fetchone()
-        return str(row[0]) if row else self.default_schema
-
-    def open_active(self) -> PostgresStore:
-        return PostgresStore(self.url, self._active_schema())
-
-    def open_new(self) -> PostgresStore:
-        return PostgresStore(self.url, f"{self.default_schema}_{time.time_ns()}")
-
-    def activate(self, store: ViewStore) -> None:
-        assert isinstance(store, PostgresStore)  # this class opened it
-        with psycopg.connect(self.url, autocommit=True) as connection:
-            _ensure_pointer(connection)
-            connection.execute(
-                "INSERT INTO public.catalog_stream_generation (id, schema_name) VALUES (1, %s) "
-                "ON CONFLICT (id) DO UPDATE SET schema_name = excluded.schema_name",
-                (store.schema,),
-            )
-
-    def discard(self, store: ViewStore) -> None:
-        assert isinstance(store, PostgresStore)
-        store.close()
-        if not _SCHEMA_NAME.match(store.schema):
-            raise ValueError(f"refusing to drop schema {store.schema!r}")
-        with psycopg.connect(self.url, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE')
+def _fsync_directory(directory: Path) -> None:
+    """A rename is durable once its directory is: fsync the directory's own descriptor."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

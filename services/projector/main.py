@@ -5,7 +5,8 @@ from __future__ import annotations
 import uvicorn
 
 from projector.app import create_app
-from projector.generations import Generations, PostgresGenerations, SqliteGenerations
+from projector.generations import Generations, SqliteGenerations
+from projector.generations_postgres import PostgresGenerations
 from projector.settings import ProjectorSettings
 from runtime_support.logs import configure_logging
 from runtime_support.tuning import tune_garbage_collector

@@ -8,6 +8,8 @@ from typing import Any
 
 import psycopg
 
+from projector.batch import BatchPlan
+from projector.errors import GenerationMoved
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from projector.store_schema import schema_statements
@@ -16,6 +18,7 @@ from projector.store_write import FEED_INSERT_COLUMNS, ITEM_UPDATES, BatchWrite
 # Instances starting together would race on CREATE ... IF NOT EXISTS (PostgreSQL may then fail
 # one of them on a unique index of its catalog): every DDL of the views takes this lock first.
 DDL_LOCK = "SELECT pg_advisory_xact_lock(7426153)"
+POINTER = "public.catalog_stream_generation"  # names the active schema (generations_postgres.py)
 
 
 _ITEMS = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
@@ -65,15 +68,31 @@ class PostgresStore(ViewStore):
     lock_rows = " FOR UPDATE"
     big_integer = "BIGINT"
 
-    def __init__(self, url: str, schema: str = "views") -> None:
+    def __init__(self, url: str, schema: str = "views", follows_pointer: bool = False) -> None:
         super().__init__()
         self.url = url
         self.schema = schema  # one schema per generation of the views
+        # The active generation's batches check that it still is (several instances: another
+        # one's rebuild may move the pointer); a generation being built is not active yet.
+        self.follows_pointer = follows_pointer
         self._batch_write = CopyingBatchWrite(self._sql, self.lock_rows)
 
     @property
     def name(self) -> str:
         return self.schema
+
+    def write(self, topic: str, plan: BatchPlan) -> None:
+        """The batch, in one transaction that first reads the pointer FOR SHARE: a switch (which
+        updates it) waits for this batch, and a batch after the switch is not written here."""
+        if not self.follows_pointer:
+            super().write(topic, plan)
+            return
+        with self._write_lock, self._transaction() as cursor:
+            cursor.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1 FOR SHARE")
+            row = cursor.fetchone()
+            if row is not None and row[0] != self.schema:
+                raise GenerationMoved(f"the active generation is now {row[0]}, not {self.schema}")
+            self._batch_write.execute(cursor, topic, plan)
 
     def _connect(self) -> Any:
         return psycopg.connect(self.url, options=f"-c search_path={self.schema}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from projector.streams import StreamSlots
 from projector.topic_writer import TopicWriter
 
 log = logging.getLogger(__name__)
+HEARTBEAT_S = 1.0  # how often an instance says what it uses and checks the pointer
+FOLLOW_WAIT_S = 30.0  # how long a switch waits for the other instances to leave the old views
 
 
 @dataclass
@@ -78,9 +79,16 @@ class Runtime:
         self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
         self.streams = StreamSlots(settings.stream_max)
         self._pruner: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None  # follows the pointer (PostgreSQL)
+        self._followed: asyncio.Task[None] | None = None  # closes what it followed from
+        self._moved = asyncio.Event()  # the live consumer saw another instance's switch
+        self._switching = False
+        self._building: ViewStore | None = None
 
-    def _live_projector(self, store: ViewStore) -> ConsumerLoop:
-        return ConsumerLoop(
+    def _live_projector(
+        self, store: ViewStore, keep_from: dict[int, int] | None = None
+    ) -> ConsumerLoop:
+        loop = ConsumerLoop(
             self.settings,
             store,
             self.metrics,
@@ -90,6 +98,8 @@ class Runtime:
             self.delivery,
             waiters=self.waiters,
         )
+        loop.keep_from = keep_from
+        return loop
 
     async def start(self, run_consumer: bool = True) -> None:
         if abandoned := await asyncio.to_thread(self.generations.discard_abandoned):
@@ -100,6 +110,9 @@ class Runtime:
             await check_credentials(self.settings)  # refused: a clear start-up error, no retries
             self._start_live()
         self._pruner = asyncio.create_task(self._prune_feed())
+        if self.generations.shared:
+            await self._heartbeat()
+            self._watcher = asyncio.create_task(self._watch())
 
     async def _prune_feed(self) -> None:
         """Keep the change feed to its newest `changes_retain` changes (README: Read API)."""
@@ -132,7 +145,11 @@ class Runtime:
         self._live.add_done_callback(self._live_ended)
 
     def _live_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or task.exception() is None:
+        if task.cancelled():
+            return
+        if task.exception() is None:
+            if self.projector.moved:
+                self._moved.set()
             return
         self.failure = f"consumer stopped: {task.exception()!r}"
         log.critical("the live consumer died; exiting", exc_info=task.exception())
@@ -147,6 +164,11 @@ class Runtime:
             self._live = None
 
     async def stop(self) -> None:
+        for watching in (self._watcher, self._followed):
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watching
         if self._history is not None:
             self._history.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -189,18 +211,14 @@ class Runtime:
             dead_letters=self.dead_letters,
             feed_from=announced,
         )
-        # The builder reads on past where the live consumer stops at the switch, and only it
-        # applies those records: it keeps and restates what the live consumer has not kept,
-        # in the partitions this instance's live consumer reads (others keep the rest).
-        live, owned = self.projector, set[int]()
-
-        def keep_from(partition: int) -> int:
-            owned.update(live.assigned)
-            return live.kept.get(partition, 0) if partition in owned else sys.maxsize
-
-        builder.keep_from = keep_from
+        # Keep and restate only what no live consumer kept: records at or past the active
+        # generation's positions, on every instance's partitions (read per batch): the builder
+        # reads on past where they stop at the switch, and only it applies those records.
+        builder.keep_past = self.store
+        self._building = fresh
         stop_builder = asyncio.Event()
         try:
+            await self._heartbeat()  # in use before it exists: no start takes it as abandoned
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
@@ -215,6 +233,8 @@ class Runtime:
             status.state, status.error = "failed", str(exc)
             await asyncio.to_thread(self.generations.discard, fresh)
             raise
+        finally:
+            self._building = None
 
     def _report(self, builder: ConsumerLoop) -> None:
         status = self.rebuild_status
@@ -231,35 +251,44 @@ class Runtime:
         task: asyncio.Task[None],
     ) -> None:
         await self._stop_live_consumer()
-        old = self.store
+        old, kept = self.store, dict(self.projector.kept)
+        self._switching = True
         try:
-            announced = await asyncio.to_thread(old.positions, self.settings.topic)
-            await self._until_reached(builder, announced, task)
-            stop_builder.set()
-            await task
-            self._report(builder)
-            await asyncio.to_thread(fresh.create)  # the read API's indexes, in one pass each
-            # The feed's sequence goes on across the switch: the new generation keeps the old
-            # feed (same numbers) and adds only changes of records the old one had not applied,
-            # so a client following `after=` or the stream neither misses nor repeats a change.
-            await asyncio.to_thread(fresh.continue_feed_of, old, announced)
-            await asyncio.to_thread(self.generations.activate, fresh)
+            # Held from reading the old generation's positions to moving the pointer: no
+            # instance writes a batch into the old generation in between (generations_postgres).
+            holding = self.generations.holding_pointer()  # entered off the loop: it may wait
+            active = await asyncio.to_thread(holding.__enter__)
+            try:
+                if active != old.name:
+                    raise ProjectorError(f"another instance switched the views to {active}")
+                announced = await asyncio.to_thread(old.positions, self.settings.topic)
+                await self._until_reached(builder, announced, task)
+                stop_builder.set()
+                await task
+                self._report(builder)
+                await asyncio.to_thread(fresh.create)  # the read API's indexes, one pass each
+                # The feed's sequence goes on across the switch: the new generation keeps the
+                # old feed (same numbers) and adds only changes of records the old one had not
+                # applied, so a client following `after=` or the stream neither misses nor
+                # repeats a change.
+                await asyncio.to_thread(fresh.continue_feed_of, old, announced)
+                await asyncio.to_thread(self.generations.activate, fresh)
+            finally:
+                await asyncio.to_thread(holding.__exit__, None, None, None)
         except Exception:
             # No switch: the active generation keeps serving, and keeps being updated (else its
             # views freeze, and every `min_position` read waits into a 504 from then on).
-            self.projector = self._live_projector(old)
+            self._switching = False
+            self.projector = self._live_projector(old, kept)
             self._start_live()
             raise
         # The switch itself: readers that took `self.store` before this line finish on the old,
         # complete generation; later ones get the new, complete one.
-        self.store = fresh
-        self.projector = self._live_projector(fresh)
-        self._start_live()
+        self._use(fresh, kept)
+        self._switching = False
         self.rebuild_status.state, self.rebuild_status.finished_at = "done", time.time()
         log.info("views rebuilt", extra={"generation": self.rebuild_status.generation})
-        self._retired.append(old)
-        await asyncio.sleep(1)  # let readers holding the old generation finish
-        await self._discard_retired()
+        await self._retire(old, drop=True)
 
     @staticmethod
     async def _until_reached(
@@ -277,6 +306,67 @@ class Runtime:
                 return
             await asyncio.sleep(0.05)
 
-    async def _discard_retired(self) -> None:
+    def _use(self, store: ViewStore, kept: dict[int, int]) -> None:
+        self.store = store
+        self.projector = self._live_projector(store, kept)
+        self._start_live()
+
+    async def _retire(self, old: ViewStore, drop: bool) -> None:
+        """Readers holding the old generation finish, then it is closed; dropped by the instance
+        that switched, once no other instance uses it (else at a later start)."""
+        self._retired.append(old)
+        await asyncio.sleep(1)
+        await self._discard_retired(drop, wait_s=FOLLOW_WAIT_S)
+
+    async def _discard_retired(self, drop: bool = True, wait_s: float = 0) -> None:
         while self._retired:
-            await asyncio.to_thread(self.generations.discard, self._retired.pop())
+            old = self._retired[-1]
+            deadline = time.monotonic() + wait_s
+            in_use = drop and await asyncio.to_thread(self.generations.in_use_elsewhere, old.name)
+            while in_use and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                in_use = await asyncio.to_thread(self.generations.in_use_elsewhere, old.name)
+            if in_use:
+                log.warning("a retired generation is still in use elsewhere; a later start "
+                            "deletes it", extra={"generation": old.name})  # fmt: skip
+            if drop and not in_use:
+                await asyncio.to_thread(self.generations.discard, old)
+            else:
+                old.close()
+            self._retired.remove(old)
+
+    # --- instances sharing the generations (PostgreSQL) ------------------------------------
+
+    def _in_use(self) -> list[str]:
+        building = [self._building.name] if self._building is not None else []
+        return [self.store.name, *(r.name for r in self._retired), *building]
+
+    async def _heartbeat(self) -> str | None:
+        return await asyncio.to_thread(self.generations.heartbeat, self._in_use())
+
+    async def _watch(self) -> None:
+        """Say which generations this instance uses, and follow the pointer when another
+        instance's rebuild moves it (at once if the live consumer saw the move in a batch)."""
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), HEARTBEAT_S)
+            self._moved.clear()
+            try:
+                active = await self._heartbeat()
+                if active is not None and active != self.store.name and not self._switching:
+                    await self._follow()
+            except Exception as exc:  # the watch goes on: the next second retries
+                log.warning("could not follow the active generation: %s", exc)
+
+    async def _follow(self) -> None:
+        """Another instance switched the views: serve and update the new generation, from its
+        positions; what this instance kept before is not kept again."""
+        await self._stop_live_consumer()
+        old, kept = self.store, dict(self.projector.kept)
+        fresh = await asyncio.to_thread(self.generations.open_active)
+        await asyncio.to_thread(fresh.create)
+        self._use(fresh, kept)
+        log.info("views switched by another instance", extra={"generation": fresh.name})
+        if self.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
+            self.rebuild_status = RebuildStatus(generation=fresh.name)
+        self._followed = asyncio.create_task(self._retire(old, drop=False))

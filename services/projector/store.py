@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from projector.batch import BatchPlan, ItemKey
-from projector.errors import PositionConflict, StoreRefused, StoreUnavailable
+from projector.errors import GenerationMoved, PositionConflict, StoreRefused, StoreUnavailable
 from projector.item_fold import ItemState, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
 from projector.store_reads import FEED_COLUMNS as _FEED_COLUMNS
@@ -80,7 +80,7 @@ class ViewStore(StoreReads, ABC):
             cursor = connection.cursor()
             yield cursor
             connection.commit()
-        except PositionConflict:
+        except (PositionConflict, GenerationMoved):
             connection.rollback()
             raise
         except Exception as exc:

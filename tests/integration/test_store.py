@@ -15,7 +15,7 @@ import pytest
 from catalog_contract.events import ChangeType
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict, StoreUnavailable
-from projector.generations import PostgresGenerations
+from projector.generations_postgres import PostgresGenerations
 from projector.item_fold import ItemState
 from projector.postgres_store import PostgresStore
 from projector.records import Incoming

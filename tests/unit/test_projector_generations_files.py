@@ -3,7 +3,10 @@ files a dead process left are deleted on the next start."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from projector.batch import plan_batch
 from projector.generations import SqliteGenerations
@@ -82,3 +85,27 @@ def test_nothing_is_deleted_while_the_pointer_names_a_missing_file(tmp_path: Pat
     before = sorted(p.name for p in tmp_path.iterdir())
     assert generations.discard_abandoned() == []
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "views.db.lock") == before
+
+
+def test_activate_fsyncs_the_pointer_s_directory_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename is durable only once the directory is synced: activate fsyncs the directory's
+    own descriptor, after the pointer has its new name."""
+    generations = SqliteGenerations(tmp_path / "views.db")
+    fresh = generations.open_new()
+    fresh.create(False)
+    synced: list[tuple[str, str]] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        pointer = generations.pointer.read_text() if generations.pointer.exists() else ""
+        synced.append((target, pointer))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    generations.activate(fresh)
+    fresh.close()
+    assert (str(tmp_path), fresh.path.name) in synced  # the directory, once the pointer moved
+    assert synced[-1] == (str(tmp_path), fresh.path.name)

@@ -1,0 +1,178 @@
+"""PostgreSQL generations, shared by every projector instance on the database: each generation
+is a schema, `public.catalog_stream_generation` names the active one, and
+`public.catalog_stream_instances` says which schemas each live instance uses (a heartbeat).
+
+Every live batch reads the pointer row FOR SHARE in its own transaction and is not written if
+the pointer names another schema (PostgresStore.write). A switch holds that row FOR UPDATE from
+reading the old generation's positions to moving the pointer, so no batch lands in the old
+generation in between, and every batch after it sees the move: each instance then reopens the
+new generation (Runtime._follow). A retired schema is dropped once no live instance uses it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from projector.errors import StoreUnavailable
+from projector.generations import Generations
+from projector.postgres_store import DDL_LOCK, PostgresStore
+from projector.store import ViewStore
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# An instance that has not said for 15 seconds is gone (it says every second, Runtime._watch).
+
+
+class PostgresGenerations(Generations):
+    shared = True
+
+    def __init__(self, url: str, default_schema: str = "views") -> None:
+        self.url = url
+        self.default_schema = default_schema
+        self.instance = uuid.uuid4().hex  # this process, in the registry
+        self._held: psycopg.Connection[Any] | None = None  # the pointer, during a switch
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot reach the view store: {exc}") from exc
+
+    def _ensure_tables(self, connection: psycopg.Connection[Any]) -> None:
+        # The pointer row always exists (naming the default schema until a first switch): a
+        # live batch then always has a row to lock, so a switch waits for it.
+        with connection.transaction():
+            connection.execute(DDL_LOCK)
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS public.catalog_stream_generation "
+                "(id INTEGER PRIMARY KEY CHECK (id = 1), schema_name TEXT NOT NULL)"
+            )
+            connection.execute(
+                "INSERT INTO public.catalog_stream_generation (id, schema_name) VALUES (1, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                (self.default_schema,),
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS public.catalog_stream_instances "
+                "(instance TEXT NOT NULL, schema_name TEXT NOT NULL, "
+                "seen_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (instance, schema_name))"
+            )
+
+    def _active_schema(self, connection: psycopg.Connection[Any]) -> str:
+        row = connection.execute(
+            "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
+        ).fetchone()
+        return str(row[0]) if row else self.default_schema
+
+    def open_active(self) -> PostgresStore:
+        with self._connect() as connection:
+            self._ensure_tables(connection)
+            schema = self._active_schema(connection)
+        return PostgresStore(self.url, schema, follows_pointer=True)
+
+    def open_new(self) -> PostgresStore:
+        return PostgresStore(self.url, f"{self.default_schema}_{time.time_ns()}")
+
+    @contextmanager
+    def holding_pointer(self) -> Iterator[str]:
+        connection = self._connect()
+        try:
+            self._ensure_tables(connection)
+            connection.execute("BEGIN")
+            row = connection.execute(
+                "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1 FOR UPDATE"
+            ).fetchone()
+            self._held = connection
+            yield str(row[0]) if row else self.default_schema
+        finally:
+            self._held = None
+            connection.close()  # not activated: rolled back, the pointer as it was
+
+    def activate(self, store: ViewStore) -> None:
+        assert isinstance(store, PostgresStore)  # this class opened it
+        if (held := self._held) is not None:
+            held.execute(
+                "UPDATE public.catalog_stream_generation SET schema_name = %s WHERE id = 1",
+                (store.schema,),
+            )
+            held.execute("COMMIT")
+        else:
+            with self._connect() as connection:
+                self._ensure_tables(connection)
+                connection.execute(
+                    "UPDATE public.catalog_stream_generation SET schema_name = %s WHERE id = 1",
+                    (store.schema,),
+                )
+        store.follows_pointer = True  # from now on its live batches check the pointer
+
+    def heartbeat(self, using: Iterable[str]) -> str:
+        try:
+            with self._connect() as connection, connection.transaction():
+                connection.execute(
+                    "DELETE FROM public.catalog_stream_instances WHERE instance = %s",
+                    (self.instance,),
+                )
+                for schema in sorted(set(using)):
+                    connection.execute(
+                        "INSERT INTO public.catalog_stream_instances (instance, schema_name) "
+                        "VALUES (%s, %s)",
+                        (self.instance, schema),
+                    )
+                return self._active_schema(connection)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot check the active generation: {exc}") from exc
+
+    def in_use_elsewhere(self, name: str) -> bool:
+        try:
+            with self._connect() as connection:
+                row = connection.execute(
+                    "SELECT 1 FROM public.catalog_stream_instances WHERE schema_name = %s "
+                    "AND instance <> %s AND seen_at > now() - interval '15 seconds'",
+                    (name, self.instance),
+                ).fetchone()
+        except (psycopg.Error, StoreUnavailable):
+            return True  # cannot tell: keep it (a later start drops it once unused)
+        return row is not None
+
+    def discard(self, store: ViewStore) -> None:
+        assert isinstance(store, PostgresStore)
+        store.close()
+        self._drop(store.schema)
+
+    def _drop(self, schema: str) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"refusing to drop schema {schema!r}")
+        with self._connect() as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    def discard_abandoned(self) -> list[str]:
+        """Generation schemas neither active nor used by a live instance: a rebuild whose
+        instance died, or a retired generation an instance still used when it was retired."""
+        generation = re.compile(rf"^{re.escape(self.default_schema)}(_\d+)?$")
+        with self._connect() as connection:
+            self._ensure_tables(connection)
+            with connection.transaction():
+                active = self._active_schema(connection)
+                used = {
+                    str(r[0])
+                    for r in connection.execute(
+                        "SELECT schema_name FROM public.catalog_stream_instances "
+                        "WHERE seen_at > now() - interval '15 seconds'"
+                    ).fetchall()
+                }
+                schemas = [
+                    str(r[0])
+                    for r in connection.execute(
+                        "SELECT nspname FROM pg_namespace ORDER BY nspname"
+                    ).fetchall()
+                ]
+        found = [s for s in schemas if generation.match(s) and s != active and s not in used]
+        for schema in found:
+            self._drop(schema)
+        return found

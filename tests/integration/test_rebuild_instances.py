@@ -1,0 +1,130 @@
+"""Through the real broker and a real PostgreSQL: two projector instances share one database and
+one consumer group; a rebuild on one of them, while postbacks keep coming, leaves both serving
+and updating the new generation, every change in it exactly once, and the retired schema gone
+once both moved (before: the other instance kept writing to, then failing on, the old one)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from catalog_contract.keys import product_key
+from projector.generations_postgres import PostgresGenerations
+from projector.runtime import Runtime
+from tests.conftest import make_topics
+from tests.factories import change
+from tests.postgres import LocalPostgres
+from tests.projector_harness import projector_in_process
+from tests.support import ADMIN, eventually, produce_events, projector_settings, read_topic
+
+pytestmark = pytest.mark.broker
+ITEMS = 24
+
+
+def _wave(minute: int) -> list[Any]:
+    """A new price for every item (a change each)."""
+    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(ITEMS)]
+
+
+async def _produce_broken(bootstrap: str, topic: str, n: int) -> bytes:
+    value = b"\x00 not an Avro event " + str(n).encode()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=product_key("c1", f"broken{n}"))
+    finally:
+        await producer.stop()
+    return value
+
+
+def _schemas(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT nspname FROM pg_namespace").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _feed(url: str, schema: str) -> list[tuple[int, int, str]]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            f'SELECT "partition", "offset", kind FROM "{schema}".changes'  # noqa: S608 - ours
+        ).fetchall()
+    return [(int(p), int(o), str(k)) for p, o, k in rows]
+
+
+async def test_a_rebuild_on_one_instance_moves_every_instance(
+    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+) -> None:
+    topics = await make_topics(kafka_bootstrap, partitions=3)
+    url = postgres.create_database("rebuild_instances")
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
+    minute = 1
+    await produce_events(kafka_bootstrap, topics.product, _wave(minute))
+    broken = [await _produce_broken(kafka_bootstrap, topics.product, 0)]
+    async with (
+        projector_in_process(settings, PostgresGenerations(url)) as (first, first_client),
+        projector_in_process(settings, PostgresGenerations(url)) as (second, second_client),
+    ):
+        runtimes = [first, second]
+        # Both instances read some of the partitions, and the views hold the first wave.
+        await eventually(lambda: all(r.projector.assigned for r in runtimes), timeout_s=60)
+        await eventually(lambda: sum(first.store.positions(topics.product).values()) == ITEMS + 1)
+        old = first.store.name
+        stop = asyncio.Event()
+
+        async def postbacks() -> None:  # keep coming, all through the rebuild and the switch
+            nonlocal minute
+            while not stop.is_set():
+                minute += 1
+                await produce_events(kafka_bootstrap, topics.product, _wave(minute))
+                if minute % 5 == 0:
+                    broken.append(await _produce_broken(kafka_bootstrap, topics.product, minute))
+                await asyncio.sleep(0.2)
+
+        producing = asyncio.create_task(postbacks())
+        try:
+            await asyncio.sleep(1)
+            started = await first_client.post("/v1/admin/rebuild", headers=ADMIN)
+            assert started.status_code == 202
+            await eventually(lambda: first.rebuild_status.state != "running", timeout_s=90)
+            assert first.rebuild_status.state == "done", first.rebuild_status
+            new = first.store.name
+            assert new != old
+            await asyncio.sleep(2)  # postbacks after the switch, for both instances
+        finally:
+            stop.set()
+            await producing
+        await eventually(lambda: second.store.name == new, timeout_s=30)
+        records = await read_topic(kafka_bootstrap, topics.product)
+        ends: dict[int, int] = {}
+        for record in records:
+            ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+        # Both instances serve (and apply into) the new generation, up to the topic's end.
+        for runtime, client in ((first, first_client), (second, second_client)):
+
+            def at_the_end(r: Runtime = runtime) -> bool:
+                return r.store.positions(topics.product) == ends
+
+            await eventually(at_the_end, timeout_s=60)
+            assert runtime.store.name == new
+            assert runtime.projector.store.name == new
+            for n in range(ITEMS):
+                item = (await client.get(f"/v1/catalogs/c1/items/i{n}")).json()
+                assert Decimal(item["current_price"]) == Decimal(f"{minute}.{n:02d}"), (n, item)
+        # Every record's change is in the new generation's feed, once.
+        feed = _feed(url, new)
+        assert [k for k, count in Counter(feed).items() if count > 1] == []
+        broken_at = {(r.partition, r.offset) for r in records if r.value in broken}
+        expected = {(r.partition, r.offset) for r in records} - broken_at
+        assert {(p, o) for p, o, _ in feed} == expected
+        # The retired schema is dropped once both instances left it.
+        await eventually(lambda: old not in _schemas(url), timeout_s=60)
+        assert new in _schemas(url)
+    dead = await read_topic(kafka_bootstrap, topics.projector_dead_letter)
+    assert set(broken) <= {d.value for d in dead}
