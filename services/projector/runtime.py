@@ -185,6 +185,9 @@ class Runtime:
         await self.writer.stop()
         await self._discard_retired()
         self.store.close()
+        if self.generations.shared:  # uses nothing now: a switch elsewhere need not wait
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.generations.heartbeat, [])
 
     def start_rebuild(self) -> bool:
         """Start a rebuild in the background; False if one is running already."""
