@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,29 @@ async def caught_up(
     await eventually(holds, timeout_s=timeout_s)
 
 
+async def rebuilt(
+    projector: httpx.AsyncClient,
+    timeout_s: float,
+    every_s: float = 0.1,
+    while_running: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Start a rebuild (the admin API answers 202) and wait until it is done: its last status.
+    `while_running` is awaited after each look that finds it still running."""
+    assert (await projector.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+
+    async def done() -> dict[str, Any] | None:
+        status: dict[str, Any] = (await projector.get("/v1/admin/rebuild", headers=ADMIN)).json()
+        assert status["state"] in ("running", "done"), status
+        if status["state"] == "done":
+            return status
+        if while_running is not None:
+            await while_running()
+        return None
+
+    finished: dict[str, Any] = await eventually(done, timeout_s=timeout_s, every_s=every_s)
+    return finished
+
+
 async def _is_ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
 
@@ -269,3 +293,27 @@ async def run_cli(
     out, err = await asyncio.wait_for(process.communicate(), timeout_s)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+def start_cli(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`catalog-stream COMMAND` as a process of its own with the environment `env` (all of it);
+    its stderr is added to the file `log`."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "catalog_stream.cli", command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
+    """Ask `process` to stop (SIGTERM), and kill it if it has not within `grace_s`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

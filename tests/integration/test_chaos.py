@@ -17,7 +17,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from catalog_stream.broker import LocalBroker, free_port
 from projector.item_fold import ItemState
 from projector.sqlite_store import SqliteStore
 from tests.conftest import make_topics, start_local_broker
-from tests.support import AUTH, SECRET, Topics, eventually
+from tests.support import AUTH, SECRET, Topics, eventually, start_cli, stop
 
 pytestmark = pytest.mark.broker
 
@@ -108,13 +107,7 @@ class Stack:
                 "CATALOG_PROJECTOR_STORE_URL": f"sqlite:///{self.db}",
                 "CATALOG_PROJECTOR_SESSION_TIMEOUT_MS": "6000",  # the broker's minimum
             }
-        with (self.logs / f"{name}.log").open("ab") as output:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "catalog_stream.cli", name],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=output,
-            )
+        self.processes[name] = start_cli(name, env, self.logs / f"{name}.log")
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
@@ -123,13 +116,7 @@ class Stack:
 
     def stop_all(self) -> None:
         for name in list(self.processes):
-            process = self.processes.pop(name)
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(self.processes.pop(name))
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from catalog_contract import headers
-from catalog_contract.events import Availability, ChangeType
+from catalog_contract.events import Availability, ChangeType, ProductChange
 from tests.conftest import make_topics
 from tests.factories import change
 from tests.support import (
@@ -114,16 +114,27 @@ async def _replay(
     return views, _restatement_counts(metrics)
 
 
+async def _live(
+    bootstrap: str, topics: Topics, tmp_path: Path, events: list[ProductChange]
+) -> tuple[dict[str, Any], list[str], list[Any], list[Any]]:
+    """`events` written and applied by a live projector: its views and restatement counts, then
+    every record on the topic and the restatements among them."""
+    await produce_events(bootstrap, topics.product, events)
+    settings = projector_settings(bootstrap, topics, tmp_path / "live.db")
+    async with running_projector(settings) as client:
+        await _settle(client, bootstrap, topics.product)
+        views = await _views(client)
+        metrics = (await client.get("/metrics")).text
+    records = await read_topic(bootstrap, topics.product)
+    restated = [r for r in records if any(name == headers.RESTATES for name, _ in r.headers)]
+    return views, _restatement_counts(metrics), records, restated
+
+
 async def test_a_replay_after_compaction_builds_the_same_views(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
-    await produce_events(kafka_bootstrap, topics.product, SEQUENCE)
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "live.db")
-    async with running_projector(settings) as client:
-        await _settle(client, kafka_bootstrap, topics.product)
-        live = await _views(client)
-        metrics = (await client.get("/metrics")).text
-    assert sorted(_restatement_counts(metrics)) == [
+    live, counts, records, restated = await _live(kafka_bootstrap, topics, tmp_path, SEQUENCE)
+    assert sorted(counts) == [
         "projector_restatements_failed_total 0.0",
         'projector_restatements_total{kind="snapshot"} 3.0',  # a, b and d
         'projector_restatements_total{kind="tombstone"} 1.0',  # c
@@ -134,8 +145,6 @@ async def test_a_replay_after_compaction_builds_the_same_views(
         "8.00",
     )
 
-    records = await read_topic(kafka_bootstrap, topics.product)
-    restated = [r for r in records if any(name == headers.RESTATES for name, _ in r.headers)]
     assert len(restated) == 4
     [tombstone] = [dict(r.headers) for r in restated if r.value is None]
     removed_at = SEQUENCE[5].source_updated_at

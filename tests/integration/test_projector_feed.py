@@ -18,12 +18,12 @@ from catalog_stream.topic_admin import ensure_all
 from projector.generations import Generations
 from tests.factories import change
 from tests.support import (
-    ADMIN,
     Topics,
     caught_up,
     eventually,
     produce_events,
     projector_settings,
+    rebuilt,
     running_projector,
 )
 
@@ -64,14 +64,7 @@ async def test_the_feeds_numbers_go_on_across_a_rebuild(
             await admin.delete_records({TopicPartition(name, 0): RecordsToDelete(before_offset=2)})
         finally:
             await admin.close()
-        assert (await projector.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-
-        async def rebuilt() -> bool:
-            status = (await projector.get("/v1/admin/rebuild", headers=ADMIN)).json()
-            assert status["state"] in ("running", "done"), status
-            return bool(status["state"] == "done")
-
-        await eventually(rebuilt, timeout_s=60)
+        await rebuilt(projector, timeout_s=60)
         assert await _feed(projector) == before  # the same changes under the same numbers
         last = int(str(before[-1]["seq"]))
         await produce_events(kafka_bootstrap, name, [change("c", minute=4, price="2")])

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,17 @@ import httpx
 from catalog_stream.broker import free_port
 from projector.generations import SqliteGenerations
 from tests.factories import change
-from tests.support import ADMIN, ADMIN_TOKEN, Topics, dump, eventually, produce_events
+from tests.support import (
+    ADMIN,
+    ADMIN_TOKEN,
+    Topics,
+    dump,
+    eventually,
+    produce_events,
+    rebuilt,
+    start_cli,
+    stop,
+)
 
 EVENTS = 3000
 
@@ -40,23 +48,11 @@ def projector(bootstrap: str, topics: Topics, db: Path, port: int, log: Path) ->
         "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "20",
         "CATALOG_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
     }
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "catalog_stream.cli", "projector"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=output,
-        )
+    process = start_cli("projector", env, log)
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 async def _applied(client: httpx.AsyncClient) -> int:
@@ -124,14 +120,7 @@ async def test_a_rebuild_killed_half_way_leaves_the_active_views_as_they_were(
             updated = _views(db)
             assert updated["offsets"] != before["offsets"]
             # ... and the next rebuild completes, with the same views.
-            assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-
-            async def rebuilt() -> bool:
-                status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
-                assert status["state"] in ("running", "done"), status
-                return bool(status["state"] == "done")
-
-            await eventually(rebuilt, timeout_s=240, every_s=0.2)
+            await rebuilt(client, timeout_s=240, every_s=0.2)
             assert SqliteGenerations(db).open_active().path.name != active
             assert _views(db) == updated
 

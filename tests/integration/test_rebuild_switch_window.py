@@ -18,13 +18,13 @@ from projector.consumer import ConsumerLoop
 from projector.runtime import Runtime
 from tests.factories import change
 from tests.support import (
-    ADMIN,
     Topics,
     caught_up,
     eventually,
     produce_events,
     projector_settings,
     read_topic,
+    rebuilt,
     running_projector,
 )
 
@@ -65,14 +65,7 @@ async def test_records_only_the_rebuild_applies_are_restated_and_kept(
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "views.db")
     async with running_projector(settings) as projector:
         await caught_up(projector, written, timeout_s=60)
-        assert (await projector.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-
-        async def done() -> bool:
-            status = (await projector.get("/v1/admin/rebuild", headers=ADMIN)).json()
-            assert status["state"] in ("running", "done"), status
-            return bool(status["state"] == "done")
-
-        await eventually(done, timeout_s=90)
+        await rebuilt(projector, timeout_s=90)
         item = (await projector.get("/v1/catalogs/c1/items/lamp")).json()
         assert (item["name"], item["current_price"]) == ("Lamp", "4.00")
     records = await read_topic(kafka_bootstrap, topics.product)

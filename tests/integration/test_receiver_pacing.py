@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -21,19 +22,30 @@ def _postback(item: str, price: str) -> dict[str, str]:
     return {"CatalogId": "7", "CatalogItemId": item, "CurrentPrice": price}
 
 
+async def _each_round_answered_within_half_the_linger(
+    bootstrap: str, topics: Topics, rounds: list[list[dict[str, str]]], **overrides: Any
+) -> None:
+    """A receiver lingering LONG_LINGER_MS (and `overrides`) sent each round's postbacks at once:
+    every answer is 200, each round's within half the linger."""
+    settings = receiver_settings(bootstrap, topics, linger_ms=LONG_LINGER_MS, **overrides)
+    async with running_receiver(settings) as receiver:
+        for postbacks in rounds:
+            started = time.monotonic()
+            answers = await asyncio.gather(
+                *(receiver.post(PATH, json=body, headers=AUTH) for body in postbacks)
+            )
+            assert [a.status_code for a in answers] == [200] * len(postbacks), answers[0].text
+            assert time.monotonic() - started < LONG_LINGER_MS / 1000 / 2
+
+
 async def test_a_lone_postback_is_not_held_for_the_linger(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
     # Before: every batch lingered linger_ms, so each lone postback waited LONG_LINGER_MS.
-    settings = receiver_settings(
-        kafka_bootstrap, topics, linger_ms=LONG_LINGER_MS, linger_from=32, produce_timeout_s=30
+    rounds = [[_postback("alone", price)] for price in ("1.00", "2.00", "3.00")]
+    await _each_round_answered_within_half_the_linger(
+        kafka_bootstrap, topics, rounds, linger_from=32, produce_timeout_s=30
     )
-    async with running_receiver(settings) as receiver:
-        for price in ("1.00", "2.00", "3.00"):
-            started = time.monotonic()
-            answer = await receiver.post(PATH, json=_postback("alone", price), headers=AUTH)
-            assert answer.status_code == 200, answer.text
-            assert time.monotonic() - started < LONG_LINGER_MS / 1000 / 2
     records = await read_topic(kafka_bootstrap, topics.product)
     prices = [codec.decode(r.value).current_price for r in records]
     assert prices == [Decimal(1), Decimal(2), Decimal(3)]
@@ -44,20 +56,10 @@ async def test_a_few_concurrent_quickly_acknowledged_postbacks_are_not_held(
 ) -> None:
     # Before: from `linger_from` awaiting on, every batch lingered, however briefly postbacks
     # waited for Kafka (the c=16 case): these would have waited LONG_LINGER_MS.
-    settings = receiver_settings(
-        kafka_bootstrap, topics, linger_ms=LONG_LINGER_MS, linger_from=2, recent_window_s=0
+    rounds = [[_postback(f"c{n}", f"{round_}.{n}") for n in range(6)] for round_ in range(3)]
+    await _each_round_answered_within_half_the_linger(
+        kafka_bootstrap, topics, rounds, linger_from=2, recent_window_s=0
     )
-    async with running_receiver(settings) as receiver:
-        for round_ in range(3):
-            started = time.monotonic()
-            answers = await asyncio.gather(
-                *(
-                    receiver.post(PATH, json=_postback(f"c{n}", f"{round_}.{n}"), headers=AUTH)
-                    for n in range(6)
-                )
-            )
-            assert [a.status_code for a in answers] == [200] * 6
-            assert time.monotonic() - started < LONG_LINGER_MS / 1000 / 2
     assert len(await read_topic(kafka_bootstrap, topics.product)) == 18
 
 

@@ -8,18 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from catalog_contract import headers
 from catalog_contract.events import Availability
 from catalog_contract.keys import product_key
 from tests.factories import change
-from tests.integration.test_compaction import _compacted, _replay, _settle, _views
-from tests.support import (
-    Topics,
-    produce_events,
-    projector_settings,
-    read_topic,
-    running_projector,
-)
+from tests.integration.test_compaction import _compacted, _live, _replay
+from tests.support import Topics
 
 pytestmark = pytest.mark.broker
 
@@ -33,13 +26,7 @@ SEQUENCE = [
 async def test_only_the_known_items_untimed_postback_is_restated(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
-    await produce_events(kafka_bootstrap, topics.product, SEQUENCE)
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "live.db")
-    async with running_projector(settings) as client:
-        await _settle(client, kafka_bootstrap, topics.product)
-        live = await _views(client)
-    records = await read_topic(kafka_bootstrap, topics.product)
-    restated = [r for r in records if any(name == headers.RESTATES for name, _ in r.headers)]
+    live, _, records, restated = await _live(kafka_bootstrap, topics, tmp_path, SEQUENCE)
     assert [r.key for r in restated] == [product_key("c1", "known")]  # the old rule: "new" too
     replayed, _ = await _replay(kafka_bootstrap, _compacted(records), tmp_path, "replay")
     assert replayed == live
