@@ -34,27 +34,26 @@ def cmd_topics_ensure(args: argparse.Namespace) -> int:
 def cmd_broker(args: argparse.Namespace) -> int:
     from catalog_stream.broker import kafka_version
     from catalog_stream.cluster import LocalCluster
-    from catalog_stream.lifetime import ignore_stop_signals, interrupt_on_stop_signals, wait_while
+    from catalog_stream.lifetime import interrupt_on_stop_signals, supervise
 
     interrupt_on_stop_signals()  # SIGTERM stops it like Ctrl-C; a second signal is ignored
     data = Path(args.data_dir)
     cluster = LocalCluster.for_command(data, args.port, args.controller_port, args.nodes)
-    try:
+
+    def start() -> None:
         cluster.start()
         print(
             f"Apache Kafka {kafka_version()}, {args.nodes} node(s), listening on "
             f"{cluster.bootstrap_servers} (data in {data}); Ctrl-C stops it",
             flush=True,
         )
-        return wait_while(
-            lambda: all(node.process and node.process.poll() is None for node in cluster.nodes),
-            "a Kafka node exited; stopping the others",
-        )
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        ignore_stop_signals()
-        cluster.stop()
+
+    return supervise(
+        start,
+        lambda: all(node.process and node.process.poll() is None for node in cluster.nodes),
+        "a Kafka node exited; stopping the others",
+        cluster.stop,
+    )
 
 
 def cmd_receiver(args: argparse.Namespace) -> int:

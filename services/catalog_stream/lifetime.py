@@ -42,7 +42,7 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # Ignore any further stop signal first: one already pending (SIGTERM and SIGINT back to
-    # back) would otherwise raise a second KeyboardInterrupt before the caller's `finally`
+    # back) would otherwise raise a second KeyboardInterrupt before supervise's `finally`
     # reached ignore_stop_signals, skipping the stop of the children.
     ignore_stop_signals()
     raise KeyboardInterrupt
@@ -73,6 +73,23 @@ def wait_while(alive: Callable[[], bool], lost: str) -> int:
         time.sleep(0.5)
     print(lost, file=sys.stderr)
     return 1
+
+
+def supervise(
+    start: Callable[[], None], alive: Callable[[], bool], lost: str, stop: Callable[[], None]
+) -> int:
+    """A supervisor's life, after `interrupt_on_stop_signals`: `start` its children, then wait
+    while `alive()`. Returns 1, saying `lost`, once a child exited; 0 on Ctrl-C or SIGTERM, also
+    during `start`. Whichever way it ends, `stop` then runs with further stop signals ignored,
+    so a second one cannot cut it short."""
+    try:
+        start()
+        return wait_while(alive, lost)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        ignore_stop_signals()
+        stop()
 
 
 def stop_all(children: list[subprocess.Popen[bytes]], grace_s: float) -> None:

@@ -12,13 +12,7 @@ from pathlib import Path
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
-from catalog_stream.lifetime import (
-    die_with_parent,
-    ignore_stop_signals,
-    interrupt_on_stop_signals,
-    stop_all,
-    wait_while,
-)
+from catalog_stream.lifetime import die_with_parent, interrupt_on_stop_signals, stop_all, supervise
 from catalog_stream.topic_admin import ensure_all
 
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - printed and documented: development only
@@ -41,7 +35,8 @@ def run_everything(args: argparse.Namespace) -> int:
     controller_port = args.controller_port or args.kafka_port + 1
     broker = LocalCluster.for_command(kafka_dir, args.kafka_port, controller_port, args.nodes)
     children: list[subprocess.Popen[bytes]] = []
-    try:
+
+    def start() -> None:
         print(f"starting Apache Kafka {kafka_version()} on {args.nodes} node(s) ...", flush=True)
         broker.start()
         replicas = args.replication_factor or min(3, args.nodes)
@@ -62,7 +57,7 @@ def run_everything(args: argparse.Namespace) -> int:
                 "CATALOG_PROJECTOR_STORE_URL", f"sqlite:///{data / 'views.db'}"
             ),
         }
-        children = [_spawn("receiver", receiver_env), _spawn("projector", projector_env)]
+        children.extend((_spawn("receiver", receiver_env), _spawn("projector", projector_env)))
         print(
             f"\nkafka      {broker.bootstrap_servers}\n"
             f"receiver   http://127.0.0.1:{args.receiver_port}/v1/postbacks/product-changes\n"
@@ -71,13 +66,14 @@ def run_everything(args: argparse.Namespace) -> int:
             + "Ctrl-C stops everything.\n",
             flush=True,
         )
-        return wait_while(
-            lambda: all(child.poll() is None for child in children),
-            "a service exited; stopping the rest",
-        )
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        ignore_stop_signals()
+
+    def stop() -> None:
         stop_all(children, 30)
         broker.stop()
+
+    return supervise(
+        start,
+        lambda: all(child.poll() is None for child in children),
+        "a service exited; stopping the rest",
+        stop,
+    )

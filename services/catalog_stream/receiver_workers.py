@@ -9,13 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from catalog_stream.lifetime import (
-    die_with_parent,
-    ignore_stop_signals,
-    interrupt_on_stop_signals,
-    stop_all,
-    wait_while,
-)
+from catalog_stream.lifetime import die_with_parent, interrupt_on_stop_signals, stop_all, supervise
 from receiver.listening import shared_port_socket
 from receiver.settings import ReceiverSettings
 
@@ -32,7 +26,8 @@ def run_workers(settings: ReceiverSettings) -> int:
         print(f"receiver: cannot use {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     workers: list[subprocess.Popen[bytes]] = []
-    try:
+
+    def start() -> None:
         for _ in range(settings.workers):  # each kept at once: a stop may land between two
             workers.append(
                 subprocess.Popen(
@@ -43,13 +38,14 @@ def run_workers(settings: ReceiverSettings) -> int:
             )
         where = f"{settings.host}:{settings.port}"
         print(f"receiver: {settings.workers} workers on {where}", flush=True)
-        return wait_while(
-            lambda: all(worker.poll() is None for worker in workers),
-            "a receiver worker exited; stopping the rest",
-        )
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        ignore_stop_signals()
+
+    def stop() -> None:
         stop_all(workers, STOP_GRACE_S)
         holder.close()
+
+    return supervise(
+        start,
+        lambda: all(worker.poll() is None for worker in workers),
+        "a receiver worker exited; stopping the rest",
+        stop,
+    )
