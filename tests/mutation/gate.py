@@ -24,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.examples import MUTATION_RUN
+
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = ROOT / ".mutation"
 # what the stage shows: name -> what it links to in the repository
@@ -72,6 +74,7 @@ def run_mutmut(max_children: int, log: Path) -> float:
         done = subprocess.run(
             [mutmut, "run", "--max-children", str(max_children)],
             cwd=STAGE, stdout=out, stderr=subprocess.STDOUT, check=False,
+            env={**os.environ, MUTATION_RUN: "1"},  # tests.examples: fewer generated examples
         )  # fmt: skip
     if done.returncode != 0:
         sys.exit(f"mutmut failed (exit {done.returncode}); its output is in {log}")

@@ -12,6 +12,7 @@ from projector.batch import plan_batch
 from projector.item_fold import ItemState, Known, Position, Verdict
 from projector.records import Incoming
 from projector.restatements import restatements, snapshot
+from tests.examples import examples
 from tests.factories import change
 from tests.unit.test_projector_restatements import KEY, live_log, record
 
@@ -53,7 +54,8 @@ BATCHES = st.lists(
 )
 
 
-@settings(max_examples=1500, derandomize=True, database=None)
+# The mutation gate runs this once for each mutant of batch and restatements: fewer there.
+@settings(max_examples=examples(1500, under_mutation=150), derandomize=True, database=None)
 @given(BATCHES)
 def test_every_suffix_compaction_may_keep_replays_to_the_live_views(
     batches: list[ProductChange | tuple[ProductChange, ...]],
