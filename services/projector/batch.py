@@ -51,6 +51,10 @@ class BatchPlan:
     ignored_from: dict[ItemKey, int] = field(default_factory=dict)
     catalogs: dict[str, CatalogDelta] = field(default_factory=dict)  # how their counts move
     last_change_at: dict[str, datetime] = field(default_factory=dict)  # newest state's time
+    # Restatements this batch owes (their write failed): the key and the position of its last
+    # record judged, kept with the batch; and the owed ones it settles (restatements_owed.py).
+    owe: dict[ItemKey, Position] = field(default_factory=dict)
+    settle: list[ItemKey] = field(default_factory=list)
 
     def present(self) -> list[ItemState]:
         """Items the batch leaves in the views (upserted)."""

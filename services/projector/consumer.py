@@ -26,6 +26,7 @@ from projector.item_fold import Known
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
 from projector.records import Incoming, Unreadable, read_record
+from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter
 from projector.restatements import restatements
 from projector.settings import ProjectorSettings
@@ -84,6 +85,13 @@ class ConsumerLoop(ConsumerProgress):
         self._uncommitted: dict[int, int] = {}  # applied, not yet mirrored to Kafka
         self._committed_at = -float("inf")
         self._mirroring: asyncio.Future[None] | None = None  # a mirror commit under way
+        self.owed = (
+            None
+            if restater is None
+            else OwedRestatements(  # failed ones, written again
+                settings, store, metrics, restater, self._in_store_thread
+            )
+        )
 
     async def _in_store_thread(self, work: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -137,8 +145,8 @@ class ConsumerLoop(ConsumerProgress):
             owed = [r for r in owed if _at_or_past(plan.last_records[r.key], keep_from)]
         if self.dead_letters is not None:
             await self.dead_letters.write(unreadable)
-        if self.restater is not None:
-            await self.restater.write(owed)
+        if self.owed is not None:
+            await self.owed.write(plan, owed)
         self.kept.update(plan.next_offsets)
 
     async def _apply(
@@ -266,6 +274,8 @@ class ConsumerLoop(ConsumerProgress):
         self._consumer = consumer
         try:
             while not stop.is_set():
+                if self.owed is not None:
+                    await self.owed.retry_due()
                 if ahead is None:
                     raw = in_order(
                         await consumer.getmany(

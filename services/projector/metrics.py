@@ -27,6 +27,11 @@ class ProjectorMetrics:
             "Restatements that could not be written (logged; the views are unaffected)",
             registry=r,
         )
+        self.restatements_owed = Gauge(
+            "projector_restatements_owed",
+            "Restatements whose write failed, kept in the view store and written again",
+            registry=r,
+        )
         self.dead_lettered = Counter(
             "projector_dead_lettered",
             "Records the views could not apply, kept in the projector's dead-letter topic",

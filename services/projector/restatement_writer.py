@@ -1,7 +1,8 @@
 """The Kafka edge of restatements: write them to the product topic under the item's key.
 
-A failed write is logged and counted, never fatal: the views stay exact either way; only a
-replay after compaction would miss that one item's truth until its next change.
+A failed write is logged and counted, never fatal: the views stay exact either way. The
+restatements it could not write are owed, kept with the batch and written again until written
+(restatements_owed.py, restatement_retry.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ class RestatementWriter:
         self._metrics = metrics
         self._writer = writer
 
-    async def write(self, found: list[Restatement]) -> None:
+    async def write(self, found: list[Restatement], retry: bool = False) -> list[Restatement]:
+        """Write them all (acks=all); returns the ones not written (all of them, or none).
+        `retry`: owed ones written again, whose failure the retry logs itself (quietly)."""
         if not found:
-            return
+            return []
         records: list[Outgoing] = []
         for r in found:
             said = restatement_records(
@@ -45,8 +48,10 @@ class RestatementWriter:
             await self._writer.write(records, self._settings.restate_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             self._metrics.restatements_failed.inc(len(found))
-            log.error("could not write %d restatements: %s", len(found), exc)
-            return
+            if not retry:
+                log.error("could not write %d restatements, owed: %s", len(found), exc)
+            return found
         for r in found:
             kind = "snapshot" if isinstance(r.says, ProductChange) else "tombstone"
             self._metrics.restatements.labels(kind).inc()
+        return []

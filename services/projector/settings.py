@@ -43,6 +43,10 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # partial postback, a stale retry), so a replay after compaction rebuilds the same views.
     restate: bool = True
     restate_timeout_s: float = 10.0
+    # A restatement whose write failed is owed and written again: first after 1 s, then after
+    # twice as long each time it fails again, at most this long; at most `per_round` each time.
+    restate_retry_max_s: float = Field(default=60.0, gt=0)
+    restate_retry_per_round: int = Field(default=500, ge=1)
     # The status page counts the receiver's dead letters on this topic.
     receiver_dead_letter_topic: str = DEAD_LETTER_TOPIC
     # Catalogs with delivery statistics (and Prometheus series) of their own; the rest are

@@ -17,7 +17,7 @@ from typing import Any
 
 from projector.batch import BatchPlan, ItemKey
 from projector.errors import GenerationMoved, PositionConflict, StoreRefused, StoreUnavailable
-from projector.item_fold import ItemState, Removed
+from projector.item_fold import ItemState, Position, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
 from projector.store_reads import FEED_COLUMNS as _FEED_COLUMNS
 from projector.store_reads import FEED_Q as _FEED_Q
@@ -166,6 +166,27 @@ class ViewStore(StoreReads, ABC):
         """Everything a batch changed, and the offsets it reached, in one transaction."""
         with self._write_lock, self._transaction() as cursor:
             self._batch_write.execute(cursor, topic, plan)
+
+    def owed_restatements(self, limit: int) -> list[tuple[ItemKey, Position]]:
+        """Up to `limit` owed restatements (restatements_owed.py), oldest key first."""
+        rows = self._query(
+            'SELECT catalog_id, item_id, "partition", "offset" FROM owed_restatements '
+            "ORDER BY catalog_id, item_id LIMIT ?",
+            [limit],
+        )
+        return [((str(c), str(i)), Position(int(p), int(o))) for c, i, p, o in rows]
+
+    def owed_keys(self) -> set[ItemKey]:
+        return {(str(c), str(i)) for c, i in self._query(
+            "SELECT catalog_id, item_id FROM owed_restatements")}  # fmt: skip
+
+    def settle_owed(self, paid: list[tuple[ItemKey, Position]]) -> None:
+        """These debts are paid: delete each unless it was owed again at another position."""
+        with self._write_lock, self._transaction() as cursor:
+            cursor.executemany(
+                self._batch_write.settle_paid,
+                [(*key, at.partition, at.offset) for key, at in paid],
+            )
 
     def prune_changes(self, keep: int) -> int:
         """Delete all but the newest `keep` changes of the feed; returns how many went."""

@@ -40,6 +40,11 @@ def schema_statements(big: str, serial: str) -> list[str]:
         "CREATE TABLE IF NOT EXISTS removals (catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, "
         f'source_updated_at {big}, "partition" INTEGER NOT NULL, "offset" {big} NOT NULL, '
         "PRIMARY KEY (catalog_id, item_id))",
+        # Restatements owed (their write failed), by key: the position of the key's last record
+        # judged when it was owed (restatements_owed.py).
+        "CREATE TABLE IF NOT EXISTS owed_restatements (catalog_id TEXT NOT NULL, "
+        f'item_id TEXT NOT NULL, "partition" INTEGER NOT NULL, "offset" {big} NOT NULL, '
+        "PRIMARY KEY (catalog_id, item_id))",
         'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
         f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
     ]

@@ -66,6 +66,17 @@ class BatchWrite:
             'INSERT INTO offsets (topic, "partition", next_offset) VALUES (?, ?, 0) '
             'ON CONFLICT (topic, "partition") DO NOTHING'
         )
+        self.owe = sql(
+            'INSERT INTO owed_restatements (catalog_id, item_id, "partition", "offset") '
+            "VALUES (?, ?, ?, ?) ON CONFLICT (catalog_id, item_id) DO UPDATE SET "
+            '"partition" = excluded."partition", "offset" = excluded."offset"'
+        )
+        self.settle = sql(f"DELETE FROM owed_restatements {_WHERE_KEY}")
+        # A retry settles only the debt it read: one owed again meanwhile (another instance's
+        # batch, on a shared store) stays owed.
+        self.settle_paid = sql(
+            f'DELETE FROM owed_restatements {_WHERE_KEY} AND "partition" = ? AND "offset" = ?'
+        )
         self.stored_offset = sql(
             'SELECT next_offset FROM offsets WHERE topic = ? AND "partition" = ?' + lock_rows
         )
@@ -112,6 +123,10 @@ class BatchWrite:
             )
         if plan.catalogs:
             cursor.executemany(self.drop_if_empty, [(c,) for c in plan.catalogs])
+        if plan.settle:
+            cursor.executemany(self.settle, plan.settle)
+        if plan.owe:
+            cursor.executemany(self.owe, [(*k, p.partition, p.offset) for k, p in plan.owe.items()])
         cursor.executemany(self.save_offset, [(topic, p, o) for p, o in plan.next_offsets.items()])
 
     def upsert_items(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:

@@ -1,0 +1,107 @@
+"""Owed restatements written again until written: the consumer's hooks around the restatement
+write (restatements_owed.py says which are owed and settled; the batch's transaction keeps them).
+
+Between batches, and at start, a round writes the owed ones that are due: each item's CURRENT
+state at its current position, at most `restate_retry_per_round` of them, and settles the debts
+it read once Kafka acknowledged them. A failed round waits twice as long before the next one
+(1 s up to `restate_retry_max_s`). A retry's restatement follows the position rule like any
+other: if the item applied something after the position it restates, it is ignored, and the
+projector restates again. Logs only when that changes: the first failed round, and each round
+that wrote some.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from projector.batch import BatchPlan, ItemKey
+from projector.errors import ProjectorError
+from projector.metrics import ProjectorMetrics
+from projector.restatement_writer import RestatementWriter
+from projector.restatements import Restatement
+from projector.restatements_owed import restatement_of, settle_and_owe
+from projector.settings import ProjectorSettings
+from projector.store import ViewStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+FIRST_DELAY_S = 1.0
+
+
+class OwedRestatements:
+    def __init__(
+        self,
+        settings: ProjectorSettings,
+        store: ViewStore,
+        metrics: ProjectorMetrics,
+        writer: RestatementWriter,
+        in_store_thread: Callable[..., Awaitable[Any]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._metrics = metrics
+        self._writer = writer
+        self._run = in_store_thread
+        self._clock = clock
+        self.keys: set[ItemKey] | None = None  # owed, as far as this process knows; None: unread
+        self._delay = FIRST_DELAY_S
+        self._due = 0.0
+        self._failing = False
+
+    async def _known(self) -> set[ItemKey]:
+        if self.keys is None:
+            self.keys = await self._run(self._store.owed_keys)
+            self._metrics.restatements_owed.set(len(self.keys))
+        return self.keys
+
+    async def write(self, plan: BatchPlan, found: list[Restatement]) -> None:
+        """The batch's restatements: those not written become owed with the batch, and the
+        owed keys it judges again are settled with it."""
+        keys = await self._known()
+        failed = await self._writer.write(found)
+        settle_and_owe(plan, failed, keys)
+        keys.difference_update(plan.settle)
+        if plan.owe and not keys:
+            self._due = self._clock() + self._delay  # a new debt: not at once, Kafka just refused
+        keys.update(plan.owe)
+        self._metrics.restatements_owed.set(len(keys))
+
+    async def retry_due(self) -> None:
+        """One round of owed restatements, if some are owed and due."""
+        try:
+            keys = await self._known()
+            if not keys or self._clock() < self._due:
+                return
+            await self._round()
+        except ProjectorError as exc:  # the store: try again later, the views are unaffected
+            self._failed(f"view store: {exc}")
+
+    async def _round(self) -> None:
+        most = self._settings.restate_retry_per_round
+        owed = await self._run(self._store.owed_restatements, most)
+        if owed:
+            known = await self._run(self._store.load_items, [key for key, _ in owed])
+            found = [r for key, _ in owed if (r := restatement_of(key, known.get(key)))]
+            if await self._writer.write(found, retry=True):
+                self._failed("kafka refused or did not answer in time")
+                return
+            await self._run(self._store.settle_owed, owed)
+            log.info("owed restatements written", extra={"restatements": len(found)})
+        self._failing, self._delay, self._due = False, FIRST_DELAY_S, 0.0
+        self.keys = await self._run(self._store.owed_keys)
+        self._metrics.restatements_owed.set(len(self.keys))
+
+    def _failed(self, why: str) -> None:
+        self._due = self._clock() + self._delay
+        if not self._failing:
+            log.warning(
+                "owed restatements not written yet, retrying until written: %s",
+                why,
+                extra={"owed": len(self.keys or ()), "retry_in_s": self._delay},
+            )
+            self._failing = True
+        self._delay = min(self._delay * 2, self._settings.restate_retry_max_s)

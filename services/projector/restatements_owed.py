@@ -1,0 +1,36 @@
+"""Which restatements a batch leaves owed, and which owed ones it settles. Pure.
+
+A restatement whose write failed is owed: the key's last record in the topic may not say the
+item's state, and the product may stay quiet. The batch's transaction keeps the debt (the key,
+and the position of its last record the batch judged), so it survives restarts and is written
+again until written (restatement_retry.py). A batch with a record of an owed key judges the key
+again from its new last record: it settles the debt, and owes it afresh only if its own
+restatement of the key fails. A debt settled wrongly would lose a restatement; one kept too long
+only writes the item's current state once more, which its position rule makes harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+
+from projector.batch import BatchPlan, ItemKey
+from projector.item_fold import Known, Position, Removed
+from projector.restatements import Restatement, snapshot
+
+
+def settle_and_owe(plan: BatchPlan, failed: Iterable[Restatement], owed: Set[ItemKey]) -> None:
+    """Fill the plan's `owe` (the failed restatements, at their key's last record here) and
+    `settle` (keys in `owed` that the batch judges again and does not owe)."""
+    for r in failed:
+        last = plan.last_records[r.key]
+        plan.owe[r.key] = Position(last.partition, last.offset)
+    plan.settle = [k for k in plan.last_records if k in owed and k not in plan.owe]
+
+
+def restatement_of(key: ItemKey, known: Known) -> Restatement | None:
+    """The restatement an owed key gets now: its CURRENT state at its current position (it may
+    have changed since it was owed); None for an item the views do not know (nothing to say)."""
+    if known is None:
+        return None
+    at = Position(known.partition, known.offset)
+    return Restatement(key, known if isinstance(known, Removed) else snapshot(known), at)
