@@ -275,6 +275,7 @@ class Runtime:
                 # applied, so a client following `after=` or the stream neither misses nor
                 # repeats a change.
                 await asyncio.to_thread(fresh.continue_feed_of, old, announced)
+                await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
                 await asyncio.to_thread(self.generations.activate, fresh)
             finally:
                 await asyncio.to_thread(holding.__exit__, None, None, None)

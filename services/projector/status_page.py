@@ -34,6 +34,7 @@ class StatusView:
     catalogs: Sequence[dict[str, Any]]  # the store's catalog rows
     recent_changes: Sequence[dict[str, Any]]  # newest first
     last_seq: int
+    restatements_owed: int = 0  # failed writes, to be written again (restatement_retry.py)
 
 
 def duration(seconds: float | None) -> str:
@@ -119,6 +120,7 @@ def _pipeline(view: StatusView) -> str:
 <li>lag <b id="lag">{lag:,}</b></li>
 <li>dead letters <b id="dead-letters">{dead}</b></li>
 <li>restatements <b id="restatements">{view.restatements:,}</b></li>
+<li>restatements owed <b id="restatements-owed">{view.restatements_owed:,}</b></li>
 </ul>
 <div class="scroll" role="region" aria-label="offsets per partition" tabindex="0">
 <table id="partitions"><caption>Topic end offsets against what the views applied</caption>

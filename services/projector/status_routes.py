@@ -106,5 +106,6 @@ def add_status_routes(
             catalogs=catalogs,
             recent_changes=list(reversed(recent)),
             last_seq=last_seq,
+            restatements_owed=len(live.owed.keys or ()) if live.owed is not None else 0,
         )
         return HTMLResponse(render(view), headers={"Cache-Control": "no-store"})

@@ -27,6 +27,7 @@ from projector.store_write import BatchWrite
 
 _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
 _REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
+_OWED_Q = 'catalog_id, item_id, "partition", "offset"'
 
 
 def refuses_data(exc: BaseException) -> bool:
@@ -170,8 +171,7 @@ class ViewStore(StoreReads, ABC):
     def owed_restatements(self, limit: int) -> list[tuple[ItemKey, Position]]:
         """Up to `limit` owed restatements (restatements_owed.py), oldest key first."""
         rows = self._query(
-            'SELECT catalog_id, item_id, "partition", "offset" FROM owed_restatements '
-            "ORDER BY catalog_id, item_id LIMIT ?",
+            f"SELECT {_OWED_Q} FROM owed_restatements ORDER BY catalog_id, item_id LIMIT ?",
             [limit],
         )
         return [((str(c), str(i)), Position(int(p), int(o))) for c, i, p, o in rows]
@@ -187,6 +187,17 @@ class ViewStore(StoreReads, ABC):
                 self._batch_write.settle_paid,
                 [(*key, at.partition, at.offset) for key, at in paid],
             )
+
+    def continue_owed_of(self, older: ViewStore) -> None:
+        """Owe what `older` owed too (a rebuild's switch: its builder restated only records the
+        live consumer had not kept, so a write that consumer failed is still owed). One this
+        generation owes already stays as it is; one it judged again since is then written once
+        more, which its position rule makes harmless."""
+        owed = older._query(
+            'SELECT catalog_id, item_id, "partition", "offset" FROM owed_restatements'
+        )
+        with self._write_lock, self._transaction() as cursor:
+            cursor.executemany(self._batch_write.owe_unless_owed, owed)
 
     def prune_changes(self, keep: int) -> int:
         """Delete all but the newest `keep` changes of the feed; returns how many went."""

@@ -71,6 +71,10 @@ class BatchWrite:
             "VALUES (?, ?, ?, ?) ON CONFLICT (catalog_id, item_id) DO UPDATE SET "
             '"partition" = excluded."partition", "offset" = excluded."offset"'
         )
+        self.owe_unless_owed = sql(
+            'INSERT INTO owed_restatements (catalog_id, item_id, "partition", "offset") '
+            "VALUES (?, ?, ?, ?) ON CONFLICT (catalog_id, item_id) DO NOTHING"
+        )
         self.settle = sql(f"DELETE FROM owed_restatements {_WHERE_KEY}")
         # A retry settles only the debt it read: one owed again meanwhile (another instance's
         # batch, on a shared store) stays owed.

@@ -85,6 +85,7 @@ async def test_a_refused_restatement_is_owed_across_a_restart_until_written(
 
         await eventually(owed, timeout_s=60)
         assert await _metric(client, "projector_restatements_failed_total") >= 1
+        assert 'id="restatements-owed">1<' in (await client.get("/")).text
         item = (await client.get("/v1/catalogs/c1/items/a")).json()
         assert (item["name"], item["current_price"]) == (LONG_NAME, "8.00")
     # Quiet product, restarted projector, Kafka still refusing: the debt is kept and retried.
@@ -102,6 +103,7 @@ async def test_a_refused_restatement_is_owed_across_a_restart_until_written(
             return await _metric(client, "projector_restatements_owed") == 0
 
         await eventually(paid, timeout_s=60)
+        assert 'id="restatements-owed">0<' in (await client.get("/")).text
         await _settle(client, kafka_bootstrap, topics.product)
         live = await _views(client)
     records = await read_topic(kafka_bootstrap, topics.product)

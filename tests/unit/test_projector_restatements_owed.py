@@ -4,6 +4,7 @@ with the batch (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from projector.batch import plan_batch
+from projector.generations import Generations
 from projector.item_fold import Position, Removed
 from projector.records import Incoming
 from projector.restatements import Restatement, restatements, snapshot
@@ -72,3 +73,25 @@ def test_the_store_keeps_debts_with_the_batch_and_settles_only_what_was_read(
     assert store.owed_keys() == {B}
     store.settle_owed([(B, Position(0, 3))])
     assert store.owed_keys() == set()
+
+
+def test_a_rebuilt_generation_owes_what_the_replaced_one_owed(generations: Generations) -> None:
+    old, fresh = generations.open_active(), generations.open_new()
+    try:
+        old.create()
+        fresh.create()
+        owing = plan_batch(_batch({A: 0, B: 1}), {}, lambda key: None)
+        owing.owe = {A: Position(0, 0), B: Position(0, 1)}
+        old.write("t", owing)
+        rebuilt = plan_batch(_batch({B: 1, C: 2}), {}, lambda key: None)
+        rebuilt.owe = {B: Position(0, 9), C: Position(0, 2)}  # judged again by the builder
+        fresh.write("t", rebuilt)
+        fresh.continue_owed_of(old)
+        assert fresh.owed_restatements(10) == [
+            (A, Position(0, 0)),
+            (B, Position(0, 9)),
+            (C, Position(0, 2)),
+        ]
+    finally:
+        old.close()
+        fresh.close()

@@ -75,6 +75,7 @@ def example() -> StatusView:
             }
         ],
         last_seq=9,
+        restatements_owed=3,
     )
 
 
@@ -103,6 +104,7 @@ def test_the_page_says_the_figures_and_marks_late_and_silent_catalogs() -> None:
     assert 'id="ready">catching up<' in page
     assert 'id="dead-letters">unknown<' in page
     assert 'id="restatements">7<' in page
+    assert 'id="restatements-owed">3<' in page
     assert 'data-after="9"' in page
 
 
