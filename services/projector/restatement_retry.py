@@ -51,6 +51,10 @@ class OwedRestatements:
         self._delay = FIRST_DELAY_S
         self._due = 0.0
         self._failing = False
+        # Where the next round starts: the rounds go round the owed keys, so one that Kafka
+        # keeps refusing holds back only the round it is in, not every other debt.
+        self._after: ItemKey | None = None
+        self._cycle_failed = False  # a round of this cycle round the owed keys failed
 
     async def _known(self) -> set[ItemKey]:
         if self.keys is None:
@@ -82,7 +86,8 @@ class OwedRestatements:
 
     async def _round(self) -> None:
         most = self._settings.restate_retry_per_round
-        owed = await self._run(self._store.owed_restatements, most)
+        owed = await self._run(self._store.owed_restatements, most, self._after)
+        self._after = owed[-1][0] if len(owed) == most else None
         if owed:
             known = await self._run(self._store.load_items, [key for key, _ in owed])
             found = [r for key, _ in owed if (r := restatement_of(key, known.get(key)))]
@@ -91,12 +96,17 @@ class OwedRestatements:
                 return
             await self._run(self._store.settle_owed, owed)
             log.info("owed restatements written", extra={"restatements": len(found)})
-        self._failing, self._delay, self._due = False, FIRST_DELAY_S, 0.0
+        if self._after is None:  # a cycle round the owed keys ends: with no failure, all paid
+            if not self._cycle_failed:
+                self._failing, self._delay = False, FIRST_DELAY_S
+            self._cycle_failed = False
+        self._due = 0.0
         self.keys = await self._run(self._store.owed_keys)
         self._metrics.restatements_owed.set(len(self.keys))
 
     def _failed(self, why: str) -> None:
         self._due = self._clock() + self._delay
+        self._cycle_failed = True
         if not self._failing:
             log.warning(
                 "owed restatements not written yet, retrying until written: %s",

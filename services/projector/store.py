@@ -168,11 +168,16 @@ class ViewStore(StoreReads, ABC):
         with self._write_lock, self._transaction() as cursor:
             self._batch_write.execute(cursor, topic, plan)
 
-    def owed_restatements(self, limit: int) -> list[tuple[ItemKey, Position]]:
-        """Up to `limit` owed restatements (restatements_owed.py), oldest key first."""
+    def owed_restatements(
+        self, limit: int, after: ItemKey | None = None
+    ) -> list[tuple[ItemKey, Position]]:
+        """Up to `limit` owed restatements (restatements_owed.py) in key order, after `after`."""
+        where, params = (
+            ("", []) if after is None else ("WHERE (catalog_id, item_id) > (?, ?) ", [*after])
+        )
         rows = self._query(
-            f"SELECT {_OWED_Q} FROM owed_restatements ORDER BY catalog_id, item_id LIMIT ?",
-            [limit],
+            f"SELECT {_OWED_Q} FROM owed_restatements {where}ORDER BY catalog_id, item_id LIMIT ?",
+            [*params, limit],
         )
         return [((str(c), str(i)), Position(int(p), int(o))) for c, i, p, o in rows]
 

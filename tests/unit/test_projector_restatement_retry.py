@@ -1,0 +1,65 @@
+"""The retry of owed restatements against a real view store (SQLite), with a restatement writer
+that refuses one item for good, as Kafka would a record over the topic's size limit: the rounds
+go round the owed keys, so that one holds back no other debt, and the log says it once."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from projector.batch import ItemKey, plan_batch
+from projector.item_fold import Position
+from projector.metrics import ProjectorMetrics
+from projector.restatement_retry import OwedRestatements
+from projector.restatement_writer import RestatementWriter
+from projector.restatements import Restatement
+from projector.settings import ProjectorSettings
+from projector.sqlite_store import SqliteStore
+from projector.topic_writer import TopicWriter
+from tests.unit.test_projector_restatements_owed import A, B, C, _batch
+
+
+class RefusingOne(RestatementWriter):
+    def __init__(self, settings: ProjectorSettings, metrics: ProjectorMetrics, bad: ItemKey):
+        super().__init__(settings, metrics, TopicWriter(settings))
+        self.bad = bad
+        self.written: list[ItemKey] = []
+
+    async def write(self, found: list[Restatement], retry: bool = False) -> list[Restatement]:
+        if any(r.key == self.bad for r in found):
+            return found
+        self.written.extend(r.key for r in found)
+        return []
+
+
+async def test_a_restatement_refused_for_good_holds_back_no_other_debt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqliteStore(tmp_path / "views.db")
+    store.create()
+    plan = plan_batch(_batch({A: 0, B: 1, C: 2}), {}, lambda key: None)
+    plan.owe = {A: Position(0, 0), B: Position(0, 1), C: Position(0, 2)}
+    store.write("t", plan)
+    settings = ProjectorSettings(restate_retry_per_round=1, restate_retry_max_s=4)
+    metrics = ProjectorMetrics()
+    writer = RefusingOne(settings, metrics, bad=B)
+    now = [0.0]
+
+    async def in_thread(work: Any, *args: Any) -> Any:
+        return functools.partial(work, *args)()
+
+    owed = OwedRestatements(settings, store, metrics, writer, in_thread, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, "projector.restatement_retry")
+    for _ in range(12):
+        await owed.retry_due()
+        now[0] += 1.0
+    assert sorted(writer.written) == [A, C]  # each once: settled when written
+    assert store.owed_keys() == {B}
+    assert metrics.restatements_owed.collect()[0].samples[0].value == 1
+    refusals = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(refusals) == 1  # quiet: once when it starts failing, not every round
+    store.close()
