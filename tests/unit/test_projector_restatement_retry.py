@@ -59,7 +59,8 @@ async def test_a_restatement_refused_for_good_holds_back_no_other_debt(
         now[0] += 1.0
     assert sorted(writer.written) == [A, C]  # each once: settled when written
     assert store.owed_keys() == {B}
-    assert metrics.restatements_owed.collect()[0].samples[0].value == 1
+    [gauge] = metrics.restatements_owed.collect()
+    assert gauge.samples[0].value == 1
     refusals = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(refusals) == 1  # quiet: once when it starts failing, not every round
     store.close()
