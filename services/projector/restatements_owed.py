@@ -24,7 +24,8 @@ def settle_and_owe(plan: BatchPlan, failed: Iterable[Restatement], owed: Set[Ite
     for r in failed:
         last = plan.last_records[r.key]
         plan.owe[r.key] = Position(last.partition, last.offset)
-    plan.settle = [k for k in plan.last_records if k in owed and k not in plan.owe]
+    if owed:  # nearly always empty: no pass over the batch's items then
+        plan.settle = [k for k in plan.last_records if k in owed and k not in plan.owe]
 
 
 def restatement_of(key: ItemKey, known: Known) -> Restatement | None:
