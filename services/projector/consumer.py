@@ -146,7 +146,7 @@ class ConsumerLoop(ConsumerProgress):
         if self.dead_letters is not None:
             await self.dead_letters.write(unreadable)
         if self.owed is not None:
-            await self.owed.write(plan, owed)
+            await self.owed.write(plan, owed, keep_from)
         self.kept.update(plan.next_offsets)
 
     async def _apply(

@@ -62,12 +62,14 @@ class OwedRestatements:
             self._metrics.restatements_owed.set(len(self.keys))
         return self.keys
 
-    async def write(self, plan: BatchPlan, found: list[Restatement]) -> None:
+    async def write(
+        self, plan: BatchPlan, found: list[Restatement], keep_from: dict[int, int] | None = None
+    ) -> None:
         """The batch's restatements: those not written become owed with the batch, and the
-        owed keys it judges again are settled with it."""
+        owed keys it judges again (at or past `keep_from`) are settled with it."""
         keys = await self._known()
         failed = await self._writer.write(found)
-        settle_and_owe(plan, failed, keys)
+        settle_and_owe(plan, failed, keys, keep_from)
         keys.difference_update(plan.settle)
         if plan.owe and not keys:
             self._due = self._clock() + self._delay  # a new debt: not at once, Kafka just refused

@@ -18,14 +18,27 @@ from projector.item_fold import Known, Position, Removed
 from projector.restatements import Restatement, snapshot
 
 
-def settle_and_owe(plan: BatchPlan, failed: Iterable[Restatement], owed: Set[ItemKey]) -> None:
+def settle_and_owe(
+    plan: BatchPlan,
+    failed: Iterable[Restatement],
+    owed: Set[ItemKey],
+    keep_from: dict[int, int] | None = None,
+) -> None:
     """Fill the plan's `owe` (the failed restatements, at their key's last record here) and
-    `settle` (keys in `owed` that the batch judges again and does not owe)."""
+    `settle` (keys in `owed` that the batch judges again and does not owe). A key whose last
+    record here is below `keep_from` was not judged here (the consumer restates only at or past
+    it): its debt stays."""
     for r in failed:
         last = plan.last_records[r.key]
         plan.owe[r.key] = Position(last.partition, last.offset)
     if owed:  # nearly always empty: no pass over the batch's items then
-        plan.settle = [k for k in plan.last_records if k in owed and k not in plan.owe]
+        plan.settle = [
+            k
+            for k, last in plan.last_records.items()
+            if k in owed
+            and k not in plan.owe
+            and (keep_from is None or last.offset >= keep_from.get(last.partition, 0))
+        ]
 
 
 def restatement_of(key: ItemKey, known: Known) -> Restatement | None:
