@@ -55,6 +55,7 @@ class OwedRestatements:
         # keeps refusing holds back only the round it is in, not every other debt.
         self._after: ItemKey | None = None
         self._cycle_failed = False  # a round of this cycle round the owed keys failed
+        self._size = settings.restate_retry_per_round  # halved by a failed round, regrown
 
     async def _known(self) -> set[ItemKey]:
         if self.keys is None:
@@ -87,15 +88,18 @@ class OwedRestatements:
             self._failed(f"view store: {exc}")
 
     async def _round(self) -> None:
-        most = self._settings.restate_retry_per_round
-        owed = await self._run(self._store.owed_restatements, most, self._after)
+        most, start = self._size, self._after
+        owed = await self._run(self._store.owed_restatements, most, start)
         self._after = owed[-1][0] if len(owed) == most else None
         if owed:
             known = await self._run(self._store.load_items, [key for key, _ in owed])
             found = [r for key, _ in owed if (r := restatement_of(key, known.get(key)))]
             if await self._writer.write(found, retry=True):
+                if len(owed) > 1:  # maybe one refused for good: halve the round, same start,
+                    self._size, self._after = max(1, len(owed) // 2), start  # to single it out
                 self._failed("kafka refused or did not answer in time")
                 return
+            self._size = min(self._settings.restate_retry_per_round, self._size * 2)
             await self._run(self._store.settle_owed, owed)
             log.info("owed restatements written", extra={"restatements": len(found)})
         if self._after is None:  # a cycle round the owed keys ends: with no failure, all paid

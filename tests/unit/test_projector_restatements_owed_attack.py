@@ -1,5 +1,7 @@
 """Attacks on owed restatements (branch atk2): each test is a defect found on main.
 
+- With the default round size, one restatement Kafka refuses for good (a record over the topic's
+  size limit) shares its round with every other debt, so none of them is ever written.
 - A live consumer after a switch does not restate records below `keep_from` (its predecessor
   kept them), yet a batch of such records settles their keys' debts: a restatement the
   predecessor failed to write, and owed, is then never written.
@@ -7,17 +9,45 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 from projector.batch import plan_batch
 from projector.consumer import ConsumerLoop
 from projector.item_fold import Position
 from projector.metrics import ProjectorMetrics
+from projector.restatement_retry import OwedRestatements
 from projector.restatements import Restatement
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from tests.unit.test_projector_restatement_retry import RefusingOne
-from tests.unit.test_projector_restatements_owed import A, _batch
+from tests.unit.test_projector_restatements_owed import A, B, C, _batch
+
+
+async def _in_thread(work: Any, *args: Any) -> Any:
+    return functools.partial(work, *args)()
+
+
+async def test_with_the_default_round_size_one_refused_for_good_holds_back_no_other_debt(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "views.db")
+    store.create()
+    plan = plan_batch(_batch({A: 0, B: 1, C: 2}), {}, lambda key: None)
+    plan.owe = {A: Position(0, 0), B: Position(0, 1), C: Position(0, 2)}
+    store.write("t", plan)
+    settings = ProjectorSettings()  # restate_retry_per_round: its default
+    metrics = ProjectorMetrics()
+    writer = RefusingOne(settings, metrics, bad=B)
+    now = [0.0]
+    owed = OwedRestatements(settings, store, metrics, writer, _in_thread, clock=lambda: now[0])
+    for _ in range(40):  # far more than a whole backoff's worth of rounds
+        await owed.retry_due()
+        now[0] += settings.restate_retry_max_s
+    assert sorted(writer.written) == [A, C]  # main: [] - B's round is every debt's round
+    assert store.owed_keys() == {B}
+    store.close()
 
 
 class Refusing(RefusingOne):
