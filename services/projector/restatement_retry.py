@@ -56,9 +56,14 @@ class OwedRestatements:
         self._after: ItemKey | None = None
         self._cycle_failed = False  # a round of this cycle round the owed keys failed
         self._size = settings.restate_retry_per_round  # halved by a failed round, regrown
+        self._look_at = 0.0  # when to read the owed keys again while none is known
 
     async def _known(self) -> set[ItemKey]:
-        if self.keys is None:
+        # Read at start, and again now and then while this process owes nothing: on a shared
+        # store another instance may have left debts (it stopped for good), which only this
+        # one's retry can then write while the product stays quiet.
+        if self.keys is None or (not self.keys and self._clock() >= self._look_at):
+            self._look_at = self._clock() + self._settings.restate_retry_max_s
             self.keys = await self._run(self._store.owed_keys)
             self._metrics.restatements_owed.set(len(self.keys))
         return self.keys

@@ -80,3 +80,36 @@ async def test_a_batch_below_keep_from_does_not_settle_a_debt_it_did_not_restate
         assert store.owed_keys() == {A}  # main: set() - the debt is settled, never written
     finally:
         store.close()
+
+
+class Writing(RefusingOne):
+    """Kafka takes every restatement."""
+
+    async def write(self, found: list[Restatement], retry: bool = False) -> list[Restatement]:
+        self.written.extend(r.key for r in found)
+        return []
+
+
+async def test_a_debt_another_instance_left_on_the_shared_store_is_written(
+    tmp_path: Path,
+) -> None:
+    """Two instances on one store (PostgreSQL in production; one SQLite file here): B owes a
+    restatement and stops for good (scaled down); A, which owes nothing itself, takes B's
+    partitions over. The product stays quiet: only A's retry can ever write B's debt."""
+    store = SqliteStore(tmp_path / "views.db")
+    store.create()
+    settings = ProjectorSettings()
+    metrics = ProjectorMetrics()
+    writer = Writing(settings, metrics, bad=C)
+    now = [0.0]
+    a = OwedRestatements(settings, store, metrics, writer, _in_thread, clock=lambda: now[0])
+    await a.retry_due()  # A starts: nothing owed
+    b_batch = plan_batch(_batch({A: 0}), {}, lambda key: None)
+    b_batch.owe = {A: Position(0, 0)}  # B's batch: its restatement of A failed
+    store.write("t", b_batch)
+    for _ in range(40):
+        await a.retry_due()
+        now[0] += settings.restate_retry_max_s
+    assert writer.written == [A]  # main: [] - A never looks at the store again
+    assert store.owed_keys() == set()
+    store.close()
