@@ -112,7 +112,10 @@ class OwedRestatements:
                 self._failing, self._delay = False, FIRST_DELAY_S
             self._cycle_failed = False
         self._due = 0.0
-        self.keys = await self._run(self._store.owed_keys)
+        if self._after is None or self.keys is None:  # a cycle's end: all the store owes
+            self.keys = await self._run(self._store.owed_keys)
+        else:  # mid-cycle, these are paid: not every owed key read again each round (N^2)
+            self.keys.difference_update(key for key, _ in owed)
         self._metrics.restatements_owed.set(len(self.keys))
 
     def _failed(self, why: str) -> None:
