@@ -59,17 +59,17 @@ def _live(
                     _restated(log, r)
 
     for group, taken, retry, retry_taken, late in steps:
-        paid = retry and owed and retry_taken and (r := restatement_of(KEY, known)) is not None
-        if paid and not late:
-            _restated(log, r)  # the retry round: the item's current state, then settled
+        paid = restatement_of(KEY, known) if retry and owed and retry_taken else None
+        if paid is not None and not late:
+            _restated(log, paid)  # the retry round: the item's current state, then settled
         for event in group:
             log.append(record(len(log), event))
             if event.change_type.name == "REMOVED":  # as the receiver writes a removal
                 log.append(Incoming(0, len(log), *KEY, None, event.source_updated_at))
-        if paid:
+        if paid is not None:
             owed = False
             if late:
-                _restated(log, r)
+                _restated(log, paid)
         consume(taken)
     for _ in range(4):  # Kafka takes them again: retries until nothing is owed
         if owed and (r := restatement_of(KEY, known)) is not None:
