@@ -147,7 +147,8 @@ class ConsumerLoop(ConsumerProgress):
             await self.dead_letters.write(unreadable)
         if self.owed is not None:
             await self.owed.write(plan, owed, keep_from)
-        self.kept.update(plan.next_offsets)
+        if not plan.owe:  # else kept only once the batch (with its debts) is written: _done
+            self.kept.update(plan.next_offsets)
 
     async def _apply(
         self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
@@ -218,6 +219,7 @@ class ConsumerLoop(ConsumerProgress):
             await self._done(consumer, plan)
 
     async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+        self.kept.update(plan.next_offsets)
         self.publish(plan.next_offsets)
         self._update_lag(consumer)  # before any wait: no reader sees a position past its end
         self._count(plan)

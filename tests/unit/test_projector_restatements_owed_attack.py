@@ -17,12 +17,18 @@ from projector.batch import ItemKey, plan_batch
 from projector.consumer import ConsumerLoop
 from projector.item_fold import Position
 from projector.metrics import ProjectorMetrics
+from projector.records import Incoming
 from projector.restatement_retry import OwedRestatements
-from projector.restatements import Restatement
+from projector.restatements import Restatement, restatements
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
+from tests.factories import change
 from tests.unit.test_projector_restatement_retry import RefusingOne
+from tests.unit.test_projector_restatements import state
 from tests.unit.test_projector_restatements_owed import A, B, C, _batch
+
+FULL_A = change("a", "42", minute=0, price="10.00", name="Mug")
+PARTIAL_A = change("a", "42", minute=5, price="8.00")  # the views keep the name: restated
 
 
 async def _in_thread(work: Any, *args: Any) -> Any:
@@ -143,3 +149,37 @@ async def test_thousands_owed_are_not_all_read_again_after_each_round(tmp_path: 
     assert store.owed_keys() == set()
     assert store.reads_of_every_owed_key <= 4  # main: 12, one after every round
     store.close()
+
+
+async def test_a_debt_of_a_batch_the_moved_generation_refused_is_not_lost(
+    tmp_path: Path,
+) -> None:
+    """Another instance switched the views while this one wrote a batch whose restatement
+    failed: the old generation refuses the batch (GenerationMoved), so its debt is in no store.
+    The follower's live consumer reads that batch again in the new generation, and must owe (or
+    restate) it there, not skip it as kept: `kept` is its keep_from (Runtime._follow)."""
+    assert restatements(plan_batch([Incoming(0, 1, *A, PARTIAL_A, None)], {0: 1},
+                                   lambda key: state(FULL_A)))  # fmt: skip
+    old = SqliteStore(tmp_path / "old.db")
+    old.create()
+    fresh = SqliteStore(tmp_path / "fresh.db")
+    fresh.create()
+    first = plan_batch([Incoming(0, 0, *A, FULL_A, None)], {}, lambda key: None)
+    old.write("t", first)
+    fresh.write("t", first)  # the rebuild reached where the old generation stood
+    settings = ProjectorSettings()
+    metrics = ProjectorMetrics()
+    moved = ConsumerLoop(settings, old, metrics, restater=Refusing(settings, metrics, bad=A))
+    second = plan_batch([Incoming(0, 1, *A, PARTIAL_A, None)], {0: 1}, old.load_items([A]).get)
+    await moved._keep_and_restate(second)
+    # ... and old.write("t", second) raises GenerationMoved: nothing of it is written.
+    follower = ConsumerLoop(settings, fresh, metrics, restater=Refusing(settings, metrics, bad=A))
+    follower.keep_from = dict(moved.kept)
+    try:
+        again = plan_batch([Incoming(0, 1, *A, PARTIAL_A, None)], {0: 1}, fresh.load_items([A]).get)
+        await follower._keep_and_restate(again)
+        fresh.write("t", again)
+        assert fresh.owed_keys() == {A}  # main: set() - skipped as kept, owed nowhere
+    finally:
+        old.close()
+        fresh.close()
