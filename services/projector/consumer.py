@@ -68,6 +68,9 @@ class ConsumerLoop(ConsumerProgress):
         self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
+        # Partitions whose stored position was read since they were assigned: only a batch
+        # planned on those positions is kept, restated or written (_planned_where_stored).
+        self._positioned: set[int] = set()
         self.end_offsets: dict[int, int] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch (change streams wait on it); readers waiting for a position
@@ -129,6 +132,21 @@ class ConsumerLoop(ConsumerProgress):
             known.update(after.before)
             known.update(after.items)
         return plan_batch(records, applied, known.get, self.feed_from)
+
+    def _planned_where_stored(self, plan: BatchPlan) -> bool:
+        """Whether the batch was planned from where the store stands. aiokafka hands out records
+        of a partition just assigned, fetched from the group's Kafka offsets (a mirror, behind
+        the store), while the assignment listener still reads the store's positions: such a
+        batch is planned as if nothing was applied there. The store would refuse it, but it
+        must not even be kept or restated (that wrote restatements of records the views had
+        applied, and dead letters again): it is dropped, and the partitions read again from
+        the store's positions."""
+        for partition, planned_from in plan.planned_from.items():
+            if partition not in self._positioned or self.applied.get(partition, 0) != planned_from:
+                log.info("batch planned before the store's positions were read; reading again",
+                         extra={"partition": partition, "planned_from": planned_from})  # fmt: skip
+                return False
+        return True
 
     async def _keep_and_restate(self, plan: BatchPlan) -> None:
         """Keep what the batch cannot apply, restate what compaction would lose: before the
@@ -231,7 +249,11 @@ class ConsumerLoop(ConsumerProgress):
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
     ) -> None:
         stored = await self._in_store_thread(self.store.positions, self.settings.topic)
+        owned = consumer.assignment()  # a rebalance during the read may have taken some
         for tp in assigned:
+            if tp not in owned:
+                continue
+            self._positioned.add(tp.partition)
             if tp.partition in stored:
                 self.applied[tp.partition] = stored[tp.partition]
                 # Applied, so kept: by this process or an earlier one (never forgotten on a
@@ -253,6 +275,7 @@ class ConsumerLoop(ConsumerProgress):
                 await projector._settle()  # then nothing is pending here
                 for tp in revoked:
                     projector.applied.pop(tp.partition, None)
+                    projector._positioned.discard(tp.partition)
                     projector.end_offsets.pop(tp.partition, None)
                     projector._uncommitted.pop(tp.partition, None)
 
@@ -293,6 +316,9 @@ class ConsumerLoop(ConsumerProgress):
                     try:
                         try:
                             plan = await planning
+                            if not self._planned_where_stored(plan):
+                                await self._seek_to_stored(consumer, consumer.assignment())
+                                continue
                             await self._keep_and_restate(plan)
                             ahead = await self._write_and_fetch_ahead(consumer, plan)
                         except StoreRefused as exc:

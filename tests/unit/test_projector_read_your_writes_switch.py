@@ -44,6 +44,12 @@ async def test_a_waiting_read_is_answered_when_the_new_generation_gets_there(
 class _Consumer:
     """What `_seek_to_stored` asks of aiokafka's consumer."""
 
+    def __init__(self, *assigned: TopicPartition) -> None:
+        self.assigned = set(assigned)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         pass
 
@@ -65,6 +71,7 @@ async def test_a_waiting_read_is_answered_when_the_positions_are_read_on_assignm
         waiting = asyncio.create_task(client.get("/v1/catalogs/42/items/sku-1?min_position=0:7"))
         await asyncio.sleep(0.3)  # not assigned yet: the consumer knows no positions
         assert not waiting.done()
-        await runtime.projector._seek_to_stored(_Consumer(), [TopicPartition(settings.topic, 0)])
+        tp = TopicPartition(settings.topic, 0)
+        await runtime.projector._seek_to_stored(_Consumer(tp), [tp])
         answer = await waiting
         assert answer.status_code == 200, answer.text
