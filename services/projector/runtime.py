@@ -219,12 +219,16 @@ class Runtime:
         # reads on past where they stop at the switch, and only it applies those records.
         builder.keep_past = self.store
         self._building = fresh
+        base = self.store  # what it is built against (keep_past, feed_from)
         stop_builder = asyncio.Event()
         try:
             await self._heartbeat()  # in use before it exists: no start takes it as abandoned
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
+                if self.store is not base:  # followed another instance's switch meanwhile
+                    moved_to = self.store.name
+                    raise ProjectorError(f"another instance switched the views to {moved_to}")
                 if task.done():
                     task.result()  # raises what stopped it
                 self._report(builder)

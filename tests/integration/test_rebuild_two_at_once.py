@@ -1,0 +1,113 @@
+"""Attack on the shared PostgreSQL generations: two instances of one database each run a
+rebuild, overlapping. One switch wins; the other rebuild must end in bounded time (done, or
+failed with the active generation serving), both instances then serve and update the same active
+generation, and no generation schema is left behind."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from projector.generations_postgres import PostgresGenerations
+from projector.postgres_store import PostgresStore
+from tests.conftest import make_topics
+from tests.factories import change
+from tests.postgres import LocalPostgres
+from tests.projector_harness import projector_in_process
+from tests.support import ADMIN, eventually, produce_events, projector_settings
+
+pytestmark = pytest.mark.broker
+ITEMS = 12
+
+
+def _wave(minute: int) -> list[Any]:
+    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(ITEMS)]
+
+
+def _generation_schemas(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^views(_[0-9]+)?$'"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _pointer(url: str) -> str:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+class _SlowToStart(PostgresGenerations):
+    """The new generation's first `create` waits for `go` (a rebuild on a slower instance, or
+    one with more to load: it is still building when the other instance's rebuild switches)."""
+
+    def __init__(self, url: str, go: threading.Event) -> None:
+        super().__init__(url)
+        self.go = go
+
+    def open_new(self) -> PostgresStore:
+        store = super().open_new()
+        create, go = store.create, self.go
+
+        def slow_create(*args: Any, **kwargs: Any) -> None:
+            assert go.wait(120)
+            create(*args, **kwargs)
+
+        store.create = slow_create  # type: ignore[method-assign]
+        return store
+
+
+async def test_a_rebuild_that_overlaps_another_instances_rebuild_ends(
+    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+) -> None:
+    topics = await make_topics(kafka_bootstrap, partitions=2)
+    url = postgres.create_database("rebuild_overlapping")
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
+    await produce_events(kafka_bootstrap, topics.product, _wave(1))
+    go = threading.Event()
+    async with (
+        projector_in_process(settings, PostgresGenerations(url)) as (first, first_client),
+        projector_in_process(settings, _SlowToStart(url, go)) as (second, second_client),
+    ):
+        runtimes = [first, second]
+        await eventually(lambda: all(r.projector.assigned for r in runtimes), timeout_s=60)
+        await eventually(lambda: sum(first.store.positions(topics.product).values()) == ITEMS)
+        old = first.store.name
+        try:
+            slow = await second_client.post("/v1/admin/rebuild", headers=ADMIN)
+            assert slow.status_code == 202
+            fast = await first_client.post("/v1/admin/rebuild", headers=ADMIN)
+            assert fast.status_code == 202
+            await eventually(lambda: first.rebuild_status.state != "running", timeout_s=60)
+            assert first.rebuild_status.state == "done", first.rebuild_status
+            active = _pointer(url)
+            # The other instance follows, and the retired generation goes once it left it.
+            await eventually(lambda: second.store.name == active, timeout_s=30)
+            await eventually(lambda: old not in _generation_schemas(url), timeout_s=60)
+        finally:
+            go.set()  # the slow rebuild goes on
+        # It ends: switched after the first (done), or refused (failed, nothing switched).
+        await eventually(lambda: second.rebuild_status.state != "running", timeout_s=60)
+        active = _pointer(url)
+        await eventually(lambda: all(r.store.name == active for r in runtimes), timeout_s=30)
+        # Both keep updating the active generation.
+        await produce_events(kafka_bootstrap, topics.product, _wave(2))
+        for client in (first_client, second_client):
+            for n in range(ITEMS):
+
+                async def priced(n: int = n, c: Any = client) -> bool:
+                    item = (await c.get(f"/v1/catalogs/c1/items/i{n}")).json()
+                    return Decimal(item["current_price"]) == Decimal(f"2.{n:02d}")
+
+                await eventually(priced, timeout_s=60)
+        # Only the active generation is left.
+        await eventually(lambda: _generation_schemas(url) == {active}, timeout_s=60)
