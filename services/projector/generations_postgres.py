@@ -27,6 +27,9 @@ from projector.store import ViewStore
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # An instance that has not said for 15 seconds is gone (it says every second, Runtime._watch).
+# How long a switch waits for live batches to leave the pointer row: a stopped instance's open
+# batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
+SWITCH_LOCK_WAIT = "30s"
 
 
 class PostgresGenerations(Generations):
@@ -85,9 +88,16 @@ class PostgresGenerations(Generations):
         try:
             self._ensure_tables(connection)
             connection.execute("BEGIN")
-            row = connection.execute(
-                "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1 FOR UPDATE"
-            ).fetchone()
+            connection.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_WAIT}'")
+            try:
+                row = connection.execute(
+                    "SELECT schema_name FROM public.catalog_stream_generation "
+                    "WHERE id = 1 FOR UPDATE"
+                ).fetchone()
+            except psycopg.errors.LockNotAvailable as exc:
+                raise StoreUnavailable(
+                    f"the pointer stayed locked by another instance's batch for {SWITCH_LOCK_WAIT}"
+                ) from exc
             self._held = connection
             yield str(row[0]) if row else self.default_schema
         finally:
