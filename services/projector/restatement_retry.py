@@ -58,7 +58,9 @@ class OwedRestatements:
         self._size = settings.restate_retry_per_round  # halved by a failed round, regrown
         self._look_at = 0.0  # when to read the owed keys again while none is known
 
-    async def _known(self) -> set[ItemKey]:
+    async def known(self) -> set[ItemKey]:
+        """The keys owed, as far as this process knows: read from the store at the first call,
+        and again now and then while none is known."""
         # Read at start, and again now and then while this process owes nothing: on a shared
         # store another instance may have left debts (it stopped for good), which only this
         # one's retry can then write while the product stays quiet.
@@ -73,7 +75,7 @@ class OwedRestatements:
     ) -> None:
         """The batch's restatements: those not written become owed with the batch, and the
         owed keys it judges again (at or past `keep_from`) are settled with it."""
-        keys = await self._known()
+        keys = await self.known()
         failed = await self._writer.write(found)
         settle_and_owe(plan, failed, keys, keep_from)
         keys.difference_update(plan.settle)
@@ -85,7 +87,7 @@ class OwedRestatements:
     async def retry_due(self) -> None:
         """One round of owed restatements, if some are owed and due."""
         try:
-            keys = await self._known()
+            keys = await self.known()
             if not keys or self._clock() < self._due:
                 return
             await self._round()

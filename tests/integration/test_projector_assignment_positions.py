@@ -67,10 +67,10 @@ async def _consume(settings: ProjectorSettings, store: SqliteStore, end: int) ->
         restater=RestatementWriter(settings, metrics, writer),
         dead_letters=DeadLetterWriter(settings, metrics, writer),
     )
-    # The store owes no restatement (read already): the loop's first turn then waits on no
-    # store read queued behind the listener's, and goes on to fetch.
+    # The store owes no restatement (read already, and not read again for a while): the loop's
+    # first turn then waits on no store read queued behind the listener's, and goes on to fetch.
     assert loop.owed is not None
-    loop.owed.keys = set(await asyncio.to_thread(store.owed_keys))
+    assert await loop.owed.known() == set()
     stop = asyncio.Event()
     running = asyncio.create_task(loop.run(stop))
     reader = SqliteStore(store.path)  # the test's own reads, apart from the consumer's
