@@ -94,20 +94,6 @@ class SqliteGenerations(Generations):
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{store.path}{suffix}").unlink(missing_ok=True)
 
-    def holding_pointer(self) -> AbstractContextManager[str]:
-        """Hold the pointer for a switch: no other instance writes a batch into the active
-        generation until `activate` (or the end of the block, if none); yields its name."""
-        return nullcontext(self.open_active().name)
-
-    def heartbeat(self, using: Iterable[str]) -> str | None:
-        """Say which generations this instance uses; returns the active generation's name, or
-        None where no other process can move the pointer."""
-        return None
-
-    def in_use_elsewhere(self, name: str) -> bool:
-        """Whether another live instance still uses this generation (then it is kept)."""
-        return False
-
     def discard_abandoned(self) -> list[str]:
         """One process owns a SQLite store, so a generation file other than the active one is
         left over from a process that died (a rebuild never activated, maybe never complete).
