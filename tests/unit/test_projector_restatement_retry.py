@@ -36,22 +36,29 @@ class RefusingOne(RestatementWriter):
         return []
 
 
-async def test_a_restatement_refused_for_good_holds_back_no_other_debt(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def owing_abc(tmp_path: Path) -> SqliteStore:
+    """A view store that applied A, B and C (offsets 0, 1, 2) and owes each a restatement."""
     store = SqliteStore(tmp_path / "views.db")
     store.create()
     plan = plan_batch(_batch({A: 0, B: 1, C: 2}), {}, lambda key: None)
     plan.owe = {A: Position(0, 0), B: Position(0, 1), C: Position(0, 2)}
     store.write("t", plan)
+    return store
+
+
+async def in_thread(work: Any, *args: Any) -> Any:
+    """The store's thread, in the test's own: the retry's awaits stay in order."""
+    return functools.partial(work, *args)()
+
+
+async def test_a_restatement_refused_for_good_holds_back_no_other_debt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = owing_abc(tmp_path)
     settings = ProjectorSettings(restate_retry_per_round=1, restate_retry_max_s=4)
     metrics = ProjectorMetrics()
     writer = RefusingOne(settings, metrics, bad=B)
     now = [0.0]
-
-    async def in_thread(work: Any, *args: Any) -> Any:
-        return functools.partial(work, *args)()
-
     owed = OwedRestatements(settings, store, metrics, writer, in_thread, clock=lambda: now[0])
     caplog.set_level(logging.INFO, "projector.restatement_retry")
     for _ in range(12):

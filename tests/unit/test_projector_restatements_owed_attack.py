@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any
 
 from projector.batch import ItemKey, plan_batch
 from projector.consumer import ConsumerLoop
@@ -23,7 +21,7 @@ from projector.restatements import Restatement, restatements
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from tests.factories import change
-from tests.unit.test_projector_restatement_retry import RefusingOne
+from tests.unit.test_projector_restatement_retry import RefusingOne, in_thread, owing_abc
 from tests.unit.test_projector_restatements import state
 from tests.unit.test_projector_restatements_owed import A, B, C, _batch
 
@@ -31,23 +29,15 @@ FULL_A = change("a", "42", minute=0, price="10.00", name="Mug")
 PARTIAL_A = change("a", "42", minute=5, price="8.00")  # the views keep the name: restated
 
 
-async def _in_thread(work: Any, *args: Any) -> Any:
-    return functools.partial(work, *args)()
-
-
 async def test_with_the_default_round_size_one_refused_for_good_holds_back_no_other_debt(
     tmp_path: Path,
 ) -> None:
-    store = SqliteStore(tmp_path / "views.db")
-    store.create()
-    plan = plan_batch(_batch({A: 0, B: 1, C: 2}), {}, lambda key: None)
-    plan.owe = {A: Position(0, 0), B: Position(0, 1), C: Position(0, 2)}
-    store.write("t", plan)
+    store = owing_abc(tmp_path)
     settings = ProjectorSettings()  # restate_retry_per_round: its default
     metrics = ProjectorMetrics()
     writer = RefusingOne(settings, metrics, bad=B)
     now = [0.0]
-    owed = OwedRestatements(settings, store, metrics, writer, _in_thread, clock=lambda: now[0])
+    owed = OwedRestatements(settings, store, metrics, writer, in_thread, clock=lambda: now[0])
     for _ in range(40):  # far more than a whole backoff's worth of rounds
         await owed.retry_due()
         now[0] += settings.restate_retry_max_s
@@ -108,7 +98,7 @@ async def test_a_debt_another_instance_left_on_the_shared_store_is_written(
     metrics = ProjectorMetrics()
     writer = Writing(settings, metrics, bad=C)
     now = [0.0]
-    a = OwedRestatements(settings, store, metrics, writer, _in_thread, clock=lambda: now[0])
+    a = OwedRestatements(settings, store, metrics, writer, in_thread, clock=lambda: now[0])
     await a.retry_due()  # A starts: nothing owed
     b_batch = plan_batch(_batch({A: 0}), {}, lambda key: None)
     b_batch.owe = {A: Position(0, 0)}  # B's batch: its restatement of A failed
@@ -142,7 +132,7 @@ async def test_thousands_owed_are_not_all_read_again_after_each_round(tmp_path: 
     settings = ProjectorSettings(restate_retry_per_round=4)
     metrics = ProjectorMetrics()
     writer = Writing(settings, metrics, bad=C)
-    owed = OwedRestatements(settings, store, metrics, writer, _in_thread, clock=lambda: 0.0)
+    owed = OwedRestatements(settings, store, metrics, writer, in_thread, clock=lambda: 0.0)
     for _ in range(11):  # ten rounds of four, and the one that finds the cycle's end
         await owed.retry_due()
     assert sorted(writer.written) == sorted(owed_keys)
