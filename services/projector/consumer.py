@@ -29,6 +29,7 @@ from projector.records import Incoming, Unreadable, read_record
 from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter
 from projector.restatements import restatements
+from projector.restatements_owed import at_or_past
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from runtime_support.quiet_logs import Outage
@@ -159,8 +160,8 @@ class ConsumerLoop(ConsumerProgress):
                 self.keep_past.positions, self.settings.topic
             )
         if (keep_from := self.keep_from) is not None:
-            unreadable = [u for u in unreadable if u.offset >= keep_from.get(u.partition, 0)]
-            owed = [r for r in owed if _at_or_past(plan.last_records[r.key], keep_from)]
+            unreadable = [u for u in unreadable if at_or_past(u, keep_from)]
+            owed = [r for r in owed if at_or_past(plan.last_records[r.key], keep_from)]
         if self.dead_letters is not None:
             await self.dead_letters.write(unreadable)
         if self.owed is not None:
@@ -376,7 +377,3 @@ class ConsumerLoop(ConsumerProgress):
                     "unreadable record skipped",
                     extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},
                 )
-
-
-def _at_or_past(record: Incoming, keep_from: dict[int, int]) -> bool:
-    return record.offset >= keep_from.get(record.partition, 0)

@@ -11,11 +11,25 @@ only writes the item's current state once more, which its position rule makes ha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
+from typing import Protocol
 
 from projector.batch import BatchPlan, ItemKey
 from projector.item_fold import Known, Position, Removed
 from projector.restatements import Restatement, snapshot
+
+
+class _Placed(Protocol):
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
+def at_or_past(record: _Placed, keep_from: Mapping[int, int]) -> bool:
+    """Whether a record is at or past `keep_from` (0 for a partition it does not name): one not
+    kept before, so this consumer keeps, restates and judges it."""
+    return record.offset >= keep_from.get(record.partition, 0)
 
 
 def settle_and_owe(
@@ -37,7 +51,7 @@ def settle_and_owe(
             for k, last in plan.last_records.items()
             if k in owed
             and k not in plan.owe
-            and (keep_from is None or last.offset >= keep_from.get(last.partition, 0))
+            and (keep_from is None or at_or_past(last, keep_from))
         ]
 
 
