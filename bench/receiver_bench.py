@@ -217,24 +217,24 @@ def run(
 
         ceiling = up("bench.apps:empty_app", 1, {}, "/docs", "ceiling.log")
         naive = up("bench.apps:baseline_app", 1, baseline, "/docs", "baseline.log")
-        one = up("receiver.main:app_from_env", 1, receiver, "/readyz", "receiver-1.log")
-        # Two workers as an operator runs them: `catalog-stream receiver` with WORKERS=2, a
-        # listening socket each (receiver.listening; uvicorn's --workers let one take all 64).
-        port = free_port()
-        two = stack.enter_context(
-            serve(
-                [sys.executable, "-m", "catalog_stream.cli", "receiver"],
-                port,
-                {
-                    **receiver,
-                    "CATALOG_RECEIVER_PORT": str(port),
-                    "CATALOG_RECEIVER_WORKERS": "2",
-                    "CATALOG_LOG_LEVEL": "WARNING",
-                },
-                "/readyz",
-                logs / "receiver-2.log",
-            )
-        )
+
+        def receiver_up(workers: int) -> Server:
+            """As an operator runs it: `catalog-stream receiver` (its own server settings,
+            receiver.main); with WORKERS=2 a listening socket each (receiver.listening;
+            uvicorn's --workers let one take all 64)."""
+            port = free_port()
+            env = {
+                **receiver,
+                "CATALOG_RECEIVER_PORT": str(port),
+                "CATALOG_RECEIVER_WORKERS": str(workers),
+                "CATALOG_LOG_LEVEL": "WARNING",
+            }
+            command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
+            log = logs / f"receiver-{workers}.log"
+            return stack.enter_context(serve(command, port, env, "/readyz", log))
+
+        one = receiver_up(1)
+        two = receiver_up(2)
         contenders = [
             Contender(CEILING, ceiling.url + PATH, "json", ceiling.pid),
             Contender(BASELINE, naive.url + PATH, "json", naive.pid),

@@ -66,6 +66,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "h11/",
             "anyio/",
             "receiver/app.py",
+            "receiver/response_writes.py",
             "receiver/intake_flow.py",
             "receiver/auth.py",
             "runtime_support/problems.py",
