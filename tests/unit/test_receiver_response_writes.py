@@ -210,3 +210,17 @@ async def test_a_held_head_leaves_before_close_and_not_after() -> None:
     held.write(b"HTTP/1.1 200 OK\r\n\r\n")
     await asyncio.sleep(0)  # the flush finds the transport closing: dropped, no write
     assert recorder.sent == [b"HTTP/1.1 400 Bad Request\r\n\r\n"]
+
+
+async def test_100_continue_is_not_held_while_the_client_waits_for_it() -> None:
+    """The interim head has no body after it: it must leave on its own for the body to come."""
+    async with serving(OneWriteHttpToolsProtocol, app_for(asyncio.Event())) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = b"POST /a HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 2\r\n"
+        writer.write(head + b"\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"{}")
+        final = await asyncio.wait_for(reader.readuntil(BODY), 10)
+        assert final.startswith(b"HTTP/1.1 200 OK\r\n")
+        writer.close()
