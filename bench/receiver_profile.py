@@ -66,7 +66,6 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "h11/",
             "anyio/",
             "receiver/app.py",
-            "receiver/response_writes.py",
             "receiver/intake_flow.py",
             "receiver/auth.py",
             "runtime_support/problems.py",

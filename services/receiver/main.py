@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from receiver.app import create_app
 from receiver.listening import shared_port_socket
-from receiver.response_writes import OneWriteHttpToolsProtocol
 from receiver.settings import ReceiverSettings
 from runtime_support.logs import configure_logging
 from runtime_support.tuning import tune_garbage_collector
@@ -47,7 +46,6 @@ def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        http=OneWriteHttpToolsProtocol,  # one socket write per response (response_writes)
         log_config=None,
         access_log=False,  # a line per request costs more than the request; /metrics counts them
         timeout_graceful_shutdown=30,
@@ -60,8 +58,7 @@ def app_from_env() -> FastAPI:
     """For `uvicorn --factory receiver.main:app_from_env` (for several workers prefer
     CATALOG_RECEIVER_WORKERS, whose sockets spread connections: receiver.listening; pass
     uvicorn `--forwarded-allow-ips` the same list as CATALOG_RECEIVER_TRUSTED_PROXIES, or
-    `--no-proxy-headers` when it is empty, and `--http
-    receiver.response_writes:OneWriteHttpToolsProtocol` for one write per response)."""
+    `--no-proxy-headers` when it is empty)."""
     configure_logging()
     app = create_app(settings_from_env())
     tune_garbage_collector()
