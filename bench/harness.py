@@ -13,10 +13,12 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from catalog_stream.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "load.lua"
@@ -159,6 +161,23 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def operator_receiver(
+    env: dict[str, str], workers: int, log: Path
+) -> AbstractContextManager[Server]:
+    """The receiver as an operator runs it: `catalog-stream receiver` (the server settings of
+    receiver.main; with WORKERS above 1 a listening socket each, receiver.listening) on a free
+    port, `env` (receiver_env, perhaps a PYTHONPATH) added."""
+    port = free_port()
+    env = {
+        **env,
+        "CATALOG_RECEIVER_PORT": str(port),
+        "CATALOG_RECEIVER_WORKERS": str(workers),
+        "CATALOG_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
+    return serve(command, port, env, "/readyz", log)
 
 
 def receiver_env(bootstrap: str, topic: str, dead_letter_topic: str, secret: str) -> dict[str, str]:

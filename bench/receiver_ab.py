@@ -14,13 +14,12 @@ import argparse
 import asyncio
 import statistics
 import subprocess
-import sys
 import tempfile
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.harness import ROOT, Server, receiver_env, serve, uvicorn
+from bench.harness import ROOT, Server, operator_receiver, receiver_env, serve, uvicorn
 from bench.receiver_bench import PATH, SECRET, interleaved
 from bench.receiver_rounds import Contender, Row, medians, round_ratios
 from catalog_contract import topics
@@ -78,17 +77,11 @@ def run(revision: str, connections: list[int], rounds: int, seconds: int) -> lis
             with ExitStack() as stack:
 
                 def receiver(name: str, pythonpath: str | None) -> Server:
-                    port = free_port()
-                    env = {
-                        **receiver_env(bootstrap, ours.name, dead.name, SECRET),
-                        "CATALOG_RECEIVER_PORT": str(port),
-                        "CATALOG_LOG_LEVEL": "WARNING",
-                    }
+                    env = receiver_env(bootstrap, ours.name, dead.name, SECRET)
                     if pythonpath is not None:
                         env["PYTHONPATH"] = pythonpath
-                    command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
                     log = work / f"{name.replace(' ', '-')}.log"
-                    return stack.enter_context(serve(command, port, env, "/readyz", log))
+                    return stack.enter_context(operator_receiver(env, 1, log))
 
                 port = free_port()
                 naive = stack.enter_context(

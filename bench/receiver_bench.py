@@ -8,7 +8,6 @@ import asyncio
 import json
 import re
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from bench.harness import (
     Server,
     connections_per_process,
     cpu_seconds,
+    operator_receiver,
     peak_rss_mb,
     receiver_env,
     serve,
@@ -218,20 +218,10 @@ def run(
         ceiling = up("bench.apps:empty_app", 1, {}, "/docs", "ceiling.log")
         naive = up("bench.apps:baseline_app", 1, baseline, "/docs", "baseline.log")
 
+        # As operators run it (uvicorn's --workers let one worker take all 64 connections).
         def receiver_up(workers: int) -> Server:
-            """As an operator runs it: `catalog-stream receiver` (its own server settings,
-            receiver.main); with WORKERS=2 a listening socket each (receiver.listening;
-            uvicorn's --workers let one take all 64)."""
-            port = free_port()
-            env = {
-                **receiver,
-                "CATALOG_RECEIVER_PORT": str(port),
-                "CATALOG_RECEIVER_WORKERS": str(workers),
-                "CATALOG_LOG_LEVEL": "WARNING",
-            }
-            command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
             log = logs / f"receiver-{workers}.log"
-            return stack.enter_context(serve(command, port, env, "/readyz", log))
+            return stack.enter_context(operator_receiver(receiver, workers, log))
 
         one = receiver_up(1)
         two = receiver_up(2)
