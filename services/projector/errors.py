@@ -19,7 +19,7 @@ class PositionConflict(ProjectorError):
 
 class GenerationMoved(ProjectorError):
     """Another instance switched the views to a new generation: this batch was not written to
-    the retired one; the consumer stops and the runtime follows (Runtime._follow)."""
+    the retired one; the consumer stops and the runtime follows (GenerationFollower)."""
 
 
 class StoreRefused(ProjectorError):

@@ -6,7 +6,7 @@ Every live batch reads the pointer row FOR SHARE in its own transaction and is n
 the pointer names another schema (PostgresStore.write). A switch holds that row FOR UPDATE from
 reading the old generation's positions to moving the pointer, so no batch lands in the old
 generation in between, and every batch after it sees the move: each instance then reopens the
-new generation (Runtime._follow). A retired schema is dropped once no live instance uses it.
+new generation (GenerationFollower). A retired schema is dropped once no live instance uses it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from projector.postgres_store import DDL_LOCK, PostgresStore
 from projector.store import ViewStore
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-# An instance that has not said for 15 seconds is gone (it says every second, Runtime._watch).
+# An instance that has not said for 15 seconds is gone (it says every second, GenerationFollower).
 # How long a switch waits for live batches to leave the pointer row: a stopped instance's open
 # batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
 SWITCH_LOCK_WAIT = "30s"

@@ -21,6 +21,7 @@ from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.delivery_history import fill_from_topic
 from projector.errors import ProjectorError
+from projector.generation_follower import GenerationFollower
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
@@ -31,8 +32,6 @@ from projector.streams import StreamSlots
 from projector.topic_writer import TopicWriter
 
 log = logging.getLogger(__name__)
-HEARTBEAT_S = 1.0  # how often an instance says what it uses and checks the pointer
-FOLLOW_WAIT_S = 30.0  # how long a switch waits for the other instances to leave the old views
 
 
 @dataclass
@@ -76,14 +75,14 @@ class Runtime:
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
         self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
-        self._retired: list[ViewStore] = []  # replaced generations, deleted after a grace time
         self.streams = StreamSlots(settings.stream_max)
         self._pruner: asyncio.Task[None] | None = None
-        self._watcher: asyncio.Task[None] | None = None  # follows the pointer (PostgreSQL)
-        self._followed: asyncio.Task[None] | None = None  # closes what it followed from
-        self._moved = asyncio.Event()  # the live consumer saw another instance's switch
-        self._switching = False
-        self._building: ViewStore | None = None
+        self.follower = GenerationFollower(self)  # several instances on one store
+        # A switch or a follow is under way: set before the live consumer stops, so that
+        # neither starts while the other stops it (no two live consumers, no switch from views
+        # this instance no longer serves).
+        self.moving = False
+        self.building: ViewStore | None = None
 
     def _live_projector(
         self, store: ViewStore, keep_from: dict[int, int] | None = None
@@ -111,8 +110,8 @@ class Runtime:
             self._start_live()
         self._pruner = asyncio.create_task(self._prune_feed())
         if self.generations.shared:
-            await self._heartbeat()
-            self._watcher = asyncio.create_task(self._watch())
+            await self.follower.heartbeat()
+            self.follower.start()
 
     async def _prune_feed(self) -> None:
         """Keep the change feed to its newest `changes_retain` changes (README: Read API)."""
@@ -149,14 +148,14 @@ class Runtime:
             return
         if task.exception() is None:
             if self.projector.moved:
-                self._moved.set()
+                self.follower.moved.set()
             return
         self.failure = f"consumer stopped: {task.exception()!r}"
         log.critical("the live consumer died; exiting", exc_info=task.exception())
         if self.on_failure is not None:
             self.on_failure()
 
-    async def _stop_live_consumer(self) -> None:
+    async def stop_live_consumer(self) -> None:
         self._stop_live.set()
         if self._live is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -164,11 +163,7 @@ class Runtime:
             self._live = None
 
     async def stop(self) -> None:
-        for watching in (self._watcher, self._followed):
-            if watching is not None:
-                watching.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await watching
+        await self.follower.stop()
         if self._history is not None:
             self._history.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -181,9 +176,9 @@ class Runtime:
             self._rebuild.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._rebuild
-        await self._stop_live_consumer()
+        await self.stop_live_consumer()
         await self.writer.stop()
-        await self._discard_retired()
+        await self.follower.discard_retired()
         self.store.close()
         if self.generations.shared:  # uses nothing now: a switch elsewhere need not wait
             with contextlib.suppress(Exception):
@@ -218,11 +213,11 @@ class Runtime:
         # generation's positions, on every instance's partitions (read per batch): the builder
         # reads on past where they stop at the switch, and only it applies those records.
         builder.keep_past = self.store
-        self._building = fresh
+        self.building = fresh
         base = self.store  # what it is built against (keep_past, feed_from)
         stop_builder = asyncio.Event()
         try:
-            await self._heartbeat()  # in use before it exists: no start takes it as abandoned
+            await self.follower.heartbeat()  # in use before it exists: not taken as abandoned
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
@@ -233,7 +228,7 @@ class Runtime:
                     task.result()  # raises what stopped it
                 self._report(builder)
                 await asyncio.sleep(0.2)
-            await self._switch_to(fresh, builder, stop_builder, task)
+            await self._switch_to(base, fresh, builder, stop_builder, task)
         except Exception as exc:
             log.exception("rebuild failed; the active generation keeps serving")
             stop_builder.set()
@@ -241,7 +236,7 @@ class Runtime:
             await asyncio.to_thread(self.generations.discard, fresh)
             raise
         finally:
-            self._building = None
+            self.building = None
 
     def _report(self, builder: ConsumerLoop) -> None:
         status = self.rebuild_status
@@ -252,14 +247,34 @@ class Runtime:
 
     async def _switch_to(
         self,
+        base: ViewStore,
         fresh: ViewStore,
         builder: ConsumerLoop,
         stop_builder: asyncio.Event,
         task: asyncio.Task[None],
     ) -> None:
-        await self._stop_live_consumer()
-        old, kept = self.store, dict(self.projector.kept)
-        self._switching = True
+        if self.moving or self.store is not base:  # following another instance's switch
+            raise ProjectorError("another instance switched the views")
+        self.moving = True  # before the live consumer stops: no follow starts meanwhile
+        try:
+            await self.stop_live_consumer()
+            kept = dict(self.projector.kept)
+            await self._move_pointer(base, fresh, builder, stop_builder, task, kept)
+        finally:
+            self.moving = False
+        self.rebuild_status.state, self.rebuild_status.finished_at = "done", time.time()
+        log.info("views rebuilt", extra={"generation": self.rebuild_status.generation})
+        await self.follower.retire(base, drop=True)
+
+    async def _move_pointer(
+        self,
+        old: ViewStore,
+        fresh: ViewStore,
+        builder: ConsumerLoop,
+        stop_builder: asyncio.Event,
+        task: asyncio.Task[None],
+        kept: dict[int, int],
+    ) -> None:
         try:
             # Held from reading the old generation's positions to moving the pointer: no
             # instance writes a batch into the old generation in between (generations_postgres).
@@ -286,17 +301,12 @@ class Runtime:
         except Exception:
             # No switch: the active generation keeps serving, and keeps being updated (else its
             # views freeze, and every `min_position` read waits into a 504 from then on).
-            self._switching = False
             self.projector = self._live_projector(old, kept)
             self._start_live()
             raise
         # The switch itself: readers that took `self.store` before this line finish on the old,
         # complete generation; later ones get the new, complete one.
-        self._use(fresh, kept)
-        self._switching = False
-        self.rebuild_status.state, self.rebuild_status.finished_at = "done", time.time()
-        log.info("views rebuilt", extra={"generation": self.rebuild_status.generation})
-        await self._retire(old, drop=True)
+        self.use(fresh, kept)
 
     @staticmethod
     async def _until_reached(
@@ -314,67 +324,7 @@ class Runtime:
                 return
             await asyncio.sleep(0.05)
 
-    def _use(self, store: ViewStore, kept: dict[int, int]) -> None:
+    def use(self, store: ViewStore, kept: dict[int, int]) -> None:
         self.store = store
         self.projector = self._live_projector(store, kept)
         self._start_live()
-
-    async def _retire(self, old: ViewStore, drop: bool) -> None:
-        """Readers holding the old generation finish, then it is closed; dropped by the instance
-        that switched, once no other instance uses it (else at a later start)."""
-        self._retired.append(old)
-        await asyncio.sleep(1)
-        await self._discard_retired(drop, wait_s=FOLLOW_WAIT_S)
-
-    async def _discard_retired(self, drop: bool = True, wait_s: float = 0) -> None:
-        while self._retired:
-            old = self._retired[-1]
-            deadline = time.monotonic() + wait_s
-            in_use = drop and await asyncio.to_thread(self.generations.in_use_elsewhere, old.name)
-            while in_use and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-                in_use = await asyncio.to_thread(self.generations.in_use_elsewhere, old.name)
-            if in_use:
-                log.warning("a retired generation is still in use elsewhere; a later start "
-                            "deletes it", extra={"generation": old.name})  # fmt: skip
-            if drop and not in_use:
-                await asyncio.to_thread(self.generations.discard, old)
-            else:
-                old.close()
-            self._retired.remove(old)
-
-    # --- instances sharing the generations (PostgreSQL) ------------------------------------
-
-    def _in_use(self) -> list[str]:
-        building = [self._building.name] if self._building is not None else []
-        return [self.store.name, *(r.name for r in self._retired), *building]
-
-    async def _heartbeat(self) -> str | None:
-        return await asyncio.to_thread(self.generations.heartbeat, self._in_use())
-
-    async def _watch(self) -> None:
-        """Say which generations this instance uses, and follow the pointer when another
-        instance's rebuild moves it (at once if the live consumer saw the move in a batch)."""
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), HEARTBEAT_S)
-            self._moved.clear()
-            try:
-                active = await self._heartbeat()
-                if active is not None and active != self.store.name and not self._switching:
-                    await self._follow()
-            except Exception as exc:  # the watch goes on: the next second retries
-                log.warning("could not follow the active generation: %s", exc)
-
-    async def _follow(self) -> None:
-        """Another instance switched the views: serve and update the new generation, from its
-        positions; what this instance kept before is not kept again."""
-        await self._stop_live_consumer()
-        old, kept = self.store, dict(self.projector.kept)
-        fresh = await asyncio.to_thread(self.generations.open_active)
-        await asyncio.to_thread(fresh.create)
-        self._use(fresh, kept)
-        log.info("views switched by another instance", extra={"generation": fresh.name})
-        if self.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
-            self.rebuild_status = RebuildStatus(generation=fresh.name)
-        self._followed = asyncio.create_task(self._retire(old, drop=False))

@@ -52,7 +52,7 @@ async def test_a_failed_switch_leaves_the_active_generation_a_live_consumer(
         done = asyncio.create_task(asyncio.sleep(0))
         await done
         with pytest.raises(StoreUnavailable):
-            await runtime._switch_to(fresh, builder, stop_builder, done)
+            await runtime._switch_to(active, fresh, builder, stop_builder, done)
         assert runtime.store is active
         # The active generation is read AND updated: a live consumer runs on it again.
         assert runtime._live is not None

@@ -1,0 +1,121 @@
+"""Several instances on one PostgreSQL store: each says every second which generations it uses
+(so that no other instance drops one under its readers or its rebuild), and follows the pointer
+when another instance's rebuild moves it (generations_postgres). Retired generations are closed
+once their readers finished, and dropped once no instance uses them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from projector.store import ViewStore
+
+if TYPE_CHECKING:
+    from projector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 1.0  # how often an instance says what it uses and checks the pointer
+FOLLOW_WAIT_S = 30.0  # how long a switch waits for the other instances to leave the old views
+
+
+class GenerationFollower:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.moved = asyncio.Event()  # the live consumer saw another instance's switch
+        self.retired: list[ViewStore] = []  # replaced generations, closed after a grace time
+        self._tasks: set[asyncio.Task[None]] = set()  # the watch, follows and their retiring
+
+    def start(self) -> None:
+        self._spawn(self._watch())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def in_use(self) -> list[str]:
+        runtime = self.runtime
+        building = [runtime.building.name] if runtime.building is not None else []
+        return [runtime.store.name, *(r.name for r in self.retired), *building]
+
+    async def heartbeat(self) -> str | None:
+        return await asyncio.to_thread(self.runtime.generations.heartbeat, self.in_use())
+
+    async def _watch(self) -> None:
+        """Say which generations this instance uses, and follow the pointer when another
+        instance's rebuild moves it (at once if the live consumer saw the move in a batch)."""
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.moved.wait(), HEARTBEAT_S)
+            self.moved.clear()
+            try:
+                active = await self.heartbeat()
+            except Exception as exc:  # the watch goes on: the next second retries
+                log.warning("could not check the active generation: %s", exc)
+                continue
+            runtime = self.runtime
+            if active is not None and active != runtime.store.name and not runtime.moving:
+                # Set here, before anything awaits: a rebuild's switch does not start meanwhile,
+                # and the follow runs beside the watch, whose heartbeats go on (it may take long
+                # to stop a slow consumer, and this instance still uses the old generation).
+                runtime.moving = True
+                self._spawn(self._follow())
+
+    async def _follow(self) -> None:
+        """Another instance switched the views: serve and update the new generation, from its
+        positions; what this instance kept before is not kept again."""
+        runtime = self.runtime
+        try:
+            await runtime.stop_live_consumer()
+            old, kept = runtime.store, dict(runtime.projector.kept)
+            fresh = await asyncio.to_thread(runtime.generations.open_active)
+            await asyncio.to_thread(fresh.create)
+            runtime.use(fresh, kept)
+        except Exception as exc:  # the next heartbeat tries again
+            log.warning("could not follow the active generation: %s", exc)
+            return
+        finally:
+            runtime.moving = False
+        log.info("views switched by another instance", extra={"generation": fresh.name})
+        if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
+            runtime.rebuild_status = type(runtime.rebuild_status)(generation=fresh.name)
+        await self.retire(old, drop=False)
+
+    async def retire(self, old: ViewStore, drop: bool) -> None:
+        """Readers holding the old generation finish, then it is closed; dropped by the instance
+        that switched, once no other instance uses it (else at a later start)."""
+        self.retired.append(old)  # before any await: every heartbeat says it is in use
+        await asyncio.sleep(1)
+        await self._discard(old, drop, wait_s=FOLLOW_WAIT_S)
+
+    async def discard_retired(self) -> None:
+        for old in list(self.retired):
+            await self._discard(old, drop=True, wait_s=0)
+
+    async def _discard(self, old: ViewStore, drop: bool, wait_s: float) -> None:
+        generations = self.runtime.generations
+        deadline = time.monotonic() + wait_s
+        in_use = drop and await asyncio.to_thread(generations.in_use_elsewhere, old.name)
+        while in_use and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            in_use = await asyncio.to_thread(generations.in_use_elsewhere, old.name)
+        if old not in self.retired:
+            return  # discarded meanwhile (at stop)
+        self.retired.remove(old)
+        if in_use:
+            log.warning("a retired generation is still in use elsewhere; a later start "
+                        "deletes it", extra={"generation": old.name})  # fmt: skip
+        if drop and not in_use:
+            await asyncio.to_thread(generations.discard, old)
+        else:
+            old.close()
