@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
@@ -26,10 +27,12 @@ from catalog_contract.writing import product_records
 from catalog_stream.broker import free_port
 from projector.app import create_app as create_projector
 from projector.generations import Generations
+from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
 from receiver.settings import ReceiverSettings
+from tests.factories import change
 from tests.projector_harness import projector_in_process
 
 SECRET = "test-secret-0123456789"
@@ -166,6 +169,51 @@ class Only(Generations):
 
     def discard(self, store: ViewStore) -> None:
         raise NotImplementedError("this test serves one fixed store")
+
+
+def price_wave(minute: int, items: int) -> list[ProductChange]:
+    """A new price for each of items i0.. of catalog c1 (`minute.nn`): a change each."""
+    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(items)]
+
+
+@asynccontextmanager
+async def instances_sharing(
+    settings: ProjectorSettings, generations: Sequence[Generations], holding: int
+) -> AsyncIterator[list[tuple[Runtime, httpx.AsyncClient]]]:
+    """Projector instances in-process on one store (`generations` each, e.g. one PostgreSQL
+    database) and one consumer group: each has partitions, and the views hold `holding`
+    records. Their runtimes and clients."""
+    async with AsyncExitStack() as stack:
+        instances = [
+            await stack.enter_async_context(projector_in_process(settings, g)) for g in generations
+        ]
+        runtimes = [runtime for runtime, _ in instances]
+        await eventually(lambda: all(r.projector.assigned for r in runtimes), timeout_s=60)
+
+        def holds() -> bool:
+            return sum(runtimes[0].store.positions(settings.topic).values()) == holding
+
+        await eventually(holds)
+        yield instances
+
+
+def generation_schemas(url: str) -> set[str]:
+    """The generation schemas (`views`, `views_<n>`) in a PostgreSQL database."""
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^views(_[0-9]+)?$'"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def active_generation(url: str) -> str:
+    """The schema the pointer row names in a PostgreSQL database."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def records_applied(response: httpx.Response) -> int:

@@ -13,6 +13,7 @@ import pytest
 from projector.batch import BatchPlan, plan_batch
 from projector.errors import GenerationMoved
 from projector.generations_postgres import PostgresGenerations
+from projector.postgres_store import PostgresStore
 from projector.records import Incoming
 from tests.factories import change
 from tests.postgres import LocalPostgres
@@ -26,6 +27,12 @@ def _generations(postgres: LocalPostgres) -> PostgresGenerations:
     return PostgresGenerations(postgres.create_database(f"gens_{uuid.uuid4().hex[:12]}"))
 
 
+def _made(store: PostgresStore) -> PostgresStore:
+    """The generation with its tables made."""
+    store.create()
+    return store
+
+
 def _schemas(url: str) -> set[str]:
     with psycopg.connect(url) as connection:
         return {str(r[0]) for r in connection.execute("SELECT nspname FROM pg_namespace")}
@@ -36,10 +43,8 @@ def test_a_live_batch_is_not_written_once_another_instance_moved_the_pointer(
 ) -> None:
     one = _generations(postgres)
     other = PostgresGenerations(one.url)  # another instance
-    live = one.open_active()
-    live.create()
-    fresh = other.open_new()
-    fresh.create()
+    live = _made(one.open_active())
+    fresh = _made(other.open_new())
     other.activate(fresh)
     with pytest.raises(GenerationMoved):
         live.write("t", _plan())
@@ -56,10 +61,8 @@ def test_a_live_batch_waits_for_a_switch_in_progress_and_is_then_refused(
     postgres: LocalPostgres,
 ) -> None:
     generations = _generations(postgres)
-    live = generations.open_active()
-    live.create()
-    fresh = generations.open_new()
-    fresh.create()
+    live = _made(generations.open_active())
+    fresh = _made(generations.open_new())
     outcome: list[BaseException | None] = []
 
     def write() -> None:
@@ -89,8 +92,7 @@ def test_a_switch_given_up_leaves_the_pointer_and_lets_batches_through(
     postgres: LocalPostgres,
 ) -> None:
     generations = _generations(postgres)
-    live = generations.open_active()
-    live.create()
+    live = _made(generations.open_active())
     with generations.holding_pointer():
         pass  # the rebuild failed before activating
     live.write("t", _plan())
@@ -104,8 +106,7 @@ def test_a_start_drops_only_the_generations_no_live_instance_uses(
 ) -> None:
     starting = _generations(postgres)
     running = PostgresGenerations(starting.url)
-    active = starting.open_active()
-    active.create()
+    active = _made(starting.open_active())
     building, abandoned = running.open_new(), starting.open_new()
     running.heartbeat([active.name, building.name])  # a rebuild under way elsewhere
     building.create()

@@ -10,25 +10,24 @@ import asyncio
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
 from tests.conftest import make_topics
-from tests.factories import change
 from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
-from tests.support import eventually, produce_events, projector_settings
+from tests.support import (
+    eventually,
+    instances_sharing,
+    price_wave,
+    produce_events,
+    projector_settings,
+)
 
 pytestmark = pytest.mark.broker
 ITEMS = 4
 EXPIRY_S = 15  # an instance unheard of for this long is gone (generations_postgres)
-
-
-def _wave(minute: int) -> list[Any]:
-    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(ITEMS)]
 
 
 class _SlowToFollow(PostgresGenerations):
@@ -52,10 +51,10 @@ async def test_an_instance_slow_to_follow_a_switch_keeps_saying_it_uses_the_old_
     topics = await make_topics(kafka_bootstrap, partitions=1)
     url = postgres.create_database("rebuild_follow_slow")
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, _wave(1))
+    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
     generations = _SlowToFollow(url)
-    async with projector_in_process(settings, generations) as (runtime, client):
-        await eventually(lambda: sum(runtime.store.positions(topics.product).values()) == ITEMS)
+    async with instances_sharing(settings, [generations], ITEMS) as instances:
+        [(runtime, client)] = instances
         old = runtime.store.name
         other = PostgresGenerations(url)  # another instance, whose rebuild switches
         fresh = other.open_new()
@@ -74,7 +73,7 @@ async def test_an_instance_slow_to_follow_a_switch_keeps_saying_it_uses_the_old_
             generations.go.set()
         await eventually(lambda: runtime.store.name == fresh.name, timeout_s=30)
         await eventually(lambda: not other.in_use_elsewhere(old), timeout_s=30)  # left it
-        await produce_events(kafka_bootstrap, topics.product, _wave(2))
+        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
         for n in range(ITEMS):
 
             async def priced(n: int = n) -> bool:

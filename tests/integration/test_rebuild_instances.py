@@ -10,7 +10,6 @@ import asyncio
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -21,18 +20,20 @@ from catalog_contract.keys import product_key
 from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
 from tests.conftest import make_topics
-from tests.factories import change
 from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, produce_events, projector_settings, read_topic
+from tests.support import (
+    ADMIN,
+    eventually,
+    generation_schemas,
+    instances_sharing,
+    price_wave,
+    produce_events,
+    projector_settings,
+    read_topic,
+)
 
 pytestmark = pytest.mark.broker
 ITEMS = 24
-
-
-def _wave(minute: int) -> list[Any]:
-    """A new price for every item (a change each)."""
-    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(ITEMS)]
 
 
 async def _produce_broken(bootstrap: str, topic: str, n: int) -> bytes:
@@ -44,12 +45,6 @@ async def _produce_broken(bootstrap: str, topic: str, n: int) -> bytes:
     finally:
         await producer.stop()
     return value
-
-
-def _schemas(url: str) -> set[str]:
-    with psycopg.connect(url) as connection:
-        rows = connection.execute("SELECT nspname FROM pg_namespace").fetchall()
-    return {str(r[0]) for r in rows}
 
 
 def _feed(url: str, schema: str) -> list[tuple[int, int, str]]:
@@ -67,16 +62,12 @@ async def test_a_rebuild_on_one_instance_moves_every_instance(
     url = postgres.create_database("rebuild_instances")
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
     minute = 1
-    await produce_events(kafka_bootstrap, topics.product, _wave(minute))
+    await produce_events(kafka_bootstrap, topics.product, price_wave(minute, ITEMS))
     broken = [await _produce_broken(kafka_bootstrap, topics.product, 0)]
-    async with (
-        projector_in_process(settings, PostgresGenerations(url)) as (first, first_client),
-        projector_in_process(settings, PostgresGenerations(url)) as (second, second_client),
-    ):
-        runtimes = [first, second]
-        # Both instances read some of the partitions, and the views hold the first wave.
-        await eventually(lambda: all(r.projector.assigned for r in runtimes), timeout_s=60)
-        await eventually(lambda: sum(first.store.positions(topics.product).values()) == ITEMS + 1)
+    both = [PostgresGenerations(url), PostgresGenerations(url)]
+    # Both instances read some of the partitions, and the views hold the first wave.
+    async with instances_sharing(settings, both, holding=ITEMS + 1) as instances:
+        [(first, first_client), (second, second_client)] = instances
         old = first.store.name
         stop = asyncio.Event()
 
@@ -84,7 +75,7 @@ async def test_a_rebuild_on_one_instance_moves_every_instance(
             nonlocal minute
             while not stop.is_set():
                 minute += 1
-                await produce_events(kafka_bootstrap, topics.product, _wave(minute))
+                await produce_events(kafka_bootstrap, topics.product, price_wave(minute, ITEMS))
                 if minute % 5 == 0:
                     broken.append(await _produce_broken(kafka_bootstrap, topics.product, minute))
                 await asyncio.sleep(0.2)
@@ -138,7 +129,7 @@ async def test_a_rebuild_on_one_instance_moves_every_instance(
         # nothing) before the store refused it. Those were the feed's "missing" batch.
         assert restated == []
         # The retired schema is dropped once both instances left it.
-        await eventually(lambda: old not in _schemas(url), timeout_s=60)
-        assert new in _schemas(url)
+        await eventually(lambda: old not in generation_schemas(url), timeout_s=60)
+        assert new in generation_schemas(url)
     dead = await read_topic(kafka_bootstrap, topics.projector_dead_letter)
     assert set(broken) <= {d.value for d in dead}

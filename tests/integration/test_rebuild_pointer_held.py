@@ -7,24 +7,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from projector.generations_postgres import PostgresGenerations
 from tests.conftest import make_topics
-from tests.factories import change
 from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, produce_events, projector_settings
+from tests.support import (
+    ADMIN,
+    eventually,
+    instances_sharing,
+    price_wave,
+    produce_events,
+    projector_settings,
+)
 
 pytestmark = pytest.mark.broker
 ITEMS = 6
-
-
-def _wave(minute: int) -> list[Any]:
-    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(ITEMS)]
 
 
 async def test_a_switch_does_not_wait_for_ever_for_a_stopped_instances_batch(
@@ -33,9 +33,9 @@ async def test_a_switch_does_not_wait_for_ever_for_a_stopped_instances_batch(
     topics = await make_topics(kafka_bootstrap, partitions=1)
     url = postgres.create_database("rebuild_pointer_held")
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, _wave(1))
-    async with projector_in_process(settings, PostgresGenerations(url)) as (runtime, client):
-        await eventually(lambda: sum(runtime.store.positions(topics.product).values()) == ITEMS)
+    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    async with instances_sharing(settings, [PostgresGenerations(url)], ITEMS) as instances:
+        [(runtime, client)] = instances
         old = runtime.store.name
         # What a stopped instance's batch holds (PostgresStore.write), left open.
         stuck = psycopg.connect(url)
@@ -51,7 +51,7 @@ async def test_a_switch_does_not_wait_for_ever_for_a_stopped_instances_batch(
         assert runtime.rebuild_status.state == "failed", runtime.rebuild_status
         assert runtime.store.name == old
         # The active generation is updated again.
-        await produce_events(kafka_bootstrap, topics.product, _wave(2))
+        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
         for n in range(ITEMS):
 
             async def priced(n: int = n) -> bool:

@@ -10,40 +10,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
 from tests.conftest import make_topics
-from tests.factories import change
 from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, produce_events, projector_settings
+from tests.support import (
+    ADMIN,
+    active_generation,
+    eventually,
+    generation_schemas,
+    instances_sharing,
+    price_wave,
+    produce_events,
+    projector_settings,
+)
 
 pytestmark = pytest.mark.broker
 ITEMS = 12
-
-
-def _wave(minute: int) -> list[Any]:
-    return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(ITEMS)]
-
-
-def _generation_schemas(url: str) -> set[str]:
-    with psycopg.connect(url) as connection:
-        rows = connection.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^views(_[0-9]+)?$'"
-        ).fetchall()
-    return {str(r[0]) for r in rows}
-
-
-def _pointer(url: str) -> str:
-    with psycopg.connect(url) as connection:
-        row = connection.execute(
-            "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
-        ).fetchone()
-    assert row is not None
-    return str(row[0])
 
 
 class _SlowToStart(PostgresGenerations):
@@ -72,15 +57,12 @@ async def test_a_rebuild_that_overlaps_another_instances_rebuild_ends(
     topics = await make_topics(kafka_bootstrap, partitions=2)
     url = postgres.create_database("rebuild_overlapping")
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, _wave(1))
+    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
     go = threading.Event()
-    async with (
-        projector_in_process(settings, PostgresGenerations(url)) as (first, first_client),
-        projector_in_process(settings, _SlowToStart(url, go)) as (second, second_client),
-    ):
+    both = [PostgresGenerations(url), _SlowToStart(url, go)]
+    async with instances_sharing(settings, both, ITEMS) as instances:
+        [(first, first_client), (second, second_client)] = instances
         runtimes = [first, second]
-        await eventually(lambda: all(r.projector.assigned for r in runtimes), timeout_s=60)
-        await eventually(lambda: sum(first.store.positions(topics.product).values()) == ITEMS)
         old = first.store.name
         try:
             slow = await second_client.post("/v1/admin/rebuild", headers=ADMIN)
@@ -89,18 +71,18 @@ async def test_a_rebuild_that_overlaps_another_instances_rebuild_ends(
             assert fast.status_code == 202
             await eventually(lambda: first.rebuild_status.state != "running", timeout_s=60)
             assert first.rebuild_status.state == "done", first.rebuild_status
-            active = _pointer(url)
+            active = active_generation(url)
             # The other instance follows, and the retired generation goes once it left it.
             await eventually(lambda: second.store.name == active, timeout_s=30)
-            await eventually(lambda: old not in _generation_schemas(url), timeout_s=60)
+            await eventually(lambda: old not in generation_schemas(url), timeout_s=60)
         finally:
             go.set()  # the slow rebuild goes on
         # It ends: switched after the first (done), or refused (failed, nothing switched).
         await eventually(lambda: second.rebuild_status.state != "running", timeout_s=60)
-        active = _pointer(url)
+        active = active_generation(url)
         await eventually(lambda: all(r.store.name == active for r in runtimes), timeout_s=30)
         # Both keep updating the active generation.
-        await produce_events(kafka_bootstrap, topics.product, _wave(2))
+        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
         for client in (first_client, second_client):
             for n in range(ITEMS):
 
@@ -110,4 +92,4 @@ async def test_a_rebuild_that_overlaps_another_instances_rebuild_ends(
 
                 await eventually(priced, timeout_s=60)
         # Only the active generation is left.
-        await eventually(lambda: _generation_schemas(url) == {active}, timeout_s=60)
+        await eventually(lambda: generation_schemas(url) == {active}, timeout_s=60)
