@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0  # how often an instance says what it uses and checks the pointer
 FOLLOW_WAIT_S = 30.0  # how long a switch waits for the other instances to leave the old views
+# How often a running instance drops generations no live instance uses (a rebuild whose process
+# was killed): not only at a later start, when the schema may have sat there for weeks.
+ABANDONED_EVERY_S = 300.0
 
 
 class GenerationFollower:
@@ -28,6 +31,7 @@ class GenerationFollower:
         self.moved = asyncio.Event()  # the live consumer saw another instance's switch
         self.retired: list[ViewStore] = []  # replaced generations, closed after a grace time
         self._tasks: set[asyncio.Task[None]] = set()  # the watch, follows and their retiring
+        self._sweeping: asyncio.Task[None] | None = None  # dropping abandoned generations
 
     def start(self) -> None:
         self._spawn(self._watch())
@@ -54,10 +58,16 @@ class GenerationFollower:
     async def _watch(self) -> None:
         """Say which generations this instance uses, and follow the pointer when another
         instance's rebuild moves it (at once if the live consumer saw the move in a batch)."""
+        swept = time.monotonic()
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.moved.wait(), HEARTBEAT_S)
             self.moved.clear()
+            if time.monotonic() - swept >= ABANDONED_EVERY_S and not self._is_sweeping():
+                swept = time.monotonic()  # beside the watch: a DROP may wait for locks
+                self._sweeping = asyncio.create_task(self._sweep())
+                self._tasks.add(self._sweeping)
+                self._sweeping.add_done_callback(self._tasks.discard)
             try:
                 active = await self.heartbeat()
             except Exception as exc:  # the watch goes on: the next second retries
@@ -70,6 +80,18 @@ class GenerationFollower:
                 # to stop a slow consumer, and this instance still uses the old generation).
                 runtime.moving = True
                 self._spawn(self._follow())
+
+    def _is_sweeping(self) -> bool:
+        return self._sweeping is not None and not self._sweeping.done()
+
+    async def _sweep(self) -> None:
+        try:
+            found = await asyncio.to_thread(self.runtime.generations.discard_abandoned)
+        except Exception as exc:  # the next sweep tries again
+            log.warning("could not delete abandoned generations: %s", exc)
+            return
+        if found:
+            log.warning("deleted generations a stopped process left", extra={"names": found})
 
     async def _follow(self) -> None:
         """Another instance switched the views: serve and update the new generation, from its

@@ -167,21 +167,23 @@ class PostgresGenerations(Generations):
         generation = re.compile(rf"^{re.escape(self.default_schema)}(_\d+)?$")
         with self._connect() as connection:
             self._ensure_tables(connection)
-            with connection.transaction():
-                active = self._active_schema(connection)
-                used = {
-                    str(r[0])
-                    for r in connection.execute(
-                        "SELECT schema_name FROM public.catalog_stream_instances "
-                        "WHERE seen_at > now() - interval '15 seconds'"
-                    ).fetchall()
-                }
-                schemas = [
-                    str(r[0])
-                    for r in connection.execute(
-                        "SELECT nspname FROM pg_namespace ORDER BY nspname"
-                    ).fetchall()
-                ]
+            # The schemas first: a rebuild registers its generation before it creates it, so
+            # each schema read here is, if in use, registered by the time `used` is read (each
+            # statement sees what was committed when it began).
+            schemas = [
+                str(r[0])
+                for r in connection.execute(
+                    "SELECT nspname FROM pg_namespace ORDER BY nspname"
+                ).fetchall()
+            ]
+            active = self._active_schema(connection)
+            used = {
+                str(r[0])
+                for r in connection.execute(
+                    "SELECT schema_name FROM public.catalog_stream_instances "
+                    "WHERE seen_at > now() - interval '15 seconds'"
+                ).fetchall()
+            }
         found = [s for s in schemas if generation.match(s) and s != active and s not in used]
         for schema in found:
             self._drop(schema)
