@@ -12,6 +12,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from projector.rebuilding import RebuildStatus
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class GenerationFollower:
             runtime.moving = False
         log.info("views switched by another instance", extra={"generation": fresh.name})
         if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
-            runtime.rebuild_status = type(runtime.rebuild_status)(generation=fresh.name)
+            runtime.rebuild_status = RebuildStatus(generation=fresh.name)
         await self.retire(old, drop=False)
 
     async def retire(self, old: ViewStore, drop: bool) -> None:

@@ -1,19 +1,12 @@
-"""The active generation of the views, its consumer, and rebuilds without downtime.
-
-A rebuild consumes the whole topic into a new generation under a consumer group of its own
-while the active generation keeps serving. Once it has caught up, the live consumer stops after
-its batch, the pointer moves to the new generation, and a live consumer resumes there from the
-new generation's own offsets. Readers hold the old or the new generation, never a half-built one.
-"""
+"""The active generation of the views and its live consumer; rebuilds (rebuilding.py) and
+the other instances sharing the store (generation_follower.py) replace it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from catalog_contract.kafka_auth import check_credentials
 from projector.consumer import ConsumerLoop
@@ -25,6 +18,7 @@ from projector.generation_follower import GenerationFollower
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
+from projector.rebuilding import Rebuild, RebuildStatus
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
@@ -32,17 +26,6 @@ from projector.streams import StreamSlots
 from projector.topic_writer import TopicWriter
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RebuildStatus:
-    state: str = "idle"  # idle | running | done | failed
-    generation: str = ""
-    applied: int = 0
-    target: int = 0
-    started_at: float | None = None
-    finished_at: float | None = None
-    error: str | None = None
 
 
 class Runtime:
@@ -188,141 +171,8 @@ class Runtime:
         """Start a rebuild in the background; False if one is running already."""
         if self._rebuild is not None and not self._rebuild.done():
             return False
-        self._rebuild = asyncio.create_task(self._run_rebuild())
+        self._rebuild = asyncio.create_task(Rebuild(self).run())
         return True
-
-    async def _run_rebuild(self) -> None:
-        status = self.rebuild_status = RebuildStatus(state="running", started_at=time.time())
-        fresh = self.generations.open_new()
-        status.generation = fresh.name
-        builder_settings = self.settings.model_copy(
-            update={"group_id": f"{self.settings.group_id}-rebuild-{time.time_ns()}"}
-        )
-        # Every change below the active generation's positions is in its feed, which the switch
-        # keeps (continue_feed_of): the builder need not write them only to delete them there.
-        announced = await asyncio.to_thread(self.store.positions, self.settings.topic)
-        builder = ConsumerLoop(
-            builder_settings,
-            fresh,
-            ProjectorMetrics(),  # its counts stay apart
-            restater=self.restater,
-            dead_letters=self.dead_letters,
-            feed_from=announced,
-        )
-        # Keep and restate only what no live consumer kept: records at or past the active
-        # generation's positions, on every instance's partitions (read per batch): the builder
-        # reads on past where they stop at the switch, and only it applies those records.
-        builder.keep_past = self.store
-        self.building = fresh
-        base = self.store  # what it is built against (keep_past, feed_from)
-        stop_builder = asyncio.Event()
-        try:
-            await self.follower.heartbeat()  # in use before it exists: not taken as abandoned
-            await asyncio.to_thread(fresh.create, False)  # the indexes after the load
-            task = asyncio.create_task(builder.run(stop_builder))
-            while not builder.caught_up():
-                if self.store is not base:  # followed another instance's switch meanwhile
-                    moved_to = self.store.name
-                    raise ProjectorError(f"another instance switched the views to {moved_to}")
-                if task.done():
-                    task.result()  # raises what stopped it
-                self._report(builder)
-                await asyncio.sleep(0.2)
-            await self._switch_to(base, fresh, builder, stop_builder, task)
-        except Exception as exc:
-            log.exception("rebuild failed; the active generation keeps serving")
-            stop_builder.set()
-            status.state, status.error = "failed", str(exc)
-            await asyncio.to_thread(self.generations.discard, fresh)
-            raise
-        finally:
-            self.building = None
-
-    def _report(self, builder: ConsumerLoop) -> None:
-        status = self.rebuild_status
-        status.applied = sum(builder.applied.values())
-        status.target = sum(builder.end_offsets.values())
-        self.metrics.rebuild_applied.set(status.applied)
-        self.metrics.rebuild_target.set(status.target)
-
-    async def _switch_to(
-        self,
-        base: ViewStore,
-        fresh: ViewStore,
-        builder: ConsumerLoop,
-        stop_builder: asyncio.Event,
-        task: asyncio.Task[None],
-    ) -> None:
-        if self.moving or self.store is not base:  # following another instance's switch
-            raise ProjectorError("another instance switched the views")
-        self.moving = True  # before the live consumer stops: no follow starts meanwhile
-        try:
-            await self.stop_live_consumer()
-            kept = dict(self.projector.kept)
-            await self._move_pointer(base, fresh, builder, stop_builder, task, kept)
-        finally:
-            self.moving = False
-        self.rebuild_status.state, self.rebuild_status.finished_at = "done", time.time()
-        log.info("views rebuilt", extra={"generation": self.rebuild_status.generation})
-        await self.follower.retire(base, drop=True)
-
-    async def _move_pointer(
-        self,
-        old: ViewStore,
-        fresh: ViewStore,
-        builder: ConsumerLoop,
-        stop_builder: asyncio.Event,
-        task: asyncio.Task[None],
-        kept: dict[int, int],
-    ) -> None:
-        try:
-            # Held from reading the old generation's positions to moving the pointer: no
-            # instance writes a batch into the old generation in between (generations_postgres).
-            holding = self.generations.holding_pointer()  # entered off the loop: it may wait
-            active = await asyncio.to_thread(holding.__enter__)
-            try:
-                if active != old.name:
-                    raise ProjectorError(f"another instance switched the views to {active}")
-                announced = await asyncio.to_thread(old.positions, self.settings.topic)
-                await self._until_reached(builder, announced, task)
-                stop_builder.set()
-                await task
-                self._report(builder)
-                await asyncio.to_thread(fresh.create)  # the read API's indexes, one pass each
-                # The feed's sequence goes on across the switch: the new generation keeps the
-                # old feed (same numbers) and adds only changes of records the old one had not
-                # applied, so a client following `after=` or the stream neither misses nor
-                # repeats a change.
-                await asyncio.to_thread(fresh.continue_feed_of, old, announced)
-                await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
-                await asyncio.to_thread(self.generations.activate, fresh)
-            finally:
-                await asyncio.to_thread(holding.__exit__, None, None, None)
-        except Exception:
-            # No switch: the active generation keeps serving, and keeps being updated (else its
-            # views freeze, and every `min_position` read waits into a 504 from then on).
-            self.projector = self._live_projector(old, kept)
-            self._start_live()
-            raise
-        # The switch itself: readers that took `self.store` before this line finish on the old,
-        # complete generation; later ones get the new, complete one.
-        self.use(fresh, kept)
-
-    @staticmethod
-    async def _until_reached(
-        builder: ConsumerLoop,
-        positions: dict[int, int],
-        task: asyncio.Task[None],
-        timeout_s: float = 60,
-    ) -> None:
-        """Let the builder reach where the live consumer stopped: the records in between are in
-        Kafka already. Then the new live consumer re-applies nothing the old feed announced."""
-        deadline = time.monotonic() + timeout_s
-        while any(builder.applied.get(p, 0) < o for p, o in positions.items()):
-            if task.done() or time.monotonic() > deadline:
-                log.warning("rebuild switches before reaching the live consumer's positions")
-                return
-            await asyncio.sleep(0.05)
 
     def use(self, store: ViewStore, kept: dict[int, int]) -> None:
         self.store = store

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer
 from catalog_contract import headers
 from catalog_contract.events import Availability
 from catalog_contract.keys import product_key
+from projector import rebuilding
 from projector.consumer import ConsumerLoop
-from projector.runtime import Runtime
 from tests.factories import change
 from tests.support import (
     Topics,
@@ -51,7 +51,7 @@ async def test_records_only_the_rebuild_applies_are_restated_and_kept(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written = await produce_events(kafka_bootstrap, topics.product, [FULL])
-    until_reached = Runtime._until_reached
+    until_reached = rebuilding.until_reached
 
     async def in_the_window(builder: ConsumerLoop, positions: dict[int, int], *args: Any) -> None:
         # The live consumer has stopped at `positions`: what lands now, only the rebuild reads.
@@ -61,7 +61,7 @@ async def test_records_only_the_rebuild_applies_are_restated_and_kept(
         await eventually(lambda: sum(builder.applied.values()) >= before + 2, timeout_s=30)
         await until_reached(builder, positions, *args)
 
-    monkeypatch.setattr(Runtime, "_until_reached", staticmethod(in_the_window))
+    monkeypatch.setattr(rebuilding, "until_reached", in_the_window)
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "views.db")
     async with running_projector(settings) as projector:
         await caught_up(projector, written, timeout_s=60)

@@ -14,6 +14,7 @@ from projector.app import create_app
 from projector.consumer import ConsumerLoop
 from projector.errors import StoreUnavailable
 from projector.generations import SqliteGenerations
+from projector.rebuilding import Rebuild
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
@@ -52,7 +53,7 @@ async def test_a_failed_switch_leaves_the_active_generation_a_live_consumer(
         done = asyncio.create_task(asyncio.sleep(0))
         await done
         with pytest.raises(StoreUnavailable):
-            await runtime._switch_to(active, fresh, builder, stop_builder, done)
+            await Rebuild(runtime).switch_to(active, fresh, builder, stop_builder, done)
         assert runtime.store is active
         # The active generation is read AND updated: a live consumer runs on it again.
         assert runtime._live is not None

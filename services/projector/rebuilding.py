@@ -1,0 +1,177 @@
+"""A rebuild without downtime: a new generation is built from the whole topic under a consumer
+group of its own while the active generation keeps serving. Once it has caught up, the live
+consumer stops after its batch, the pointer moves to the new generation, and a live consumer
+resumes there from the new generation's own offsets. Readers hold the old or the new
+generation, never a half-built one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from projector.consumer import ConsumerLoop
+from projector.errors import ProjectorError
+from projector.metrics import ProjectorMetrics
+from projector.store import ViewStore
+
+if TYPE_CHECKING:
+    from projector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RebuildStatus:
+    state: str = "idle"  # idle | running | done | failed
+    generation: str = ""
+    applied: int = 0
+    target: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+
+class Rebuild:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.status = runtime.rebuild_status = RebuildStatus(
+            state="running", started_at=time.time()
+        )
+
+    async def run(self) -> None:
+        runtime, status = self.runtime, self.status
+        settings = runtime.settings
+        fresh = runtime.generations.open_new()
+        status.generation = fresh.name
+        builder_settings = settings.model_copy(
+            update={"group_id": f"{settings.group_id}-rebuild-{time.time_ns()}"}
+        )
+        # Every change below the active generation's positions is in its feed, which the switch
+        # keeps (continue_feed_of): the builder need not write them only to delete them there.
+        announced = await asyncio.to_thread(runtime.store.positions, settings.topic)
+        builder = ConsumerLoop(
+            builder_settings,
+            fresh,
+            ProjectorMetrics(),  # its counts stay apart
+            restater=runtime.restater,
+            dead_letters=runtime.dead_letters,
+            feed_from=announced,
+        )
+        # Keep and restate only what no live consumer kept: records at or past the active
+        # generation's positions, on every instance's partitions (read per batch): the builder
+        # reads on past where they stop at the switch, and only it applies those records.
+        builder.keep_past = runtime.store
+        runtime.building = fresh
+        base = runtime.store  # what it is built against (keep_past, feed_from)
+        stop_builder = asyncio.Event()
+        try:
+            await runtime.follower.heartbeat()  # in use before it exists: not taken as abandoned
+            await asyncio.to_thread(fresh.create, False)  # the indexes after the load
+            task = asyncio.create_task(builder.run(stop_builder))
+            while not builder.caught_up():
+                if runtime.store is not base:  # followed another instance's switch meanwhile
+                    moved_to = runtime.store.name
+                    raise ProjectorError(f"another instance switched the views to {moved_to}")
+                if task.done():
+                    task.result()  # raises what stopped it
+                self._report(builder)
+                await asyncio.sleep(0.2)
+            await self.switch_to(base, fresh, builder, stop_builder, task)
+        except Exception as exc:
+            log.exception("rebuild failed; the active generation keeps serving")
+            stop_builder.set()
+            status.state, status.error = "failed", str(exc)
+            await asyncio.to_thread(runtime.generations.discard, fresh)
+            raise
+        finally:
+            runtime.building = None
+
+    def _report(self, builder: ConsumerLoop) -> None:
+        status, metrics = self.status, self.runtime.metrics
+        status.applied = sum(builder.applied.values())
+        status.target = sum(builder.end_offsets.values())
+        metrics.rebuild_applied.set(status.applied)
+        metrics.rebuild_target.set(status.target)
+
+    async def switch_to(
+        self,
+        base: ViewStore,
+        fresh: ViewStore,
+        builder: ConsumerLoop,
+        stop_builder: asyncio.Event,
+        task: asyncio.Task[None],
+    ) -> None:
+        runtime = self.runtime
+        if runtime.moving or runtime.store is not base:  # following another instance's switch
+            raise ProjectorError("another instance switched the views")
+        runtime.moving = True  # before the live consumer stops: no follow starts meanwhile
+        try:
+            await runtime.stop_live_consumer()
+            kept = dict(runtime.projector.kept)
+            await self._move_pointer(base, fresh, builder, stop_builder, task, kept)
+        finally:
+            runtime.moving = False
+        self.status.state, self.status.finished_at = "done", time.time()
+        log.info("views rebuilt", extra={"generation": self.status.generation})
+        await runtime.follower.retire(base, drop=True)
+
+    async def _move_pointer(
+        self,
+        old: ViewStore,
+        fresh: ViewStore,
+        builder: ConsumerLoop,
+        stop_builder: asyncio.Event,
+        task: asyncio.Task[None],
+        kept: dict[int, int],
+    ) -> None:
+        runtime = self.runtime
+        try:
+            # Held from reading the old generation's positions to moving the pointer: no
+            # instance writes a batch into the old generation in between (generations_postgres).
+            holding = runtime.generations.holding_pointer()  # entered off the loop: it may wait
+            active = await asyncio.to_thread(holding.__enter__)
+            try:
+                if active != old.name:
+                    raise ProjectorError(f"another instance switched the views to {active}")
+                announced = await asyncio.to_thread(old.positions, runtime.settings.topic)
+                await until_reached(builder, announced, task)
+                stop_builder.set()
+                await task
+                self._report(builder)
+                await asyncio.to_thread(fresh.create)  # the read API's indexes, one pass each
+                # The feed's sequence goes on across the switch: the new generation keeps the
+                # old feed (same numbers) and adds only changes of records the old one had not
+                # applied, so a client following `after=` or the stream neither misses nor
+                # repeats a change.
+                await asyncio.to_thread(fresh.continue_feed_of, old, announced)
+                await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
+                await asyncio.to_thread(runtime.generations.activate, fresh)
+            finally:
+                await asyncio.to_thread(holding.__exit__, None, None, None)
+        except Exception:
+            # No switch: the active generation keeps serving, and keeps being updated (else its
+            # views freeze, and every `min_position` read waits into a 504 from then on).
+            runtime.use(old, kept)
+            raise
+        # The switch itself: readers that took `runtime.store` before this line finish on the
+        # old, complete generation; later ones get the new, complete one.
+        runtime.use(fresh, kept)
+
+
+async def until_reached(
+    builder: ConsumerLoop,
+    positions: dict[int, int],
+    task: asyncio.Task[None],
+    timeout_s: float = 60,
+) -> None:
+    """Let the builder reach where the live consumer stopped: the records in between are in
+    Kafka already. Then the new live consumer re-applies nothing the old feed announced."""
+    deadline = time.monotonic() + timeout_s
+    while any(builder.applied.get(p, 0) < o for p, o in positions.items()):
+        if task.done() or time.monotonic() > deadline:
+            log.warning("rebuild switches before reaching the live consumer's positions")
+            return
+        await asyncio.sleep(0.05)
