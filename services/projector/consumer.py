@@ -89,6 +89,7 @@ class ConsumerLoop(ConsumerProgress):
         self._uncommitted: dict[int, int] = {}  # applied, not yet mirrored to Kafka
         self._committed_at = -float("inf")
         self._mirroring: asyncio.Future[None] | None = None  # a mirror commit under way
+        self._retrying: asyncio.Task[None] | None = None  # a round of owed restatements
         self.owed = (
             None
             if restater is None
@@ -300,8 +301,7 @@ class ConsumerLoop(ConsumerProgress):
         self._consumer = consumer
         try:
             while not stop.is_set():
-                if self.owed is not None:
-                    await self.owed.retry_due()
+                self._retry_owed()
                 if ahead is None:
                     raw = in_order(
                         await consumer.getmany(
@@ -344,6 +344,7 @@ class ConsumerLoop(ConsumerProgress):
                     await self._done(consumer, plan)
                 self._update_lag(consumer)
         finally:
+            await self._retry_stopped()
             if ahead is not None:
                 await ahead.dropped()
             with contextlib.suppress(Exception):  # stopping: a last mirror, if Kafka answers soon
@@ -354,6 +355,32 @@ class ConsumerLoop(ConsumerProgress):
             await consumer.stop()
             self._store_thread.shutdown(wait=False)
             self._plan_thread.shutdown(wait=False)
+
+    def _retry_owed(self) -> None:
+        """Start a round of owed restatements if one is due, beside the batches: a round waits
+        for Kafka (up to `restate_timeout_s` when it does not answer), which held consumption
+        back when awaited here (restatement_retry.py says why running beside them is safe)."""
+        if self.owed is None:
+            return
+        if (retrying := self._retrying) is not None:
+            if not retrying.done():
+                return
+            self._retrying = None
+            retrying.result()  # a round's unexpected failure ends the consumer, as inline
+        if self.owed.due():
+            self._retrying = asyncio.create_task(self.owed.retry_due())
+
+    async def _retry_stopped(self) -> None:
+        """Stopping: a round under way ends now. Its debts stay owed unless settled already
+        (settled only once Kafka acknowledged), and its store work ends before the consumer's
+        stop returns (a switch then copies the debts the old generation still holds)."""
+        if self._retrying is None:
+            return
+        self._retrying.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._retrying
+        self._retrying = None
+        await self._in_store_thread(lambda: None)  # a settle the round started has ended
 
     async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         delay = 0.5

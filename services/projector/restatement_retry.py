@@ -1,13 +1,22 @@
 """Owed restatements written again until written: the consumer's hooks around the restatement
 write (restatements_owed.py says which are owed and settled; the batch's transaction keeps them).
 
-Between batches, and at start, a round writes the owed ones that are due: each item's CURRENT
+Beside the batches (its own task: consumer.py), and at start, a round writes the owed ones that
+are due: each item's CURRENT
 state at its current position, at most `restate_retry_per_round` of them, and settles the debts
 it read once Kafka acknowledged them. A failed round waits twice as long before the next one
 (1 s up to `restate_retry_max_s`). A retry's restatement follows the position rule like any
 other: if the item applied something after the position it restates, it is ignored, and the
 projector restates again. Logs only when that changes: the first failed round, and each round
 that wrote some.
+
+A round runs while batches apply (awaited in the consumer loop, a round Kafka did not answer held
+consumption back for `restate_timeout_s`). That is safe because the store decides, not this
+process's memory: a round settles a debt only at the position it read (a batch that owed the key
+again meanwhile owes it at its own position), and only once Kafka acknowledged the write; a
+batch's newer record restated after a stale retry is restated again when read (the position
+rule). `keys` is only a hint of what the store owes (a key missing there is written by a later
+round anyway): the keys batches owe while the store's are read are added to what is read.
 """
 
 from __future__ import annotations
@@ -57,6 +66,28 @@ class OwedRestatements:
         self._cycle_failed = False  # a round of this cycle round the owed keys failed
         self._size = settings.restate_retry_per_round  # halved by a failed round, regrown
         self._look_at = 0.0  # when to read the owed keys again while none is known
+        # Sets collecting the keys batches owe while the owed keys are read or a round runs:
+        # a read (or a round's paid keys) would otherwise forget a debt owed meanwhile.
+        self._watching: list[set[ItemKey]] = []
+
+    def due(self) -> bool:
+        """Whether `retry_due` would do something now (no store read, no wait)."""
+        if self.keys is None:
+            return True
+        if not self.keys:
+            return self._clock() >= self._look_at
+        return self._clock() >= self._due
+
+    async def _read_keys(self) -> set[ItemKey]:
+        owed_meanwhile: set[ItemKey] = set()
+        self._watching.append(owed_meanwhile)
+        try:
+            read: set[ItemKey] = await self._run(self._store.owed_keys)
+        finally:
+            self._watching.remove(owed_meanwhile)
+        self.keys = read | owed_meanwhile
+        self._metrics.restatements_owed.set(len(self.keys))
+        return self.keys
 
     async def known(self) -> set[ItemKey]:
         """The keys owed, as far as this process knows: read from the store at the first call,
@@ -66,8 +97,7 @@ class OwedRestatements:
         # one's retry can then write while the product stays quiet.
         if self.keys is None or (not self.keys and self._clock() >= self._look_at):
             self._look_at = self._clock() + self._settings.restate_retry_max_s
-            self.keys = await self._run(self._store.owed_keys)
-            self._metrics.restatements_owed.set(len(self.keys))
+            return await self._read_keys()
         return self.keys
 
     async def write(
@@ -77,7 +107,11 @@ class OwedRestatements:
         owed keys it judges again (at or past `keep_from`) are settled with it."""
         keys = await self.known()
         failed = await self._writer.write(found)
+        if self.keys is not None:  # a round may have read them again meanwhile
+            keys = self.keys
         settle_and_owe(plan, failed, keys, keep_from)
+        for owed_meanwhile in self._watching:
+            owed_meanwhile.update(plan.owe)
         keys.difference_update(plan.settle)
         if plan.owe and not keys:
             self._due = self._clock() + self._delay  # a new debt: not at once, Kafka just refused
@@ -95,6 +129,14 @@ class OwedRestatements:
             self._failed(f"view store: {exc}")
 
     async def _round(self) -> None:
+        owed_meanwhile: set[ItemKey] = set()  # by batches: not paid by this round
+        self._watching.append(owed_meanwhile)
+        try:
+            await self._round_watched(owed_meanwhile)
+        finally:
+            self._watching.remove(owed_meanwhile)
+
+    async def _round_watched(self, owed_meanwhile: set[ItemKey]) -> None:
         most, start = self._size, self._after
         owed = await self._run(self._store.owed_restatements, most, start)
         self._after = owed[-1][0] if len(owed) == most else None
@@ -115,10 +157,10 @@ class OwedRestatements:
             self._cycle_failed = False
         self._due = 0.0
         if self._after is None or self.keys is None:  # a cycle's end: all the store owes
-            self.keys = await self._run(self._store.owed_keys)
+            await self._read_keys()
         else:  # mid-cycle, these are paid: not every owed key read again each round (N^2)
-            self.keys.difference_update(key for key, _ in owed)
-        self._metrics.restatements_owed.set(len(self.keys))
+            self.keys.difference_update({key for key, _ in owed} - owed_meanwhile)
+            self._metrics.restatements_owed.set(len(self.keys))
 
     def _failed(self, why: str) -> None:
         self._due = self._clock() + self._delay

@@ -27,8 +27,15 @@ class TopicWriter:
     def __init__(self, settings: ProjectorSettings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
+        # Restatements, owed ones (their own task) and dead letters may write at once: one
+        # producer is started, not one each (the others leaked).
+        self._starting = asyncio.Lock()
 
     async def _connected(self) -> AIOKafkaProducer:
+        async with self._starting:
+            return await self._started()
+
+    async def _started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
                 **self._settings.client_options(),

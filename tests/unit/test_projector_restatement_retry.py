@@ -4,6 +4,7 @@ go round the owed keys, so that one holds back no other debt, and the log says i
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from pathlib import Path
@@ -16,10 +17,11 @@ from projector.item_fold import Position
 from projector.metrics import ProjectorMetrics
 from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter
-from projector.restatements import Restatement
+from projector.restatements import Restatement, restatements
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from projector.topic_writer import TopicWriter
+from tests.unit.test_projector_restatements import FULL, state
 from tests.unit.test_projector_restatements_owed import A, B, C, _batch
 
 
@@ -70,4 +72,47 @@ async def test_a_restatement_refused_for_good_holds_back_no_other_debt(
     assert gauge.samples[0].value == 1
     refusals = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(refusals) == 1  # quiet: once when it starts failing, not every round
+    store.close()
+
+
+class Held(RestatementWriter):
+    """Kafka answers a retry only when the test says so, and refuses a batch's restatements."""
+
+    def __init__(self, settings: ProjectorSettings, metrics: ProjectorMetrics):
+        super().__init__(settings, metrics, TopicWriter(settings))
+        self.answer = asyncio.Event()
+        self.asked = asyncio.Event()
+        self.written: list[ItemKey] = []
+
+    async def write(self, found: list[Restatement], retry: bool = False) -> list[Restatement]:
+        if not retry:
+            return found
+        self.asked.set()
+        await self.answer.wait()
+        self.written.extend(r.key for r in found)
+        return []
+
+
+async def test_a_batch_owing_a_key_again_during_a_round_keeps_its_debt(tmp_path: Path) -> None:
+    """A round runs beside the batches (consumer.py): while it waits for Kafka, a batch judges
+    A again and cannot restate it. The round's write of A's older state is acknowledged after:
+    A stays owed at the batch's position, in the store and in what the retry knows."""
+    store = owing_abc(tmp_path)
+    settings = ProjectorSettings(restate_retry_per_round=1)  # A's round is mid-cycle
+    metrics = ProjectorMetrics()
+    writer = Held(settings, metrics)
+    owed = OwedRestatements(settings, store, metrics, writer, in_thread, clock=lambda: 0.0)
+    await owed.known()
+    retrying = asyncio.create_task(owed.retry_due())
+    await writer.asked.wait()  # the round read A's debt and state, and waits for Kafka
+    batch = plan_batch(_batch({A: 3}), {0: 3}, lambda key: state(FULL))  # restated
+    await owed.write(batch, restatements(batch))
+    store.write("t", batch)
+    assert batch.owe == {A: Position(0, 3)}
+    writer.answer.set()
+    await retrying
+    assert writer.written == [A]
+    assert store.owed_restatements(10) == [(A, Position(0, 3)), (B, Position(0, 1)),
+                                           (C, Position(0, 2))]  # fmt: skip
+    assert owed.keys == {A, B, C}  # without the batch's debt kept: {B, C}
     store.close()
