@@ -167,8 +167,7 @@ class ConsumerLoop(ConsumerProgress):
             await self.dead_letters.write(unreadable)
         if self.owed is not None:
             await self.owed.write(plan, owed, keep_from)
-        if not plan.owe:  # else kept only once the batch (with its debts) is written: _done
-            self.kept.update(plan.next_offsets)
+        self._kept(plan, written=False)
 
     async def _apply(
         self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
@@ -238,8 +237,16 @@ class ConsumerLoop(ConsumerProgress):
                 plan = await self._apply([message], dict(self.applied), refused=str(exc))
             await self._done(consumer, plan)
 
+    def _kept(self, plan: BatchPlan, written: bool) -> None:
+        """Move `kept` past the batch once, when nothing it owes Kafka can be lost: without
+        debts, once its dead letters and restatements are written (a batch then refused as
+        moved is not kept again by the follower); with debts, only once the batch that holds
+        them is written (refused as moved, they would be in no store)."""
+        if written == bool(plan.owe):
+            self.kept.update(plan.next_offsets)
+
     async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
-        self.kept.update(plan.next_offsets)
+        self._kept(plan, written=True)
         self.publish(plan.next_offsets)
         self._update_lag(consumer)  # before any wait: no reader sees a position past its end
         self._count(plan)
