@@ -1,7 +1,8 @@
 """Where one consumer's views stand against the topic: the offsets applied, the partitions'
 ends, the lag readers and /readyz ask about, whether fetches still get answers, and the mirror of
 the applied offsets to the group's Kafka offsets (for lag tools only: the store holds the real
-ones). The consumer loop (consumer.py) moves these; the read API only reads them."""
+ones), and the events counted per verdict. The consumer loop (consumer.py) moves these; the read
+API only reads them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract.lag import total_lag
 from projector.batch import BatchPlan
+from projector.dead_letter_writer import DeadLetterWriter
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
 from projector.settings import ProjectorSettings
@@ -37,6 +39,7 @@ class ConsumerProgress:
     _uncommitted: dict[int, int]  # applied, not yet mirrored to Kafka
     _committed_at: float
     _mirroring: asyncio.Future[None] | None  # a mirror commit under way
+    dead_letters: DeadLetterWriter | None  # without one, unreadable records are logged here
 
     def lag(self) -> int:
         return total_lag(self.end_offsets, self.applied)
@@ -138,4 +141,16 @@ class ConsumerProgress:
                 self.end_offsets[tp.partition] = end
                 self.metrics.lag.labels(str(tp.partition)).set(
                     total_lag({tp.partition: end}, self.applied)
+                )
+
+    def _count(self, plan: BatchPlan) -> None:
+        for verdict, count in plan.verdicts.items():
+            if count:
+                self.metrics.events.labels(verdict.value).inc(count)
+        if plan.unreadable:
+            self.metrics.events.labels("unreadable").inc(len(plan.unreadable))
+            for bad in plan.unreadable if self.dead_letters is None else ():
+                log.error(
+                    "unreadable record skipped",
+                    extra={"partition": bad.partition, "offset": bad.offset, "reason": bad.reason},
                 )

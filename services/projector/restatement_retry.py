@@ -21,6 +21,8 @@ round anyway): the keys batches owe while the store's are read are added to what
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -69,6 +71,31 @@ class OwedRestatements:
         # Sets collecting the keys batches owe while the owed keys are read or a round runs:
         # a read (or a round's paid keys) would otherwise forget a debt owed meanwhile.
         self._watching: list[set[ItemKey]] = []
+        self._retrying: asyncio.Task[None] | None = None  # the round under way
+
+    def start_if_due(self) -> None:
+        """Start a round if one is due, as a task beside the batches: a round waits for Kafka
+        (up to `restate_timeout_s` when it does not answer), which held consumption back when
+        the consumer loop awaited it (the module's docstring says why beside them is safe)."""
+        if (retrying := self._retrying) is not None:
+            if not retrying.done():
+                return
+            self._retrying = None
+            retrying.result()  # a round's unexpected failure ends the consumer, as inline
+        if self.due():
+            self._retrying = asyncio.create_task(self.retry_due())
+
+    async def stopped(self) -> None:
+        """The consumer stops: a round under way ends now. Its debts stay owed unless settled
+        already (only once Kafka acknowledged), and its store work ends before this returns (a
+        switch then copies the debts the old generation still holds)."""
+        if self._retrying is None:
+            return
+        self._retrying.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._retrying
+        self._retrying = None
+        await self._run(lambda: None)  # the store thread: a settle the round started has ended
 
     def due(self) -> bool:
         """Whether `retry_due` would do something now (no store read, no wait)."""

@@ -1,0 +1,128 @@
+"""The Kafka consumer of one consumer loop and the partitions the group assigns it: created,
+subscribed and started here, and where each assigned partition stands in the store. Offsets live
+in the store, not in Kafka: on assignment the consumer seeks to them, and only a batch planned on
+positions read since its partitions were assigned is kept, restated or written. The consumer loop
+(consumer.py) mixes this in; ConsumerProgress says what it tells readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from projector.batch import BatchPlan
+from projector.consumer_progress import ConsumerProgress
+from projector.settings import ProjectorSettings
+from projector.store import ViewStore
+
+log = logging.getLogger(__name__)
+
+
+class StoredPositions(ConsumerProgress):
+    """Mixed into ConsumerLoop, which sets these in its __init__."""
+
+    settings: ProjectorSettings
+    store: ViewStore
+    kept: dict[int, int]  # partition -> the offset below which records were kept (BatchKeeping)
+    # Partitions whose stored position was read since they were assigned: only a batch
+    # planned on those positions is kept, restated or written (_planned_where_stored).
+    _positioned: set[int]
+    _writing: asyncio.Future[None] | None  # a batch being written
+    progress: asyncio.Condition
+    _in_store_thread: Callable[..., Awaitable[Any]]
+
+    def _subscribed(self) -> AIOKafkaConsumer:
+        """A consumer of the product topic in the loop's group, seeking to the store's
+        positions on each assignment."""
+        consumer = AIOKafkaConsumer(
+            **self.settings.client_options(),
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.settings.session_timeout_ms // 4),
+            client_id="catalog-stream-projector",
+        )
+        consumer.subscribe([self.settings.topic], listener=_Rebalance(self, consumer))
+        return consumer
+
+    async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await consumer.start()
+                return
+            except KafkaError as exc:
+                log.warning("kafka not reachable yet: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _planned_where_stored(self, plan: BatchPlan) -> bool:
+        """Whether the batch was planned from where the store stands. aiokafka hands out records
+        of a partition just assigned, fetched from the group's Kafka offsets (a mirror, behind
+        the store), while the assignment listener still reads the store's positions: such a
+        batch is planned as if nothing was applied there. The store would refuse it, but it
+        must not even be kept or restated (that wrote restatements of records the views had
+        applied, and dead letters again): it is dropped, and the partitions read again from
+        the store's positions."""
+        for partition, planned_from in plan.planned_from.items():
+            if partition not in self._positioned or self.applied.get(partition, 0) != planned_from:
+                log.info("batch planned before the store's positions were read; reading again",
+                         extra={"partition": partition, "planned_from": planned_from})  # fmt: skip
+                return False
+        return True
+
+    async def _settle(self) -> None:
+        """Let a batch being written finish (a rebalance waits for it)."""
+        if self._writing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writing)
+
+    async def _seek_to_stored(
+        self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
+    ) -> None:
+        stored = await self._in_store_thread(self.store.positions, self.settings.topic)
+        owned = consumer.assignment()  # a rebalance during the read may have taken some
+        for tp in assigned:
+            if tp not in owned:
+                continue
+            self._positioned.add(tp.partition)
+            if tp.partition in stored:
+                self.applied[tp.partition] = stored[tp.partition]
+                # Applied, so kept: by this process or an earlier one (never forgotten on a
+                # revoke, unlike `applied`: a rebuild's builder asks, Runtime._run_rebuild).
+                self.kept[tp.partition] = max(self.kept.get(tp.partition, 0), stored[tp.partition])
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                self.applied.pop(tp.partition, None)
+                await consumer.seek_to_beginning(tp)
+        self.publish({})  # readers waiting for a position the store already holds
+        async with self.progress:
+            self.progress.notify_all()
+
+    def _revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        for tp in revoked:
+            self.applied.pop(tp.partition, None)
+            self._positioned.discard(tp.partition)
+            self.end_offsets.pop(tp.partition, None)
+            self._uncommitted.pop(tp.partition, None)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: StoredPositions, consumer: AIOKafkaConsumer) -> None:
+        self._loop = loop
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._loop._settle()  # then nothing is pending here
+        self._loop._revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._loop._seek_to_stored(self._consumer, assigned)
+        partitions = sorted(tp.partition for tp in assigned)
+        log.info("assigned partitions", extra={"partitions": partitions})
