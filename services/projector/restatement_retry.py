@@ -22,7 +22,6 @@ round anyway): the keys batches owe while the store's are read are added to what
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -92,8 +91,12 @@ class OwedRestatements:
         if self._retrying is None:
             return
         self._retrying.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        try:
             await self._retrying
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # stopping anyway; the debts stay owed in the store
+            log.warning("owed restatements: a round failed as the consumer stopped: %r", exc)
         self._retrying = None
         await self._run(lambda: None)  # the store thread: a settle the round started has ended
 
