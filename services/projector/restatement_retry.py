@@ -94,10 +94,14 @@ class OwedRestatements:
         try:
             await self._retrying
         except asyncio.CancelledError:
-            pass
+            # The round's own end, unless this stop is cancelled too (its bound ran out:
+            # Runtime.stop_live_consumer): that one is not swallowed.
+            if (current := asyncio.current_task()) is not None and current.cancelling():
+                raise
         except Exception as exc:  # stopping anyway; the debts stay owed in the store
             log.warning("owed restatements: a round failed as the consumer stopped: %r", exc)
-        self._retrying = None
+        finally:
+            self._retrying = None
         await self._run(lambda: None)  # the store thread: a settle the round started has ended
 
     def due(self) -> bool:
