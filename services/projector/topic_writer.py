@@ -45,7 +45,7 @@ class TopicWriter:
             )
             try:
                 await producer.start()
-            except KafkaError:
+            except BaseException:  # refused, or the write's time ran out (a broker that hangs)
                 with contextlib.suppress(KafkaError):
                     await producer.stop()
                 raise
