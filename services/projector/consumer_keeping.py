@@ -42,6 +42,11 @@ class BatchKeeping(StoredPositions):
         if (keep_from := self.keep_from) is not None:
             unreadable = [u for u in unreadable if at_or_past(u, keep_from)]
             owed = [r for r in owed if at_or_past(plan.last_records[r.key], keep_from)]
+        if (unreadable and self.dead_letters is not None) or (owed and self.owed is not None):
+            # Several instances: one switching the views holds the pointer; a batch it then
+            # refuses must not have kept its records (the switch's builder, or whoever reads
+            # the partition next, keeps them again: duplicates). Only batches that keep pay.
+            await self._in_store_thread(self.store.check_active)
         if self.dead_letters is not None:
             await self.dead_letters.write(unreadable)
         if self.owed is not None:

@@ -81,6 +81,22 @@ class PostgresStore(ViewStore):
     def name(self) -> str:
         return self.schema
 
+    def check_active(self) -> None:
+        """The pointer, read FOR SHARE as `write` reads it, in a transaction of its own: a switch
+        under way (holding it FOR UPDATE) is waited out, and a batch after it is refused before
+        it keeps dead letters or restatements (ConsumerLoop). A check, not a lock held across
+        the Kafka writes that follow: a switch never waits for Kafka."""
+        if not self.follows_pointer:
+            return
+        with self._write_lock, self._transaction() as cursor:
+            self._check_pointer(cursor)
+
+    def _check_pointer(self, cursor: Any) -> None:
+        cursor.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1 FOR SHARE")
+        row = cursor.fetchone()
+        if row is not None and row[0] != self.schema:
+            raise GenerationMoved(f"the active generation is now {row[0]}, not {self.schema}")
+
     def write(self, topic: str, plan: BatchPlan) -> None:
         """The batch, in one transaction that first reads the pointer FOR SHARE: a switch (which
         updates it) waits for this batch, and a batch after the switch is not written here."""
@@ -88,10 +104,7 @@ class PostgresStore(ViewStore):
             super().write(topic, plan)
             return
         with self._write_lock, self._transaction() as cursor:
-            cursor.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1 FOR SHARE")
-            row = cursor.fetchone()
-            if row is not None and row[0] != self.schema:
-                raise GenerationMoved(f"the active generation is now {row[0]}, not {self.schema}")
+            self._check_pointer(cursor)
             self._batch_write.execute(cursor, topic, plan)
 
     def _connect(self) -> Any:

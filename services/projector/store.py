@@ -163,6 +163,11 @@ class ViewStore(StoreReads, ABC):
             found[(state.catalog_id, state.item_id)] = state
         return found
 
+    def check_active(self) -> None:
+        """Raise GenerationMoved if another instance switched the views away from this store
+        (PostgresStore: the pointer); one store per process (SQLite) is never switched under a
+        running batch, so nothing to check."""
+
     def write(self, topic: str, plan: BatchPlan) -> None:
         """Everything a batch changed, and the offsets it reached, in one transaction."""
         with self._write_lock, self._transaction() as cursor:
