@@ -12,6 +12,7 @@ new generation (GenerationFollower). A retired schema is dropped once no live in
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,9 @@ class PostgresGenerations(Generations):
         self.default_schema = default_schema
         self.instance = uuid.uuid4().hex  # this process, in the registry
         self._held: psycopg.Connection[Any] | None = None  # the pointer, during a switch
+        # One heartbeat at a time: a rebuild's and the watch's may overlap, and each replaces
+        # this instance's rows (two at once: the later one fails on a duplicate key).
+        self._saying = threading.Lock()
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -123,7 +127,7 @@ class PostgresGenerations(Generations):
 
     def heartbeat(self, using: Iterable[str]) -> str:
         try:
-            with self._connect() as connection, connection.transaction():
+            with self._saying, self._connect() as connection, connection.transaction():
                 connection.execute(
                     "DELETE FROM public.catalog_stream_instances WHERE instance = %s",
                     (self.instance,),

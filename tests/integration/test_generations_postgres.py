@@ -120,3 +120,42 @@ def test_a_start_drops_only_the_generations_no_live_instance_uses(
     assert not starting.in_use_elsewhere(building.name)
     for store in (active, building, abandoned):
         store.close()
+
+
+def test_an_instances_overlapping_heartbeats_both_land(postgres: LocalPostgres) -> None:
+    """A rebuild says it uses its new generation while the watch's heartbeat is under way:
+    both land, the later one's list kept (before: the later one failed on a duplicate key, and
+    with it the rebuild)."""
+    generations = _generations(postgres)
+    active = generations.open_active()
+    generations.heartbeat([active.name])
+    building = generations.open_new()
+    failed: list[BaseException] = []
+
+    def beat(using: list[str]) -> None:
+        try:
+            generations.heartbeat(using)
+        except BaseException as exc:  # the test looks at it
+            failed.append(exc)
+
+    with psycopg.connect(generations.url) as holder:  # holds the rows: both beats wait on them
+        holder.execute(
+            "SELECT 1 FROM public.catalog_stream_instances WHERE instance = %s FOR UPDATE",
+            (generations.instance,),
+        )
+        watch = threading.Thread(target=beat, args=([active.name],))
+        watch.start()
+        watch.join(0.5)
+        rebuild = threading.Thread(target=beat, args=([active.name, building.name],))
+        rebuild.start()
+        rebuild.join(0.5)
+    watch.join(30)
+    rebuild.join(30)
+    assert failed == []
+    with psycopg.connect(generations.url) as connection:
+        rows = connection.execute(
+            "SELECT schema_name FROM public.catalog_stream_instances WHERE instance = %s",
+            (generations.instance,),
+        ).fetchall()
+    assert {str(r[0]) for r in rows} == {active.name, building.name}
+    active.close()
