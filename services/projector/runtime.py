@@ -84,6 +84,8 @@ class Runtime:
         return loop
 
     async def start(self, run_consumer: bool = True) -> None:
+        if self.generations.shared:
+            await self._say_in_use()
         if abandoned := await asyncio.to_thread(self.generations.discard_abandoned):
             log.warning("deleted generations a stopped process left", extra={"names": abandoned})
         await asyncio.to_thread(self.store.create)
@@ -95,6 +97,17 @@ class Runtime:
         if self.generations.shared:
             await self.follower.heartbeat()
             self.follower.start()
+
+    async def _say_in_use(self) -> None:
+        """Say which generation this instance uses before anything else: until then another
+        instance's switch takes it as unused and drops it. If the pointer moved before this
+        instance said so, open the active generation instead."""
+        while (active := await self.follower.heartbeat()) not in (None, self.store.name):
+            log.info("views switched by another instance", extra={"generation": active})
+            self.store.close()
+            self.store = await asyncio.to_thread(self.generations.open_active)
+            self.projector = self._live_projector(self.store)
+            self.rebuild_status = RebuildStatus(generation=self.store.name)
 
     async def _prune_feed(self) -> None:
         """Keep the change feed to its newest `changes_retain` changes (README: Read API)."""
