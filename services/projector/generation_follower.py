@@ -33,6 +33,7 @@ class GenerationFollower:
         self.retired: list[ViewStore] = []  # replaced generations, closed after a grace time
         self._tasks: set[asyncio.Task[None]] = set()  # the watch, follows and their retiring
         self._sweeping: asyncio.Task[None] | None = None  # dropping abandoned generations
+        self._failing = False  # the watch's checks fail (said once, not every second)
 
     def start(self) -> None:
         self._spawn(self._watch())
@@ -72,8 +73,15 @@ class GenerationFollower:
             try:
                 active = await self.heartbeat()
             except Exception as exc:  # the watch goes on: the next second retries
-                log.warning("could not check the active generation: %s", exc)
+                if not self._failing:
+                    log.warning(
+                        "could not check the active generation, retrying every second: %s", exc
+                    )
+                    self._failing = True
                 continue
+            if self._failing:
+                log.info("the active generation is checked again")
+                self._failing = False
             runtime = self.runtime
             if active is not None and active != runtime.store.name and not runtime.moving:
                 # Set here, before anything awaits: a rebuild's switch does not start meanwhile,

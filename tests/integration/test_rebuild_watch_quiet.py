@@ -1,0 +1,45 @@
+"""On a real PostgreSQL (no broker): the watch that checks the pointer every second says once
+that the checks fail, and once that they work again, not every second while the store is
+unreachable (before: a warning a second)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+
+from projector.app import create_app
+from projector.generations_postgres import PostgresGenerations
+from projector.settings import ProjectorSettings
+from tests.postgres import LocalPostgres
+from tests.support import eventually
+
+UNREACHABLE_S = 4.0  # four checks or so fail meanwhile
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_the_watch_says_once_that_its_checks_fail_and_once_that_they_work(
+    postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = postgres.create_database("rebuild_watch_quiet")
+    generations = PostgresGenerations(url)
+    app = create_app(ProjectorSettings(store_url=url), generations, False)
+    caplog.set_level(logging.INFO, logger="projector.generation_follower")
+    async with app.router.lifespan_context(app):
+        generations.url = f"postgresql://127.0.0.1:{_closed_port()}/nothing"  # refused
+        await asyncio.sleep(UNREACHABLE_S)
+        generations.url = url
+        await eventually(lambda: len(caplog.records) >= 2, timeout_s=30)
+        await asyncio.sleep(2)  # checks that work say nothing more
+    said = [(r.levelno, r.getMessage().split(":")[0]) for r in caplog.records]
+    assert said == [
+        (logging.WARNING, "could not check the active generation, retrying every second"),
+        (logging.INFO, "the active generation is checked again"),
+    ]
