@@ -146,7 +146,14 @@ class GenerationFollower:
         if in_use:
             log.warning("a retired generation is still in use elsewhere; a later start "
                         "deletes it", extra={"generation": old.name})  # fmt: skip
-        if drop and not in_use:
-            await asyncio.to_thread(generations.discard, old)
-        else:
+        if not (drop and not in_use):
             old.close()
+            return
+        try:
+            await asyncio.to_thread(generations.discard, old)
+        except Exception as exc:  # the switch stands (not a failed rebuild): a sweep deletes it
+            log.warning(
+                "could not delete a retired generation; a later sweep deletes it: %s",
+                exc,
+                extra={"generation": old.name},
+            )
