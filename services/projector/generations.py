@@ -9,6 +9,7 @@ serving, then a durable pointer switches readers and the consumer over at once.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
+
+log = logging.getLogger(__name__)
 
 
 class Generations(ABC):
@@ -40,7 +43,9 @@ class Generations(ABC):
 
     @abstractmethod
     def discard(self, store: ViewStore) -> None:
-        """Close and delete a generation no longer active."""
+        """Close and delete a generation no longer active; never the one the pointer names (a
+        rebuild's failure path may come after the pointer moved: a switch whose last step
+        raised, a commit whose answer was lost)."""
 
     def holding_pointer(self) -> AbstractContextManager[str]:
         """Hold the pointer for a switch: no other instance writes a batch into the active
@@ -91,6 +96,9 @@ class SqliteGenerations(Generations):
     def discard(self, store: ViewStore) -> None:
         assert isinstance(store, SqliteStore)
         store.close()
+        if self.open_active().path.name == store.path.name:
+            log.warning("not deleting the active generation", extra={"generation": store.name})
+            return
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{store.path}{suffix}").unlink(missing_ok=True)
 

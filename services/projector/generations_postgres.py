@@ -11,6 +11,7 @@ new generation (GenerationFollower). A retired schema is dropped once no live in
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -31,6 +32,8 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # How long a switch waits for live batches to leave the pointer row: a stopped instance's open
 # batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
 SWITCH_LOCK_WAIT = "30s"
+
+log = logging.getLogger(__name__)
 
 
 class PostgresGenerations(Generations):
@@ -157,12 +160,24 @@ class PostgresGenerations(Generations):
     def discard(self, store: ViewStore) -> None:
         assert isinstance(store, PostgresStore)
         store.close()
-        self._drop(store.schema)
+        with self._connect() as connection, connection.transaction():
+            self._ensure_tables(connection)
+            # FOR SHARE: no switch moves the pointer to it between this check and the DROP.
+            row = connection.execute(
+                "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1 FOR SHARE"
+            ).fetchone()
+            if row is not None and str(row[0]) == store.schema:
+                log.warning("not dropping the active generation", extra={"generation": store.name})
+                return
+            self._drop(store.schema, connection)
 
-    def _drop(self, schema: str) -> None:
+    def _drop(self, schema: str, connection: psycopg.Connection[Any] | None = None) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"refusing to drop schema {schema!r}")
-        with self._connect() as connection:
+        if connection is None:
+            with self._connect() as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        else:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def discard_abandoned(self) -> list[str]:

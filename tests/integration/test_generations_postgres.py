@@ -159,3 +159,17 @@ def test_an_instances_overlapping_heartbeats_both_land(postgres: LocalPostgres) 
         ).fetchall()
     assert {str(r[0]) for r in rows} == {active.name, building.name}
     active.close()
+
+
+def test_the_generation_the_pointer_names_is_never_dropped(postgres: LocalPostgres) -> None:
+    """As for SQLite: a rebuild's failure path after the pointer moved (a COMMIT whose answer
+    was lost) must not drop the generation every instance now serves."""
+    one = _generations(postgres)
+    old = _made(one.open_active())
+    fresh = _made(one.open_new())
+    one.activate(fresh)
+    one.discard(fresh)
+    assert fresh.schema in _schemas(one.url)
+    assert one.open_active().schema == fresh.schema
+    one.discard(old)
+    assert old.schema not in _schemas(one.url)

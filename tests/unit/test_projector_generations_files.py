@@ -109,3 +109,20 @@ def test_activate_fsyncs_the_pointer_s_directory_after_the_rename(
     fresh.close()
     assert (str(tmp_path), fresh.path.name) in synced  # the directory, once the pointer moved
     assert synced[-1] == (str(tmp_path), fresh.path.name)
+
+
+def test_the_generation_the_pointer_names_is_never_deleted(tmp_path: Path) -> None:
+    """A rebuild's failure path discards its new generation; if the pointer had moved to it
+    already (the switch's last step raised after the rename, or the answer was lost), deleting
+    it would leave the pointer naming nothing and the next start on an empty store."""
+    generations = SqliteGenerations(tmp_path / "views.db")
+    old = generations.open_active()
+    old.create()
+    fresh = generations.open_new()
+    fresh.create()
+    generations.activate(fresh)
+    generations.discard(fresh)
+    assert fresh.path.exists()
+    assert generations.open_active().path == fresh.path
+    generations.discard(old)  # one no longer active: deleted as before
+    assert not old.path.exists()
