@@ -129,6 +129,10 @@ class Rebuild:
     ) -> None:
         runtime = self.runtime
         try:
+            # The read API's indexes, one pass each, before the pointer is held: every other
+            # instance's live batches wait for the held pointer, and on a large catalog this
+            # build is the switch's longest step (the builder's last batches wait for it instead).
+            await asyncio.to_thread(fresh.create)
             # Held from reading the old generation's positions to moving the pointer: no
             # instance writes a batch into the old generation in between (generations_postgres).
             holding = runtime.generations.holding_pointer()  # entered off the loop: it may wait
@@ -141,7 +145,6 @@ class Rebuild:
                 stop_builder.set()
                 await task
                 self._report(builder)
-                await asyncio.to_thread(fresh.create)  # the read API's indexes, one pass each
                 # The feed's sequence goes on across the switch: the new generation keeps the
                 # old feed (same numbers) and adds only changes of records the old one had not
                 # applied, so a client following `after=` or the stream neither misses nor
