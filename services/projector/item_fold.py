@@ -18,99 +18,44 @@
 
 from __future__ import annotations
 
-import enum
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from catalog_contract.events import (
-    PRODUCT_FIELDS,
-    Availability,
-    ChangeType,
-    ProductChange,
-    ProductFields,
+from catalog_contract.events import Availability, ChangeType, ProductChange
+from catalog_contract.frozen_build import builder
+from projector.item_state import (
+    IN_STOCK,
+    MERGED_FIELDS,
+    ChangeKind,
+    ItemState,
+    Known,
+    NotableChange,
+    Outcome,
+    Position,
+    Removed,
+    Verdict,
+    build_state,
 )
-from catalog_contract.frozen_build import builder, field_names
 
-MERGED_FIELDS = PRODUCT_FIELDS  # every field a postback may carry, or leave out
-
-IN_STOCK = frozenset({Availability.IN_STOCK, Availability.LIMITED_AVAILABILITY})
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ItemState(ProductFields):
-    """An item as the views know it: the merged fields, and where they came from."""
-
-    catalog_id: str
-    item_id: str
-    last_event_id: str
-    received_at: datetime
-    partition: int
-    offset: int
-    revision: int
-    source_updated_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Removed:
-    """What the views remember of a removed item: enough to refuse older retries."""
-
-    catalog_id: str
-    item_id: str
-    source_updated_at: datetime | None
-    partition: int
-    offset: int
-
-
-# ItemState(**fields) without its __init__, every field by position in this order: the merged
-# fields, then catalog_id, item_id, last_event_id, received_at, partition, offset, revision and
-# source_updated_at (per record of a catch-up, twice: read back, and folded).
-build_state = builder(ItemState)
-assert field_names(ItemState) == (*MERGED_FIELDS, "catalog_id", "item_id", "last_event_id",
-    "received_at", "partition", "offset", "revision", "source_updated_at")  # fmt: skip
-
-Known = ItemState | Removed | None  # what the store knows of one item
-
-
-class ChangeKind(enum.StrEnum):
-    ITEM_ADDED = "item_added"
-    ITEM_REMOVED = "item_removed"
-    PRICE_DROP = "price_drop"
-    PRICE_RISE = "price_rise"
-    BACK_IN_STOCK = "back_in_stock"
-    OUT_OF_STOCK = "out_of_stock"
-
-
-@dataclass(frozen=True, slots=True)
-class NotableChange:
-    kind: ChangeKind
-    catalog_id: str
-    item_id: str
-    old: str | None
-    new: str | None
-
-
-class Verdict(enum.StrEnum):
-    APPLIED = "applied"
-    STALE = "stale"
-    DUPLICATE = "duplicate"
-    SUPERSEDED = "superseded"  # a restatement of a state the item has since moved past
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    verdict: Verdict
-    state: Known  # the item after the event
-    changes: tuple[NotableChange, ...] = ()
-
+# The fold's data lives in item_state.py; these names are read from here by the fold's users.
+__all__ = [
+    "IN_STOCK",
+    "MERGED_FIELDS",
+    "ChangeKind",
+    "ItemState",
+    "Known",
+    "NotableChange",
+    "Outcome",
+    "Position",
+    "Removed",
+    "Verdict",
+    "apply",
+    "build_state",
+    "price_text",
+    "removed",
+]
 
 # Per applied record (frozen_build: without their __init__).
 _build_note = builder(NotableChange)

@@ -4,7 +4,7 @@ A batch is written in one transaction together with the offsets it reached, so a
 the views and the offsets agree and the projector resumes exactly where the views stop.
 The SQL is written once; `SqliteStore` (sqlite_store.py) and `PostgresStore` (postgres_store.py)
 differ only in types and driver. The tables are in store_schema.py, the write transaction in
-store_write.py.
+store_write.py, the reads in store_reads.py, a new generation's takeover in store_handover.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from projector.batch import BatchPlan, ItemKey
 from projector.errors import GenerationMoved, PositionConflict, StoreRefused, StoreUnavailable
 from projector.item_fold import ItemState, Position, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
-from projector.store_reads import FEED_COLUMNS as _FEED_COLUMNS
-from projector.store_reads import FEED_Q as _FEED_Q
+from projector.store_handover import GenerationHandover
 from projector.store_reads import StoreReads
 from projector.store_schema import INDEX_STATEMENTS, item_column_type
 from projector.store_write import BatchWrite
@@ -39,7 +38,7 @@ def refuses_data(exc: BaseException) -> bool:
     return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
 
 
-class ViewStore(StoreReads, ABC):
+class ViewStore(StoreReads, GenerationHandover, ABC):
     """Writes come from one consumer task; reads from any thread (each has its connection)."""
 
     placeholder = "?"
@@ -198,17 +197,6 @@ class ViewStore(StoreReads, ABC):
                 [(*key, at.partition, at.offset) for key, at in paid],
             )
 
-    def continue_owed_of(self, older: ViewStore) -> None:
-        """Owe what `older` owed too (a rebuild's switch: its builder restated only records the
-        live consumer had not kept, so a write that consumer failed is still owed). One this
-        generation owes already stays as it is; one it judged again since is then written once
-        more, which its position rule makes harmless."""
-        owed = older._query(
-            'SELECT catalog_id, item_id, "partition", "offset" FROM owed_restatements'
-        )
-        with self._write_lock, self._transaction() as cursor:
-            cursor.executemany(self._batch_write.owe_unless_owed, owed)
-
     def prune_changes(self, keep: int) -> int:
         """Delete all but the newest `keep` changes of the feed; returns how many went."""
         with self._write_lock, self._transaction() as cursor:
@@ -217,67 +205,6 @@ class ViewStore(StoreReads, ABC):
                 (keep,),
             )
             return max(0, int(cursor.rowcount))
-
-    overriding = ""  # what lets an INSERT name an identity column's value, where needed
-
-    def _feed_sequence_follows(self, cursor: Any) -> None:
-        """After explicit sequence numbers were inserted, the next one must come after them
-        (SQLite's AUTOINCREMENT already does)."""
-
-    def continue_feed_of(
-        self, older: ViewStore, older_next: dict[int, int], chunk: int = 10_000
-    ) -> None:
-        """Make this new generation's feed continue `older`'s: its changes with their numbers,
-        then this generation's own changes of records `older` had not applied (offsets from
-        `older_next`), numbered after them."""
-        columns = ", ".join(f'"{c}"' for c in _FEED_COLUMNS[1:])
-        with self._write_lock, self._reading(older) as source, self._transaction() as cursor:
-            for partition, next_offset in older_next.items():
-                cursor.execute(
-                    self._sql('DELETE FROM changes WHERE "partition" = ? AND "offset" < ?'),
-                    (partition, next_offset),
-                )
-            older_head = int(older._query("SELECT COALESCE(MAX(seq), 0) FROM changes")[0][0])
-            cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM changes")
-            own_head = int(cursor.fetchone()[0])
-            # Move this generation's own changes past every number the older feed used (the
-            # shift clears both ranges, so no row ever collides with another on the way).
-            cursor.execute(
-                self._sql(
-                    f"INSERT INTO changes (seq, {columns}){self.overriding} "
-                    f"SELECT seq + ?, {columns} FROM changes WHERE seq <= ?"
-                ),
-                (older_head + own_head, own_head),
-            )
-            cursor.execute(self._sql("DELETE FROM changes WHERE seq <= ?"), (own_head,))
-            if source is not None:  # the database copies it itself: no row through Python
-                cursor.execute(
-                    f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
-                    f"SELECT {_FEED_Q} FROM {source}.changes ORDER BY seq"
-                )
-                self._feed_sequence_follows(cursor)
-                return
-            insert = self._sql(
-                f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
-                f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
-            )
-            after = 0
-            while True:
-                page = older._query(
-                    f"SELECT {_FEED_Q} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
-                    [after, chunk],
-                )
-                if not page:
-                    break
-                cursor.executemany(insert, page)
-                after = int(page[-1][0])
-            self._feed_sequence_follows(cursor)
-
-    @contextmanager
-    def _reading(self, older: ViewStore) -> Iterator[str | None]:
-        """`older`'s tables as this store's writer connection names them (`<name>.changes`), if
-        it can read them in its own statements; else None (copied page by page)."""
-        yield None
 
     def last_change_seq(self) -> int:
         """The newest change's seq (0: none), where the status page's live feed starts."""

@@ -1,0 +1,105 @@
+"""How a new generation of the views takes over from the one it replaces, at a rebuild's switch:
+its change feed continues the older one's (numbers kept, its own changes numbered after them),
+and it owes what the older one owed. A mixin of `ViewStore` (store.py), written over its
+transaction, query and write statements, so the same SQL serves SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from projector.store_reads import FEED_COLUMNS as _FEED_COLUMNS
+from projector.store_reads import FEED_Q as _FEED_Q
+from projector.store_write import BatchWrite
+
+if TYPE_CHECKING:
+    from projector.store import ViewStore
+
+
+class GenerationHandover(ABC):
+    _write_lock: threading.Lock
+    _batch_write: BatchWrite
+
+    @abstractmethod
+    def _sql(self, statement: str) -> str: ...
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Any]: ...
+
+    @abstractmethod
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def continue_owed_of(self, older: ViewStore) -> None:
+        """Owe what `older` owed too (a rebuild's switch: its builder restated only records the
+        live consumer had not kept, so a write that consumer failed is still owed). One this
+        generation owes already stays as it is; one it judged again since is then written once
+        more, which its position rule makes harmless."""
+        owed = older._query(
+            'SELECT catalog_id, item_id, "partition", "offset" FROM owed_restatements'
+        )
+        with self._write_lock, self._transaction() as cursor:
+            cursor.executemany(self._batch_write.owe_unless_owed, owed)
+
+    overriding = ""  # what lets an INSERT name an identity column's value, where needed
+
+    def _feed_sequence_follows(self, cursor: Any) -> None:  # noqa: B027 (a hook: PostgreSQL only)
+        """After explicit sequence numbers were inserted, the next one must come after them
+        (SQLite's AUTOINCREMENT already does)."""
+
+    def continue_feed_of(
+        self, older: ViewStore, older_next: dict[int, int], chunk: int = 10_000
+    ) -> None:
+        """Make this new generation's feed continue `older`'s: its changes with their numbers,
+        then this generation's own changes of records `older` had not applied (offsets from
+        `older_next`), numbered after them."""
+        columns = ", ".join(f'"{c}"' for c in _FEED_COLUMNS[1:])
+        with self._write_lock, self._reading(older) as source, self._transaction() as cursor:
+            for partition, next_offset in older_next.items():
+                cursor.execute(
+                    self._sql('DELETE FROM changes WHERE "partition" = ? AND "offset" < ?'),
+                    (partition, next_offset),
+                )
+            older_head = int(older._query("SELECT COALESCE(MAX(seq), 0) FROM changes")[0][0])
+            cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            own_head = int(cursor.fetchone()[0])
+            # Move this generation's own changes past every number the older feed used (the
+            # shift clears both ranges, so no row ever collides with another on the way).
+            cursor.execute(
+                self._sql(
+                    f"INSERT INTO changes (seq, {columns}){self.overriding} "
+                    f"SELECT seq + ?, {columns} FROM changes WHERE seq <= ?"
+                ),
+                (older_head + own_head, own_head),
+            )
+            cursor.execute(self._sql("DELETE FROM changes WHERE seq <= ?"), (own_head,))
+            if source is not None:  # the database copies it itself: no row through Python
+                cursor.execute(
+                    f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
+                    f"SELECT {_FEED_Q} FROM {source}.changes ORDER BY seq"
+                )
+                self._feed_sequence_follows(cursor)
+                return
+            insert = self._sql(
+                f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
+                f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
+            )
+            after = 0
+            while True:
+                page = older._query(
+                    f"SELECT {_FEED_Q} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                    [after, chunk],
+                )
+                if not page:
+                    break
+                cursor.executemany(insert, page)
+                after = int(page[-1][0])
+            self._feed_sequence_follows(cursor)
+
+    @contextmanager
+    def _reading(self, older: ViewStore) -> Iterator[str | None]:
+        """`older`'s tables as this store's writer connection names them (`<name>.changes`), if
+        it can read them in its own statements; else None (copied page by page)."""
+        yield None
