@@ -117,6 +117,10 @@ def from_xml(body: bytes) -> dict[str, RawValue]:
         ) from exc
     except ParseError as exc:
         raise UnreadableBody(f"body is not well-formed XML: {exc}") from exc
+    except (ValueError, LookupError) as exc:
+        # expat hands the declared encoding to Python's codecs: a multi-byte one (UTF-7,
+        # Shift-JIS) is a ValueError, an unknown or non-text one (zlib) a LookupError.
+        raise UnreadableBody(f"XML declares an encoding that cannot be read: {exc}") from exc
     if len(root) > MAX_FIELDS:
         raise _too_many(len(root))
     points: dict[str, RawValue] = {}

@@ -167,3 +167,50 @@ def test_from_json_reads_exactly_what_json_loads_reads(body: bytes) -> None:
             formats.from_json(body)
     elif all(isinstance(value, str) for value in expected.values()):
         assert formats.from_json(body) == expected
+
+
+XML_ENCODINGS_EXPAT_CANNOT_READ = [
+    "UTF-7",  # multi-byte: "multi-byte encodings are not supported" (a ValueError)
+    "shift_jis",
+    "big5",
+    "bogus",  # no such codec: a LookupError
+    "zlib",  # a codec, but not a text encoding: a LookupError
+    "idna",  # a UnicodeError while expat builds its byte table
+    "punycode",  # a UnicodeDecodeError
+]
+
+
+@pytest.mark.parametrize("encoding", XML_ENCODINGS_EXPAT_CANNOT_READ)
+def test_an_xml_declaration_naming_an_unreadable_encoding_is_400_not_a_crash(
+    encoding: str,
+) -> None:
+    """Found by the stop-24 attack: expat hands any declared encoding to Python's codecs, whose
+    ValueError/LookupError escaped the parser's ParseError and reached the server as a 500."""
+    body = (
+        f'<?xml version="1.0" encoding="{encoding}"?>'
+        "<postback><CatalogId>42</CatalogId><CatalogItemId>\u00e9</CatalogItemId></postback>"
+    ).encode("latin-1")
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body("application/xml", body)
+    assert caught.value.status == 400
+    assert caught.value.reason.startswith("XML declares an encoding that cannot be read: ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(encoding=st.text(min_size=1, max_size=20).filter(lambda s: '"' not in s))
+def test_any_declared_xml_encoding_is_read_or_refused_as_unreadable(encoding: str) -> None:
+    body = f'<?xml version="1.0" encoding="{encoding}"?><postback><CatalogId>42</CatalogId>'
+    status = 200
+    try:
+        formats.parse_body("application/xml", (body + "</postback>").encode("utf-8", "replace"))
+    except UnreadableBody as refused:
+        status = refused.status
+    assert status in (200, 400)
+
+
+def test_a_single_byte_declared_encoding_is_still_read() -> None:
+    body = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>'
+        "<postback><CatalogItemId>caf\u00e9</CatalogItemId></postback>"
+    ).encode("latin-1")
+    assert formats.parse_body("application/xml", body) == {"CatalogItemId": "caf\u00e9"}

@@ -229,3 +229,12 @@ async def test_a_list_may_hold_text_and_numbers_but_not_true_or_false() -> None:
     body = json.dumps({**GOOD, "k": [False, 0]}).encode()  # found by schemathesis
     answer = await call(app, "POST", body=body, content_type="application/json")
     assert_refused(answer, publisher, 422, None)
+
+
+async def test_an_xml_body_declaring_an_encoding_expat_cannot_read_is_kept_and_400() -> None:
+    """Found by the stop-24 attack on the live receiver: `encoding="UTF-7"` was a 500."""
+    app, publisher = recording_app()
+    body = b'<?xml version="1.0" encoding="UTF-7"?><postback><CatalogId>42</CatalogId></postback>'
+    answer = await call(app, "POST", body=body, content_type="application/xml")
+    assert_refused(answer, publisher, 400, None)
+    assert "XML declares an encoding that cannot be read" in answer.json()["detail"]
