@@ -1,14 +1,19 @@
-"""The projector's admin endpoints take a credential of their own: a bearer token."""
+"""The projector's admin endpoints (starting and watching a rebuild) take a credential of
+their own: a bearer token."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from projector import answers
+from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 
 _BEARER = HTTPBearer(auto_error=False, description="CATALOG_PROJECTOR_ADMIN_TOKEN")
@@ -31,3 +36,35 @@ def admin_guard(settings: ProjectorSettings) -> Callable[..., Awaitable[None]]:
             )
 
     return admin
+
+
+def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings) -> None:
+    """`POST/GET /v1/admin/rebuild`, behind `admin_guard`."""
+    admin_only = [Depends(admin_guard(settings))]
+    admin_refusals = answers.problems(401, 403)
+
+    @app.post(
+        "/v1/admin/rebuild",
+        status_code=202,
+        dependencies=admin_only,
+        response_model=answers.RebuildStatus,
+        responses={**admin_refusals, **answers.problems(409)},
+    )
+    async def start_rebuild() -> dict[str, Any]:
+        """Rebuild every view from the earliest offset while the current ones keep serving."""
+        if not runtime.start_rebuild():
+            raise HTTPException(409, "a rebuild is already running")
+        await asyncio.sleep(0)  # let it name its generation
+        return asdict(runtime.rebuild_status)
+
+    @app.get(
+        "/v1/admin/rebuild",
+        dependencies=admin_only,
+        response_model=answers.RebuildStatus,
+        responses=admin_refusals,
+    )
+    async def rebuild_status() -> dict[str, Any]:
+        return {
+            **asdict(runtime.rebuild_status),
+            "active_generation": runtime.store.name,
+        }

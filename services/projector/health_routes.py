@@ -1,0 +1,47 @@
+"""Liveness and readiness (`/healthz`, `/readyz`) and the Prometheus scrape (`/metrics`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from projector import answers
+from projector.metrics import ProjectorMetrics
+from projector.runtime import Runtime
+from projector.settings import ProjectorSettings
+
+
+def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings) -> None:
+    @app.get(
+        "/healthz",
+        response_model=None,
+        responses={200: {"model": answers.Status}, 503: {"model": answers.Status}},
+    )
+    async def healthz() -> Response:
+        if runtime.failure is not None:
+            return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get(
+        "/readyz",
+        response_model=None,
+        responses={200: {"model": answers.Status}, 503: {"model": answers.Status}},
+    )
+    async def readyz() -> Response:
+        if runtime.failure is not None:
+            return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
+        lag = runtime.projector.lag()
+        if runtime.projector.ready(settings.ready_max_lag):
+            return JSONResponse({"status": "ready", "lag": lag})
+        return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
+
+
+def add_metrics_route(app: FastAPI, metrics: ProjectorMetrics) -> None:
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
