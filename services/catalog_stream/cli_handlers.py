@@ -95,16 +95,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     start, stop = _bounds(args)
     sink: Sink
-    if args.to == "jsonl":
-        sink = JsonLinesSink(Path(args.output) if args.output else None)
-    elif args.to == "avro":
-        if not args.output:
-            raise UsageError("--to avro needs --output FILE")
-        sink = AvroFileSink(Path(args.output))
-    else:
-        if not args.target_topic:
-            raise UsageError("--to topic needs --target-topic NAME")
-        sink = TopicSink(args.bootstrap_servers, args.target_topic)
+    try:
+        if args.to == "jsonl":
+            sink = JsonLinesSink(Path(args.output) if args.output else None)
+        elif args.to == "avro":
+            if not args.output:
+                raise UsageError("--to avro needs --output FILE")
+            sink = AvroFileSink(Path(args.output))
+        else:
+            if not args.target_topic:
+                raise UsageError("--to topic needs --target-topic NAME")
+            if args.target_topic == args.topic:
+                # It would append every record it reads to the topic it is reading.
+                raise UsageError(f"--target-topic is the topic being replayed ({args.topic})")
+            sink = TopicSink(args.bootstrap_servers, args.target_topic)
+    except OSError as exc:
+        raise UsageError(f"cannot write --output {args.output}: {exc.strerror}") from exc
     summary = asyncio.run(
         replay(args.bootstrap_servers, args.topic, start, stop, set(args.catalog), sink)
     )

@@ -80,6 +80,7 @@ async def read_range(
     try:
         await consumer.start()
     except KafkaError as exc:
+        await consumer.stop()  # a consumer that failed to start still holds its client
         raise RangeError(f"cannot reach Kafka at {connection.describe()}: {exc}") from exc
     try:
         partitions = [TopicPartition(topic, p) for p in await _partitions(connection, topic)]

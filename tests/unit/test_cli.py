@@ -3,6 +3,7 @@ root, and cli decides the code in one place (2 usage, 75 try again later, 1 othe
 
 from __future__ import annotations
 
+import gc
 import importlib
 import inspect
 import pkgutil
@@ -46,12 +47,39 @@ def test_exit_code(error: CatalogStreamError, code: int) -> None:
     assert exit_code(error) == code
 
 
+NO_KAFKA = "127.0.0.1:1"  # nothing listens: a command that got as far as Kafka fails there
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["replay", "--from", "0:x"], "error: '0:x' is not partition:offset"),
         (["replay", "--to", "avro"], "error: --to avro needs --output FILE"),
         (["replay", "--to", "topic"], "error: --to topic needs --target-topic NAME"),
+        # Found by the stop-24 attack: each of these wrote a traceback, or (the last) appended
+        # every record of the product topic to the product topic itself.
+        (
+            ["replay", "--bootstrap-servers", NO_KAFKA, "--output", "/nonexistent-dir/o.jsonl"],
+            "error: cannot write --output /nonexistent-dir/o.jsonl: ",
+        ),
+        (
+            ["replay", "--bootstrap-servers", NO_KAFKA, "--to", "avro", "--output", "/"],
+            "error: cannot write --output /: ",
+        ),
+        (
+            [
+                *("replay", "--bootstrap-servers", NO_KAFKA, "--to", "topic"),
+                *("--target-topic", "catalog.product-changes.v1"),
+            ],
+            "error: --target-topic is the topic being replayed",
+        ),
+        (
+            [
+                *("replay", "--bootstrap-servers", NO_KAFKA, "--topic", "t"),
+                *("--to", "topic", "--target-topic", "t"),
+            ],
+            "error: --target-topic is the topic being replayed",
+        ),
         (["dead-letters", "summary", "--until", "later"], "error: "),
     ],
 )
@@ -70,3 +98,13 @@ def test_unreachable_projector_is_worth_retrying(capsys: pytest.CaptureFixture[s
         port = free.getsockname()[1]
     assert main(["rebuild", "--projector", f"http://127.0.0.1:{port}"]) == 75
     assert capsys.readouterr().err.startswith("error: cannot reach the projector at ")
+
+
+def test_a_replay_that_cannot_reach_kafka_closes_its_consumer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found by the stop-24 attack: "Unclosed AIOKafkaConsumer" after the error (strict pytest
+    turns the unraisable warning into a failure)."""
+    assert main(["replay", "--bootstrap-servers", NO_KAFKA]) == 1
+    assert "error: cannot reach Kafka at 127.0.0.1:1" in capsys.readouterr().err
+    gc.collect()
