@@ -64,9 +64,12 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, detail, errors=errors)
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = shared.allowed_methods(request)
+    return problem(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def _on_anything(_: Request, exc: Exception) -> JSONResponse:

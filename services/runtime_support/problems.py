@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://catalog-stream.dev/problems/"
@@ -63,3 +65,15 @@ def problem(
 ) -> JSONResponse:
     body = problem_body(status, slug, title, detail, errors, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """A 405's `Allow`: every method the app's routes answer on the request's path. Starlette's
+    own names only the first matching route's, so a path with a GET and a POST route answered
+    `Allow: POST` (RFC 9110 says it lists the methods the resource supports)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))

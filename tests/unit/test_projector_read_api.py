@@ -152,6 +152,20 @@ async def test_not_found_is_a_problem_document(client: httpx.AsyncClient) -> Non
     assert_problem(await client.get("/v1/catalogs/42/items/none"), 404)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("DELETE", "/v1/admin/rebuild", "GET, POST"), ("POST", "/v1/catalogs", "GET")],
+)
+async def test_a_405_allows_every_method_the_path_answers(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    """Found by the stop-24 attack: a path with a GET and a POST route (the rebuild) answered
+    405 with Starlette's `Allow` of the first route only, `POST` (RFC 9110 15.5.6)."""
+    answer = await client.request(method, path)
+    assert_problem(answer, 405)
+    assert answer.headers["allow"] == allow
+
+
 async def test_like_wildcards_in_q_match_only_themselves(db: Path) -> None:
     names = {("42", "a"): "50% off mug", ("42", "b"): "500 off mug", ("42", "c"): "big_mug",
              ("42", "d"): "big mug", ("42", "e"): "back\\slash"}  # fmt: skip

@@ -275,3 +275,13 @@ async def test_routing_answers_are_problem_documents(method: str, path: str, sta
     assert answer.status == status
     assert answer.content_type == "application/problem+json"
     assert answer.json()["status"] == status
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "OPTIONS", "PATCH"])
+async def test_a_405_allows_every_method_the_postback_path_answers(method: str) -> None:
+    """Found by schemathesis on the live receiver (stop 24): the path has a POST and a GET
+    route, and Starlette's 405 named only the first one's: `Allow: POST` (RFC 9110 15.5.6)."""
+    app, _ = recording_app()
+    answer = await call(app, method, path=PATH)
+    assert answer.status == 405
+    assert answer.headers[b"allow"] == b"GET, POST"
