@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from receiver.app import create_app
 from receiver.listening import shared_port_socket
 from receiver.settings import ReceiverSettings
+from runtime_support.header_deadline import header_deadline
 from runtime_support.logs import configure_logging
 from runtime_support.tuning import tune_garbage_collector
 
@@ -49,6 +50,7 @@ def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
         log_config=None,
         access_log=False,  # a line per request costs more than the request; /metrics counts them
         timeout_graceful_shutdown=30,
+        http=header_deadline(settings.request_timeout_s),  # a request head's time limit too
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
     )

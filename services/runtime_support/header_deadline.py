@@ -1,0 +1,55 @@
+"""A time limit on receiving a request's headers, which uvicorn does not have.
+
+uvicorn waits for a request line and headers with no limit: a client that connects and sends
+nothing, or trickles a header line every few seconds (slowloris), holds its connection open
+for as long as it likes (its 16 KiB header limit lasts hours at that pace), and enough of them
+use up the process's file descriptors. Its keep-alive timeout only covers the wait between two
+requests. This protocol closes a connection whose request head is not complete within the
+deadline, counted from the connection's start or the request's first byte."""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class HeaderDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (its choice when httptools is installed), with the limit."""
+
+    header_timeout_s: float = 15.0
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # a connection that never sends a byte
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()  # the next request on a kept-alive connection
+
+    def on_headers_complete(self) -> None:
+        self._disarm()  # the body has its own limit (the receiver's request timeout)
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._header_deadline is None:
+            self._header_deadline = self.loop.call_later(self.header_timeout_s, self._expired)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _expired(self) -> None:
+        self._header_deadline = None
+        self.transport.close()
+
+
+def header_deadline(timeout_s: float) -> type[HeaderDeadlineProtocol]:
+    """The protocol class for `uvicorn.Config(http=...)`, closing after `timeout_s`."""
+    return type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": timeout_s})

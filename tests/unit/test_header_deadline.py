@@ -1,0 +1,115 @@
+"""Both services' servers close a connection whose request head does not arrive in time
+(slowloris). Found by the stop-24 attack: a live receiver and projector kept a connection that
+trickled a header line every 2 s open for as long as the attacker liked. A real uvicorn server
+on a loopback socket, as `catalog-stream receiver` / `projector` configure it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from projector import main as projector_main
+from projector.settings import ProjectorSettings
+from receiver import main as receiver_main
+from receiver.settings import ReceiverSettings
+
+DEADLINE_S = 1.0
+GIVE_UP_S = 12.0  # far past the deadline on a loaded machine; the old code never closed
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"ping": "pong"}
+
+    return app
+
+
+def receiver_config(app: FastAPI) -> uvicorn.Config:
+    settings = ReceiverSettings(dev_mode=True, request_timeout_s=DEADLINE_S)
+    return receiver_main.server_config(settings, app)
+
+
+def projector_config(app: FastAPI) -> uvicorn.Config:
+    return projector_main.server_config(ProjectorSettings(), app, header_timeout_s=DEADLINE_S)
+
+
+CONFIGS = pytest.mark.parametrize("configure", [receiver_config, projector_config])
+
+
+@asynccontextmanager
+async def serving(configure: Callable[[FastAPI], uvicorn.Config]) -> AsyncIterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(configure(_app()))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(3_000):  # up to 30 s on a loaded machine
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+async def _closed_within(reader: asyncio.StreamReader, trickle: Callable[[], None]) -> float:
+    """Seconds until the server closed the connection (EOF), trickling meanwhile."""
+    start = time.monotonic()
+    while time.monotonic() - start < GIVE_UP_S:
+        trickle()
+        try:
+            if await asyncio.wait_for(reader.read(1024), 0.25) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+    return GIVE_UP_S
+
+
+@CONFIGS
+async def test_a_trickled_request_head_is_cut_off(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n")
+        waited = await _closed_within(reader, lambda: writer.write(b"X-Slow: 1\r\n"))
+        writer.close()
+    assert DEADLINE_S * 0.9 <= waited < GIVE_UP_S
+
+
+@CONFIGS
+async def test_a_connection_that_sends_nothing_is_cut_off(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        waited = await _closed_within(reader, lambda: None)
+        writer.close()
+    assert waited < GIVE_UP_S
+
+
+@CONFIGS
+async def test_requests_in_time_are_answered_on_one_kept_alive_connection(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    """The deadline is per request head: a connection outliving it is not cut mid-use."""
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(3):
+            writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 200")
+            assert await asyncio.wait_for(reader.readexactly(15), 10) == b'{"ping":"pong"}'
+            await asyncio.sleep(DEADLINE_S * 0.7)  # together longer than the deadline
+        writer.close()
