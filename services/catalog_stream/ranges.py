@@ -5,7 +5,9 @@ with a progress bar (rate, ETA) on a terminal.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -19,6 +21,9 @@ from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.positions import position_text
 from catalog_stream.errors import CatalogStreamError
 from catalog_stream.replay_bounds import Bound
+
+STALL_S = 60.0
+"""How long a replay waits for records it is owed before it gives up (the broker gone)."""
 
 
 class RangeError(CatalogStreamError):
@@ -66,9 +71,11 @@ async def read_range(
     stop: Bound,
     description: str,
     progress: bool | None = None,
+    stall_s: float = STALL_S,
 ) -> AsyncGenerator[Any, None]:
     """Every record of `topic` in [start, stop), per partition in offset order. `progress` None
-    shows the bar only on a terminal. Use with `contextlib.aclosing` so the consumer stops."""
+    shows the bar only on a terminal. Use with `contextlib.aclosing` so the consumer stops.
+    Raises a retryable RangeError when no record arrives for `stall_s` while some are owed."""
     connection = kafka_connection(kafka)
     try:
         await check_credentials(connection)
@@ -112,8 +119,19 @@ async def read_range(
             exact = begin if start.kind == "positions" else {}
             remaining = set(todo)
             first_seen: set[TopicPartition] = set()
+            moved = time.monotonic()
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                if batches:
+                    moved = time.monotonic()
+                elif time.monotonic() - moved > stall_s:
+                    # aiokafka retries an unreachable broker forever, answering nothing.
+                    raise RangeError(
+                        f"no record arrived from Kafka at {connection.describe()} for "
+                        f"{stall_s:.0f} s, with {len(remaining)} partition(s) still to read "
+                        "(is the broker down?)",
+                        retryable=True,
+                    )
                 for tp, records in batches.items():
                     for record in records:
                         if record.offset >= end[tp]:
@@ -134,4 +152,16 @@ async def read_range(
                     if await consumer.position(tp) >= end[tp]:
                         remaining.discard(tp)
     finally:
+        await _stop(consumer)
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """aiokafka's stop cancels a fetch that is retrying an unreachable broker, and its
+    CancelledError comes out of `stop` though nobody cancelled us: it would replace the error
+    that says the broker is gone."""
+    try:
         await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
