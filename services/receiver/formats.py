@@ -7,6 +7,7 @@ All give the same shape: data-point key -> text, or a list of texts.
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import parse_qsl
 
 from defusedxml import DefusedXmlException
@@ -25,7 +26,24 @@ platform has about 25 data points; the bound keeps per-field Python work small, 
 body of the allowed size could hold (100,000 `a&` pairs cost ~0.2 s)."""
 
 
-_JSON_DECODER = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A repeated key keeps every value, in order, as forms and XML keep one: json's own dict
+    kept the last silently (`{"CatalogId":"42","CatalogId":"43"}` was catalog 43, while
+    whatever reads the first, a proxy or a person, sees 42). Each repeat counts as a field."""
+    if len(pairs) > MAX_FIELDS:
+        raise _too_many(len(pairs))
+    points = dict(pairs)
+    if len(points) == len(pairs):  # the usual case: no key repeated
+        return points
+    grouped: dict[str, list[Any]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}
+
+
+_JSON_DECODER = json.JSONDecoder(
+    parse_int=str, parse_float=str, parse_constant=str, object_pairs_hook=_json_object
+)
 
 
 def _too_many(count: int) -> UnreadableBody:
@@ -73,8 +91,6 @@ def from_json(body: bytes) -> dict[str, RawValue]:
         raise UnreadableBody("body is not a postback: JSON nested too deeply") from exc
     if not isinstance(document, dict):
         raise UnreadableBody("JSON body must be an object of data points")
-    if len(document) > MAX_FIELDS:
-        raise _too_many(len(document))
     return {key: _text(value, key) for key, value in document.items()}  # JSON keys are str
 
 

@@ -214,3 +214,26 @@ def test_a_single_byte_declared_encoding_is_still_read() -> None:
         "<postback><CatalogItemId>caf\u00e9</CatalogItemId></postback>"
     ).encode("latin-1")
     assert formats.parse_body("application/xml", body) == {"CatalogItemId": "caf\u00e9"}
+
+
+def test_a_repeated_json_key_keeps_every_value_as_forms_and_xml_do() -> None:
+    """Found by the stop-24 attack: json kept the last value silently, so
+    `{"CatalogId":"42","CatalogId":"43"}` was written as catalog 43, while anything reading the
+    first (a proxy, a person reading the dead letter) sees 42. A list is then refused by name
+    for a single-valued field, and read as a list for a list field."""
+    body = b'{"CatalogId":"42","Labels":"a","CatalogId":"43","Labels":"b","Name":"x"}'
+    assert formats.parse_body(formats.JSON, body) == {
+        "CatalogId": ["42", "43"],
+        "Labels": ["a", "b"],
+        "Name": "x",
+    }
+
+
+def test_repeats_of_one_json_key_count_as_fields() -> None:
+    """A thousand repeats of one key are a thousand fields, as in a form, not one."""
+    within = b"{" + b'"Labels":"a",' * 999 + b'"Name":"x"}'
+    assert formats.parse_body(formats.JSON, within)["Labels"] == ["a"] * 999
+    with pytest.raises(UnreadableBody) as caught:
+        formats.parse_body(formats.JSON, b"{" + b'"Labels":"a",' * 1_000 + b'"Name":"x"}')
+    assert caught.value.status == 400
+    assert caught.value.reason == "too many fields: 1001 (at most 1000)"

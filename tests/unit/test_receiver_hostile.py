@@ -238,3 +238,12 @@ async def test_an_xml_body_declaring_an_encoding_expat_cannot_read_is_kept_and_4
     answer = await call(app, "POST", body=body, content_type="application/xml")
     assert_refused(answer, publisher, 400, None)
     assert "XML declares an encoding that cannot be read" in answer.json()["detail"]
+
+
+async def test_a_repeated_json_key_of_a_single_valued_field_is_refused_by_name() -> None:
+    """Found by the stop-24 attack: `{"CatalogId":"42","CatalogId":"43"}` was accepted (200) as
+    catalog 43; a form or XML body repeating it was refused."""
+    app, publisher = recording_app()
+    body = b'{"CatalogId":"42","CatalogItemId":"a","CatalogId":"43"}'
+    answer = await call(app, "POST", body=body, content_type="application/json")
+    assert_refused(answer, publisher, 422, "CatalogId")
