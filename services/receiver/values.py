@@ -22,10 +22,12 @@ MAX_WORD_CHARS = 64
 # already bounded by MAX_PRICE_CHARS, and anchored at both ends (a search for a trailing pattern
 # retried from every position was quadratic in a run of spaces).
 _CURRENCY = r"(?:[A-Za-z]{3}|[^\w\s.,+-]+)"
-_PRICE = re.compile(rf"(?:{_CURRENCY}\s*)?([\d,.]+)(?:\s*{_CURRENCY})?")
-_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_INTEGER = re.compile(r"[+-]?(\d+)(?:\.0*)?")
+# Digits are 0-9 only: a str pattern's \d and Decimal() also read Arabic-Indic, fullwidth and
+# other Unicode digits, which the platform never sends and other readers would not parse alike.
+_PRICE = re.compile(rf"(?:{_CURRENCY}\s*)?([0-9,.]+)(?:\s*{_CURRENCY})?")
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_GROUPED_NUMBER = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?([0-9]+)(?:\.0*)?")
 _PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 _WORD_SEPARATORS = re.compile(r"[\s_\-]+")

@@ -111,6 +111,23 @@ def test_a_price_too_large_for_the_schema_is_refused(text: str) -> None:
         values.price(text)
 
 
+# Unicode digits other than 0-9 (Arabic-Indic, fullwidth, Devanagari):
+# Python's \d and Decimal() read them, but the platform sends plain digits, and a value no
+# other reader of the topic's source would parse the same way is refused by name, not guessed.
+@pytest.mark.parametrize(
+    "text", ["\u0661\u0662\u0663", "\uff11\uff12.50", "\u0967,\u0968\u0969\u096a.00", "$\u0661"]
+)
+def test_a_price_in_digits_other_than_0_to_9_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a decimal price"):
+        values.price(text)
+
+
+@pytest.mark.parametrize("text", ["\u0661\u0665", "\uff11\uff15", "+\u0967"])
+def test_an_integer_in_digits_other_than_0_to_9_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not an integer"):
+        values.integer(text, 0, 100)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("0", 0), ("15", 15), ("100", 100), (" 7 ", 7)],
