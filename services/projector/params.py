@@ -21,7 +21,7 @@ PRICE_PATTERN = r"([0-9]{1,14})(?:\.([0-9]{1,%s}))?".replace("%s", str(PRICE_SCA
 _PRICE = re.compile(PRICE_PATTERN, re.ASCII)
 POSITION_PATTERN = record_positions.POSITION_PATTERN  # `3:120`, bounded; the OpenAPI doc's
 _POSITION = re.compile(POSITION_PATTERN, re.ASCII)
-_SEQUENCE = re.compile(r"[0-9]{1,19}", re.ASCII)
+_SEQUENCE = re.compile(r"[0-9]{1,20}", re.ASCII)  # 20: a zero-padded id, as documented
 _MOMENT_MAX_CHARS = 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
