@@ -24,7 +24,7 @@ import psycopg
 
 from projector.errors import StoreUnavailable
 from projector.generations import Generations
-from projector.postgres_store import DDL_LOCK, PostgresStore
+from projector.postgres_store import DDL_LOCK, PostgresStore, pointer_for_share
 from projector.store import ViewStore
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -163,22 +163,10 @@ class PostgresGenerations(Generations):
         with self._connect() as connection, connection.transaction():
             self._ensure_tables(connection)
             # FOR SHARE: no switch moves the pointer to it between this check and the DROP.
-            row = connection.execute(
-                "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1 FOR SHARE"
-            ).fetchone()
-            if row is not None and str(row[0]) == store.schema:
+            if pointer_for_share(connection) == store.schema:
                 log.warning("not dropping the active generation", extra={"generation": store.name})
                 return
-            self._drop(store.schema, connection)
-
-    def _drop(self, schema: str, connection: psycopg.Connection[Any] | None = None) -> None:
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError(f"refusing to drop schema {schema!r}")
-        if connection is None:
-            with self._connect() as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        else:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            _drop(connection, store.schema)
 
     def discard_abandoned(self) -> list[str]:
         """Generation schemas neither active nor used by a live instance: a rebuild whose
@@ -203,7 +191,13 @@ class PostgresGenerations(Generations):
                     "WHERE seen_at > now() - interval '15 seconds'"
                 ).fetchall()
             }
-        found = [s for s in schemas if generation.match(s) and s != active and s not in used]
-        for schema in found:
-            self._drop(schema)
+            found = [s for s in schemas if generation.match(s) and s != active and s not in used]
+            for schema in found:
+                _drop(connection, schema)
         return found
+
+
+def _drop(connection: psycopg.Connection[Any], schema: str) -> None:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"refusing to drop schema {schema!r}")
+    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

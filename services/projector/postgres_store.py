@@ -61,6 +61,14 @@ def _copy(cursor: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
                 raise psycopg.DataError(f"cannot write a value: {exc}") from exc
 
 
+def pointer_for_share(executor: Any) -> str | None:
+    """The schema the pointer names (None before there is a pointer row), read FOR SHARE in the
+    caller's transaction: a switch under way (FOR UPDATE) is waited out, and no switch moves
+    the pointer until that transaction ends. `executor`: a psycopg cursor or connection."""
+    row = executor.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1 FOR SHARE").fetchone()
+    return None if row is None else str(row[0])
+
+
 class PostgresStore(ViewStore):
     placeholder = "%s"
     # Two instances in one group never own a partition at once, but during a rebalance one may
@@ -92,10 +100,9 @@ class PostgresStore(ViewStore):
             self._check_pointer(cursor)
 
     def _check_pointer(self, cursor: Any) -> None:
-        cursor.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1 FOR SHARE")
-        row = cursor.fetchone()
-        if row is not None and row[0] != self.schema:
-            raise GenerationMoved(f"the active generation is now {row[0]}, not {self.schema}")
+        active = pointer_for_share(cursor)
+        if active is not None and active != self.schema:
+            raise GenerationMoved(f"the active generation is now {active}, not {self.schema}")
 
     def write(self, topic: str, plan: BatchPlan) -> None:
         """The batch, in one transaction that first reads the pointer FOR SHARE: a switch (which
