@@ -34,6 +34,7 @@ class GenerationFollower:
         self._tasks: set[asyncio.Task[None]] = set()  # the watch, follows and their retiring
         self._sweeping: asyncio.Task[None] | None = None  # dropping abandoned generations
         self._failing = False  # the watch's checks fail (said once, not every second)
+        self._follow_failing = False  # and so do its follows
 
     def start(self) -> None:
         self._spawn(self._watch())
@@ -113,10 +114,15 @@ class GenerationFollower:
             await asyncio.to_thread(fresh.create)
             runtime.use(fresh, kept)
         except Exception as exc:  # the next heartbeat tries again
-            log.warning("could not follow the active generation: %s", exc)
+            if not self._follow_failing:
+                log.warning(
+                    "could not follow the active generation, retrying every second: %s", exc
+                )
+                self._follow_failing = True
             return
         finally:
             runtime.moving = False
+        self._follow_failing = False  # the line below says it works again
         log.info("views switched by another instance", extra={"generation": fresh.name})
         if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
             runtime.rebuild_status = RebuildStatus(generation=fresh.name)
