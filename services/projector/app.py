@@ -41,7 +41,8 @@ def create_app(
     run_consumer: bool = True,
     on_failure: Callable[[], None] | None = None,
 ) -> ReadApi:
-    """`on_failure` is called if the live consumer dies (the server should then exit)."""
+    """`on_failure` is called if the live consumer or the generation watch dies (the server
+    should then exit)."""
     metrics = ProjectorMetrics()
     runtime = Runtime(settings, generations, metrics, on_failure)
 

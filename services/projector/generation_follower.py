@@ -37,12 +37,21 @@ class GenerationFollower:
         self._follow_failing = False  # and so do its follows
 
     def start(self) -> None:
-        self._spawn(self._watch())
+        self._spawn(self._watch()).add_done_callback(self._watch_ended)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _watch_ended(self, task: asyncio.Task[None]) -> None:
+        """The watch retries what fails on its own; if it ends, a defect ended it, and this
+        instance would go on without saying what it uses (another instance's sweep or switch
+        then drops its generation under its readers) nor following the pointer."""
+        if not task.cancelled():
+            self.runtime.fail("generation watch stopped", "the generation watch died; exiting",
+                              task.exception())  # fmt: skip
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -146,8 +146,13 @@ class Runtime:
             if self.projector.moved:
                 self.follower.moved.set()
             return
-        self.failure = f"consumer stopped: {task.exception()!r}"
-        log.critical("the live consumer died; exiting", exc_info=task.exception())
+        self.fail("consumer stopped", "the live consumer died; exiting", task.exception())
+
+    def fail(self, reason: str, message: str, exc: BaseException | None) -> None:
+        """Something this instance needs stopped by itself: not healthy, not ready, and the
+        process ends (`on_failure`) for a supervisor to restart it."""
+        self.failure = f"{reason}: {exc!r}"
+        log.critical(message, exc_info=exc)
         if self.on_failure is not None:
             self.on_failure()
 
