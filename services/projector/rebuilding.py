@@ -133,6 +133,11 @@ class Rebuild:
             # instance's live batches wait for the held pointer, and on a large catalog this
             # build is the switch's longest step (the builder's last batches wait for it instead).
             await asyncio.to_thread(fresh.create)
+            # The builder gets to where the live consumers are before the pointer is held too
+            # (they go on meanwhile), so that under it only their last few batches are waited
+            # for, not its whole way from `caught_up` (the held row stops every instance).
+            ahead = await asyncio.to_thread(old.positions, runtime.settings.topic)
+            await until_reached(builder, ahead, task)
             # Held from reading the old generation's positions to moving the pointer: no
             # instance writes a batch into the old generation in between (generations_postgres).
             holding = runtime.generations.holding_pointer()  # entered off the loop: it may wait

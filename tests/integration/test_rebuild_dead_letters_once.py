@@ -56,8 +56,9 @@ async def test_a_batch_refused_by_a_switch_has_kept_nothing(
     reach = rebuilding.until_reached
 
     async def held_switch(*args: Any, **kwargs: Any) -> None:
-        holding.set()
-        await release.wait()
+        if any(g._held is not None for g in both):  # (it also waits before taking the pointer)
+            holding.set()
+            await release.wait()
         await reach(*args, **kwargs)
 
     monkeypatch.setattr(rebuilding, "until_reached", held_switch)

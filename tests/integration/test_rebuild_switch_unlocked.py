@@ -1,0 +1,63 @@
+"""A PostgreSQL switch holds the pointer row FOR UPDATE, and every other instance's live batch
+waits for it meanwhile (each reads the row FOR SHARE): their views freeze for as long as the
+switch holds it. Before, the switch took the row and only then waited (up to 60 s) for its
+builder to reach the live consumers' positions. Now the builder gets there first, and under the
+row only the last few records other instances applied meanwhile are waited for: here (the
+builder let switch while far behind) it has applied every record before the row is taken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from projector.consumer import ConsumerLoop
+from projector.generations_postgres import PostgresGenerations
+from tests.conftest import make_topics
+from tests.postgres import LocalPostgres
+from tests.support import (
+    active_generation,
+    instances_sharing,
+    price_wave,
+    produce_events,
+    projector_settings,
+    rebuilt,
+)
+
+pytestmark = pytest.mark.broker
+ITEMS, WAVES = 50, 30
+
+
+async def test_the_builder_reaches_the_live_positions_before_the_switch_holds_the_pointer(
+    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topics = await make_topics(kafka_bootstrap, partitions=1)
+    url = postgres.create_database("rebuild_switch_unlocked")
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
+    waves = [c for minute in range(1, WAVES + 1) for c in price_wave(minute, ITEMS)]
+    await produce_events(kafka_bootstrap, topics.product, waves)
+    async with instances_sharing(settings, [PostgresGenerations(url)], ITEMS * WAVES) as instances:
+        [(runtime, client)] = instances
+        old = runtime.store.name
+        built_when_held: list[int] = []  # the builder's records when the switch asks for the row
+        holding = PostgresGenerations.holding_pointer
+
+        @contextmanager
+        def watched(generations: PostgresGenerations) -> Iterator[str]:
+            assert runtime.building is not None
+            built_when_held.append(sum(runtime.building.positions(topics.product).values()))
+            with holding(generations) as active:
+                yield active
+
+        monkeypatch.setattr(PostgresGenerations, "holding_pointer", watched)
+        # The switch starts at once, the builder far behind (it has not even joined its group).
+        monkeypatch.setattr(ConsumerLoop, "caught_up", lambda self: True)
+        status = await rebuilt(client, timeout_s=120)
+        assert status["generation"] != old
+        assert active_generation(url) == status["generation"]
+        assert built_when_held == [ITEMS * WAVES]
+        item = (await client.get("/v1/catalogs/c1/items/i7")).json()
+        assert Decimal(item["current_price"]) == Decimal(f"{WAVES}.07")
