@@ -35,6 +35,7 @@ class GenerationFollower:
         self._sweeping: asyncio.Task[None] | None = None  # dropping abandoned generations
         self._failing = False  # the watch's checks fail (said once, not every second)
         self._follow_failing = False  # and so do its follows
+        self._said = 0  # heartbeats made, in order
 
     def start(self) -> None:
         self._spawn(self._watch()).add_done_callback(self._watch_ended)
@@ -64,8 +65,11 @@ class GenerationFollower:
         building = [runtime.building.name] if runtime.building is not None else []
         return [runtime.store.name, *(r.name for r in self.retired), *building]
 
-    async def heartbeat(self) -> str | None:
-        return await asyncio.to_thread(self.runtime.generations.heartbeat, self.in_use())
+    async def heartbeat(self, using: list[str] | None = None) -> str | None:
+        """Say which generations this instance uses (`using`, else `in_use()`, as of now)."""
+        self._said += 1  # numbered as made, on the loop: the threads may reach the store later
+        listed = self.in_use() if using is None else using
+        return await asyncio.to_thread(self.runtime.generations.heartbeat, listed, self._said)
 
     async def _watch(self) -> None:
         """Say which generations this instance uses, and follow the pointer when another

@@ -52,9 +52,10 @@ class Generations(ABC):
         generation until `activate` (or the end of the block, if none); yields its name."""
         return nullcontext(self.open_active().name)
 
-    def heartbeat(self, using: Iterable[str]) -> str | None:
+    def heartbeat(self, using: Iterable[str], said: int | None = None) -> str | None:
         """Say which generations this instance uses; returns the active generation's name, or
-        None where no other process can move the pointer."""
+        None where no other process can move the pointer. `said`: when the list was made (a
+        count); a list older than the one last stored is not stored."""
         return None
 
     def in_use_elsewhere(self, name: str) -> bool:

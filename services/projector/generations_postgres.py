@@ -47,6 +47,9 @@ class PostgresGenerations(Generations):
         # One heartbeat at a time: a rebuild's and the watch's may overlap, and each replaces
         # this instance's rows (two at once: the later one fails on a duplicate key).
         self._saying = threading.Lock()
+        # When the list last stored was made: an older one whose thread got here later (each
+        # runs on a worker thread) is not stored over it.
+        self._said = 0
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -128,20 +131,25 @@ class PostgresGenerations(Generations):
                 )
         store.follows_pointer = True  # from now on its live batches check the pointer
 
-    def heartbeat(self, using: Iterable[str]) -> str:
+    def heartbeat(self, using: Iterable[str], said: int | None = None) -> str:
         try:
-            with self._saying, self._connect() as connection, connection.transaction():
-                connection.execute(
-                    "DELETE FROM public.catalog_stream_instances WHERE instance = %s",
-                    (self.instance,),
-                )
-                for schema in sorted(set(using)):
+            with self._saying, self._connect() as connection:
+                if said is not None and said < self._said:
+                    return self._active_schema(connection)  # a newer list is stored
+                with connection.transaction():
                     connection.execute(
-                        "INSERT INTO public.catalog_stream_instances (instance, schema_name) "
-                        "VALUES (%s, %s)",
-                        (self.instance, schema),
+                        "DELETE FROM public.catalog_stream_instances WHERE instance = %s",
+                        (self.instance,),
                     )
-                return self._active_schema(connection)
+                    for schema in sorted(set(using)):
+                        connection.execute(
+                            "INSERT INTO public.catalog_stream_instances (instance, schema_name) "
+                            "VALUES (%s, %s)",
+                            (self.instance, schema),
+                        )
+                    active = self._active_schema(connection)
+                self._said = max(self._said, said or 0)
+                return active
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot check the active generation: {exc}") from exc
 

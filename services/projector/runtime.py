@@ -183,7 +183,7 @@ class Runtime:
         self.store.close()
         if self.generations.shared:  # uses nothing now: a switch elsewhere need not wait
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.generations.heartbeat, [])
+                await self.follower.heartbeat(using=[])
 
     def start_rebuild(self) -> bool:
         """Start a rebuild in the background; False if one is running already."""
