@@ -29,6 +29,7 @@ from projector.store import ViewStore
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # An instance that has not said for 15 seconds is gone (it says every second, GenerationFollower).
+REGISTRATION_EXPIRY_S = 15.0
 # How long a switch waits for live batches to leave the pointer row: a stopped instance's open
 # batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
 SWITCH_LOCK_WAIT = "30s"
@@ -50,6 +51,12 @@ class PostgresGenerations(Generations):
         # When the list last stored was made: an older one whose thread got here later (each
         # runs on a worker thread) is not stored over it.
         self._said = 0
+        # Whether this instance's heartbeats failed lately: if it could not reach the database,
+        # neither could the others, maybe, and their registrations expired meanwhile without
+        # their being gone. Until its own have worked for a whole expiry, no registration is
+        # judged expired (a sweep drops nothing, a retired generation is kept).
+        self._steady_from: float = time.monotonic()  # (a process starting knows no outage)
+        self._last_said: float | None = None
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -133,6 +140,24 @@ class PostgresGenerations(Generations):
 
     def heartbeat(self, using: Iterable[str], said: int | None = None) -> str:
         try:
+            active = self._say(using, said)
+        except BaseException:
+            self._steady_from = float("inf")  # from the next heartbeat that works
+            raise
+        now = time.monotonic()
+        if self._steady_from == float("inf") or (
+            self._last_said is not None and now - self._last_said > REGISTRATION_EXPIRY_S / 3
+        ):  # (a long gap: this process stopped, it may not have seen an outage)
+            self._steady_from = now + REGISTRATION_EXPIRY_S
+        self._last_said = now
+        return active
+
+    def _steady(self) -> bool:
+        """Whether registrations older than the expiry are of instances that are gone."""
+        return time.monotonic() >= self._steady_from
+
+    def _say(self, using: Iterable[str], said: int | None) -> str:
+        try:
             with self._saying, self._connect() as connection:
                 if said is not None and said < self._said:
                     return self._active_schema(connection)  # a newer list is stored
@@ -154,12 +179,14 @@ class PostgresGenerations(Generations):
             raise StoreUnavailable(f"cannot check the active generation: {exc}") from exc
 
     def in_use_elsewhere(self, name: str) -> bool:
+        if not self._steady():
+            return True  # cannot tell yet: keep it (a later sweep drops it once unused)
         try:
             with self._connect() as connection:
                 row = connection.execute(
                     "SELECT 1 FROM public.catalog_stream_instances WHERE schema_name = %s "
-                    "AND instance <> %s AND seen_at > now() - interval '15 seconds'",
-                    (name, self.instance),
+                    "AND instance <> %s AND seen_at > now() - make_interval(secs => %s)",
+                    (name, self.instance, REGISTRATION_EXPIRY_S),
                 ).fetchone()
         except (psycopg.Error, StoreUnavailable):
             return True  # cannot tell: keep it (a later start drops it once unused)
@@ -179,6 +206,8 @@ class PostgresGenerations(Generations):
     def discard_abandoned(self) -> list[str]:
         """Generation schemas neither active nor used by a live instance: a rebuild whose
         instance died, or a retired generation an instance still used when it was retired."""
+        if not self._steady():
+            return []  # cannot tell yet (a later sweep)
         generation = re.compile(rf"^{re.escape(self.default_schema)}(_\d+)?$")
         with self._connect() as connection:
             self._ensure_tables(connection)
@@ -196,7 +225,8 @@ class PostgresGenerations(Generations):
                 str(r[0])
                 for r in connection.execute(
                     "SELECT schema_name FROM public.catalog_stream_instances "
-                    "WHERE seen_at > now() - interval '15 seconds'"
+                    "WHERE seen_at > now() - make_interval(secs => %s)",
+                    (REGISTRATION_EXPIRY_S,),
                 ).fetchall()
             }
             found = [s for s in schemas if generation.match(s) and s != active and s not in used]

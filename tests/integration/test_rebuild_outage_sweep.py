@@ -1,0 +1,59 @@
+"""On a real PostgreSQL (no broker): after the database was unreachable for longer than the
+registry's expiry, every instance's registration has expired, the sweeper's own too. Before,
+a sweep right after the database came back took another live instance's generation (here one
+it was building) as abandoned and dropped it, before that instance could say it again. Now an
+instance judges registrations expired only once its own heartbeats have worked for a whole
+expiry since they last failed; a generation no live instance uses is then dropped as before."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from projector import generations_postgres
+from projector.errors import StoreUnavailable
+from projector.generations_postgres import PostgresGenerations
+from tests.postgres import LocalPostgres
+from tests.support import generation_schemas
+
+EXPIRY_S = 2.0  # the registry's expiry, shortened (15 s in service)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_sweep_after_an_outage_keeps_what_live_instances_use(
+    postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(generations_postgres, "REGISTRATION_EXPIRY_S", EXPIRY_S)
+    url = postgres.create_database("rebuild_outage_sweep")
+    sweeper, builder = PostgresGenerations(url), PostgresGenerations(url)
+    active = sweeper.open_active()
+    building, abandoned = builder.open_new(), sweeper.open_new()
+    builder.heartbeat([active.name, building.name])  # a rebuild under way on a live instance
+    building.create()
+    abandoned.create()  # a rebuild whose instance died
+    sweeper.heartbeat([active.name])
+    sweeper.url = f"postgresql://127.0.0.1:{_closed_port()}/nothing"  # the outage
+    with pytest.raises(StoreUnavailable):
+        sweeper.heartbeat([active.name])
+    time.sleep(EXPIRY_S + 0.5)  # no instance could say anything meanwhile
+    sweeper.url = url  # back: the sweeper says it first, the builder a moment later
+    sweeper.heartbeat([active.name])
+    assert sweeper.discard_abandoned() == []
+    assert sweeper.in_use_elsewhere(building.name)  # (a retire's drop keeps it too)
+    assert {building.name, abandoned.name} <= generation_schemas(url)
+    deadline = time.monotonic() + EXPIRY_S + 0.5
+    while time.monotonic() < deadline:  # both say it every second (here faster) from now on
+        sweeper.heartbeat([active.name])
+        builder.heartbeat([active.name, building.name])
+        time.sleep(0.2)
+    assert sweeper.discard_abandoned() == [abandoned.name]
+    assert generation_schemas(url) == {building.name}  # ("views" itself not made here)
+    for store in (active, building, abandoned):
+        store.close()
