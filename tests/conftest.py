@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker, free_port
-from catalog_stream.topic_admin import ensure_all
 from projector.generations import Generations, SqliteGenerations
 from projector.generations_postgres import PostgresGenerations
 from projector.store import ViewStore
 from tests.postgres import LocalPostgres
-from tests.support import Topics
+from tests.support import SharedPostgres, SharePostgres, Topics, shared_postgres
+from tests.support import make_topics as make_topics  # (re-exported: older tests import it here)
 
 # Generated tests judge behaviour, not speed (speed is measured in bench/): a per-example deadline
 # or a "generation too slow" check on a loaded 2-core machine only turns load into failures (the
@@ -71,24 +70,6 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop()
 
 
-async def make_topics(bootstrap: str, partitions: int = 3) -> Topics:
-    suffix = uuid.uuid4().hex[:10]
-    names = Topics(
-        product=f"test.products.{suffix}",
-        dead_letter=f"test.dead-letter.{suffix}",
-        projector_dead_letter=f"test.projector-dead-letter.{suffix}",
-    )
-    await ensure_all(
-        bootstrap,
-        [
-            contract_topics.product_topic(names.product, partitions=partitions),
-            contract_topics.dead_letter_topic(names.dead_letter),
-            contract_topics.projector_dead_letter_topic(names.projector_dead_letter),
-        ],
-    )
-    return names
-
-
 @pytest.fixture
 async def topics(kafka_bootstrap: str) -> Topics:
     return await make_topics(kafka_bootstrap)
@@ -103,6 +84,18 @@ def postgres() -> Iterator[LocalPostgres]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def share_postgres(kafka_bootstrap: str, postgres: LocalPostgres) -> SharePostgres:
+    """`await share_postgres(items, partitions=1, waves=1)`: topics and a PostgreSQL database of
+    this test's own for projector instances sharing their generations, with `waves` price waves
+    of `items` items written (support.SharedPostgres)."""
+
+    async def share(items: int, partitions: int = 1, waves: int = 1) -> SharedPostgres:
+        return await shared_postgres(kafka_bootstrap, postgres, items, partitions, waves)
+
+    return share
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

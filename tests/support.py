@@ -10,8 +10,9 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,22 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
+from catalog_contract import topics as contract_topics
 from catalog_contract.events import ProductChange
 from catalog_contract.positions import parse_position
 from catalog_contract.writing import product_records
 from catalog_stream.broker import free_port
+from catalog_stream.topic_admin import ensure_all
 from projector.app import create_app as create_projector
 from projector.generations import Generations
+from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
 from receiver.settings import ReceiverSettings
 from tests.factories import change
+from tests.postgres import LocalPostgres
 from tests.projector_harness import projector_in_process
 
 SECRET = "test-secret-0123456789"
@@ -46,6 +51,69 @@ class Topics:
     product: str
     dead_letter: str
     projector_dead_letter: str = ""  # make_topics creates one; else only named (never written)
+
+
+async def make_topics(bootstrap: str, partitions: int = 3) -> Topics:
+    """Topics of their own for one test: products (`partitions`), and both dead-letter topics."""
+    suffix = uuid.uuid4().hex[:10]
+    names = Topics(
+        product=f"test.products.{suffix}",
+        dead_letter=f"test.dead-letter.{suffix}",
+        projector_dead_letter=f"test.projector-dead-letter.{suffix}",
+    )
+    await ensure_all(
+        bootstrap,
+        [
+            contract_topics.product_topic(names.product, partitions=partitions),
+            contract_topics.dead_letter_topic(names.dead_letter),
+            contract_topics.projector_dead_letter_topic(names.projector_dead_letter),
+        ],
+    )
+    return names
+
+
+@dataclass(frozen=True)
+class SharedPostgres:
+    """One test's PostgreSQL database for projector instances sharing their generations, the
+    topics they read, their settings, and how many records were written before they start."""
+
+    topics: Topics
+    url: str
+    settings: ProjectorSettings
+    preloaded: int
+
+    def generations(self) -> PostgresGenerations:
+        """One more instance's view of the shared generations."""
+        return PostgresGenerations(self.url)
+
+    def instances(
+        self, generations: Sequence[Generations] | None = None
+    ) -> AbstractAsyncContextManager[list[tuple[Runtime, httpx.AsyncClient]]]:
+        """`instances_sharing` on this database, once the views hold what was preloaded: one
+        instance unless `generations` says more."""
+        return instances_sharing(self.settings, generations or [self.generations()], self.preloaded)
+
+    async def wave(self, minute: int, items: int) -> int:
+        """`price_wave(minute, items)` written to the product topic: the records written."""
+        changes = price_wave(minute, items)
+        return await produce_events(self.settings.bootstrap_servers, self.topics.product, changes)
+
+
+# (items, partitions=1, waves=1): what the fixture `share_postgres` gives a test (conftest.py)
+SharePostgres = Callable[..., Awaitable[SharedPostgres]]
+
+
+async def shared_postgres(
+    bootstrap: str, postgres: LocalPostgres, items: int, partitions: int = 1, waves: int = 1
+) -> SharedPostgres:
+    """Topics and a database of their own, the projector's settings on them, and `waves` price
+    waves (minutes 1, 2, ...) of `items` items written to the product topic."""
+    topics = await make_topics(bootstrap, partitions=partitions)
+    url = postgres.create_database(f"shared_{uuid.uuid4().hex[:12]}")
+    settings = projector_settings(bootstrap, topics, Path("unused.db"), store_url=url)
+    preload = [c for minute in range(1, waves + 1) for c in price_wave(minute, items)]
+    preloaded = await produce_events(bootstrap, topics.product, preload)
+    return SharedPostgres(topics, url, settings, preloaded)
 
 
 def receiver_settings(bootstrap: str, topics: Topics, **overrides: Any) -> ReceiverSettings:
@@ -174,6 +242,19 @@ class Only(Generations):
 def price_wave(minute: int, items: int) -> list[ProductChange]:
     """A new price for each of items i0.. of catalog c1 (`minute.nn`): a change each."""
     return [change(f"i{n}", "c1", minute=minute, price=f"{minute}.{n:02d}") for n in range(items)]
+
+
+async def shows_wave(
+    projector: httpx.AsyncClient, minute: int, items: int, timeout_s: float = 60
+) -> None:
+    """Until the projector's API shows every item of `price_wave(minute, items)` at its price."""
+    for n in range(items):
+
+        async def priced(n: int = n) -> bool:
+            item = (await projector.get(f"/v1/catalogs/c1/items/i{n}")).json()
+            return Decimal(item["current_price"]) == Decimal(f"{minute}.{n:02d}")
+
+        await eventually(priced, timeout_s=timeout_s)
 
 
 @asynccontextmanager

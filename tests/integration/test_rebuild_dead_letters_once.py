@@ -8,7 +8,6 @@ for the pointer in its store write: twice."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,16 +16,10 @@ from aiokafka import AIOKafkaProducer
 
 from catalog_contract.keys import product_key
 from projector import rebuilding
-from projector.generations_postgres import PostgresGenerations
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
 from tests.support import (
     ADMIN,
+    SharePostgres,
     eventually,
-    instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
     read_topic,
 )
 
@@ -45,12 +38,10 @@ def _batches_waiting_for_the_pointer(url: str) -> int:
 
 
 async def test_a_batch_refused_by_a_switch_has_kept_nothing(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, share_postgres: SharePostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=2)
-    url = postgres.create_database("rebuild_dead_letters_once")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    records = await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    shared = await share_postgres(ITEMS, partitions=2)
+    topics, url, records = shared.topics, shared.url, shared.preloaded
     # The switch stops (pointer held FOR UPDATE, builder running) until the test lets it go.
     holding, release = asyncio.Event(), asyncio.Event()
     reach = rebuilding.until_reached
@@ -62,9 +53,8 @@ async def test_a_batch_refused_by_a_switch_has_kept_nothing(
         await reach(*args, **kwargs)
 
     monkeypatch.setattr(rebuilding, "until_reached", held_switch)
-    both = [PostgresGenerations(url), PostgresGenerations(url)]
-    async with instances_sharing(settings, both, holding=records) as instances:
-        [(first, first_client), (second, _)] = instances
+    both = [shared.generations(), shared.generations()]
+    async with shared.instances(both) as [(first, first_client), (second, _)]:
         [partition] = second.projector.assigned  # one each
         started = await first_client.post("/v1/admin/rebuild", headers=ADMIN)
         assert started.status_code == 202
@@ -92,7 +82,7 @@ async def test_a_batch_refused_by_a_switch_has_kept_nothing(
         new = first.store.name
         await eventually(lambda: second.store.name == new, timeout_s=60)
         # Both go on in the new generation, past the record (nothing of it is kept again).
-        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
+        await shared.wave(2, ITEMS)
 
         def past_both_waves() -> bool:  # one database: both instances' partitions
             return sum(second.store.positions(topics.product).values()) == 2 * records + 1

@@ -9,20 +9,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
 from tests.support import (
+    SharePostgres,
     eventually,
-    instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
+    shows_wave,
 )
 
 pytestmark = pytest.mark.broker
@@ -46,15 +41,12 @@ class _SlowToFollow(PostgresGenerations):
 
 
 async def test_an_instance_slow_to_follow_a_switch_keeps_saying_it_uses_the_old_generation(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+    share_postgres: SharePostgres,
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=1)
-    url = postgres.create_database("rebuild_follow_slow")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    shared = await share_postgres(ITEMS)
+    url = shared.url
     generations = _SlowToFollow(url)
-    async with instances_sharing(settings, [generations], ITEMS) as instances:
-        [(runtime, client)] = instances
+    async with shared.instances([generations]) as [(runtime, client)]:
         old = runtime.store.name
         other = PostgresGenerations(url)  # another instance, whose rebuild switches
         fresh = other.open_new()
@@ -73,12 +65,6 @@ async def test_an_instance_slow_to_follow_a_switch_keeps_saying_it_uses_the_old_
             generations.go.set()
         await eventually(lambda: runtime.store.name == fresh.name, timeout_s=30)
         await eventually(lambda: not other.in_use_elsewhere(old), timeout_s=30)  # left it
-        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
-        for n in range(ITEMS):
-
-            async def priced(n: int = n) -> bool:
-                item = (await client.get(f"/v1/catalogs/c1/items/i{n}")).json()
-                return Decimal(item["current_price"]) == Decimal(f"2.{n:02d}")
-
-            await eventually(priced, timeout_s=60)
+        await shared.wave(2, ITEMS)
+        await shows_wave(client, 2, ITEMS)
         fresh.close()

@@ -7,23 +7,12 @@ instance's views."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
-from tests.support import (
-    active_generation,
-    instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
-    rebuilt,
-)
+from tests.support import SharePostgres, active_generation, rebuilt
 
 pytestmark = pytest.mark.broker
 ITEMS = 6
@@ -43,14 +32,11 @@ def _pointer_free(url: str) -> bool:
 
 
 async def test_the_new_generations_indexes_are_built_before_the_switch_holds_the_pointer(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+    share_postgres: SharePostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=1)
-    url = postgres.create_database("rebuild_indexes_unlocked")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
-    async with instances_sharing(settings, [PostgresGenerations(url)], ITEMS) as instances:
-        [(runtime, client)] = instances
+    shared = await share_postgres(ITEMS)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
         old = runtime.store.name
         pointer_free_while_indexing: list[bool] = []
         create = PostgresStore.create

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,18 +16,13 @@ from aiokafka import AIOKafkaProducer
 
 from catalog_contract.headers import RESTATES
 from catalog_contract.keys import product_key
-from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
 from tests.support import (
     ADMIN,
+    SharePostgres,
     eventually,
     generation_schemas,
     instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
     read_topic,
 )
 
@@ -56,17 +50,15 @@ def _feed(url: str, schema: str) -> list[tuple[int, int, str]]:
 
 
 async def test_a_rebuild_on_one_instance_moves_every_instance(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+    kafka_bootstrap: str, share_postgres: SharePostgres
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=3)
-    url = postgres.create_database("rebuild_instances")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
     minute = 1
-    await produce_events(kafka_bootstrap, topics.product, price_wave(minute, ITEMS))
+    shared = await share_postgres(ITEMS, partitions=3)
+    topics, url = shared.topics, shared.url
     broken = [await _produce_broken(kafka_bootstrap, topics.product, 0)]
-    both = [PostgresGenerations(url), PostgresGenerations(url)]
+    both = [shared.generations(), shared.generations()]
     # Both instances read some of the partitions, and the views hold the first wave.
-    async with instances_sharing(settings, both, holding=ITEMS + 1) as instances:
+    async with instances_sharing(shared.settings, both, holding=ITEMS + 1) as instances:
         [(first, first_client), (second, second_client)] = instances
         old = first.store.name
         stop = asyncio.Event()
@@ -75,7 +67,7 @@ async def test_a_rebuild_on_one_instance_moves_every_instance(
             nonlocal minute
             while not stop.is_set():
                 minute += 1
-                await produce_events(kafka_bootstrap, topics.product, price_wave(minute, ITEMS))
+                await shared.wave(minute, ITEMS)
                 if minute % 5 == 0:
                     broken.append(await _produce_broken(kafka_bootstrap, topics.product, minute))
                 await asyncio.sleep(0.2)

@@ -5,22 +5,14 @@ gives up in bounded time, the rebuild fails, and the active generation keeps bei
 
 from __future__ import annotations
 
-from decimal import Decimal
-from pathlib import Path
-
 import psycopg
 import pytest
 
-from projector.generations_postgres import PostgresGenerations
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
 from tests.support import (
     ADMIN,
+    SharePostgres,
     eventually,
-    instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
+    shows_wave,
 )
 
 pytestmark = pytest.mark.broker
@@ -28,14 +20,11 @@ ITEMS = 6
 
 
 async def test_a_switch_does_not_wait_for_ever_for_a_stopped_instances_batch(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+    share_postgres: SharePostgres,
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=1)
-    url = postgres.create_database("rebuild_pointer_held")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
-    async with instances_sharing(settings, [PostgresGenerations(url)], ITEMS) as instances:
-        [(runtime, client)] = instances
+    shared = await share_postgres(ITEMS)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
         old = runtime.store.name
         # What a stopped instance's batch holds (PostgresStore.write), left open.
         stuck = psycopg.connect(url)
@@ -51,11 +40,5 @@ async def test_a_switch_does_not_wait_for_ever_for_a_stopped_instances_batch(
         assert runtime.rebuild_status.state == "failed", runtime.rebuild_status
         assert runtime.store.name == old
         # The active generation is updated again.
-        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
-        for n in range(ITEMS):
-
-            async def priced(n: int = n) -> bool:
-                item = (await client.get(f"/v1/catalogs/c1/items/i{n}")).json()
-                return Decimal(item["current_price"]) == Decimal(f"2.{n:02d}")
-
-            await eventually(priced, timeout_s=60)
+        await shared.wave(2, ITEMS)
+        await shows_wave(client, 2, ITEMS)

@@ -10,37 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from projector.consumer import ConsumerLoop
 from projector.generations_postgres import PostgresGenerations
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
-from tests.support import (
-    active_generation,
-    instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
-    rebuilt,
-)
+from tests.support import SharePostgres, active_generation, rebuilt
 
 pytestmark = pytest.mark.broker
 ITEMS, WAVES = 50, 30
 
 
 async def test_the_builder_reaches_the_live_positions_before_the_switch_holds_the_pointer(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+    share_postgres: SharePostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=1)
-    url = postgres.create_database("rebuild_switch_unlocked")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    waves = [c for minute in range(1, WAVES + 1) for c in price_wave(minute, ITEMS)]
-    await produce_events(kafka_bootstrap, topics.product, waves)
-    async with instances_sharing(settings, [PostgresGenerations(url)], ITEMS * WAVES) as instances:
-        [(runtime, client)] = instances
+    shared = await share_postgres(ITEMS, waves=WAVES)
+    topics, url = shared.topics, shared.url
+    async with shared.instances() as [(runtime, client)]:
         old = runtime.store.name
         built_when_held: list[int] = []  # the builder's records when the switch asks for the row
         holding = PostgresGenerations.holding_pointer

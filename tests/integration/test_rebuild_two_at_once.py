@@ -6,25 +6,19 @@ generation, and no generation schema is left behind."""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
-from tests.conftest import make_topics
-from tests.postgres import LocalPostgres
 from tests.support import (
     ADMIN,
+    SharePostgres,
     active_generation,
     eventually,
     generation_schemas,
-    instances_sharing,
-    price_wave,
-    produce_events,
-    projector_settings,
+    shows_wave,
 )
 
 pytestmark = pytest.mark.broker
@@ -52,16 +46,13 @@ class _SlowToStart(PostgresGenerations):
 
 
 async def test_a_rebuild_that_overlaps_another_instances_rebuild_ends(
-    kafka_bootstrap: str, tmp_path: Path, postgres: LocalPostgres
+    share_postgres: SharePostgres,
 ) -> None:
-    topics = await make_topics(kafka_bootstrap, partitions=2)
-    url = postgres.create_database("rebuild_overlapping")
-    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
-    await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    shared = await share_postgres(ITEMS, partitions=2)
+    url = shared.url
     go = threading.Event()
     both = [PostgresGenerations(url), _SlowToStart(url, go)]
-    async with instances_sharing(settings, both, ITEMS) as instances:
-        [(first, first_client), (second, second_client)] = instances
+    async with shared.instances(both) as [(first, first_client), (second, second_client)]:
         runtimes = [first, second]
         old = first.store.name
         try:
@@ -82,14 +73,8 @@ async def test_a_rebuild_that_overlaps_another_instances_rebuild_ends(
         active = active_generation(url)
         await eventually(lambda: all(r.store.name == active for r in runtimes), timeout_s=30)
         # Both keep updating the active generation.
-        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
+        await shared.wave(2, ITEMS)
         for client in (first_client, second_client):
-            for n in range(ITEMS):
-
-                async def priced(n: int = n, c: Any = client) -> bool:
-                    item = (await c.get(f"/v1/catalogs/c1/items/i{n}")).json()
-                    return Decimal(item["current_price"]) == Decimal(f"2.{n:02d}")
-
-                await eventually(priced, timeout_s=60)
+            await shows_wave(client, 2, ITEMS)
         # Only the active generation is left.
         await eventually(lambda: generation_schemas(url) == {active}, timeout_s=60)
