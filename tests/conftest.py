@@ -7,6 +7,7 @@ engine answers; else the Maven-fetched Apache Kafka started here on free ports.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -78,12 +79,15 @@ async def topics(kafka_bootstrap: str) -> Topics:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[LocalPostgres]:
     """A PostgreSQL server for the session (its directory must be reachable by `postgres`)."""
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
+    directory = Path(tempfile.mkdtemp(prefix="catalog-stream-pg-"))
+    server = LocalPostgres(directory, free_port())
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        # Its data (~0.5 GB after a full run): left behind, every session's filled the disk.
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
