@@ -21,8 +21,7 @@ from projector.generations import Generations, SqliteGenerations
 from projector.generations_postgres import PostgresGenerations
 from projector.store import ViewStore
 from tests.postgres import LocalPostgres
-from tests.support import SharedPostgres, SharePostgres, Topics, shared_postgres
-from tests.support import make_topics as make_topics  # (re-exported: older tests import it here)
+from tests.support import SharedPostgres, SharePostgres, Topics, make_topics, shared_postgres
 
 # Generated tests judge behaviour, not speed (speed is measured in bench/): a per-example deadline
 # or a "generation too slow" check on a loaded 2-core machine only turns load into failures (the

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from catalog_contract.events import Availability
-from projector.item_fold import (
+from projector.item_fold import apply, removed
+from projector.item_state import (
     IN_STOCK,
     ItemState,
     Known,
@@ -18,8 +19,6 @@ from projector.item_fold import (
     Position,
     Removed,
     Verdict,
-    apply,
-    removed,
 )
 from projector.records import Incoming, Unreadable
 

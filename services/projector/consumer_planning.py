@@ -13,7 +13,7 @@ from typing import Any
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.consumer_ahead import Ahead
 from projector.delivery import DeliveryStats
-from projector.item_fold import Known
+from projector.item_state import Known
 from projector.records import Incoming, Unreadable, read_record
 from projector.store import ViewStore
 

@@ -39,24 +39,6 @@ from projector.item_state import (
     build_state,
 )
 
-# The fold's data lives in item_state.py; these names are read from here by the fold's users.
-__all__ = [
-    "IN_STOCK",
-    "MERGED_FIELDS",
-    "ChangeKind",
-    "ItemState",
-    "Known",
-    "NotableChange",
-    "Outcome",
-    "Position",
-    "Removed",
-    "Verdict",
-    "apply",
-    "build_state",
-    "price_text",
-    "removed",
-]
-
 # Per applied record (frozen_build: without their __init__).
 _build_note = builder(NotableChange)
 _build_outcome = builder(Outcome)

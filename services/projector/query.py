@@ -10,7 +10,7 @@ from pydantic import WithJsonSchema
 
 from catalog_contract.events import Availability
 from projector import params
-from projector.item_fold import ChangeKind
+from projector.item_state import ChangeKind
 
 # Bounds the documented routes declare and hot_reads (which answers the valid requests first)
 # checks: one copy, so the two routes cannot disagree on what is valid.

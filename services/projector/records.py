@@ -10,7 +10,7 @@ from catalog_contract.errors import ContractError
 from catalog_contract.events import ProductChange
 from catalog_contract.frozen_build import builder
 from catalog_contract.reader import Tombstone, read
-from projector.item_fold import Position
+from projector.item_state import Position
 
 
 @dataclass(frozen=True, slots=True)

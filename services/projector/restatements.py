@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from catalog_contract.events import PRODUCT_FIELDS, ChangeType, ProductChange
 from projector.batch import BatchPlan, ItemKey
-from projector.item_fold import ItemState, Position, Removed
+from projector.item_state import ItemState, Position, Removed
 
 
 @dataclass(frozen=True, slots=True)

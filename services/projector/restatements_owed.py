@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Set
 from typing import Protocol
 
 from projector.batch import BatchPlan, ItemKey
-from projector.item_fold import Known, Position, Removed
+from projector.item_state import Known, Position, Removed
 from projector.restatements import Restatement, snapshot
 
 

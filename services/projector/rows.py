@@ -18,7 +18,7 @@ from catalog_contract.events import PRICE_SCALE, Availability, availability_of
 from catalog_contract.frozen_build import field_names
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
 from catalog_contract.positions import position_text
-from projector.item_fold import ItemState, Removed, build_state
+from projector.item_state import ItemState, Removed, build_state
 
 
 def item_column_kinds(fields: Sequence[ItemField]) -> dict[str, FieldKind]:

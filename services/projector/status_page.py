@@ -14,7 +14,7 @@ from typing import Any
 from catalog_contract.lag import PartitionLag
 from projector.delivery import CatalogDelivery
 from projector.delivery_slots import BOUNDS_S, LATE_S
-from projector.item_fold import ChangeKind
+from projector.item_state import ChangeKind
 from projector.status_assets import SCRIPT, STYLE
 
 MAX_CHART_CATALOGS = 12  # the delay chart: late catalogs first, then the busiest

@@ -17,7 +17,7 @@ from typing import Any
 
 from projector.batch import BatchPlan, ItemKey
 from projector.errors import GenerationMoved, PositionConflict, StoreRefused, StoreUnavailable
-from projector.item_fold import ItemState, Position, Removed
+from projector.item_state import ItemState, Position, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
 from projector.store_handover import GenerationHandover
 from projector.store_reads import StoreReads

@@ -27,10 +27,10 @@ import httpx
 import pytest
 
 from catalog_stream.broker import LocalBroker, free_port
-from projector.item_fold import ItemState
+from projector.item_state import ItemState
 from projector.sqlite_store import SqliteStore
-from tests.conftest import make_topics, start_local_broker
-from tests.support import AUTH, SECRET, Topics, eventually, start_cli, stop
+from tests.conftest import start_local_broker
+from tests.support import AUTH, SECRET, Topics, eventually, make_topics, start_cli, stop
 
 pytestmark = pytest.mark.broker
 

@@ -18,11 +18,11 @@ from aiokafka import AIOKafkaProducer
 
 from catalog_contract import headers
 from catalog_contract.events import Availability, ChangeType, ProductChange
-from tests.conftest import make_topics
 from tests.factories import change
 from tests.support import (
     Topics,
     eventually,
+    make_topics,
     produce_events,
     projector_settings,
     read_topic,

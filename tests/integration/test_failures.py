@@ -18,7 +18,7 @@ from catalog_stream.broker import LocalBroker, free_port
 from projector.postgres_store import PostgresStore
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
-from tests.conftest import make_topics, start_local_broker
+from tests.conftest import start_local_broker
 from tests.factories import change
 from tests.postgres import LocalPostgres
 from tests.support import (
@@ -26,6 +26,7 @@ from tests.support import (
     Topics,
     dump,
     eventually,
+    make_topics,
     produce_events,
     projector_settings,
     running_projector,

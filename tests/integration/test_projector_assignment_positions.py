@@ -20,15 +20,14 @@ from catalog_contract.keys import product_key
 from projector.batch import ItemKey
 from projector.consumer import ConsumerLoop
 from projector.dead_letter_writer import DeadLetterWriter
-from projector.item_fold import ItemState, Removed
+from projector.item_state import ItemState, Removed
 from projector.metrics import ProjectorMetrics
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from projector.topic_writer import TopicWriter
-from tests.conftest import make_topics
 from tests.factories import change
-from tests.support import eventually, produce_events, projector_settings, read_topic
+from tests.support import eventually, make_topics, produce_events, projector_settings, read_topic
 
 pytestmark = pytest.mark.broker
 BROKEN = b"\x00 not an Avro event"

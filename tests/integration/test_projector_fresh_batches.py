@@ -13,12 +13,11 @@ from aiokafka import TopicPartition
 
 from projector.batch import BatchPlan, ItemKey
 from projector.consumer import ConsumerLoop
-from projector.item_fold import ItemState, Removed
+from projector.item_state import ItemState, Removed
 from projector.metrics import ProjectorMetrics
 from projector.sqlite_store import SqliteStore
-from tests.conftest import make_topics
 from tests.factories import change
-from tests.support import dump, eventually, produce_events, projector_settings
+from tests.support import dump, eventually, make_topics, produce_events, projector_settings
 
 
 class HeldStore(SqliteStore):

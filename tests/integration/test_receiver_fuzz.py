@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from catalog_contract import codec, dead_letters
 from receiver.app import create_app
-from tests.conftest import make_topics
 from tests.hostile_inputs import Request, fuzz_settings, postbacks, raw_requests
 from tests.receiver_harness import call, send
-from tests.support import read_topic, receiver_settings
+from tests.support import make_topics, read_topic, receiver_settings
 
 pytestmark = pytest.mark.broker
 

@@ -21,9 +21,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from catalog_stream.broker import free_port
 from receiver.app import PATH, create_app
 from receiver.main import server_config
-from tests.conftest import make_topics
 from tests.hostile_inputs import fuzz_settings
-from tests.support import AUTH, receiver_settings
+from tests.support import AUTH, make_topics, receiver_settings
 
 pytestmark = pytest.mark.broker
 

@@ -20,12 +20,12 @@ from catalog_contract.events import ChangeType
 from catalog_contract.keys import product_key
 from catalog_stream.topic_admin import ensure_all
 from projector.sqlite_store import SqliteStore
-from tests.conftest import make_topics
 from tests.factories import change
 from tests.support import (
     Topics,
     dump,
     eventually,
+    make_topics,
     produce_events,
     projector_settings,
     run_cli,

@@ -16,14 +16,13 @@ import pytest
 
 from projector.batch import plan_batch
 from projector.consumer import ConsumerLoop
-from projector.item_fold import Position
+from projector.item_state import Position
 from projector.metrics import ProjectorMetrics
 from projector.restatement_writer import RestatementWriter
 from projector.sqlite_store import SqliteStore
 from projector.topic_writer import Outgoing, TopicWriter
-from tests.conftest import make_topics
 from tests.factories import change
-from tests.support import eventually, produce_events, projector_settings
+from tests.support import eventually, make_topics, produce_events, projector_settings
 from tests.unit.test_projector_restatements_owed import A, _batch
 
 pytestmark = pytest.mark.broker

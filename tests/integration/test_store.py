@@ -16,7 +16,7 @@ from catalog_contract.events import ChangeType
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict, StoreUnavailable
 from projector.generations_postgres import PostgresGenerations
-from projector.item_fold import ItemState
+from projector.item_state import ItemState
 from projector.postgres_store import PostgresStore
 from projector.records import Incoming
 from projector.rows import ITEM_COLUMNS

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import ChangeType, ProductChange
 from catalog_contract.frozen_build import builder, field_names
-from projector.item_fold import ItemState, build_state
+from projector.item_state import ItemState, build_state
 
 
 @dataclass(frozen=True, slots=True)

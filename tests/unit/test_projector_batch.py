@@ -11,7 +11,8 @@ import pytest
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import BatchPlan, CatalogDelta, FeedEntry, catalog_deltas, plan_batch
-from projector.item_fold import (
+from projector.item_fold import apply
+from projector.item_state import (
     ChangeKind,
     ItemState,
     Known,
@@ -19,7 +20,6 @@ from projector.item_fold import (
     Position,
     Removed,
     Verdict,
-    apply,
 )
 from projector.records import Incoming, Unreadable
 from tests.factories import BASE_TIME, change

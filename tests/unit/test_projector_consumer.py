@@ -14,7 +14,7 @@ from catalog_contract import codec, headers
 from catalog_contract.events import ProductChange
 from catalog_contract.keys import product_key
 from projector.batch import CatalogDelta
-from projector.item_fold import ChangeKind, ItemState
+from projector.item_state import ChangeKind, ItemState
 from tests.factories import change
 from tests.projector_harness import Message, consumer_loop
 

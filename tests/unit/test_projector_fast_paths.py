@@ -30,7 +30,7 @@ from catalog_contract.events import (
 from catalog_contract.item_fields import FieldKind, names_of
 from projector import item_fold
 from projector.batch import FeedEntry, plan_batch
-from projector.item_fold import ItemState, Known, Outcome, Position, Removed, Verdict
+from projector.item_state import ItemState, Known, Outcome, Position, Removed, Verdict
 from projector.records import Incoming
 from projector.rows import (
     ITEM_COLUMN_KINDS,

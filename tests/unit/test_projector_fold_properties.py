@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import ItemKey, plan_batch
-from projector.item_fold import ItemState, Known
+from projector.item_state import ItemState, Known
 from projector.records import Incoming
 from projector.restatements import restatements
 from tests.factories import BASE_TIME, change, replace

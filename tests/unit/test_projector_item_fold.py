@@ -6,17 +6,8 @@ from decimal import Decimal
 
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import CatalogDelta, catalog_deltas, plan_batch
-from projector.item_fold import (
-    ChangeKind,
-    ItemState,
-    Known,
-    Outcome,
-    Position,
-    Removed,
-    Verdict,
-    apply,
-    removed,
-)
+from projector.item_fold import apply, removed
+from projector.item_state import ChangeKind, ItemState, Known, Outcome, Position, Removed, Verdict
 from projector.records import Incoming, Unreadable
 from tests.factories import change
 

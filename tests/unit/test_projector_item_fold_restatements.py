@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from catalog_contract.events import Availability
-from projector.item_fold import (
+from projector.item_fold import apply, removed
+from projector.item_state import (
     ChangeKind,
     ItemState,
     Known,
@@ -14,8 +15,6 @@ from projector.item_fold import (
     Position,
     Removed,
     Verdict,
-    apply,
-    removed,
 )
 from projector.restatements import snapshot
 from tests.factories import BASE_TIME, change, replace

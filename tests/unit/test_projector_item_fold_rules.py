@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from catalog_contract.events import Availability, ChangeType
-from projector.item_fold import (
+from projector.item_fold import apply, removed
+from projector.item_state import (
     ChangeKind,
     ItemState,
     Known,
@@ -22,8 +23,6 @@ from projector.item_fold import (
     Position,
     Removed,
     Verdict,
-    apply,
-    removed,
 )
 from tests.factories import BASE_TIME, change, replace
 

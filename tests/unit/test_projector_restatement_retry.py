@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from projector.batch import ItemKey, plan_batch
-from projector.item_fold import Position
+from projector.item_state import Position
 from projector.metrics import ProjectorMetrics
 from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import plan_batch
-from projector.item_fold import ItemState, Known, Position, Removed
+from projector.item_state import ItemState, Known, Position, Removed
 from projector.records import Incoming
 from projector.restatements import restatements
 from tests.factories import BASE_TIME, change

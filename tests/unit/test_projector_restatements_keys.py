@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from projector.batch import plan_batch
-from projector.item_fold import ItemState, Known, Position, Removed, apply
+from projector.item_fold import apply
+from projector.item_state import ItemState, Known, Position, Removed
 from projector.records import Incoming
 from projector.restatements import restatements, snapshot
 from tests.factories import BASE_TIME, change

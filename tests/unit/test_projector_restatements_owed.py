@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from projector.batch import plan_batch
 from projector.generations import Generations
-from projector.item_fold import Position, Removed
+from projector.item_state import Position, Removed
 from projector.records import Incoming
 from projector.restatements import Restatement, restatements, snapshot
 from projector.restatements_owed import restatement_of, settle_and_owe

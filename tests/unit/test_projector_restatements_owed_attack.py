@@ -13,7 +13,7 @@ from pathlib import Path
 
 from projector.batch import ItemKey, plan_batch
 from projector.consumer import ConsumerLoop
-from projector.item_fold import Position
+from projector.item_state import Position
 from projector.metrics import ProjectorMetrics
 from projector.records import Incoming
 from projector.restatement_retry import OwedRestatements

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import ProductChange
 from projector.batch import plan_batch
-from projector.item_fold import Known
+from projector.item_state import Known
 from projector.records import Incoming
 from projector.restatements import Restatement, restatements
 from projector.restatements_owed import restatement_of, settle_and_owe

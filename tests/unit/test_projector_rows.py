@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import Availability
 from projector import rows as rows_module
-from projector.item_fold import ItemState, price_text
+from projector.item_fold import price_text
+from projector.item_state import ItemState
 from projector.rows import (
     ITEM_COLUMNS,
     from_micros,

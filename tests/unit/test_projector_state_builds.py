@@ -23,7 +23,7 @@ from catalog_contract.headers import RESTATES
 from catalog_contract.keys import product_key
 from projector import item_fold, restatements
 from projector.batch import BatchPlan, CatalogDelta, catalog_deltas
-from projector.item_fold import IN_STOCK, ItemState, Known, Position, Removed
+from projector.item_state import IN_STOCK, ItemState, Known, Position, Removed
 from projector.records import Incoming, read_record
 from projector.rows import from_micros, from_row, micros, to_row
 from tests.factories import BASE_TIME
