@@ -49,13 +49,14 @@ class LocalPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
         data = self.directory / "data"
-        subprocess.run(
-            _as_server_user(
-                [_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        if not (data / "PG_VERSION").exists():  # else a restart, on the same data
+            subprocess.run(
+                _as_server_user(
+                    [_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+                ),
+                check=True,
+                capture_output=True,
+            )
         self.process = subprocess.Popen(
             _as_server_user([
                 _bin("postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",

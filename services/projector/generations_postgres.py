@@ -185,8 +185,9 @@ class PostgresGenerations(Generations):
             with self._connect() as connection:
                 row = connection.execute(
                     "SELECT 1 FROM public.catalog_stream_instances WHERE schema_name = %s "
-                    "AND instance <> %s AND seen_at > now() - make_interval(secs => %s)",
-                    (name, self.instance, REGISTRATION_EXPIRY_S),
+                    "AND instance <> %s AND (seen_at > now() - make_interval(secs => %s) "
+                    "OR pg_postmaster_start_time() > now() - make_interval(secs => %s))",
+                    (name, self.instance, REGISTRATION_EXPIRY_S, REGISTRATION_EXPIRY_S),
                 ).fetchone()
         except (psycopg.Error, StoreUnavailable):
             return True  # cannot tell: keep it (a later start drops it once unused)
@@ -224,9 +225,14 @@ class PostgresGenerations(Generations):
             used = {
                 str(r[0])
                 for r in connection.execute(
+                    # While the database has been up for less than the expiry, every
+                    # registration expired while it was down, the live instances' too, and a
+                    # process started since (its heartbeats never failed) cannot tell them
+                    # apart: all are taken as live (a generation none names is still dropped).
                     "SELECT schema_name FROM public.catalog_stream_instances "
-                    "WHERE seen_at > now() - make_interval(secs => %s)",
-                    (REGISTRATION_EXPIRY_S,),
+                    "WHERE seen_at > now() - make_interval(secs => %s) "
+                    "OR pg_postmaster_start_time() > now() - make_interval(secs => %s)",
+                    (REGISTRATION_EXPIRY_S, REGISTRATION_EXPIRY_S),
                 ).fetchall()
             }
             found = [s for s in schemas if generation.match(s) and s != active and s not in used]
