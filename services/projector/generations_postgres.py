@@ -154,7 +154,10 @@ class PostgresGenerations(Generations):
 
     def _steady(self) -> bool:
         """Whether registrations older than the expiry are of instances that are gone."""
-        return time.monotonic() >= self._steady_from
+        now = time.monotonic()
+        if self._last_said is not None and now - self._last_said > REGISTRATION_EXPIRY_S / 3:
+            return False  # a gap no heartbeat has noticed yet (a sweep may run before it)
+        return now >= self._steady_from
 
     def _say(self, using: Iterable[str], said: int | None) -> str:
         try:

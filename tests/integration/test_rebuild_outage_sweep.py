@@ -57,3 +57,29 @@ def test_a_sweep_after_an_outage_keeps_what_live_instances_use(
     assert generation_schemas(url) == {building.name}  # ("views" itself not made here)
     for store in (active, building, abandoned):
         store.close()
+
+
+def test_a_sweep_before_the_first_heartbeat_after_a_pause_keeps_what_live_instances_use(
+    postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that stood still (stopped, its loop blocked) for longer than the expiry may have
+    missed an outage in which the others' registrations expired: its first heartbeat after the
+    gap starts a whole expiry again, but its watch starts a due sweep (every 5 minutes: due after
+    a long pause) before that heartbeat, and a retire's wait asks meanwhile too. Before, those
+    judged by the old state and dropped another live instance's generation."""
+    monkeypatch.setattr(generations_postgres, "REGISTRATION_EXPIRY_S", EXPIRY_S)
+    url = postgres.create_database("rebuild_pause_sweep")
+    sweeper, builder = PostgresGenerations(url), PostgresGenerations(url)
+    active = sweeper.open_active()
+    building = builder.open_new()
+    builder.heartbeat([active.name, building.name])  # a rebuild under way on a live instance
+    building.create()
+    sweeper.heartbeat([active.name])
+    try:
+        time.sleep(EXPIRY_S + 0.5)  # the pause; meanwhile the builder could not say it (outage)
+        assert sweeper.discard_abandoned() == []  # before the sweeper's next heartbeat
+        assert sweeper.in_use_elsewhere(building.name)
+        assert building.name in generation_schemas(url)
+    finally:
+        for store in (active, building):
+            store.close()

@@ -31,11 +31,11 @@ def test_a_start_just_after_the_database_restarted_keeps_what_live_instances_use
     monkeypatch.setattr(generations_postgres, "REGISTRATION_EXPIRY_S", EXPIRY_S)
     server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
     server.start()  # a server of its own: this test restarts it
+    url = server.create_database("rebuild_restart_sweep")
+    builder = PostgresGenerations(url)
+    active = builder.open_active()
+    building, abandoned = builder.open_new(), builder.open_new()
     try:
-        url = server.create_database("rebuild_restart_sweep")
-        builder = PostgresGenerations(url)
-        active = builder.open_active()
-        building, abandoned = builder.open_new(), builder.open_new()
         builder.heartbeat([active.name, building.name])  # a rebuild under way on a live instance
         building.create()
         abandoned.create()  # a rebuild whose instance died
@@ -47,15 +47,17 @@ def test_a_start_just_after_the_database_restarted_keeps_what_live_instances_use
         assert starting.discard_abandoned() == [abandoned.name]
         assert starting.in_use_elsewhere(building.name)
         assert generation_schemas(url) == {building.name}
-        builder.heartbeat([active.name, building.name])  # says it again: kept from now on
-        time.sleep(EXPIRY_S + 0.5)  # the database up for longer than the expiry
-        builder.heartbeat([active.name, building.name])
+        deadline = time.monotonic() + EXPIRY_S + 0.5  # the database up for longer than that
+        while time.monotonic() < deadline:  # both say it every second (here faster) from now on
+            starting.heartbeat([active.name])
+            builder.heartbeat([active.name, building.name])
+            time.sleep(0.2)
         assert starting.discard_abandoned() == []
         assert starting.in_use_elsewhere(building.name)
         builder.heartbeat([active.name])  # the rebuild ended: no longer in use
         assert not starting.in_use_elsewhere(building.name)
+    finally:
         for store in (active, building, abandoned):
             store.close()
-    finally:
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
