@@ -24,6 +24,15 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._arm()  # a connection that never sends a byte
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Any byte cancels uvicorn's keep-alive timer, yet not every byte starts a request: a
+        # blank line before a request line does not, nor the unread body of a request already
+        # answered. Bytes arriving while nothing is being served must make a request head in time.
+        served = self.cycle is not None and not self.cycle.response_complete
+        if not served and self.timeout_keep_alive_task is None and not self.transport.is_closing():
+            self._arm()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm()  # the next request on a kept-alive connection

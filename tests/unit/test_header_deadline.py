@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from projector import main as projector_main
 from projector.settings import ProjectorSettings
@@ -30,6 +30,10 @@ def _app() -> FastAPI:
     @app.get("/ping")
     async def ping() -> dict[str, str]:
         return {"ping": "pong"}
+
+    @app.post("/size")
+    async def size(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
 
     return app
 
@@ -112,4 +116,60 @@ async def test_requests_in_time_are_answered_on_one_kept_alive_connection(
             assert head.startswith(b"HTTP/1.1 200")
             assert await asyncio.wait_for(reader.readexactly(15), 10) == b'{"ping":"pong"}'
             await asyncio.sleep(DEADLINE_S * 0.7)  # together longer than the deadline
+        writer.close()
+
+
+async def _answered(reader: asyncio.StreamReader) -> None:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert await asyncio.wait_for(reader.readexactly(15), 10) == b'{"ping":"pong"}'
+
+
+@CONFIGS
+async def test_blank_lines_after_an_answer_do_not_hold_the_connection(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    """Found by the stop-25 attack: any byte cancels uvicorn's keep-alive timer, and a blank
+    line before a request line starts no request, so one CRLF after an answer kept the
+    connection open for as long as the client liked, sending nothing more."""
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        await _answered(reader)
+        writer.write(b"\r\n")
+        waited = await _closed_within(reader, lambda: None)
+        writer.close()
+    assert waited < GIVE_UP_S
+
+
+@CONFIGS
+async def test_the_unread_body_of_an_answered_request_does_not_hold_the_connection(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    """Found by the stop-25 attack: a GET answered without reading its declared body; one
+    body byte after the answer cancelled the keep-alive timer, and no request head was due."""
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        await _answered(reader)
+        writer.write(b"x")
+        waited = await _closed_within(reader, lambda: None)
+        writer.close()
+    assert waited < GIVE_UP_S
+
+
+@CONFIGS
+async def test_a_body_slower_than_the_deadline_after_a_quick_head_is_received(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    """The deadline covers the head only: a body has its own limit (the receiver's)."""
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /size HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+        for _ in range(4):
+            await asyncio.sleep(DEADLINE_S * 0.6)  # 2.4 deadlines in all
+            writer.write(b"x")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(reader.readexactly(10), 10) == b'{"size":4}'
         writer.close()
