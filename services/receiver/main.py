@@ -60,7 +60,9 @@ def app_from_env() -> FastAPI:
     """For `uvicorn --factory receiver.main:app_from_env` (for several workers prefer
     CATALOG_RECEIVER_WORKERS, whose sockets spread connections: receiver.listening; pass
     uvicorn `--forwarded-allow-ips` the same list as CATALOG_RECEIVER_TRUSTED_PROXIES, or
-    `--no-proxy-headers` when it is empty)."""
+    `--no-proxy-headers` when it is empty; and `--http
+    runtime_support.header_deadline:HeaderDeadlineProtocol`, without which uvicorn's command
+    line has no time limit on a request head: that class closes after 15 s)."""
     configure_logging()
     app = create_app(settings_from_env())
     tune_garbage_collector()
