@@ -29,6 +29,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         # Any byte cancels uvicorn's keep-alive timer, yet not every byte starts a request: a
         # blank line before a request line does not, nor the unread body of a request already
         # answered. Bytes arriving while nothing is being served must make a request head in time.
+        if self.transport.get_protocol() is not self:
+            return  # upgraded: the connection is the WebSocket protocol's now
         served = self.cycle is not None and not self.cycle.response_complete
         if not served and self.timeout_keep_alive_task is None and not self.transport.is_closing():
             self._arm()

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 
 from projector import main as projector_main
 from projector.settings import ProjectorSettings
@@ -34,6 +34,11 @@ def _app() -> FastAPI:
     @app.post("/size")
     async def size(request: Request) -> dict[str, int]:
         return {"size": len(await request.body())}
+
+    @app.websocket("/ws")
+    async def echo(socket: WebSocket) -> None:
+        await socket.accept()
+        await socket.send_text(await socket.receive_text())
 
     return app
 
@@ -67,17 +72,19 @@ async def serving(configure: Callable[[FastAPI], uvicorn.Config]) -> AsyncIterat
         await asyncio.wait_for(task, 30)
 
 
-async def _closed_within(reader: asyncio.StreamReader, trickle: Callable[[], None]) -> float:
+async def _closed_within(
+    reader: asyncio.StreamReader, trickle: Callable[[], None], give_up_s: float = GIVE_UP_S
+) -> float:
     """Seconds until the server closed the connection (EOF), trickling meanwhile."""
     start = time.monotonic()
-    while time.monotonic() - start < GIVE_UP_S:
+    while time.monotonic() - start < give_up_s:
         trickle()
         try:
             if await asyncio.wait_for(reader.read(1024), 0.25) == b"":
                 return time.monotonic() - start
         except TimeoutError:
             continue
-    return GIVE_UP_S
+    return give_up_s
 
 
 @CONFIGS
@@ -173,3 +180,23 @@ async def test_a_body_slower_than_the_deadline_after_a_quick_head_is_received(
         assert head.startswith(b"HTTP/1.1 200")
         assert await asyncio.wait_for(reader.readexactly(10), 10) == b'{"size":4}'
         writer.close()
+
+
+@CONFIGS
+async def test_an_upgraded_connection_is_not_cut_by_the_deadline(
+    configure: Callable[[FastAPI], uvicorn.Config],
+) -> None:
+    """Bytes after an upgrade to WebSocket (uvicorn hands the socket over to its WebSocket
+    protocol) are not a request head that is late."""
+    async with serving(configure) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 101")
+        kept_s = DEADLINE_S * 4
+        waited = await _closed_within(reader, lambda: None, give_up_s=kept_s)
+        writer.close()
+    assert waited == kept_s
