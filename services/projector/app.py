@@ -56,7 +56,7 @@ def create_app(
         title="catalog-stream projector",
         version="1",
         lifespan=lifespan,
-        responses=answers.problems(414, 422, 500),
+        responses=answers.problems(414, 422, 500, 503),
     )
     app.state.runtime = runtime
     problems.install(app)

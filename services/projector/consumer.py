@@ -200,7 +200,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
                         log.warning("batch not written, re-reading positions: %s", exc)
                         if not isinstance(exc, PositionConflict):
                             await asyncio.sleep(1)
-                        await self._seek_to_stored(consumer, consumer.assignment())
+                        await self._seek_to_stored_once_it_answers(consumer, stop)
                         continue
                     self.metrics.batch_seconds.observe(time.perf_counter() - started)
                     await self._done(consumer, plan)

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from projector.batch import BatchPlan
 from projector.consumer_progress import ConsumerProgress
+from projector.errors import StoreUnavailable
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
@@ -82,6 +83,27 @@ class StoredPositions(ConsumerProgress):
         if self._writing is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._writing)
+
+    async def _seek_to_stored_once_it_answers(
+        self, consumer: AIOKafkaConsumer, stop: asyncio.Event
+    ) -> None:
+        """Back to the store's positions after a batch it did not take, trying every second
+        while the store cannot say them (a database restart): the failure is not the loop's
+        end, and the loop ends only at `stop`. Said once when it fails, once when it works."""
+        failing = False
+        while not stop.is_set():
+            try:
+                await self._seek_to_stored(consumer, consumer.assignment())
+            except StoreUnavailable as exc:
+                if not failing:
+                    log.warning("cannot read the store's positions, retrying every second: %s", exc)
+                    failing = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1)
+                continue
+            if failing:
+                log.info("the store answers again: consuming from its positions")
+            return
 
     async def _seek_to_stored(
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from projector.errors import StoreUnavailable
 from projector.params import BadParameter
 from runtime_support import problems as shared
 from runtime_support.problems import FieldReason
@@ -72,6 +73,12 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), headers=headers)
 
 
+async def _on_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # The database down or restarting: a reader retries. Not logged per request (a busy API
+    # would log thousands a second); the generation watch says once that the store is down.
+    return problem(503, "the view store is unavailable; retry", headers={"Retry-After": "1"})
+
+
 async def _on_anything(_: Request, exc: Exception) -> JSONResponse:
     log.error("read API request failed", exc_info=exc)
     return problem(500, "the request failed; it was logged")
@@ -81,4 +88,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BadParameter, _on_bad_parameter)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(StoreUnavailable, _on_store_unavailable)
     app.add_exception_handler(Exception, _on_anything)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from projector.batch import BatchPlan, ItemKey
@@ -68,10 +68,29 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._local.connection = self._connect()
+            try:
+                connection = self._local.connection = self._connect()
+            except Exception as exc:  # the database down or refusing: as a failed query
+                raise StoreUnavailable(f"cannot connect to the view store: {exc}") from exc
             with self._opened_lock:
                 self._opened.append(connection)
         return connection
+
+    def _roll_back(self, connection: Any) -> bool:
+        """Undo what failed; False if the connection was dropped. A rollback that fails itself
+        means the database dropped the connection (a restart, a network cut): it is forgotten,
+        so this thread's next use opens a new one; kept, it failed every later use, and its
+        error escaped the store unwrapped."""
+        try:
+            connection.rollback()
+        except Exception:
+            self._local.connection = None
+            with self._opened_lock:
+                self._opened = [c for c in self._opened if c is not connection]
+            with suppress(Exception):
+                connection.close()
+            return False
+        return True
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -81,25 +100,30 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
             yield cursor
             connection.commit()
         except (PositionConflict, GenerationMoved):
-            connection.rollback()
+            self._roll_back(connection)
             raise
         except Exception as exc:
-            connection.rollback()
+            self._roll_back(connection)
             if refuses_data(exc):
                 raise StoreRefused(f"view store refused the data: {exc}") from exc
             raise StoreUnavailable(f"view store transaction failed: {exc}") from exc
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        connection = self._connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self._sql(statement), params)
-            rows = list(cursor.fetchall())
-            connection.commit()  # end the read snapshot
-        except Exception as exc:
-            connection.rollback()  # else PostgreSQL refuses every later query on it
-            raise StoreUnavailable(f"view store query failed: {exc}") from exc
-        return rows
+        for retry in (True, False):
+            connection = self._connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self._sql(statement), params)
+                rows = list(cursor.fetchall())
+                connection.commit()  # end the read snapshot
+            except Exception as exc:
+                # A read on a connection the database dropped since its last use (a restart)
+                # is asked once more on a new one: the reader would see the old outage.
+                if not self._roll_back(connection) and retry:
+                    continue
+                raise StoreUnavailable(f"view store query failed: {exc}") from exc
+            return rows
+        raise AssertionError("unreachable: the second try returns or raises")
 
     big_integer = "INTEGER"
 
@@ -151,7 +175,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
                     rows.extend(cursor.fetchall())
             connection.commit()  # end the read snapshot
         except Exception as exc:
-            connection.rollback()  # else PostgreSQL refuses every later query on it
+            self._roll_back(connection)  # else PostgreSQL refuses every later query on it
             raise StoreUnavailable(f"view store query failed: {exc}") from exc
         found: dict[ItemKey, ItemState | Removed] = {}
         for row in markers:

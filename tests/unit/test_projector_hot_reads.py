@@ -233,14 +233,31 @@ async def test_valid_requests_never_reach_fastapi(db: Path, url: str) -> None:
         "/v1/catalogs/42/items/sku-01?min_position=0:39",
     ],
 )
+@pytest.mark.parametrize(
+    ("failure", "status", "detail", "logged"),
+    [
+        # The database down or restarting: a retry later, not logged per request.
+        (StoreUnavailable("view store query failed: the connection is lost"), 503,
+         "the view store is unavailable; retry", []),
+        (RuntimeError("a defect"), 500, "the request failed; it was logged",
+         ["read API request failed"]),
+    ],
+)  # fmt: skip
 async def test_a_failing_store_is_answered_as_fastapi_does(
-    db: Path, url: str, caplog: pytest.LogCaptureFixture
+    db: Path,
+    url: str,
+    failure: Exception,
+    status: int,
+    detail: str,
+    logged: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The plain routes send nothing of their own when the store fails: FastAPI's route answers
-    (its handler logs the failure and answers the same 500 problem as for any route)."""
+    (a store that cannot be reached is a 503 with Retry-After; anything else is logged and
+    answered the same 500 problem as for any route)."""
 
     def fail(*_: object) -> None:
-        raise StoreUnavailable("view store query failed: disk I/O error")
+        raise failure
 
     answers = []
     for app in apps(db):
@@ -252,12 +269,13 @@ async def test_a_failing_store_is_answered_as_fastapi_does(
             async with httpx.AsyncClient(transport=transport, base_url="http://p") as client:
                 caplog.clear()
                 answers.append(await client.get(url))
-                logged = [r.message for r in caplog.records if r.name.startswith("projector")]
-                assert logged == ["read API request failed"]
+                found = [r.message for r in caplog.records if r.name.startswith("projector")]
+                assert found == logged
     a, b = answers
-    assert a.status_code == 500
+    assert a.status_code == status
     assert (a.status_code, a.headers.raw, a.content) == (b.status_code, b.headers.raw, b.content)
-    assert a.json()["detail"] == "the request failed; it was logged"
+    assert a.json()["detail"] == detail
+    assert a.headers.get("retry-after") == ("1" if status == 503 else None)
 
 
 async def test_a_query_over_the_limit_is_refused_as_before(db: Path) -> None:
