@@ -30,6 +30,14 @@ from projector.store import ViewStore
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # An instance that has not said for 15 seconds is gone (it says every second, GenerationFollower).
 REGISTRATION_EXPIRY_S = 15.0
+# A registration that counts as live: said within the expiry (`%(expiry)s`), or any while the
+# database has been up for less than that. Every registration expired while it was down, the
+# live instances' too, and a process started since (its heartbeats never failed) cannot tell
+# them apart: all are taken as live (a generation none names is still dropped).
+_LIVE = (
+    "(seen_at > now() - make_interval(secs => %(expiry)s) "
+    "OR pg_postmaster_start_time() > now() - make_interval(secs => %(expiry)s))"
+)
 # How long a switch waits for live batches to leave the pointer row: a stopped instance's open
 # batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
 SWITCH_LOCK_WAIT = "30s"
@@ -145,17 +153,20 @@ class PostgresGenerations(Generations):
             self._steady_from = float("inf")  # from the next heartbeat that works
             raise
         now = time.monotonic()
-        if self._steady_from == float("inf") or (
-            self._last_said is not None and now - self._last_said > REGISTRATION_EXPIRY_S / 3
-        ):  # (a long gap: this process stopped, it may not have seen an outage)
+        if self._steady_from == float("inf") or self._after_a_gap(now):
             self._steady_from = now + REGISTRATION_EXPIRY_S
         self._last_said = now
         return active
 
+    def _after_a_gap(self, now: float) -> bool:
+        """Whether the last heartbeat is over a third of the expiry old: this process stopped
+        (a pause, a blocked loop), and may not have seen an outage meanwhile."""
+        return self._last_said is not None and now - self._last_said > REGISTRATION_EXPIRY_S / 3
+
     def _steady(self) -> bool:
         """Whether registrations older than the expiry are of instances that are gone."""
         now = time.monotonic()
-        if self._last_said is not None and now - self._last_said > REGISTRATION_EXPIRY_S / 3:
+        if self._after_a_gap(now):
             return False  # a gap no heartbeat has noticed yet (a sweep may run before it)
         return now >= self._steady_from
 
@@ -187,10 +198,9 @@ class PostgresGenerations(Generations):
         try:
             with self._connect() as connection:
                 row = connection.execute(
-                    "SELECT 1 FROM public.catalog_stream_instances WHERE schema_name = %s "
-                    "AND instance <> %s AND (seen_at > now() - make_interval(secs => %s) "
-                    "OR pg_postmaster_start_time() > now() - make_interval(secs => %s))",
-                    (name, self.instance, REGISTRATION_EXPIRY_S, REGISTRATION_EXPIRY_S),
+                    "SELECT 1 FROM public.catalog_stream_instances WHERE schema_name = %(name)s "
+                    f"AND instance <> %(instance)s AND {_LIVE}",
+                    {"name": name, "instance": self.instance, "expiry": REGISTRATION_EXPIRY_S},
                 ).fetchone()
         except (psycopg.Error, StoreUnavailable):
             return True  # cannot tell: keep it (a later start drops it once unused)
@@ -228,14 +238,8 @@ class PostgresGenerations(Generations):
             used = {
                 str(r[0])
                 for r in connection.execute(
-                    # While the database has been up for less than the expiry, every
-                    # registration expired while it was down, the live instances' too, and a
-                    # process started since (its heartbeats never failed) cannot tell them
-                    # apart: all are taken as live (a generation none names is still dropped).
-                    "SELECT schema_name FROM public.catalog_stream_instances "
-                    "WHERE seen_at > now() - make_interval(secs => %s) "
-                    "OR pg_postmaster_start_time() > now() - make_interval(secs => %s)",
-                    (REGISTRATION_EXPIRY_S, REGISTRATION_EXPIRY_S),
+                    f"SELECT schema_name FROM public.catalog_stream_instances WHERE {_LIVE}",
+                    {"expiry": REGISTRATION_EXPIRY_S},
                 ).fetchall()
             }
             found = [s for s in schemas if generation.match(s) and s != active and s not in used]
