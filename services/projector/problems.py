@@ -67,10 +67,9 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = shared.allowed_methods(request)
-    return problem(exc.status_code, str(exc.detail), headers=headers)
+    return problem(
+        exc.status_code, str(exc.detail), headers=shared.http_problem_headers(request, exc)
+    )
 
 
 async def _on_store_unavailable(_: Request, exc: Exception) -> JSONResponse:

@@ -22,7 +22,7 @@ from receiver.publisher import Publisher, Publishes
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
-from runtime_support.problems import allowed_methods, problem
+from runtime_support.problems import http_problem_headers, problem
 
 PATH = "/v1/postbacks/product-changes"
 
@@ -85,15 +85,12 @@ def create_app(settings: ReceiverSettings, publisher: Publishes | None = None) -
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, exc: HTTPException) -> Response:
         """Starlette's own answers (404, 405) as problem documents too."""
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request)
         return problem(
             exc.status_code,
             "http-" + str(exc.status_code),
             str(exc.detail),
             str(exc.detail),
-            headers=headers,
+            headers=http_problem_headers(request, exc),
         )
 
     @app.post(PATH, openapi_extra=openapi_doc.POST_OPERATION)

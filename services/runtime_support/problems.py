@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Match
@@ -77,3 +78,12 @@ def allowed_methods(request: Request) -> str:
         if match is not Match.NONE:
             methods.update(getattr(route, "methods", None) or ())
     return ", ".join(sorted(methods))
+
+
+def http_problem_headers(request: Request, exc: HTTPException) -> dict[str, str]:
+    """The headers of a problem made from Starlette's own answer (404, 405 ...): its own, with
+    a 405's `Allow` naming every method the path answers (`allowed_methods`)."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return headers
