@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver import openapi_doc
-from receiver.guard import LastResort
-from receiver.intake_flow import Intake, kafka_unavailable
+from receiver.guard import LastResort, failed
+from receiver.intake_flow import Accepted, Intake, kafka_unavailable
 from receiver.metrics import ReceiverMetrics
 from receiver.publisher import Publisher, Publishes
 from receiver.recent import LastWrites
@@ -50,10 +50,27 @@ class ReceiverApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
-def _endpoint(intake: Intake) -> ASGIApp:
+def _endpoint(intake: Intake, on_error: Callable[[], None]) -> ASGIApp:
+    """The POST route under LastResort's rule (no exception reaches the server). The usual answer,
+    a 200, is sent as its two messages directly: wrapping every `send` to learn whether the
+    answer has started (LastResort.__call__) and Response.__call__ cost a frame or two each per
+    postback, for an answer whose start is known here. Any other answer goes through LastResort."""
+
     async def postback(scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await intake.handle(Request(scope, receive))
-        await answer(scope, receive, send)
+        started = False
+        try:
+            answer = await intake.handle(Request(scope, receive))
+            if answer.__class__ is Accepted:
+                started = True  # (as LastResort: from the moment the start is handed over)
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": answer.raw_headers}
+                )
+                await send({"type": "http.response.body", "body": answer.body})
+                return
+        except Exception:
+            await failed(scope, send, started, on_error)
+            return
+        await LastResort(answer, on_error)(scope, receive, send)
 
     return postback
 
@@ -80,7 +97,7 @@ def create_app(settings: ReceiverSettings, publisher: Publishes | None = None) -
     app = ReceiverApp(title="catalog-stream receiver", version="1", lifespan=lifespan)
     internal_error = metrics.requests.labels("internal-error").inc
     app.add_middleware(LastResort, on_error=internal_error)
-    app.postbacks = LastResort(_endpoint(intake), on_error=internal_error)
+    app.postbacks = _endpoint(intake, internal_error)
 
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, exc: HTTPException) -> Response:

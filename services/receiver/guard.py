@@ -48,19 +48,26 @@ class LastResort:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unexpected failure on %s %s", scope.get("method"), scope.get("path"))
-            self.on_error()
-            if started:  # too late for a status: end the answer that was begun
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", PROBLEM_JSON.encode()),
-                        (b"content-length", str(len(_BODY)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": _BODY, "more_body": False})
+            await failed(scope, send, started, self.on_error)
+
+
+async def failed(scope: Scope, send: Send, started: bool, on_error: Callable[[], None]) -> None:
+    """LastResort's answer, for a caller in an `except` block: log the exception, count it
+    (`on_error`), and end the answer (a 500 problem document, or only the end of an answer
+    whose start was already sent)."""
+    log.exception("unexpected failure on %s %s", scope.get("method"), scope.get("path"))
+    on_error()
+    if started:  # too late for a status: end the answer that was begun
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(_BODY)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _BODY, "more_body": False})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import MutableMapping
 from ipaddress import ip_network
 from typing import Any
 
@@ -18,6 +20,7 @@ from receiver.publisher import Acknowledged, Publisher
 from receiver.settings import MIN_SECRET_BYTES, ReceiverSettings
 from tests.receiver_harness import RecordingPublisher, call, recording_app
 from tests.receiver_harness import settings as harness_settings
+from tests.support import SECRET
 
 
 def test_refuses_to_start_without_a_secret_unless_in_development_mode(
@@ -285,3 +288,46 @@ async def test_a_405_allows_every_method_the_postback_path_answers(method: str) 
     answer = await call(app, method, path=PATH)
     assert answer.status == 405
     assert answer.headers[b"allow"] == b"GET, POST"
+
+
+@pytest.mark.parametrize("failing", ["http.response.start", "http.response.body"])
+async def test_a_200_whose_sending_fails_is_ended_and_counted_as_a_last_resort(
+    failing: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 200 of a POST is sent by the route itself (app._endpoint), not through LastResort's
+    tracking of each message: a failure while sending it must still end as LastResort ends an
+    answer already begun (an empty last body, no second start), logged and counted."""
+    app, publisher = recording_app()
+    body = json.dumps({"CatalogId": "1", "CatalogItemId": "a"}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
+        "root_path": "", "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5000),
+        "headers": [
+            (b"x-postback-token", SECRET.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+        ],
+    }  # fmt: skip
+    messages: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        messages.append(message)
+        if message["type"] == failing and len(messages) <= 2:
+            raise OSError("connection reset")
+
+    await app(scope, receive, send)
+    assert len(publisher.events()) == 1
+    kinds = [m["type"] for m in messages]
+    if failing == "http.response.start":
+        assert kinds == ["http.response.start", "http.response.body"]
+    else:
+        assert kinds == ["http.response.start", "http.response.body", "http.response.body"]
+    assert messages[0]["status"] == 200
+    assert messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert "connection reset" in caplog.text
+    metrics = await call(app, "GET", path="/metrics")
+    assert b'receiver_requests_total{outcome="internal-error"} 1.0' in metrics.body
