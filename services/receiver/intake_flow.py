@@ -25,6 +25,7 @@ from catalog_contract.positions import position_text
 from catalog_contract.writing import product_records
 from receiver.auth import address_allowed, client_address, secret_matches
 from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
+from receiver.in_flight import InFlight
 from receiver.intake import change_from_request, query_text
 from receiver.metrics import ReceiverMetrics
 from receiver.publisher import Acknowledged, Publishes
@@ -183,6 +184,9 @@ class Intake:
         self._body_time = TimeLimit(settings.request_timeout_s)
         self._credential_header = settings.auth_header.lower().encode("latin-1")
         self._max_future_skew = settings.max_future_skew  # (a property: a new timedelta a call)
+        # Repeats answered without a second write (the window; the same postback in flight).
+        self._repeats = settings.recent_window_s > 0
+        self._in_flight = InFlight()
 
     async def handle(self, request: Request) -> Response:
         """The flow, timed and counted in flight."""
@@ -276,26 +280,40 @@ class Intake:
             )
 
         key = product_key(change.catalog_id, change.catalog_item_id)
-        answer = self._recent.answer_for(key, change.event_id.bytes, time.monotonic())
+        event_id = change.event_id.bytes
+        answer = self._recent.answer_for(key, event_id, time.monotonic())
+        if answer is None and self._repeats:
+            flight = self._in_flight.joinable(key, event_id)
+            if flight is not None:  # the same postback is being written: its outcome is ours
+                shared = await flight.outcome()
+                if isinstance(shared, str):  # it failed: nothing of ours is written either
+                    return self._unavailable(shared)
+                answer = shared
         if answer is not None:
             metrics.duplicates.inc()
         else:
             records = product_records(change)
             started = time.perf_counter()
+            outcome: bytes | str = "the write of the same postback ended unexpectedly"
+            flight = self._in_flight.begin(key, event_id) if self._repeats else None
             try:
                 acks = await self._kafka.publish(
                     settings.topic, records.key, *records.values, headers=records.headers
                 )
+                metrics.produce_latency.observe(time.perf_counter() - started)
+                answer = outcome = accepted_body(change.event_id, acks)
+                if log.isEnabledFor(logging.DEBUG):  # a line per postback is costly at 1,000s/s
+                    log.debug("postback accepted", extra={"event_id": str(change.event_id)})
+                if self._repeats:
+                    last = (acks[-1].partition, acks[-1].offset)
+                    self._recent.written(key, event_id, last, answer, time.monotonic())
             except PublishFailed as exc:
                 log.warning("publish failed: %s", exc, extra={"event_id": str(change.event_id)})
-                return self._unavailable(str(exc))
-            metrics.produce_latency.observe(time.perf_counter() - started)
-            answer = accepted_body(change.event_id, acks)
-            if log.isEnabledFor(logging.DEBUG):  # one line per postback is costly at thousands/s
-                log.debug("postback accepted", extra={"event_id": str(change.event_id)})
-            if settings.recent_window_s > 0:
-                last = (acks[-1].partition, acks[-1].offset)
-                self._recent.written(key, change.event_id.bytes, last, answer, time.monotonic())
+                outcome = str(exc)
+                return self._unavailable(outcome)
+            finally:
+                if flight is not None:  # (however the write ended: its waiters are answered)
+                    self._in_flight.end(key, flight, outcome)
         metrics.accepted.inc()
         if settings.success_body is not None:
             return PlainTextResponse(settings.success_body)
