@@ -57,9 +57,4 @@ def partition_for(
     aiokafka places it (at random)."""
     if key is None:
         return int(_FALLBACK(key, all_partitions, available))
-    return all_partitions[key_index(key, len(all_partitions))]
-
-
-def key_index(key: bytes, count: int) -> int:
-    """Kafka's rule itself: the index, among `count` partitions, of a keyed record's one."""
-    return (murmur2(key) & 0x7FFFFFFF) % count
+    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
-from receiver.key_partitioner import key_index, partition_for
+from receiver.key_partitioner import partition_for
 from receiver.produce_pacing import AccumulatorPace
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
@@ -55,35 +55,6 @@ class Publishes(Protocol):
     ) -> list[Acknowledged]: ...
 
 
-class KeyedProducer(AIOKafkaProducer):  # type: ignore[misc]
-    """aiokafka's producer, placing a keyed record by Kafka's rule straight from the topic's
-    partitions: its `_partition` builds, for every record, a set and a list of all partitions
-    and a set and a list of those with a leader, to hand the partitioner (which, for a key,
-    reads only the count): ~4 µs a postback under load (py-spy, bench/receiver_spy.py). The
-    partition is the one `partition_for` picks from those lists: with partitions numbered 0 to
-    n-1 (Kafka's numbering; checked), the list is in order and the index is the partition
-    (tests/unit/test_key_partitioner.py compares it with aiokafka's own `_partition`); anything
-    else goes aiokafka's own way."""
-
-    def _partition(
-        self,
-        topic: str,
-        partition: int | None,
-        key: object,
-        value: object,
-        serialized_key: bytes | None,
-        serialized_value: bytes | None,
-    ) -> int:
-        if partition is None and serialized_key is not None:
-            known: set[int] | None = self._metadata.partitions_for_topic(topic)
-            if known and max(known) + 1 == len(known):  # 0 to n-1, as Kafka numbers them
-                return key_index(serialized_key, len(known))
-        chosen: int = super()._partition(
-            topic, partition, key, value, serialized_key, serialized_value
-        )
-        return chosen
-
-
 class Publisher:
     def __init__(self, settings: ReceiverSettings) -> None:
         self._settings = settings
@@ -95,7 +66,7 @@ class Publisher:
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
-        return KeyedProducer(
+        return AIOKafkaProducer(
             **s.client_options(),
             acks="all",
             enable_idempotence=True,
