@@ -98,7 +98,8 @@ class ReceiverMetrics:
         )
         self.duplicates = Counter(
             "receiver_duplicates_dropped",
-            "Exact repeats answered from the recent-events window",
+            "Exact repeats answered without a second write (the recent-events window, or the "
+            "same postback's write in flight)",
             registry=self.registry,
         )
         # Counted in a plain int by the event loop (a Gauge's inc and dec take a lock each);
