@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -49,7 +49,12 @@ async def _offsets_at(
     return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in partitions}
 
 
-async def _partitions(connection: KafkaConnection, topic: str) -> list[int]:
+async def topic_partitions(
+    connection: KafkaConnection, topic: str, name: str = "topic"
+) -> list[int]:
+    """The partition numbers of `topic`, asked of the cluster's metadata (answered at once; a
+    client's own metadata wait for a missing topic lasts its request timeout). `name` says
+    which topic it is in the error (RangeError) when it does not exist."""
     admin = AIOKafkaAdminClient(**connection.client_options(), client_id="catalog-stream-range")
     try:
         await admin.start()
@@ -57,7 +62,7 @@ async def _partitions(connection: KafkaConnection, topic: str) -> list[int]:
         raise RangeError(f"cannot reach Kafka at {connection.describe()}: {exc}") from exc
     try:
         if topic not in await admin.list_topics():
-            raise RangeError(f"topic {topic!r} does not exist")
+            raise RangeError(f"{name} {topic!r} does not exist")
         described = await admin.describe_topics([topic])
         return sorted(p["partition"] for p in described[0]["partitions"])
     finally:
@@ -72,10 +77,13 @@ async def read_range(
     description: str,
     progress: bool | None = None,
     stall_s: float = STALL_S,
+    ready: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[Any, None]:
     """Every record of `topic` in [start, stop), per partition in offset order. `progress` None
     shows the bar only on a terminal. Use with `contextlib.aclosing` so the consumer stops.
-    Raises a retryable RangeError when no record arrives for `stall_s` while some are owed."""
+    Raises a retryable RangeError when no record arrives for `stall_s` while some are owed.
+    `ready` is awaited with the topic's partition numbers before anything is read (a sink
+    checks there that it can take them)."""
     connection = kafka_connection(kafka)
     try:
         await check_credentials(connection)
@@ -90,7 +98,10 @@ async def read_range(
         await consumer.stop()  # a consumer that failed to start still holds its client
         raise RangeError(f"cannot reach Kafka at {connection.describe()}: {exc}") from exc
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(connection, topic)]
+        numbers = await topic_partitions(connection, topic)
+        if ready is not None:
+            await ready(numbers)
+        partitions = [TopicPartition(topic, p) for p in numbers]
         earliest = await consumer.beginning_offsets(partitions)
         latest = await consumer.end_offsets(partitions)
         begin = await _offsets_at(consumer, partitions, start, earliest)

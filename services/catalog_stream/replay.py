@@ -51,7 +51,9 @@ async def replay(
     """Raises ranges.RangeError when the bounds or the topic do not allow it."""
     summary = Summary()
     try:
-        records = read_range(kafka, topic, start, stop, f"replaying {topic}", progress)
+        records = read_range(
+            kafka, topic, start, stop, f"replaying {topic}", progress, ready=sink.open
+        )
         async with aclosing(records):
             async for record in records:
                 await _one(record, catalogs, sink, summary)

@@ -17,6 +17,12 @@ from fastavro.write import Writer
 from catalog_contract import headers, schemas
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.reader import Tombstone
+from catalog_stream.errors import CatalogStreamError
+from catalog_stream.ranges import topic_partitions
+
+
+class SinkError(CatalogStreamError):
+    """The sink cannot take the replay's records; the message says why."""
 
 
 def _json_default(value: object) -> object:
@@ -68,6 +74,10 @@ def avro_file_schema() -> dict[str, Any]:
 
 
 class Sink(ABC):
+    async def open(self, partitions: list[int]) -> None:  # noqa: B027 - most need no check
+        """Before any record is read: refuse (CatalogStreamError) if the sink cannot take
+        records of these source partitions."""
+
     @abstractmethod
     async def write(self, record: Any, found: Any) -> None: ...
 
@@ -114,6 +124,20 @@ class TopicSink(Sink):
         self._connection = kafka_connection(kafka)
         self._topic = topic
         self._producer: AIOKafkaProducer | None = None  # made inside the event loop
+
+    async def open(self, partitions: list[int]) -> None:
+        """Asked of the cluster's metadata, which answers at once: the producer would wait its
+        request timeout (40 s) for a missing topic, then fail with a traceback; and with too few
+        partitions it fails an assertion on the first record past them, part of the range
+        already copied. A missing topic is not created (a broker that auto-creates topics would
+        give it its own defaults, not the contract's)."""
+        target = await topic_partitions(self._connection, self._topic, "--target-topic")
+        needed = max(partitions, default=-1) + 1
+        if len(target) < needed:
+            raise SinkError(
+                f"--target-topic {self._topic!r} has {len(target)} partition(s); the replay "
+                f"keeps each record's partition, so it needs {needed}"
+            )
 
     async def write(self, record: Any, found: Any) -> None:
         if self._producer is None:

@@ -1,0 +1,56 @@
+"""`replay --to topic` into a target it cannot write: refused at once, in one line, before a
+record is read or written. Found by the stop-24 attack: a target topic that does not exist
+ended the replay after ~41 s (the producer's metadata wait) with aiokafka's
+UnknownTopicOrPartitionError traceback, and a target with fewer partitions than the source
+with an AssertionError traceback after copying part of the range."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.factories import change
+from tests.support import Topics, make_topics, produce_events, read_topic, run_cli
+
+pytestmark = pytest.mark.broker
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err  # no traceback, no library log lines
+    assert lines[0].startswith("error: "), err
+    return lines[0]
+
+
+async def test_a_target_topic_that_does_not_exist_is_refused_at_once(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    await produce_events(kafka_bootstrap, topics.product, [change(f"t{n}") for n in range(5)])
+    started = time.monotonic()
+    code, out, err = await run_cli(
+        "replay", "--bootstrap-servers", kafka_bootstrap, "--topic", topics.product,
+        "--to", "topic", "--target-topic", f"{topics.product}.no-such-copy",
+    )  # fmt: skip
+    took = time.monotonic() - started
+    line = _one_line_error(err)
+    assert f"--target-topic '{topics.product}.no-such-copy' does not exist" in line
+    assert (code, out) == (1, "")  # 1, as for a source topic that does not exist
+    # The old code waited out the producer's 40 s metadata wait; a refusal needs no wait.
+    assert took < 20, took
+
+
+async def test_a_target_topic_with_fewer_partitions_is_refused_before_anything_is_copied(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    await produce_events(kafka_bootstrap, topics.product, [change(f"p{n}") for n in range(30)])
+    small = await make_topics(kafka_bootstrap, partitions=1)
+    code, out, err = await run_cli(
+        "replay", "--bootstrap-servers", kafka_bootstrap, "--topic", topics.product,
+        "--to", "topic", "--target-topic", small.product,
+    )  # fmt: skip
+    line = _one_line_error(err)
+    assert f"--target-topic '{small.product}' has 1 partition(s)" in line
+    assert "needs 3" in line
+    assert (code, out) == (1, "")
+    assert await read_topic(kafka_bootstrap, small.product, timeout_s=3) == []
