@@ -23,7 +23,8 @@ from catalog_stream.errors import CatalogStreamError
 from catalog_stream.replay_bounds import Bound
 
 STALL_S = 60.0
-"""How long a replay waits for records it is owed before it gives up (the broker gone)."""
+"""How long a replay waits on the broker for records it is owed before it gives up (the broker
+gone); time spent by the sink on records already read does not count."""
 
 
 class RangeError(CatalogStreamError):
@@ -81,7 +82,8 @@ async def read_range(
 ) -> AsyncGenerator[Any, None]:
     """Every record of `topic` in [start, stop), per partition in offset order. `progress` None
     shows the bar only on a terminal. Use with `contextlib.aclosing` so the consumer stops.
-    Raises a retryable RangeError when no record arrives for `stall_s` while some are owed.
+    Raises a retryable RangeError when the broker, asked for records still owed, has sent none
+    for `stall_s` of waiting (time the caller spends on yielded records is not counted).
     `ready` is awaited with the topic's partition numbers before anything is read (a sink
     checks there that it can take them)."""
     connection = kafka_connection(kafka)
@@ -130,12 +132,15 @@ async def read_range(
             exact = begin if start.kind == "positions" else {}
             remaining = set(todo)
             first_seen: set[TopicPartition] = set()
-            moved = time.monotonic()
+            # Time spent waiting on the broker since records last arrived: only inside
+            # getmany, never while the caller (a sink, maybe slow) holds a record we yielded.
+            waited = 0.0
             while remaining:
+                asked = time.monotonic()
                 batches = await consumer.getmany(*remaining, timeout_ms=1000)
                 if batches:
-                    moved = time.monotonic()
-                elif time.monotonic() - moved > stall_s:
+                    waited = 0.0
+                elif (waited := waited + time.monotonic() - asked) > stall_s:
                     # aiokafka retries an unreachable broker forever, answering nothing.
                     raise RangeError(
                         f"no record arrived from Kafka at {connection.describe()} for "
