@@ -135,6 +135,10 @@ class ConsumerProgress:
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         self._watch_fetches(consumer)
         self.assigned = frozenset(tp.partition for tp in consumer.assignment())
+        if self.waiters is not None and (
+            every := consumer.partitions_for_topic(self.settings.topic)
+        ):
+            self.waiters.partitions = len(every)  # all of the topic's, not only those assigned
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is not None:

@@ -50,11 +50,14 @@ class Reads:
         self._hops = SharedHops(lambda: runtime.store)
 
     async def fresh_enough(self, min_position: str | None) -> None:
-        """Read-your-writes: wait until the view holds `min_position`, or refuse with 504."""
+        """Read-your-writes: wait until the view holds `min_position`, or refuse with 504 (or
+        at once, BadParameter, a partition the topic does not have)."""
         if min_position is None:
             return
         partition, offset = params.position("min_position", min_position)
         runtime = self.runtime
+        if (never := runtime.waiters.unknown_partition(partition)) is not None:
+            raise BadParameter("min_position", never)  # 422 (FastAPI's route, as any refusal)
 
         if runtime.projector.has_applied(partition, offset):  # mostly: no timer
             return

@@ -40,6 +40,17 @@ class PositionWaiters:
         self._arrivals = itertools.count()
         self._entries = 0  # in the heaps, abandoned ones included
         self._abandoned = 0  # in the heaps, their readers gone
+        # The topic's partition count as the live consumer's metadata last said (None: not
+        # known yet). A position on a partition past it can never be reached: refused, not
+        # waited for (the wait ended in a 504 saying "retry", forever).
+        self.partitions: int | None = None
+
+    def unknown_partition(self, partition: int) -> str | None:
+        """Why `partition` can never be reached (the topic has no such partition), or None."""
+        count = self.partitions
+        if count is None or partition < count:
+            return None
+        return f"the topic has no partition {partition} (it has {count}: 0 to {count - 1})"
 
     def __len__(self) -> int:
         """Readers waiting now."""

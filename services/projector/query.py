@@ -21,7 +21,10 @@ ItemCursor = Query(max_length=MAX_CHARS["cursor"], description="page after this 
 MinPosition = Query(
     max_length=40,
     pattern=f"^{params.POSITION_PATTERN}$",
-    description="`<partition>:<offset>` the receiver returned: wait until the view has it",
+    description=(
+        "`<partition>:<offset>` the receiver returned: wait until the view has it"
+        " (a partition the topic does not have: 422 at once)"
+    ),
 )
 Price = Query(max_length=32, pattern=f"^{params.PRICE_PATTERN}$", description="e.g. 12.99")
 # Parsed by params.moment_micros (pydantic's datetime takes times without a zone, and numbers).

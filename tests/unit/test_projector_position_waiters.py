@@ -161,3 +161,14 @@ def test_waiters_against_a_model(steps: list[tuple[str, int, int]], sweep: int) 
         assert len(waiters) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_partition_past_the_topics_count_is_never_reachable_once_the_count_is_known() -> None:
+    waiters = PositionWaiters()
+    assert waiters.unknown_partition(7) is None  # not known yet: waited for, as before
+    waiters.partitions = 3
+    assert [waiters.unknown_partition(p) for p in (0, 2)] == [None, None]
+    assert waiters.unknown_partition(3) == "the topic has no partition 3 (it has 3: 0 to 2)"
+    assert waiters.unknown_partition(10**9) == (
+        "the topic has no partition 1000000000 (it has 3: 0 to 2)"
+    )
