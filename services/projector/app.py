@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from projector import answers, problems
+from projector import answers, head_requests, problems
 from projector.admin import add_admin_routes
 from projector.feed_routes import add_feed_routes
 from projector.generations import Generations
@@ -26,11 +26,18 @@ from projector.view_routes import add_view_routes
 
 class ReadApi(FastAPI):
     """FastAPI, with the hot read routes (hot_reads) asked first: they answer before its
-    middleware stack and router, or leave the request to them untouched."""
+    middleware stack and router, or leave the request to them untouched. HEAD is answered as
+    GET without the body (head_requests)."""
 
     hot_reads: HotReads | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            await head_requests.as_get(self._answer, scope, receive, send)
+        else:
+            await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.hot_reads is None or not await self.hot_reads(scope, receive, send):
             await super().__call__(scope, receive, send)
 
@@ -80,4 +87,8 @@ def create_app(
     add_admin_routes(app, runtime, settings)
     add_status_routes(app, runtime, settings, metrics)  # delivery statistics, status page
     add_metrics_route(app, metrics)
+    # HEAD wherever GET is answered; the document is made first, with the GETs only (HEAD is
+    # implied by GET, and FastAPI would give each HEAD its GET's operation id).
+    app.openapi()
+    head_requests.allow_head(app)
     return app

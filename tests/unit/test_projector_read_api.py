@@ -154,7 +154,7 @@ async def test_not_found_is_a_problem_document(client: httpx.AsyncClient) -> Non
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("DELETE", "/v1/admin/rebuild", "GET, POST"), ("POST", "/v1/catalogs", "GET")],
+    [("DELETE", "/v1/admin/rebuild", "GET, HEAD, POST"), ("POST", "/v1/catalogs", "GET, HEAD")],
 )
 async def test_a_405_allows_every_method_the_path_answers(
     client: httpx.AsyncClient, method: str, path: str, allow: str

@@ -1,0 +1,71 @@
+"""HEAD wherever GET is answered (RFC 9110 9.3.2): the GET's status and headers, no body.
+
+FastAPI's routes answer only the methods they name (Starlette's own Route adds HEAD to a GET,
+FastAPI's APIRoute does not), so every HEAD was a 405. A HEAD request here is run as its GET,
+through the whole app (the hot read routes, the freshness headers), and only the body is
+dropped, so the headers cannot drift from the GET's. A streaming answer (the SSE change
+stream), which never ends by itself, is told its client has gone once its headers are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def allow_head(app: FastAPI) -> None:
+    """Every GET route names HEAD too, so that a 405's `Allow` lists it. (Requests never reach
+    the router as HEAD: `as_get` runs them as GET.) Once the OpenAPI document is made: it
+    documents the GETs only, HEAD being implied by GET (schemathesis counts it among the
+    implicit methods), and FastAPI would give each HEAD its GET's operation id."""
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
+
+
+async def as_get(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer the HEAD request `scope` with what `app` answers its GET, without the body."""
+    ended = asyncio.Event()  # the GET's first body message came: the HEAD needs no more of it
+    streaming = False  # ... and said more was to come
+
+    async def headers_only(message: Message) -> None:
+        nonlocal streaming
+        if message["type"] != "http.response.body":
+            await send(message)
+        elif not ended.is_set():
+            ended.set()
+            streaming = bool(message.get("more_body", False))
+            if not streaming:
+                await send(_EMPTY_END)
+
+    async def gone_once_ended() -> Message:
+        """The client as the GET sees it: gone once the HEAD has its headers, so that a stream
+        stops (Starlette's StreamingResponse and the change stream both ask)."""
+        if ended.is_set():
+            return _DISCONNECT
+        receiving = asyncio.ensure_future(receive())
+        ending = asyncio.ensure_future(ended.wait())
+        try:
+            await asyncio.wait((receiving, ending), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            receiving.cancel()
+            raise
+        finally:
+            ending.cancel()
+        if receiving.done():
+            return receiving.result()
+        receiving.cancel()
+        return _DISCONNECT
+
+    await app({**scope, "method": "GET"}, gone_once_ended, headers_only)
+    if streaming:
+        # Sent once the GET has let go of what it held (its stream slot), so that the client's
+        # next request finds it free.
+        await send(_EMPTY_END)
+
+
+_EMPTY_END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+_DISCONNECT: Message = {"type": "http.disconnect"}
