@@ -9,9 +9,40 @@ from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from projector import answers, params, query
+from projector.item_state import ChangeKind
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.streams import SlotResponse, change_events
+
+# Each event of the stream as an SSE parser reads it (WHATWG's event stream format): OpenAPI
+# 3.2's `itemSchema`, which FastAPI also writes for its own event streams; `schema` says only
+# that the body is text (all that OpenAPI 3.1 tools read). The stream writes them in
+# streams.change_events, and a test parses a real stream against this.
+_EVENTS = {
+    "itemSchema": {
+        "type": "object",
+        "properties": {
+            "id": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "the change's `seq`: reconnect with it as `Last-Event-ID`",
+            },
+            "event": {
+                "type": "string",
+                "enum": [kind.value for kind in ChangeKind],
+                "description": "the change's `kind`",
+            },
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/Change"},
+                "description": "the change, as in `GET /v1/changes`",
+            },
+        },
+        "required": ["id", "event", "data"],
+        "additionalProperties": False,
+    }
+}
 
 
 def add_feed_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings) -> None:
@@ -34,7 +65,11 @@ def add_feed_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings)
         "/v1/changes/stream",
         response_class=StreamingResponse,
         responses={
-            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            200: {
+                "description": "One event a change; a `: keep-alive` comment (no event) when "
+                "nothing happened for 15 s",
+                "content": {"text/event-stream": {"schema": {"type": "string"}, **_EVENTS}},
+            },
             **answers.problems(410, 503),
         },
     )
