@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from abc import ABC, abstractmethod
@@ -12,6 +13,7 @@ from typing import IO, Any
 
 import fastavro
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastavro.write import Writer
 
 from catalog_contract import headers, schemas
@@ -118,12 +120,18 @@ class AvroFileSink(Sink):
 
 class TopicSink(Sink):
     """Re-publish the raw records (same key, value bytes, headers and partition number), so
-    each partition keeps its order; the target needs at least as many partitions."""
+    each partition keeps its order; the target needs at least as many partitions. Every
+    delivery is checked: a record the broker refused fails the replay (SinkError), it is never
+    counted as copied, and nothing is sent after it (later records of its key would land
+    without it)."""
 
     def __init__(self, kafka: KafkaConnection | str, topic: str) -> None:
         self._connection = kafka_connection(kafka)
         self._topic = topic
         self._producer: AIOKafkaProducer | None = None  # made inside the event loop
+        self._sent = 0
+        self._failed = 0
+        self._failure: BaseException | None = None  # the first refusal
 
     async def open(self, partitions: list[int]) -> None:
         """Asked of the cluster's metadata, which answers at once: the producer would wait its
@@ -139,21 +147,46 @@ class TopicSink(Sink):
                 f"keeps each record's partition, so it needs {needed}"
             )
 
+    def _delivered(self, delivery: asyncio.Future[Any]) -> None:
+        failure = asyncio.CancelledError() if delivery.cancelled() else delivery.exception()
+        if failure is not None:
+            self._failed += 1
+            self._failure = self._failure or failure
+
+    def _refuse_after_failure(self) -> None:
+        if self._failure is not None:
+            raise SinkError(
+                f"{self._failed} of {self._sent} record(s) were not written to --target-topic "
+                f"{self._topic!r}: {self._failure!s} (a replay stops at the first record refused)",
+                retryable=bool(getattr(self._failure, "retriable", False)),
+            ) from self._failure
+
     async def write(self, record: Any, found: Any) -> None:
-        if self._producer is None:
-            self._producer = AIOKafkaProducer(
-                **self._connection.client_options(),
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=20,
-            )
-            await self._producer.start()
-        await self._producer.send(
-            self._topic, record.value, key=record.key, partition=record.partition,
-            headers=list(record.headers or ()),
-        )  # fmt: skip
+        self._refuse_after_failure()
+        try:
+            if self._producer is None:
+                self._producer = AIOKafkaProducer(
+                    **self._connection.client_options(),
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=20,
+                )
+                await self._producer.start()
+            delivery = await self._producer.send(
+                self._topic, record.value, key=record.key, partition=record.partition,
+                headers=list(record.headers or ()),
+            )  # fmt: skip
+        except KafkaError as exc:
+            raise SinkError(
+                f"cannot write to --target-topic {self._topic!r}: {exc}", retryable=exc.retriable
+            ) from exc
+        self._sent += 1
+        delivery.add_done_callback(self._delivered)
 
     async def close(self) -> None:
         if self._producer is not None:
-            await self._producer.flush()
-            await self._producer.stop()
+            try:
+                await self._producer.flush()  # every delivery settled
+            finally:
+                await self._producer.stop()
+        self._refuse_after_failure()

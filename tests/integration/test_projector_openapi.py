@@ -74,7 +74,7 @@ def fuzz(url: str, mode: GenerationMode, seen: Counter[int]) -> None:
             status == 503 and case.path == "/readyz"
         )
         assert status < 500 or meant, (status, response.text, case.as_curl_command())
-        excluded = [not_a_server_error]
+        excluded: list[Any] = [not_a_server_error]
         if status == 422 and "the topic has no partition" in response.text:
             # A schema-valid `min_position` on a partition the topic does not have: refused
             # at once (documented); the document cannot say how many partitions the topic has.
