@@ -13,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from tqdm import tqdm
 
 from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
@@ -91,8 +91,13 @@ async def read_range(
         await check_credentials(connection)
     except KafkaAuthError as exc:
         raise RangeError(str(exc)) from exc
+    # auto_offset_reset "none": a position removed meanwhile (retention) is an error; by
+    # default it jumped to the partition's end, and the replay ended early, "complete".
     consumer = AIOKafkaConsumer(
-        **connection.client_options(), enable_auto_commit=False, group_id=None
+        **connection.client_options(),
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="none",
     )
     try:
         await consumer.start()
@@ -137,7 +142,10 @@ async def read_range(
             waited = 0.0
             while remaining:
                 asked = time.monotonic()
-                batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                try:
+                    batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                except OffsetOutOfRangeError as exc:
+                    raise await _removed_meanwhile(consumer, exc) from exc
                 if batches:
                     waited = 0.0
                 elif (waited := waited + time.monotonic() - asked) > stall_s:
@@ -169,6 +177,19 @@ async def read_range(
                         remaining.discard(tp)
     finally:
         await _stop(consumer)
+
+
+async def _removed_meanwhile(consumer: AIOKafkaConsumer, exc: OffsetOutOfRangeError) -> RangeError:
+    positions: dict[TopicPartition, int] = exc.args[0] if exc.args else {}
+    starts = await consumer.beginning_offsets(list(positions))
+    where = "; ".join(
+        f"position {position_text(tp.partition, offset)} is gone, partition {tp.partition} "
+        f"now starts at {starts[tp]}"
+        for tp, offset in sorted(positions.items())
+    )
+    return RangeError(
+        f"records were removed while the replay read them (retention or delete_records): {where}"
+    )
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
