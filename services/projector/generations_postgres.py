@@ -24,7 +24,7 @@ import psycopg
 
 from projector.errors import StoreUnavailable
 from projector.generations import Generations
-from projector.postgres_store import DDL_LOCK, PostgresStore, pointer_for_share
+from projector.postgres_store import DDL_LOCK, PostgresStore, connect, pointer_for_share
 from projector.store import ViewStore
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -68,7 +68,7 @@ class PostgresGenerations(Generations):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self.url, autocommit=True)
+            return connect(self.url, autocommit=True)
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot reach the view store: {exc}") from exc
 

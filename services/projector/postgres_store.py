@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
@@ -23,6 +24,20 @@ POINTER = "public.catalog_stream_generation"  # names the active schema (generat
 
 _ITEMS = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
 _FEED = ", ".join(f'"{c}"' for c in FEED_INSERT_COLUMNS)
+
+
+CONNECT_TIMEOUT_S = 5
+"""How long a connect waits for the database unless the store URL says (its `connect_timeout`,
+libpq's parameter, e.g. `postgresql://host/db?connect_timeout=2`; at least 2 s). psycopg's own
+default is 130 s: a host that took the connection and never answered (frozen, or a network
+dropping the replies) held a reader's worker thread, or the consumer, that long per attempt."""
+
+
+def connect(url: str, **options: Any) -> psycopg.Connection[Any]:
+    """A connection to the database at `url`, waiting at most its connect timeout."""
+    if "connect_timeout" not in conninfo_to_dict(url):
+        options.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    return psycopg.connect(url, **options)
 
 
 class CopyingBatchWrite(BatchWrite):
@@ -115,7 +130,7 @@ class PostgresStore(ViewStore):
             self._batch_write.execute(cursor, topic, plan)
 
     def _connect(self) -> Any:
-        return psycopg.connect(self.url, options=f"-c search_path={self.schema}")
+        return connect(self.url, options=f"-c search_path={self.schema}")
 
     def _schema_statements(self) -> list[str]:
         return [

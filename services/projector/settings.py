@@ -31,7 +31,8 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     group_id: str = "catalog-stream-projector"
     # Records the views cannot apply (undecodable, or refused by the store) are kept here.
     dead_letter_topic: str = PROJECTOR_DEAD_LETTER_TOPIC
-    # sqlite:///path/to/views.db (embedded default) or postgresql://user@host/db
+    # sqlite:///path/to/views.db (embedded default) or postgresql://user@host/db; a connect
+    # waits at most the URL's connect_timeout (5 s unless it says: ?connect_timeout=2).
     store_url: str = "sqlite:///.state/views.db"
     batch_max_records: int = 1000
     # A crashed instance's partitions move to the others after this long without heartbeats.
