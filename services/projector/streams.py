@@ -12,8 +12,13 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from projector.errors import StoreUnavailable
+
 if TYPE_CHECKING:
     from projector.runtime import Runtime
+
+
+STORE_RETRY_S = 1.0  # how often an open stream asks a store that did not answer
 
 
 class StreamSlots:
@@ -56,7 +61,15 @@ async def change_events(
     changes again on every batch."""
     seq = start
     while not await request.is_disconnected():
-        page = await asyncio.to_thread(runtime.store.feed_page, seq, kinds, 500)
+        try:
+            page = await asyncio.to_thread(runtime.store.feed_page, seq, kinds, 500)
+        except StoreUnavailable:
+            # The database down or restarting, after the stream's 200: raised here it cut the
+            # stream with a traceback, and an EventSource reconnecting met 503s, which end it
+            # for good. The stream waits, said alive, and goes on from `seq` once it answers.
+            yield ": keep-alive\n\n"
+            await asyncio.sleep(STORE_RETRY_S)
+            continue
         for row in page.changes:
             yield f"id: {row['seq']}\nevent: {row['kind']}\ndata: {json.dumps(row)}\n\n"
         moved, seq = page.scanned_to != seq, page.scanned_to
