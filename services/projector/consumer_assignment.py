@@ -46,6 +46,7 @@ class StoredPositions(ConsumerProgress):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.session_timeout_ms,
+            max_poll_interval_ms=self.settings.max_poll_interval_ms,
             heartbeat_interval_ms=max(1000, self.settings.session_timeout_ms // 4),
             client_id="catalog-stream-projector",
         )

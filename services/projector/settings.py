@@ -37,6 +37,9 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     batch_max_records: int = 1000
     # A crashed instance's partitions move to the others after this long without heartbeats.
     session_timeout_ms: int = 10_000
+    # Longer than this between two polls (a view store outage: the consumer waits for the store,
+    # not for Kafka) and the consumer leaves the group; it rejoins at its next poll.
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     poll_timeout_ms: int = 200
     ready_max_lag: int = 1000
     read_your_writes_max_wait_s: float = 5.0
