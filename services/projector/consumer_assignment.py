@@ -146,6 +146,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._loop._revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self._loop._seek_to_stored(self._consumer, assigned)
         partitions = sorted(tp.partition for tp in assigned)
+        try:
+            await self._loop._seek_to_stored(self._consumer, assigned)
+        except StoreUnavailable as exc:
+            # The store down: these partitions stay unread (not `_positioned`), so no batch of
+            # theirs is written before the loop reads their positions, once the store answers.
+            # Raised, aiokafka logged it as an ERROR with a traceback, each rebalance.
+            log.warning("assigned partitions; their positions are read once the store answers: %s",
+                        exc, extra={"partitions": partitions})  # fmt: skip
+            return
         log.info("assigned partitions", extra={"partitions": partitions})
