@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from projector.errors import StoreUnavailable
+from projector.errors import StoreRefused, StoreUnavailable
 from projector.params import BadParameter
 from runtime_support import problems as shared
 from runtime_support.problems import FieldReason
@@ -78,6 +78,16 @@ async def _on_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return problem(503, "the view store is unavailable; retry", headers={"Retry-After": "1"})
 
 
+async def _on_store_refused(request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot hold, asked for (PostgreSQL text holds no NUL character):
+    # no row can have it. It was a 503 "retry", which a client retried forever.
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    field = next((name for name, value in values if "\x00" in str(value)), None)
+    reason = "holds a value the view store cannot hold" + (" (a NUL character)" if field else "")
+    field = field or "request"
+    return problem(422, f"{field}: {reason}", errors=[FieldReason(field, reason)])
+
+
 async def _on_anything(_: Request, exc: Exception) -> JSONResponse:
     log.error("read API request failed", exc_info=exc)
     return problem(500, "the request failed; it was logged")
@@ -88,4 +98,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(StoreUnavailable, _on_store_unavailable)
+    app.add_exception_handler(StoreRefused, _on_store_refused)
     app.add_exception_handler(Exception, _on_anything)

@@ -121,6 +121,8 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
                 # is asked once more on a new one: the reader would see the old outage.
                 if not self._roll_back(connection) and retry:
                     continue
+                if refuses_data(exc):  # a value asked for (a NUL in an id): not an outage
+                    raise StoreRefused(f"view store refused a value: {exc}") from exc
                 raise StoreUnavailable(f"view store query failed: {exc}") from exc
             return rows
         raise AssertionError("unreachable: the second try returns or raises")
