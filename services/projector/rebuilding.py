@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from projector.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# How long the switch waits for the builder to reach the live consumers' positions, before the
+# pointer is held and again under it; past it the rebuild fails (until_reached).
+REACH_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -137,7 +140,7 @@ class Rebuild:
             # (they go on meanwhile), so that under it only their last few batches are waited
             # for, not its whole way from `caught_up` (the held row stops every instance).
             ahead = await asyncio.to_thread(old.positions, runtime.settings.topic)
-            await until_reached(builder, ahead, task)
+            await until_reached(builder, ahead, task, REACH_TIMEOUT_S)
             # Held from reading the old generation's positions to moving the pointer: no
             # instance writes a batch into the old generation in between (generations_postgres).
             holding = runtime.generations.holding_pointer()  # entered off the loop: it may wait
@@ -146,7 +149,7 @@ class Rebuild:
                 if active != old.name:
                     raise ProjectorError(f"another instance switched the views to {active}")
                 announced = await asyncio.to_thread(old.positions, runtime.settings.topic)
-                await until_reached(builder, announced, task)
+                await until_reached(builder, announced, task, REACH_TIMEOUT_S)
                 stop_builder.set()
                 await task
                 self._report(builder)
@@ -173,13 +176,20 @@ async def until_reached(
     builder: ConsumerLoop,
     positions: dict[int, int],
     task: asyncio.Task[None],
-    timeout_s: float = 60,
+    timeout_s: float,
 ) -> None:
-    """Let the builder reach where the live consumer stopped: the records in between are in
-    Kafka already. Then the new live consumer re-applies nothing the old feed announced."""
+    """Let the builder reach where the live consumers stopped: the records in between are in
+    Kafka already. Then the new live consumer re-applies nothing the old feed announced. Short
+    of them, no switch: the new generation would announce those records' changes once more, so
+    the builder's own failure is raised if it stopped, else ProjectorError after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while any(builder.applied.get(p, 0) < o for p, o in positions.items()):
-        if task.done() or time.monotonic() > deadline:
-            log.warning("rebuild switches before reaching the live consumer's positions")
-            return
+        if task.done():
+            task.result()  # raises what stopped it
+            raise ProjectorError("the rebuild's consumer stopped before the switch")
+        if time.monotonic() > deadline:
+            raise ProjectorError(
+                f"the rebuild did not reach the live consumers' positions within {timeout_s:g} s"
+                " (views not switched; start it again)"
+            )
         await asyncio.sleep(0.05)
