@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from projector import rebuilding
+from projector.consumer import ConsumerLoop
 from projector.generations_postgres import PostgresGenerations
 from tests.support import (
     ADMIN,
@@ -118,3 +119,50 @@ async def test_a_switch_whose_builder_cannot_reach_the_live_positions_under_the_
         assert "reach" in (switching.rebuild_status.error or ""), switching.rebuild_status
         assert active_generation(url) == old
         assert (switching.store.name, other.store.name) == (old, old)
+
+
+async def test_a_builder_that_cannot_reach_the_live_positions_fails_before_the_row_is_held(
+    share_postgres: SharePostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first wait, before the row: a builder that takes no batch at all (let switch at once)
+    fails the rebuild there, and no instance's views are frozen for it. Before, the switch held
+    the row for another 60 s after that wait's 60 s, then switched to the empty generation."""
+    shared = await share_postgres(ITEMS)
+    url = shared.url
+    monkeypatch.setattr(rebuilding, "REACH_TIMEOUT_S", REACH_S, raising=False)
+    holding = PostgresGenerations.holding_pointer
+    held: list[str] = []
+
+    @contextmanager
+    def watched(generations: PostgresGenerations) -> Iterator[str]:
+        with holding(generations) as active:
+            held.append(active)
+            yield active
+
+    def stalled_at_once(builder: ConsumerLoop) -> bool:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(STALL)
+            connection.execute(
+                f'CREATE TRIGGER stalls BEFORE INSERT OR UPDATE ON "{builder.store.name}".offsets '
+                "FOR EACH STATEMENT EXECUTE FUNCTION public.builder_stalls()"
+            )
+        monkeypatch.setattr(ConsumerLoop, "caught_up", lambda self: True)
+        return True
+
+    monkeypatch.setattr(PostgresGenerations, "holding_pointer", watched)
+    async with shared.instances() as [(runtime, client)]:
+        old = runtime.store.name
+        monkeypatch.setattr(ConsumerLoop, "caught_up", stalled_at_once)  # (the builder's, first)
+        assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+        await eventually(lambda: runtime.rebuild_status.state != "running", timeout_s=180)
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("DROP FUNCTION public.builder_stalls() CASCADE")
+        assert runtime.rebuild_status.state == "failed", runtime.rebuild_status
+        assert "reach" in (runtime.rebuild_status.error or ""), runtime.rebuild_status
+        assert held == []  # no instance's batches waited for this switch
+        assert active_generation(url) == old
+        await shared.wave(2, ITEMS)
+        await shows_wave(client, 2, ITEMS)
+        feed = await _feed(client)
+        assert sorted(feed) == sorted(set(feed))
+        assert len(feed) == 2 * ITEMS
