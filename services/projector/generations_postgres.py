@@ -6,7 +6,8 @@ Every live batch reads the pointer row FOR SHARE in its own transaction and is n
 the pointer names another schema (PostgresStore.write). A switch holds that row FOR UPDATE from
 reading the old generation's positions to moving the pointer, so no batch lands in the old
 generation in between, and every batch after it sees the move: each instance then reopens the
-new generation (GenerationFollower). A retired schema is dropped once no live instance uses it.
+new generation (GenerationFollower); a switch that falls silent loses the row (generations_held).
+A retired schema is dropped once no live instance uses it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import psycopg
 
 from projector.errors import StoreUnavailable
 from projector.generations import Generations
+from projector.generations_held import SWITCH_LOCK_WAIT, hold_limits, said_alive
 from projector.postgres_store import DDL_LOCK, PostgresStore, connect, pointer_for_share
 from projector.store import ViewStore
 
@@ -38,9 +40,6 @@ _LIVE = (
     "(seen_at > now() - make_interval(secs => %(expiry)s) "
     "OR pg_postmaster_start_time() > now() - make_interval(secs => %(expiry)s))"
 )
-# How long a switch waits for live batches to leave the pointer row: a stopped instance's open
-# batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
-SWITCH_LOCK_WAIT = "30s"
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +110,10 @@ class PostgresGenerations(Generations):
     def holding_pointer(self) -> Iterator[str]:
         connection = self._connect()
         try:
-            self._ensure_tables(connection)
-            connection.execute("BEGIN")
-            connection.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_WAIT}'")
             try:
+                self._ensure_tables(connection)
+                connection.execute("BEGIN")
+                hold_limits(connection)  # (generations_held)
                 row = connection.execute(
                     "SELECT schema_name FROM public.catalog_stream_generation "
                     "WHERE id = 1 FOR UPDATE"
@@ -124,7 +123,8 @@ class PostgresGenerations(Generations):
                     f"the pointer stayed locked by another instance's batch for {SWITCH_LOCK_WAIT}"
                 ) from exc
             self._held = connection
-            yield str(row[0]) if row else self.default_schema
+            with said_alive(connection):
+                yield str(row[0]) if row else self.default_schema
         finally:
             self._held = None
             connection.close()  # not activated: rolled back, the pointer as it was

@@ -1,0 +1,53 @@
+"""The pointer row a PostgreSQL switch holds FOR UPDATE (generations_postgres): every instance's
+live batch waits for it, so it must not outlive the switching process's ability to finish. A
+process stopped, frozen or cut off from the database leaves its connection idle in its
+transaction, and the database would keep the row for ever (it cannot tell a silent client from
+a slow one; a stopped process's host still answers TCP). So the switch says every second on
+that connection that it is alive, and the database ends the session after a silence."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+# How long a switch waits for live batches to leave the pointer row: a stopped instance's open
+# batch would hold it for ever, and the switching instance's live consumer waits meanwhile.
+SWITCH_LOCK_WAIT = "30s"
+# How long the held row survives a silent switch (it says it is alive every SAY_ALIVE_S).
+SWITCH_SILENCE_LIMIT = "15s"
+SAY_ALIVE_S = 1.0
+
+
+def hold_limits(connection: psycopg.Connection[Any]) -> None:
+    """In the switch's transaction: bounded waits for the row, and no silence held for long."""
+    connection.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_WAIT}'")
+    connection.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{SWITCH_SILENCE_LIMIT}'")
+
+
+@contextmanager
+def said_alive(connection: psycopg.Connection[Any]) -> Iterator[None]:
+    """While the block runs, a thread sends a no-op on `connection` every SAY_ALIVE_S: idle in
+    its transaction only between those, it is not ended while this process runs (however long
+    the switch's own steps take on other connections: the builder's last records, the feed's
+    copy). A thread, not the event loop: a loop busy for a while does not end the switch. Once
+    a no-op fails, the session is gone and so is the row: the switch fails at `activate`."""
+    stop = threading.Event()
+
+    def say() -> None:
+        while not stop.wait(SAY_ALIVE_S):
+            try:
+                connection.execute("SELECT 1")  # (psycopg serialises it with the switch's own)
+            except psycopg.Error:
+                return
+
+    thread = threading.Thread(target=say, name="projector-switch-alive", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(SAY_ALIVE_S)  # (a no-op stuck on a cut connection is left to end with it)

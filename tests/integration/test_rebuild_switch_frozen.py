@@ -1,0 +1,71 @@
+"""Attack on the PostgreSQL switch: the switching process is stopped (SIGSTOP, a frozen VM, a
+network cut) while it holds the pointer row FOR UPDATE. Every instance's live batch reads that
+row FOR SHARE, so every instance's views froze with it. Before, for ever: the database kept the
+frozen process's transaction open (its connection idle, never closed). Now a switch says every
+second that it is alive on the connection that holds the row; silent for longer than the
+database's limit, its session ends, the row is free, and the other instances' views move on.
+The switch, once resumed, can no longer move the pointer: it fails, the pointer as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import SharePostgres, active_generation, shows_wave
+
+pytestmark = pytest.mark.broker
+ITEMS = 6
+# A switch between taking the row and moving the pointer (rebuilding.Rebuild._move_pointer).
+SWITCH = """
+import sys
+from projector.generations_postgres import PostgresGenerations
+
+generations = PostgresGenerations(sys.argv[1])
+with generations.holding_pointer() as active:
+    print("held", active, flush=True)
+    sys.stdin.readline()  # (stopped here)
+    try:
+        generations.activate(generations.open_new())
+        print("moved", flush=True)
+    except Exception as exc:
+        print("refused", type(exc).__name__, flush=True)
+"""
+
+
+def _start(url: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", SWITCH, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+
+
+async def test_a_switch_frozen_while_holding_the_pointer_freezes_no_instance_for_ever(
+    share_postgres: SharePostgres,
+) -> None:
+    shared = await share_postgres(ITEMS)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
+        old = runtime.store.name
+        switch = _start(url)
+        assert switch.stdin is not None
+        assert switch.stdout is not None
+        try:
+            held = await asyncio.to_thread(switch.stdout.readline)
+            assert held == f"held {old}\n".encode()
+            switch.send_signal(signal.SIGSTOP)
+            await shared.wave(2, ITEMS)
+            await shows_wave(client, 2, ITEMS, timeout_s=90)
+            switch.send_signal(signal.SIGCONT)
+            switch.stdin.write(b"go on\n")
+            switch.stdin.flush()
+            answer = await asyncio.to_thread(switch.stdout.readline)
+            assert answer.startswith(b"refused"), answer
+        finally:
+            switch.send_signal(signal.SIGCONT)
+            switch.kill()
+            switch.communicate()  # (and its pipes closed)
+        assert active_generation(url) == old
+        assert runtime.store.name == old
