@@ -122,6 +122,8 @@ class PostgresGenerations(Generations):
                 raise StoreUnavailable(
                     f"the pointer stayed locked by another instance's batch for {SWITCH_LOCK_WAIT}"
                 ) from exc
+            except psycopg.Error as exc:
+                raise StoreUnavailable(f"cannot hold the generation pointer: {exc}") from exc
             self._held = connection
             with said_alive(connection):
                 yield str(row[0]) if row else self.default_schema
@@ -132,11 +134,14 @@ class PostgresGenerations(Generations):
     def activate(self, store: ViewStore) -> None:
         assert isinstance(store, PostgresStore)  # this class opened it
         if (held := self._held) is not None:
-            held.execute(
-                "UPDATE public.catalog_stream_generation SET schema_name = %s WHERE id = 1",
-                (store.schema,),
-            )
-            held.execute("COMMIT")
+            try:
+                held.execute(
+                    "UPDATE public.catalog_stream_generation SET schema_name = %s WHERE id = 1",
+                    (store.schema,),
+                )
+                held.execute("COMMIT")
+            except psycopg.Error as exc:  # the row lost (generations_held), or COMMIT's answer
+                raise StoreUnavailable(f"the generation pointer may not have moved: {exc}") from exc
         else:
             with self._connect() as connection:
                 self._ensure_tables(connection)
