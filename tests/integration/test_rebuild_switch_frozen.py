@@ -12,6 +12,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -22,6 +23,7 @@ ITEMS = 6
 # A switch between taking the row and moving the pointer (rebuilding.Rebuild._move_pointer).
 SWITCH = """
 import sys
+from decimal import Decimal
 from projector.generations_postgres import PostgresGenerations
 
 generations = PostgresGenerations(sys.argv[1])
@@ -69,3 +71,29 @@ async def test_a_switch_frozen_while_holding_the_pointer_freezes_no_instance_for
             switch.communicate()  # (and its pipes closed)
         assert active_generation(url) == old
         assert runtime.store.name == old
+
+
+async def test_a_switch_killed_while_holding_the_pointer_frees_it(
+    share_postgres: SharePostgres,
+) -> None:
+    """SIGKILL at that step: the kernel closes the connection, the database rolls back at once
+    (this held on the code before too), and the pointer stays."""
+    shared = await share_postgres(ITEMS)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
+        old = runtime.store.name
+        switch = _start(url)
+        assert switch.stdout is not None
+        try:
+            held = await asyncio.to_thread(switch.stdout.readline)
+            assert held == f"held {old}\n".encode()
+            await shared.wave(2, ITEMS)
+            await asyncio.sleep(2)
+            item = (await client.get("/v1/catalogs/c1/items/i0")).json()
+            assert Decimal(item["current_price"]) == Decimal("1.00")  # its batch waits for the row
+            switch.kill()
+            await shows_wave(client, 2, ITEMS)
+        finally:
+            switch.kill()
+            switch.communicate()
+        assert active_generation(url) == old
