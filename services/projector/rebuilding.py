@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # How long the switch waits for the builder to reach the live consumers' positions, before the
-# pointer is held and again under it; past it the rebuild fails (until_reached).
+# pointer is held and again under it, and then for it to stop; past it the rebuild fails.
 REACH_TIMEOUT_S = 60.0
 
 
@@ -151,7 +151,7 @@ class Rebuild:
                 announced = await asyncio.to_thread(old.positions, runtime.settings.topic)
                 await until_reached(builder, announced, task, REACH_TIMEOUT_S)
                 stop_builder.set()
-                await task
+                await stopped(task, REACH_TIMEOUT_S)  # (a stuck batch: bounded, as the row is)
                 self._report(builder)
                 # The feed's sequence goes on across the switch: the new generation keeps the
                 # old feed (same numbers) and adds only changes of records the old one had not
@@ -193,3 +193,14 @@ async def until_reached(
                 " (views not switched; start it again)"
             )
         await asyncio.sleep(0.05)
+
+
+async def stopped(task: asyncio.Task[None], timeout_s: float) -> None:
+    """Wait for the builder to end its batch and stop (under the pointer row, which every
+    instance's live batches wait for: no longer than `timeout_s`, else ProjectorError)."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError as exc:
+        raise ProjectorError(
+            f"the rebuild's consumer did not stop within {timeout_s:g} s (views not switched)"
+        ) from exc
