@@ -25,9 +25,12 @@ ITEMS = 10
 REACH_S = 5.0  # how long the switch waits for the builder (60 s by default)
 
 
-def _waiting_for_locks(url: str) -> int:
+def _waiting_for(url: str, table: str) -> int:
+    """How many sessions wait for a lock on `table` (a qualified, quoted name)."""
     with psycopg.connect(url) as connection:
-        row = connection.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+        row = connection.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass", (table,)
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -50,10 +53,11 @@ async def test_a_builder_stuck_when_the_switch_stops_it_does_not_hold_the_pointe
         assert building is not None
         assert not stuck  # once
         stuck.append(building.name)
-        blocker.execute(f'LOCK TABLE "{building.name}".items IN ACCESS EXCLUSIVE MODE')
+        items = f'"{building.name}".items'
+        blocker.execute(f"LOCK TABLE {items} IN ACCESS EXCLUSIVE MODE")
         asyncio.run_coroutine_threadsafe(shared.wave(2, ITEMS), loop).result(30)
         deadline = time.monotonic() + 60
-        while _waiting_for_locks(url) == 0:
+        while _waiting_for(url, items) == 0:
             assert time.monotonic() < deadline, "the builder's write never waited"
             time.sleep(0.1)  # (a worker thread: the loop goes on)
         with holding(generations) as active:
