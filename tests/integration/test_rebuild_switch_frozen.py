@@ -12,14 +12,18 @@ import asyncio
 import signal
 import subprocess
 import sys
+import uuid
 from decimal import Decimal
 
 import pytest
 
+from projector.generations_held import SWITCH_SILENCE_LIMIT
+from tests.postgres import LocalPostgres
 from tests.support import SharePostgres, active_generation, shows_wave
 
 pytestmark = pytest.mark.broker
 ITEMS = 6
+SILENCE_S = int(SWITCH_SILENCE_LIMIT.removesuffix("s"))
 # A switch between taking the row and moving the pointer (rebuilding.Rebuild._move_pointer).
 SWITCH = """
 import sys
@@ -97,3 +101,24 @@ async def test_a_switch_killed_while_holding_the_pointer_frees_it(
             switch.kill()
             switch.communicate()
         assert active_generation(url) == old
+
+
+async def test_a_switch_alive_but_slow_under_the_pointer_keeps_it(postgres: LocalPostgres) -> None:
+    """The other side of the silence limit: a switch that runs on, but holds the row for longer
+    than that limit (a builder's last records, a long feed to copy), still moves the pointer."""
+    url = postgres.create_database(f"switch_slow_{uuid.uuid4().hex[:12]}")
+    switch = _start(url)
+    assert switch.stdin is not None
+    assert switch.stdout is not None
+    try:
+        held = await asyncio.to_thread(switch.stdout.readline)
+        assert held.startswith(b"held ")
+        await asyncio.sleep(SILENCE_S + 5)
+        switch.stdin.write(b"go on\n")
+        switch.stdin.flush()
+        answer = await asyncio.to_thread(switch.stdout.readline)
+        assert answer == b"moved\n"
+    finally:
+        switch.kill()
+        switch.communicate()
+    assert active_generation(url) != held.split()[1].decode()
