@@ -9,8 +9,11 @@ give), or, if it failed, the reason, for the caller to refuse the waiting postba
 first one was (503: nothing of theirs was written, so nothing may be answered 200).
 
 Only the product's last begun write is joined: once a different event of the product began, a
-repeat of the earlier one is a newer change again and is written, as the window decides by the
-topic's order (LastWrites). No I/O; the waits are futures of the running loop.
+repeat of the earlier one is a newer change again and is written. The same holds for the repeat
+window: while a write of the product is in flight, its outcome (and place on the topic) is not
+known, so the window may not answer for the product (`last`), and only the last begun write,
+once ended, says what the window keeps (`end`'s result). No I/O; the waits are futures of the
+running loop.
 """
 
 from __future__ import annotations
@@ -44,26 +47,27 @@ class InFlight:
     def __init__(self) -> None:
         self._flights: dict[bytes, Flight] = {}
 
-    def joinable(self, product: bytes, event_id: bytes) -> Flight | None:
-        """The write of this same event, if it is the product's last begun and in flight."""
-        flight = self._flights.get(product)
-        if flight is not None and flight.event_id == event_id:
-            return flight
-        return None
+    def last(self, product: bytes) -> Flight | None:
+        """The product's last begun write, while it is in flight."""
+        return self._flights.get(product)
 
     def begin(self, product: bytes, event_id: bytes) -> Flight:
         flight = self._flights[product] = Flight(event_id)
         return flight
 
-    def end(self, product: bytes, flight: Flight, outcome: bytes | str) -> None:
+    def end(self, product: bytes, flight: Flight, outcome: bytes | str) -> bool:
         """The write ended: its answer (bytes) or why it failed (text) to every postback that
-        waits for it. Called exactly once per `begin`, however the write ended."""
-        if self._flights.get(product) is flight:
+        waits for it. Called exactly once per `begin`, however the write ended. True if it was
+        the product's last begun write: nothing of the product is begun after it, so its
+        outcome is the product's latest (a write begun earlier is before it on the topic)."""
+        last = self._flights.get(product) is flight
+        if last:
             del self._flights[product]
         if flight.waiting is not None:
             for waited in flight.waiting:
                 if not waited.done():  # (a waiting postback cancelled meanwhile)
                     waited.set_result(outcome)
+        return last
 
     def __len__(self) -> int:
         return len(self._flights)

@@ -281,14 +281,18 @@ class Intake:
 
         key = product_key(change.catalog_id, change.catalog_item_id)
         event_id = change.event_id.bytes
-        answer = self._recent.answer_for(key, event_id, time.monotonic())
-        if answer is None and self._repeats:
-            flight = self._in_flight.joinable(key, event_id)
-            if flight is not None:  # the same postback is being written: its outcome is ours
+        answer = None
+        if self._repeats:
+            flight = self._in_flight.last(key)
+            if flight is None:  # nothing of the product in flight: the window may answer
+                answer = self._recent.answer_for(key, event_id, time.monotonic())
+            elif flight.event_id == event_id:  # the same postback is being written: its outcome
                 shared = await flight.outcome()
                 if isinstance(shared, str):  # it failed: nothing of ours is written either
                     return self._unavailable(shared)
                 answer = shared
+            # (else a newer change of the product is in flight: a repeat of an older one is
+            # a change again, written after it, whatever the window remembers)
         if answer is not None:
             metrics.duplicates.inc()
         else:
@@ -296,24 +300,29 @@ class Intake:
             started = time.perf_counter()
             outcome: bytes | str = "the write of the same postback ended unexpectedly"
             flight = self._in_flight.begin(key, event_id) if self._repeats else None
+            position = (0, 0)
             try:
                 acks = await self._kafka.publish(
                     settings.topic, records.key, *records.values, headers=records.headers
                 )
                 metrics.produce_latency.observe(time.perf_counter() - started)
+                position = (acks[-1].partition, acks[-1].offset)
                 answer = outcome = accepted_body(change.event_id, acks)
                 if log.isEnabledFor(logging.DEBUG):  # a line per postback is costly at 1,000s/s
                     log.debug("postback accepted", extra={"event_id": str(change.event_id)})
-                if self._repeats:
-                    last = (acks[-1].partition, acks[-1].offset)
-                    self._recent.written(key, event_id, last, answer, time.monotonic())
             except PublishFailed as exc:
                 log.warning("publish failed: %s", exc, extra={"event_id": str(change.event_id)})
                 outcome = str(exc)
                 return self._unavailable(outcome)
             finally:
-                if flight is not None:  # (however the write ended: its waiters are answered)
-                    self._in_flight.end(key, flight, outcome)
+                # However the write ended, its waiters are answered; only the product's last
+                # begun write says what the window keeps (an earlier one is before it on the
+                # topic), and a failed one's record may still land: the window forgets.
+                if flight is not None and self._in_flight.end(key, flight, outcome):
+                    if isinstance(outcome, bytes):
+                        self._recent.written(key, event_id, position, outcome, time.monotonic())
+                    else:
+                        self._recent.failed(key)
         metrics.accepted.inc()
         if settings.success_body is not None:
             return PlainTextResponse(settings.success_body)

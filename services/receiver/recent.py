@@ -35,6 +35,9 @@ class RecentWindow(Generic[T]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def discard(self, key: bytes) -> None:
+        self._entries.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -67,6 +70,12 @@ class LastWrites:
         if found is not None and (found[1], found[2]) > position:
             return
         self._window.put(product, (event_id, *position, answer), now)
+
+    def failed(self, product: bytes) -> None:
+        """A write of the product failed: its record may still land (a write that timed out is
+        often acknowledged later), after the last one kept here, so a repeat of that one is no
+        longer answered from memory (it is written again, after the failed one)."""
+        self._window.discard(product)
 
     def __len__(self) -> int:
         return len(self._window)

@@ -130,18 +130,18 @@ async def test_without_a_repeat_window_every_copy_is_written_as_before() -> None
 async def test_the_flights_are_per_product_and_event_and_forgotten_once_ended() -> None:
     flights = InFlight()
     first = flights.begin(b"p", b"e1")
-    assert flights.joinable(b"p", b"e1") is first
-    assert flights.joinable(b"p", b"e2") is None
-    assert flights.joinable(b"q", b"e1") is None
+    assert flights.last(b"p") is first
+    assert first.event_id == b"e1"
+    assert flights.last(b"q") is None
     waiting = asyncio.create_task(first.outcome())
     cancelled = asyncio.create_task(first.outcome())
     await asyncio.sleep(0)
     cancelled.cancel()
     newer = flights.begin(b"p", b"e2")  # the product's last begun write is now e2
-    assert flights.joinable(b"p", b"e1") is None
-    flights.end(b"p", first, b"answer")  # ending e1 keeps e2 in flight
+    assert flights.last(b"p") is newer
+    assert flights.end(b"p", first, b"answer") is False  # ending e1 keeps e2 in flight
     assert await waiting == b"answer"
-    assert flights.joinable(b"p", b"e2") is newer
-    flights.end(b"p", newer, "failed")
+    assert flights.last(b"p") is newer
+    assert flights.end(b"p", newer, "failed") is True
     assert len(flights) == 0
-    assert flights.joinable(b"p", b"e2") is None
+    assert flights.last(b"p") is None
