@@ -8,17 +8,30 @@ stopped, and the topic ended with the change the platform had sent before them."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import Iterator
 from decimal import Decimal
 
+import httpx
 import pytest
+import uvicorn
 
 from catalog_contract import codec
-from catalog_stream.broker import LocalBroker
+from catalog_stream.broker import LocalBroker, free_port
+from receiver.app import create_app
+from receiver.main import server_config
 from tests.conftest import start_local_broker
-from tests.support import AUTH, make_topics, read_topic, receiver_settings, running_receiver
+from tests.support import (
+    AUTH,
+    SECRET,
+    eventually,
+    make_topics,
+    read_topic,
+    receiver_settings,
+    running_receiver,
+)
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -40,6 +53,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 def _pause(broker: LocalBroker, stopped: bool) -> None:
     assert broker.process is not None
     os.kill(broker.process.pid, signal.SIGSTOP if stopped else signal.SIGCONT)
+
+
+async def _ready(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(url + "/readyz", timeout=2)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def _prices(bootstrap: str, topic: str) -> list[Decimal | None]:
@@ -97,3 +118,52 @@ async def test_a_repeat_after_the_newer_change_timed_out_is_written_after_its_la
     prices = await _prices(broker.bootstrap_servers, topics.product)
     assert prices == [Decimal("49.90"), Decimal("39.90"), Decimal("49.90")]
     assert not answered_while_stopped
+
+
+async def test_the_first_postback_whose_client_left_mid_write_still_answers_those_that_joined(
+    broker: LocalBroker,
+) -> None:
+    """A real server (uvicorn, as `catalog-stream receiver` runs it): the client of the first
+    postback disconnects while its write waits on the paused broker. The write goes on (uvicorn
+    does not cancel the request's task), and the identical postbacks that joined it get its 200
+    once Kafka acknowledged it: no 503, no hang, one record. (Passes on the old code too.)"""
+    topics = await make_topics(broker.bootstrap_servers)
+    port = free_port()
+    settings = receiver_settings(
+        broker.bootstrap_servers, topics, produce_timeout_s=20.0, port=port
+    )
+    server = uvicorn.Server(server_config(settings, create_app(settings)))
+    serving = asyncio.create_task(server.serve())
+    url = f"http://127.0.0.1:{port}"
+    body = json.dumps(OLD).encode()
+    clients = [httpx.AsyncClient(base_url=url, timeout=30) for _ in range(5)]
+    try:
+        await eventually(lambda: _ready(url), timeout_s=30)
+        _pause(broker, True)
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"POST %s HTTP/1.1\r\nhost: receiver\r\nx-postback-token: %s\r\n"
+                b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                % (PATH.encode(), SECRET.encode(), len(body), body)
+            )
+            await writer.drain()
+            await asyncio.sleep(0.5)  # the first postback's write waits on the paused broker
+            joined = [
+                asyncio.create_task(client.post(PATH, json=OLD, headers=AUTH)) for client in clients
+            ]
+            await asyncio.sleep(0.5)
+            writer.close()  # the first one's client leaves mid-write
+            await asyncio.sleep(0.5)
+        finally:
+            _pause(broker, False)
+        answers = await asyncio.gather(*joined)
+        metrics = (await clients[0].get("/metrics")).text
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
+        server.should_exit = True
+        await serving
+    assert [a.status_code for a in answers] == [200] * 5
+    assert len({a.content for a in answers}) == 1
+    assert len(await read_topic(broker.bootstrap_servers, topics.product)) == 1
+    assert "receiver_duplicates_dropped_total 5.0" in metrics
