@@ -25,8 +25,9 @@ OTHER = {**OLD, "CurrentPrice": "12.00"}
 
 
 class GatedPublisher(RecordingPublisher):
-    """Every write is placed on the topic when begun, then waits for its gate: a result of
-    None acknowledges it, an exception fails it (its record stays on the topic)."""
+    """Every write to the product topic is placed on it when begun, then waits for its gate: a
+    result of None acknowledges it, an exception fails it (its record stays on the topic).
+    Dead letters are acknowledged at once."""
 
     def __init__(self, config: ReceiverSettings) -> None:
         super().__init__(config)
@@ -40,6 +41,8 @@ class GatedPublisher(RecordingPublisher):
         headers: list[tuple[str, bytes]] | None = None,
     ) -> list[Acknowledged]:
         acks = await super().publish(topic, key, *values, headers=headers)
+        if topic != self._settings.topic:
+            return acks
         gate: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self.gates.append(gate)
         failure = await gate
@@ -77,7 +80,7 @@ def _events_with(publisher: GatedPublisher, price: str) -> list[int]:
     """The topic's places of the events with this price (1-based, as the offsets given)."""
     return [
         place
-        for place, event in enumerate(publisher.published, start=1)
+        for place, event in enumerate(publisher.events(), start=1)
         if decode(event.values[-1] or b"").current_price == Decimal(price)
     ]
 
