@@ -13,6 +13,7 @@ import os
 import signal
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,3 +168,46 @@ async def test_the_first_postback_whose_client_left_mid_write_still_answers_thos
     assert len({a.content for a in answers}) == 1
     assert len(await read_topic(broker.bootstrap_servers, topics.product)) == 1
     assert "receiver_duplicates_dropped_total 5.0" in metrics
+
+
+async def test_postbacks_waiting_on_a_write_when_the_broker_is_killed_get_503_then_retry(
+    tmp_path: Path,
+) -> None:
+    """The broker SIGKILLed under 20 identical postbacks in flight (one write, 19 waiting on
+    it), started again later: every one is answered 503 with the same reason (none 200: nothing
+    was acknowledged), nothing of the flight is kept, and a copy sent once the broker is back is
+    written and answered 200, after the killed write's record if that landed once the broker was
+    back. (Passes on the old code too.)"""
+    killed = start_local_broker(tmp_path / "kafka")
+    try:
+        topics = await make_topics(killed.bootstrap_servers)
+        settings = receiver_settings(killed.bootstrap_servers, topics, produce_timeout_s=4.0)
+        async with running_receiver(settings) as receiver:
+            _pause(killed, True)
+            posts = [
+                asyncio.create_task(receiver.post(PATH, json=OLD, headers=AUTH)) for _ in range(20)
+            ]
+            await asyncio.sleep(1.0)
+            killed.kill()
+            answers = await asyncio.gather(*posts)
+            killed.start()
+
+            async def written() -> httpx.Response | None:
+                again = await receiver.post(PATH, json=OLD, headers=AUTH)
+                return again if again.status_code == 200 else None
+
+            again = await eventually(written, timeout_s=60, every_s=1.0)
+            metrics = (await receiver.get("/metrics")).text
+        records = await read_topic(killed.bootstrap_servers, topics.product)
+    finally:
+        killed.stop()
+    assert [a.status_code for a in answers] == [503] * 20
+    assert len({a.json()["detail"] for a in answers}) == 1
+    assert 'receiver_requests_total{outcome="unavailable"} 20.0' in metrics
+    # The killed write's record may land once the broker is back (its batch is retried): the
+    # 503s were still right (not acknowledged in time); the copy sent again is written after it.
+    assert [codec.decode(r.value).current_price for r in records] in (
+        [Decimal("49.90")],
+        [Decimal("49.90")] * 2,
+    )
+    assert again.json()["offset"] == records[-1].offset
