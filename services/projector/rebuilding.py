@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.metrics import ProjectorMetrics
+from projector.rebuild_split import load_in_parts
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class Rebuild:
         try:
             await runtime.follower.heartbeat()  # in use before it exists: not taken as abandoned
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
+            await load_in_parts(runtime, fresh, announced, status)  # SQLite, on several cores
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
                 if runtime.store is not base:  # followed another instance's switch meanwhile

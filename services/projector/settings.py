@@ -46,6 +46,9 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # Write an item's full state to the topic when its last record there does not say it (a
     # partial postback, a stale retry), so a replay after compaction rebuilds the same views.
     restate: bool = True
+    # Processes a SQLite rebuild loads the topic with, up to the active generation's positions
+    # (rebuild_split.py); 1: the builder loads it alone. PostgreSQL rebuilds load in one.
+    rebuild_workers: int = Field(default=2, ge=1, le=8)
     restate_timeout_s: float = 10.0
     # A restatement whose write failed is owed and written again: first after 1 s, then after
     # twice as long each time it fails again, at most this long; at most `per_round` each time.

@@ -1,0 +1,177 @@
+"""One process of a split rebuild (rebuild_split.py): the rebuild's consumer loop on a group of
+partitions, into a SQLite file of its own (a part), up to the positions the rebuild targets and
+never past them. Below those positions a one-process rebuild's builder feeds no change, keeps no
+dead letter and restates nothing (the active generation did all of that), so this loop has none
+of those either: what it writes is what that builder would have written for the same records.
+
+Started by the rebuild with `python -m projector.rebuild_split_worker`; its orders come pickled
+on stdin (the Kafka settings may hold credentials: never on the command line), and stdin then
+stays open: its end, or the parent-death signal, ends this process at once when the rebuild's
+process dies, however it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import pickle
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projector.batch import BatchPlan
+from projector.consumer import ConsumerLoop
+from projector.consumer_ahead import Ahead
+from projector.metrics import ProjectorMetrics
+from projector.settings import ProjectorSettings
+from projector.sqlite_store import SqliteStore
+from runtime_support.logs import configure_logging
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+STDIN = 0
+
+
+@dataclass(frozen=True)
+class Orders:
+    settings: ProjectorSettings
+    path: Path  # the part's file, its tables created (without the read indexes)
+    targets: dict[int, int]  # partition -> load every record below this offset, none at or past
+    parent: int  # the rebuild's process id
+
+
+class TargetLoop(ConsumerLoop):
+    """The consumer loop on the partitions of `targets`, its records cut at their targets."""
+
+    def __init__(self, settings: ProjectorSettings, store: SqliteStore, targets: dict[int, int]):
+        super().__init__(settings, store, ProjectorMetrics(), feed_from=targets)
+        self.targets = targets
+        # partition -> one past the last record below its target this loop was handed: applied
+        # up to there, the partition is done once Kafka's position passed the target
+        self.handed: dict[int, int] = {}
+
+    def _subscribed(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            **self.settings.client_options(),
+            group_id=None,  # assigned, not a group: the part's offsets are in its file
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="catalog-stream-projector-rebuild-part",
+        )
+        consumer.assign([TopicPartition(self.settings.topic, p) for p in self.targets])
+        return consumer
+
+    async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        await consumer.start()
+        await self._seek_to_stored(consumer, consumer.assignment())
+
+    def _start_plan(
+        self, raw: list[Any], applied: dict[int, int], after: BatchPlan | None = None
+    ) -> Ahead:
+        # Every path from a fetch to a plan comes through here, so no record at or past its
+        # partition's target is ever planned (nor written, nor dead-lettered one by one).
+        below = [m for m in raw if m.offset < self.targets[m.partition]]
+        for m in below:
+            self.handed[m.partition] = max(self.handed.get(m.partition, 0), m.offset + 1)
+        return super()._start_plan(below, applied, after)
+
+    async def _commit_for_tools(self, *args: Any, **kwargs: Any) -> None:
+        """No group to mirror offsets to: the part is merged, then deleted."""
+
+    async def done(self) -> bool:
+        """Every partition is loaded up to its target: its last record below it applied. That
+        is the record just below the target, or, where compaction removed it (a gap), the last
+        one Kafka has below it, known once Kafka's position for the partition passed the target
+        (past the gap: at a later record, or past a batch compaction emptied)."""
+        consumer = self._consumer
+        for partition, target in self.targets.items():
+            reached = self.applied.get(partition, 0)
+            if reached >= target:
+                continue
+            if consumer is None or reached < self.handed.get(partition, 0):
+                return False
+            tp = TopicPartition(self.settings.topic, partition)
+            if tp not in consumer.assignment() or await consumer.position(tp) < target:
+                return False
+        return True
+
+
+async def load(orders: Orders) -> None:
+    store = SqliteStore(orders.path)
+    loop = TargetLoop(orders.settings, store, orders.targets)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        while not await loop.done():
+            if task.done():
+                task.result()  # raises what ended it
+                raise RuntimeError("the part's consumer loop stopped before its targets")
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        positions = store.positions(orders.settings.topic)
+        if any(positions.get(p, 0) > t for p, t in orders.targets.items()):  # never: a defect
+            raise RuntimeError(f"a part went past its targets: {positions} > {orders.targets}")
+    finally:
+        stop.set()
+        if not task.done():
+            task.cancel()
+        store.close()
+
+
+def die_with(parent: int) -> None:
+    """End this process as soon as `parent` dies: the kernel's parent-death signal, and the end
+    of stdin (the parent's end of the pipe closes with it) for any case the signal misses."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(3)
+
+    def watch() -> None:
+        # os.read, not sys.stdin: a daemon thread inside a buffered reader's lock aborts the
+        # interpreter's shutdown (SIGABRT, found by the equivalence test).
+        while os.read(STDIN, 4096):
+            pass
+        os._exit(3)  # no cleanup: the rebuild (or the next start) deletes the part
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def read_orders() -> Orders:
+    size = int.from_bytes(_read_exactly(8), "big")
+    orders = pickle.loads(_read_exactly(size))  # noqa: S301 (from the parent process, by a pipe)
+    if not isinstance(orders, Orders):
+        raise TypeError(f"not orders: {type(orders)}")
+    return orders
+
+
+def _read_exactly(size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        if not (more := os.read(STDIN, size - len(data))):
+            raise EOFError("the rebuild's orders were cut short")
+        data += more
+    return data
+
+
+def orders_bytes(orders: Orders) -> bytes:
+    data = pickle.dumps(orders)
+    return len(data).to_bytes(8, "big") + data
+
+
+def main() -> None:
+    orders = read_orders()
+    die_with(orders.parent)
+    configure_logging()  # on the rebuild's stderr, as its own logs
+    asyncio.run(load(orders))
+
+
+if __name__ == "__main__":
+    # Run as the package's module, not as __main__: the pickled orders name its classes.
+    from projector.rebuild_split_worker import main as package_main
+
+    package_main()
