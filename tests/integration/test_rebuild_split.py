@@ -140,7 +140,8 @@ async def _rebuilt(
     topics = await make_topics(bootstrap, PARTITIONS)
     said, logger = _Said(), logging.getLogger("projector.rebuild_split")
     logger.addHandler(said)
-    level, _ = logger.level, logger.setLevel(logging.INFO)
+    level = logger.level
+    logger.setLevel(logging.INFO)
     with tempfile.TemporaryDirectory(prefix="split-") as work:
         settings = projector_settings(
             bootstrap, topics, Path(work) / "views.db", rebuild_workers=workers,
