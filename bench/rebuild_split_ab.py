@@ -1,11 +1,11 @@
 """What a rebuild's load would gain from the machine's second core (issue #11): the same preloaded
 topic loaded into a new SQLite generation the way a rebuild's builder loads it (the real
 ConsumerLoop, no change feed, read indexes after the load), by one process (A) and by two
-processes on disjoint partition groups into files of their own, merged by SQL into one (B).
-Items are keyed by product and partitioned by key, so the groups are disjoint in items and the
-merge is a copy of every table, the catalogs' counts added up. Rounds interleave A and B on one
-broker; each round checks that both arms hold the same views. An experiment, not the product:
-the projector's rebuild loads in one process.
+processes on disjoint partition groups into files of their own, merged by SQL into one (B: the
+service's split load, projector.rebuild_split, CATALOG_PROJECTOR_REBUILD_WORKERS=2). Items are
+keyed by product and partitioned by key, so the groups are disjoint in items and the merge is a
+copy of every table, the catalogs' counts added up. Rounds interleave A and B on one broker;
+each round checks that both arms hold the same views.
 
     PYTHONPATH=. .venv/bin/python -m bench.rebuild_split_ab --products 50000 --versions 4
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import subprocess
 import sys
@@ -31,9 +32,10 @@ from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topic_admin import ensure_all
 from projector.consumer import ConsumerLoop
 from projector.metrics import ProjectorMetrics
+from projector.rebuild_split import groups, merge
+from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
-from projector.store_schema import INDEX_STATEMENTS
 
 PARTITIONS = 6  # the product topic's default
 TABLES = ("items", "removals", "catalogs", "offsets", "owed_restatements", "changes")
@@ -107,35 +109,45 @@ def one_process(bootstrap: str, topic: str, work: Path) -> tuple[float, Path]:
     return time.perf_counter() - started, path
 
 
+def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    async def read() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+            return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
 def two_processes(bootstrap: str, topic: str, work: Path) -> tuple[float, float, Path]:
+    """The service's split load (projector.rebuild_split): its worker processes up to the
+    topic's ends (an active generation caught up), its merge, then the read indexes."""
     started = time.perf_counter()
-    parts = [work / f"b{i}-{uuid.uuid4().hex[:6]}.db" for i in range(2)]
-    groups = [list(range(0, PARTITIONS, 2)), list(range(1, PARTITIONS, 2))]
-    _wait(
-        [_loader(bootstrap, topic, path, g, False) for path, g in zip(parts, groups, strict=True)]
-    )
+    settings = ProjectorSettings(bootstrap_servers=bootstrap, topic=topic, restate=False)
+    split = groups(_end_offsets(bootstrap, topic), 2)
+    parts = [work / f"b{i}-{uuid.uuid4().hex[:6]}.db" for i in range(len(split))]
+    processes = []
+    for path, targets in zip(parts, split, strict=True):
+        SqliteStore(path).create(False)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "projector.rebuild_split_worker"], stdin=subprocess.PIPE
+        )
+        assert process.stdin is not None
+        process.stdin.write(orders_bytes(Orders(settings, path, targets, os.getpid())))
+        process.stdin.flush()  # left open: the worker ends when it closes
+        processes.append(process)
+    _wait(processes)
     loaded = time.perf_counter() - started
     merged = work / f"b-{uuid.uuid4().hex[:6]}.db"
-    SqliteStore(merged).create(False)
-    db = sqlite3.connect(merged, isolation_level=None)
-    db.execute("BEGIN")
-    for i, path in enumerate(parts):
-        db.execute(f"ATTACH DATABASE '{path}' AS part{i}")
-        for table in ("items", "removals", "owed_restatements", "offsets"):
-            db.execute(f"INSERT INTO {table} SELECT * FROM part{i}.{table}")  # noqa: S608
-        db.execute(
-            f"INSERT INTO catalogs SELECT * FROM part{i}.catalogs WHERE true "  # noqa: S608
-            "ON CONFLICT (catalog_id) DO UPDATE SET "
-            "item_count = catalogs.item_count + excluded.item_count, "
-            "in_stock = catalogs.in_stock + excluded.in_stock, "
-            "out_of_stock = catalogs.out_of_stock + excluded.out_of_stock, "
-            "last_change_at = MAX(COALESCE(catalogs.last_change_at, 0), "
-            "COALESCE(excluded.last_change_at, 0))"
-        )
-    for statement in INDEX_STATEMENTS:
-        db.execute(statement)
-    db.execute("COMMIT")
-    db.close()
+    store = SqliteStore(merged)
+    store.create(False)
+    if not merge(merged, parts, topic):
+        raise RuntimeError("parts share a key")
+    store.create(True)  # the read indexes, as the rebuild's switch builds them
+    store.close()
     return time.perf_counter() - started, loaded, merged
 
 
