@@ -81,6 +81,10 @@ class TargetLoop(ConsumerLoop):
     async def _commit_for_tools(self, *args: Any, **kwargs: Any) -> None:
         """No group to mirror offsets to: the part is merged, then deleted."""
 
+    def _count(self, plan: BatchPlan) -> None:
+        """No one reads a part's counts, and its unreadable records (all below the targets) were
+        dead-lettered by the live consumer: none is logged as skipped, as the builder logs none."""
+
     async def done(self) -> bool:
         """Every partition is loaded up to its target: its last record below it applied. That
         is the record just below the target, or, where compaction removed it (a gap), the last
