@@ -33,7 +33,10 @@ EVENTS = 3000
 
 
 @contextmanager
-def projector(bootstrap: str, topics: Topics, db: Path, port: int, log: Path) -> Iterator[Any]:
+def projector(
+    bootstrap: str, topics: Topics, db: Path, port: int, log: Path, **settings: str
+) -> Iterator[Any]:
+    """The projector as a process of its own; `settings`: environment variables added."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -47,6 +50,7 @@ def projector(bootstrap: str, topics: Topics, db: Path, port: int, log: Path) ->
         # Small batches: the rebuild takes long enough to be caught half-way.
         "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "20",
         "CATALOG_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
+        **settings,
     }
     process = start_cli("projector", env, log)
     try:

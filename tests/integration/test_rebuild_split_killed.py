@@ -16,15 +16,13 @@ import httpx
 
 from catalog_stream.broker import free_port
 from projector.generations import SqliteGenerations
+from tests.integration import test_rebuild_killed as killed
 from tests.integration.test_rebuild_killed import EVENTS, _events, _is, _views
 from tests.support import (
     ADMIN,
-    ADMIN_TOKEN,
     Topics,
     eventually,
     produce_events,
-    start_cli,
-    stop,
 )
 
 WORKER = "projector.rebuild_split_worker"
@@ -71,25 +69,24 @@ async def _half_way(client: httpx.AsyncClient, of: int, parent: int) -> bool:
 def projector(bootstrap: str, topics: Topics, db: Path, port: int, log: Path) -> Iterator[Any]:
     """The projector as a process of its own, rebuilding in two parts, in small batches (the
     load takes long enough to be caught half-way)."""
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "CATALOG_PROJECTOR_PORT": str(port),
-        "CATALOG_PROJECTOR_TOPIC": topics.product,
-        "CATALOG_PROJECTOR_DEAD_LETTER_TOPIC": topics.projector_dead_letter,
-        "CATALOG_PROJECTOR_GROUP_ID": "killed-split-rebuild",
-        "CATALOG_PROJECTOR_STORE_URL": f"sqlite:///{db}",
-        "CATALOG_PROJECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
-        "CATALOG_PROJECTOR_READY_MAX_LAG": "1000000",
-        "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "10",
-        "CATALOG_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
-        "CATALOG_PROJECTOR_REBUILD_WORKERS": "2",
-    }
-    process = start_cli("projector", env, log)
-    try:
+    with killed.projector(
+        bootstrap, topics, db, port, log,
+        CATALOG_PROJECTOR_REBUILD_WORKERS="2", CATALOG_PROJECTOR_BATCH_MAX_RECORDS="10",
+    ) as process:  # fmt: skip
         yield process
-    finally:
-        stop(process)
+
+
+async def _rebuilding_in_parts(
+    client: httpx.AsyncClient, db: Path, written: int, parent: int
+) -> tuple[dict[str, Any], str, list[int]]:
+    """Once the projector's views hold `written` records, start a rebuild and wait until its
+    parts are loading: the views then, the active generation's name, the workers."""
+    await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
+    before = _views(db)
+    active = SqliteGenerations(db).open_active().path.name
+    assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+    await eventually(lambda: _half_way(client, written, parent), timeout_s=120, every_s=0.05)
+    return before, active, _workers(parent)
 
 
 async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
@@ -99,15 +96,8 @@ async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
     written = await produce_events(kafka_bootstrap, topics.product, _events(0, EVENTS))
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
-            before = _views(db)
-            active = SqliteGenerations(db).open_active().path.name
-            assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-            await eventually(
-                lambda: _half_way(client, written, process.pid), timeout_s=120, every_s=0.05
-            )
+            before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
             assert _generation_files(tmp_path)  # the new generation and its parts
-            workers = _workers(process.pid)
             os.kill(workers[0], signal.SIGKILL)
 
             async def failed() -> bool:
@@ -134,14 +124,7 @@ async def test_the_projector_killed_half_way_leaves_no_worker_and_no_part(
     url = f"http://127.0.0.1:{port}"
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
-            before = _views(db)
-            active = SqliteGenerations(db).open_active().path.name
-            assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-            await eventually(
-                lambda: _half_way(client, written, process.pid), timeout_s=120, every_s=0.05
-            )
-            workers = _workers(process.pid)
+            before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
             process.send_signal(signal.SIGKILL)
             process.wait()
     await eventually(lambda: not any(map(_alive, workers)), timeout_s=1)  # died with it
