@@ -91,6 +91,10 @@ class TargetLoop(ConsumerLoop):
         one Kafka has below it, known once Kafka's position for the partition passed the target
         (past the gap: at a later record, or past a batch compaction emptied)."""
         consumer = self._consumer
+        if self._writing is not None:
+            # Mid-write the loop may have fetched past the target and not yet handed on what
+            # it fetched below it (consumer.py reads the next records while a batch is written).
+            return False
         for partition, target in self.targets.items():
             reached = self.applied.get(partition, 0)
             if reached >= target:
