@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> None:
             )
     finally:
         broker.stop()
+        shutil.rmtree(work, ignore_errors=True)  # the broker's data and every round's files
 
 
 if __name__ == "__main__":
