@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from projector import answers, head_requests, problems
+from projector import answers, problems
 from projector.admin import add_admin_routes
 from projector.feed_routes import add_feed_routes
 from projector.generations import Generations
@@ -22,6 +22,7 @@ from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.status_routes import add_status_routes
 from projector.view_routes import add_view_routes
+from runtime_support import head_requests
 
 
 class ReadApi(FastAPI):

@@ -22,6 +22,7 @@ from receiver.publisher import Publisher, Publishes
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
 from receiver.settings import ReceiverSettings
+from runtime_support import head_requests
 from runtime_support.problems import http_problem_headers, problem
 
 PATH = "/v1/postbacks/product-changes"
@@ -46,6 +47,15 @@ class ReceiverApp(FastAPI):
             and not scope.get("root_path")
         ):
             await self.postbacks(scope, receive, send)
+        elif (
+            scope["type"] == "http"
+            and scope["method"] == "HEAD"
+            and not scope["path"].endswith(PATH)
+        ):
+            # HEAD as GET without the body, except on the postback path, whose GET publishes
+            # (a HEAD there stays a 405 naming GET and POST; a path ending in PATH under a
+            # root_path is left to the router too).
+            await head_requests.as_get(super().__call__, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
@@ -135,4 +145,6 @@ def create_app(settings: ReceiverSettings, publisher: Publishes | None = None) -
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     openapi_doc.add_security_scheme(app.openapi(), settings.auth_header)  # FastAPI caches it
+    # After the document is made: it shows GET only (HEAD is implied by GET).
+    head_requests.allow_head(app, unsafe_gets=frozenset({PATH}))
     return app

@@ -16,13 +16,20 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def allow_head(app: FastAPI) -> None:
+def allow_head(app: FastAPI, unsafe_gets: frozenset[str] = frozenset()) -> None:
     """Every GET route names HEAD too, so that a 405's `Allow` lists it. (Requests never reach
     the router as HEAD: `as_get` runs them as GET.) Once the OpenAPI document is made: it
     documents the GETs only, HEAD being implied by GET (schemathesis counts it among the
-    implicit methods), and FastAPI would give each HEAD its GET's operation id."""
+    implicit methods), and FastAPI would give each HEAD its GET's operation id. A GET route
+    whose path is in `unsafe_gets` changes something (the receiver's postbacks sent as a query
+    string): a HEAD, which must be safe (RFC 9110 9.2.1), is not run as it, nor allowed."""
     for route in app.router.routes:
-        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+        if (
+            isinstance(route, APIRoute)
+            and route.methods
+            and "GET" in route.methods
+            and route.path not in unsafe_gets
+        ):
             route.methods.add("HEAD")
 
 
