@@ -29,6 +29,12 @@ _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _GROUPED_NUMBER = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?([0-9]+)(?:\.0*)?")
 _PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
+# A plain decimal that the full rules below would take as it is: ASCII digits only, at most
+# PRICE_PRECISION - PRICE_SCALE of them before the point (too large starts there) and at most
+# PRICE_SCALE after it. The usual price; read without the currency and grouping patterns.
+_SIMPLE_PRICE = re.compile(
+    rf"[0-9]{{1,{PRICE_PRECISION - PRICE_SCALE}}}(?:\.[0-9]{{1,{PRICE_SCALE}}})?"
+)
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 _WORD_SEPARATORS = re.compile(r"[\s_\-]+")
 
@@ -92,6 +98,13 @@ def _bounded(raw: RawValue, limit: int, what: str) -> str:
 
 def price(raw: RawValue) -> Decimal:
     """`12.99`, `1,299.00`, `$12.99`, `12.99 EUR` -> an exact Decimal (never a float)."""
+    if raw.__class__ is str and _SIMPLE_PRICE.fullmatch(raw):
+        return Decimal(raw).quantize(_PRICE_QUANTUM)  # exact: at most PRICE_SCALE places
+    return _price_in_full(raw)
+
+
+def _price_in_full(raw: RawValue) -> Decimal:
+    """`price` by the full rules (what the fast path gives, it gives alike)."""
     value = _bounded(raw, MAX_PRICE_CHARS, "a price")
     match = _PRICE.fullmatch(value)
     number = match.group(1) if match else ""
