@@ -199,4 +199,10 @@ def test_event_ids_are_uuid5_of_json_dumps_whatever_the_text(texts: list[str | N
     for any characters, quotes, backslashes, controls and non-ASCII included."""
     content = dict(zip(CONTENT_FIELDS, texts, strict=True))
     canonical = json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
-    assert event_id_for(content) == uuid.uuid5(EVENT_ID_NAMESPACE, canonical)
+    found, expected = event_id_for(content), uuid.uuid5(EVENT_ID_NAMESPACE, canonical)
+    assert (found, str(found), found.version, found.variant) == (
+        expected,
+        str(expected),
+        5,
+        uuid.RFC_4122,
+    )
