@@ -139,6 +139,19 @@ _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Product
 _ALL_FIELDS = operator.attrgetter(*_FIELD_NAMES)
 _CONVERTED_FIELDS = ("change_type", *names_of(FieldKind.AVAILABILITY), *_LIST_FIELDS)
 _FIELD_SET = frozenset(_FIELD_NAMES)
+
+
+def record_value(value: Any) -> Any:
+    """A converted field's value as `to_record` gives it (its loop, inline there)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+RECORD_CONVERSIONS = dict.fromkeys(_CONVERTED_FIELDS, record_value)
+"""What `to_record` converts, field by field (the codec writes events without the record)."""
 _REQUIRED = frozenset(
     f.name
     for f in dataclasses.fields(ProductChange)
