@@ -63,11 +63,6 @@ _BY_LOWER_NAME = {name.lower(): name for name in DATA_POINTS}
 # Keys as the platform spells them resolve without lowering them first (the usual case).
 _BY_NAME = {name: name for name in DATA_POINTS}
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
-# What UUID(bytes=, version=5) does to the digest's first 16 bytes (RFC 4122 variant, version 5),
-# done on the int once read: UUID(int=) skips the bytes and version arguments' checks (half the
-# cost of building the id).
-_VERSION_BITS = (0xC000 << 48) | (0xF000 << 64)
-_VERSION_5 = (0x8000 << 48) | (5 << 76)
 # JSON text of one string as json.dumps(..., ensure_ascii=False) writes it (the C function).
 _json_string = json.encoder.encode_basestring
 # ProductChange(**fields) without its frozen __init__ (a third of the cost; every field a
@@ -109,8 +104,7 @@ def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
     )
     name = f"[{canonical}]".encode()  # UUIDv5 is SHA-1 by definition, not a security use
     digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
-    number = int.from_bytes(digest[:16], "big") & ~_VERSION_BITS | _VERSION_5
-    return uuid.UUID(int=number)
+    return uuid.UUID(bytes=digest[:16], version=5)
 
 
 def build_change(
