@@ -134,3 +134,10 @@ def test_an_object_without_a_field_is_left_to_the_record() -> None:
 def test_a_schema_with_a_type_it_does_not_know_makes_no_object_writer() -> None:
     schema = {"type": "record", "name": "x", "fields": [{"name": "f", "type": "double"}]}
     assert compiled_writer.compile_object(schema, {}) is None
+
+
+def test_an_event_left_to_its_record_is_written_with_the_version_asked() -> None:
+    event = dataclasses.replace(SAMPLE, received_at=datetime(2026, 1, 1, 12))  # no zone
+    for version in schemas.all_versions():
+        expected = _fastavro(event.to_record(), version)
+        assert codec.encode(event, version) == expected, version.version
