@@ -74,3 +74,12 @@ def test_a_list_is_still_refused_as_a_list() -> None:
 )
 def test_the_fast_path_gives_what_the_full_rules_give(raw: str) -> None:
     assert _outcome(values.price, raw) == _outcome(values._price_in_full, raw)
+
+
+@pytest.mark.parametrize("raw", ["0", "486.19", "99999999999999.9999", "7.5"])
+def test_a_plain_decimal_takes_the_fast_path(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_here(_: values.RawValue) -> Decimal:
+        raise AssertionError("read by the full rules")
+
+    monkeypatch.setattr(values, "_price_in_full", not_here)
+    assert values.price(raw) == Decimal(raw)
