@@ -218,6 +218,9 @@ def _copy(db: sqlite3.Connection, parts: int, topic: str) -> None:
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM part{n}.{table}"  # noqa: S608
             )
         db.execute(_ADD_CATALOGS.format(part=f"part{n}"))
+    # A part keeps a catalog its partitions emptied (rebuild_split_worker.PartStore); one
+    # process keeps none whose items all went, after any batch.
+    db.execute("DELETE FROM catalogs WHERE item_count <= 0")
     # One store never holds a key in both (a batch drops the row or the marker it replaces):
     # here only a key two parts hold would.
     if db.execute(

@@ -63,6 +63,21 @@ def test_the_merge_copies_the_parts_and_adds_up_the_catalogs(tmp_path: Path) -> 
     assert _rows(fresh, "catalogs") == [("k", 3, 1, 2, 5), ("x", 1, 1, 0, None), ("y", 1, 0, 0, 7)]
 
 
+def test_the_merge_keeps_an_emptied_parts_time_and_drops_catalogs_empty_in_sum(
+    tmp_path: Path,
+) -> None:
+    # A part keeps a catalog its partitions emptied (rebuild_split_worker.PartStore): counts
+    # 0, its newest item time. Where another part has items, the time counts; a catalog
+    # empty in every part is no row, as after any batch of one process.
+    fresh = _store(tmp_path / "fresh.db")
+    parts = [
+        _part(tmp_path / "p0.db", 0, "a", "('k', 1, 1, 0, 5), ('z', 0, 0, 0, 4)"),
+        _part(tmp_path / "p1.db", 1, "b", "('k', 0, 0, 0, 9), ('z', 0, 0, 0, 6)"),
+    ]
+    assert merge(fresh, parts, TOPIC)
+    assert _rows(fresh, "catalogs") == [("k", 1, 1, 0, 9)]
+
+
 @pytest.mark.parametrize(
     "second",
     [
