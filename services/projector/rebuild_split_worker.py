@@ -101,7 +101,8 @@ class TargetLoop(ConsumerLoop):
         """Every partition is loaded up to its target: its last record below it applied. That
         is the record just below the target, or, where compaction removed it (a gap), the last
         one Kafka has below it, known once Kafka's position for the partition passed the target
-        (past the gap: at a later record, or past a batch compaction emptied)."""
+        (past the gap: at a later record, or past a batch compaction emptied), or reached the
+        partition's end where that is below the target."""
         consumer = self._consumer
         if self._writing is not None:
             # Mid-write the loop may have fetched past the target and not yet handed on what
@@ -114,7 +115,14 @@ class TargetLoop(ConsumerLoop):
             if consumer is None or reached < self.handed.get(partition, 0):
                 return False
             tp = TopicPartition(self.settings.topic, partition)
-            if tp not in consumer.assignment() or await consumer.position(tp) < target:
+            if tp not in consumer.assignment():
+                return False
+            # A target past the partition's end (the active generation applied offsets a
+            # truncated or remade log no longer has): Kafka's position never passes it. All
+            # there is is applied at the end; the builder goes on from there, as one process
+            # does (test_rebuild_split_past_end: else the rebuild never ends).
+            end = consumer.highwater(tp)
+            if await consumer.position(tp) < (target if end is None else min(target, end)):
                 return False
         return True
 
