@@ -53,25 +53,26 @@ class Rebuild:
         builder_settings = settings.model_copy(
             update={"group_id": f"{settings.group_id}-rebuild-{time.time_ns()}"}
         )
-        # Every change below the active generation's positions is in its feed, which the switch
-        # keeps (continue_feed_of): the builder need not write them only to delete them there.
-        announced = await asyncio.to_thread(runtime.store.positions, settings.topic)
-        builder = ConsumerLoop(
-            builder_settings,
-            fresh,
-            ProjectorMetrics(),  # its counts stay apart
-            restater=runtime.restater,
-            dead_letters=runtime.dead_letters,
-            feed_from=announced,
-        )
-        # Keep and restate only what no live consumer kept: records at or past the active
-        # generation's positions, on every instance's partitions (read per batch): the builder
-        # reads on past where they stop at the switch, and only it applies those records.
-        builder.keep_past = runtime.store
-        runtime.building = fresh
         base = runtime.store  # what it is built against (keep_past, feed_from)
         stop_builder = asyncio.Event()
-        try:
+        try:  # (from its first read of the store: one that fails is the rebuild's failure too)
+            # Every change below the active generation's positions is in its feed, which the
+            # switch keeps (continue_feed_of): the builder need not write them only to delete
+            # them there.
+            announced = await asyncio.to_thread(base.positions, settings.topic)
+            builder = ConsumerLoop(
+                builder_settings,
+                fresh,
+                ProjectorMetrics(),  # its counts stay apart
+                restater=runtime.restater,
+                dead_letters=runtime.dead_letters,
+                feed_from=announced,
+            )
+            # Keep and restate only what no live consumer kept: records at or past the active
+            # generation's positions, on every instance's partitions (read per batch): the
+            # builder reads on past where they stop at the switch, and only it applies those.
+            builder.keep_past = base
+            runtime.building = fresh
             await runtime.follower.heartbeat()  # in use before it exists: not taken as abandoned
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
             await load_in_parts(runtime, fresh, announced, status)  # SQLite, on several cores
@@ -88,7 +89,8 @@ class Rebuild:
         except Exception as exc:
             log.exception("rebuild failed; the active generation keeps serving")
             stop_builder.set()
-            status.state, status.error = "failed", str(exc)
+            # When it ended, as a finished one says (the discard below may fail in an outage).
+            status.state, status.error, status.finished_at = "failed", str(exc), time.time()
             await asyncio.to_thread(runtime.generations.discard, fresh)
             raise
         finally:
