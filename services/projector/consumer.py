@@ -61,6 +61,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
+        self.passed: dict[int, int] = {}  # partition -> past `applied`, no record between
         self._positioned: set[int] = set()  # read since assigned (StoredPositions)
         self.end_offsets: dict[int, int] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
@@ -173,6 +174,8 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
                     )
                     if raw:
                         ahead = self._start_plan(raw, dict(self.applied))
+                    else:
+                        await self._note_passed(consumer)
                 if ahead is not None:
                     messages, planning, ahead = ahead.messages, ahead.plan, None
                     started = time.perf_counter()

@@ -115,6 +115,7 @@ class StoredPositions(ConsumerProgress):
             if tp not in owned:
                 continue
             self._positioned.add(tp.partition)
+            self.passed.pop(tp.partition, None)  # found again from the new position
             if tp.partition in stored:
                 self.applied[tp.partition] = stored[tp.partition]
                 # Applied, so kept: by this process or an earlier one (never forgotten on a
@@ -131,6 +132,7 @@ class StoredPositions(ConsumerProgress):
     def _revoked(self, revoked: Iterable[TopicPartition]) -> None:
         for tp in revoked:
             self.applied.pop(tp.partition, None)
+            self.passed.pop(tp.partition, None)
             self._positioned.discard(tp.partition)
             self.end_offsets.pop(tp.partition, None)
             self._uncommitted.pop(tp.partition, None)

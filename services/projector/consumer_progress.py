@@ -7,6 +7,7 @@ API only reads them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -32,6 +33,9 @@ class ConsumerProgress:
     settings: ProjectorSettings
     metrics: ProjectorMetrics
     applied: dict[int, int]  # partition -> next offset the views expect
+    # partition -> an offset past `applied` below which the partition holds no other record
+    # (a transaction marker, a record compaction removed, at its end): see `_note_passed`
+    passed: dict[int, int]
     end_offsets: dict[int, int]
     assigned: frozenset[int]  # the partitions this instance reads
     waiters: PositionWaiters | None  # readers waiting for positions (the live consumer's)
@@ -42,7 +46,32 @@ class ConsumerProgress:
     dead_letters: DeadLetterWriter | None  # without one, unreadable records are logged here
 
     def lag(self) -> int:
-        return total_lag(self.end_offsets, self.applied)
+        return total_lag(self.end_offsets, self._reached())
+
+    def _reached(self) -> dict[int, int]:
+        """Per partition, the offset below which the views hold every record there is."""
+        if not self.passed:
+            return self.applied
+        past = {p: o for p, o in self.passed.items() if o > self.applied.get(p, 0)}
+        return {**self.applied, **past}
+
+    async def _note_passed(self, consumer: AIOKafkaConsumer) -> None:
+        """Called when the loop is idle (every record fetched so far is applied): where Kafka's
+        position is past `applied`, the offsets in between hold no record (a transactional
+        producer's marker; a tail record compaction removed, such as a tombstone past
+        delete.retention.ms in a quiet partition). The partition's end (high watermark) is then
+        past the last record, and its lag would never reach 0: a rebuild's builder would wait
+        for it for ever. Only the lag counts these offsets; `applied` and the store keep the
+        records' own positions."""
+        for tp in consumer.assignment():
+            end = self.end_offsets.get(tp.partition)
+            if end is None or self.applied.get(tp.partition, 0) >= end:
+                continue  # (the usual case: no gap, nothing asked)
+            with contextlib.suppress(KafkaError, asyncio.TimeoutError):
+                # Known at once after a fetch; a position still being reset is not waited for.
+                position = await asyncio.wait_for(consumer.position(tp), 0.05)
+                if position > self.applied.get(tp.partition, 0):
+                    self.passed[tp.partition] = position
 
     def ends_known(self) -> bool:
         """Whether the end of every assigned partition is known. Ends become known partition by
@@ -144,7 +173,7 @@ class ConsumerProgress:
             if end is not None:
                 self.end_offsets[tp.partition] = end
                 self.metrics.lag.labels(str(tp.partition)).set(
-                    total_lag({tp.partition: end}, self.applied)
+                    total_lag({tp.partition: end}, self._reached())
                 )
 
     def _count(self, plan: BatchPlan) -> None:
