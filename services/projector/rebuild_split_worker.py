@@ -93,6 +93,12 @@ class TargetLoop(ConsumerLoop):
     async def _commit_for_tools(self, *args: Any, **kwargs: Any) -> None:
         """No group to mirror offsets to: the part is merged, then deleted."""
 
+    async def _note_passed(self, consumer: AIOKafkaConsumer) -> None:
+        """Nothing noted: Kafka's position here is past records at or past the targets, fetched
+        and never handed on (_start_plan), so it is no offset below which every record is
+        applied (test_rebuild_split_target_lag). `done` asks the position itself, against the
+        targets."""
+
     def _count(self, plan: BatchPlan) -> None:
         """No one reads a part's counts, and its unreadable records (all below the targets) were
         dead-lettered by the live consumer: none is logged as skipped, as the builder logs none."""
