@@ -63,6 +63,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.passed: dict[int, int] = {}  # partition -> past `applied`, no record between
         self._positioned: set[int] = set()  # read since assigned (StoredPositions)
+        self._repositioned = 0  # seeks to stored positions and revokes (consumer_progress)
         self.end_offsets: dict[int, int] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch (change streams wait on it); readers waiting for a position

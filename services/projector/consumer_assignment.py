@@ -109,6 +109,7 @@ class StoredPositions(ConsumerProgress):
     async def _seek_to_stored(
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
     ) -> None:
+        self._repositioned += 1  # (before the read: a position asked meanwhile is not kept)
         stored = await self._in_store_thread(self.store.positions, self.settings.topic)
         owned = consumer.assignment()  # a rebalance during the read may have taken some
         for tp in assigned:
@@ -130,6 +131,7 @@ class StoredPositions(ConsumerProgress):
             self.progress.notify_all()
 
     def _revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._repositioned += 1
         for tp in revoked:
             self.applied.pop(tp.partition, None)
             self.passed.pop(tp.partition, None)

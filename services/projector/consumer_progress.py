@@ -37,6 +37,7 @@ class ConsumerProgress:
     # (a transaction marker, a record compaction removed, at its end): see `_note_passed`
     passed: dict[int, int]
     _positioned: set[int]  # read since assigned (StoredPositions)
+    _repositioned: int  # how many times positions were sought or revoked (StoredPositions)
     end_offsets: dict[int, int]
     assigned: frozenset[int]  # the partitions this instance reads
     waiters: PositionWaiters | None  # readers waiting for positions (the live consumer's)
@@ -47,9 +48,9 @@ class ConsumerProgress:
     dead_letters: DeadLetterWriter | None  # without one, unreadable records are logged here
 
     def lag(self) -> int:
-        return total_lag(self.end_offsets, self._reached())
+        return total_lag(self.end_offsets, self.reached())
 
-    def _reached(self) -> dict[int, int]:
+    def reached(self) -> dict[int, int]:
         """Per partition, the offset below which the views hold every record there is."""
         if not self.passed:
             return self.applied
@@ -72,9 +73,12 @@ class ConsumerProgress:
                 # Kafka's position there came from the group's offsets (a mirror), not from
                 # the store, which has not said where it stands (test_projector_lag_unpositioned)
                 continue
+            repositioned = self._repositioned
             with contextlib.suppress(KafkaError, asyncio.TimeoutError):
                 # Known at once after a fetch; a position still being reset is not waited for.
                 position = await asyncio.wait_for(consumer.position(tp), 0.05)
+                if repositioned != self._repositioned:
+                    return  # a rebalance or a seek meanwhile: that position may not be ours
                 if position > self.applied.get(tp.partition, 0):
                     self.passed[tp.partition] = position
 
@@ -178,7 +182,7 @@ class ConsumerProgress:
             if end is not None:
                 self.end_offsets[tp.partition] = end
                 self.metrics.lag.labels(str(tp.partition)).set(
-                    total_lag({tp.partition: end}, self._reached())
+                    total_lag({tp.partition: end}, self.reached())
                 )
 
     def _count(self, plan: BatchPlan) -> None:

@@ -98,7 +98,7 @@ class Rebuild:
 
     def _report(self, builder: ConsumerLoop) -> None:
         status, metrics = self.status, self.runtime.metrics
-        status.applied = sum(builder.applied.values())
+        status.applied = sum(builder.reached().values())  # (an end with no record: reached)
         status.target = sum(builder.end_offsets.values())
         metrics.rebuild_applied.set(status.applied)
         metrics.rebuild_target.set(status.target)
