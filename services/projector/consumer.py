@@ -125,6 +125,9 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
             if raw:
                 ahead = self._start_plan(raw, after, plan)
             await writing
+            # Committed: its readers are answered now, not once the batch after it is planned
+            # (below, `ahead.dropped()` waits for that plan: the slowest readers' largest wait).
+            self._written(consumer, plan)
             if ahead is not None and len(raw) < most:
                 more = in_order(await consumer.getmany(timeout_ms=0, max_records=most - len(raw)))
                 if more:
@@ -148,10 +151,15 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
                 plan = await self._apply([message], dict(self.applied), refused=str(exc))
             await self._done(consumer, plan)
 
-    async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+    def _written(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+        """The batch is committed: keep, answer its readers, update the lag (all three again
+        are no-ops, so `_done` repeats them for batches written elsewhere)."""
         self._kept(plan, written=True)
         self.publish(plan.next_offsets)
         self._update_lag(consumer)  # before any wait: no reader sees a position past its end
+
+    async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
+        self._written(consumer, plan)
         self._count(plan)
         async with self.progress:
             self.progress.notify_all()
