@@ -86,15 +86,33 @@ class Rebuild:
                 self._report(builder)
                 await asyncio.sleep(0.2)
             await self.switch_to(base, fresh, builder, stop_builder, task)
-        except Exception as exc:
-            log.exception("rebuild failed; the active generation keeps serving")
+        except (Exception, asyncio.CancelledError) as exc:
+            # A cancellation (the projector stopping) is no Exception, yet it ends the rebuild
+            # as surely: else its status said `running` for good.
+            if isinstance(exc, asyncio.CancelledError):
+                log.warning("rebuild cancelled; the active generation keeps serving")
+            else:
+                log.exception("rebuild failed; the active generation keeps serving")
             stop_builder.set()
             # When it ended, as a finished one says (the discard below may fail in an outage).
-            status.state, status.error, status.finished_at = "failed", str(exc), time.time()
+            status.state, status.error, status.finished_at = "failed", _reason(exc), time.time()
             await asyncio.to_thread(runtime.generations.discard, fresh)
             raise
         finally:
             runtime.building = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Run in the background. A task cancelled before its first step runs none of `run`:
+        its status is ended here then."""
+        task = asyncio.create_task(self.run())
+        task.add_done_callback(self._ended)
+        return task
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        status = self.status
+        if task.cancelled() and status.state == "running":
+            status.state, status.error = "failed", _reason(asyncio.CancelledError())
+            status.finished_at = time.time()
 
     def _report(self, builder: ConsumerLoop) -> None:
         status, metrics = self.status, self.runtime.metrics
@@ -174,6 +192,12 @@ class Rebuild:
         # The switch itself: readers that took `runtime.store` before this line finish on the
         # old, complete generation; later ones get the new, complete one.
         runtime.use(fresh, kept)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled: the projector stopped before the rebuild ended"
+    return str(exc)
 
 
 async def until_reached(

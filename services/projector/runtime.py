@@ -189,7 +189,7 @@ class Runtime:
         """Start a rebuild in the background; False if one is running already."""
         if self._rebuild is not None and not self._rebuild.done():
             return False
-        self._rebuild = asyncio.create_task(Rebuild(self).run())
+        self._rebuild = Rebuild(self).start()
         return True
 
     def use(self, store: ViewStore, kept: dict[int, int]) -> None:
