@@ -214,13 +214,18 @@ class PostgresGenerations(Generations):
     def discard(self, store: ViewStore) -> None:
         assert isinstance(store, PostgresStore)
         store.close()
-        with self._connect() as connection, connection.transaction():
-            self._ensure_tables(connection)
-            # FOR SHARE: no switch moves the pointer to it between this check and the DROP.
-            if pointer_for_share(connection) == store.schema:
-                log.warning("not dropping the active generation", extra={"generation": store.name})
-                return
-            _drop(connection, store.schema)
+        try:
+            with self._connect() as connection, connection.transaction():
+                self._ensure_tables(connection)
+                # FOR SHARE: no switch moves the pointer to it between this check and the DROP.
+                if pointer_for_share(connection) == store.schema:
+                    log.warning(
+                        "not dropping the active generation", extra={"generation": store.name}
+                    )
+                    return
+                _drop(connection, store.schema)
+        except psycopg.Error as exc:  # (a rebuild's failure path calls it, often in an outage)
+            raise StoreUnavailable(f"cannot drop generation {store.name}: {exc}") from exc
 
     def discard_abandoned(self) -> list[str]:
         """Generation schemas neither active nor used by a live instance: a rebuild whose

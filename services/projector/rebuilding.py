@@ -96,7 +96,14 @@ class Rebuild:
             stop_builder.set()
             # When it ended, as a finished one says (the discard below may fail in an outage).
             status.state, status.error, status.finished_at = "failed", _reason(exc), time.time()
-            await asyncio.to_thread(runtime.generations.discard, fresh)
+            try:
+                await asyncio.to_thread(runtime.generations.discard, fresh)
+            except ProjectorError:  # (the same outage, often): the failure raised is the rebuild's
+                log.exception(
+                    "the failed rebuild's generation was not dropped; a later start's sweep drops"
+                    " it",
+                    extra={"generation": fresh.name},
+                )
             raise
         finally:
             runtime.building = None
