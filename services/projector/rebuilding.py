@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # How long the switch waits for the builder to reach the live consumers' positions, before the
 # pointer is held and again under it, and then for it to stop; past it the rebuild fails.
 REACH_TIMEOUT_S = 60.0
+# How long a failed rebuild waits for its builder to end its batch and stop, before cancelling
+# it: what it writes past that (dead letters, restatements) the live consumer writes again.
+BUILDER_STOP_S = 10.0
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Rebuild:
         )
         base = runtime.store  # what it is built against (keep_past, feed_from)
         stop_builder = asyncio.Event()
+        task: asyncio.Task[None] | None = None
         try:  # (from its first read of the store: one that fails is the rebuild's failure too)
             # Every change below the active generation's positions is in its feed, which the
             # switch keeps (continue_feed_of): the builder need not write them only to delete
@@ -93,7 +97,8 @@ class Rebuild:
                 log.warning("rebuild cancelled; the active generation keeps serving")
             else:
                 log.exception("rebuild failed; the active generation keeps serving")
-            stop_builder.set()
+            if task is not None:
+                await halted(task, stop_builder)
             # When it ended, as a finished one says (the discard below may fail in an outage).
             status.state, status.error, status.finished_at = "failed", _reason(exc), time.time()
             try:
@@ -193,7 +198,10 @@ class Rebuild:
                 await asyncio.to_thread(holding.__exit__, None, None, None)
         except Exception:
             # No switch: the active generation keeps serving, and keeps being updated (else its
-            # views freeze, and every `min_position` read waits into a 504 from then on).
+            # views freeze, and every `min_position` read waits into a 504 from then on). The
+            # builder first ends: past the old positions, it would write the dead letters and
+            # restatements the restarted live consumer writes again.
+            await halted(task, stop_builder)
             runtime.use(old, kept)
             raise
         # The switch itself: readers that took `runtime.store` before this line finish on the
@@ -228,6 +236,18 @@ async def until_reached(
                 " (views not switched; start it again)"
             )
         await asyncio.sleep(0.05)
+
+
+async def halted(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Stop the builder and wait until it has ended, at most BUILDER_STOP_S then cancelled (a
+    batch stuck on its store: bounded). Its own failure is not raised: the rebuild's is."""
+    stop.set()
+    if not (await asyncio.wait({task}, timeout=BUILDER_STOP_S))[0]:
+        log.warning("the rebuild's consumer did not stop in %g s: cancelled", BUILDER_STOP_S)
+        task.cancel()
+        await asyncio.wait({task}, timeout=BUILDER_STOP_S)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        log.warning("the rebuild's consumer had stopped: %s", task.exception())
 
 
 async def stopped(task: asyncio.Task[None], timeout_s: float) -> None:
