@@ -187,11 +187,11 @@ def merge(fresh: Path, parts: list[Path], topic: str) -> bool:
         try:
             _copy(db, len(parts), topic)
         except (_KeysShared, sqlite3.IntegrityError) as exc:
-            db.execute("ROLLBACK")
+            _roll_back(db)
             log.info("rebuild parts not merged: %s", exc)
             return False
         except BaseException:
-            db.execute("ROLLBACK")
+            _roll_back(db)
             raise
         db.execute("COMMIT")
         return True
@@ -199,6 +199,14 @@ def merge(fresh: Path, parts: list[Path], topic: str) -> bool:
         raise SplitLoadFailed(f"could not merge the rebuild's parts: {exc}") from exc
     finally:
         db.close()
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """SQLite rolls some failures back itself (a full disk, an I/O error): a ROLLBACK then
+    fails with "no transaction is active", and that error hid the one being handled."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # (the connection is closed next anyway)
+            db.execute("ROLLBACK")
 
 
 def _copy(db: sqlite3.Connection, parts: int, topic: str) -> None:
