@@ -3,7 +3,10 @@ live batch waits for it, so it must not outlive the switching process's ability 
 process stopped, frozen or cut off from the database leaves its connection idle in its
 transaction, and the database would keep the row for ever (it cannot tell a silent client from
 a slow one; a stopped process's host still answers TCP). So the switch says every second on
-that connection that it is alive, and the database ends the session after a silence."""
+that connection that it is alive, and the database ends the session after a silence.
+
+A live batch holds the row too (FOR SHARE, postgres_store): the idle limits of both holders are
+here, each set by one function (hold_limits, batch_limits) through one rule (_silence_limit)."""
 
 from __future__ import annotations
 
@@ -20,12 +23,32 @@ SWITCH_LOCK_WAIT = "30s"
 # How long the held row survives a silent switch (it says it is alive every SAY_ALIVE_S).
 SWITCH_SILENCE_LIMIT = "15s"
 SAY_ALIVE_S = 1.0
+BATCH_SILENCE_LIMIT = "10s"
+"""How long a live batch's transaction, which holds the pointer row FOR SHARE, may stay idle
+between its statements before the database ends its session (for that transaction only). A
+frozen instance (SIGSTOP, a host cut off) held the row, and so every other instance's switch,
+for as long as it was frozen: a switch waits SWITCH_LOCK_WAIT for the row, then fails. A running
+batch is idle only while this process builds the next statement's rows from a plan already
+made (milliseconds); a batch ended this way fails at its next statement or its commit, is not
+applied, and is retried from the stored positions, as after any store outage."""
 
 
 def hold_limits(connection: psycopg.Connection[Any]) -> None:
     """In the switch's transaction: bounded waits for the row, and no silence held for long."""
     connection.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_WAIT}'")
-    connection.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{SWITCH_SILENCE_LIMIT}'")
+    _silence_limit(connection, SWITCH_SILENCE_LIMIT)
+
+
+def batch_limits(executor: Any) -> None:
+    """In a live batch's transaction (`executor`: a psycopg cursor or connection): no silence
+    held for long."""
+    _silence_limit(executor, BATCH_SILENCE_LIMIT)
+
+
+def _silence_limit(executor: Any, limit: str) -> None:
+    """The database ends the session once its transaction is idle for `limit` (SET LOCAL: this
+    transaction only; the connection's next one has no limit)."""
+    executor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
+from projector.generations_held import batch_limits
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from projector.store_schema import schema_statements
@@ -76,17 +77,6 @@ def _copy(cursor: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
                 raise psycopg.DataError(f"cannot write a value: {exc}") from exc
 
 
-BATCH_SILENCE_LIMIT = "10s"
-"""How long a live batch's transaction, which holds the pointer row FOR SHARE, may stay idle
-between its statements before the database ends its session (idle_in_transaction_session_timeout,
-for that transaction only). A frozen instance (SIGSTOP, a host cut off) held the row, and so
-every other instance's switch, for as long as it was frozen: a switch waits 30 s for the row
-(generations_held.SWITCH_LOCK_WAIT), then fails. A running batch is idle only while this process
-builds the next statement's rows from a plan already made (milliseconds); a batch ended this way
-fails at its next statement or its commit, is not applied, and is retried from the stored
-positions, as after any store outage."""
-
-
 def pointer_for_share(executor: Any) -> str | None:
     """The schema the pointer names (None before there is a pointer row), read FOR SHARE in the
     caller's transaction: a switch under way (FOR UPDATE) is waited out, and no switch moves
@@ -126,7 +116,7 @@ class PostgresStore(ViewStore):
             self._check_pointer(cursor)
 
     def _check_pointer(self, cursor: Any) -> None:
-        cursor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{BATCH_SILENCE_LIMIT}'")
+        batch_limits(cursor)  # (generations_held)
         active = pointer_for_share(cursor)
         if active is not None and active != self.schema:
             raise GenerationMoved(f"the active generation is now {active}, not {self.schema}")
