@@ -30,3 +30,9 @@ class StoreRefused(ProjectorError):
 class DeadLetterUnavailable(ProjectorError):
     """A record the views cannot apply could not be kept in the dead-letter topic: the batch is
     not written (nothing is lost) and is tried again."""
+
+
+class StoreFailed(StoreUnavailable):
+    """A read the store refused for a reason waiting does not mend (a defect: an SQL statement
+    the database rejects, a table missing): the read API answers 500 and logs it, not a 503
+    that clients retry for ever. Elsewhere it is handled as StoreUnavailable."""

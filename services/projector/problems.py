@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from projector.errors import StoreRefused, StoreUnavailable
+from projector.errors import StoreFailed, StoreRefused, StoreUnavailable
 from projector.params import BadParameter
 from runtime_support import problems as shared
 from runtime_support.problems import FieldReason
@@ -78,6 +78,15 @@ async def _on_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return problem(503, "the view store is unavailable; retry", headers={"Retry-After": "1"})
 
 
+async def _on_store_failed(request: Request, exc: Exception) -> JSONResponse:
+    # A defect (an SQL statement the store rejects), not an outage: the same read fails again,
+    # so no "retry" (clients retried a 503 for ever) and logged, once, with its traceback. The
+    # answer names nothing of it (the statement, the store). The log names the path, not the
+    # query string (an id asked for is no secret, but a token in a query string would be).
+    log.error("view store read failed (not an outage): %s", request.url.path, exc_info=exc)
+    return problem(500, "the view store could not answer this read; it was logged")
+
+
 async def _on_store_refused(request: Request, exc: Exception) -> JSONResponse:
     # A value the database cannot hold, asked for (PostgreSQL text holds no NUL character):
     # no row can have it. It was a 503 "retry", which a client retried forever.
@@ -98,5 +107,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(StoreUnavailable, _on_store_unavailable)
+    app.add_exception_handler(StoreFailed, _on_store_failed)  # (its subclass: this one wins)
     app.add_exception_handler(StoreRefused, _on_store_refused)
     app.add_exception_handler(Exception, _on_anything)

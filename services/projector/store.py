@@ -16,9 +16,16 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from projector.batch import BatchPlan, ItemKey
-from projector.errors import GenerationMoved, PositionConflict, StoreRefused, StoreUnavailable
+from projector.errors import (
+    GenerationMoved,
+    PositionConflict,
+    StoreFailed,
+    StoreRefused,
+    StoreUnavailable,
+)
 from projector.item_state import ItemState, Position, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
+from projector.store_faults import transient
 from projector.store_handover import GenerationHandover
 from projector.store_reads import StoreReads
 from projector.store_schema import INDEX_STATEMENTS, item_column_type
@@ -36,6 +43,12 @@ def refuses_data(exc: BaseException) -> bool:
     if isinstance(exc, OverflowError):
         return True
     return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
+
+
+def _read_failure(exc: Exception) -> StoreUnavailable:
+    """The store's error for a failed read: StoreFailed if asking again never helps."""
+    kind = StoreUnavailable if transient(exc) else StoreFailed
+    return kind(f"view store query failed: {exc}")
 
 
 class ViewStore(StoreReads, GenerationHandover, ABC):
@@ -123,7 +136,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
                     continue
                 if refuses_data(exc):  # a value asked for (a NUL in an id): not an outage
                     raise StoreRefused(f"view store refused a value: {exc}") from exc
-                raise StoreUnavailable(f"view store query failed: {exc}") from exc
+                raise _read_failure(exc) from exc
             return rows
         raise AssertionError("unreachable: the second try returns or raises")
 
@@ -178,7 +191,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
             connection.commit()  # end the read snapshot
         except Exception as exc:
             self._roll_back(connection)  # else PostgreSQL refuses every later query on it
-            raise StoreUnavailable(f"view store query failed: {exc}") from exc
+            raise _read_failure(exc) from exc
         found: dict[ItemKey, ItemState | Removed] = {}
         for row in markers:
             marker = removal_from_row(row)

@@ -1,0 +1,34 @@
+"""Which failures of a store read a retry may mend (the database down, restarting, busy) and
+which it never does (a defect: the same statement fails the same way every time). The first
+are a 503 with Retry-After; the second a logged 500 (problems.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+
+# SQLite's primary result codes a moment later may not give: busy or locked by another
+# connection, an I/O error (a disk or file system's), a file that could not be opened (a disk
+# detached), a WAL lock protocol race.
+_SQLITE_TRANSIENT = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+})  # fmt: skip
+_PSYCOPG_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed read may answer when asked again. psycopg: a connection's or the
+    server's state (OperationalError: down, restarting, a timeout; InterfaceError: a connection
+    closed; InternalError: a transaction aborted) may; a statement the server rejects
+    (ProgrammingError: a missing table or column, a syntax error; NotSupportedError) never does.
+    sqlite3: by the result code. Anything else (not the driver's) is not."""
+    if isinstance(exc, psycopg.Error):
+        return isinstance(
+            exc, psycopg.OperationalError | psycopg.InterfaceError | psycopg.InternalError
+        )
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_TRANSIENT
+    return False
