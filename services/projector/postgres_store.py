@@ -34,10 +34,26 @@ default is 130 s: a host that took the connection and never answered (frozen, or
 dropping the replies) held a reader's worker thread, or the consumer, that long per attempt."""
 
 
+# A query on a connection already open had no limit: on a network lost without a reset (a cut
+# cable, a dead host, a firewall dropping the flow) it waited for TCP's own retransmissions to
+# give up, ~15 min. TCP keepalives notice a silent peer in 10 + 3 * 5 s; tcp_user_timeout (ms)
+# ends the connection once data sent is unacknowledged that long. Each unless the URL says.
+LINK_LIMITS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
+
 def connect(url: str, **options: Any) -> psycopg.Connection[Any]:
-    """A connection to the database at `url`, waiting at most its connect timeout."""
-    if "connect_timeout" not in conninfo_to_dict(url):
-        options.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    """A connection to the database at `url`, waiting at most its connect timeout, and its
+    queries no longer than LINK_LIMITS allow a silent network (the URL's own values win)."""
+    given = conninfo_to_dict(url)
+    for name, value in {"connect_timeout": CONNECT_TIMEOUT_S, **LINK_LIMITS}.items():
+        if name not in given:
+            options.setdefault(name, value)
     return psycopg.connect(url, **options)
 
 
