@@ -77,8 +77,12 @@ class TargetLoop(ConsumerLoop):
         return consumer
 
     async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        await consumer.start()
-        await self._seek_to_stored(consumer, consumer.assignment())
+        # Kafka unreachable at the start is waited for, as the one-process builder waits (it
+        # gave up at once: the split rebuild failed where one process would have gone on). As
+        # long as the rebuild runs: its end, however it ends, ends this process (die_with).
+        await super()._start(consumer, stop)
+        if not stop.is_set():
+            await self._seek_to_stored(consumer, consumer.assignment())
 
     def _start_plan(
         self, raw: list[Any], applied: dict[int, int], after: BatchPlan | None = None
