@@ -1,0 +1,38 @@
+"""How a rebuild's builder (its ConsumerLoop task) is stopped: at the switch, under the pointer
+row (`stopped`: bounded, else the switch fails), and on a failure (`halted`: bounded, then
+cancelled, before the live consumer restarts)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from projector.errors import ProjectorError
+
+log = logging.getLogger(__name__)
+# How long a failed rebuild waits for its builder to end its batch and stop, before cancelling
+# it: what it writes past that (dead letters, restatements) the live consumer writes again.
+BUILDER_STOP_S = 10.0
+
+
+async def halted(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Stop the builder and wait until it has ended, at most BUILDER_STOP_S then cancelled (a
+    batch stuck on its store: bounded). Its own failure is not raised: the rebuild's is."""
+    stop.set()
+    if not (await asyncio.wait({task}, timeout=BUILDER_STOP_S))[0]:
+        log.warning("the rebuild's consumer did not stop in %g s: cancelled", BUILDER_STOP_S)
+        task.cancel()
+        await asyncio.wait({task}, timeout=BUILDER_STOP_S)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        log.warning("the rebuild's consumer had stopped: %s", task.exception())
+
+
+async def stopped(task: asyncio.Task[None], timeout_s: float) -> None:
+    """Wait for the builder to end its batch and stop (under the pointer row, which every
+    instance's live batches wait for: no longer than `timeout_s`, else ProjectorError)."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError as exc:
+        raise ProjectorError(
+            f"the rebuild's consumer did not stop within {timeout_s:g} s (views not switched)"
+        ) from exc
