@@ -145,6 +145,7 @@ class GenerationFollower:
         """Readers holding the old generation finish, then it is closed; dropped by the instance
         that switched, once no other instance uses it (else at a later start)."""
         self.retired.append(old)  # before any await: every heartbeat says it is in use
+        old.retired = True  # a reader still on it, failing, asks again (store.py)
         await asyncio.sleep(1)
         await self._discard(old, drop, wait_s=FOLLOW_WAIT_S)
 

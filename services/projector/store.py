@@ -45,12 +45,6 @@ def refuses_data(exc: BaseException) -> bool:
     return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
 
 
-def _read_failure(exc: Exception) -> StoreUnavailable:
-    """The store's error for a failed read: StoreFailed if asking again never helps."""
-    kind = StoreUnavailable if transient(exc) else StoreFailed
-    return kind(f"view store query failed: {exc}")
-
-
 class ViewStore(StoreReads, GenerationHandover, ABC):
     """Writes come from one consumer task; reads from any thread (each has its connection)."""
 
@@ -63,6 +57,10 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
         self._opened: list[Any] = []  # every thread's connection, to close them all
         self._opened_lock = threading.Lock()
         self._batch_write = BatchWrite(self._sql, self.lock_rows)
+        # Set when a rebuild's switch replaced this generation (GenerationFollower.retire): a
+        # reader still on it may find it closed or dropped, which asked again (on the new
+        # generation) answers, so no failure here is a defect.
+        self.retired = False
 
     @property
     @abstractmethod
@@ -81,6 +79,8 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
         if connection is None:
+            if self.retired:  # (closed, maybe dropped: a connection opened now would leak)
+                raise StoreUnavailable("this generation of the views was replaced: ask again")
             try:
                 connection = self._local.connection = self._connect()
             except Exception as exc:  # the database down or refusing: as a failed query
@@ -88,6 +88,11 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
             with self._opened_lock:
                 self._opened.append(connection)
         return connection
+
+    def _read_failure(self, exc: Exception) -> StoreUnavailable:
+        """The store's error for a failed read: StoreFailed if asking again never helps."""
+        kind = StoreUnavailable if self.retired or transient(exc) else StoreFailed
+        return kind(f"view store query failed: {exc}")
 
     def _roll_back(self, connection: Any) -> bool:
         """Undo what failed; False if the connection was dropped. A rollback that fails itself
@@ -136,7 +141,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
                     continue
                 if refuses_data(exc):  # a value asked for (a NUL in an id): not an outage
                     raise StoreRefused(f"view store refused a value: {exc}") from exc
-                raise _read_failure(exc) from exc
+                raise self._read_failure(exc) from exc
             return rows
         raise AssertionError("unreachable: the second try returns or raises")
 
@@ -191,7 +196,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
             connection.commit()  # end the read snapshot
         except Exception as exc:
             self._roll_back(connection)  # else PostgreSQL refuses every later query on it
-            raise _read_failure(exc) from exc
+            raise self._read_failure(exc) from exc
         found: dict[ItemKey, ItemState | Removed] = {}
         for row in markers:
             marker = removal_from_row(row)

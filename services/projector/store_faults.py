@@ -25,9 +25,7 @@ def transient(exc: BaseException) -> bool:
     (ProgrammingError: a missing table or column, a syntax error; NotSupportedError) never does.
     sqlite3: by the result code. Anything else (not the driver's) is not."""
     if isinstance(exc, psycopg.Error):
-        return isinstance(
-            exc, psycopg.OperationalError | psycopg.InterfaceError | psycopg.InternalError
-        )
+        return isinstance(exc, _PSYCOPG_TRANSIENT)
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_TRANSIENT
