@@ -173,7 +173,8 @@ def interleaved(
                 )
                 print(
                     f"  round {round_no + 1}/{rounds} {each.name:28} c={c:<4} "
-                    f"{result.rate:8.0f}/s p99 {result.p99_ms:7.1f} ms errors {result.errors}",
+                    f"{result.rate:8.0f}/s p99 {result.p99_ms:7.1f} ms errors {result.errors}"
+                    f" CPU s/1000 {server_cpu * per:.3f}",
                     flush=True,
                 )
     return raw
