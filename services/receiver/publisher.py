@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
@@ -189,7 +189,26 @@ class Publisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
         if self._producer is not None:
-            with contextlib.suppress(KafkaError):
-                await self._producer.flush()
+            await self._flush_within(self._producer, self._settings.produce_timeout_s)
             await self._producer.stop()
             self._producer = None
+
+    @staticmethod
+    async def _flush_within(producer: AIOKafkaProducer, timeout_s: float) -> None:
+        """Flush for at most `timeout_s`, then fail what is left: an idempotent producer retries
+        a batch without end while the broker holds the connection open and does not answer (a
+        stopped or hung broker), and aiokafka's own `stop` flushes first, unbounded: shutdown
+        hung, its postbacks unanswered. A failed write is answered 503 (never 200): its record
+        may still land, as with any write that timed out."""
+        try:
+            await asyncio.wait_for(producer.flush(), timeout_s)
+        except KafkaError:
+            pass
+        except TimeoutError:
+            # The sender first (its requests in flight end within request_timeout_ms): failing
+            # a batch it still holds breaks its bookkeeping. (aiokafka is pinned.)
+            inside: Any = producer
+            await inside._sender.close()
+            inside._message_accumulator.fail_all(
+                KafkaTimeoutError("not acknowledged before shutdown")
+            )
