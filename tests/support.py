@@ -348,7 +348,9 @@ async def _is_ready(client: httpx.AsyncClient) -> bool:
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[Any]:
-    """Every record on `topic` from the beginning up to its current end."""
+    """Every record on `topic` from the beginning up to its current end, in partition and then
+    offset order. Sorted: which partition a fetch answers first is not fixed, so the order of
+    arrival would put records of different partitions in a different order from run to run."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
     )
@@ -373,7 +375,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[
             batches = await consumer.getmany(timeout_ms=500)
             for batch in batches.values():
                 records.extend(batch)
-        return records
+        return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
 
