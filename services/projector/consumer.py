@@ -185,6 +185,9 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
                         ahead = self._start_plan(raw, dict(self.applied))
                     else:
                         await self._note_passed(consumer)
+                        # Offsets a batch left unmirrored (too soon after the last mirror) go
+                        # now: else the tools' lag stayed up while the topic was quiet.
+                        await self._commit_for_tools(consumer, None)
                 if ahead is not None:
                     messages, planning, ahead = ahead.messages, ahead.plan, None
                     started = time.perf_counter()
