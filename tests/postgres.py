@@ -10,11 +10,22 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from catalog_stream.broker import free_port
+
+# Ends every client connection but the asking one, server-side: connections the database dropped.
+DROP_CLIENTS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+)
 
 
 def _bin(name: str) -> str:
@@ -43,6 +54,11 @@ class LocalPostgres:
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def postmaster(self) -> int:
+        """The postmaster's process id: as root `process` is runuser, its parent."""
+        return int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -85,3 +101,17 @@ class LocalPostgres:
             self.process.terminate()
             self.process.wait(30)
             self.process = None
+
+
+@contextmanager
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A started server of the caller's own, for a test that stops, crashes or freezes it (the
+    session's `postgres` fixture is shared by every other test); stopped at the end and its
+    directory removed (its data, left behind, filled the disk)."""
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
+    try:
+        server.start()  # in the try: a start that times out leaves a process to stop
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)

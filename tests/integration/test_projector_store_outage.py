@@ -11,13 +11,10 @@ connection is replaced, and a read while the store is down is a 503 problem with
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from pathlib import Path
 
-from catalog_stream.broker import free_port
 from projector.generations_postgres import PostgresGenerations
-from tests.postgres import LocalPostgres
+from tests.postgres import own_postgres
 from tests.projector_harness import projector_in_process
 from tests.support import (
     caught_up,
@@ -32,9 +29,7 @@ ITEMS = 5
 
 
 async def test_a_database_restart_does_not_end_the_live_consumer(kafka_bootstrap: str) -> None:
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()  # a server of its own: this test stops and starts it
-    try:
+    with own_postgres() as server:  # a server of its own: this test stops and starts it
         url = server.create_database("store_outage")
         topics = await make_topics(kafka_bootstrap, partitions=1)
         settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
@@ -58,6 +53,3 @@ async def test_a_database_restart_does_not_end_the_live_consumer(kafka_bootstrap
             await produce_events(kafka_bootstrap, topics.product, price_wave(3, ITEMS))
             await caught_up(client, 3 * ITEMS, timeout_s=60)
             await shows_wave(client, 3, ITEMS)
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)

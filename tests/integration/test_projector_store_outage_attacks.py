@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,10 +23,9 @@ import httpx
 import psycopg
 import pytest
 
-from catalog_stream.broker import free_port
 from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
-from tests.postgres import LocalPostgres
+from tests.postgres import DROP_CLIENTS, LocalPostgres, own_postgres
 from tests.projector_harness import projector_in_process
 from tests.support import (
     caught_up,
@@ -42,17 +39,13 @@ from tests.support import (
 
 ITEMS = 40
 READS = ("/v1/catalogs", "/v1/catalogs/c1/items/i1", "/v1/catalogs/c1/items", "/v1/changes")
-DROP_CLIENTS = (
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-    "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
-)
 Attack = Callable[[LocalPostgres], Awaitable[None]]
 
 
 def _crash(server: LocalPostgres) -> None:
     """SIGKILL the postmaster and every backend (a host crash, the OOM killer): the next start
     recovers from the WAL."""
-    postmaster = int((server.directory / "data" / "postmaster.pid").read_text().split()[0])
+    postmaster = server.postmaster
     children = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -102,9 +95,7 @@ async def _readers(client: httpx.AsyncClient, count: int) -> AsyncIterator[Count
 async def _attacked(kafka_bootstrap: str, attack: Attack, waves: int, **overrides: Any) -> None:
     """Waves of postbacks produced while `attack` runs on the database and 30 readers read;
     then the views, the feed, the consumer and the answers are checked."""
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()
-    try:
+    with own_postgres() as server:
         url = server.create_database("store_attacked")
         topics = await make_topics(kafka_bootstrap, partitions=3)
         settings = projector_settings(
@@ -130,9 +121,6 @@ async def _attacked(kafka_bootstrap: str, attack: Attack, waves: int, **override
                 assert threading.active_count() <= threads + 1, (threads, threading.active_count())
             await _exactly_once(client, runtime, waves)
             assert set(seen) <= {"200", "503"}, seen
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)
 
 
 async def _exactly_once(client: httpx.AsyncClient, runtime: Runtime, waves: int) -> None:
@@ -187,9 +175,7 @@ async def test_partitions_moved_to_an_instance_while_the_store_is_down(
     one, whose listener cannot read their positions. That was an exception out of the
     listener, logged by aiokafka as an ERROR with a traceback; the batch loop reads them
     again anyway (a batch planned before they were read is dropped). Now a warning."""
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()
-    try:
+    with own_postgres() as server:
         url = server.create_database("store_moved")
         topics = await make_topics(kafka_bootstrap, partitions=4)
         settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
@@ -210,6 +196,3 @@ async def test_partitions_moved_to_an_instance_while_the_store_is_down(
             await _exactly_once(client, runtime, 3)
         failed = [r for r in caplog.records if "failed on partition assignment" in r.getMessage()]
         assert failed == [], failed[0].getMessage()
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from catalog_stream.broker import free_port
 from projector.generations_postgres import PostgresGenerations
-from tests.postgres import LocalPostgres
+from tests.postgres import DROP_CLIENTS, LocalPostgres, own_postgres
 from tests.projector_harness import projector_in_process
 from tests.support import (
     caught_up,
@@ -32,14 +29,6 @@ from tests.support import (
 )
 
 ITEMS = 5
-DROP_CLIENTS = (
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-    "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
-)
-
-
-def _postmaster(server: LocalPostgres) -> int:
-    return int((server.directory / "data" / "postmaster.pid").read_text().split()[0])
 
 
 def _resume(server: LocalPostgres, postmaster: int) -> None:
@@ -52,16 +41,14 @@ def _resume(server: LocalPostgres, postmaster: int) -> None:
 async def test_a_store_that_never_answers_a_connect_is_a_503_in_bounded_time(
     kafka_bootstrap: str,
 ) -> None:
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()  # a server of its own: this test freezes it
-    try:
+    with own_postgres() as server:  # a server of its own: this test freezes it
         url = server.create_database("store_connect")
         topics = await make_topics(kafka_bootstrap, partitions=1)
         settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
         async with projector_in_process(settings, PostgresGenerations(url)) as (runtime, client):
             await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
             await caught_up(client, ITEMS, timeout_s=60)
-            postmaster = _postmaster(server)
+            postmaster = server.postmaster
             with psycopg.connect(server.admin_url, autocommit=True) as admin:
                 os.kill(postmaster, signal.SIGSTOP)  # connects now wait in its listen queue
                 try:
@@ -78,6 +65,3 @@ async def test_a_store_that_never_answers_a_connect_is_a_503_in_bounded_time(
             await caught_up(client, 2 * ITEMS, timeout_s=60)
             await shows_wave(client, 2, ITEMS)
             assert runtime.failure is None
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)

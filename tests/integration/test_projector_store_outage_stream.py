@@ -9,16 +9,13 @@ the change it had reached: every change announced once, none missed."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
-from catalog_stream.broker import free_port
 from projector.generations_postgres import PostgresGenerations
-from tests.postgres import LocalPostgres
+from tests.postgres import own_postgres
 from tests.support import (
     eventually,
     make_topics,
@@ -46,9 +43,7 @@ async def _read_ids(base: str, ids: list[int], ended: asyncio.Event) -> None:
 
 
 async def test_an_open_stream_goes_on_across_a_database_restart(kafka_bootstrap: str) -> None:
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()  # a server of its own: this test stops and starts it
-    try:
+    with own_postgres() as server:  # a server of its own: this test stops and starts it
         url = server.create_database("store_outage_stream")
         topics = await make_topics(kafka_bootstrap, partitions=1)
         settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
@@ -67,6 +62,3 @@ async def test_an_open_stream_goes_on_across_a_database_restart(kafka_bootstrap:
             assert sorted(Counter(ids).values()) == [1] * 2 * ITEMS, ids  # each change once
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)
