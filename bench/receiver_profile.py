@@ -67,6 +67,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "anyio/",
             "receiver/app.py",
             "receiver/intake_flow.py",
+            "receiver/request_reading.py",
+            "receiver/answers.py",
             "receiver/auth.py",
             "runtime_support/problems.py",
         ),

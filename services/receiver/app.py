@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver import openapi_doc
+from receiver.answers import Accepted, kafka_unavailable
 from receiver.guard import LastResort, failed
-from receiver.intake_flow import Accepted, Intake, kafka_unavailable
+from receiver.intake_flow import Intake
 from receiver.metrics import ReceiverMetrics
 from receiver.publisher import Publisher, Publishes
 from receiver.recent import LastWrites

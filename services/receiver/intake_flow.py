@@ -9,158 +9,31 @@ so the whole status table is tested with a recording one (tests/unit/test_receiv
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from catalog_contract.keys import product_key
-from catalog_contract.positions import position_text
 from catalog_contract.writing import product_records
+from receiver.answers import Accepted, accepted_body
 from receiver.auth import address_allowed, client_address, secret_matches
 from receiver.errors import InvalidPostback, PublishFailed, UnreadableBody
 from receiver.in_flight import InFlight
 from receiver.intake import change_from_request, query_text
 from receiver.metrics import ReceiverMetrics
-from receiver.publisher import Acknowledged, Publishes
+from receiver.publisher import Publishes
 from receiver.recent import LastWrites
 from receiver.refusals import Refusals
+from receiver.request_reading import BodyTooLarge, Wanted, read_body
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
 from runtime_support.problems import problem
 
 log = logging.getLogger(__name__)
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, prefix: bytes, length: int) -> None:
-        self.prefix = prefix
-        self.length = length  # at least; the rest was not read
-
-
-class Wanted:
-    """The request headers the flow reads, found in one pass over the raw list, each the first
-    of its (lower-case) name: what Starlette's `request.headers.get` gave, at a third of the
-    cost of three look-ups (each lowers, encodes and scans, and a missing one raises inside)."""
-
-    __slots__ = ("content_length", "content_type", "credential")
-
-    def __init__(self, raw: list[tuple[bytes, bytes]], credential_header: bytes) -> None:
-        credential = content_type = content_length = None
-        for name, value in raw:
-            if name == credential_header:
-                if credential is None:
-                    credential = value
-            elif name == b"content-type":
-                if content_type is None:
-                    content_type = value
-            elif name == b"content-length" and content_length is None:
-                content_length = value
-        self.credential: bytes | None = credential  # the bytes as sent
-        self.content_type = None if content_type is None else content_type.decode("latin-1")
-        self.content_length = "" if content_length is None else content_length.decode("latin-1")
-
-
-def _is_length(declared: str) -> bool:
-    return declared.isascii() and declared.isdigit() and len(declared) <= _LENGTH_DIGITS
-
-
-_LENGTH_DIGITS = 18  # up to an exabyte less one: any real length, and int() reads it
-
-
-async def read_body(request: Request, limit: int, declared: str) -> bytes:
-    """The body, from the ASGI messages as `request.stream()` reads them (ClientDisconnect when
-    the client leaves first), without its async generator; a body in one message (the usual
-    case) is returned as it came, not copied."""
-    # Only plain ASCII digits of a sane length are a length (str.isdigit() also says yes to
-    # "²", and int() refuses text of over 4300 digits): anything else, the body read decides.
-    if _is_length(declared) and int(declared) > limit:
-        raise BodyTooLarge(b"", int(declared))
-    receive = request.receive
-    body = b""
-    gathered: bytearray | None = None
-    while True:
-        message = await receive()
-        kind = message["type"]
-        if kind == "http.request":
-            chunk = message.get("body", b"")
-            if chunk:
-                if gathered is None and not body:
-                    body = chunk
-                else:
-                    if gathered is None:
-                        gathered = bytearray(body)
-                    gathered += chunk
-                size = len(body) if gathered is None else len(gathered)
-                if size > limit:
-                    whole = body if gathered is None else gathered
-                    raise BodyTooLarge(bytes(whole[:limit]), size)
-            if not message.get("more_body", False):
-                break
-        elif kind == "http.disconnect":
-            raise ClientDisconnect()
-    return bytes(body if gathered is None else gathered)
-
-
-@cache
-def _json_string(text: str) -> bytes:
-    return json.dumps(text).encode()
-
-
-def accepted_body(event_id: uuid.UUID, acks: list[Acknowledged]) -> bytes:
-    """The 200 body: where Kafka put the event (`position` is what readers wait for).
-
-    Rendered once to bytes, which the repeat window keeps (bytes cost the garbage collector
-    nothing; a window of objects took ~30% of the CPU under load), so a repeat gets the same answer.
-    Formatted directly (json.dumps of the dict cost ~6 µs a postback): only the topic name is
-    text from outside, and it is written as JSON (once per topic).
-    """
-    first, last = acks[0], acks[-1]
-    return b'{"event_id":"%s","topic":%s,"partition":%d,"offset":%d,"position":"%s"}' % (
-        str(event_id).encode(),
-        _json_string(first.topic),
-        first.partition,
-        first.offset,
-        position_text(last.partition, last.offset).encode(),
-    )
-
-
-class Accepted(Response):
-    """The 200 with its JSON body: the headers Response(body, media_type=JSON) sets, in its
-    order, set directly (Response's own set-up walks its general case at every postback)."""
-
-    media_type = "application/json"
-
-    def __init__(self, body: bytes) -> None:
-        self.status_code = 200
-        self.background = None
-        self.body = body
-        self.raw_headers = [
-            (b"content-length", b"%d" % len(body)),
-            (b"content-type", b"application/json"),
-        ]
-
-
-def kafka_unavailable(metrics: ReceiverMetrics, retry_after_s: int) -> Callable[[str], Response]:
-    """The 503 answer (the platform sends the postback again later), counted."""
-
-    def unavailable(detail: str) -> Response:
-        metrics.requests.labels("unavailable").inc()
-        return problem(
-            503,
-            "kafka-unavailable",
-            "Try again later",
-            detail,
-            headers={"Retry-After": str(retry_after_s)},
-        )
-
-    return unavailable
 
 
 class Intake:

@@ -15,8 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog_contract import codec
 from catalog_contract.keys import product_key
+from receiver.answers import accepted_body, kafka_unavailable
 from receiver.errors import PublishFailed
-from receiver.intake_flow import Intake, accepted_body, kafka_unavailable
+from receiver.intake_flow import Intake
 from receiver.metrics import ReceiverMetrics
 from receiver.publisher import Acknowledged
 from receiver.recent import LastWrites

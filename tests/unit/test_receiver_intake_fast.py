@@ -13,7 +13,8 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from receiver.intake_flow import Accepted, BodyTooLarge, Wanted, read_body
+from receiver.answers import Accepted
+from receiver.request_reading import BodyTooLarge, Wanted, read_body
 
 CREDENTIAL = "X-Postback-Token"
 _NAMES = st.sampled_from(
