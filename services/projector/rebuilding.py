@@ -89,6 +89,8 @@ class Rebuild:
                 await asyncio.sleep(0.2)
             await self.switch_to(base, fresh, builder, stop_builder, task)
         except (Exception, asyncio.CancelledError) as exc:
+            if status.state == "done":  # switched: only the old generation's retiring was cut
+                raise  # (at a stop: discard_retired drops it; `fresh` is the active one now)
             # A cancellation (the projector stopping) is no Exception, yet it ends the rebuild
             # as surely: else its status said `running` for good.
             if isinstance(exc, asyncio.CancelledError):
