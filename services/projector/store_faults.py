@@ -7,15 +7,23 @@ from __future__ import annotations
 import sqlite3
 
 import psycopg
+from psycopg import errors
 
 # SQLite's primary result codes a moment later may not give: busy or locked by another
 # connection, an I/O error (a disk or file system's), a file that could not be opened (a disk
-# detached), a WAL lock protocol race.
+# detached), a WAL lock protocol race, a full disk (an operator frees space).
 _SQLITE_TRANSIENT = frozenset({
     sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR,
-    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_FULL,
 })  # fmt: skip
-_PSYCOPG_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError)
+# psycopg's classes follow the SQLSTATE's class, and some classes hold both kinds: a snapshot too
+# old (72, old_snapshot_threshold) is a plain DatabaseError, yet a new one answers; corrupted
+# data (XX001/2) is an InternalError, and a statement beyond the server's limits (54) an
+# OperationalError, yet each fails the same way every time.
+_PSYCOPG_TRANSIENT = (
+    psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError, errors.SnapshotTooOld,
+)  # fmt: skip
+_PSYCOPG_DEFECTS = ("54", "XX001", "XX002")  # SQLSTATEs, or their class (54's own subclasses)
 
 
 def transient(exc: BaseException) -> bool:
@@ -25,7 +33,8 @@ def transient(exc: BaseException) -> bool:
     (ProgrammingError: a missing table or column, a syntax error; NotSupportedError) never does.
     sqlite3: by the result code. Anything else (not the driver's) is not."""
     if isinstance(exc, psycopg.Error):
-        return isinstance(exc, _PSYCOPG_TRANSIENT)
+        defect = (exc.sqlstate or "").startswith(_PSYCOPG_DEFECTS)
+        return isinstance(exc, _PSYCOPG_TRANSIENT) and not defect
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_TRANSIENT
