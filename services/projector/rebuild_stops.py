@@ -1,11 +1,14 @@
 """How a rebuild's builder (its ConsumerLoop task) is stopped: at the switch, under the pointer
 row (`stopped`: bounded, else the switch fails), and on a failure (`halted`: bounded, then
-cancelled, before the live consumer restarts)."""
+cancelled, before the live consumer restarts); and how its hold on the pointer row is taken
+(`entered`: never left behind by a cancellation)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from contextlib import AbstractContextManager
 
 from projector.errors import ProjectorError
 
@@ -36,3 +39,18 @@ async def stopped(task: asyncio.Task[None], timeout_s: float) -> None:
         raise ProjectorError(
             f"the rebuild's consumer did not stop within {timeout_s:g} s (views not switched)"
         ) from exc
+
+
+async def entered(holding: AbstractContextManager[str]) -> str:
+    """`holding.__enter__()` off the loop (it may wait for the pointer row). Cancelled meanwhile
+    (the projector stopping), its thread still took the row, and nothing let it go: said alive
+    every second, it stopped every instance's batches, and the rebuild's own discard (which
+    reads the row) waited for it for ever, and so did the stop. Taken after, it is let go."""
+    entering = asyncio.ensure_future(asyncio.to_thread(holding.__enter__))
+    try:
+        return await asyncio.shield(entering)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # (not taken: nothing to let go)
+            await entering  # bounded: the row is waited for SWITCH_LOCK_WAIT at most
+            await asyncio.to_thread(holding.__exit__, None, None, None)
+        raise

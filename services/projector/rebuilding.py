@@ -16,7 +16,7 @@ from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_split import load_in_parts
-from projector.rebuild_stops import halted, stopped
+from projector.rebuild_stops import entered, halted, stopped
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class Rebuild:
             # Held from reading the old generation's positions to moving the pointer: no
             # instance writes a batch into the old generation in between (generations_postgres).
             holding = runtime.generations.holding_pointer()  # entered off the loop: it may wait
-            active = await asyncio.to_thread(holding.__enter__)
+            active = await entered(holding)  # (a cancellation leaves no row held)
             try:
                 if active != old.name:
                     raise ProjectorError(f"another instance switched the views to {active}")
