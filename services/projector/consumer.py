@@ -155,7 +155,14 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         """The batch is committed: keep, answer its readers, update the lag (all three again
         are no-ops, so `_done` repeats them for batches written elsewhere)."""
         self._kept(plan, written=True)
-        self.publish(plan.next_offsets)
+        # Only the partitions still where the batch was planned from: one revoked since (the
+        # listener pops it once the write ends, maybe before this) is not this loop's to
+        # publish, and one assigned again was read from the store, maybe further (another
+        # instance applied it meanwhile): the batch's position would move `applied` back.
+        self.publish({
+            p: o for p, o in plan.next_offsets.items()
+            if p in self._positioned and self.applied.get(p, 0) == plan.planned_from.get(p, 0)
+        })  # fmt: skip
         self._update_lag(consumer)  # before any wait: no reader sees a position past its end
 
     async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:

@@ -101,6 +101,7 @@ async def test_applied_positions_are_never_shown_past_the_partition_ends(tmp_pat
     after it were the ends updated. Ends now move with the positions, before any wait."""
     loop = consumer_loop(tmp_path / "views.db")
     topic = loop.settings.topic
+    loop._positioned.add(0)  # assigned and read from the store, as any batch's partitions
     plan = loop._plan([_message(0, change("a", minute=1, price="1"))], {})
     consumer = _SlowCommitConsumer(topic, {0: 1})
     done = asyncio.ensure_future(loop._done(consumer, plan))

@@ -82,6 +82,7 @@ async def test_a_batch_the_store_refuses_is_kept_record_by_record(tmp_path: Path
     topic = loop.settings.topic
     loop.store.write(topic, loop._plan([_message(0, FULL_A)], {}))
     loop.applied = {0: 1}
+    loop._positioned.add(0)  # assigned and read from the store, as any batch's partitions
     messages = [_message(1, OTHER), _message(2, PARTIAL_A)]  # A's restatement: refused, owed
     plan = loop._plan(messages, {0: 1})
     await loop._keep_and_restate(plan)
