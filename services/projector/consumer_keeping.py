@@ -59,4 +59,7 @@ class BatchKeeping(StoredPositions):
         moved is not kept again by the follower); with debts, only once the batch that holds
         them is written (refused as moved, they would be in no store)."""
         if written == bool(plan.owe):
-            self.kept.update(plan.next_offsets)
+            # Never back: `_done` repeats this, maybe after the partition was assigned again and
+            # `kept` read from the store, further (StoredPositions._seek_to_stored).
+            for partition, offset in plan.next_offsets.items():
+                self.kept[partition] = max(self.kept.get(partition, 0), offset)

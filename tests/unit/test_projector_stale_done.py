@@ -17,6 +17,7 @@ from catalog_contract import codec, headers
 from catalog_contract.events import ProductChange
 from catalog_contract.keys import product_key
 from projector.consumer import ConsumerLoop
+from projector.item_state import Position
 from tests.factories import change
 from tests.projector_harness import Message, consumer_loop
 
@@ -102,3 +103,23 @@ async def test_a_stale_done_neither_moves_applied_back_nor_brings_a_revoked_part
     assert ahead is not None
     following = await ahead.plan  # record 2, planned from 2: the other instance applied it
     assert not loop._planned_where_stored(following)
+
+
+async def test_a_stale_done_does_not_move_kept_back(tmp_path: Path) -> None:
+    """A batch that owes a restatement is kept once written (`_kept`), and `_done` repeats it:
+    after its partition was assigned again past it (the listener reads `kept` from the store's
+    position, another instance having kept and applied further), `kept` went back to the batch's,
+    and a switch's next live consumer kept those records again (duplicates)."""
+    loop = consumer_loop(tmp_path / "views.db")
+    topic = loop.settings.topic
+    loop.store.write(topic, loop._plan([_message(0, 0, change("a", minute=0))], {}))
+    loop.applied = loop.store.positions(topic)
+    loop._positioned.add(0)
+    plan = loop._plan([_message(0, 1, change("a", minute=1))], dict(loop.applied))
+    plan.owe = {("42", "a"): Position(0, 1)}  # its restatement failed: owed, kept with it
+    elsewhere = [_message(0, n, change("b", minute=n)) for n in (2, 3)]
+    consumer = _RebalancingConsumer(loop, [elsewhere[0]], elsewhere, back=True)
+    await loop._write_and_fetch_ahead(consumer, plan)
+    assert loop.kept == {0: 4}  # the listener's, from the store
+    await loop._done(consumer, plan)
+    assert loop.kept == {0: 4}  # before: {0: 2}
