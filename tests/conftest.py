@@ -7,8 +7,6 @@ engine answers; else the Maven-fetched Apache Kafka started here on free ports.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from catalog_stream.broker import LocalBroker, free_port
 from projector.generations import Generations, SqliteGenerations
 from projector.generations_postgres import PostgresGenerations
 from projector.store import ViewStore
-from tests.postgres import LocalPostgres
+from tests.postgres import LocalPostgres, own_postgres
 from tests.support import SharedPostgres, SharePostgres, Topics, make_topics, shared_postgres
 
 # Generated tests judge behaviour, not speed (speed is measured in bench/): a per-example deadline
@@ -78,15 +76,8 @@ async def topics(kafka_bootstrap: str) -> Topics:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[LocalPostgres]:
     """A PostgreSQL server for the session (its directory must be reachable by `postgres`)."""
-    directory = Path(tempfile.mkdtemp(prefix="catalog-stream-pg-"))
-    server = LocalPostgres(directory, free_port())
-    server.start()
-    try:
+    with own_postgres() as server:  # (its data, ~0.5 GB after a full run, removed after)
         yield server
-    finally:
-        server.stop()
-        # Its data (~0.5 GB after a full run): left behind, every session's filled the disk.
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,18 +6,14 @@ active generation's positions, failed before the failure path)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
 import time
-from pathlib import Path
 
-from catalog_stream.broker import free_port
 from projector.app import create_app
 from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
-from tests.postgres import LocalPostgres
+from tests.postgres import LocalPostgres, own_postgres
 from tests.support import eventually
 
 
@@ -56,14 +52,9 @@ async def test_a_rebuild_failing_in_an_outage_of_the_registry_says_when_it_ended
 
 
 async def test_a_rebuild_started_while_the_store_is_down_fails_and_says_when() -> None:
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()  # a server of its own: this test stops it
-    try:
+    with own_postgres() as server:  # a server of its own: this test stops it
         url = server.create_database("rebuild_failed_down")
         app = create_app(ProjectorSettings(store_url=url), PostgresGenerations(url), False)
         async with app.router.lifespan_context(app):
             server.stop()
             await _failed_rebuild(app.state.runtime)
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)

@@ -6,18 +6,14 @@ being unavailable, as every other store failure (before: psycopg's own Operation
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from catalog_stream.broker import free_port
 from projector.errors import StoreUnavailable
 from projector.generations_postgres import PostgresGenerations
-from tests.postgres import LocalPostgres
+from tests.postgres import LocalPostgres, own_postgres
 from tests.support import active_generation
 
 
@@ -35,26 +31,23 @@ def _restart(server: LocalPostgres) -> None:
 
 
 def test_a_switch_whose_database_restarts_under_it_does_not_move_the_pointer() -> None:
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="catalog-stream-pg-")), free_port())
-    server.start()  # a server of its own: this test restarts it
-    url = server.create_database("switch_restart")
-    generations = PostgresGenerations(url)
-    active, fresh = generations.open_active(), generations.open_new()
-    try:
-        active.create()
-        fresh.create()
-        with generations.holding_pointer() as held:
-            assert held == active.name
-            _restart(server)
-            with pytest.raises(StoreUnavailable):
+    with own_postgres() as server:  # a server of its own: this test restarts it
+        url = server.create_database("switch_restart")
+        generations = PostgresGenerations(url)
+        active, fresh = generations.open_active(), generations.open_new()
+        try:
+            active.create()
+            fresh.create()
+            with generations.holding_pointer() as held:
+                assert held == active.name
+                _restart(server)
+                with pytest.raises(StoreUnavailable):
+                    generations.activate(fresh)
+            assert active_generation(url) == active.name
+            with generations.holding_pointer() as held:  # nothing is left holding it
+                assert held == active.name
                 generations.activate(fresh)
-        assert active_generation(url) == active.name
-        with generations.holding_pointer() as held:  # nothing is left holding it
-            assert held == active.name
-            generations.activate(fresh)
-        assert active_generation(url) == fresh.name
-    finally:
-        active.close()
-        fresh.close()
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)
+            assert active_generation(url) == fresh.name
+        finally:
+            active.close()
+            fresh.close()
