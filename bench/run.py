@@ -212,7 +212,9 @@ METHOD = [
     "acks=all before its batch and consumed again; a partial postback of a known item still is. "
     "The offsets mirror to Kafka no longer waits in a batch's path. The readers a batch wakes "
     "share one worker-thread hop to the store (round seven; each made its own, each queued for "
-    "the GIL against the consumer's thread). What remains at 1,000/s is the "
+    "the GIL against the consumer's thread). A batch's readers are answered as soon as it "
+    "commits (round eight; they waited for the next batch's fetch and plan). What remains at "
+    "1,000/s is the "
     "chain of serial steps per batch (the record's age when fetched, the previous batch's write, "
     "the SQLite write) on 2 cores shared by the receiver, the projector, the broker and the load "
     "generator.",
