@@ -220,6 +220,22 @@ async def serving_projector(
         await task
 
 
+async def read_stream_ids(base: str, ids: list[int], ended: asyncio.Event) -> None:
+    """Read the change stream (SSE) at `base`, appending each event's id to `ids`; `ended` is
+    set once it is cut or ended."""
+    try:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(5, read=60)) as client,
+            client.stream("GET", "/v1/changes/stream") as answer,
+        ):
+            assert answer.status_code == 200
+            async for line in answer.aiter_lines():
+                if line.startswith("id: "):
+                    ids.append(int(line[4:]))
+    finally:
+        ended.set()  # cut, or ended by the server: no more changes come on it
+
+
 class Only(Generations):
     """One given store as the only generation (tests that look at that store directly)."""
 

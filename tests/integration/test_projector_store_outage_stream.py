@@ -12,8 +12,6 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
 from projector.generations_postgres import PostgresGenerations
 from tests.postgres import own_postgres
 from tests.support import (
@@ -22,24 +20,11 @@ from tests.support import (
     price_wave,
     produce_events,
     projector_settings,
+    read_stream_ids,
     serving_projector,
 )
 
 ITEMS = 5
-
-
-async def _read_ids(base: str, ids: list[int], ended: asyncio.Event) -> None:
-    try:
-        async with (
-            httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(5, read=60)) as client,
-            client.stream("GET", "/v1/changes/stream") as answer,
-        ):
-            assert answer.status_code == 200
-            async for line in answer.aiter_lines():
-                if line.startswith("id: "):
-                    ids.append(int(line[4:]))
-    finally:
-        ended.set()  # cut, or ended by the server: no more changes come on it
 
 
 async def test_an_open_stream_goes_on_across_a_database_restart(kafka_bootstrap: str) -> None:
@@ -50,7 +35,7 @@ async def test_an_open_stream_goes_on_across_a_database_restart(kafka_bootstrap:
         async with serving_projector(settings, PostgresGenerations(url)) as base:
             ids: list[int] = []
             ended = asyncio.Event()
-            reader = asyncio.create_task(_read_ids(base, ids, ended))
+            reader = asyncio.create_task(read_stream_ids(base, ids, ended))
             await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
             await eventually(lambda: len(ids) == ITEMS, timeout_s=60)
             server.stop()

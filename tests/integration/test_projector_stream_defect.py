@@ -10,28 +10,20 @@ import logging
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
 
 from projector.generations import SqliteGenerations
 from tests.factories import change
-from tests.support import Topics, eventually, produce_events, projector_settings, serving_projector
+from tests.support import (
+    Topics,
+    eventually,
+    produce_events,
+    projector_settings,
+    read_stream_ids,
+    serving_projector,
+)
 
 pytestmark = pytest.mark.broker
-
-
-async def _read_ids(base: str, ids: list[int], ended: asyncio.Event) -> None:
-    try:
-        async with (
-            httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(5, read=60)) as client,
-            client.stream("GET", "/v1/changes/stream") as answer,
-        ):
-            assert answer.status_code == 200
-            async for line in answer.aiter_lines():
-                if line.startswith("id: "):
-                    ids.append(int(line[4:]))
-    finally:
-        ended.set()
 
 
 def _said(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -52,7 +44,7 @@ async def test_a_stream_whose_read_is_a_defect_says_so_once_and_goes_on_when_men
     async with serving_projector(settings, SqliteGenerations(db)) as base:
         ids: list[int] = []
         ended = asyncio.Event()
-        reader = asyncio.create_task(_read_ids(base, ids, ended))
+        reader = asyncio.create_task(read_stream_ids(base, ids, ended))
         try:
             await produce_events(kafka_bootstrap, topics.product, [change("a", "c", price="1.00")])
             await eventually(lambda: len(ids) == 1, timeout_s=60)
