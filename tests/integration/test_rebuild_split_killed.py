@@ -27,6 +27,10 @@ from tests.support import (
 
 WORKER = "projector.rebuild_split_worker"
 
+# Three times the one-process test's topic: the load then lasts long enough to be caught
+# half-way on a fast machine (with EVENTS, CI of c109fe9 and d96aa73 found the rebuild done).
+SPLIT_EVENTS = 3 * EVENTS
+
 
 def _workers(parent: int) -> list[int]:
     """The split rebuild's worker processes `parent` started, alive."""
@@ -102,7 +106,7 @@ async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
     db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
-    written = await produce_events(kafka_bootstrap, topics.product, _events(0, EVENTS))
+    written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             before, active, workers = await _rebuilding_in_parts(
@@ -123,7 +127,9 @@ async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
             assert SqliteGenerations(db).open_active().path.name == active
             assert _views(db) == before
             # The active generation still follows the topic.
-            written += await produce_events(kafka_bootstrap, topics.product, _events(EVENTS, 50))
+            written += await produce_events(
+                kafka_bootstrap, topics.product, _events(SPLIT_EVENTS, 50)
+            )
             await eventually(lambda: _is(client, written), timeout_s=120, every_s=0.2)
 
 
@@ -131,7 +137,7 @@ async def test_the_projector_killed_half_way_leaves_no_worker_and_no_part(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
     db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
-    written = await produce_events(kafka_bootstrap, topics.product, _events(0, EVENTS))
+    written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
     url = f"http://127.0.0.1:{port}"
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -150,5 +156,7 @@ async def test_the_projector_killed_half_way_leaves_no_worker_and_no_part(
             assert _generation_files(tmp_path) == []
             assert SqliteGenerations(db).open_active().path.name == active
             assert _views(db) == before
-            written += await produce_events(kafka_bootstrap, topics.product, _events(EVENTS, 50))
+            written += await produce_events(
+                kafka_bootstrap, topics.product, _events(SPLIT_EVENTS, 50)
+            )
             await eventually(lambda: _is(client, written), timeout_s=120, every_s=0.2)
