@@ -5,8 +5,11 @@ following the topic."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +30,8 @@ from tests.support import (
 
 WORKER = "projector.rebuild_split_worker"
 
-# Three times the one-process test's topic: the load then lasts long enough to be caught
-# half-way on a fast machine (with EVENTS, CI of c109fe9 and d96aa73 found the rebuild done).
+# Three times the one-process test's topic: the load is paused as soon as both workers run, and
+# then goes on in steps, so some records are in and fewer than half in the first few steps.
 SPLIT_EVENTS = 3 * EVENTS
 
 
@@ -62,18 +65,39 @@ def _generation_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("views.*.db*"))
 
 
-async def _half_way(client: httpx.AsyncClient, of: int, parent: int, some_in: bool) -> bool:
-    """The parts are loading: both workers run, and not every record is in; `some_in`: some
-    records are in, fewer than half (a worker killed then surely had more to load). The test
-    killing the projector asks no more than both workers running: on a fast machine the whole
-    load fell between two looks, each an HTTP round trip and a walk of /proc, and the rebuild
-    was done (CI of c109fe9); killed as soon as both workers run, it proves the same: no worker
-    and no part outlive the projector."""
-    status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
-    assert status["state"] == "running", status  # else this test caught nothing
-    if some_in:
-        return len(_workers(parent)) == 2 and 0 < status["applied"] < of // 2
-    return len(_workers(parent)) == 2 and status["applied"] < of
+def _signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+async def _both_paused(parent: int) -> list[int]:
+    """The two workers, SIGSTOPped as soon as both run: the load is then caught half-way on any
+    machine (looking for a moment between two polls failed on fast ones: CI of c109fe9 and
+    d96aa73 found the rebuild done)."""
+    deadline = time.monotonic() + 120
+    while len(workers := _workers(parent)) < 2:
+        assert time.monotonic() < deadline, "the rebuild's workers never started"
+        await asyncio.sleep(0.005)
+    _signal(workers, signal.SIGSTOP)
+    return workers
+
+
+async def _some_in(client: httpx.AsyncClient, workers: list[int], of: int) -> None:
+    """Let the paused workers load in short steps until some records are in, fewer than half
+    (a worker killed then surely had more to load)."""
+    deadline = time.monotonic() + 60
+    while True:
+        _signal(workers, signal.SIGCONT)
+        await asyncio.sleep(0.02)
+        _signal(workers, signal.SIGSTOP)
+        await asyncio.sleep(0.3)  # the projector reads the parts' progress every 0.2 s
+        status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
+        assert status["state"] == "running", status
+        if status["applied"] > 0:
+            assert status["applied"] < of // 2, status
+            return
+        assert time.monotonic() < deadline, status
 
 
 @contextmanager
@@ -88,18 +112,21 @@ def projector(bootstrap: str, topics: Topics, db: Path, port: int, log: Path) ->
 
 
 async def _rebuilding_in_parts(
-    client: httpx.AsyncClient, db: Path, written: int, parent: int, some_in: bool
+    client: httpx.AsyncClient, db: Path, written: int, parent: int
 ) -> tuple[dict[str, Any], str, list[int]]:
     """Once the projector's views hold `written` records, start a rebuild and wait until its
-    parts are loading: the views then, the active generation's name, the workers."""
+    parts are loading: the views then, the active generation's name, the workers (paused:
+    the caller continues them)."""
     await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
     before = _views(db)
     active = SqliteGenerations(db).open_active().path.name
     assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-    await eventually(
-        lambda: _half_way(client, written, parent, some_in), timeout_s=120, every_s=0.05
-    )
-    return before, active, _workers(parent)
+    workers = await _both_paused(parent)
+    status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
+    assert status["state"] == "running", status
+    assert status["applied"] < written, status
+    await _some_in(client, workers, written)
+    return before, active, workers
 
 
 async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
@@ -109,11 +136,10 @@ async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
     written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            before, active, workers = await _rebuilding_in_parts(
-                client, db, written, process.pid, True
-            )
+            before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
             assert _generation_files(tmp_path)  # the new generation and its parts
             os.kill(workers[0], signal.SIGKILL)
+            _signal(workers[1:], signal.SIGCONT)
 
             async def failed() -> bool:
                 status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
@@ -141,12 +167,13 @@ async def test_the_projector_killed_half_way_leaves_no_worker_and_no_part(
     url = f"http://127.0.0.1:{port}"
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            before, active, workers = await _rebuilding_in_parts(
-                client, db, written, process.pid, False
-            )
+            before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
             process.send_signal(signal.SIGKILL)
             process.wait()
-    await eventually(lambda: not any(map(_alive, workers)), timeout_s=1)  # died with it
+            _signal(workers, signal.SIGCONT)
+    # They die with it: at once by the parent-death signal, or, paused before they asked for it,
+    # at their own check of the parent once continued (rebuild_split_worker.die_with).
+    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
     left = _generation_files(tmp_path)
     assert len([n for n in left if n.endswith(".db")]) == 3  # the new generation, two parts
 
