@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 import pytest
 
 from projector import rebuilding
 from projector.consumer import ConsumerLoop
+from tests.stalled_builder import mend, stall_the_first_builder
 from tests.support import ADMIN, SharePostgres, active_generation, eventually, shows_wave
 
 pytestmark = pytest.mark.broker
 ITEMS = 10
-STALL = (
-    "CREATE FUNCTION public.builder_stalls() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION 'the new generation takes no batch (test)'; END $$"
-)
 
 
 async def test_a_failed_switch_stops_its_builder_before_the_live_consumer_restarts(
@@ -41,27 +37,16 @@ async def test_a_failed_switch_stops_its_builder_before_the_live_consumer_restar
         finally:
             events.append(("end", building))
 
-    def stalled_at_once(builder: ConsumerLoop) -> bool:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(STALL)
-            connection.execute(
-                f'CREATE TRIGGER stalls BEFORE INSERT OR UPDATE ON "{builder.store.name}".offsets '
-                "FOR EACH STATEMENT EXECUTE FUNCTION public.builder_stalls()"
-            )
-        monkeypatch.setattr(ConsumerLoop, "caught_up", lambda self: True)
-        return True
-
     monkeypatch.setattr(ConsumerLoop, "run", recorded)
     async with shared.instances() as [(runtime, client)]:
         old = runtime.store.name
-        monkeypatch.setattr(ConsumerLoop, "caught_up", stalled_at_once)  # (the builder's, first)
+        stall_the_first_builder(url, monkeypatch)
         assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
         await eventually(lambda: runtime.rebuild_status.state != "running", timeout_s=120)
         assert runtime.rebuild_status.state == "failed", runtime.rebuild_status
         assert "reach" in (runtime.rebuild_status.error or ""), runtime.rebuild_status
         await eventually(lambda: ("end", True) in events, timeout_s=30)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("DROP FUNCTION public.builder_stalls() CASCADE")
+        mend(url)
         builder_ended = events.index(("end", True))
         live_restarted = max(i for i, e in enumerate(events) if e == ("start", False))
         assert builder_ended < live_restarted, events

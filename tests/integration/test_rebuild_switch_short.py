@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from projector import rebuilding
-from projector.consumer import ConsumerLoop
 from projector.generations_postgres import PostgresGenerations
+from tests.stalled_builder import mend, stall, stall_the_first_builder
 from tests.support import (
     ADMIN,
     SharePostgres,
@@ -34,10 +34,6 @@ from tests.support import (
 pytestmark = pytest.mark.broker
 ITEMS = 20
 REACH_S = 5.0  # how long the switch waits for the builder (60 s by default)
-STALL = (
-    "CREATE FUNCTION public.builder_stalls() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION 'the new generation takes no batch (test)'; END $$"
-)
 
 
 def _applied(url: str, schema: str) -> int:
@@ -79,12 +75,7 @@ async def test_a_switch_whose_builder_cannot_reach_the_live_positions_under_the_
         assert building is not None
         assert not stalled  # once
         stalled.append(building.name)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(STALL)
-            connection.execute(
-                f'CREATE TRIGGER stalls BEFORE INSERT OR UPDATE ON "{building.name}".offsets '
-                "FOR EACH STATEMENT EXECUTE FUNCTION public.builder_stalls()"
-            )
+        stall(url, building.name)
         asyncio.run_coroutine_threadsafe(shared.wave(2, ITEMS), loop).result(30)
         deadline = loop.time() + 60
         while _applied(url, old) < 2 * ITEMS:  # (its live consumer stopped: the other one's)
@@ -102,8 +93,7 @@ async def test_a_switch_whose_builder_cannot_reach_the_live_positions_under_the_
         assert len(before) == ITEMS
         assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
         await eventually(lambda: switching.rebuild_status.state != "running", timeout_s=180)
-        with psycopg.connect(url, autocommit=True) as connection:  # the builder's store works
-            connection.execute("DROP FUNCTION public.builder_stalls() CASCADE")
+        mend(url)  # the builder's store works again
         assert stalled, "the switch never took the pointer"
         # Both instances go on: a third wave is served, and the feed announces each record's
         # change once (before: the second wave's changes twice, under the new generation).
@@ -139,24 +129,13 @@ async def test_a_builder_that_cannot_reach_the_live_positions_fails_before_the_r
             held.append(active)
             yield active
 
-    def stalled_at_once(builder: ConsumerLoop) -> bool:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(STALL)
-            connection.execute(
-                f'CREATE TRIGGER stalls BEFORE INSERT OR UPDATE ON "{builder.store.name}".offsets '
-                "FOR EACH STATEMENT EXECUTE FUNCTION public.builder_stalls()"
-            )
-        monkeypatch.setattr(ConsumerLoop, "caught_up", lambda self: True)
-        return True
-
     monkeypatch.setattr(PostgresGenerations, "holding_pointer", watched)
     async with shared.instances() as [(runtime, client)]:
         old = runtime.store.name
-        monkeypatch.setattr(ConsumerLoop, "caught_up", stalled_at_once)  # (the builder's, first)
+        stall_the_first_builder(url, monkeypatch)
         assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
         await eventually(lambda: runtime.rebuild_status.state != "running", timeout_s=180)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("DROP FUNCTION public.builder_stalls() CASCADE")
+        mend(url)
         assert runtime.rebuild_status.state == "failed", runtime.rebuild_status
         assert "reach" in (runtime.rebuild_status.error or ""), runtime.rebuild_status
         assert held == []  # no instance's batches waited for this switch
