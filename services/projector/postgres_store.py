@@ -150,6 +150,19 @@ class PostgresStore(ViewStore):
     def _connect(self) -> Any:
         return connect(self.url, options=f"-c search_path={self.schema}")
 
+    def _replaced(self, connection: Any) -> bool:
+        """The pointer, read on this reader's connection (a plain read: no switch waits for it).
+        Unreadable, it cannot tell: the read is taken as one to ask again (503), not a defect."""
+        if not self.follows_pointer:
+            return False  # (a generation being built: no pointer names it yet)
+        try:
+            row = connection.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1").fetchone()
+            connection.commit()
+        except psycopg.Error:
+            self._roll_back(connection)
+            return True
+        return row is not None and str(row[0]) != self.schema
+
     def _schema_statements(self) -> list[str]:
         return [
             DDL_LOCK,

@@ -25,7 +25,7 @@ from projector.errors import (
 )
 from projector.item_state import ItemState, Position, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
-from projector.store_faults import transient
+from projector.store_faults import missing_relation, transient
 from projector.store_handover import GenerationHandover
 from projector.store_reads import StoreReads
 from projector.store_schema import INDEX_STATEMENTS, item_column_type
@@ -89,10 +89,21 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
                 self._opened.append(connection)
         return connection
 
-    def _read_failure(self, exc: Exception) -> StoreUnavailable:
-        """The store's error for a failed read: StoreFailed if asking again never helps."""
-        kind = StoreUnavailable if self.retired or transient(exc) else StoreFailed
-        return kind(f"view store query failed: {exc}")
+    def _read_failure(self, exc: Exception, connection: Any) -> StoreUnavailable:
+        """The store's error for a failed read (on `connection`, rolled back): StoreFailed if
+        asking again never helps. A table missing is such a defect, unless another instance's
+        switch dropped this generation under its readers (it took this instance as gone: its
+        heartbeats had not reached the database for the registry's expiry): asked again, once
+        this instance follows the pointer, the read answers, as after a switch of its own."""
+        again = self.retired or transient(exc)
+        if not again and missing_relation(exc):
+            again = self._replaced(connection)
+        return (StoreUnavailable if again else StoreFailed)(f"view store query failed: {exc}")
+
+    def _replaced(self, connection: Any) -> bool:
+        """Whether the pointer names another generation than this one, read on `connection`
+        (PostgresStore); one process per SQLite store drops nothing under its own readers."""
+        return False
 
     def _roll_back(self, connection: Any) -> bool:
         """Undo what failed; False if the connection was dropped. A rollback that fails itself
@@ -141,7 +152,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
                     continue
                 if refuses_data(exc):  # a value asked for (a NUL in an id): not an outage
                     raise StoreRefused(f"view store refused a value: {exc}") from exc
-                raise self._read_failure(exc) from exc
+                raise self._read_failure(exc, connection) from exc
             return rows
         raise AssertionError("unreachable: the second try returns or raises")
 
@@ -196,7 +207,7 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
             connection.commit()  # end the read snapshot
         except Exception as exc:
             self._roll_back(connection)  # else PostgreSQL refuses every later query on it
-            raise self._read_failure(exc) from exc
+            raise self._read_failure(exc, connection) from exc
         found: dict[ItemKey, ItemState | Removed] = {}
         for row in markers:
             marker = removal_from_row(row)

@@ -39,3 +39,13 @@ def transient(exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_TRANSIENT
     return False
+
+
+# A table or schema the statement names does not exist: a defect, unless the generation was
+# dropped under the reader (ViewStore._read_failure asks the pointer).
+_MISSING = ("42P01", "3F000")  # undefined_table, invalid_schema_name
+
+
+def missing_relation(exc: BaseException) -> bool:
+    """Whether a failed read named a table or schema PostgreSQL does not have (any more)."""
+    return isinstance(exc, psycopg.Error) and (exc.sqlstate or "") in _MISSING
