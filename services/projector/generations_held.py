@@ -33,6 +33,29 @@ made (milliseconds); a batch ended this way fails at its next statement or its c
 applied, and is retried from the stored positions, as after any store outage."""
 
 
+HANDOVER_LOCK_WAIT_MS = 10_000
+"""How long a switch's handover (store_handover: the old generation's feed and debts, copied
+under the held pointer row) waits for a lock on either generation's tables. Only another
+session's DDL or maintenance (an ALTER, a VACUUM FULL, a LOCK TABLE) holds one that long, and
+every instance's live batches wait for the row meanwhile: the switch fails instead (the views
+not switched, the rebuild to start again)."""
+DISCARD_LOCK_WAIT_MS = 10_000
+"""How long dropping a generation waits for a lock (its tables, the pointer row, the DDL lock).
+A reader of a retired generation holds its tables for one query; a session that holds them
+longer would hold a failed rebuild's end, or the process's stop, for as long: the drop fails
+instead, and a later sweep drops the generation."""
+
+
+def lock_wait(executor: Any, limit_ms: int) -> None:
+    """In the caller's transaction (SET LOCAL): no lock waited for longer than `limit_ms`, or
+    than the session's own lock_timeout if that is shorter (an operator's stricter setting)."""
+    executor.execute(
+        "SELECT set_config('lock_timeout', %(limit)s, true) FROM pg_settings "
+        "WHERE name = 'lock_timeout' AND (setting::bigint = 0 OR setting::bigint > %(ms)s)",
+        {"limit": f"{limit_ms}ms", "ms": limit_ms},
+    )
+
+
 def hold_limits(connection: psycopg.Connection[Any]) -> None:
     """In the switch's transaction: bounded waits for the row, and no silence held for long."""
     connection.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_WAIT}'")

@@ -25,7 +25,13 @@ import psycopg
 
 from projector.errors import StoreUnavailable
 from projector.generations import Generations
-from projector.generations_held import SWITCH_LOCK_WAIT, hold_limits, said_alive
+from projector.generations_held import (
+    DISCARD_LOCK_WAIT_MS,
+    SWITCH_LOCK_WAIT,
+    hold_limits,
+    lock_wait,
+    said_alive,
+)
 from projector.postgres_store import DDL_LOCK, PostgresStore, connect, pointer_for_share
 from projector.store import ViewStore
 
@@ -216,6 +222,7 @@ class PostgresGenerations(Generations):
         store.close()
         try:
             with self._connect() as connection, connection.transaction():
+                lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (generations_held)
                 self._ensure_tables(connection)
                 # FOR SHARE: no switch moves the pointer to it between this check and the DROP.
                 if pointer_for_share(connection) == store.schema:
@@ -224,6 +231,11 @@ class PostgresGenerations(Generations):
                     )
                     return
                 _drop(connection, store.schema)
+        except psycopg.errors.LockNotAvailable as exc:
+            raise StoreUnavailable(
+                f"cannot drop generation {store.name}: a lock on it stayed held by another"
+                f" session for {DISCARD_LOCK_WAIT_MS / 1000:g} s ({exc})"
+            ) from exc
         except psycopg.Error as exc:  # (a rebuild's failure path calls it, often in an outage)
             raise StoreUnavailable(f"cannot drop generation {store.name}: {exc}") from exc
 

@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
-from projector.generations_held import batch_limits
+from projector.generations_held import HANDOVER_LOCK_WAIT_MS, batch_limits, lock_wait
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from projector.store_schema import schema_statements
@@ -171,6 +171,9 @@ class PostgresStore(ViewStore):
         ]
 
     overriding = " OVERRIDING SYSTEM VALUE"
+
+    def _handover_limits(self, cursor: Any) -> None:
+        lock_wait(cursor, HANDOVER_LOCK_WAIT_MS)
 
     def _feed_sequence_follows(self, cursor: Any) -> None:
         cursor.execute(

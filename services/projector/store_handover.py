@@ -37,13 +37,21 @@ class GenerationHandover(ABC):
         live consumer had not kept, so a write that consumer failed is still owed). One this
         generation owes already stays as it is; one it judged again since is then written once
         more, which its position rule makes harmless."""
-        owed = older._query(
-            'SELECT catalog_id, item_id, "partition", "offset" FROM owed_restatements'
-        )
-        with self._write_lock, self._transaction() as cursor:
+        columns = 'catalog_id, item_id, "partition", "offset"'
+        with self._write_lock, self._reading(older) as source, self._transaction() as cursor:
+            self._handover_limits(cursor)
+            if source is not None:  # read in this transaction: under its lock limits
+                cursor.execute(f"SELECT {columns} FROM {source}.owed_restatements")
+                owed = cursor.fetchall()
+            else:
+                owed = older._query(f"SELECT {columns} FROM owed_restatements")
             cursor.executemany(self._batch_write.owe_unless_owed, owed)
 
     overriding = ""  # what lets an INSERT name an identity column's value, where needed
+
+    def _handover_limits(self, cursor: Any) -> None:  # noqa: B027 (a hook: PostgreSQL only)
+        """Bound the handover's waits for locks: on PostgreSQL it runs under the pointer row
+        every instance's batches wait for (generations_held.HANDOVER_LOCK_WAIT_MS)."""
 
     def _feed_sequence_follows(self, cursor: Any) -> None:  # noqa: B027 (a hook: PostgreSQL only)
         """After explicit sequence numbers were inserted, the next one must come after them
@@ -57,12 +65,17 @@ class GenerationHandover(ABC):
         `older_next`), numbered after them."""
         columns = ", ".join(f'"{c}"' for c in _FEED_COLUMNS[1:])
         with self._write_lock, self._reading(older) as source, self._transaction() as cursor:
+            self._handover_limits(cursor)
             for partition, next_offset in older_next.items():
                 cursor.execute(
                     self._sql('DELETE FROM changes WHERE "partition" = ? AND "offset" < ?'),
                     (partition, next_offset),
                 )
-            older_head = int(older._query("SELECT COALESCE(MAX(seq), 0) FROM changes")[0][0])
+            if source is not None:  # read in this transaction: under its lock limits
+                cursor.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {source}.changes")
+                older_head = int(cursor.fetchone()[0])
+            else:
+                older_head = int(older._query("SELECT COALESCE(MAX(seq), 0) FROM changes")[0][0])
             cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM changes")
             own_head = int(cursor.fetchone()[0])
             # Move this generation's own changes past every number the older feed used (the
