@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from projector.errors import StoreUnavailable
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
 
@@ -100,8 +101,11 @@ class SqliteGenerations(Generations):
         if self.open_active().path.name == store.path.name:
             log.warning("not deleting the active generation", extra={"generation": store.name})
             return
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        except OSError as exc:  # (a rebuild's failure path calls it, often for the same cause)
+            raise StoreUnavailable(f"cannot delete generation {store.name}: {exc}") from exc
 
     def discard_abandoned(self) -> list[str]:
         """One process owns a SQLite store, so a generation file other than the active one is

@@ -103,7 +103,8 @@ class Rebuild:
             status.state, status.error, status.finished_at = "failed", _reason(exc), time.time()
             try:
                 await asyncio.to_thread(runtime.generations.discard, fresh)
-            except ProjectorError:  # (the same outage, often): the failure raised is the rebuild's
+            except Exception:  # (the same outage, often): the failure raised is the rebuild's
+                # own, the one its status reports, whatever this one is; this one is logged
                 log.exception(
                     "the failed rebuild's generation was not dropped; a later start's sweep drops"
                     " it",
