@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
 from projector.generations_held import HANDOVER_LOCK_WAIT_MS, batch_limits, lock_wait
+from projector.postgres_service import service_parameters
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from projector.store_schema import schema_statements
@@ -37,7 +39,8 @@ dropping the replies) held a reader's worker thread, or the consumer, that long 
 # A query on a connection already open had no limit: on a network lost without a reset (a cut
 # cable, a dead host, a firewall dropping the flow) it waited for TCP's own retransmissions to
 # give up, ~15 min. TCP keepalives notice a silent peer in 10 + 3 * 5 s; tcp_user_timeout (ms)
-# ends the connection once data sent is unacknowledged that long. Each unless the URL says.
+# ends the connection once data sent is unacknowledged that long. Each unless the URL, or the
+# libpq service file it names, says (postgres_service).
 LINK_LIMITS: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 10,
@@ -49,10 +52,12 @@ LINK_LIMITS: dict[str, Any] = {
 
 def connect(url: str, **options: Any) -> psycopg.Connection[Any]:
     """A connection to the database at `url`, waiting at most its connect timeout, and its
-    queries no longer than LINK_LIMITS allow a silent network (the URL's own values win)."""
+    queries no longer than LINK_LIMITS allow a silent network (the URL's own values win, and so
+    do those of the libpq service file it names: postgres_service)."""
     given = conninfo_to_dict(url)
+    own = given.keys() | service_parameters({k: str(v) for k, v in given.items()}, os.environ)
     for name, value in {"connect_timeout": CONNECT_TIMEOUT_S, **LINK_LIMITS}.items():
-        if name not in given:
+        if name not in own:
             options.setdefault(name, value)
     return psycopg.connect(url, **options)
 
