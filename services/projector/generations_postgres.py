@@ -265,9 +265,21 @@ class PostgresGenerations(Generations):
                 ).fetchall()
             }
             found = [s for s in schemas if generation.match(s) and s != active and s not in used]
+            dropped = []
             for schema in found:
-                _drop(connection, schema)
-        return found
+                try:
+                    with connection.transaction():
+                        lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (a start waits for it)
+                        _drop(connection, schema)
+                except psycopg.errors.LockNotAvailable:
+                    log.warning(
+                        "an unused generation stays locked by another session; a later sweep"
+                        " deletes it",
+                        extra={"generation": schema},
+                    )
+                    continue
+                dropped.append(schema)
+        return dropped
 
 
 def _drop(connection: psycopg.Connection[Any], schema: str) -> None:
