@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +22,7 @@ from catalog_stream.broker import LocalBroker, free_port
 from receiver.app import create_app
 from receiver.main import server_config
 from tests.conftest import start_local_broker
+from tests.paused_broker import own_broker, pause
 from tests.support import (
     AUTH,
     SECRET,
@@ -42,18 +41,8 @@ NEW = {**OLD, "CurrentPrice": "39.90"}
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    started = start_local_broker(tmp_path_factory.mktemp("kafka-paused"))
-    try:
+    with own_broker(tmp_path_factory.mktemp("kafka-paused")) as started:
         yield started
-    finally:
-        assert started.process is not None
-        os.kill(started.process.pid, signal.SIGCONT)
-        started.stop()
-
-
-def _pause(broker: LocalBroker, stopped: bool) -> None:
-    assert broker.process is not None
-    os.kill(broker.process.pid, signal.SIGSTOP if stopped else signal.SIGCONT)
 
 
 async def _ready(url: str) -> bool:
@@ -76,7 +65,7 @@ async def test_a_repeat_while_the_newer_change_waits_on_a_paused_broker_is_writt
     async with running_receiver(settings) as receiver:
         first = await receiver.post(PATH, json=OLD, headers=AUTH)
         assert first.status_code == 200
-        _pause(broker, True)
+        pause(broker, True)
         try:
             newer = asyncio.create_task(receiver.post(PATH, json=NEW, headers=AUTH))
             await asyncio.sleep(0.5)
@@ -84,7 +73,7 @@ async def test_a_repeat_while_the_newer_change_waits_on_a_paused_broker_is_writt
             await asyncio.sleep(1.0)
             answered_while_stopped = repeat.done()
         finally:
-            _pause(broker, False)
+            pause(broker, False)
         answers = await asyncio.gather(newer, repeat)
     assert [a.status_code for a in answers] == [200, 200]
     # The old code: the repeat answered 200 from the window, broker stopped; the topic ended
@@ -103,7 +92,7 @@ async def test_a_repeat_after_the_newer_change_timed_out_is_written_after_its_la
     async with running_receiver(settings) as receiver:
         first = await receiver.post(PATH, json=OLD, headers=AUTH)
         assert first.status_code == 200
-        _pause(broker, True)
+        pause(broker, True)
         try:
             newer = await receiver.post(PATH, json=NEW, headers=AUTH)
             assert newer.status_code == 503  # not acknowledged within 3 s ...
@@ -111,7 +100,7 @@ async def test_a_repeat_after_the_newer_change_timed_out_is_written_after_its_la
             await asyncio.sleep(0.5)
             answered_while_stopped = repeat.done()
         finally:
-            _pause(broker, False)
+            pause(broker, False)
         answer = await repeat
     assert answer.status_code == 200
     # ... yet its record landed once the broker was back; the repeat is after it. The old code
@@ -140,7 +129,7 @@ async def test_the_first_postback_whose_client_left_mid_write_still_answers_thos
     clients = [httpx.AsyncClient(base_url=url, timeout=30) for _ in range(5)]
     try:
         await eventually(lambda: _ready(url), timeout_s=30)
-        _pause(broker, True)
+        pause(broker, True)
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(
@@ -157,7 +146,7 @@ async def test_the_first_postback_whose_client_left_mid_write_still_answers_thos
             writer.close()  # the first one's client leaves mid-write
             await asyncio.sleep(0.5)
         finally:
-            _pause(broker, False)
+            pause(broker, False)
         answers = await asyncio.gather(*joined)
         metrics = (await clients[0].get("/metrics")).text
     finally:
@@ -183,7 +172,7 @@ async def test_postbacks_waiting_on_a_write_when_the_broker_is_killed_get_503_th
         topics = await make_topics(killed.bootstrap_servers)
         settings = receiver_settings(killed.bootstrap_servers, topics, produce_timeout_s=4.0)
         async with running_receiver(settings) as receiver:
-            _pause(killed, True)
+            pause(killed, True)
             posts = [
                 asyncio.create_task(receiver.post(PATH, json=OLD, headers=AUTH)) for _ in range(20)
             ]

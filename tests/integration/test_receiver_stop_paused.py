@@ -6,8 +6,6 @@ idempotent producer never ends while the broker does not answer (still stopping 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections.abc import Iterator
 
@@ -17,7 +15,7 @@ from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker
 from receiver.errors import PublishFailed
 from receiver.publisher import Publisher
-from tests.conftest import start_local_broker
+from tests.paused_broker import own_broker, paused
 from tests.support import eventually, make_topics, read_topic, receiver_settings
 
 pytestmark = pytest.mark.broker
@@ -25,18 +23,8 @@ pytestmark = pytest.mark.broker
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    started = start_local_broker(tmp_path_factory.mktemp("kafka-stop-paused"))
-    try:
+    with own_broker(tmp_path_factory.mktemp("kafka-stop-paused")) as started:
         yield started
-    finally:
-        assert started.process is not None
-        os.kill(started.process.pid, signal.SIGCONT)
-        started.stop()
-
-
-def _pause(broker: LocalBroker, stopped: bool) -> None:
-    assert broker.process is not None
-    os.kill(broker.process.pid, signal.SIGSTOP if stopped else signal.SIGCONT)
 
 
 async def test_stopping_with_the_broker_stopped_fails_the_writes_and_returns(
@@ -47,8 +35,7 @@ async def test_stopping_with_the_broker_stopped_fails_the_writes_and_returns(
     publisher = Publisher(receiver_settings(bootstrap, topics, produce_timeout_s=2.0))
     await publisher.start()
     await eventually(lambda: publisher.connected)
-    _pause(broker, True)
-    try:
+    with paused(broker):
         writes = [
             asyncio.create_task(
                 publisher.publish(topics.product, product_key("5", f"s{n}"), b"%d" % n)
@@ -59,8 +46,6 @@ async def test_stopping_with_the_broker_stopped_fails_the_writes_and_returns(
         started = time.monotonic()
         await asyncio.wait_for(publisher.stop(), 30)
         stopping_s = time.monotonic() - started
-    finally:
-        _pause(broker, False)
     await asyncio.wait(writes, timeout=5)  # (answered by the stop; each task's turn to end)
     assert all(write.done() for write in writes)
     assert all(isinstance(write.exception(), PublishFailed) for write in writes)
