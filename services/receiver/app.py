@@ -38,6 +38,9 @@ class ReceiverApp(FastAPI):
     a root_path is left to FastAPI too."""
 
     postbacks: ASGIApp | None = None
+    # Called by the server (receiver.main) when its shutdown begins: the shutdown budget counts
+    # from there, for the postbacks in flight and the producer's flush alike.
+    shutdown_begins: Callable[[], None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -109,6 +112,8 @@ def create_app(settings: ReceiverSettings, publisher: Publishes | None = None) -
     internal_error = metrics.requests.labels("internal-error").inc
     app.add_middleware(LastResort, on_error=internal_error)
     app.postbacks = _endpoint(intake, internal_error)
+    if isinstance(kafka, Publisher):  # (a stand-in in tests and benchmarks: nothing to stop)
+        app.shutdown_begins = kafka.stopping
 
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, exc: HTTPException) -> Response:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import socket
 
 import uvicorn
 from fastapi import FastAPI
@@ -10,6 +12,7 @@ from pydantic import ValidationError
 
 from receiver.app import create_app
 from receiver.listening import shared_port_socket
+from receiver.publisher import stop_reserve_s
 from receiver.settings import ReceiverSettings
 from runtime_support.header_deadline import header_deadline
 from runtime_support.logs import configure_logging
@@ -38,6 +41,19 @@ def settings_from_env() -> ReceiverSettings:
         raise SystemExit("receiver settings are not valid:\n" + "\n".join(lines)) from None
 
 
+class ReceiverServer(uvicorn.Server):
+    """uvicorn's server, telling the app when its shutdown begins: the shutdown budget
+    (CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S) counts from the signal, for the postbacks in flight
+    and the producer's flush together. (uvicorn waits for the one, then the lifespan does the
+    other, each up to a produce timeout: a minute in all, past Kubernetes' 30 s grace.)"""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        begins = getattr(self.config.app, "shutdown_begins", None)
+        if begins is not None:
+            begins()
+        await super().shutdown(sockets)
+
+
 def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
     """uvicorn's settings. It rewrites the client address from X-Forwarded-For only for our
     trusted proxies: its default trusts 127.0.0.1, which would let anything on the host claim
@@ -49,7 +65,11 @@ def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
         port=settings.port,
         log_config=None,
         access_log=False,  # a line per request costs more than the request; /metrics counts them
-        timeout_graceful_shutdown=30,
+        # The backstop: the publisher answers every postback in flight by the budget less its
+        # reserve (receiver.publisher.stopping); half that reserve is left for the rest.
+        timeout_graceful_shutdown=math.ceil(
+            settings.shutdown_timeout_s - stop_reserve_s(settings.shutdown_timeout_s) / 2
+        ),
         http=header_deadline(settings.request_timeout_s),  # a request head's time limit too
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
@@ -79,4 +99,4 @@ def run(settings: ReceiverSettings | None = None, shared_port: bool = False) -> 
     tune_garbage_collector()
     sockets = [shared_port_socket(settings.host, settings.port)] if shared_port else None
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C is a normal stop
-        uvicorn.Server(server_config(settings, app)).run(sockets=sockets)
+        ReceiverServer(server_config(settings, app)).run(sockets=sockets)

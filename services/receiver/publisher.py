@@ -15,17 +15,20 @@ from collections.abc import Awaitable
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_auth import check_credentials
 from receiver.errors import PublishFailed
 from receiver.key_partitioner import partition_for
 from receiver.produce_pacing import AccumulatorPace
+from receiver.producer_shutdown import abandon
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
 from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
+
+STOP_RESERVE_S = 2.0
 
 
 class Acknowledged(NamedTuple):
@@ -63,6 +66,9 @@ class Publisher:
         self._connector: asyncio.Task[None] | None = None
         self._outage = Outage()  # to log losing and regaining Kafka once each
         self._produce_time = TimeLimit(settings.produce_timeout_s)
+        self._give_up_at: float | None = None  # (loop time) set once the shutdown begins
+        self._give_up_timer: asyncio.Task[None] | None = None
+        self._giving_up: asyncio.Task[None] | None = None
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -182,33 +188,70 @@ class Publisher:
         if self._outage.observe(True, time.monotonic()) is not None:
             log.error("kafka writes failing (answering 503 until they succeed): %s", failure)
 
+    def stopping(self) -> None:
+        """The shutdown began (the server's SIGTERM; else `stop`): from now on, the shutdown
+        budget counts. Writes not acknowledged when it is spent but for its reserve are failed
+        then, so every postback is answered (503) before the server gives up waiting for them."""
+        if self._give_up_at is not None:
+            return
+        loop = asyncio.get_running_loop()
+        budget_s = self._settings.shutdown_timeout_s
+        self._give_up_at = loop.time() + budget_s - stop_reserve_s(budget_s)
+        self._give_up_timer = asyncio.create_task(self._give_up_when_due())
+
+    async def _give_up_when_due(self) -> None:
+        assert self._give_up_at is not None
+        await asyncio.sleep(self._give_up_at - asyncio.get_running_loop().time())
+        await self._give_up()
+
+    async def _give_up(self) -> None:
+        """Fail what the producer holds unacknowledged (once: the timer and `stop` share it)."""
+        if self._giving_up is None:
+            self._giving_up = asyncio.create_task(self._abandon())
+        await asyncio.shield(self._giving_up)
+
+    async def _abandon(self) -> None:
+        if self._producer is None:
+            return
+        left = await abandon(self._producer)
+        if left.records:
+            log.warning(
+                "shutdown: %d records Kafka did not acknowledge were given up; %d postbacks "
+                "still waited for theirs (answered 503), the others had been answered 503 at "
+                "their produce timeout",
+                left.records,
+                left.waiting,
+                extra={"unacknowledged": left.records, "waiting": left.waiting},
+            )
+
     async def stop(self) -> None:
-        """Flush what is in flight, then disconnect (graceful shutdown)."""
+        """Flush what is in flight within the shutdown budget, fail what is left, then
+        disconnect (graceful shutdown)."""
+        self.stopping()
+        assert self._give_up_at is not None
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
         if self._producer is not None:
-            await self._flush_within(self._producer, self._settings.produce_timeout_s)
+            # No record waits longer than the produce timeout for a postback: past it, each
+            # was answered 503 already.
+            left_s = self._give_up_at - asyncio.get_running_loop().time()
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await asyncio.wait_for(
+                    self._producer.flush(), max(0.0, min(self._settings.produce_timeout_s, left_s))
+                )
+            await self._give_up()  # (nothing, when everything was acknowledged)
             await self._producer.stop()
             self._producer = None
+        if self._give_up_timer is not None:
+            self._give_up_timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._give_up_timer
 
-    @staticmethod
-    async def _flush_within(producer: AIOKafkaProducer, timeout_s: float) -> None:
-        """Flush for at most `timeout_s`, then fail what is left: an idempotent producer retries
-        a batch without end while the broker holds the connection open and does not answer (a
-        stopped or hung broker), and aiokafka's own `stop` flushes first, unbounded: shutdown
-        hung, its postbacks unanswered. A failed write is answered 503 (never 200): its record
-        may still land, as with any write that timed out."""
-        try:
-            await asyncio.wait_for(producer.flush(), timeout_s)
-        except KafkaError:
-            pass
-        except TimeoutError:
-            # The sender first (its requests in flight end within request_timeout_ms): failing
-            # a batch it still holds breaks its bookkeeping. (aiokafka is pinned.)
-            inside: Any = producer
-            await inside._sender.close()
-            inside._message_accumulator.fail_all(
-                KafkaTimeoutError("not acknowledged before shutdown")
-            )
+
+def stop_reserve_s(budget_s: float) -> float:
+    """Of the shutdown budget, what is kept for after the writes are given up: answering their
+    postbacks, closing the producer and the server, the process's exit (a fraction when the
+    budget is short)."""
+    return min(STOP_RESERVE_S, budget_s / 4)

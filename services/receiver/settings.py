@@ -71,6 +71,10 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     # so a failover makes slower 200s, not 503s and a second copy from the platform's retry.
     produce_timeout_s: float = Field(default=30.0, gt=0)
     request_timeout_s: float = Field(default=15.0, gt=0)
+    # A stop (SIGTERM) ends within this: postbacks in flight get until 2 s before it (a quarter
+    # of it, if shorter) for Kafka's acknowledgement, then those still waiting are answered 503
+    # and the producer closed. Below Kubernetes' default 30 s grace, with room for the exit.
+    shutdown_timeout_s: float = Field(default=25.0, gt=0)
     retry_after_s: int = Field(default=30, ge=0)
     # An exact repeat within this many seconds is answered from memory, not written again.
     recent_window_s: float = Field(default=300.0, ge=0)
