@@ -104,6 +104,12 @@ class Publisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            except asyncio.CancelledError:
+                # A stop while connecting (a SIGTERM soon after the start): its connection
+                # and tasks go too (left, they were closed only by the garbage collector,
+                # which says "Unclosed AIOKafkaProducer").
+                await producer.stop()
+                raise
             s = self._settings
             self._pace = AccumulatorPace(producer, s.linger_from, s.linger_ms, s.linger_from_wait)
             self._producer = producer
