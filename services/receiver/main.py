@@ -82,7 +82,10 @@ def app_from_env() -> FastAPI:
     uvicorn `--forwarded-allow-ips` the same list as CATALOG_RECEIVER_TRUSTED_PROXIES, or
     `--no-proxy-headers` when it is empty; and `--http
     runtime_support.header_deadline:HeaderDeadlineProtocol`, without which uvicorn's command
-    line has no time limit on a request head: that class closes after 15 s)."""
+    line has no time limit on a request head: that class closes after 15 s). uvicorn's command
+    line does not tell the app when its shutdown begins (ReceiverServer does): the shutdown
+    budget then counts from the lifespan's shutdown, after uvicorn's own wait for the postbacks
+    in flight, which `--timeout-graceful-shutdown` bounds (none by default)."""
     configure_logging()
     app = create_app(settings_from_env())
     tune_garbage_collector()
