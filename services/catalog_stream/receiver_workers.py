@@ -13,7 +13,9 @@ from catalog_stream.lifetime import die_with_parent, interrupt_on_stop_signals, 
 from receiver.listening import shared_port_socket
 from receiver.settings import ReceiverSettings
 
-STOP_GRACE_S = 40  # the workers' own graceful shutdown allows 30 s (receiver.main)
+# Each worker ends within its shutdown budget (CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S, receiver.main);
+# past it and this margin (a worker starting up, a frozen one), it is killed.
+STOP_MARGIN_S = 5.0
 
 
 def run_workers(settings: ReceiverSettings) -> int:
@@ -40,7 +42,7 @@ def run_workers(settings: ReceiverSettings) -> int:
         print(f"receiver: {settings.workers} workers on {where}", flush=True)
 
     def stop() -> None:
-        stop_all(workers, STOP_GRACE_S)
+        stop_all(workers, settings.shutdown_timeout_s + STOP_MARGIN_S)
         holder.close()
 
     return supervise(
