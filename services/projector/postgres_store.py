@@ -55,10 +55,11 @@ def connect(url: str, **options: Any) -> psycopg.Connection[Any]:
     queries no longer than LINK_LIMITS allow a silent network (the URL's own values win, and so
     do those of the libpq service file it names: postgres_service)."""
     given = conninfo_to_dict(url)
-    own = given.keys() | service_parameters({k: str(v) for k, v in given.items()}, os.environ)
+    service = service_parameters({k: str(v) for k, v in given.items()}, os.environ)
     for name, value in {"connect_timeout": CONNECT_TIMEOUT_S, **LINK_LIMITS}.items():
-        if name not in own:
-            options.setdefault(name, value)
+        if name not in given:  # the service file's passed as it is: libpq would use it anyway,
+            # and psycopg times a connect itself, from the explicit connect_timeout only (130 s)
+            options.setdefault(name, service.get(name, value))
     return psycopg.connect(url, **options)
 
 
