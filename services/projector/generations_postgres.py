@@ -270,6 +270,10 @@ class PostgresGenerations(Generations):
                 try:
                     with connection.transaction():
                         lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (a start waits for it)
+                        # The lists are as old as the waits before this one: a switch since
+                        # may have made it active. FOR SHARE, as in `discard`.
+                        if pointer_for_share(connection) == schema:
+                            continue
                         _drop(connection, schema)
                 except psycopg.errors.LockNotAvailable:
                     log.warning(
