@@ -57,6 +57,8 @@ def connect(url: str, **options: Any) -> psycopg.Connection[Any]:
     given = conninfo_to_dict(url)
     service = service_parameters({k: str(v) for k, v in given.items()}, os.environ)
     for name, value in {"connect_timeout": CONNECT_TIMEOUT_S, **LINK_LIMITS}.items():
+        if name == "connect_timeout" and name not in service and "PGCONNECT_TIMEOUT" in os.environ:
+            continue  # (libpq's next source, after the URL and the service file; psycopg's too)
         if name not in given:  # the service file's passed as it is: libpq would use it anyway,
             # and psycopg times a connect itself, from the explicit connect_timeout only (130 s)
             options.setdefault(name, service.get(name, value))

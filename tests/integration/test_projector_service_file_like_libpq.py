@@ -21,16 +21,22 @@ from projector.postgres_service import service_parameters
 from projector.postgres_store import LINK_LIMITS, connect
 
 
-def test_the_service_file_s_connect_timeout_bounds_a_connect(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("given_by", ["service-file", "PGCONNECT_TIMEOUT"])
+def test_the_operator_s_connect_timeout_bounds_a_connect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given_by: str
 ) -> None:
+    """libpq's order: the URL, the service file, then PGCONNECT_TIMEOUT; the store's 5 s last.
+    Before, PGCONNECT_TIMEOUT was overridden by the store's 5 s."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # (the kernel accepts; nothing ever answers libpq's startup)
         port = silent.getsockname()[1]
         services = tmp_path / "services.conf"
-        services.write_text(f"[silent]\nhost=127.0.0.1\nport={port}\ndbname=x\nconnect_timeout=2\n")
+        limit = "connect_timeout=2\n" if given_by == "service-file" else ""
+        services.write_text(f"[silent]\nhost=127.0.0.1\nport={port}\ndbname=x\n{limit}")
         monkeypatch.setenv("PGSERVICEFILE", str(services))
+        if given_by == "PGCONNECT_TIMEOUT":
+            monkeypatch.setenv("PGCONNECT_TIMEOUT", "2")
         pool = ThreadPoolExecutor(1)
         started = time.monotonic()
         future = pool.submit(connect, "service=silent")
