@@ -4,7 +4,8 @@ A batch is written in one transaction together with the offsets it reached, so a
 the views and the offsets agree and the projector resumes exactly where the views stop.
 The SQL is written once; `SqliteStore` (sqlite_store.py) and `PostgresStore` (postgres_store.py)
 differ only in types and driver. The tables are in store_schema.py, the write transaction in
-store_write.py, the reads in store_reads.py, a new generation's takeover in store_handover.py.
+store_write.py, the reads in store_reads.py, a new generation's takeover in store_handover.py,
+the owed restatements' reads and settlement in store_owed.py.
 """
 
 from __future__ import annotations
@@ -23,17 +24,17 @@ from projector.errors import (
     StoreRefused,
     StoreUnavailable,
 )
-from projector.item_state import ItemState, Position, Removed
+from projector.item_state import ItemState, Removed
 from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
 from projector.store_faults import missing_relation, transient
 from projector.store_handover import GenerationHandover
+from projector.store_owed import OwedRestatements
 from projector.store_reads import StoreReads
 from projector.store_schema import INDEX_STATEMENTS, item_column_type
 from projector.store_write import BatchWrite
 
 _Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
 _REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
-_OWED_Q = 'catalog_id, item_id, "partition", "offset"'
 
 
 def refuses_data(exc: BaseException) -> bool:
@@ -45,7 +46,7 @@ def refuses_data(exc: BaseException) -> bool:
     return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
 
 
-class ViewStore(StoreReads, GenerationHandover, ABC):
+class ViewStore(StoreReads, GenerationHandover, OwedRestatements, ABC):
     """Writes come from one consumer task; reads from any thread (each has its connection)."""
 
     placeholder = "?"
@@ -226,31 +227,6 @@ class ViewStore(StoreReads, GenerationHandover, ABC):
         """Everything a batch changed, and the offsets it reached, in one transaction."""
         with self._write_lock, self._transaction() as cursor:
             self._batch_write.execute(cursor, topic, plan)
-
-    def owed_restatements(
-        self, limit: int, after: ItemKey | None = None
-    ) -> list[tuple[ItemKey, Position]]:
-        """Up to `limit` owed restatements (restatements_owed.py) in key order, after `after`."""
-        where, params = (
-            ("", []) if after is None else ("WHERE (catalog_id, item_id) > (?, ?) ", [*after])
-        )
-        rows = self._query(
-            f"SELECT {_OWED_Q} FROM owed_restatements {where}ORDER BY catalog_id, item_id LIMIT ?",
-            [*params, limit],
-        )
-        return [((str(c), str(i)), Position(int(p), int(o))) for c, i, p, o in rows]
-
-    def owed_keys(self) -> set[ItemKey]:
-        return {(str(c), str(i)) for c, i in self._query(
-            "SELECT catalog_id, item_id FROM owed_restatements")}  # fmt: skip
-
-    def settle_owed(self, paid: list[tuple[ItemKey, Position]]) -> None:
-        """These debts are paid: delete each unless it was owed again at another position."""
-        with self._write_lock, self._transaction() as cursor:
-            cursor.executemany(
-                self._batch_write.settle_paid,
-                [(*key, at.partition, at.offset) for key, at in paid],
-            )
 
     def prune_changes(self, keep: int) -> int:
         """Delete all but the newest `keep` changes of the feed; returns how many went."""
