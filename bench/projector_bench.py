@@ -160,18 +160,23 @@ def catch_up(
     logs: Path,
     name: str,
     after: Callable[[Server], dict[str, float]] | None = None,
+    env: dict[str, str] | None = None,
+    started_hook: Callable[[Server], object] | None = None,
 ) -> dict[str, float]:
-    """Start a projector on an empty store; time until it has applied every record."""
+    """Start a projector on an empty store; time until it has applied every record. `env` is
+    added to its environment (an A/B's PYTHONPATH); `started_hook` runs once it answers."""
     port = free_port()
     command = [sys.executable, "-m", "catalog_stream.cli", "projector"]
     started = time.perf_counter()
     with serve(
         command,
         port,
-        projector_env(bootstrap, topic, store_url, port),
+        {**projector_env(bootstrap, topic, store_url, port), **(env or {})},
         "/healthz",
         logs / f"projector-{name}.log",
     ) as server:
+        if started_hook is not None:
+            started_hook(server)
         wait_until(lambda: _applied(server.url) >= total, timeout_s=7200, every_s=0.5)
         seconds = time.perf_counter() - started
         figures = {
