@@ -26,6 +26,8 @@ from decimal import (
 )
 from typing import Any
 
+from catalog_contract.text_forms import uuid_text
+
 Write = Callable[[Any, bytearray], None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,7 +70,7 @@ def write_string(value: Any, out: bytearray) -> None:
 
 
 def _uuid(value: Any, out: bytearray) -> None:
-    write_string(str(value) if type(value) is uuid.UUID else value, out)
+    write_string(uuid_text(value) if type(value) is uuid.UUID else value, out)
 
 
 def _timestamp_micros(value: Any, out: bytearray) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from catalog_contract.errors import DecodeError
 from catalog_contract.events import ProductChange
 from catalog_contract.positions import parse_position, position_text
+from catalog_contract.text_forms import uuid_text
 from catalog_contract.types import Header, Position
 from catalog_contract.types import Headers as Headers  # the projector says headers.Headers
 
@@ -28,7 +29,7 @@ REASON = "dead-letter-reason"
 
 
 def for_change(change: ProductChange) -> list[Header]:
-    return [(EVENT_ID, str(change.event_id).encode()), *for_removal(change.source_updated_at)]
+    return [(EVENT_ID, uuid_text(change.event_id).encode()), *for_removal(change.source_updated_at)]
 
 
 def for_removal(source_updated_at: datetime | None) -> list[Header]:

@@ -11,6 +11,7 @@ from functools import cache
 from starlette.responses import Response
 
 from catalog_contract.positions import position_text
+from catalog_contract.text_forms import uuid_text
 from receiver.metrics import ReceiverMetrics
 from receiver.publisher import Acknowledged
 from runtime_support.problems import problem
@@ -31,7 +32,7 @@ def accepted_body(event_id: uuid.UUID, acks: list[Acknowledged]) -> bytes:
     """
     first, last = acks[0], acks[-1]
     return b'{"event_id":"%s","topic":%s,"partition":%d,"offset":%d,"position":"%s"}' % (
-        str(event_id).encode(),
+        uuid_text(event_id).encode(),
         _json_string(first.topic),
         first.partition,
         first.offset,

@@ -63,6 +63,15 @@ _BY_LOWER_NAME = {name.lower(): name for name in DATA_POINTS}
 # Keys as the platform spells them resolve without lowering them first (the usual case).
 _BY_NAME = {name: name for name in DATA_POINTS}
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+# What uuid.UUID(bytes=..., version=5) does to the digest's first 16 bytes (RFC 4122 variant,
+# version 5), then sets its two slots, here directly: its __init__'s checks of arguments a
+# digest always passes were most of making the id.
+_VERSION_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_VERSION_SET = (0x8000 << 48) | (5 << 76)
+_new_object = object.__new__
+_set_int = vars(uuid.UUID)["int"].__set__
+_set_is_safe = vars(uuid.UUID)["is_safe"].__set__
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown  # what UUID(bytes=...) says of a made-up id
 # JSON text of one string as json.dumps(..., ensure_ascii=False) writes it (the C function).
 _json_string = json.encoder.encode_basestring
 # ProductChange(**fields) without its frozen __init__ (a third of the cost; every field a
@@ -104,7 +113,10 @@ def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
     )
     name = f"[{canonical}]".encode()  # UUIDv5 is SHA-1 by definition, not a security use
     digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
-    return uuid.UUID(bytes=digest[:16], version=5)
+    event_id = _new_object(uuid.UUID)
+    _set_int(event_id, int.from_bytes(digest[:16]) & _VERSION_CLEAR | _VERSION_SET)
+    _set_is_safe(event_id, _UNKNOWN_SAFETY)
+    return event_id
 
 
 def build_change(
