@@ -34,9 +34,11 @@ class Abandoned:
 
 
 def _batches(accumulator: Any) -> list[Any]:
+    """The batches not yet ended (a batch failed by an earlier give-up stays queued)."""
     queued = [batch for batches in accumulator._batches.values() for batch in batches]
     known = set(queued)
-    return queued + [batch for batch in accumulator._pending_batches if batch not in known]
+    every = queued + [batch for batch in accumulator._pending_batches if batch not in known]
+    return [batch for batch in every if not batch.future.done()]
 
 
 def _produce_requests(sender: Any) -> list[asyncio.Task[Any]]:

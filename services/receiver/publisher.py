@@ -211,8 +211,10 @@ class Publisher:
         await self._give_up()
 
     async def _give_up(self) -> None:
-        """Fail what the producer holds unacknowledged (once: the timer and `stop` share it)."""
-        if self._giving_up is None:
+        """Fail what the producer holds unacknowledged (the timer and `stop` share a give-up in
+        progress; `stop` gives up again on what came after the timer's: a postback whose body
+        arrived late, which aiokafka's `stop` would flush without end)."""
+        if self._giving_up is None or self._giving_up.done():
             self._giving_up = asyncio.create_task(self._abandon())
         await asyncio.shield(self._giving_up)
 

@@ -1,0 +1,89 @@
+"""A postback whose write reaches the producer only after the shutdown gave up (its head came
+before the SIGTERM, its body after the give-up point: a short CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S
+leaves the body its whole request_timeout_s), with the broker stopped (SIGSTOP): the process still
+exits within the shutdown budget, and that postback is never answered 200.
+
+Fails on the code before: the give-up ran once, at its time, found nothing to give up and left
+the sender going; the stop's own give-up reused that finished one, so aiokafka's `stop` flushed
+the late record without end: the process still ran long past its budget."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog_stream.broker import LocalBroker, free_port
+from tests.integration.test_receiver_shutdown_paused import (
+    SLACK_S,
+    _exited,
+    _ready,
+    _start_receiver,
+)
+from tests.paused_broker import own_broker, paused
+from tests.support import SECRET, eventually, make_topics
+
+pytestmark = pytest.mark.broker
+PATH = "/v1/postbacks/product-changes"
+BUDGET_S = 4.0  # the give-up at 3 s, uvicorn's own wait ends at 4 s
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    with own_broker(tmp_path_factory.mktemp("kafka-shutdown-late")) as started:
+        yield started
+
+
+async def test_a_write_after_the_give_up_point_does_not_hang_the_shutdown(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    topics = await make_topics(broker.bootstrap_servers)
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "CATALOG_RECEIVER_TOPIC": topics.product,
+        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": topics.dead_letter,
+        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
+        "CATALOG_RECEIVER_PORT": str(port),
+        "CATALOG_LOG_LEVEL": "INFO",
+        "CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S": str(BUDGET_S),
+    }
+    process = _start_receiver(env, tmp_path / "receiver.log")
+    writer: asyncio.StreamWriter | None = None
+    try:
+        await eventually(lambda: _ready(f"http://127.0.0.1:{port}"), timeout_s=60)
+        body = json.dumps({"CatalogId": "4", "CatalogItemId": "late"}).encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"POST {PATH} HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n"
+            f"X-Postback-Token: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:5]
+        )
+        await writer.drain()
+        await asyncio.sleep(0.5)  # the head is in: the request is in flight
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        await asyncio.sleep(BUDGET_S - 0.5)  # past the give-up point, before uvicorn's wait ends
+        with paused(broker):
+            writer.write(body[5:])
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), BUDGET_S + SLACK_S)
+            exit_s = await _exited(process, BUDGET_S + SLACK_S)
+        assert b" 200 " not in answer.split(b"\r\n")[0]
+        assert exit_s is not None, (
+            f"still running {time.monotonic() - signalled:.1f}s after SIGTERM"
+        )
+        assert time.monotonic() - signalled < BUDGET_S + SLACK_S
+    finally:
+        if writer is not None:
+            writer.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
