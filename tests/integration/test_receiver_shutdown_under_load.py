@@ -71,10 +71,16 @@ async def _client(url: str, number: int, answers: Answers, stop: asyncio.Event) 
 
 
 async def _sigterm_under_load(
-    broker: LocalBroker, log: Path, budget_s: float, workers: int, pause_around_s: float | None
+    broker: LocalBroker,
+    log: Path,
+    budget_s: float,
+    workers: int,
+    pause_around_s: float | None,
+    kill: bool = False,
 ) -> tuple[float | None, Answers, dict[tuple[int, int], str]]:
     """`pause_around_s`: the broker stopped a second before the SIGTERM and let go on this long
-    after it (None: up all along)."""
+    after it (None: up all along); `kill`: the broker killed (SIGKILL) a second before the
+    SIGTERM, started again once the receiver exited."""
     topics = await make_topics(broker.bootstrap_servers)
     port = free_port()
     env = {
@@ -102,17 +108,21 @@ async def _sigterm_under_load(
             assert time.monotonic() - started < 60, answers
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)
+        if kill:
+            broker.kill()
+            await asyncio.sleep(1)
         if pause_around_s is not None:
             pause(broker, True)
             paused = True
             await asyncio.sleep(1)
         process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
+        exiting = asyncio.create_task(_exited(process, budget_s + SLACK_S))
         if pause_around_s is not None:
-            await asyncio.sleep(pause_around_s)
+            await asyncio.wait({exiting}, timeout=pause_around_s)
             pause(broker, False)
             paused = False
-        exit_s = await _exited(process, budget_s + SLACK_S - (time.monotonic() - signalled))
+        exit_s = await exiting
         if exit_s is not None:
             exit_s = time.monotonic() - signalled
         stop.set()
@@ -126,6 +136,8 @@ async def _sigterm_under_load(
         if process.poll() is None:
             process.kill()
         process.wait()
+        if kill:
+            broker.start()
     records = await _read_when_back(broker.bootstrap_servers, topics.product)
     products = {(r.partition, r.offset): codec.decode(r.value).catalog_item_id for r in records}
     return exit_s, answers, products
@@ -152,13 +164,16 @@ async def test_a_sigterm_under_load_with_the_broker_up_answers_every_postback_20
     print(f"{workers} workers: {len(answers.ok)} 200s, exit {exit_s:.1f}s")
 
 
-@pytest.mark.parametrize("let_go_s", [2.9, 3.0, 3.1])
+@pytest.mark.parametrize(
+    ("workers", "let_go_s"), [(1, 2.9), (1, 3.0), (1, 3.1), (2, 3.0), (2, 30.0)]
+)
 async def test_a_broker_let_go_on_around_the_give_up_never_makes_a_200_not_on_the_topic(
-    broker: LocalBroker, tmp_path: Path, let_go_s: float
+    broker: LocalBroker, tmp_path: Path, workers: int, let_go_s: float
 ) -> None:
+    """(30 s: let go on only once the receiver exited, within its budget)"""
     budget_s = 4.0  # the give-up 3 s after the SIGTERM
     exit_s, answers, products = await _sigterm_under_load(
-        broker, tmp_path / "receiver.log", budget_s, 1, let_go_s
+        broker, tmp_path / "receiver.log", budget_s, workers, let_go_s
     )
     assert exit_s is not None
     assert exit_s < budget_s + SLACK_S
@@ -167,6 +182,25 @@ async def test_a_broker_let_go_on_around_the_give_up_never_makes_a_200_not_on_th
     # (a 503 whose record landed all the same: a request the give-up cancelled on the wire)
     landed = answers.refused & set(products.values())
     print(
-        f"let go at {let_go_s}s: {len(answers.ok)} 200s, {len(answers.refused)} 503s, "
-        f"{len(landed)} of them on the topic; exit {exit_s:.1f}s"
+        f"{workers} workers, let go at {let_go_s}s: {len(answers.ok)} 200s,"
+        f" {len(answers.refused)} 503s, {len(landed)} of them on the topic; exit {exit_s:.1f}s"
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_a_sigterm_with_the_broker_killed_exits_in_time_and_every_200_is_on_the_topic(
+    broker: LocalBroker, tmp_path: Path, workers: int
+) -> None:
+    budget_s = 4.0
+    exit_s, answers, products = await _sigterm_under_load(
+        broker, tmp_path / "receiver.log", budget_s, workers, None, kill=True
+    )
+    assert exit_s is not None
+    assert exit_s < budget_s + SLACK_S
+    _every_200_on_the_topic(answers, products)
+    assert set(answers.statuses) <= {200, 503}, answers.statuses
+    landed = answers.refused & set(products.values())
+    print(
+        f"{workers} workers, broker killed: {len(answers.ok)} 200s, {len(answers.refused)} 503s,"
+        f" {len(landed)} of them on the topic; exit {exit_s:.1f}s"
     )
