@@ -180,7 +180,7 @@ class Publisher:
             self._writes_failing(failure)
             raise failure from exc
         except KafkaError as exc:
-            failure = PublishFailed(f"Kafka refused the write: {exc}")
+            failure = PublishFailed(f"Kafka did not acknowledge the write: {exc}")
             self._writes_failing(failure)
             raise failure from exc
         finally:
