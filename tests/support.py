@@ -128,6 +128,20 @@ def receiver_settings(bootstrap: str, topics: Topics, **overrides: Any) -> Recei
     return ReceiverSettings(**values)
 
 
+def receiver_env(bootstrap: str, topics: Topics, port: int, **variables: str) -> dict[str, str]:
+    """The environment of `catalog-stream receiver` as a process of its own (this process's, the
+    broker, the test's topics and secret, `port`), with `variables` (full names) added."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CATALOG_RECEIVER_TOPIC": topics.product,
+        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": topics.dead_letter,
+        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
+        "CATALOG_RECEIVER_PORT": str(port),
+        **variables,
+    }
+
+
 def projector_settings(
     bootstrap: str, topics: Topics, db: Path, **overrides: Any
 ) -> ProjectorSettings:
@@ -361,6 +375,15 @@ async def rebuilt(
 
 async def _is_ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
+
+
+async def serves_ready(url: str) -> bool:
+    """The service at `url` answers /readyz 200 (not yet listening: False)."""
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(url + "/readyz", timeout=2)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -23,11 +22,10 @@ from catalog_stream.broker import LocalBroker, free_port
 from tests.integration.test_receiver_shutdown_paused import (
     SLACK_S,
     _exited,
-    _ready,
     _start_receiver,
 )
 from tests.paused_broker import own_broker, paused
-from tests.support import SECRET, eventually, make_topics
+from tests.support import SECRET, eventually, make_topics, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -45,20 +43,17 @@ async def test_a_write_after_the_give_up_point_does_not_hang_the_shutdown(
 ) -> None:
     topics = await make_topics(broker.bootstrap_servers)
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "CATALOG_RECEIVER_TOPIC": topics.product,
-        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": topics.dead_letter,
-        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
-        "CATALOG_RECEIVER_PORT": str(port),
-        "CATALOG_LOG_LEVEL": "INFO",
-        "CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S": str(BUDGET_S),
-    }
+    env = receiver_env(
+        broker.bootstrap_servers,
+        topics,
+        port,
+        CATALOG_LOG_LEVEL="INFO",
+        CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S=str(BUDGET_S),
+    )
     process = _start_receiver(env, tmp_path / "receiver.log")
     writer: asyncio.StreamWriter | None = None
     try:
-        await eventually(lambda: _ready(f"http://127.0.0.1:{port}"), timeout_s=60)
+        await eventually(lambda: serves_ready(f"http://127.0.0.1:{port}"), timeout_s=60)
         body = json.dumps({"CatalogId": "4", "CatalogItemId": "late"}).encode()
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(

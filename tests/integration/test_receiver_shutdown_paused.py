@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import pytest
 from catalog_contract import codec
 from catalog_stream.broker import LocalBroker, free_port
 from tests.paused_broker import own_broker, paused
-from tests.support import AUTH, SECRET, eventually, make_topics, read_topic
+from tests.support import AUTH, eventually, make_topics, read_topic, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -59,14 +58,6 @@ def _postback(item: str) -> dict[str, str]:
     return {"CatalogId": "4", "CatalogItemId": item}
 
 
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(url + "/readyz", timeout=2)).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _start_receiver(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
     with log.open("ab") as output:
@@ -91,22 +82,19 @@ async def _shutdown_while_stopped(
 ) -> Shutdown:
     topics = await make_topics(broker.bootstrap_servers)
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "CATALOG_RECEIVER_TOPIC": topics.product,
-        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": topics.dead_letter,
-        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
-        "CATALOG_RECEIVER_PORT": str(port),
-        "CATALOG_LOG_LEVEL": "INFO",
+    env = receiver_env(
+        broker.bootstrap_servers,
+        topics,
+        port,
+        CATALOG_LOG_LEVEL="INFO",
         **{f"CATALOG_RECEIVER_{name.upper()}": value for name, value in variables.items()},
-    }
+    )
     process = _start_receiver(env, log)
     url = f"http://127.0.0.1:{port}"
     client = httpx.AsyncClient(base_url=url, timeout=90)
     posts: list[asyncio.Task[httpx.Response]] = []
     try:
-        await eventually(lambda: _ready(url), timeout_s=60)
+        await eventually(lambda: serves_ready(url), timeout_s=60)
         before = [
             await client.post(
                 PATH, json={"CatalogId": "4", "CatalogItemId": f"up{n}"}, headers=AUTH

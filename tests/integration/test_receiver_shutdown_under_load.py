@@ -7,7 +7,6 @@ time); the process exits within its shutdown budget."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -23,11 +22,10 @@ from tests.integration.test_receiver_shutdown_paused import (
     SLACK_S,
     _exited,
     _read_when_back,
-    _ready,
     _start_receiver,
 )
 from tests.paused_broker import own_broker, pause
-from tests.support import AUTH, SECRET, eventually, make_topics
+from tests.support import AUTH, eventually, make_topics, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -83,17 +81,14 @@ async def _sigterm_under_load(
     SIGTERM, started again once the receiver exited."""
     topics = await make_topics(broker.bootstrap_servers)
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "CATALOG_RECEIVER_TOPIC": topics.product,
-        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": topics.dead_letter,
-        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
-        "CATALOG_RECEIVER_PORT": str(port),
-        "CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S": str(budget_s),
-        "CATALOG_RECEIVER_WORKERS": str(workers),
-        "CATALOG_LOG_LEVEL": "INFO",
-    }
+    env = receiver_env(
+        broker.bootstrap_servers,
+        topics,
+        port,
+        CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S=str(budget_s),
+        CATALOG_RECEIVER_WORKERS=str(workers),
+        CATALOG_LOG_LEVEL="INFO",
+    )
     process = _start_receiver(env, log)
     url = f"http://127.0.0.1:{port}"
     answers = Answers()
@@ -101,7 +96,7 @@ async def _sigterm_under_load(
     clients: list[asyncio.Task[None]] = []
     paused = False
     try:
-        await eventually(lambda: _ready(url), timeout_s=60)
+        await eventually(lambda: serves_ready(url), timeout_s=60)
         clients = [asyncio.create_task(_client(url, n, answers, stop)) for n in range(CLIENTS)]
         started = time.monotonic()
         while len(answers.ok) < 4 * CLIENTS:  # under load, acknowledged

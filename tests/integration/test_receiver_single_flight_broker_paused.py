@@ -31,6 +31,7 @@ from tests.support import (
     read_topic,
     receiver_settings,
     running_receiver,
+    serves_ready,
 )
 
 pytestmark = pytest.mark.broker
@@ -43,14 +44,6 @@ NEW = {**OLD, "CurrentPrice": "39.90"}
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
     with own_broker(tmp_path_factory.mktemp("kafka-paused")) as started:
         yield started
-
-
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(url + "/readyz", timeout=2)).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _prices(bootstrap: str, topic: str) -> list[Decimal | None]:
@@ -128,7 +121,7 @@ async def test_the_first_postback_whose_client_left_mid_write_still_answers_thos
     body = json.dumps(OLD).encode()
     clients = [httpx.AsyncClient(base_url=url, timeout=30) for _ in range(5)]
     try:
-        await eventually(lambda: _ready(url), timeout_s=30)
+        await eventually(lambda: serves_ready(url), timeout_s=30)
         pause(broker, True)
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)

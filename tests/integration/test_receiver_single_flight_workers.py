@@ -10,8 +10,8 @@ import subprocess
 import httpx
 import pytest
 
-from tests.integration.test_receiver_workers import _ready, workers  # noqa: F401
-from tests.support import AUTH, Topics, eventually, read_topic
+from tests.integration.test_receiver_workers import workers  # noqa: F401
+from tests.support import AUTH, Topics, eventually, read_topic, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -26,7 +26,7 @@ async def test_identical_postbacks_over_two_workers_are_at_most_one_record_each(
 ) -> None:
     _, port = workers
     url = f"http://127.0.0.1:{port}"
-    await eventually(lambda: _ready(url), timeout_s=120, every_s=0.5)
+    await eventually(lambda: serves_ready(url), timeout_s=120, every_s=0.5)
     clients = [httpx.AsyncClient(base_url=url, timeout=20) for _ in range(CONNECTIONS)]
     try:
         answers = await asyncio.gather(

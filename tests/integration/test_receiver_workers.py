@@ -19,7 +19,7 @@ import pytest
 from bench.harness import connections_per_process, tree
 
 from catalog_stream.broker import free_port
-from tests.support import AUTH, SECRET, Topics, eventually, read_topic
+from tests.support import AUTH, Topics, eventually, read_topic, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -31,16 +31,13 @@ def workers(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CATALOG_RECEIVER_TOPIC": topics.product,
-        "CATALOG_RECEIVER_DEAD_LETTER_TOPIC": topics.dead_letter,
-        "CATALOG_RECEIVER_SECRETS": f'["{SECRET}"]',
-        "CATALOG_RECEIVER_PORT": str(port),
-        "CATALOG_RECEIVER_WORKERS": "2",
-        "CATALOG_LOG_LEVEL": "WARNING",
-    }
+    env = receiver_env(
+        kafka_bootstrap,
+        topics,
+        port,
+        CATALOG_RECEIVER_WORKERS="2",
+        CATALOG_LOG_LEVEL="WARNING",
+    )
     command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
     with (tmp_path / "receiver.log").open("ab") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -51,14 +48,6 @@ def workers(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         process.wait()
-
-
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(url + "/readyz", timeout=2)).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _post_on_own_connections(url: str) -> tuple[list[int], list[httpx.AsyncClient]]:
@@ -78,7 +67,7 @@ async def test_two_workers_share_the_connections_and_a_sigterm_stops_both(
 ) -> None:
     process, port = workers
     url = f"http://127.0.0.1:{port}"
-    await eventually(lambda: _ready(url), timeout_s=120, every_s=0.5)
+    await eventually(lambda: serves_ready(url), timeout_s=120, every_s=0.5)
     pids = tree(process.pid)[1:]
     assert len(pids) == 2, pids  # two workers under the one process the operator started
     statuses, clients = await _post_on_own_connections(url)
@@ -100,7 +89,7 @@ async def test_a_worker_that_dies_stops_the_others(
     workers: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     process, port = workers
-    await eventually(lambda: _ready(f"http://127.0.0.1:{port}"), timeout_s=120, every_s=0.5)
+    await eventually(lambda: serves_ready(f"http://127.0.0.1:{port}"), timeout_s=120, every_s=0.5)
     first, second = tree(process.pid)[1:]
     os.kill(first, signal.SIGKILL)
     assert await asyncio.to_thread(process.wait, 60) == 1
