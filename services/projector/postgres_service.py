@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,13 +55,40 @@ def service_parameters(given: Mapping[str, str], environ: Mapping[str, str]) -> 
     if environ.get("PGSYSCONFDIR"):
         files.append(Path(environ["PGSYSCONFDIR"]) / "pg_service.conf")
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:  # no such file (libpq skips it too), or unreadable: libpq says so
-            continue
-        if (found := section_parameters(text, service)) is not None:
+        if (found := _read_section(path, service)) is not None:
             return found
     return {}
+
+
+# What each file held when read: its (mtime, size) then, its text, and its sections as parsed.
+_READ: dict[Path, tuple[tuple[int, int], str, dict[str, dict[str, str] | None]]] = {}
+_READ_LOCK = threading.Lock()
+
+
+def _read_section(path: Path, service: str) -> dict[str, str] | None:
+    """The section `service` of the file at `path` (None: no such file, or no such section).
+    Every connect asks (postgres_store.connect): the file is read once per (path, mtime, size)
+    and each section parsed once, at one stat a connect; libpq reads it at each connect, and an
+    edit counts from the next connect here too. An edit that keeps both the size and the mtime
+    (to the nanosecond: only one that sets the mtime back) is not seen until the next one."""
+    try:
+        seen = path.stat()
+        stamp = (seen.st_mtime_ns, seen.st_size)
+        with _READ_LOCK:
+            known = _READ.get(path)
+        if known is None or known[0] != stamp:
+            # (an edit between the stat and the read: kept under the older stamp, so it is
+            # read again at the next connect)
+            known = (stamp, path.read_text(encoding="utf-8", errors="replace"), {})
+            with _READ_LOCK:
+                _READ[path] = known
+    except OSError:  # no such file (libpq skips it too), or unreadable: libpq says so
+        return None
+    sections = known[2]
+    if service not in sections:  # (two threads may both parse it: the same answer)
+        sections[service] = section_parameters(known[1], service)
+    found = sections[service]
+    return None if found is None else dict(found)
 
 
 def _home(environ: Mapping[str, str]) -> str | None:
