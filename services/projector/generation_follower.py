@@ -12,6 +12,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from projector.errors import StoreFailed
 from projector.rebuilding import RebuildStatus
 from projector.store import ViewStore
 
@@ -35,6 +36,9 @@ class GenerationFollower:
         self._sweeping: asyncio.Task[None] | None = None  # dropping abandoned generations
         self._failing = False  # the watch's checks fail (said once, not every second)
         self._follow_failing = False  # and so do its follows
+        # Why this instance is not ready, if the watch's checks fail for a reason no retry
+        # mends (the generation pointer broken): None otherwise.
+        self.defect: str | None = None
         self._said = 0  # heartbeats made, in order
 
     def start(self) -> None:
@@ -87,15 +91,12 @@ class GenerationFollower:
             try:
                 active = await self.heartbeat()
             except Exception as exc:  # the watch goes on: the next second retries
-                if not self._failing:
-                    log.warning(
-                        "could not check the active generation, retrying every second: %s", exc
-                    )
-                    self._failing = True
+                self._check_failed(exc)
                 continue
             if self._failing:
                 log.info("the active generation is checked again")
                 self._failing = False
+                self.defect = None
             runtime = self.runtime
             if active is not None and active != runtime.store.name and not runtime.moving:
                 # Set here, before anything awaits: a rebuild's switch does not start meanwhile,
@@ -103,6 +104,19 @@ class GenerationFollower:
                 # to stop a slow consumer, and this instance still uses the old generation).
                 runtime.moving = True
                 self._spawn(self._follow())
+
+    def _check_failed(self, exc: Exception) -> None:
+        """Said once per kind: an outage (a warning), or a pointer no wait brings back (an
+        operator dropped its table, deleted its row: StoreFailed, generations_pointer), at
+        ERROR, and this instance is not ready until it is back (/readyz says why). It serves
+        what it has meanwhile, and follows no pointer."""
+        defect = isinstance(exc, StoreFailed)
+        if defect and self.defect is None:
+            log.error("the generation pointer is broken, not ready until it is restored: %s", exc)
+        elif not defect and (self.defect is not None or not self._failing):
+            log.warning("could not check the active generation, retrying every second: %s", exc)
+        self.defect = str(exc) if defect else None
+        self._failing = True
 
     def _is_sweeping(self) -> bool:
         return self._sweeping is not None and not self._sweeping.done()

@@ -13,7 +13,6 @@ A retired schema is dropped once no live instance uses it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import uuid
@@ -27,15 +26,22 @@ from projector.errors import StoreUnavailable
 from projector.generations import Generations
 from projector.generations_held import (
     DISCARD_LOCK_WAIT_MS,
-    SWITCH_LOCK_WAIT,
     hold_limits,
     lock_wait,
     said_alive,
 )
-from projector.postgres_store import DDL_LOCK, PostgresStore, connect, pointer_for_share
+from projector.generations_pointer import (
+    REGISTRY,
+    active_schema,
+    ensure_tables,
+    generation_names,
+    point_at,
+    pointer_failure,
+)
+from projector.generations_sweep import drop_each, drop_unless_active
+from projector.postgres_store import PostgresStore, connect
 from projector.store import ViewStore
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # An instance that has not said for 15 seconds is gone (it says every second, GenerationFollower).
 REGISTRATION_EXPIRY_S = 15.0
 # A registration that counts as live: said within the expiry (`%(expiry)s`), or any while the
@@ -77,36 +83,10 @@ class PostgresGenerations(Generations):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot reach the view store: {exc}") from exc
 
-    def _ensure_tables(self, connection: psycopg.Connection[Any]) -> None:
-        # The pointer row always exists (naming the default schema until a first switch): a
-        # live batch then always has a row to lock, so a switch waits for it.
-        with connection.transaction():
-            connection.execute(DDL_LOCK)
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS public.catalog_stream_generation "
-                "(id INTEGER PRIMARY KEY CHECK (id = 1), schema_name TEXT NOT NULL)"
-            )
-            connection.execute(
-                "INSERT INTO public.catalog_stream_generation (id, schema_name) VALUES (1, %s) "
-                "ON CONFLICT (id) DO NOTHING",
-                (self.default_schema,),
-            )
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS public.catalog_stream_instances "
-                "(instance TEXT NOT NULL, schema_name TEXT NOT NULL, "
-                "seen_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (instance, schema_name))"
-            )
-
-    def _active_schema(self, connection: psycopg.Connection[Any]) -> str:
-        row = connection.execute(
-            "SELECT schema_name FROM public.catalog_stream_generation WHERE id = 1"
-        ).fetchone()
-        return str(row[0]) if row else self.default_schema
-
     def open_active(self) -> PostgresStore:
         with self._connect() as connection:
-            self._ensure_tables(connection)
-            schema = self._active_schema(connection)
+            ensure_tables(connection, self.default_schema)  # (generations_pointer)
+            schema = active_schema(connection)
         return PostgresStore(self.url, schema, follows_pointer=True)
 
     def open_new(self) -> PostgresStore:
@@ -116,45 +96,33 @@ class PostgresGenerations(Generations):
     def holding_pointer(self) -> Iterator[str]:
         connection = self._connect()
         try:
+            ensure_tables(connection, self.default_schema)
             try:
-                self._ensure_tables(connection)
                 connection.execute("BEGIN")
                 hold_limits(connection)  # (generations_held)
-                row = connection.execute(
-                    "SELECT schema_name FROM public.catalog_stream_generation "
-                    "WHERE id = 1 FOR UPDATE"
-                ).fetchone()
-            except psycopg.errors.LockNotAvailable as exc:
-                raise StoreUnavailable(
-                    f"the pointer stayed locked by another instance's batch for {SWITCH_LOCK_WAIT}"
-                ) from exc
             except psycopg.Error as exc:
                 raise StoreUnavailable(f"cannot hold the generation pointer: {exc}") from exc
+            # (its row locked by another instance's batch for SWITCH_LOCK_WAIT: StoreUnavailable)
+            active = active_schema(connection, lock=" FOR UPDATE")
             self._held = connection
             with said_alive(connection):
-                yield str(row[0]) if row else self.default_schema
+                yield active
         finally:
             self._held = None
             connection.close()  # not activated: rolled back, the pointer as it was
 
     def activate(self, store: ViewStore) -> None:
         assert isinstance(store, PostgresStore)  # this class opened it
-        if (held := self._held) is not None:
-            try:
-                held.execute(
-                    "UPDATE public.catalog_stream_generation SET schema_name = %s WHERE id = 1",
-                    (store.schema,),
-                )
+        try:
+            if (held := self._held) is not None:
+                point_at(held, store.schema)
                 held.execute("COMMIT")
-            except psycopg.Error as exc:  # the row lost (generations_held), or COMMIT's answer
-                raise StoreUnavailable(f"the generation pointer may not have moved: {exc}") from exc
-        else:
-            with self._connect() as connection:
-                self._ensure_tables(connection)
-                connection.execute(
-                    "UPDATE public.catalog_stream_generation SET schema_name = %s WHERE id = 1",
-                    (store.schema,),
-                )
+            else:
+                with self._connect() as connection:
+                    ensure_tables(connection, self.default_schema)
+                    point_at(connection, store.schema)
+        except psycopg.Error as exc:  # the row lost (generations_held), or COMMIT's answer
+            raise StoreUnavailable(f"the generation pointer may not have moved: {exc}") from exc
         store.follows_pointer = True  # from now on its live batches check the pointer
 
     def heartbeat(self, using: Iterable[str], said: int | None = None) -> str:
@@ -184,24 +152,22 @@ class PostgresGenerations(Generations):
     def _say(self, using: Iterable[str], said: int | None) -> str:
         try:
             with self._saying, self._connect() as connection:
-                if said is not None and said < self._said:
-                    return self._active_schema(connection)  # a newer list is stored
-                with connection.transaction():
-                    connection.execute(
-                        "DELETE FROM public.catalog_stream_instances WHERE instance = %s",
-                        (self.instance,),
-                    )
-                    for schema in sorted(set(using)):
+                if said is None or said >= self._said:  # else a newer list is stored
+                    with connection.transaction():
                         connection.execute(
-                            "INSERT INTO public.catalog_stream_instances (instance, schema_name) "
-                            "VALUES (%s, %s)",
-                            (self.instance, schema),
+                            f"DELETE FROM {REGISTRY} WHERE instance = %s", (self.instance,)
                         )
-                    active = self._active_schema(connection)
-                self._said = max(self._said, said or 0)
-                return active
+                        for schema in sorted(set(using)):
+                            connection.execute(
+                                f"INSERT INTO {REGISTRY} (instance, schema_name) VALUES (%s, %s)",
+                                (self.instance, schema),
+                            )
+                    self._said = max(self._said, said or 0)
+                # Read after the registrations are stored: a pointer lost (StoreFailed) keeps
+                # them, and so this instance's generations, from expiring.
+                return active_schema(connection)
         except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot check the active generation: {exc}") from exc
+            raise pointer_failure(exc, "cannot check the active generation") from exc
 
     def in_use_elsewhere(self, name: str) -> bool:
         if not self._steady():
@@ -209,7 +175,7 @@ class PostgresGenerations(Generations):
         try:
             with self._connect() as connection:
                 row = connection.execute(
-                    "SELECT 1 FROM public.catalog_stream_instances WHERE schema_name = %(name)s "
+                    f"SELECT 1 FROM {REGISTRY} WHERE schema_name = %(name)s "
                     f"AND instance <> %(instance)s AND {_LIVE}",
                     {"name": name, "instance": self.instance, "expiry": REGISTRATION_EXPIRY_S},
                 ).fetchone()
@@ -223,14 +189,11 @@ class PostgresGenerations(Generations):
         try:
             with self._connect() as connection, connection.transaction():
                 lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (generations_held)
-                self._ensure_tables(connection)
-                # FOR SHARE: no switch moves the pointer to it between this check and the DROP.
-                if pointer_for_share(connection) == store.schema:
+                ensure_tables(connection, self.default_schema)
+                if not drop_unless_active(connection, store.schema):  # (generations_sweep)
                     log.warning(
                         "not dropping the active generation", extra={"generation": store.name}
                     )
-                    return
-                _drop(connection, store.schema)
         except psycopg.errors.LockNotAvailable as exc:
             raise StoreUnavailable(
                 f"cannot drop generation {store.name}: a lock on it stayed held by another"
@@ -241,52 +204,32 @@ class PostgresGenerations(Generations):
 
     def discard_abandoned(self) -> list[str]:
         """Generation schemas neither active nor used by a live instance: a rebuild whose
-        instance died, or a retired generation an instance still used when it was retired."""
+        instance died, or a retired generation an instance still used when it was retired. One
+        that cannot be dropped is logged and left to a later sweep (generations_sweep)."""
         if not self._steady():
             return []  # cannot tell yet (a later sweep)
-        generation = re.compile(rf"^{re.escape(self.default_schema)}(_\d+)?$")
+        generation = generation_names(self.default_schema)
         with self._connect() as connection:
-            self._ensure_tables(connection)
-            # The schemas first: a rebuild registers its generation before it creates it, so
-            # each schema read here is, if in use, registered by the time `used` is read (each
-            # statement sees what was committed when it began).
-            schemas = [
-                str(r[0])
-                for r in connection.execute(
-                    "SELECT nspname FROM pg_namespace ORDER BY nspname"
-                ).fetchall()
-            ]
-            active = self._active_schema(connection)
-            used = {
-                str(r[0])
-                for r in connection.execute(
-                    f"SELECT schema_name FROM public.catalog_stream_instances WHERE {_LIVE}",
-                    {"expiry": REGISTRATION_EXPIRY_S},
-                ).fetchall()
-            }
+            ensure_tables(connection, self.default_schema)
+            try:
+                # The schemas first: a rebuild registers its generation before it creates it,
+                # so each schema read here is, if in use, registered by the time `used` is read
+                # (each statement sees what was committed when it began).
+                schemas = [
+                    str(r[0])
+                    for r in connection.execute(
+                        "SELECT nspname FROM pg_namespace ORDER BY nspname"
+                    ).fetchall()
+                ]
+                active = active_schema(connection)
+                used = {
+                    str(r[0])
+                    for r in connection.execute(
+                        f"SELECT schema_name FROM {REGISTRY} WHERE {_LIVE}",
+                        {"expiry": REGISTRATION_EXPIRY_S},
+                    ).fetchall()
+                }
+            except psycopg.Error as exc:
+                raise pointer_failure(exc, "cannot list the unused generations") from exc
             found = [s for s in schemas if generation.match(s) and s != active and s not in used]
-            dropped = []
-            for schema in found:
-                try:
-                    with connection.transaction():
-                        lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (a start waits for it)
-                        # The lists are as old as the waits before this one: a switch since
-                        # may have made it active. FOR SHARE, as in `discard`.
-                        if pointer_for_share(connection) == schema:
-                            continue
-                        _drop(connection, schema)
-                except psycopg.errors.LockNotAvailable:
-                    log.warning(
-                        "an unused generation stays locked by another session; a later sweep"
-                        " deletes it",
-                        extra={"generation": schema},
-                    )
-                    continue
-                dropped.append(schema)
-        return dropped
-
-
-def _drop(connection: psycopg.Connection[Any], schema: str) -> None:
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"refusing to drop schema {schema!r}")
-    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            return drop_each(connection, found)

@@ -31,6 +31,8 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
     async def readyz() -> Response:
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
+        if (defect := runtime.follower.defect) is not None:  # (generation_follower)
+            return JSONResponse({"status": "not ready", "error": defect}, status_code=503)
         lag = runtime.projector.lag()
         if runtime.projector.ready(settings.ready_max_lag):
             return JSONResponse({"status": "ready", "lag": lag})

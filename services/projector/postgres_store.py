@@ -16,6 +16,7 @@ from projector.generations_held import HANDOVER_LOCK_WAIT_MS, batch_limits, lock
 from projector.postgres_service import service_parameters
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
+from projector.store_faults import transient
 from projector.store_schema import schema_statements
 from projector.store_write import FEED_INSERT_COLUMNS, ITEM_UPDATES, BatchWrite
 
@@ -160,15 +161,17 @@ class PostgresStore(ViewStore):
 
     def _replaced(self, connection: Any) -> bool:
         """The pointer, read on this reader's connection (a plain read: no switch waits for it).
-        Unreadable, it cannot tell: the read is taken as one to ask again (503), not a defect."""
+        Unreadable for a moment (the database down, its table locked), it cannot tell: the read
+        is one to ask again (503). Unreadable for good (its table dropped) or its row gone, the
+        pointer is broken too: a defect (generations_pointer), not a 503 retried for ever."""
         if not self.follows_pointer:
             return False  # (a generation being built: no pointer names it yet)
         try:
             row = connection.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1").fetchone()
             connection.commit()
-        except psycopg.Error:
+        except psycopg.Error as exc:
             self._roll_back(connection)
-            return True
+            return transient(exc)
         return row is not None and str(row[0]) != self.schema
 
     def _schema_statements(self) -> list[str]:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from projector import generations_postgres
+from projector import generations_sweep
 from projector.generations_postgres import PostgresGenerations
 from tests.postgres import LocalPostgres
 from tests.support import active_generation, generation_schemas
@@ -30,7 +30,7 @@ def _waits_for_a_lock(url: str) -> bool:
 def test_the_sweep_does_not_drop_a_generation_made_active_while_it_waited(
     postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(generations_postgres, "DISCARD_LOCK_WAIT_MS", 2_000)  # (10 s: slow)
+    monkeypatch.setattr(generations_sweep, "DISCARD_LOCK_WAIT_MS", 2_000)  # (10 s: slow)
     url = postgres.create_database("sweep_moved_pointer")
     old = PostgresGenerations(url).open_active()
     old.create()

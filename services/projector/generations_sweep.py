@@ -1,0 +1,52 @@
+"""Dropping PostgreSQL generations (generations_postgres): one a rebuild failed or a switch
+retired (`drop_unless_active`), and those the sweep found unused (`drop_each`). Never the one
+the pointer names: it is read FOR SHARE in the DROP's transaction, so no switch moves it there
+between the check and the DROP."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import psycopg
+
+from projector.generations_held import DISCARD_LOCK_WAIT_MS, lock_wait
+from projector.postgres_store import pointer_for_share
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+log = logging.getLogger(__name__)
+
+
+def drop_unless_active(connection: psycopg.Connection[Any], schema: str) -> bool:
+    """In the caller's transaction: drop `schema` unless the pointer names it (then False)."""
+    if pointer_for_share(connection) == schema:
+        return False
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"refusing to drop schema {schema!r}")
+    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return True
+
+
+def drop_each(connection: psycopg.Connection[Any], found: list[str]) -> list[str]:
+    """Drop each of `found` (unused when listed), each in its own transaction after a bounded
+    wait for its locks; returns those dropped. One whose locks are held longer is logged with
+    its name and left to a later sweep."""
+    dropped = []
+    for schema in found:
+        try:
+            with connection.transaction():
+                lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (a start waits for it)
+                # The lists are as old as the waits before this one: a switch since may have
+                # made it active (checked FOR SHARE).
+                if not drop_unless_active(connection, schema):
+                    continue
+        except psycopg.errors.LockNotAvailable:
+            log.warning(
+                "an unused generation stays locked by another session; a later sweep deletes it",
+                extra={"generation": schema},
+            )
+            continue
+        dropped.append(schema)
+    return dropped
