@@ -1,7 +1,8 @@
 """Dropping PostgreSQL generations (generations_postgres): one a rebuild failed or a switch
 retired (`drop_unless_active`), and those the sweep found unused (`drop_each`). Never the one
 the pointer names: it is read FOR SHARE in the DROP's transaction, so no switch moves it there
-between the check and the DROP."""
+between the check and the DROP. The sweep is housekeeping: a generation it cannot drop is left
+to a later sweep, and the start (or the running instance) goes on."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def drop_unless_active(connection: psycopg.Connection[Any], schema: str) -> bool
 
 def drop_each(connection: psycopg.Connection[Any], found: list[str]) -> list[str]:
     """Drop each of `found` (unused when listed), each in its own transaction after a bounded
-    wait for its locks; returns those dropped. One whose locks are held longer is logged with
-    its name and left to a later sweep."""
+    wait for its locks; returns those dropped. One that fails is logged with its name and left
+    to a later sweep; once the connection is lost, the rest are too."""
     dropped = []
     for schema in found:
         try:
@@ -47,6 +48,15 @@ def drop_each(connection: psycopg.Connection[Any], found: list[str]) -> list[str
                 "an unused generation stays locked by another session; a later sweep deletes it",
                 extra={"generation": schema},
             )
+            continue
+        except psycopg.Error as exc:  # (an operator's event trigger, a privilege, an outage)
+            log.warning(
+                "could not delete an unused generation; a later sweep tries again: %s",
+                exc,
+                extra={"generation": schema},
+            )
+            if connection.closed:
+                break  # (the others would each fail the same way: the next sweep)
             continue
         dropped.append(schema)
     return dropped
