@@ -7,7 +7,9 @@ the pointer names another schema (PostgresStore.write). A switch holds that row 
 reading the old generation's positions to moving the pointer, so no batch lands in the old
 generation in between, and every batch after it sees the move: each instance then reopens the
 new generation (GenerationFollower); a switch that falls silent loses the row (generations_held).
-A retired schema is dropped once no live instance uses it.
+A retired schema is dropped once no live instance uses it. The shared tables, and which of
+their failures is a defect (a pointer lost), are in generations_pointer; the drops, in
+generations_sweep.
 """
 
 from __future__ import annotations
