@@ -22,6 +22,7 @@ from receiver.errors import PublishFailed
 from receiver.key_partitioner import partition_for
 from receiver.produce_pacing import AccumulatorPace
 from receiver.producer_shutdown import abandon
+from receiver.readiness import READY_WAIT_S, topics_answered
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
 from runtime_support.quiet_logs import Outage
@@ -69,6 +70,7 @@ class Publisher:
         self._give_up_at: float | None = None  # (loop time) set once the shutdown begins
         self._give_up_timer: asyncio.Task[None] | None = None
         self._giving_up: asyncio.Task[None] | None = None
+        self._shutdown_began = asyncio.Event()  # (readiness probes waiting then end at once)
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -121,16 +123,12 @@ class Publisher:
         return self._producer is not None
 
     async def topics_present(self, *topics: str) -> bool:
-        """Readiness: the broker answers a metadata request that lists our topics."""
+        """Readiness (`readiness.topics_answered`): not ready before the producer connected, nor
+        once the shutdown began; otherwise within READY_WAIT_S."""
         if self._producer is None:
             return False
-        client: Any = self._producer.client
-        try:
-            await asyncio.wait_for(client.force_metadata_update(), self._settings.produce_timeout_s)
-        except (KafkaError, TimeoutError):
-            return False
-        known = client.cluster.topics()
-        return all(topic in known for topic in topics)
+        wait_s = min(READY_WAIT_S, self._settings.produce_timeout_s)
+        return await topics_answered(self._producer.client, topics, wait_s, self._shutdown_began)
 
     async def _send_in_order(
         self,
@@ -200,6 +198,7 @@ class Publisher:
         then, so every postback is answered (503) before the server gives up waiting for them."""
         if self._give_up_at is not None:
             return
+        self._shutdown_began.set()
         loop = asyncio.get_running_loop()
         budget_s = self._settings.shutdown_timeout_s
         self._give_up_at = loop.time() + budget_s - stop_reserve_s(budget_s)
