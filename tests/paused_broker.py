@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +28,28 @@ def own_broker(data_dir: Path) -> Iterator[LocalBroker]:
 
 
 def pause(broker: LocalBroker, stopped: bool) -> None:
+    """Stopped: returns once every thread of the JVM is seen stopped (so what a test does next
+    happens with the broker stopped, a fact rather than a hope); none runs user code after the
+    signal, but a loaded machine shows them stopped only a few ms later."""
     assert broker.process is not None
     os.kill(broker.process.pid, signal.SIGSTOP if stopped else signal.SIGCONT)
+    if stopped:
+        deadline = time.monotonic() + 10
+        while not all_threads_stopped(broker.process.pid):
+            assert time.monotonic() < deadline, "the broker's threads did not stop in 10 s"
+            time.sleep(0.001)
+
+
+def all_threads_stopped(pid: int) -> bool:
+    """Every thread of process `pid` in the stopped state (Linux's /proc; elsewhere: True)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    states = []
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):  # (a thread that just ended)
+            stat = (Path("/proc") / str(pid) / "task" / thread / "stat").read_text()
+            states.append(stat[stat.rindex(")") + 2])
+    return all(state in "Tt" for state in states)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,12 @@ product's newer change: a repeat of the product's earlier postback (without Date
 same content id, a change back) must be written after that change, never answered from memory
 while the change is in flight, or after its write failed (timed out) yet its record landed once
 the broker came back. Before, both repeats were answered 200 at once, while the broker was
-stopped, and the topic ended with the change the platform had sent before them."""
+stopped, and the topic ended with the change the platform had sent before them.
+
+What is asserted comes from facts, not from timing: the broker is seen stopped (each JVM thread
+in /proc) before anything is sent, so a 200 answered during the stop may only name a record
+written before the pause; every 200 names its own record on the topic, at the offset it says;
+and the repeat's record is after the newer change's (the topic ends with the repeat)."""
 
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
 OLD = {"CatalogId": "9", "CatalogItemId": "lamp-2", "CurrentPrice": "49.90"}
 NEW = {**OLD, "CurrentPrice": "39.90"}
+OLD_PRICE, NEW_PRICE = Decimal("49.90"), Decimal("39.90")
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,21 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
         yield started
 
 
-async def _prices(bootstrap: str, topic: str) -> list[Decimal | None]:
-    return [codec.decode(r.value).current_price for r in await read_topic(bootstrap, topic)]
+async def _on_topic(bootstrap: str, topic: str) -> dict[tuple[int, int], Decimal | None]:
+    """(partition, offset) -> the price of the record there."""
+    records = await read_topic(bootstrap, topic)
+    return {(r.partition, r.offset): codec.decode(r.value).current_price for r in records}
+
+
+def _at(answer: httpx.Response) -> tuple[int, int]:
+    return answer.json()["partition"], answer.json()["offset"]
+
+
+def _acknowledged(answer: httpx.Response, during_stop: bool, end_at_pause: int) -> bool:
+    """A 200 is only for a record Kafka acknowledged. The broker is seen stopped (every thread)
+    before anything is sent, so one answered during the stop can only name a record written
+    before the pause (below the end offset then); a 503 is never a false acknowledgement."""
+    return answer.status_code != 200 or not during_stop or answer.json()["offset"] < end_at_pause
 
 
 async def test_a_repeat_while_the_newer_change_waits_on_a_paused_broker_is_written_after_it(
@@ -58,23 +77,26 @@ async def test_a_repeat_while_the_newer_change_waits_on_a_paused_broker_is_writt
     async with running_receiver(settings) as receiver:
         first = await receiver.post(PATH, json=OLD, headers=AUTH)
         assert first.status_code == 200
-        pause(broker, True)
+        pause(broker, True)  # (returns once the broker is seen stopped)
         try:
             newer = asyncio.create_task(receiver.post(PATH, json=NEW, headers=AUTH))
             await asyncio.sleep(0.5)
             repeat = asyncio.create_task(receiver.post(PATH, json=OLD, headers=AUTH))
             await asyncio.sleep(1.0)
-            answered_while_stopped = repeat.done()
+            during_stop = [newer.done(), repeat.done()]
         finally:
             pause(broker, False)
         answers = await asyncio.gather(newer, repeat)
     assert [a.status_code for a in answers] == [200, 200]
-    # The old code: the repeat answered 200 from the window, broker stopped; the topic ended
-    # with 39.90, which the platform had sent before the repeat.
-    prices = await _prices(broker.bootstrap_servers, topics.product)
-    assert prices == [Decimal("49.90"), Decimal("39.90"), Decimal("49.90")]
-    assert not answered_while_stopped
-    assert answers[1].json()["offset"] > answers[0].json()["offset"]
+    end_at_pause = first.json()["offset"] + 1  # (the product's partition: first's record only)
+    assert all(map(_acknowledged, answers, during_stop, [end_at_pause] * 2))
+    # Each 200 names its own record: the newer change's, then the repeat's, after it. The old
+    # code answered the repeat 200 from the window (the first record), the broker stopped; the
+    # topic ended with 39.90, which the platform had sent before the repeat.
+    on_topic = await _on_topic(broker.bootstrap_servers, topics.product)
+    assert [on_topic[_at(a)] for a in (first, *answers)] == [OLD_PRICE, NEW_PRICE, OLD_PRICE]
+    assert _at(first) < _at(answers[0]) < _at(answers[1])
+    assert list(on_topic.values()) == [OLD_PRICE, NEW_PRICE, OLD_PRICE]
 
 
 async def test_a_repeat_after_the_newer_change_timed_out_is_written_after_its_late_record(
@@ -85,22 +107,27 @@ async def test_a_repeat_after_the_newer_change_timed_out_is_written_after_its_la
     async with running_receiver(settings) as receiver:
         first = await receiver.post(PATH, json=OLD, headers=AUTH)
         assert first.status_code == 200
-        pause(broker, True)
+        pause(broker, True)  # (returns once the broker is seen stopped)
         try:
             newer = await receiver.post(PATH, json=NEW, headers=AUTH)
-            assert newer.status_code == 503  # not acknowledged within 3 s ...
             repeat = asyncio.create_task(receiver.post(PATH, json=OLD, headers=AUTH))
             await asyncio.sleep(0.5)
-            answered_while_stopped = repeat.done()
+            during_stop = repeat.done()
         finally:
             pause(broker, False)
         answer = await repeat
+    end_at_pause = first.json()["offset"] + 1
+    assert _acknowledged(newer, True, end_at_pause)
+    assert newer.status_code == 503  # not acknowledged within 3 s ...
+    assert _acknowledged(answer, during_stop, end_at_pause)
     assert answer.status_code == 200
-    # ... yet its record landed once the broker was back; the repeat is after it. The old code
-    # answered the repeat 200 from the window (broker stopped): the topic ended with 39.90.
-    prices = await _prices(broker.bootstrap_servers, topics.product)
-    assert prices == [Decimal("49.90"), Decimal("39.90"), Decimal("49.90")]
-    assert not answered_while_stopped
+    # ... yet its record landed once the broker was back; the repeat's record is after it. The
+    # old code answered the repeat 200 from the window (the first record), the broker stopped:
+    # the topic ended with 39.90.
+    on_topic = await _on_topic(broker.bootstrap_servers, topics.product)
+    assert list(on_topic.values()) == [OLD_PRICE, NEW_PRICE, OLD_PRICE]
+    assert on_topic[_at(answer)] == OLD_PRICE
+    assert _at(answer) == max(on_topic)
 
 
 async def test_the_first_postback_whose_client_left_mid_write_still_answers_those_that_joined(
