@@ -20,7 +20,13 @@ from catalog_stream.broker import LocalBroker
 from receiver.app import create_app
 from tests.conftest import start_local_broker
 from tests.paused_broker import own_broker, paused
-from tests.support import eventually, make_topics, receiver_settings, running_receiver
+from tests.support import (
+    _is_ready,
+    eventually,
+    make_topics,
+    receiver_settings,
+    running_receiver,
+)
 
 pytestmark = pytest.mark.broker
 READY_WAIT_S = 0.8  # receiver.publisher.READY_WAIT_S (not imported: the code before lacks it)
@@ -31,10 +37,6 @@ SLACK_S = 1.5  # a loaded 2-core machine
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
     with own_broker(tmp_path_factory.mktemp("kafka-ready")) as started:
         yield started
-
-
-async def _ready(client: httpx.AsyncClient) -> bool:
-    return (await client.get("/readyz")).status_code == 200
 
 
 async def test_ready_with_the_broker_hung_answers_503_within_its_bound(
@@ -56,7 +58,7 @@ async def test_ready_with_the_broker_hung_answers_503_within_its_bound(
         assert probes[0].headers["content-type"] == "application/problem+json"
         assert probes[0].json()["type"].endswith("not-ready")
         assert took_s < READY_WAIT_S + SLACK_S
-        await eventually(lambda: _ready(receiver))  # the broker answers again: ready again
+        await eventually(lambda: _is_ready(receiver))  # the broker answers again: ready again
 
 
 async def test_ready_once_the_shutdown_began_is_503_at_once_with_the_broker_up(
@@ -68,7 +70,7 @@ async def test_ready_once_the_shutdown_began_is_503_at_once_with_the_broker_up(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
-            await eventually(lambda: _ready(client))  # connected in the background
+            await eventually(lambda: _is_ready(client))  # connected in the background
             assert app.shutdown_begins is not None
             app.shutdown_begins()  # as receiver.main's server does at SIGTERM
             started = time.monotonic()
