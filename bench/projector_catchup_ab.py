@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--env-b", action="append", default=[], help="KEY=VALUE, B only")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="catchup-ab-"))
+    work.chmod(0o711)  # PostgreSQL runs as its own user (tests/postgres.py): let it reach pg/
     broker = LocalBroker(work / "kafka", port=free_port(), controller_port=free_port())
     broker.start()
     try:
