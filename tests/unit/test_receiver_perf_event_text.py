@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from catalog_contract.events import CONTENT_FIELDS, ChangeType
 from catalog_contract.text_forms import uuid_text
-from receiver import formats
+from receiver import formats, postback
 from receiver.errors import UnreadableBody
 from receiver.postback import EVENT_ID_NAMESPACE, event_id_for
 from tests.hostile_inputs import fuzz_settings, json_values
@@ -158,3 +158,16 @@ def test_event_ids_of_partial_content_in_any_order(content: dict[str, Any]) -> N
     _same_uuid(event_id_for(content), _replaced_event_id_for(content))
     reordered = dict(reversed(content.items()))
     assert event_id_for(reordered) == event_id_for(content)
+
+
+@given(st.binary(max_size=300))
+def test_the_content_ids_sha1_is_hashlibs(data: bytes) -> None:
+    assert postback._sha1(data).digest() == hashlib.sha1(data, usedforsecurity=False).digest()
+
+
+@fuzz_settings(300)
+@given(st.lists(st.none() | st.text(max_size=200), min_size=len(CONTENT_FIELDS)))
+def test_event_ids_of_long_and_any_text_are_what_uuid_init_made(texts: list[str | None]) -> None:
+    """Several SHA-1 blocks, every Unicode plane: the id is uuid5's of the same text."""
+    content = dict(zip(CONTENT_FIELDS, texts, strict=False))
+    _same_uuid(event_id_for(content), _replaced_event_id_for(content))
