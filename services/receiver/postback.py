@@ -67,20 +67,17 @@ _BY_NAME = {name: name for name in DATA_POINTS}
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
-def _own_sha1() -> Callable[[bytes], Any]:
-    """SHA-1 by CPython's own implementation: OpenSSL's (hashlib.sha1) fetches its algorithm
-    and sets up a context at every call, ~0.6 us in a loop of its own but ~11 us of a postback
-    in the route (bench.receiver_steps 'whole', with and without the hash); this one costs
-    ~0.5 us either way. The digest is SHA-1's by definition (tests compare it with hashlib's)."""
-    try:  # (a mutant of the name would fall back to hashlib's SHA-1: the same digests)
-        module = importlib.import_module("_sha1")  # pragma: no mutate
-    except ImportError:  # pragma: no cover - a Python built without its own hashes
-        return partial(hashlib.sha1, usedforsecurity=False)
-    found: Callable[[bytes], Any] = module.sha1
-    return found
+# SHA-1 by CPython's own implementation: OpenSSL's (hashlib.sha1) fetches its algorithm and
+# sets up a context at every call, ~0.6 us in a loop of its own but ~11 us of a postback in the
+# route (bench.receiver_steps 'whole', with and without the hash); this one costs ~0.5 us either
+# way. The digest is SHA-1's by definition (tests compare it with hashlib's). Module level, not
+# a function: nothing here for the mutation gate to mutate into the same digests.
+_sha1: Callable[[bytes], Any]
+try:
+    _sha1 = importlib.import_module("_sha1").sha1
+except ImportError:  # pragma: no cover - a Python built without its own hashes
+    _sha1 = partial(hashlib.sha1, usedforsecurity=False)
 
-
-_sha1 = _own_sha1()
 # What uuid.UUID(bytes=..., version=5) does to the digest's first 16 bytes (RFC 4122 variant,
 # version 5), then sets its two slots, here directly: its __init__'s checks of arguments a
 # digest always passes were most of making the id.
