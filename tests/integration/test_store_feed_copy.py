@@ -62,6 +62,7 @@ def test_the_feed_copied_in_the_database_is_the_one_copied_through_python(
     own_records: list[tuple[int, str, str]],
     pruned: int,
 ) -> None:
+    generations.open_active().close()  # as at any start: the pointer exists before a rebuild
     older = generations.open_new()
     older_next = _fill(older, older_records, pruned)
     copies = []
@@ -86,6 +87,7 @@ def test_the_feed_copied_in_the_database_is_the_one_copied_through_python(
 def test_a_copy_that_fails_leaves_the_new_generation_as_it_was(generations: Generations) -> None:
     """The copy is one transaction: refused half-way (a feed row colliding with one of this
     generation's), nothing of it stays, and the writer connection still works."""
+    generations.open_active().close()  # as at any start: the pointer exists before a rebuild
     older = generations.open_new()
     older_next = _fill(older, [(0, "a", "1"), (0, "b", "1")], 0)
     fresh = generations.open_new()
