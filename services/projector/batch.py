@@ -49,7 +49,10 @@ class BatchPlan:
     # restatement; not an accepted restatement, which says the live state): restatements.py.
     ignored_from: dict[ItemKey, int] = field(default_factory=dict)
     catalogs: dict[str, CatalogDelta] = field(default_factory=dict)  # how their counts move
-    last_change_at: dict[str, datetime] = field(default_factory=dict)  # newest state's time
+    # Each catalog's newest time an item state of the batch was received: of every state
+    # applied, not only each item's last one, so that where batches are cut does not change
+    # it (an item added, then removed in the same batch still dates its catalog's change).
+    last_change_at: dict[str, datetime] = field(default_factory=dict)
     # Restatements this batch owes (their write failed): the key and the position of its last
     # record judged, kept with the batch; and the owed ones it settles (restatements_owed.py).
     owe: dict[ItemKey, Position] = field(default_factory=dict)
@@ -127,11 +130,14 @@ def plan_batch(
             continue
         plan.items[key] = outcome.state
         plan.touched_catalogs.add(record.catalog_id)
+        if isinstance(state := outcome.state, ItemState):  # (every applied state, not the last)
+            newest = plan.last_change_at.get(record.catalog_id)
+            if newest is None or state.received_at > newest:
+                plan.last_change_at[record.catalog_id] = state.received_at
         if outcome.changes and fed:
             event_id = None if record.change is None else str(record.change.event_id)
             plan.feed.extend(FeedEntry(change, at, event_id) for change in outcome.changes)
     plan.catalogs = catalog_deltas(plan)
-    plan.last_change_at = last_change_times(plan)
     return plan
 
 
@@ -170,14 +176,3 @@ def catalog_deltas(plan: BatchPlan) -> dict[str, CatalogDelta]:
                 elif availability is Availability.OUT_OF_STOCK:
                     counts[2] += sign
     return {catalog_id: CatalogDelta(*counts) for catalog_id, counts in sums.items()}
-
-
-def last_change_times(plan: BatchPlan) -> dict[str, datetime]:
-    """Each catalog's newest item state of the batch (when it was received)."""
-    latest: dict[str, datetime] = {}
-    for state in plan.items.values():
-        if isinstance(state, ItemState):
-            current = latest.get(state.catalog_id)
-            if current is None or state.received_at > current:
-                latest[state.catalog_id] = state.received_at
-    return latest
