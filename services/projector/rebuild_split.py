@@ -24,6 +24,7 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,13 +72,20 @@ async def load_in_parts(
         return
     parts: list[SqliteStore] = []
     try:
+        started = time.perf_counter()
         for _ in split:
             parts.append(_new_part(generations, [fresh, *parts]))
             await asyncio.to_thread(_created, parts[-1])
         await _run_workers(runtime, parts, split, status)
+        loaded = time.perf_counter()
         topic = runtime.settings.topic
         if await asyncio.to_thread(merge, fresh.path, [p.path for p in parts], topic):
-            log.info("rebuild loaded in parts", extra={"parts": len(parts), "targets": targets})
+            seconds = {"load_s": round(loaded - started, 3)}
+            seconds["merge_s"] = round(time.perf_counter() - loaded, 3)
+            log.info(
+                "rebuild loaded in parts",
+                extra={"parts": len(parts), "targets": targets, **seconds},
+            )
         else:
             log.warning("a key is in partitions of two groups: the rebuild loads in one process")
     finally:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import os
 import pickle
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from runtime_support.logs import configure_logging
 
+log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STDIN = 0
 
@@ -138,6 +141,8 @@ class TargetLoop(ConsumerLoop):
 
 
 async def load(orders: Orders) -> None:
+    started = time.perf_counter()
+    log.info("rebuild part started", extra={"part": orders.path.name})
     store = PartStore(orders.path)
     loop = TargetLoop(orders.settings, store, orders.targets)
     stop = asyncio.Event()
@@ -153,6 +158,8 @@ async def load(orders: Orders) -> None:
         positions = store.positions(orders.settings.topic)
         if any(positions.get(p, 0) > t for p, t in orders.targets.items()):  # never: a defect
             raise RuntimeError(f"a part went past its targets: {positions} > {orders.targets}")
+        seconds = round(time.perf_counter() - started, 3)
+        log.info("rebuild part loaded", extra={"part": orders.path.name, "seconds": seconds})
     finally:
         stop.set()
         if not task.done():

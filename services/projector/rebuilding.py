@@ -45,6 +45,7 @@ class Rebuild:
         self.status = runtime.rebuild_status = RebuildStatus(
             state="running", started_at=time.time()
         )
+        self._mark = time.perf_counter()  # when the step being timed started (_phase)
 
     async def run(self) -> None:
         runtime, status = self.runtime, self.status
@@ -76,8 +77,11 @@ class Rebuild:
             builder.keep_past = base
             runtime.building = fresh
             await runtime.follower.heartbeat()  # in use before it exists: not taken as abandoned
+            mark = _phase("prepared", self._mark)  # (its positions read, its heartbeat)
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
+            mark = _phase("tables created", mark)
             await load_in_parts(runtime, fresh, announced, status)  # SQLite, on several cores
+            mark = _phase("loaded in parts", mark)
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
                 if runtime.store is not base:  # followed another instance's switch meanwhile
@@ -87,6 +91,7 @@ class Rebuild:
                     task.result()  # raises what stopped it
                 self._report(builder)
                 await asyncio.sleep(0.2)
+            self._mark = _phase("builder caught up", mark)
             await self.switch_to(base, fresh, builder, stop_builder, task)
         except (Exception, asyncio.CancelledError) as exc:
             if status.state == "done":  # switched: only the old generation's retiring was cut
@@ -153,6 +158,7 @@ class Rebuild:
         finally:
             runtime.moving = False
         self.status.state, self.status.finished_at = "done", time.time()
+        _phase("switched", self._mark)
         log.info("views rebuilt", extra={"generation": self.status.generation})
         await runtime.follower.retire(base, drop=True)
 
@@ -170,7 +176,9 @@ class Rebuild:
             # The read API's indexes, one pass each, before the pointer is held: every other
             # instance's live batches wait for the held pointer, and on a large catalog this
             # build is the switch's longest step (the builder's last batches wait for it instead).
+            mark = time.perf_counter()
             await asyncio.to_thread(fresh.create)
+            mark = _phase("read indexes built", mark)
             # The builder gets to where the live consumers are before the pointer is held too
             # (they go on meanwhile), so that under it only their last few batches are waited
             # for, not its whole way from `caught_up` (the held row stops every instance).
@@ -208,6 +216,13 @@ class Rebuild:
         # The switch itself: readers that took `runtime.store` before this line finish on the
         # old, complete generation; later ones get the new, complete one.
         runtime.use(fresh, kept)
+
+
+def _phase(name: str, since: float) -> float:
+    """Log how long a step of the rebuild took (where a rebuild's time goes: bench/rebuild_ab)."""
+    now = time.perf_counter()
+    log.info("rebuild step", extra={"step": name, "seconds": round(now - since, 3)})
+    return now
 
 
 def _reason(exc: BaseException) -> str:
