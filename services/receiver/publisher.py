@@ -127,8 +127,13 @@ class Publisher:
         once the shutdown began; otherwise within READY_WAIT_S."""
         if self._producer is None:
             return False
+        client: Any = self._producer.client
+        for topic in topics:
+            # Once a write looked a topic up, aiokafka asks for the tracked topics' metadata
+            # only: ours must be tracked, or one never written to is never seen (503 for ever).
+            client.add_topic(topic)
         wait_s = min(READY_WAIT_S, self._settings.produce_timeout_s)
-        return await topics_answered(self._producer.client, topics, wait_s, self._shutdown_began)
+        return await topics_answered(client, topics, wait_s, self._shutdown_began)
 
     async def _send_in_order(
         self,
