@@ -1,0 +1,67 @@
+"""On a real PostgreSQL (no broker): a pointer that names no generation of the database (an
+operator's typo restoring it after a DELETE, as the README asks) is a broken pointer too, not a
+switch. Before: every instance followed it, made an empty generation of that name and served it
+(every read empty), and the generation they had served, used by no one any more, was dropped by
+the next sweep. Now: not ready and why, the instance keeps what it has, no schema is made up,
+and a sweep drops nothing; once the pointer names the active generation again, it is ready."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+
+from projector.errors import StoreFailed
+from projector.generations_postgres import PostgresGenerations
+from projector.postgres_store import PostgresStore
+from projector.settings import ProjectorSettings
+from tests.postgres import LocalPostgres
+from tests.projector_harness import projector_in_process
+from tests.support import eventually
+
+POINTER = "public.catalog_stream_generation"
+
+
+def _execute(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(statement.encode())
+
+
+def _schemas(url: str) -> set[str]:
+    with psycopg.connect(url, autocommit=True) as connection:
+        return {str(r[0]) for r in connection.execute("SELECT nspname FROM pg_namespace")}
+
+
+@pytest.mark.parametrize("named", ["views_999", "public"])
+async def test_a_pointer_naming_no_generation_is_not_followed(
+    postgres: LocalPostgres, named: str
+) -> None:
+    url = postgres.create_database(f"pointer_names_{named}")
+    generations = PostgresGenerations(url)
+    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+        store = runtime.store
+        assert isinstance(store, PostgresStore)
+        assert (await client.get("/v1/catalogs")).status_code == 200
+        _execute(url, f"UPDATE {POINTER} SET schema_name = '{named}'")  # noqa: S608
+
+        async def says_why() -> bool:
+            ready = await client.get("/readyz")
+            return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
+
+        await eventually(says_why, timeout_s=10)
+        await asyncio.sleep(2)  # heartbeats that would have followed it
+        assert runtime.store is store  # not followed
+        assert "views_999" not in _schemas(url)  # nor made up
+        with pytest.raises(StoreFailed, match="pointer"):  # another instance's sweep: nothing
+            PostgresGenerations(url).discard_abandoned()
+        assert store.schema in _schemas(url)
+        with pytest.raises(StoreFailed, match="pointer"):  # and a start refuses it
+            PostgresGenerations(url).open_active()
+        _execute(url, f"UPDATE {POINTER} SET schema_name = '{store.schema}'")  # noqa: S608
+
+        async def ready_again() -> bool:
+            return "pointer" not in str((await client.get("/readyz")).json().get("error"))
+
+        await eventually(ready_again, timeout_s=10)
+        assert runtime.store is store
