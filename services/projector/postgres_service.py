@@ -60,20 +60,21 @@ def service_parameters(given: Mapping[str, str], environ: Mapping[str, str]) -> 
     return {}
 
 
-# What each file held when read: its (mtime, size) then, its text, and its sections as parsed.
-_READ: dict[Path, tuple[tuple[int, int], str, dict[str, dict[str, str] | None]]] = {}
+# What each file held when read: its stamp then, its text, and its sections as parsed.
+_READ: dict[Path, tuple[tuple[int, ...], str, dict[str, dict[str, str] | None]]] = {}
 _READ_LOCK = threading.Lock()
 
 
 def _read_section(path: Path, service: str) -> dict[str, str] | None:
     """The section `service` of the file at `path` (None: no such file, or no such section).
-    Every connect asks (postgres_store.connect): the file is read once per (path, mtime, size)
+    Every connect asks (postgres_store.connect): the file is read once per (path, stat stamp)
     and each section parsed once, at one stat a connect; libpq reads it at each connect, and an
-    edit counts from the next connect here too. An edit that keeps both the size and the mtime
-    (to the nanosecond: only one that sets the mtime back) is not seen until the next one."""
+    edit counts from the next connect here too. The stamp holds the inode and ctime beside the
+    mtime and size: a file replaced by a rename keeping both (rsync -a, cp -p) was otherwise
+    cached for ever, its old values passed over the new file's."""
     try:
         seen = path.stat()
-        stamp = (seen.st_mtime_ns, seen.st_size)
+        stamp = (seen.st_mtime_ns, seen.st_size, seen.st_ino, seen.st_dev, seen.st_ctime_ns)
         with _READ_LOCK:
             known = _READ.get(path)
         if known is None or known[0] != stamp:

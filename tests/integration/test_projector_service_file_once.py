@@ -1,8 +1,8 @@
-"""On a real PostgreSQL: the libpq service file a store URL names is read once per (path, mtime,
-size), not at every connect (every reader thread's, every heartbeat's, every batch's after an
-outage), and an edit still counts from the next connect, as libpq reads it. Shown by what the
-connection's parameters are: an edit that keeps the size and sets the mtime back is not read
-(before: it was, at the next connect); one that moves the mtime, or the size, is."""
+"""On a real PostgreSQL: the libpq service file a store URL names is read once per stat stamp
+(path, mtime, size, inode, ctime), not at every connect (every reader thread's, every
+heartbeat's, every batch's after an outage), and an edit still counts from the next connect, as
+libpq reads it. Shown by what the connection's parameters are: an edit that keeps the size and
+sets the mtime back is read too (its ctime moved); one that moves the mtime, or the size, is."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def test_the_service_file_is_read_once_per_mtime_and_size(
     assert _idle(url) == "61"
     before = services.stat()
     _write(services, postgres, "62")  # the same size...
-    os.utime(services, ns=(before.st_atime_ns, before.st_mtime_ns))  # ...and mtime: not read
-    assert _idle(url) == "61"
+    os.utime(services, ns=(before.st_atime_ns, before.st_mtime_ns))  # ...and mtime: its ctime
+    assert _idle(url) == "62"  # moved (no call sets it back): read again, as libpq does
+    assert _idle(url) == "62"
     os.utime(services, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
     assert _idle(url) == "62"  # the mtime moved: read again
     _write(services, postgres, "630")  # the size moved (the mtime may not, within a tick)
