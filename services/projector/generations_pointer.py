@@ -60,30 +60,48 @@ def _pointer_present(connection: psycopg.Connection[Any]) -> bool:
     return found.fetchone() is not None
 
 
-def _refuse_if_generations(connection: psycopg.Connection[Any], default_schema: str) -> None:
+def _generations(connection: psycopg.Connection[Any], default_schema: str) -> list[str]:
+    """The generations other than the default one that exist."""
     generation = generation_names(default_schema)
-    found = sorted(
+    return sorted(
         str(r[0])
         for r in connection.execute("SELECT nspname FROM pg_namespace").fetchall()
         if generation.match(str(r[0])) and str(r[0]) != default_schema
     )
-    if found:
+
+
+def _refuse_if_generations(connection: psycopg.Connection[Any], default_schema: str) -> None:
+    if found := _generations(connection, default_schema):
         raise StoreFailed(
             f"the generation pointer ({POINTER}, its row id = 1) is missing while generations"
             f" exist ({', '.join(found)}): an operator must restore it to name the active one"
         )
 
 
-def active_schema(connection: psycopg.Connection[Any], lock: str = "") -> str:
-    """The schema the pointer names; `lock`: " FOR UPDATE" for a switch (in its transaction)."""
+def active_schema(connection: psycopg.Connection[Any], default_schema: str, lock: str = "") -> str:
+    """The schema the pointer names; `lock`: " FOR UPDATE" for a switch (in its transaction).
+    One that is no generation, or that does not exist, is a broken pointer too (an operator's
+    typo restoring it): followed, every instance made it an empty generation, and a sweep then
+    dropped the one they had served. Only the default one may not exist yet (a first start,
+    before its tables are made), while no other generation does."""
     try:
         read = f"SELECT schema_name FROM {POINTER} WHERE id = 1{lock}"  # noqa: S608
         row = connection.execute(read).fetchone()
+        if row is None:
+            raise StoreFailed(f"the generation pointer ({POINTER}, its row id = 1) is missing")
+        schema = str(row[0])
+        exists = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
+        if not generation_names(default_schema).match(schema) or (
+            connection.execute(exists, (schema,)).fetchone() is None
+            and (schema != default_schema or _generations(connection, default_schema))
+        ):
+            raise StoreFailed(
+                f"the generation pointer ({POINTER}) names {schema!r}, which is no generation"
+                " of this database: an operator must restore it to name the active one"
+            )
     except psycopg.Error as exc:
         raise pointer_failure(exc, "cannot read the generation pointer") from exc
-    if row is None:
-        raise StoreFailed(f"the generation pointer ({POINTER}, its row id = 1) is missing")
-    return str(row[0])
+    return schema
 
 
 def point_at(connection: psycopg.Connection[Any], schema: str) -> None:

@@ -88,7 +88,7 @@ class PostgresGenerations(Generations):
     def open_active(self) -> PostgresStore:
         with self._connect() as connection:
             ensure_tables(connection, self.default_schema)  # (generations_pointer)
-            schema = active_schema(connection)
+            schema = active_schema(connection, self.default_schema)
         return PostgresStore(self.url, schema, follows_pointer=True)
 
     def open_new(self) -> PostgresStore:
@@ -105,7 +105,7 @@ class PostgresGenerations(Generations):
             except psycopg.Error as exc:
                 raise StoreUnavailable(f"cannot hold the generation pointer: {exc}") from exc
             # (its row locked by another instance's batch for SWITCH_LOCK_WAIT: StoreUnavailable)
-            active = active_schema(connection, lock=" FOR UPDATE")
+            active = active_schema(connection, self.default_schema, lock=" FOR UPDATE")
             self._held = connection
             with said_alive(connection):
                 yield active
@@ -167,7 +167,7 @@ class PostgresGenerations(Generations):
                     self._said = max(self._said, said or 0)
                 # Read after the registrations are stored: a pointer lost (StoreFailed) keeps
                 # them, and so this instance's generations, from expiring.
-                return active_schema(connection)
+                return active_schema(connection, self.default_schema)
         except psycopg.Error as exc:
             raise pointer_failure(exc, "cannot check the active generation") from exc
 
@@ -223,7 +223,7 @@ class PostgresGenerations(Generations):
                         "SELECT nspname FROM pg_namespace ORDER BY nspname"
                     ).fetchall()
                 ]
-                active = active_schema(connection)
+                active = active_schema(connection, self.default_schema)
                 used = {
                     str(r[0])
                     for r in connection.execute(
