@@ -12,6 +12,7 @@ generation but the default one exists (then it can only name that one)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -102,6 +103,29 @@ def active_schema(connection: psycopg.Connection[Any], default_schema: str, lock
     except psycopg.Error as exc:
         raise pointer_failure(exc, "cannot read the generation pointer") from exc
     return schema
+
+
+def register(
+    connection: psycopg.Connection[Any], instance: str, using: Iterable[str], default_schema: str
+) -> None:
+    """Store the generations `instance` uses (a heartbeat), in place of what it said before.
+    The registry dropped (an operator's mistake) is made again here: it is housekeeping, not
+    the pointer, and every instance's heartbeat failing on it made each one not ready at once
+    until a sweep (minutes later) made it. psycopg's errors, unwrapped."""
+    for attempt in range(2):
+        try:
+            with connection.transaction():
+                connection.execute(f"DELETE FROM {REGISTRY} WHERE instance = %s", (instance,))  # noqa: S608
+                for schema in sorted(set(using)):
+                    connection.execute(
+                        f"INSERT INTO {REGISTRY} (instance, schema_name) VALUES (%s, %s)",  # noqa: S608
+                        (instance, schema),
+                    )
+            return
+        except psycopg.errors.UndefinedTable:
+            if attempt:
+                raise
+            ensure_tables(connection, default_schema)  # (a pointer lost too: StoreFailed)
 
 
 def point_at(connection: psycopg.Connection[Any], schema: str) -> None:

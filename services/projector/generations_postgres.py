@@ -39,6 +39,7 @@ from projector.generations_pointer import (
     generation_names,
     point_at,
     pointer_failure,
+    register,
 )
 from projector.generations_sweep import drop_each, drop_unless_active
 from projector.postgres_store import PostgresStore, connect
@@ -155,15 +156,7 @@ class PostgresGenerations(Generations):
         try:
             with self._saying, self._connect() as connection:
                 if said is None or said >= self._said:  # else a newer list is stored
-                    with connection.transaction():
-                        connection.execute(
-                            f"DELETE FROM {REGISTRY} WHERE instance = %s", (self.instance,)
-                        )
-                        for schema in sorted(set(using)):
-                            connection.execute(
-                                f"INSERT INTO {REGISTRY} (instance, schema_name) VALUES (%s, %s)",
-                                (self.instance, schema),
-                            )
+                    register(connection, self.instance, using, self.default_schema)
                     self._said = max(self._said, said or 0)
                 # Read after the registrations are stored: a pointer lost (StoreFailed) keeps
                 # them, and so this instance's generations, from expiring.
