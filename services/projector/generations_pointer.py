@@ -61,18 +61,14 @@ def _pointer_present(connection: psycopg.Connection[Any]) -> bool:
     return found.fetchone() is not None
 
 
-def _generations(connection: psycopg.Connection[Any], default_schema: str) -> list[str]:
-    """The generations other than the default one that exist."""
+def _refuse_if_generations(connection: psycopg.Connection[Any], default_schema: str) -> None:
     generation = generation_names(default_schema)
-    return sorted(
+    found = sorted(
         str(r[0])
         for r in connection.execute("SELECT nspname FROM pg_namespace").fetchall()
         if generation.match(str(r[0])) and str(r[0]) != default_schema
     )
-
-
-def _refuse_if_generations(connection: psycopg.Connection[Any], default_schema: str) -> None:
-    if found := _generations(connection, default_schema):
+    if found:
         raise StoreFailed(
             f"the generation pointer ({POINTER}, its row id = 1) is missing while generations"
             f" exist ({', '.join(found)}): an operator must restore it to name the active one"
@@ -84,7 +80,7 @@ def active_schema(connection: psycopg.Connection[Any], default_schema: str, lock
     One that is no generation, or that does not exist, is a broken pointer too (an operator's
     typo restoring it): followed, every instance made it an empty generation, and a sweep then
     dropped the one they had served. Only the default one may not exist yet (a first start,
-    before its tables are made), while no other generation does."""
+    before its tables are made)."""
     try:
         read = f"SELECT schema_name FROM {POINTER} WHERE id = 1{lock}"  # noqa: S608
         row = connection.execute(read).fetchone()
@@ -93,8 +89,7 @@ def active_schema(connection: psycopg.Connection[Any], default_schema: str, lock
         schema = str(row[0])
         exists = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
         if not generation_names(default_schema).match(schema) or (
-            connection.execute(exists, (schema,)).fetchone() is None
-            and (schema != default_schema or _generations(connection, default_schema))
+            schema != default_schema and connection.execute(exists, (schema,)).fetchone() is None
         ):
             raise StoreFailed(
                 f"the generation pointer ({POINTER}) names {schema!r}, which is no generation"
