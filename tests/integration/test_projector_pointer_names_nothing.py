@@ -65,3 +65,22 @@ async def test_a_pointer_naming_no_generation_is_not_followed(
 
         await eventually(ready_again, timeout_s=10)
         assert runtime.store is store
+
+
+async def test_a_read_whose_table_is_missing_under_such_a_pointer_is_a_500(
+    postgres: LocalPostgres,
+) -> None:
+    """Its table missing, a read asks the pointer whether a switch replaced its generation (a
+    503, asked again once followed). A pointer naming a schema that does not exist is followed
+    by no one: that 503 was asked again for ever; it is the defect, a 500."""
+    url = postgres.create_database("pointer_names_nothing_read")
+    generations = PostgresGenerations(url)
+    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+        store = runtime.store
+        assert isinstance(store, PostgresStore)
+        _execute(url, f"UPDATE {POINTER} SET schema_name = 'views_999'")  # noqa: S608
+        _execute(url, f'ALTER TABLE "{store.schema}".catalogs RENAME TO catalogs_gone')
+        await asyncio.sleep(2)  # heartbeats that would have followed it
+        answer = await client.get("/v1/catalogs")
+        assert answer.status_code == 500, answer.text
+        assert "retry-after" not in answer.headers
