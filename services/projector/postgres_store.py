@@ -162,12 +162,16 @@ class PostgresStore(ViewStore):
     def _replaced(self, connection: Any) -> bool:
         """The pointer, read on this reader's connection (a plain read: no switch waits for it).
         Unreadable for a moment (the database down, its table locked), it cannot tell: the read
-        is one to ask again (503). Unreadable for good (its table dropped) or its row gone, the
-        pointer is broken too: a defect (generations_pointer), not a 503 retried for ever."""
+        is one to ask again (503). Unreadable for good (its table dropped), its row gone, or
+        naming a schema that does not exist, the pointer is broken too, and followed by no one:
+        a defect (generations_pointer), not a 503 retried for ever."""
         if not self.follows_pointer:
             return False  # (a generation being built: no pointer names it yet)
         try:
-            row = connection.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1").fetchone()
+            row = connection.execute(
+                f"SELECT schema_name FROM {POINTER} p WHERE id = 1 "
+                "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = p.schema_name)"
+            ).fetchone()
             connection.commit()
         except psycopg.Error as exc:
             self._roll_back(connection)
