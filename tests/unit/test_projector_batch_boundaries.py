@@ -18,6 +18,7 @@ from catalog_contract.events import Availability, ChangeType
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.item_state import Known
 from projector.records import Incoming
+from tests.examples import examples
 from tests.factories import BASE_TIME, change
 
 CATALOGS = ("k1", "k2")
@@ -78,7 +79,7 @@ def _folded(records: list[Incoming], cuts: list[int]) -> Store:
     return store
 
 
-@settings(max_examples=400, derandomize=True, deadline=None)
+@settings(max_examples=examples(400, 60), derandomize=True, deadline=None)
 @given(steps=_steps, cuts=st.lists(st.integers(0, 14), max_size=4))
 def test_the_views_do_not_depend_on_where_batches_are_cut(
     steps: list[tuple[str, str, int, str]], cuts: list[int]
