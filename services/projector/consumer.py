@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer
 
 from projector.batch import BatchPlan
-from projector.consumer_ahead import Ahead, in_order
+from projector.consumer_ahead import CATCHUP_FACTOR, Ahead, batch_records, in_order
 from projector.consumer_keeping import BatchKeeping
 from projector.consumer_planning import BatchPlanning
 from projector.dead_letter_writer import DeadLetterWriter
@@ -104,6 +104,14 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
             await self._in_store_thread(self.store.write, self.settings.topic, plan)
         return plan
 
+    def _batch_records(self) -> int:
+        """The next batch's size: bigger while the live views catch up (a rebuild's load keeps
+        its batches: bigger ones were measured slower there, README round five)."""
+        most = self.settings.batch_max_records
+        if self.feed_from is not None:
+            return most
+        return batch_records(most, self.lag(), CATCHUP_FACTOR)
+
     async def _write_and_fetch_ahead(
         self, consumer: AIOKafkaConsumer, plan: BatchPlan
     ) -> Ahead | None:
@@ -116,7 +124,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         writing = self._writing = asyncio.ensure_future(
             self._in_store_thread(self.store.write, self.settings.topic, plan)
         )
-        ahead, most = None, self.settings.batch_max_records
+        ahead, most = None, self._batch_records()
         # Where the store stands once the write ends, taken now: a rebalance revoking as the
         # write ends pops `applied` (the listener waits for the write) before the re-plan.
         after = {**self.applied, **plan.next_offsets}
@@ -185,7 +193,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
                     raw = in_order(
                         await consumer.getmany(
                             timeout_ms=self.settings.poll_timeout_ms,
-                            max_records=self.settings.batch_max_records,
+                            max_records=self._batch_records(),
                         )
                     )
                     if raw:

@@ -28,3 +28,19 @@ class Ahead:
 
 def in_order(batches: dict[TopicPartition, list[Any]]) -> list[Any]:
     return [m for tp in sorted(batches, key=lambda t: t.partition) for m in batches[tp]]
+
+
+# While the live views lag by at least this many batches, a batch takes this many times
+# batch_max_records (4: RSS +30 MiB on a 1,000-record batch setting, flat in product count).
+CATCHUP_FACTOR = 4
+
+
+def batch_records(most: int, lag: int, factor: int) -> int:
+    """How many records the next batch may take: `most` (batch_max_records), or `factor` times
+    that while the views lag by at least that many records (a catch-up: fewer, bigger
+    transactions, each with its fixed costs: read-back queries, position checks, catalog
+    counts, the commit, the thread hops; measured 1.2-1.4x the catch-up rate on 200,000
+    events, bench.projector_catchup_ab). Within that lag a batch is what was fetched, as
+    before, so a caught-up projector's batches (its freshness) do not change."""
+    catch_up = most * factor
+    return catch_up if lag >= catch_up else most
