@@ -37,6 +37,8 @@ T = TypeVar("T")
 class ConsumerLoop(BatchPlanning, BatchKeeping):
     """Consumes the product topic batch by batch into one generation of the views."""
 
+    catchup_factor = CATCHUP_FACTOR  # consumer_ahead.batch_records (1: batches never grow)
+
     def __init__(
         self,
         settings: ProjectorSettings,
@@ -110,7 +112,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         most = self.settings.batch_max_records
         if self.feed_from is not None:
             return most
-        return batch_records(most, self.lag(), CATCHUP_FACTOR)
+        return batch_records(most, self.lag(), self.catchup_factor)
 
     async def _write_and_fetch_ahead(
         self, consumer: AIOKafkaConsumer, plan: BatchPlan

@@ -20,12 +20,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from catalog_contract.keys import partition_for, product_key
+from projector.consumer import ConsumerLoop
 from projector.rebuilding import Rebuild
 from projector.store import ViewStore
 from tests.factories import change
@@ -145,7 +147,8 @@ async def _rebuilt(
     with tempfile.TemporaryDirectory(prefix="split-") as work:
         settings = projector_settings(
             bootstrap, topics, Path(work) / "views.db", rebuild_workers=workers,
-            # One record a batch: what the live consumer and the builder restate does not
+            # One record a batch (the test sets ConsumerLoop.catchup_factor 1: no bigger
+            # batch catching up): what the live consumer and the builder restate does not
             # depend on how fetches cut the topic, so both topics get the same restatements.
             batch_max_records=1,
         )  # fmt: skip
@@ -187,8 +190,12 @@ async def _settled(bootstrap: str, store: ViewStore, topic: str) -> bool:
 )
 @given(first=histories(60), second=histories(15))
 def test_a_rebuild_in_parts_builds_what_one_process_builds(
-    kafka_bootstrap: str, first: list[ProductChange], second: list[ProductChange]
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+    first: list[ProductChange],
+    second: list[ProductChange],
 ) -> None:
+    monkeypatch.setattr(ConsumerLoop, "catchup_factor", 1)  # see _rebuilt: one record a batch
     first = _keepers() + first
 
     async def both() -> None:

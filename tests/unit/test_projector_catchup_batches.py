@@ -47,3 +47,13 @@ def test_a_rebuilds_load_keeps_its_batches(tmp_path: Path) -> None:
     builder.end_offsets = {0: 90_000, 1: 90_000}
     assert builder.lag() == 180_000
     assert builder._batch_records() == 1000
+
+
+def test_a_catchup_factor_of_one_keeps_the_live_loops_batches(tmp_path: Path) -> None:
+    projector = consumer_loop(tmp_path / "views.db")
+    projector.catchup_factor = 1
+    projector.assigned = frozenset({0})
+    projector.end_offsets = {0: 900_000}
+    assert projector.lag() == 900_000
+    assert projector._batch_records() == 1000
+    assert ConsumerLoop.catchup_factor == 4
