@@ -11,27 +11,31 @@ generation but the default one exists (then it can only name that one)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from projector.errors import StoreFailed, StoreUnavailable
-from projector.postgres_store import DDL_LOCK, POINTER
-from projector.store_faults import transient
+from projector.errors import StoreFailed
+from projector.generations_named import (
+    POINTER,
+    generation_schemas,
+    is_generation,
+    names_no_generation,
+    pointer_failure,
+    row_missing,
+)
+from projector.postgres_store import DDL_LOCK
 
 REGISTRY = "public.catalog_stream_instances"
 
 
-def generation_names(default_schema: str) -> re.Pattern[str]:
-    """The schemas that are generations: the default one, and those a rebuild made."""
-    return re.compile(rf"^{re.escape(default_schema)}(_\d+)?$")
-
-
 def ensure_tables(connection: psycopg.Connection[Any], default_schema: str) -> None:
     """The pointer and the registry, made if this is the database's first start. The pointer
-    row always exists then: a live batch always has a row to lock, so a switch waits for it."""
+    row always exists then: a live batch always has a row to lock, so a switch waits for it.
+    The default schema is made with it: the schema a pointer names always exists, unless an
+    operator dropped it (generations_named)."""
     try:
         with connection.transaction():
             connection.execute(DDL_LOCK)  # (instances starting together: one makes them)
@@ -45,6 +49,8 @@ def ensure_tables(connection: psycopg.Connection[Any], default_schema: str) -> N
                     f"INSERT INTO {POINTER} (id, schema_name) VALUES (1, %s)",  # noqa: S608
                     (default_schema,),
                 )
+                schema = sql.Identifier(default_schema)
+                connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
             connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {REGISTRY} "
                 "(instance TEXT NOT NULL, schema_name TEXT NOT NULL, "
@@ -62,12 +68,7 @@ def _pointer_present(connection: psycopg.Connection[Any]) -> bool:
 
 
 def _refuse_if_generations(connection: psycopg.Connection[Any], default_schema: str) -> None:
-    generation = generation_names(default_schema)
-    found = sorted(
-        str(r[0])
-        for r in connection.execute("SELECT nspname FROM pg_namespace").fetchall()
-        if generation.match(str(r[0])) and str(r[0]) != default_schema
-    )
+    found = [s for s in generation_schemas(connection, default_schema) if s != default_schema]
     if found:
         raise StoreFailed(
             f"the generation pointer ({POINTER}, its row id = 1) is missing while generations"
@@ -77,24 +78,15 @@ def _refuse_if_generations(connection: psycopg.Connection[Any], default_schema: 
 
 def active_schema(connection: psycopg.Connection[Any], default_schema: str, lock: str = "") -> str:
     """The schema the pointer names; `lock`: " FOR UPDATE" for a switch (in its transaction).
-    One that is no generation, or that does not exist, is a broken pointer too (an operator's
-    typo restoring it): followed, every instance made it an empty generation, and a sweep then
-    dropped the one they had served. Only the default one may not exist yet (a first start,
-    before its tables are made)."""
+    One it may not name (generations_named) is a broken pointer too: StoreFailed."""
     try:
         read = f"SELECT schema_name FROM {POINTER} WHERE id = 1{lock}"  # noqa: S608
         row = connection.execute(read).fetchone()
         if row is None:
-            raise StoreFailed(f"the generation pointer ({POINTER}, its row id = 1) is missing")
+            raise row_missing()
         schema = str(row[0])
-        exists = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
-        if not generation_names(default_schema).match(schema) or (
-            schema != default_schema and connection.execute(exists, (schema,)).fetchone() is None
-        ):
-            raise StoreFailed(
-                f"the generation pointer ({POINTER}) names {schema!r}, which is no generation"
-                " of this database: an operator must restore it to name the active one"
-            )
+        if not is_generation(connection, default_schema, schema):
+            raise names_no_generation(schema)
     except psycopg.Error as exc:
         raise pointer_failure(exc, "cannot read the generation pointer") from exc
     return schema
@@ -126,11 +118,3 @@ def register(
 def point_at(connection: psycopg.Connection[Any], schema: str) -> None:
     """Move the pointer (in the caller's transaction, if any); psycopg's errors, unwrapped."""
     connection.execute(f"UPDATE {POINTER} SET schema_name = %s WHERE id = 1", (schema,))  # noqa: S608
-
-
-def pointer_failure(exc: psycopg.Error, doing: str) -> StoreUnavailable:
-    """The error for a failed use of the shared tables: StoreFailed if no retry mends it (a
-    table dropped: the pointer's, the registry's), else StoreUnavailable (the database down, a
-    lock not granted in time)."""
-    kind = StoreUnavailable if transient(exc) else StoreFailed
-    return kind(f"{doing}: the generation pointer or registry cannot be used: {exc}")

@@ -32,15 +32,8 @@ from projector.generations_held import (
     lock_wait,
     said_alive,
 )
-from projector.generations_pointer import (
-    REGISTRY,
-    active_schema,
-    ensure_tables,
-    generation_names,
-    point_at,
-    pointer_failure,
-    register,
-)
+from projector.generations_named import generation_schemas, pointer_failure
+from projector.generations_pointer import REGISTRY, active_schema, ensure_tables, point_at, register
 from projector.generations_sweep import drop_each, drop_unless_active
 from projector.postgres_store import PostgresStore, connect
 from projector.store import ViewStore
@@ -90,10 +83,11 @@ class PostgresGenerations(Generations):
         with self._connect() as connection:
             ensure_tables(connection, self.default_schema)  # (generations_pointer)
             schema = active_schema(connection, self.default_schema)
-        return PostgresStore(self.url, schema, follows_pointer=True)
+        return PostgresStore(self.url, schema, follows_pointer=True, default=self.default_schema)
 
     def open_new(self) -> PostgresStore:
-        return PostgresStore(self.url, f"{self.default_schema}_{time.time_ns()}")
+        schema = f"{self.default_schema}_{time.time_ns()}"
+        return PostgresStore(self.url, schema, default=self.default_schema)
 
     @contextmanager
     def holding_pointer(self) -> Iterator[str]:
@@ -185,7 +179,8 @@ class PostgresGenerations(Generations):
             with self._connect() as connection, connection.transaction():
                 lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (generations_held)
                 ensure_tables(connection, self.default_schema)
-                if not drop_unless_active(connection, store.schema):  # (generations_sweep)
+                # (generations_sweep)
+                if not drop_unless_active(connection, store.schema, self.default_schema):
                     log.warning(
                         "not dropping the active generation", extra={"generation": store.name}
                     )
@@ -203,19 +198,13 @@ class PostgresGenerations(Generations):
         that cannot be dropped is logged and left to a later sweep (generations_sweep)."""
         if not self._steady():
             return []  # cannot tell yet (a later sweep)
-        generation = generation_names(self.default_schema)
         with self._connect() as connection:
             ensure_tables(connection, self.default_schema)
             try:
                 # The schemas first: a rebuild registers its generation before it creates it,
                 # so each schema read here is, if in use, registered by the time `used` is read
                 # (each statement sees what was committed when it began).
-                schemas = [
-                    str(r[0])
-                    for r in connection.execute(
-                        "SELECT nspname FROM pg_namespace ORDER BY nspname"
-                    ).fetchall()
-                ]
+                schemas = generation_schemas(connection, self.default_schema)
                 active = active_schema(connection, self.default_schema)
                 used = {
                     str(r[0])
@@ -226,5 +215,5 @@ class PostgresGenerations(Generations):
                 }
             except psycopg.Error as exc:
                 raise pointer_failure(exc, "cannot list the unused generations") from exc
-            found = [s for s in schemas if generation.match(s) and s != active and s not in used]
-            return drop_each(connection, found)
+            found = [s for s in schemas if s != active and s not in used]
+            return drop_each(connection, found, self.default_schema)

@@ -7,30 +7,33 @@ to a later sweep, and the start (or the running instance) goes on."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from projector.generations_held import DISCARD_LOCK_WAIT_MS, lock_wait
-from projector.postgres_store import pointer_for_share
-
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+from projector.generations_named import generation_names, pointer_for_share
 
 log = logging.getLogger(__name__)
 
 
-def drop_unless_active(connection: psycopg.Connection[Any], schema: str) -> bool:
-    """In the caller's transaction: drop `schema` unless the pointer names it (then False)."""
+def drop_unless_active(
+    connection: psycopg.Connection[Any], schema: str, default_schema: str
+) -> bool:
+    """In the caller's transaction: drop `schema` unless the pointer names it (then False).
+    Only a generation (generations_named): never another schema of the database."""
     if pointer_for_share(connection) == schema:
         return False
-    if not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"refusing to drop schema {schema!r}")
-    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    if not generation_names(default_schema).match(schema):
+        raise ValueError(f"refusing to drop schema {schema!r}: no generation")
+    connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
     return True
 
 
-def drop_each(connection: psycopg.Connection[Any], found: list[str]) -> list[str]:
+def drop_each(
+    connection: psycopg.Connection[Any], found: list[str], default_schema: str
+) -> list[str]:
     """Drop each of `found` (unused when listed), each in its own transaction after a bounded
     wait for its locks; returns those dropped. One that fails is logged with its name and left
     to a later sweep; once the connection is lost, the rest are too."""
@@ -41,7 +44,7 @@ def drop_each(connection: psycopg.Connection[Any], found: list[str]) -> list[str
                 lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (a start waits for it)
                 # The lists are as old as the waits before this one: a switch since may have
                 # made it active (checked FOR SHARE).
-                if not drop_unless_active(connection, schema):
+                if not drop_unless_active(connection, schema, default_schema):
                     continue
         except psycopg.errors.LockNotAvailable:
             log.warning(

@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
 from projector.generations_held import HANDOVER_LOCK_WAIT_MS, batch_limits, lock_wait
+from projector.generations_named import POINTER, is_generation, pointer_for_share
 from projector.postgres_service import service_parameters
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
@@ -23,7 +24,6 @@ from projector.store_write import FEED_INSERT_COLUMNS, ITEM_UPDATES, BatchWrite
 # Instances starting together would race on CREATE ... IF NOT EXISTS (PostgreSQL may then fail
 # one of them on a unique index of its catalog): every DDL of the views takes this lock first.
 DDL_LOCK = "SELECT pg_advisory_xact_lock(7426153)"
-POINTER = "public.catalog_stream_generation"  # names the active schema (generations_postgres.py)
 
 
 _ITEMS = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
@@ -102,14 +102,6 @@ def _copy(cursor: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
                 raise psycopg.DataError(f"cannot write a value: {exc}") from exc
 
 
-def pointer_for_share(executor: Any) -> str | None:
-    """The schema the pointer names (None before there is a pointer row), read FOR SHARE in the
-    caller's transaction: a switch under way (FOR UPDATE) is waited out, and no switch moves
-    the pointer until that transaction ends. `executor`: a psycopg cursor or connection."""
-    row = executor.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1 FOR SHARE").fetchone()
-    return None if row is None else str(row[0])
-
-
 class PostgresStore(ViewStore):
     placeholder = "%s"
     # Two instances in one group never own a partition at once, but during a rebalance one may
@@ -117,10 +109,13 @@ class PostgresStore(ViewStore):
     lock_rows = " FOR UPDATE"
     big_integer = "BIGINT"
 
-    def __init__(self, url: str, schema: str = "views", follows_pointer: bool = False) -> None:
+    def __init__(
+        self, url: str, schema: str = "views", follows_pointer: bool = False, default: str = "views"
+    ) -> None:
         super().__init__()
         self.url = url
         self.schema = schema  # one schema per generation of the views
+        self.default_schema = default  # the first one's (generations_named: which are some)
         # The active generation's batches check that it still is (several instances: another
         # one's rebuild may move the pointer); a generation being built is not active yet.
         self.follows_pointer = follows_pointer
@@ -163,20 +158,19 @@ class PostgresStore(ViewStore):
         """The pointer, read on this reader's connection (a plain read: no switch waits for it).
         Unreadable for a moment (the database down, its table locked), it cannot tell: the read
         is one to ask again (503). Unreadable for good (its table dropped), its row gone, or
-        naming a schema that does not exist, the pointer is broken too, and followed by no one:
-        a defect (generations_pointer), not a 503 retried for ever."""
+        naming no generation (generations_named), the pointer is broken too, and followed by no
+        one: a defect, not a 503 retried for ever."""
         if not self.follows_pointer:
             return False  # (a generation being built: no pointer names it yet)
         try:
-            row = connection.execute(
-                f"SELECT schema_name FROM {POINTER} p WHERE id = 1 "
-                "AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = p.schema_name)"
-            ).fetchone()
+            row = connection.execute(f"SELECT schema_name FROM {POINTER} WHERE id = 1").fetchone()
+            named = self.schema if row is None else str(row[0])  # (no row: a defect)
+            moved = named != self.schema and is_generation(connection, self.default_schema, named)
             connection.commit()
         except psycopg.Error as exc:
             self._roll_back(connection)
             return transient(exc)
-        return row is not None and str(row[0]) != self.schema
+        return moved
 
     def _schema_statements(self) -> list[str]:
         return [
