@@ -177,6 +177,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
 
     async def _done(self, consumer: AIOKafkaConsumer, plan: BatchPlan) -> None:
         self._written(consumer, plan)
+        self._written_again()
         self._count(plan)
         async with self.progress:
             self.progress.notify_all()
@@ -229,7 +230,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
                         break
                     except ProjectorError as exc:
                         # Nothing of the batch was written: go back to what the store holds.
-                        log.warning("batch not written, re-reading positions: %s", exc)
+                        self._not_written(exc)
                         if not isinstance(exc, PositionConflict):
                             await asyncio.sleep(1)
                         await self._seek_to_stored_once_it_answers(consumer, stop)

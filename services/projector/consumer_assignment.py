@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from projector.batch import BatchPlan
 from projector.consumer_progress import ConsumerProgress
-from projector.errors import StoreUnavailable
+from projector.errors import ProjectorError, StoreFailed, StoreUnavailable
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 
@@ -36,6 +36,23 @@ class StoredPositions(ConsumerProgress):
     _writing: asyncio.Future[None] | None  # a batch being written
     progress: asyncio.Condition
     _in_store_thread: Callable[..., Awaitable[Any]]
+    # Why the store refuses batches, if no retry mends it (StoreFailed: the generation pointer
+    # lost or naming no generation); None once one is written. /readyz says it.
+    defect: str | None = None
+
+    def _not_written(self, exc: ProjectorError) -> None:
+        """Say a batch the store did not take: an outage's each time, at WARNING; a defect
+        once, at ERROR (it was a warning a second, for ever, as if an outage)."""
+        if not isinstance(exc, StoreFailed):
+            log.warning("batch not written, re-reading positions: %s", exc)
+        elif self.defect is None:
+            log.error("the store refuses batches, tried again every second until mended: %s", exc)
+        self.defect = str(exc) if isinstance(exc, StoreFailed) else None
+
+    def _written_again(self) -> None:
+        if self.defect is not None:
+            log.info("the store takes batches again")
+            self.defect = None
 
     def _subscribed(self) -> AIOKafkaConsumer:
         """A consumer of the product topic in the loop's group, seeking to the store's

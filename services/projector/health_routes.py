@@ -31,7 +31,9 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
     async def readyz() -> Response:
         if runtime.failure is not None:
             return JSONResponse({"status": "failed", "error": runtime.failure}, status_code=503)
-        if (defect := runtime.follower.defect) is not None:  # (generation_follower)
+        # A defect no retry mends (the generation pointer broken): the watch's (generation_follower)
+        # or the live consumer's, whose batches the store then refuses.
+        if (defect := runtime.follower.defect or runtime.projector.defect) is not None:
             return JSONResponse({"status": "not ready", "error": defect}, status_code=503)
         lag = runtime.projector.lag()
         if runtime.projector.ready(settings.ready_max_lag):

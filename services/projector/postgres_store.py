@@ -13,7 +13,14 @@ from psycopg.conninfo import conninfo_to_dict
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
 from projector.generations_held import HANDOVER_LOCK_WAIT_MS, batch_limits, lock_wait
-from projector.generations_named import POINTER, is_generation, pointer_for_share
+from projector.generations_named import (
+    POINTER,
+    is_generation,
+    names_no_generation,
+    pointer_failure,
+    pointer_for_share,
+    row_missing,
+)
 from projector.postgres_service import service_parameters
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
@@ -136,9 +143,19 @@ class PostgresStore(ViewStore):
             self._check_pointer(cursor)
 
     def _check_pointer(self, cursor: Any) -> None:
+        """A pointer lost (its table, its row) or naming no generation is a defect, as for a
+        read (generations_named): StoreFailed, the batch not written, not retried as an outage
+        for ever; with no row, no switch could wait for the batch (it holds no lock)."""
         batch_limits(cursor)  # (generations_held)
-        active = pointer_for_share(cursor)
-        if active is not None and active != self.schema:
+        try:
+            active = pointer_for_share(cursor)
+            if active is None:
+                raise row_missing()
+            if active != self.schema and not is_generation(cursor, self.default_schema, active):
+                raise names_no_generation(active)
+        except psycopg.Error as exc:
+            raise pointer_failure(exc, "cannot check the active generation") from exc
+        if active != self.schema:
             raise GenerationMoved(f"the active generation is now {active}, not {self.schema}")
 
     def write(self, topic: str, plan: BatchPlan) -> None:

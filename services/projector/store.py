@@ -129,7 +129,7 @@ class ViewStore(StoreReads, GenerationHandover, OwedRestatements, ABC):
             cursor = connection.cursor()
             yield cursor
             connection.commit()
-        except (PositionConflict, GenerationMoved):
+        except (PositionConflict, GenerationMoved, StoreFailed):  # (StoreFailed: a defect found)
             self._roll_back(connection)
             raise
         except Exception as exc:
