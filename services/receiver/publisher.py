@@ -22,7 +22,7 @@ from receiver.errors import PublishFailed
 from receiver.key_partitioner import partition_for
 from receiver.produce_pacing import AccumulatorPace
 from receiver.producer_shutdown import abandon
-from receiver.readiness import READY_WAIT_S, topics_answered
+from receiver.readiness import topics_answered
 from receiver.settings import ReceiverSettings
 from receiver.time_limits import TimeLimit
 from runtime_support.quiet_logs import Outage
@@ -124,7 +124,7 @@ class Publisher:
 
     async def topics_present(self, *topics: str) -> bool:
         """Readiness (`readiness.topics_answered`): not ready before the producer connected, nor
-        once the shutdown began; otherwise within READY_WAIT_S."""
+        once the shutdown began; otherwise within the `ready_wait_s` setting."""
         if self._producer is None:
             return False
         client: Any = self._producer.client
@@ -132,7 +132,7 @@ class Publisher:
             # Once a write looked a topic up, aiokafka asks for the tracked topics' metadata
             # only: ours must be tracked, or one never written to is never seen (503 for ever).
             client.add_topic(topic)
-        wait_s = min(READY_WAIT_S, self._settings.produce_timeout_s)
+        wait_s = min(self._settings.ready_wait_s, self._settings.produce_timeout_s)
         return await topics_answered(client, topics, wait_s, self._shutdown_began)
 
     async def _send_in_order(
