@@ -1,14 +1,18 @@
-"""Process plumbing for the benchmarks: servers, wrk, CPU time and peak memory from /proc."""
+"""Process plumbing for the benchmarks: servers, wrk, CPU time and peak memory from /proc, and
+what every A/B tool sets up first (a broker in a folder of its own, a revision's tree, a topic)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -18,11 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog_stream.broker import free_port
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from catalog_contract import topics
+from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.topic_admin import ensure_all
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "load.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
+PARTITIONS = 6  # the product topic's default (catalog_contract.topics.product_topic)
 
 
 def _children(pid: int) -> list[int]:
@@ -178,6 +187,57 @@ def operator_receiver(
     }
     command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
     return serve(command, port, env, "/readyz", log)
+
+
+@contextmanager
+def broker_workspace(prefix: str) -> Iterator[tuple[Path, str]]:
+    """A new temporary folder (named `prefix`...) and a Kafka broker of its own in it (kafka/):
+    the folder and the broker's bootstrap servers. At the end the broker stops and the folder,
+    with what the run put in it, is removed."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    broker = LocalBroker(work / "kafka", port=free_port(), controller_port=free_port())
+    broker.start()
+    try:
+        yield work, broker.bootstrap_servers
+    finally:
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def old_tree(revision: str, into: Path) -> Path:
+    """services/ and schemas/ of git `revision` (`git archive`) in the new folder `into`: its
+    services/. A process of that revision's code has both on its PYTHONPATH."""
+    archive = subprocess.run(
+        ["git", "archive", revision, "services", "schemas"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "services"
+
+
+def new_product_topic(bootstrap: str, prefix: str, partitions: int = PARTITIONS) -> str:
+    """A product topic of one run's own (`prefix`.<6 hex digits>), created: its name."""
+    spec = topics.product_topic(f"{prefix}.{uuid.uuid4().hex[:6]}", partitions=partitions)
+    asyncio.run(ensure_all(bootstrap, [spec]))
+    return spec.name
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> dict[int, int]:
+    """Partition -> the offset after its last record, of partitions 0 .. `partitions` - 1."""
+
+    async def read() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(partitions)]
+            return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
 
 
 def receiver_env(bootstrap: str, topic: str, dead_letter_topic: str, secret: str) -> dict[str, str]:

@@ -15,7 +15,6 @@ import asyncio
 import shutil
 import statistics
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,12 +22,9 @@ from pathlib import Path
 
 from tests.postgres import LocalPostgres
 
-from bench.harness import Server
+from bench.harness import Server, broker_workspace, new_product_topic, old_tree
 from bench.projector_bench import catch_up, preload, raw_decode_rate
-from bench.receiver_ab import _old_tree
-from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
-from catalog_stream.topic_admin import ensure_all
+from catalog_stream.broker import free_port
 
 OLD, NEW = "A revision", "B working tree"
 
@@ -72,22 +68,17 @@ def main() -> None:
     parser.add_argument("--only-new", action="store_true", help="B only (a profile)")
     parser.add_argument("--env-b", action="append", default=[], help="KEY=VALUE, B only")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="catchup-ab-"))
-    work.chmod(0o711)  # PostgreSQL runs as its own user (tests/postgres.py): let it reach pg/
-    broker = LocalBroker(work / "kafka", port=free_port(), controller_port=free_port())
-    broker.start()
-    try:
-        old_services = _old_tree(args.against, work / "old")
-        bootstrap = broker.bootstrap_servers
-        spec = topics.product_topic(f"ab.catchup.{uuid.uuid4().hex[:6]}")
-        asyncio.run(ensure_all(bootstrap, [spec]))
-        total = asyncio.run(preload(bootstrap, spec.name, args.products, args.versions))
+    with broker_workspace("catchup-ab-") as (work, bootstrap):
+        work.chmod(0o711)  # PostgreSQL runs as its own user (tests/postgres.py): let it reach pg/
+        old_services = old_tree(args.against, work / "old")
+        topic = new_product_topic(bootstrap, "ab.catchup")
+        total = asyncio.run(preload(bootstrap, topic, args.products, args.versions))
         print(f"preloaded {total} events", flush=True)
         rates: dict[str, list[float]] = {OLD: [], NEW: []}
         raws: list[float] = []
         with _postgres(work) if args.postgres else _no_postgres(work) as store_url:
             for n in range(args.rounds):
-                raws.append(asyncio.run(raw_decode_rate(bootstrap, spec.name, total)))
+                raws.append(asyncio.run(raw_decode_rate(bootstrap, topic, total)))
                 order = [NEW] if args.only_new else ([OLD, NEW] if n % 2 == 0 else [NEW, OLD])
                 line = [f"round {n}: raw {raws[-1]:.0f}/s"]
                 for name in order:
@@ -97,7 +88,7 @@ def main() -> None:
                         else {"PYTHONPATH": f"{old_services}:{work / 'old'}"}
                     )
                     spy = args.spy and name == NEW and n == args.rounds - 1
-                    figures = catch_up(bootstrap, spec.name, store_url(), total, work,
+                    figures = catch_up(bootstrap, topic, store_url(), total, work,
                                        f"{name[0]}{n}", None, env,
                                        _spy(args.spy) if spy else None)  # fmt: skip
                     rates[name].append(figures["rate"])
@@ -116,9 +107,6 @@ def main() -> None:
                 print(f"{name}: median {statistics.median(each):.0f}/s, {share:.0%} of raw")
         if rates[OLD]:
             print(f"B / A: {ratios(rates[OLD], rates[NEW])}")
-    finally:
-        broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager

@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -27,10 +25,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.harness import PARTITIONS as PARTITIONS  # (re-exported: see _end_offsets)
+from bench.harness import broker_workspace, end_offsets, new_product_topic
 from bench.projector_bench import preload
-from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
-from catalog_stream.topic_admin import ensure_all
 from projector.consumer import ConsumerLoop
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_split import groups, merge
@@ -38,7 +35,6 @@ from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 
-PARTITIONS = 6  # the product topic's default
 TABLES = ("items", "removals", "catalogs", "offsets", "owed_restatements", "changes")
 
 
@@ -110,17 +106,9 @@ def one_process(bootstrap: str, topic: str, work: Path) -> tuple[float, Path]:
     return time.perf_counter() - started, path
 
 
-def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    async def read() -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-            return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+# bench/rebuild_worker_ab.py imports PARTITIONS and _end_offsets from here (until it imports
+# bench.harness's): kept under those names.
+_end_offsets = end_offsets
 
 
 def two_processes(bootstrap: str, topic: str, work: Path) -> tuple[float, float, Path]:
@@ -128,7 +116,7 @@ def two_processes(bootstrap: str, topic: str, work: Path) -> tuple[float, float,
     topic's ends (an active generation caught up), its merge, then the read indexes."""
     started = time.perf_counter()
     settings = ProjectorSettings(bootstrap_servers=bootstrap, topic=topic, restate=False)
-    split = groups(_end_offsets(bootstrap, topic), 2)
+    split = groups(end_offsets(bootstrap, topic), 2)
     parts = [work / f"b{i}-{uuid.uuid4().hex[:6]}.db" for i in range(len(split))]
     processes = []
     for path, targets in zip(parts, split, strict=True):
@@ -172,18 +160,14 @@ def main() -> None:
         partitions = [int(p) for p in parts.split(",")]
         asyncio.run(_load(bootstrap, topic, Path(path), partitions, indexes == "1"))
         return
-    work = Path(tempfile.mkdtemp(prefix="rebuild-split-"))
-    broker = LocalBroker(work / "kafka", port=free_port(), controller_port=free_port())
-    broker.start()
-    try:
-        bootstrap = broker.bootstrap_servers
-        spec = topics.product_topic(f"split.{uuid.uuid4().hex[:6]}", partitions=PARTITIONS)
-        asyncio.run(ensure_all(bootstrap, [spec]))
-        total = asyncio.run(preload(bootstrap, spec.name, args.products, args.versions))
+    # The broker's data and every round's files are in `work`, removed at the end.
+    with broker_workspace("rebuild-split-") as (work, bootstrap):
+        topic = new_product_topic(bootstrap, "split", partitions=PARTITIONS)
+        total = asyncio.run(preload(bootstrap, topic, args.products, args.versions))
         print(f"preloaded {total} events", flush=True)
         for n in range(args.rounds):
-            a, a_path = one_process(bootstrap, spec.name, work)
-            b, loaded, b_path = two_processes(bootstrap, spec.name, work)
+            a, a_path = one_process(bootstrap, topic, work)
+            b, loaded, b_path = two_processes(bootstrap, topic, work)
             same = views(a_path) == views(b_path)
             print(
                 f"round {n}: A one process {a:.1f}s ({total / a:.0f}/s); B two processes "
@@ -191,9 +175,6 @@ def main() -> None:
                 f"A/B {a / b:.2f}x; same views: {same}",
                 flush=True,
             )
-    finally:
-        broker.stop()
-        shutil.rmtree(work, ignore_errors=True)  # the broker's data and every round's files
 
 
 if __name__ == "__main__":
