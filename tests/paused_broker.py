@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from catalog_stream.broker import LocalBroker
 from tests.conftest import start_local_broker
 
@@ -25,6 +27,18 @@ def own_broker(data_dir: Path) -> Iterator[LocalBroker]:
         if started.process is not None:  # (None: a test killed it)
             os.kill(started.process.pid, signal.SIGCONT)
         started.stop()
+
+
+def module_broker(directory: str) -> object:
+    """A test module's fixture `broker` (own_broker, its data in a new temporary directory named
+    after `directory`) for its tests. In the module: `broker = module_broker("kafka-x")`."""
+
+    @pytest.fixture(scope="module")
+    def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+        with own_broker(tmp_path_factory.mktemp(directory)) as started:
+            yield started
+
+    return broker
 
 
 def pause(broker: LocalBroker, stopped: bool) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from catalog_stream.broker import LocalBroker
 from receiver.app import create_app
 from tests.conftest import start_local_broker
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import (
     _is_ready,
     eventually,
@@ -32,11 +31,7 @@ pytestmark = pytest.mark.broker
 READY_WAIT_S = 0.8  # receiver.publisher.READY_WAIT_S (not imported: the code before lacks it)
 SLACK_S = 1.5  # a loaded 2-core machine
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-ready")) as started:
-        yield started
+broker = module_broker("kafka-ready")
 
 
 async def test_ready_with_the_broker_hung_answers_503_within_its_bound(

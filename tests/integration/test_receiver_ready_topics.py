@@ -9,14 +9,13 @@ postback was answered 200."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.broker import LocalBroker
 from catalog_stream.topic_admin import ensure_all
-from tests.paused_broker import own_broker
+from tests.paused_broker import module_broker
 from tests.support import (
     AUTH,
     Topics,
@@ -29,11 +28,7 @@ from tests.support import (
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-ready-topics")) as started:
-        yield started
+broker = module_broker("kafka-ready-topics")
 
 
 async def test_ready_once_the_topics_exist_after_a_postback_came_before_them(

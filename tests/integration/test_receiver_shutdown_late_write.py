@@ -13,7 +13,6 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,14 @@ from tests.integration.test_receiver_shutdown_paused import (
     _exited,
     _start_receiver,
 )
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import SECRET, eventually, make_topics, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
 BUDGET_S = 4.0  # the give-up at 3 s, uvicorn's own wait ends at 4 s
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-shutdown-late")) as started:
-        yield started
+broker = module_broker("kafka-shutdown-late")
 
 
 async def test_a_write_after_the_give_up_point_does_not_hang_the_shutdown(

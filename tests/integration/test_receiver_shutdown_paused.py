@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import pytest
 
 from catalog_contract import codec
 from catalog_stream.broker import LocalBroker, free_port
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import AUTH, eventually, make_topics, read_topic, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
@@ -38,11 +37,7 @@ PATH = "/v1/postbacks/product-changes"
 WAITING = 20  # postbacks sent once the broker is stopped
 SLACK_S = 4.0  # a process start and exit on a loaded 2-core machine
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-shutdown-paused")) as started:
-        yield started
+broker = module_broker("kafka-shutdown-paused")
 
 
 @dataclass

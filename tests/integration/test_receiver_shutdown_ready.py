@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,17 +19,13 @@ import pytest
 
 from catalog_stream.broker import LocalBroker, free_port
 from tests.integration.test_receiver_shutdown_paused import SLACK_S, _exited, _start_receiver
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import eventually, make_topics, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 BUDGET_S = 8.0  # CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S: give-up point 6 s after the SIGTERM
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-shutdown-ready")) as started:
-        yield started
+broker = module_broker("kafka-shutdown-ready")
 
 
 async def _answered_at(probe: asyncio.Task[httpx.Response], since: float) -> float:

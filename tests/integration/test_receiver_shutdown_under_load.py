@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,18 +23,14 @@ from tests.integration.test_receiver_shutdown_paused import (
     _read_when_back,
     _start_receiver,
 )
-from tests.paused_broker import own_broker, pause
+from tests.paused_broker import module_broker, pause
 from tests.support import AUTH, eventually, make_topics, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
 CLIENTS = 64
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-shutdown-load")) as started:
-        yield started
+broker = module_broker("kafka-shutdown-load")
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from catalog_stream.broker import LocalBroker, free_port
 from receiver.app import create_app
 from receiver.main import server_config
 from tests.conftest import start_local_broker
-from tests.paused_broker import own_broker, pause
+from tests.paused_broker import module_broker, pause
 from tests.support import (
     AUTH,
     SECRET,
@@ -45,11 +44,7 @@ OLD = {"CatalogId": "9", "CatalogItemId": "lamp-2", "CurrentPrice": "49.90"}
 NEW = {**OLD, "CurrentPrice": "39.90"}
 OLD_PRICE, NEW_PRICE = Decimal("49.90"), Decimal("39.90")
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-paused")) as started:
-        yield started
+broker = module_broker("kafka-paused")
 
 
 async def _on_topic(bootstrap: str, topic: str) -> dict[tuple[int, int], Decimal | None]:

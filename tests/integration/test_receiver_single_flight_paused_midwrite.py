@@ -9,14 +9,13 @@ once, under heavy load): passes on the code before too (no wrong 200 found by it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from catalog_contract import codec
 from catalog_stream.broker import LocalBroker
-from tests.paused_broker import own_broker, pause
+from tests.paused_broker import module_broker, pause
 from tests.support import AUTH, make_topics, read_topic, receiver_settings, running_receiver
 
 pytestmark = pytest.mark.broker
@@ -24,11 +23,7 @@ PATH = "/v1/postbacks/product-changes"
 POSTBACKS = 100
 DELAYS_S = (0.0, 0.05, 0.1, 0.15, 0.2)  # into the writes: none acknowledged, then some
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-paused-midwrite")) as started:
-        yield started
+broker = module_broker("kafka-paused-midwrite")
 
 
 async def _paused_into_writes(

@@ -15,23 +15,18 @@ import gc
 import os
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from catalog_stream.broker import LocalBroker
 from receiver.publisher import Publisher
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import Topics, receiver_settings
 
 pytestmark = pytest.mark.broker
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-stop-connecting")) as started:
-        yield started
+broker = module_broker("kafka-stop-connecting")
 
 
 def _connections_to(port: int) -> int:

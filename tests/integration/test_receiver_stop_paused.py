@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,16 +14,12 @@ from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker
 from receiver.errors import PublishFailed
 from receiver.publisher import Publisher
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import eventually, make_topics, read_topic, receiver_settings
 
 pytestmark = pytest.mark.broker
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-stop-paused")) as started:
-        yield started
+broker = module_broker("kafka-stop-paused")
 
 
 async def test_stopping_with_the_broker_stopped_fails_the_writes_and_returns(

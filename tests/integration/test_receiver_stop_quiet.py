@@ -13,7 +13,6 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,16 +20,12 @@ from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker
 from receiver.errors import PublishFailed
 from receiver.publisher import Publisher
-from tests.paused_broker import own_broker, paused
+from tests.paused_broker import module_broker, paused
 from tests.support import eventually, make_topics, receiver_settings
 
 pytestmark = pytest.mark.broker
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-stop-quiet")) as started:
-        yield started
+broker = module_broker("kafka-stop-quiet")
 
 
 async def test_a_stop_giving_up_on_writes_logs_one_count_and_no_lost_exceptions(
