@@ -4,6 +4,7 @@ reading what is on a topic."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -140,6 +141,55 @@ def receiver_env(bootstrap: str, topics: Topics, port: int, **variables: str) ->
         "CATALOG_RECEIVER_PORT": str(port),
         **variables,
     }
+
+
+# A receiver process's start and exit on a loaded 2-core machine, beyond its shutdown budget.
+PROCESS_SLACK_S = 4.0
+
+
+@dataclass(frozen=True)
+class ReceiverProcess:
+    process: subprocess.Popen[bytes]
+    topics: Topics
+    url: str
+    port: int
+
+
+@asynccontextmanager
+async def receiver_process(
+    bootstrap: str, log: Path, **variables: str
+) -> AsyncIterator[ReceiverProcess]:
+    """Topics of its own (make_topics) and `catalog-stream receiver` on them as a process of its
+    own on a free port (receiver_env, CATALOG_LOG_LEVEL=INFO, `variables` added; its output
+    added to the file `log`), once it serves /readyz 200; killed at the end if still running."""
+    topics = await make_topics(bootstrap)
+    port = free_port()
+    env = receiver_env(bootstrap, topics, port, CATALOG_LOG_LEVEL="INFO", **variables)
+    process = _start_receiver(env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await eventually(lambda: serves_ready(url), timeout_s=60)
+        yield ReceiverProcess(process, topics, url, port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _start_receiver(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
+    with log.open("ab") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=output)
+
+
+async def exited(process: subprocess.Popen[bytes], limit_s: float) -> float | None:
+    """Seconds until `process` exited; None if it still runs `limit_s` from now."""
+    started = time.monotonic()
+    while process.poll() is None:
+        if time.monotonic() - started > limit_s:
+            return None
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
 
 
 def projector_settings(
@@ -417,6 +467,16 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
+
+
+async def read_topic_once_back(bootstrap: str, topic: str) -> list[Any]:
+    """read_topic, tried again every 0.5 s (20 times at most) while it fails: a broker just let
+    go on (SIGCONT) or started again may not answer for the topic's partitions at once."""
+    for _ in range(20):
+        with contextlib.suppress(AssertionError):
+            return await read_topic(bootstrap, topic)
+        await asyncio.sleep(0.5)
+    return await read_topic(bootstrap, topic)
 
 
 async def produce_events(bootstrap: str, topic: str, events: list[ProductChange]) -> int:

@@ -17,14 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from catalog_stream.broker import LocalBroker, free_port
-from tests.integration.test_receiver_shutdown_paused import (
-    SLACK_S,
-    _exited,
-    _start_receiver,
-)
+from catalog_stream.broker import LocalBroker
 from tests.paused_broker import module_broker, paused
-from tests.support import SECRET, eventually, make_topics, receiver_env, serves_ready
+from tests.support import PROCESS_SLACK_S, SECRET, exited, receiver_process
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -36,44 +31,35 @@ broker = module_broker("kafka-shutdown-late")
 async def test_a_write_after_the_give_up_point_does_not_hang_the_shutdown(
     broker: LocalBroker, tmp_path: Path
 ) -> None:
-    topics = await make_topics(broker.bootstrap_servers)
-    port = free_port()
-    env = receiver_env(
-        broker.bootstrap_servers,
-        topics,
-        port,
-        CATALOG_LOG_LEVEL="INFO",
-        CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S=str(BUDGET_S),
-    )
-    process = _start_receiver(env, tmp_path / "receiver.log")
-    writer: asyncio.StreamWriter | None = None
-    try:
-        await eventually(lambda: serves_ready(f"http://127.0.0.1:{port}"), timeout_s=60)
-        body = json.dumps({"CatalogId": "4", "CatalogItemId": "late"}).encode()
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(
-            f"POST {PATH} HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n"
-            f"X-Postback-Token: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body[:5]
-        )
-        await writer.drain()
-        await asyncio.sleep(0.5)  # the head is in: the request is in flight
-        process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        await asyncio.sleep(BUDGET_S - 0.5)  # past the give-up point, before uvicorn's wait ends
-        with paused(broker):
-            writer.write(body[5:])
+    log = tmp_path / "receiver.log"
+    budget = {"CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S": str(BUDGET_S)}
+    async with receiver_process(broker.bootstrap_servers, log, **budget) as receiver:
+        process = receiver.process
+        writer: asyncio.StreamWriter | None = None
+        try:
+            body = json.dumps({"CatalogId": "4", "CatalogItemId": "late"}).encode()
+            reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
+            writer.write(
+                f"POST {PATH} HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n"
+                f"X-Postback-Token: {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body[:5]
+            )
             await writer.drain()
-            answer = await asyncio.wait_for(reader.read(), BUDGET_S + SLACK_S)
-            exit_s = await _exited(process, BUDGET_S + SLACK_S)
-        assert b" 200 " not in answer.split(b"\r\n")[0]
-        assert exit_s is not None, (
-            f"still running {time.monotonic() - signalled:.1f}s after SIGTERM"
-        )
-        assert time.monotonic() - signalled < BUDGET_S + SLACK_S
-    finally:
-        if writer is not None:
-            writer.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+            await asyncio.sleep(0.5)  # the head is in: the request is in flight
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            # Past the give-up point, before uvicorn's wait ends.
+            await asyncio.sleep(BUDGET_S - 0.5)
+            with paused(broker):
+                writer.write(body[5:])
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.read(), BUDGET_S + PROCESS_SLACK_S)
+                exit_s = await exited(process, BUDGET_S + PROCESS_SLACK_S)
+            assert b" 200 " not in answer.split(b"\r\n")[0]
+            assert exit_s is not None, (
+                f"still running {time.monotonic() - signalled:.1f}s after SIGTERM"
+            )
+            assert time.monotonic() - signalled < BUDGET_S + PROCESS_SLACK_S
+        finally:
+            if writer is not None:
+                writer.close()

@@ -17,25 +17,20 @@ import asyncio
 import contextlib
 import json
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from catalog_contract import codec
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
 from tests.paused_broker import module_broker, paused
-from tests.support import AUTH, eventually, make_topics, read_topic, receiver_env, serves_ready
+from tests.support import AUTH, PROCESS_SLACK_S, exited, read_topic_once_back, receiver_process
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
 WAITING = 20  # postbacks sent once the broker is stopped
-SLACK_S = 4.0  # a process start and exit on a loaded 2-core machine
 
 broker = module_broker("kafka-shutdown-paused")
 
@@ -53,79 +48,43 @@ def _postback(item: str) -> dict[str, str]:
     return {"CatalogId": "4", "CatalogItemId": item}
 
 
-def _start_receiver(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
-    with log.open("ab") as output:
-        return subprocess.Popen(command, env=env, stdout=output, stderr=output)
-
-
 def _read(log: Path) -> str:
     return log.read_text()
-
-
-async def _exited(process: subprocess.Popen[bytes], limit_s: float) -> float | None:
-    started = time.monotonic()
-    while process.poll() is None:
-        if time.monotonic() - started > limit_s:
-            return None
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
 
 
 async def _shutdown_while_stopped(
     broker: LocalBroker, log: Path, limit_s: float, **variables: str
 ) -> Shutdown:
-    topics = await make_topics(broker.bootstrap_servers)
-    port = free_port()
-    env = receiver_env(
-        broker.bootstrap_servers,
-        topics,
-        port,
-        CATALOG_LOG_LEVEL="INFO",
-        **{f"CATALOG_RECEIVER_{name.upper()}": value for name, value in variables.items()},
-    )
-    process = _start_receiver(env, log)
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.AsyncClient(base_url=url, timeout=90)
-    posts: list[asyncio.Task[httpx.Response]] = []
-    try:
-        await eventually(lambda: serves_ready(url), timeout_s=60)
-        before = [
-            await client.post(
-                PATH, json={"CatalogId": "4", "CatalogItemId": f"up{n}"}, headers=AUTH
-            )
-            for n in range(5)
-        ]
-        with paused(broker):
-            posts = [
-                asyncio.create_task(client.post(PATH, json=_postback(f"down{n}"), headers=AUTH))
-                for n in range(WAITING)
+    variables = {f"CATALOG_RECEIVER_{name.upper()}": value for name, value in variables.items()}
+    async with receiver_process(broker.bootstrap_servers, log, **variables) as receiver:
+        process = receiver.process
+        client = httpx.AsyncClient(base_url=receiver.url, timeout=90)
+        posts: list[asyncio.Task[httpx.Response]] = []
+        try:
+            before = [
+                await client.post(
+                    PATH, json={"CatalogId": "4", "CatalogItemId": f"up{n}"}, headers=AUTH
+                )
+                for n in range(5)
             ]
-            await asyncio.sleep(1.5)  # every one waits on the stopped broker
-            process.send_signal(signal.SIGTERM)
-            exit_s = await _exited(process, limit_s)
-            if exit_s is None:
-                process.kill()
-            during = await asyncio.wait_for(asyncio.gather(*posts, return_exceptions=True), 30)
-    finally:
-        for post in posts:
-            post.cancel()
-        await client.aclose()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    records = await _read_when_back(broker.bootstrap_servers, topics.product)
+            with paused(broker):
+                posts = [
+                    asyncio.create_task(client.post(PATH, json=_postback(f"down{n}"), headers=AUTH))
+                    for n in range(WAITING)
+                ]
+                await asyncio.sleep(1.5)  # every one waits on the stopped broker
+                process.send_signal(signal.SIGTERM)
+                exit_s = await exited(process, limit_s)
+                if exit_s is None:
+                    process.kill()
+                during = await asyncio.wait_for(asyncio.gather(*posts, return_exceptions=True), 30)
+        finally:
+            for post in posts:
+                post.cancel()
+            await client.aclose()
+    records = await read_topic_once_back(broker.bootstrap_servers, receiver.topics.product)
     products = {(r.partition, r.offset): codec.decode(r.value).catalog_item_id for r in records}
     return Shutdown(exit_s, before, list(during), _read(log), products)
-
-
-async def _read_when_back(bootstrap: str, topic: str) -> list[Any]:
-    """The topic, once the broker just let go on answers for its partitions again."""
-    for _ in range(20):
-        with contextlib.suppress(AssertionError):
-            return await read_topic(bootstrap, topic)
-        await asyncio.sleep(0.5)
-    return await read_topic(bootstrap, topic)
 
 
 def _acknowledged_ones_on_the_topic(shutdown: Shutdown) -> None:
@@ -153,10 +112,13 @@ async def test_a_sigterm_with_the_broker_stopped_exits_within_the_shutdown_budge
     # The default produce timeout (30 s): postbacks in flight would wait it out.
     budget_s = 8.0
     shutdown = await _shutdown_while_stopped(
-        broker, tmp_path / "receiver.log", budget_s + SLACK_S, shutdown_timeout_s=str(budget_s)
+        broker,
+        tmp_path / "receiver.log",
+        budget_s + PROCESS_SLACK_S,
+        shutdown_timeout_s=str(budget_s),
     )
-    assert shutdown.exit_s is not None, f"still running {budget_s + SLACK_S}s after SIGTERM"
-    assert shutdown.exit_s < budget_s + SLACK_S
+    assert shutdown.exit_s is not None, f"still running {budget_s + PROCESS_SLACK_S}s after SIGTERM"
+    assert shutdown.exit_s < budget_s + PROCESS_SLACK_S
     _acknowledged_ones_on_the_topic(shutdown)
     # Every one was still waiting when the budget ran out: answered 503 then, and said so.
     assert [a.status_code for a in shutdown.during if isinstance(a, httpx.Response)] == [

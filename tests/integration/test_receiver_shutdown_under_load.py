@@ -16,15 +16,15 @@ import httpx
 import pytest
 
 from catalog_contract import codec
-from catalog_stream.broker import LocalBroker, free_port
-from tests.integration.test_receiver_shutdown_paused import (
-    SLACK_S,
-    _exited,
-    _read_when_back,
-    _start_receiver,
-)
+from catalog_stream.broker import LocalBroker
 from tests.paused_broker import module_broker, pause
-from tests.support import AUTH, eventually, make_topics, receiver_env, serves_ready
+from tests.support import (
+    AUTH,
+    PROCESS_SLACK_S,
+    exited,
+    read_topic_once_back,
+    receiver_process,
+)
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -74,61 +74,55 @@ async def _sigterm_under_load(
     """`pause_around_s`: the broker stopped a second before the SIGTERM and let go on this long
     after it (None: up all along); `kill`: the broker killed (SIGKILL) a second before the
     SIGTERM, started again once the receiver exited."""
-    topics = await make_topics(broker.bootstrap_servers)
-    port = free_port()
-    env = receiver_env(
-        broker.bootstrap_servers,
-        topics,
-        port,
-        CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S=str(budget_s),
-        CATALOG_RECEIVER_WORKERS=str(workers),
-        CATALOG_LOG_LEVEL="INFO",
-    )
-    process = _start_receiver(env, log)
-    url = f"http://127.0.0.1:{port}"
+    variables = {
+        "CATALOG_RECEIVER_SHUTDOWN_TIMEOUT_S": str(budget_s),
+        "CATALOG_RECEIVER_WORKERS": str(workers),
+    }
     answers = Answers()
     stop = asyncio.Event()
     clients: list[asyncio.Task[None]] = []
     paused = False
     try:
-        await eventually(lambda: serves_ready(url), timeout_s=60)
-        clients = [asyncio.create_task(_client(url, n, answers, stop)) for n in range(CLIENTS)]
-        started = time.monotonic()
-        while len(answers.ok) < 4 * CLIENTS:  # under load, acknowledged
-            assert time.monotonic() - started < 60, answers
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)
-        if kill:
-            broker.kill()
-            await asyncio.sleep(1)
-        if pause_around_s is not None:
-            pause(broker, True)
-            paused = True
-            await asyncio.sleep(1)
-        process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        exiting = asyncio.create_task(_exited(process, budget_s + SLACK_S))
-        if pause_around_s is not None:
-            await asyncio.wait({exiting}, timeout=pause_around_s)
-            pause(broker, False)
-            paused = False
-        exit_s = await exiting
-        if exit_s is not None:
-            exit_s = time.monotonic() - signalled
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*clients), 70)
+        async with receiver_process(broker.bootstrap_servers, log, **variables) as receiver:
+            process, url = receiver.process, receiver.url
+            try:
+                clients = [
+                    asyncio.create_task(_client(url, n, answers, stop)) for n in range(CLIENTS)
+                ]
+                started = time.monotonic()
+                while len(answers.ok) < 4 * CLIENTS:  # under load, acknowledged
+                    assert time.monotonic() - started < 60, answers
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(0.5)
+                if kill:
+                    broker.kill()
+                    await asyncio.sleep(1)
+                if pause_around_s is not None:
+                    pause(broker, True)
+                    paused = True
+                    await asyncio.sleep(1)
+                process.send_signal(signal.SIGTERM)
+                signalled = time.monotonic()
+                exiting = asyncio.create_task(exited(process, budget_s + PROCESS_SLACK_S))
+                if pause_around_s is not None:
+                    await asyncio.wait({exiting}, timeout=pause_around_s)
+                    pause(broker, False)
+                    paused = False
+                exit_s = await exiting
+                if exit_s is not None:
+                    exit_s = time.monotonic() - signalled
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*clients), 70)
+            finally:
+                if paused:
+                    pause(broker, False)
+                stop.set()
+                for task in clients:
+                    task.cancel()
     finally:
-        if paused:
-            pause(broker, False)
-        stop.set()
-        for task in clients:
-            task.cancel()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
         if kill:
             broker.start()
-    records = await _read_when_back(broker.bootstrap_servers, topics.product)
+    records = await read_topic_once_back(broker.bootstrap_servers, receiver.topics.product)
     products = {(r.partition, r.offset): codec.decode(r.value).catalog_item_id for r in records}
     return exit_s, answers, products
 
@@ -150,7 +144,7 @@ def _exited_in_time_with_every_200_kept(
     figures printed (`-s`), with the 503s whose record landed all the same (a request the
     give-up cancelled on the wire)."""
     assert exit_s is not None
-    assert exit_s < budget_s + SLACK_S
+    assert exit_s < budget_s + PROCESS_SLACK_S
     _every_200_on_the_topic(answers, products)
     landed = answers.refused & set(products.values())
     print(
