@@ -36,6 +36,7 @@ from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from receiver.app import create_app as create_receiver
+from receiver.publisher import Publisher
 from receiver.settings import ReceiverSettings
 from tests.factories import change
 from tests.postgres import LocalPostgres
@@ -190,6 +191,25 @@ async def exited(process: subprocess.Popen[bytes], limit_s: float) -> float | No
             return None
         await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+@asynccontextmanager
+async def receiver_on_new_topics(
+    bootstrap: str, **overrides: Any
+) -> AsyncIterator[tuple[Topics, httpx.AsyncClient]]:
+    """Topics of its own (make_topics) and the receiver in-process on them (running_receiver,
+    receiver_settings with `overrides`), ready: the topics and its client."""
+    topics = await make_topics(bootstrap)
+    async with running_receiver(receiver_settings(bootstrap, topics, **overrides)) as client:
+        yield topics, client
+
+
+async def connected_publisher(settings: ReceiverSettings) -> Publisher:
+    """The receiver's publisher, started and connected to the broker (the caller stops it)."""
+    publisher = Publisher(settings)
+    await publisher.start()
+    await eventually(lambda: publisher.connected)
+    return publisher
 
 
 def projector_settings(

@@ -23,8 +23,8 @@ from tests.support import (
     _is_ready,
     eventually,
     make_topics,
+    receiver_on_new_topics,
     receiver_settings,
-    running_receiver,
 )
 
 pytestmark = pytest.mark.broker
@@ -37,10 +37,9 @@ broker = module_broker("kafka-ready")
 async def test_ready_with_the_broker_hung_answers_503_within_its_bound(
     broker: LocalBroker,
 ) -> None:
-    topics = await make_topics(broker.bootstrap_servers)
     # The default produce timeout: the code before waited that long for the metadata.
-    settings = receiver_settings(broker.bootstrap_servers, topics, produce_timeout_s=30.0)
-    async with running_receiver(settings) as receiver:
+    bootstrap = broker.bootstrap_servers
+    async with receiver_on_new_topics(bootstrap, produce_timeout_s=30.0) as (_, receiver):
         with paused(broker):
             started = time.monotonic()
             probes = await asyncio.wait_for(
@@ -79,9 +78,8 @@ async def test_ready_once_the_shutdown_began_is_503_at_once_with_the_broker_up(
 async def test_ready_with_the_broker_killed_is_503(tmp_path: Path) -> None:
     killed = start_local_broker(tmp_path / "kafka")
     try:
-        topics = await make_topics(killed.bootstrap_servers)
-        settings = receiver_settings(killed.bootstrap_servers, topics, produce_timeout_s=30.0)
-        async with running_receiver(settings) as receiver:
+        bootstrap = killed.bootstrap_servers
+        async with receiver_on_new_topics(bootstrap, produce_timeout_s=30.0) as (_, receiver):
             killed.kill()
             started = time.monotonic()
             answers = [await receiver.get("/readyz") for _ in range(3)]

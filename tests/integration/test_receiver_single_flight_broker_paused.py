@@ -33,8 +33,8 @@ from tests.support import (
     eventually,
     make_topics,
     read_topic,
+    receiver_on_new_topics,
     receiver_settings,
-    running_receiver,
     serves_ready,
 )
 
@@ -67,9 +67,8 @@ def _acknowledged(answer: httpx.Response, during_stop: bool, end_at_pause: int) 
 async def test_a_repeat_while_the_newer_change_waits_on_a_paused_broker_is_written_after_it(
     broker: LocalBroker,
 ) -> None:
-    topics = await make_topics(broker.bootstrap_servers)
-    settings = receiver_settings(broker.bootstrap_servers, topics, produce_timeout_s=20.0)
-    async with running_receiver(settings) as receiver:
+    bootstrap = broker.bootstrap_servers
+    async with receiver_on_new_topics(bootstrap, produce_timeout_s=20.0) as (topics, receiver):
         first = await receiver.post(PATH, json=OLD, headers=AUTH)
         assert first.status_code == 200
         pause(broker, True)  # (returns once the broker is seen stopped)
@@ -97,9 +96,8 @@ async def test_a_repeat_while_the_newer_change_waits_on_a_paused_broker_is_writt
 async def test_a_repeat_after_the_newer_change_timed_out_is_written_after_its_late_record(
     broker: LocalBroker,
 ) -> None:
-    topics = await make_topics(broker.bootstrap_servers)
-    settings = receiver_settings(broker.bootstrap_servers, topics, produce_timeout_s=3.0)
-    async with running_receiver(settings) as receiver:
+    bootstrap = broker.bootstrap_servers
+    async with receiver_on_new_topics(bootstrap, produce_timeout_s=3.0) as (topics, receiver):
         first = await receiver.post(PATH, json=OLD, headers=AUTH)
         assert first.status_code == 200
         pause(broker, True)  # (returns once the broker is seen stopped)
@@ -184,9 +182,8 @@ async def test_postbacks_waiting_on_a_write_when_the_broker_is_killed_get_503_th
     back. (Passes on the old code too.)"""
     killed = start_local_broker(tmp_path / "kafka")
     try:
-        topics = await make_topics(killed.bootstrap_servers)
-        settings = receiver_settings(killed.bootstrap_servers, topics, produce_timeout_s=4.0)
-        async with running_receiver(settings) as receiver:
+        bootstrap = killed.bootstrap_servers
+        async with receiver_on_new_topics(bootstrap, produce_timeout_s=4.0) as (topics, receiver):
             pause(killed, True)
             posts = [
                 asyncio.create_task(receiver.post(PATH, json=OLD, headers=AUTH)) for _ in range(20)

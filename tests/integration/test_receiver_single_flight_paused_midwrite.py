@@ -16,7 +16,7 @@ import pytest
 from catalog_contract import codec
 from catalog_stream.broker import LocalBroker
 from tests.paused_broker import module_broker, pause
-from tests.support import AUTH, make_topics, read_topic, receiver_settings, running_receiver
+from tests.support import AUTH, read_topic, receiver_on_new_topics
 
 pytestmark = pytest.mark.broker
 PATH = "/v1/postbacks/product-changes"
@@ -52,10 +52,9 @@ async def _paused_into_writes(
 async def test_every_200_around_a_pause_names_its_own_record_on_the_topic(
     broker: LocalBroker,
 ) -> None:
-    topics = await make_topics(broker.bootstrap_servers)
-    settings = receiver_settings(broker.bootstrap_servers, topics, produce_timeout_s=20.0)
     answered = []
-    async with running_receiver(settings) as receiver:
+    bootstrap = broker.bootstrap_servers
+    async with receiver_on_new_topics(bootstrap, produce_timeout_s=20.0) as (topics, receiver):
         for delay_s in DELAYS_S:
             answered += await _paused_into_writes(broker, receiver, delay_s)
     records = await read_topic(broker.bootstrap_servers, topics.product)

@@ -13,9 +13,8 @@ import pytest
 from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker
 from receiver.errors import PublishFailed
-from receiver.publisher import Publisher
 from tests.paused_broker import module_broker, paused
-from tests.support import eventually, make_topics, read_topic, receiver_settings
+from tests.support import connected_publisher, make_topics, read_topic, receiver_settings
 
 pytestmark = pytest.mark.broker
 
@@ -27,9 +26,9 @@ async def test_stopping_with_the_broker_stopped_fails_the_writes_and_returns(
 ) -> None:
     bootstrap = broker.bootstrap_servers
     topics = await make_topics(bootstrap)
-    publisher = Publisher(receiver_settings(bootstrap, topics, produce_timeout_s=2.0))
-    await publisher.start()
-    await eventually(lambda: publisher.connected)
+    publisher = await connected_publisher(
+        receiver_settings(bootstrap, topics, produce_timeout_s=2.0)
+    )
     with paused(broker):
         writes = [
             asyncio.create_task(
@@ -54,9 +53,7 @@ async def test_stopping_with_the_broker_up_flushes_every_lingering_write(
     # (Passes on the code before too.)
     topics = await make_topics(kafka_bootstrap)
     settings = receiver_settings(kafka_bootstrap, topics, linger_ms=2000, linger_from=1)
-    publisher = Publisher(settings)
-    await publisher.start()
-    await eventually(lambda: publisher.connected)
+    publisher = await connected_publisher(settings)
     writes = [
         asyncio.create_task(publisher.publish(topics.product, product_key("2", f"i{n}"), b"%d" % n))
         for n in range(50)

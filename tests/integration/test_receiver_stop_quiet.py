@@ -19,9 +19,8 @@ import pytest
 from catalog_contract.keys import product_key
 from catalog_stream.broker import LocalBroker
 from receiver.errors import PublishFailed
-from receiver.publisher import Publisher
 from tests.paused_broker import module_broker, paused
-from tests.support import eventually, make_topics, receiver_settings
+from tests.support import connected_publisher, make_topics, receiver_settings
 
 pytestmark = pytest.mark.broker
 
@@ -35,9 +34,7 @@ async def test_a_stop_giving_up_on_writes_logs_one_count_and_no_lost_exceptions(
     settings = receiver_settings(
         broker.bootstrap_servers, topics, produce_timeout_s=3.0, shutdown_timeout_s=2.0
     )
-    publisher = Publisher(settings)
-    await publisher.start()
-    await eventually(lambda: publisher.connected)
+    publisher = await connected_publisher(settings)
     writes: list[asyncio.Task[object]] = []
     try:
         with paused(broker):
