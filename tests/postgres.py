@@ -28,6 +28,13 @@ DROP_CLIENTS = (
 )
 
 
+def execute(url: str, statement: str) -> None:
+    """Run `statement` on the database at `url` in a session of its own, committed at once
+    (autocommit), as an operator's psql runs it."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(statement.encode())
+
+
 def _bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if found:

@@ -22,15 +22,11 @@ from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
 from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
+from tests.postgres import execute as _execute
 from tests.projector_harness import projector_in_process
 from tests.support import active_generation, eventually
 
 POINTER = "public.catalog_stream_generation"
-
-
-def _execute(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement.encode())
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -14,15 +14,11 @@ import psycopg
 from projector.generations_postgres import PostgresGenerations
 from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
+from tests.postgres import execute as _execute
 from tests.projector_harness import projector_in_process
 from tests.support import eventually
 
 REGISTRY = "public.catalog_stream_instances"
-
-
-def _execute(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement.encode())
 
 
 def _registered(url: str) -> set[str]:
