@@ -378,6 +378,25 @@ async def instances_sharing(
         yield instances
 
 
+@asynccontextmanager
+async def projector_on_postgres(
+    postgres: LocalPostgres, database: str
+) -> AsyncIterator[tuple[str, Runtime, httpx.AsyncClient]]:
+    """The projector in-process with no live consumer (no broker) on a new database `database`
+    of `postgres` (its generations, PostgresGenerations): the database's URL, the projector's
+    runtime and a client."""
+    url = postgres.create_database(database)
+    generations = PostgresGenerations(url)
+    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+        yield url, runtime, client
+
+
+async def not_ready_for_the_pointer(projector: httpx.AsyncClient) -> bool:
+    """The projector's /readyz answers 503 and names the generation pointer as the reason."""
+    ready = await projector.get("/readyz")
+    return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
+
+
 def generation_schemas(url: str) -> set[str]:
     """The generation schemas (`views`, `views_<n>`) in a PostgreSQL database."""
     with psycopg.connect(url) as connection:

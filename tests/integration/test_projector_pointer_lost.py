@@ -24,7 +24,12 @@ from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
 from tests.projector_harness import projector_in_process
-from tests.support import active_generation, eventually
+from tests.support import (
+    active_generation,
+    eventually,
+    not_ready_for_the_pointer,
+    projector_on_postgres,
+)
 
 POINTER = "public.catalog_stream_generation"
 
@@ -36,9 +41,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 async def test_a_read_with_the_pointer_table_gone_is_a_logged_500_and_not_ready(
     postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = postgres.create_database("pointer_table_gone")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    async with projector_on_postgres(postgres, "pointer_table_gone") as (url, runtime, client):
         store = runtime.store
         assert isinstance(store, PostgresStore)
         assert (await client.get("/v1/catalogs")).status_code == 200
@@ -49,12 +52,7 @@ async def test_a_read_with_the_pointer_table_gone_is_a_logged_500_and_not_ready(
         assert answer.status_code == 500, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert "retry-after" not in answer.headers
-
-        async def says_why() -> bool:
-            ready = await client.get("/readyz")
-            return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
-
-        await eventually(says_why, timeout_s=10)
+        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
         await asyncio.sleep(3)  # three more heartbeats, each failing the same way
         watch = [r for r in _errors(caplog) if r.name == "projector.generation_follower"]
         assert len(watch) == 1, [r.getMessage() for r in watch]  # once, not every second
@@ -82,9 +80,7 @@ async def test_a_pointer_locked_by_another_session_stays_a_503(postgres: LocalPo
 async def test_a_missing_pointer_row_is_not_taken_as_the_default_generation(
     postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = postgres.create_database("pointer_row_gone")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    async with projector_on_postgres(postgres, "pointer_row_gone") as (url, runtime, client):
         other = PostgresGenerations(url)  # another instance's rebuild switched the views
         fresh = other.open_new()
         fresh.create()
@@ -92,12 +88,7 @@ async def test_a_missing_pointer_row_is_not_taken_as_the_default_generation(
         await eventually(lambda: runtime.store.name == fresh.name, timeout_s=30)
         caplog.set_level(logging.ERROR)
         _execute(url, f"DELETE FROM {POINTER}")  # noqa: S608
-
-        async def says_why() -> bool:
-            ready = await client.get("/readyz")
-            return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
-
-        await eventually(says_why, timeout_s=10)
+        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
         watch = [r for r in _errors(caplog) if r.name == "projector.generation_follower"]
         assert len(watch) == 1, [r.getMessage() for r in watch]
         assert runtime.store.name == fresh.name  # not followed to an empty `views`

@@ -15,11 +15,9 @@ import pytest
 from projector.errors import StoreFailed
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
-from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
-from tests.projector_harness import projector_in_process
-from tests.support import eventually
+from tests.support import eventually, not_ready_for_the_pointer, projector_on_postgres
 
 POINTER = "public.catalog_stream_generation"
 
@@ -33,19 +31,13 @@ def _schemas(url: str) -> set[str]:
 async def test_a_pointer_naming_no_generation_is_not_followed(
     postgres: LocalPostgres, named: str
 ) -> None:
-    url = postgres.create_database(f"pointer_names_{named}")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    database = f"pointer_names_{named}"
+    async with projector_on_postgres(postgres, database) as (url, runtime, client):
         store = runtime.store
         assert isinstance(store, PostgresStore)
         assert (await client.get("/v1/catalogs")).status_code == 200
         _execute(url, f"UPDATE {POINTER} SET schema_name = '{named}'")  # noqa: S608
-
-        async def says_why() -> bool:
-            ready = await client.get("/readyz")
-            return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
-
-        await eventually(says_why, timeout_s=10)
+        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
         await asyncio.sleep(2)  # heartbeats that would have followed it
         assert runtime.store is store  # not followed
         assert "views_999" not in _schemas(url)  # nor made up
@@ -69,9 +61,8 @@ async def test_a_read_whose_table_is_missing_under_such_a_pointer_is_a_500(
     """Its table missing, a read asks the pointer whether a switch replaced its generation (a
     503, asked again once followed). A pointer naming a schema that does not exist is followed
     by no one: that 503 was asked again for ever; it is the defect, a 500."""
-    url = postgres.create_database("pointer_names_nothing_read")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    database = "pointer_names_nothing_read"
+    async with projector_on_postgres(postgres, database) as (url, runtime, client):
         store = runtime.store
         assert isinstance(store, PostgresStore)
         _execute(url, f"UPDATE {POINTER} SET schema_name = 'views_999'")  # noqa: S608

@@ -11,12 +11,9 @@ import asyncio
 
 import psycopg
 
-from projector.generations_postgres import PostgresGenerations
-from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
-from tests.projector_harness import projector_in_process
-from tests.support import eventually
+from tests.support import eventually, projector_on_postgres
 
 REGISTRY = "public.catalog_stream_instances"
 
@@ -33,9 +30,7 @@ def _registered(url: str) -> set[str]:
 async def test_a_dropped_registry_is_made_again_and_the_instance_stays_ready(
     postgres: LocalPostgres,
 ) -> None:
-    url = postgres.create_database("registry_dropped")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    async with projector_on_postgres(postgres, "registry_dropped") as (url, runtime, client):
         await eventually(lambda: runtime.store.name in _registered(url), timeout_s=10)
         _execute(url, f"DROP TABLE {REGISTRY}")
         await eventually(lambda: runtime.store.name in _registered(url), timeout_s=10)
