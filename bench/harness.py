@@ -3,6 +3,7 @@ what every A/B tool sets up first (a broker in a folder of its own, a revision's
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -187,6 +188,19 @@ def operator_receiver(
     }
     command = [sys.executable, "-m", "catalog_stream.cli", "receiver"]
     return serve(command, port, env, "/readyz", log)
+
+
+def ab_arguments(
+    description: str | None, products: int, versions: int, rounds: int
+) -> argparse.ArgumentParser:
+    """The arguments of an A/B tool: --against (the revision A is), --products and --versions
+    (the preloaded topic: products x versions events), --rounds; these defaults."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--against", metavar="REV", default="main")
+    parser.add_argument("--products", type=int, default=products)
+    parser.add_argument("--versions", type=int, default=versions)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser
 
 
 @contextmanager

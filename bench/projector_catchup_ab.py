@@ -10,7 +10,6 @@ A's services/ and schemas/ come from `git archive`. Optionally py-spy records B 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import statistics
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from tests.postgres import LocalPostgres
 
-from bench.harness import Server, broker_workspace, new_product_topic, old_tree
+from bench.harness import Server, ab_arguments, broker_workspace, new_product_topic, old_tree
 from bench.projector_bench import catch_up, preload, raw_decode_rate
 from catalog_stream.broker import free_port
 
@@ -58,11 +57,7 @@ def ratios(a: list[float], b: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--against", metavar="REV", default="main")
-    parser.add_argument("--products", type=int, default=20_000)
-    parser.add_argument("--versions", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = ab_arguments(__doc__, products=20_000, versions=10, rounds=3)
     parser.add_argument("--postgres", action="store_true", help="into PostgreSQL, not SQLite")
     parser.add_argument("--spy", type=Path, help="py-spy B's last round into this file")
     parser.add_argument("--only-new", action="store_true", help="B only (a profile)")
