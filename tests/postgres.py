@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from catalog_stream.broker import free_port
+from projector.postgres_store import connect
 
 # Ends every client connection but the asking one, server-side: connections the database dropped.
 DROP_CLIENTS = (
@@ -122,3 +123,20 @@ def own_postgres() -> Iterator[LocalPostgres]:
     finally:
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
+
+
+def catalog_service(server: LocalPostgres, keepalives_idle: str) -> str:
+    """A libpq service file's text: the service `catalog`, the `postgres` database of `server`,
+    with `keepalives_idle` (a setting the store's connections report back: keepalives_idle)."""
+    return (
+        f"[catalog]\nhost=127.0.0.1\nport={server.port}\ndbname=postgres\nuser=postgres\n"
+        f"keepalives_idle={keepalives_idle}\n"
+    )
+
+
+def keepalives_idle(url: str) -> str:
+    """keepalives_idle of a connection the store opens to `url` (postgres_store.connect: with
+    what a service file it names says), as libpq reports it."""
+    with connect(url) as connection:
+        found = {o.keyword.decode(): (o.val or b"").decode() for o in connection.pgconn.info}
+    return found["keepalives_idle"]

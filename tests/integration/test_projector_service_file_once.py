@@ -11,21 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from projector.postgres_store import connect
-from tests.postgres import LocalPostgres
-
-
-def _idle(url: str) -> str:
-    with connect(url) as connection:
-        found = {o.keyword.decode(): (o.val or b"").decode() for o in connection.pgconn.info}
-    return found["keepalives_idle"]
+from tests.postgres import LocalPostgres, catalog_service, keepalives_idle
 
 
 def _write(path: Path, postgres: LocalPostgres, idle: str) -> None:
-    path.write_text(
-        f"[catalog]\nhost=127.0.0.1\nport={postgres.port}\ndbname=postgres\nuser=postgres\n"
-        f"keepalives_idle={idle}\n"
-    )
+    path.write_text(catalog_service(postgres, idle))
 
 
 def test_the_service_file_is_read_once_per_mtime_and_size(
@@ -35,17 +25,17 @@ def test_the_service_file_is_read_once_per_mtime_and_size(
     monkeypatch.setenv("PGSERVICEFILE", str(services))
     url = "postgresql://?service=catalog"
     _write(services, postgres, "61")
-    assert _idle(url) == "61"
+    assert keepalives_idle(url) == "61"
     before = services.stat()
     _write(services, postgres, "62")  # the same size...
     os.utime(services, ns=(before.st_atime_ns, before.st_mtime_ns))  # ...and mtime: its ctime
-    assert _idle(url) == "62"  # moved (no call sets it back): read again, as libpq does
-    assert _idle(url) == "62"
+    assert keepalives_idle(url) == "62"  # moved (no call sets it back): read again, as libpq does
+    assert keepalives_idle(url) == "62"
     os.utime(services, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
-    assert _idle(url) == "62"  # the mtime moved: read again
+    assert keepalives_idle(url) == "62"  # the mtime moved: read again
     _write(services, postgres, "630")  # the size moved (the mtime may not, within a tick)
     os.utime(services, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
-    assert _idle(url) == "630"
+    assert keepalives_idle(url) == "630"
     services.unlink()  # gone: as libpq, no file, no parameters from it (the defaults)
     monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "none.conf"))
-    assert _idle(f"postgresql://127.0.0.1:{postgres.port}/postgres?user=postgres") == "10"
+    assert keepalives_idle(f"postgresql://127.0.0.1:{postgres.port}/postgres?user=postgres") == "10"

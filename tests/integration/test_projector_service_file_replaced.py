@@ -12,21 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from projector.postgres_store import connect
-from tests.postgres import LocalPostgres
-
-
-def _idle(url: str) -> str:
-    with connect(url) as connection:
-        found = {o.keyword.decode(): (o.val or b"").decode() for o in connection.pgconn.info}
-    return found["keepalives_idle"]
-
-
-def _text(postgres: LocalPostgres, idle: str) -> str:
-    return (
-        f"[catalog]\nhost=127.0.0.1\nport={postgres.port}\ndbname=postgres\nuser=postgres\n"
-        f"keepalives_idle={idle}\n"
-    )
+from tests.postgres import LocalPostgres, catalog_service, keepalives_idle
 
 
 def test_a_service_file_replaced_by_a_rename_keeping_mtime_and_size_is_read_again(
@@ -36,12 +22,13 @@ def test_a_service_file_replaced_by_a_rename_keeping_mtime_and_size_is_read_agai
     monkeypatch.setenv("PGSERVICEFILE", str(services))
     url = "postgresql://?service=catalog"
     source = tmp_path / "source.conf"  # a deployment's copy, its mtime from one source file
-    source.write_text(_text(postgres, "61"))
+    source.write_text(catalog_service(postgres, "61"))
     os.utime(source, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     os.replace(source, services)
-    assert _idle(url) == "61"
-    source.write_text(_text(postgres, "62"))  # the same size, the same kept mtime
+    assert keepalives_idle(url) == "61"
+    source.write_text(catalog_service(postgres, "62"))  # the same size, the same kept mtime
     os.utime(source, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     os.replace(source, services)
-    assert _idle(url) == "62"  # as libpq reads it (before: "61", the cached text, for ever)
-    assert _idle(url) == "62"
+    # As libpq reads it (before: "61", the cached text, for ever).
+    assert keepalives_idle(url) == "62"
+    assert keepalives_idle(url) == "62"
