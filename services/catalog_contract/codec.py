@@ -7,13 +7,15 @@ Avro binary body. Any reader finds the writer schema among `schemas/` by that fi
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import fastavro
 
 from catalog_contract import compiled_writer, schemas
 from catalog_contract.errors import DecodeError
-from catalog_contract.events import RECORD_CONVERSIONS, ProductChange
+from catalog_contract.events import RECORD_CONVERSIONS, ProductChange, value_reader
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
@@ -88,5 +90,26 @@ def decode_record(value: bytes, reader: schemas.SchemaVersion | None = None) -> 
     return record
 
 
+@cache
+def _value_readers() -> dict[bytes, Callable[[bytes], ProductChange]]:
+    """The generated reader of each product schema version, resolved to the current one, by
+    the header of the values it wrote (a version without one is not listed)."""
+    current = schemas.current()
+    found = {}
+    for version in schemas.all_versions():
+        read = value_reader(version.parsed, current.parsed)
+        if read is not None:
+            found[MAGIC + version.fingerprint_bytes] = read
+    return found
+
+
 def decode(value: bytes) -> ProductChange:
+    """`from_record(decode_record(value))`. A value of a version with a generated reader is
+    read by it: the same event, for 0.38x the CPU (bench.decode_ab, issue #11). What it declines
+    or cannot read (cut short, not UTF-8, an unknown header...) is read by fastavro, which reads
+    or refuses it as it always did."""
+    try:
+        return _value_readers()[value[:HEADER_SIZE]](value)
+    except Exception:  # noqa: S110 - any failure: fastavro's path decides
+        pass
     return ProductChange.from_record(decode_record(value))

@@ -6,11 +6,13 @@ import dataclasses
 import enum
 import operator
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from catalog_contract import generated_reader
 from catalog_contract.frozen_build import builder
 from catalog_contract.item_fields import FieldKind, names_of
 
@@ -188,3 +190,26 @@ CONTENT_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(ProductChange) if f.name not in ("event_id", "received_at")
 )
 """Fields that say what changed (everything but the receiver's own metadata)."""
+
+
+_READ_AS: dict[str, Mapping[str, Any]] = {
+    "change_type": {m.value: m for m in ChangeType},
+    **{name: {m.value: m for m in Availability} for name in names_of(FieldKind.AVAILABILITY)},
+}
+
+
+def value_reader(
+    writer: dict[str, Any], reader: dict[str, Any]
+) -> Callable[[bytes], ProductChange] | None:
+    """`from_record` of fastavro's record of a value written with `writer` and resolved to
+    `reader`, as one generated function (generated_reader.py: it raises for a value it leaves
+    to fastavro). None when its writer lacks a field the event requires or gives an event id
+    that is not a uuid: `from_record` works those out its own way."""
+    fields = {field["name"]: field["type"] for field in writer.get("fields", ())}
+    known = {field["name"] for field in reader.get("fields", ())}
+    if not (fields.keys() >= _REQUIRED and known >= _REQUIRED):
+        return None
+    event_id = fields["event_id"]
+    if not isinstance(event_id, dict) or event_id.get("logicalType") != "uuid":
+        return None
+    return generated_reader.generate(writer, reader, _FIELD_NAMES, _READ_AS, _LIST_FIELDS, _BUILD)
