@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-# fastavro's epoch for timestamp-micros: its readers add a timedelta to it, as does this one.
+# fastavro's epoch for timestamp-micros: its reader adds `timedelta(microseconds=n)` to it; the
+# generated reader adds `timedelta(0, 0, n)`, the same sum (positional: half the time).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The length or count a one-byte varint says, by its byte: -1 for a negative one or a byte that
@@ -25,7 +26,17 @@ class Declined(Exception):
 
 def read_long(data: bytes, pos: int) -> tuple[int, int]:
     """The zig-zag varint at `pos` and the position after it. At most 9 bytes (63 bits, every
-    long a record of ours holds): a longer one is Declined, for fastavro's own answer."""
+    long a record of ours holds): a longer one is Declined, for fastavro's own answer. One of
+    8 bytes (a time of these years in microseconds) is read as one little-endian int whose
+    7-bit groups are moved together (a third of the loop's time); cut short, it reads as one
+    ending past the data, which the generated reader declines."""
+    eight = int.from_bytes(data[pos : pos + 8], "little")
+    if eight & _CONTINUES == _EIGHT_BYTES:
+        n = eight & 0x7F7F7F7F7F7F7F7F
+        n = (n & 0x007F007F007F007F) | ((n & 0x7F007F007F007F00) >> 1)
+        n = (n & 0x00003FFF00003FFF) | ((n & 0x3FFF00003FFF0000) >> 2)
+        n = (n & 0x000000000FFFFFFF) | ((n & 0x0FFFFFFF00000000) >> 4)
+        return (n >> 1) ^ -(n & 1), pos + 8
     byte = data[pos]
     n = byte & 0x7F
     shift = 7
@@ -38,6 +49,10 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
         n |= (byte & 0x7F) << shift
         shift += 7
     return (n >> 1) ^ -(n & 1), pos
+
+
+_CONTINUES = 0x8080808080808080  # the continuation bit of each of 8 bytes
+_EIGHT_BYTES = 0x0080808080808080  # set in the first 7: a varint of exactly 8 bytes
 
 
 def read_int(data: bytes, pos: int) -> tuple[int, int]:
@@ -54,11 +69,6 @@ def read_size(data: bytes, pos: int) -> tuple[int, int]:
     if n <= 0:
         raise Declined
     return n, pos
-
-
-def timestamp_micros(micros: int) -> datetime:
-    """fastavro's `epoch + timedelta(microseconds=micros)`, the same sum (positional: quicker)."""
-    return EPOCH + timedelta(0, 0, micros)
 
 
 _new = object.__new__

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from catalog_contract import avro_type_readers as readers
@@ -87,7 +88,8 @@ def _read(schema: Any, target: str, indent: str, out: _Source, field: _Field) ->
         add(_LENGTH.format(i=indent) + f"{indent}{target} = {out.name(decimal)}({unscaled})\n")
         add(f"{indent}pos = end\n")
     elif kind == "long" and logical == "timestamp-micros":
-        add(f"{indent}n, pos = read_long(data, pos)\n{indent}{target} = timestamp(n)\n")
+        add(f"{indent}n, pos = read_long(data, pos)\n")
+        add(f"{indent}{target} = epoch + timedelta(0, 0, n)\n")  # avro_type_readers.EPOCH
     elif kind == "int" and logical is None:
         add(f"{indent}{target}, pos = read_int(data, pos)\n")
     elif kind == "enum" and logical is None:
@@ -157,7 +159,8 @@ def generate(
         "read_size": readers.read_size,
         "read_long": readers.read_long,
         "read_int": readers.read_int,
-        "timestamp": readers.timestamp_micros,
+        "epoch": readers.EPOCH,
+        "timedelta": timedelta,
         "uuid_of": readers.uuid_of,
         "from_bytes": int.from_bytes,
     }
