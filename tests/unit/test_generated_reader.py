@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import fastavro
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -289,3 +290,15 @@ def test_a_long_reads_as_written_whatever_its_length(n: int, after: bytes) -> No
     except IndexError:
         return
     assert end > len(raw) - 1
+
+
+def test_the_codec_reads_every_version_with_its_generated_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_fastavro(*_: object) -> None:
+        raise AssertionError("fastavro was asked to read")
+
+    event = dataclasses.replace(SMALL, name="Mug", labels=("a",), current_price=Decimal("1.5000"))
+    monkeypatch.setattr(fastavro, "schemaless_reader", no_fastavro)
+    for version in (V1, V2):
+        assert exact(codec.decode(codec.encode(event, version))) == exact(event)
