@@ -105,7 +105,7 @@ def _value_readers() -> dict[bytes, Callable[[bytes], ProductChange]]:
 
 def decode(value: bytes) -> ProductChange:
     """`from_record(decode_record(value))`. A value of a version with a generated reader is
-    read by it: the same event, for 0.38x the CPU (bench.decode_ab, issue #11). What it declines
+    read by it: the same event, for 0.33x the CPU (bench.decode_ab, issue #11). What it declines
     or cannot read (cut short, not UTF-8, an unknown header...) is read by fastavro, which reads
     or refuses it as it always did."""
     try:
