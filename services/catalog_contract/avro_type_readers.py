@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 
 # fastavro's epoch for timestamp-micros: its reader adds `timedelta(microseconds=n)` to it; the
 # generated reader adds `timedelta(0, 0, n)`, the same sum (positional: half the time).
@@ -92,16 +92,18 @@ def uuid_of(text: str) -> uuid.UUID:
 def decimal_reader(precision: int, scale: int) -> Callable[[int], Decimal] | None:
     """fastavro's `Context(prec=precision).create_decimal(unscaled).scaleb(-scale)`, for an
     unscaled value of at most `precision` digits: then nothing rounds, and the result is the
-    unscaled digits with exponent -scale, which the text `<unscaled>E-<scale>` gives exactly
-    (Decimal(text) uses no context). More digits round in fastavro's way: Declined."""
+    unscaled digits with exponent -scale, which `Decimal(unscaled).scaleb(-scale)` gives in a
+    context of its own (not the thread's, which a caller may have changed). More digits round
+    in fastavro's way: Declined."""
     if precision < 1 or scale < 0:
         return None
     limit = 10**precision
-    suffix = f"E-{scale}"
+    context = Context(prec=precision)
+    exponent = -scale
 
     def read(unscaled: int) -> Decimal:
         if not -limit < unscaled < limit:
             raise Declined
-        return Decimal(f"{unscaled}{suffix}")
+        return Decimal(unscaled).scaleb(exponent, context)
 
     return read
