@@ -1,8 +1,10 @@
 """Same-run A/B of the full rebuild as the bench's "full rebuild" row runs it (issue #11): a git
 revision's projector (A) and the working tree's (B), each started as an operator runs it on a
 SQLite store of its own and caught up on the same preloaded topic; then rounds of `POST
-/v1/admin/rebuild`, timed until done, alternating A and B (the order swaps each round). Where
-B's time goes is read from its logs (`rebuild step`, `rebuild loaded in parts`, the workers'
+/v1/admin/rebuild`, timed until done, alternating A and B (the order swaps each round). Beside
+the wall time, the CPU time the projector and its worker processes used meanwhile (from
+/proc: its own and its reaped children's), which a shared machine disturbs less. Where B's
+time goes is read from its logs (`rebuild step`, `rebuild loaded in parts`, the workers'
 `rebuild part loaded`); A's too where its revision logs them.
 
     PYTHONPATH=services:. .venv/bin/python -m bench.rebuild_ab --against main \
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -35,6 +38,13 @@ from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topic_admin import ensure_all
 
 OLD, NEW = "A", "B"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of process `pid` and of its children it waited for (the rebuild's workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])  # stat(5): fields 14-17
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
 def rebuild(server: Server, total: int) -> float:
@@ -123,24 +133,32 @@ def main() -> None:
                 wait_until(lambda s=server: _applied(s.url) >= total, timeout_s=3600, every_s=0.5)
             print("both caught up", flush=True)
             times: dict[str, list[float]] = {name: [] for name in names}
+            cpu: dict[str, list[float]] = {name: [] for name in names}
             ends = {name: logs[name].stat().st_size for name in names}
             for n in range(args.rounds):
                 order = names if n % 2 == 0 else names[::-1]
                 line = [f"round {n}:"]
                 for name in order:
+                    used = cpu_seconds(servers[name].pid)
                     times[name].append(rebuild(servers[name], total))
+                    cpu[name].append(cpu_seconds(servers[name].pid) - used)
                     found, ends[name] = steps(logs[name], ends[name])
                     shown = ", ".join(f"{k} {v:.1f}" for k, v in found.items())
-                    line.append(f"{name} {times[name][-1]:.1f}s [{shown}]")
+                    line.append(
+                        f"{name} {times[name][-1]:.1f}s, {cpu[name][-1]:.1f}s CPU [{shown}]"
+                    )
                 print("; ".join(line), flush=True)
         print(f"{total} events, SQLite; A = {args.against}, B = working tree")
         for name, each in times.items():
             listed = ", ".join(f"{t:.1f}" for t in each)
-            print(f"{name}: median {statistics.median(each):.1f}s ({listed})")
+            spent = ", ".join(f"{t:.1f}" for t in cpu[name])
+            print(f"{name}: median {statistics.median(each):.1f}s ({listed}); "
+                  f"CPU median {statistics.median(cpu[name]):.1f}s ({spent})")  # fmt: skip
         if not args.only_new:
-            each = [a / b for a, b in zip(times[OLD], times[NEW], strict=True)]
-            listed = ", ".join(f"{r:.2f}" for r in each)
-            print(f"A / B: median {statistics.median(each):.2f}x (rounds: {listed})")
+            for what, figures in (("wall", times), ("CPU", cpu)):
+                each = [a / b for a, b in zip(figures[OLD], figures[NEW], strict=True)]
+                listed = ", ".join(f"{r:.2f}" for r in each)
+                print(f"A / B {what}: median {statistics.median(each):.2f}x (rounds: {listed})")
     finally:
         broker.stop()
         for log in work.glob("projector-*.log"):
