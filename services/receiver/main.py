@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from receiver.app import create_app
 from receiver.listening import shared_port_socket
-from receiver.one_write import one_write
 from receiver.publisher import stop_reserve_s
 from receiver.settings import ReceiverSettings
+from runtime_support.header_deadline import header_deadline
 from runtime_support.logs import configure_logging
 from runtime_support.tuning import tune_garbage_collector
 
@@ -70,8 +70,7 @@ def server_config(settings: ReceiverSettings, app: FastAPI) -> uvicorn.Config:
         timeout_graceful_shutdown=math.ceil(
             settings.shutdown_timeout_s - stop_reserve_s(settings.shutdown_timeout_s) / 2
         ),
-        # One socket write per answer (receiver.one_write), and a request head's time limit.
-        http=one_write(settings.request_timeout_s),
+        http=header_deadline(settings.request_timeout_s),  # a request head's time limit too
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
     )
@@ -82,12 +81,11 @@ def app_from_env() -> FastAPI:
     CATALOG_RECEIVER_WORKERS, whose sockets spread connections: receiver.listening; pass
     uvicorn `--forwarded-allow-ips` the same list as CATALOG_RECEIVER_TRUSTED_PROXIES, or
     `--no-proxy-headers` when it is empty; and `--http
-    receiver.one_write:OneWriteProtocol`, without which uvicorn's command line has no time
-    limit on a request head (that class closes after 15 s) and writes each answer in two).
-    uvicorn's command line does not tell the app when its shutdown begins (ReceiverServer
-    does): the shutdown budget then counts from the lifespan's shutdown, after uvicorn's own
-    wait for the postbacks in flight, which `--timeout-graceful-shutdown` bounds (none by
-    default)."""
+    runtime_support.header_deadline:HeaderDeadlineProtocol`, without which uvicorn's command
+    line has no time limit on a request head: that class closes after 15 s). uvicorn's command
+    line does not tell the app when its shutdown begins (ReceiverServer does): the shutdown
+    budget then counts from the lifespan's shutdown, after uvicorn's own wait for the postbacks
+    in flight, which `--timeout-graceful-shutdown` bounds (none by default)."""
     configure_logging()
     app = create_app(settings_from_env())
     tune_garbage_collector()
