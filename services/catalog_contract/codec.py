@@ -13,7 +13,7 @@ from typing import Any
 
 import fastavro
 
-from catalog_contract import compiled_writer, schemas
+from catalog_contract import bounded_decimals, compiled_writer, schemas
 from catalog_contract.errors import DecodeError
 from catalog_contract.events import RECORD_CONVERSIONS, ProductChange, value_reader
 
@@ -72,6 +72,16 @@ def writer_schema(value: bytes, family: str = schemas.PRODUCT_CHANGE) -> schemas
     return found
 
 
+_BOUNDED: dict[int, Any] = {}
+
+
+def _bounded(writer: schemas.SchemaVersion) -> Any:
+    """The writer's schema with its decimals' length bounded (bounded_decimals)."""
+    if writer.fingerprint not in _BOUNDED:
+        _BOUNDED[writer.fingerprint] = bounded_decimals.bounded(writer.definition)
+    return _BOUNDED[writer.fingerprint]
+
+
 def decode_record(value: bytes, reader: schemas.SchemaVersion | None = None) -> dict[str, Any]:
     """Read with the writer's schema, resolved to `reader` (default: the current product schema;
     the writer is looked up in the reader's family)."""
@@ -80,7 +90,7 @@ def decode_record(value: bytes, reader: schemas.SchemaVersion | None = None) -> 
     try:
         record = fastavro.schemaless_reader(
             io.BytesIO(value[HEADER_SIZE:]),
-            writer.parsed,
+            _bounded(writer),
             target.parsed if target is not writer else None,
         )
     except Exception as exc:  # fastavro raises many types for corrupt bodies

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from catalog_contract import avro_type_readers as readers
+from catalog_contract.bounded_decimals import MAX_DECIMAL_BYTES
 
 Reader = Callable[[bytes], Any]
 
@@ -85,7 +86,10 @@ def _read(schema: Any, target: str, indent: str, out: _Source, field: _Field) ->
         if decimal is None:
             return False
         unscaled = "from_bytes(data[pos:end], 'big', signed=True)"
-        add(_LENGTH.format(i=indent) + f"{indent}{target} = {out.name(decimal)}({unscaled})\n")
+        add(_LENGTH.format(i=indent))
+        # Longer ones are refused by fastavro's path (bounded_decimals), not read here.
+        add(f"{indent}if n > {MAX_DECIMAL_BYTES}:\n{indent}    raise Declined\n")
+        add(f"{indent}{target} = {out.name(decimal)}({unscaled})\n")
         add(f"{indent}pos = end\n")
     elif kind == "long" and logical == "timestamp-micros":
         add(f"{indent}n, pos = read_long(data, pos)\n")
