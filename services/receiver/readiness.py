@@ -21,6 +21,10 @@ READY_WAIT_S = 0.8
 # At most: aiokafka's metadata request gives up by then anyway (a third of the produce timeout,
 # 10 s by default), and a probe waiting longer outlives any usual probe time-out.
 READY_WAIT_MAX_S = 10.0
+# At least: a healthy broker's metadata round trip takes milliseconds, tens under load; a wait
+# below that (1 ms answered 23 of 50 probes, 0.1 ms none) keeps a healthy receiver out of the
+# load balancer for ever, said only by its 503s: refused at start instead.
+READY_WAIT_MIN_S = 0.1
 
 
 async def topics_answered(

@@ -18,7 +18,7 @@ from pydantic_settings import SettingsConfigDict
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.topics import DEAD_LETTER_TOPIC, PRODUCT_TOPIC
 from receiver.postback import DATA_POINTS
-from receiver.readiness import READY_WAIT_MAX_S, READY_WAIT_S
+from receiver.readiness import READY_WAIT_MAX_S, READY_WAIT_MIN_S, READY_WAIT_S
 
 MIN_SECRET_BYTES = 16
 """A shorter secret is guessable; an empty one let an empty header authenticate."""
@@ -78,7 +78,9 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     shutdown_timeout_s: float = Field(default=25.0, gt=0)
     retry_after_s: int = Field(default=30, ge=0)
     # How long /readyz waits for the broker's metadata (receiver.readiness).
-    ready_wait_s: float = Field(default=READY_WAIT_S, gt=0, le=READY_WAIT_MAX_S)
+    ready_wait_s: float = Field(
+        default=READY_WAIT_S, ge=READY_WAIT_MIN_S, le=READY_WAIT_MAX_S, allow_inf_nan=False
+    )
     # An exact repeat within this many seconds is answered from memory, not written again.
     recent_window_s: float = Field(default=300.0, ge=0)
     # From this many postbacks awaiting Kafka on, a new batch lingers `linger_ms` and is

@@ -1,5 +1,5 @@
 """CATALOG_RECEIVER_READY_WAIT_S: how long the receiver's /readyz waits for the broker's
-metadata (receiver.readiness), 0.8 s unless set; above 0 and at most 10 s, a wrong value
+metadata (receiver.readiness), 0.8 s unless set; at least 0.1 s and at most 10 s, a wrong value
 refused at start with a message naming the setting. Fails on the code before: the bound was a
 constant (READY_WAIT_S), no setting (an unknown variable is ignored: 0.8 s whatever it said)."""
 
@@ -23,7 +23,9 @@ def test_the_environment_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ReceiverSettings(dev_mode=True).ready_wait_s == 10.0
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "10.01", "60", "nan", "soon"])
+@pytest.mark.parametrize(
+    "value", ["0", "-1", "0.0001", "0.099", "10.01", "60", "nan", "inf", "soon"]
+)
 def test_a_wrong_value_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("CATALOG_RECEIVER_READY_WAIT_S", value)
     with pytest.raises(ValidationError, match="ready_wait_s"):
