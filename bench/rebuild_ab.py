@@ -30,9 +30,8 @@ from typing import Any
 
 import httpx
 
-from bench.harness import ADMIN, Server, projector_env, serve, wait_until
+from bench.harness import ADMIN, Server, old_tree, projector_env, serve, wait_until
 from bench.projector_bench import _applied, preload
-from bench.receiver_ab import _old_tree
 from catalog_contract import topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topic_admin import ensure_all
@@ -109,7 +108,7 @@ def main() -> None:
     broker = LocalBroker(work / "kafka", port=free_port(), controller_port=free_port())
     broker.start()
     try:
-        old_services = _old_tree(args.against, work / "old")
+        old_services = old_tree(args.against, work / "old")
         bootstrap = broker.bootstrap_servers
         spec = topics.product_topic(f"ab.rebuild.{uuid.uuid4().hex[:6]}")
         asyncio.run(ensure_all(bootstrap, [spec]))

@@ -25,8 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.harness import PARTITIONS as PARTITIONS  # (re-exported: see _end_offsets)
-from bench.harness import broker_workspace, end_offsets, new_product_topic
+from bench.harness import PARTITIONS, broker_workspace, end_offsets, new_product_topic
 from bench.projector_bench import preload
 from projector.consumer import ConsumerLoop
 from projector.metrics import ProjectorMetrics
@@ -104,11 +103,6 @@ def one_process(bootstrap: str, topic: str, work: Path) -> tuple[float, Path]:
     started = time.perf_counter()
     _wait([_loader(bootstrap, topic, path, list(range(PARTITIONS)), True)])
     return time.perf_counter() - started, path
-
-
-# bench/rebuild_worker_ab.py imports PARTITIONS and _end_offsets from here (until it imports
-# bench.harness's): kept under those names.
-_end_offsets = end_offsets
 
 
 def two_processes(bootstrap: str, topic: str, work: Path) -> tuple[float, float, Path]:

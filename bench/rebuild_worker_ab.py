@@ -23,9 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.harness import PARTITIONS, end_offsets, old_tree
 from bench.projector_bench import preload
-from bench.rebuild_split_ab import PARTITIONS, _end_offsets
-from bench.receiver_ab import _old_tree
 from catalog_contract import topics
 from catalog_stream.broker import LocalBroker, free_port
 from catalog_stream.topic_admin import ensure_all
@@ -66,13 +65,13 @@ def main() -> None:
     broker = LocalBroker(work / "kafka", port=free_port(), controller_port=free_port())
     broker.start()
     try:
-        old = _old_tree(args.against, work / "old")
+        old = old_tree(args.against, work / "old")
         paths = {"A": f"{old}:{work / 'old'}:.", "B": "services:."}
         bootstrap = broker.bootstrap_servers
         spec = topics.product_topic(f"ab.worker.{uuid.uuid4().hex[:6]}", partitions=PARTITIONS)
         asyncio.run(ensure_all(bootstrap, [spec]))
         total = asyncio.run(preload(bootstrap, spec.name, args.products, args.versions))
-        ends = _end_offsets(bootstrap, spec.name)
+        ends = end_offsets(bootstrap, spec.name)
         targets = {p: ends[p] for p in range(PARTITIONS // 2)}  # one worker's half
         print(f"preloaded {total} events; a worker loads {sum(targets.values())}", flush=True)
         settings = ProjectorSettings(bootstrap_servers=bootstrap, topic=spec.name, restate=False)

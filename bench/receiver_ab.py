@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import tempfile
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.harness import ROOT, Server, operator_receiver, receiver_env, serve, uvicorn
+from bench.harness import ROOT, Server, old_tree, operator_receiver, receiver_env, serve, uvicorn
 from bench.receiver_bench import PATH, SECRET, interleaved
 from bench.receiver_rounds import Contender, Row, medians, round_ratios
 from catalog_contract import topics
@@ -48,22 +47,10 @@ def row_line(row: Row) -> str:
     )
 
 
-def _old_tree(revision: str, into: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "archive", revision, "services", "schemas"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    into.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "services"
-
-
 def run(revision: str, connections: list[int], rounds: int, seconds: int) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="receiver-ab-") as tmp:
         work = Path(tmp)
-        old_services = _old_tree(revision, work / "old")
+        old_services = old_tree(revision, work / "old")
         broker = LocalBroker(
             work / "kafka", port=free_port(), controller_port=free_port(), heap="1g"
         )
