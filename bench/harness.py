@@ -203,6 +203,15 @@ def ab_arguments(
     return parser
 
 
+def spy(pid: int, into: Path, rate: int = 50) -> subprocess.Popen[bytes]:
+    """py-spy recording process `pid` (all threads, raw collapsed stacks) into `into`, without
+    pausing it; it ends with the process (wait for it before reading `into`)."""
+    command = [str(Path(shutil.which("py-spy") or Path(sys.executable).with_name("py-spy"))),
+               "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+               "--nonblocking", "--output", str(into)]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @contextmanager
 def broker_workspace(prefix: str) -> Iterator[tuple[Path, str]]:
     """A new temporary folder (named `prefix`...) and a Kafka broker of its own in it (kafka/):

@@ -11,9 +11,7 @@ A's services/ and schemas/ come from `git archive`. Optionally py-spy records B 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +19,7 @@ from pathlib import Path
 
 from tests.postgres import LocalPostgres
 
-from bench.harness import Server, ab_arguments, broker_workspace, new_product_topic, old_tree
+from bench.harness import Server, ab_arguments, broker_workspace, new_product_topic, old_tree, spy
 from bench.projector_bench import catch_up, preload, raw_decode_rate
 from catalog_stream.broker import free_port
 
@@ -39,15 +37,8 @@ def _postgres(work: Path) -> Iterator[Callable[[], str]]:
 
 
 def _spy(into: Path) -> Callable[[Server], object]:
-    """Start py-spy on the server (all threads, raw collapsed stacks); it ends with the process."""
-
-    def start(server: Server) -> object:
-        command = [str(Path(shutil.which("py-spy") or ".venv/bin/py-spy")), "record", "--pid",
-                   str(server.pid), "--rate", "50", "--format", "raw", "--nonblocking",
-                   "--output", str(into)]  # fmt: skip
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    return start
+    """Start py-spy on the server; it ends with the process."""
+    return lambda server: spy(server.pid, into)
 
 
 def ratios(a: list[float], b: list[float]) -> str:

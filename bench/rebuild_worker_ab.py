@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.harness import PARTITIONS, end_offsets, old_tree
+from bench.harness import PARTITIONS, end_offsets, old_tree, spy
 from bench.projector_bench import preload
 from catalog_contract import topics
 from catalog_stream.broker import LocalBroker, free_port
@@ -33,8 +33,11 @@ from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 
 
-def one_worker(orders: Orders, pythonpath: str) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one worker loading `orders`."""
+def one_worker(
+    orders: Orders, pythonpath: str, profile: Path | None = None
+) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one worker loading `orders`; with
+    `profile`, py-spy's raw samples of it there."""
     SqliteStore(orders.path).create(False)
     command = [sys.executable, "-m", "projector.rebuild_split_worker"]
     started = time.perf_counter()
@@ -42,11 +45,14 @@ def one_worker(orders: Orders, pythonpath: str) -> tuple[float, float, int]:
         command, stdin=subprocess.PIPE, env={**os.environ, "PYTHONPATH": pythonpath}
     )
     assert process.stdin is not None
+    spying = spy(process.pid, profile, rate=250) if profile is not None else None
     process.stdin.write(orders_bytes(orders))
     process.stdin.flush()  # left open: the worker ends when it closes
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = status
     process.stdin.close()
+    if spying is not None:
+        spying.wait()
     if status != 0:
         raise RuntimeError(f"a worker failed: wait status {status}")
     wall = time.perf_counter() - started
@@ -59,6 +65,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=60_000)
     parser.add_argument("--versions", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--profile", type=Path, help="a folder: py-spy's samples of B's workers")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the broker stops (`finally`)
     work = Path(tempfile.mkdtemp(prefix="rebuild-worker-ab-"))
@@ -80,7 +87,8 @@ def main() -> None:
             line = [f"round {n}:"]
             for name in ("A", "B") if n % 2 == 0 else ("B", "A"):
                 orders = Orders(settings, work / f"{name}{n}.db", targets, os.getpid())
-                wall, seconds, rss = one_worker(orders, paths[name])
+                profile = args.profile / f"B{n}.txt" if args.profile and name == "B" else None
+                wall, seconds, rss = one_worker(orders, paths[name], profile)
                 cpu[name].append(seconds)
                 line.append(f"{name} {wall:.1f}s wall, {seconds:.2f}s CPU, {rss} MiB")
             print(" ".join(line), flush=True)
