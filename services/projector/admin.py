@@ -38,17 +38,31 @@ def admin_guard(settings: ProjectorSettings) -> Callable[..., Awaitable[None]]:
     return admin
 
 
+# What a rebuild's `state` says (GET), and so when POST starts one: one rule for both.
+STATES = (
+    "`state`: `idle` (none since this instance started, or another instance's switched the"
+    " views), `running` (building, or switching; a failed one while it deletes its generation),"
+    " `done` (switched: the old generation's readers finish and it is deleted meanwhile, which"
+    " does not hold the next rebuild), `failed` (`error` says why; the active generation kept"
+    " serving). A rebuild may start whenever it is not `running`."
+)
+
+
 def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings) -> None:
     """`POST/GET /v1/admin/rebuild`, behind `admin_guard`."""
     admin_only = [Depends(admin_guard(settings))]
     admin_refusals = answers.problems(401, 403)
+    running: dict[int | str, dict[str, Any]] = {
+        409: {**answers.problems(409)[409], "description": "a rebuild is `running`"}
+    }
 
     @app.post(
         "/v1/admin/rebuild",
         status_code=202,
         dependencies=admin_only,
         response_model=answers.RebuildStatus,
-        responses={**admin_refusals, **answers.problems(409)},
+        response_description=f"started: its status, `running`. {STATES}",
+        responses={**admin_refusals, **running},
     )
     async def start_rebuild() -> dict[str, Any]:
         """Rebuild every view from the earliest offset while the current ones keep serving."""
@@ -61,6 +75,7 @@ def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings
         "/v1/admin/rebuild",
         dependencies=admin_only,
         response_model=answers.RebuildStatus,
+        response_description=f"the last rebuild's status. {STATES}",
         responses=admin_refusals,
     )
     async def rebuild_status() -> dict[str, Any]:

@@ -40,6 +40,7 @@ class GenerationFollower:
         # mends (the generation pointer broken): None otherwise.
         self.defect: str | None = None
         self._said = 0  # heartbeats made, in order
+        self._stopped = False  # (a retirement after the stop is left to discard_retired)
 
     def start(self) -> None:
         self._spawn(self._watch()).add_done_callback(self._watch_ended)
@@ -59,6 +60,7 @@ class GenerationFollower:
         return task
 
     async def stop(self) -> None:
+        self._stopped = True
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -153,13 +155,20 @@ class GenerationFollower:
         log.info("views switched by another instance", extra={"generation": fresh.name})
         if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
             runtime.rebuild_status = RebuildStatus(generation=fresh.name)
-        await self.retire(old, drop=False)
+        self.retire(old, drop=False)
 
-    async def retire(self, old: ViewStore, drop: bool) -> None:
+    def retire(self, old: ViewStore, drop: bool) -> asyncio.Task[None]:
         """Readers holding the old generation finish, then it is closed; dropped by the instance
-        that switched, once no other instance uses it (else at a later start)."""
+        that switched, once no other instance uses it (else at a later start). Beside the
+        caller, as a task of this watch's (cancelled at stop, where discard_retired ends it):
+        a rebuild's switch is done meanwhile, and the next one may start."""
         self.retired.append(old)  # before any await: every heartbeat says it is in use
         old.retired = True  # a reader still on it, failing, asks again (store.py)
+        if self._stopped:  # (stopping: discard_retired, which comes next, takes it)
+            return asyncio.create_task(asyncio.sleep(0))
+        return self._spawn(self._retiring(old, drop))
+
+    async def _retiring(self, old: ViewStore, drop: bool) -> None:
         await asyncio.sleep(1)
         await self._discard(old, drop, wait_s=FOLLOW_WAIT_S)
 

@@ -48,6 +48,11 @@ class Rebuild:
         self._mark = time.perf_counter()  # when the step being timed started (_phase)
 
     async def run(self) -> None:
+        """Built, switched, and the old generation retired (GenerationFollower.retire)."""
+        await (await self.build())
+
+    async def build(self) -> asyncio.Task[None]:
+        """Build, then switch: returns the old generation's retirement, running beside."""
         runtime, status = self.runtime, self.status
         settings = runtime.settings
         fresh = runtime.generations.open_new()
@@ -92,10 +97,10 @@ class Rebuild:
                 self._report(builder)
                 await asyncio.sleep(0.2)
             self._mark = _phase("builder caught up", mark)
-            await self.switch_to(base, fresh, builder, stop_builder, task)
+            return await self.switch_to(base, fresh, builder, stop_builder, task)
         except (Exception, asyncio.CancelledError) as exc:
-            if status.state == "done":  # switched: only the old generation's retiring was cut
-                raise  # (at a stop: discard_retired drops it; `fresh` is the active one now)
+            if status.state == "done":  # switched (nothing awaits after that: kept as a guard)
+                raise  # (`fresh` is the active one now: never discarded here)
             # A cancellation (the projector stopping) is no Exception, yet it ends the rebuild
             # as surely: else its status said `running` for good.
             if isinstance(exc, asyncio.CancelledError):
@@ -104,8 +109,7 @@ class Rebuild:
                 log.exception("rebuild failed; the active generation keeps serving")
             if task is not None:
                 await halted(task, stop_builder)
-            # When it ended, as a finished one says (the discard below may fail in an outage).
-            status.state, status.error, status.finished_at = "failed", _reason(exc), time.time()
+            ended = time.time()  # as a finished one says (the discard below may take long)
             try:
                 await asyncio.to_thread(runtime.generations.discard, fresh)
             except Exception:  # (the same outage, often): the failure raised is the rebuild's
@@ -115,16 +119,24 @@ class Rebuild:
                     " it",
                     extra={"generation": fresh.name},
                 )
+            finally:
+                # Not before the discard: until the task ends a new rebuild is refused (409),
+                # so it says `running` as long (`failed` read, the next one may start).
+                status.state, status.error, status.finished_at = "failed", _reason(exc), ended
             raise
         finally:
             runtime.building = None
 
     def start(self) -> asyncio.Task[None]:
-        """Run in the background. A task cancelled before its first step runs none of `run`:
-        its status is ended here then."""
-        task = asyncio.create_task(self.run())
+        """In the background: the task ends as its status leaves `running` (a second one is
+        refused only while it runs), the old generation's retirement beside it. Cancelled
+        before its first step, it runs none of `build`: its status is ended here then."""
+        task = asyncio.create_task(self._until_switched())
         task.add_done_callback(self._ended)
         return task
+
+    async def _until_switched(self) -> None:
+        await self.build()
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         status = self.status
@@ -146,7 +158,8 @@ class Rebuild:
         builder: ConsumerLoop,
         stop_builder: asyncio.Event,
         task: asyncio.Task[None],
-    ) -> None:
+    ) -> asyncio.Task[None]:
+        """Switch the views to `fresh`; returns the old generation's retirement (beside)."""
         runtime = self.runtime
         if runtime.moving or runtime.store is not base:  # following another instance's switch
             raise ProjectorError("another instance switched the views")
@@ -160,7 +173,9 @@ class Rebuild:
         self.status.state, self.status.finished_at = "done", time.time()
         _phase("switched", self._mark)
         log.info("views rebuilt", extra={"generation": self.status.generation})
-        await runtime.follower.retire(base, drop=True)
+        # Beside: the next rebuild may start while the old generation retires (it uses only
+        # the active one and its own; the old one is said in use until it is discarded).
+        return runtime.follower.retire(base, drop=True)
 
     async def _move_pointer(
         self,
