@@ -40,6 +40,9 @@ class GenerationFollower:
         # mends (the generation pointer broken): None otherwise.
         self.defect: str | None = None
         self._said = 0  # heartbeats made, in order
+        # A follow stopped the live consumer and started none (it failed): started again
+        # there if the pointer names this instance's generation once more (_resume).
+        self._halted = False
         self._stopped = False  # (a retirement after the stop is left to discard_retired)
 
     def start(self) -> None:
@@ -100,12 +103,17 @@ class GenerationFollower:
                 self._failing = False
                 self.defect = None
             runtime = self.runtime
-            if active is not None and active != runtime.store.name and not runtime.moving:
+            if active is None or runtime.moving:
+                continue
+            if active != runtime.store.name:
                 # Set here, before anything awaits: a rebuild's switch does not start meanwhile,
                 # and the follow runs beside the watch, whose heartbeats go on (it may take long
                 # to stop a slow consumer, and this instance still uses the old generation).
                 runtime.moving = True
                 self._spawn(self._follow())
+            elif runtime.projector.moved or self._halted:
+                runtime.moving = True  # (as for a follow: no switch starts meanwhile)
+                self._spawn(self._resume())
 
     def _check_failed(self, exc: Exception) -> None:
         """Said once per kind: an outage (a warning), or a pointer no wait brings back (an
@@ -137,11 +145,13 @@ class GenerationFollower:
         positions; what this instance kept before is not kept again."""
         runtime = self.runtime
         try:
+            self._halted = True  # (until a live consumer runs again: else _resume starts one)
             await runtime.stop_live_consumer()
             old, kept = runtime.store, dict(runtime.projector.kept)
             fresh = await asyncio.to_thread(runtime.generations.open_active)
             await asyncio.to_thread(fresh.create)
             runtime.use(fresh, kept)
+            self._halted = False
         except Exception as exc:  # the next heartbeat tries again
             if not self._follow_failing:
                 log.warning(
@@ -156,6 +166,25 @@ class GenerationFollower:
         if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
             runtime.rebuild_status = RebuildStatus(generation=fresh.name)
         self.retire(old, drop=False)
+
+    async def _resume(self) -> None:
+        """The pointer names the generation this instance serves, yet its live consumer stopped
+        for a move: a batch saw the pointer name another generation (or a follow stopped it,
+        then failed), and the pointer was moved back before this instance followed. Nothing
+        else starts it again: the live consumer runs there again, from the stored positions
+        (what its predecessor kept is not kept again, as after a follow)."""
+        runtime = self.runtime
+        try:
+            await runtime.stop_live_consumer()  # (ended, or ending: its batch not written)
+            runtime.use(runtime.store, dict(runtime.projector.kept))
+            self._halted = False
+        finally:
+            runtime.moving = False
+        log.warning(
+            "the generation pointer names this instance's generation again: live consumer"
+            " started again",
+            extra={"generation": runtime.store.name},
+        )
 
     def retire(self, old: ViewStore, drop: bool) -> asyncio.Task[None]:
         """Readers holding the old generation finish, then it is closed; dropped by the instance
