@@ -48,6 +48,16 @@ _LIVE = (
     "(seen_at > now() - make_interval(secs => %(expiry)s) "
     "OR pg_postmaster_start_time() > now() - make_interval(secs => %(expiry)s))"
 )
+# A registration not said for this long is deleted by a sweep (discard_abandoned): a process
+# killed left it, and else it stayed for ever, counted as live again after each restart of the
+# database (_LIVE). Well past the expiry, and only once the database has been up as long: every
+# instance that runs has said it again by then. A live instance paused that long (it counted as
+# gone already) says it again at its next heartbeat (register replaces its rows).
+REGISTRATION_DELETE_S = 4 * REGISTRATION_EXPIRY_S
+_DEAD = (
+    "seen_at < now() - make_interval(secs => %(after)s) "
+    "AND pg_postmaster_start_time() < now() - make_interval(secs => %(after)s)"
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,4 +226,24 @@ class PostgresGenerations(Generations):
             except psycopg.Error as exc:
                 raise pointer_failure(exc, "cannot list the unused generations") from exc
             found = [s for s in schemas if s != active and s not in used]
+            self._delete_dead(connection)
             return drop_each(connection, found, self.default_schema)
+
+    def _delete_dead(self, connection: psycopg.Connection[Any]) -> None:
+        """Delete the registrations of instances gone for REGISTRATION_DELETE_S (never this
+        one's). Rows locked are skipped, not waited for: an instance is saying them again (a
+        frozen one, in its heartbeat's transaction, held a start's sweep for as long). As the
+        drops, housekeeping: a failure is logged, and the next sweep tries again."""
+        try:
+            rows = connection.execute(
+                f"DELETE FROM {REGISTRY} WHERE (instance, schema_name) IN "
+                f"(SELECT instance, schema_name FROM {REGISTRY} "
+                f"WHERE instance <> %(instance)s AND {_DEAD} FOR UPDATE SKIP LOCKED) "
+                "RETURNING instance",
+                {"instance": self.instance, "after": REGISTRATION_DELETE_S},
+            ).fetchall()
+        except psycopg.Error as exc:
+            log.warning("could not delete the registrations of instances gone: %s", exc)
+            return
+        if gone := sorted({str(r[0]) for r in rows}):
+            log.info("deleted the registrations of instances gone", extra={"instances": gone})
