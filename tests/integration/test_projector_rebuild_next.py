@@ -84,3 +84,31 @@ def _generations_left(generations: Generations) -> set[str]:
     assert isinstance(generations, SqliteGenerations)
     folder = generations.path.parent
     return {p.name for p in folder.iterdir() if p.name.startswith("views.") and p.suffix == ".db"}
+
+
+async def test_a_stop_while_one_retires_and_the_next_builds_leaves_only_the_active_one(
+    kafka_bootstrap: str, topics: Topics, generations: Generations, tmp_path: Path
+) -> None:
+    """The projector stops right after the next rebuild started, the old generation still in
+    its readers' grace second: both end (the retirement at the stop, the rebuild cancelled),
+    and what is left is the generation the first rebuild switched to, the active one."""
+    written = await produce_events(kafka_bootstrap, topics.product, [change("i", "c", price="1")])
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "unused.db")
+    async with projector_in_process(settings, generations) as (runtime, client):
+        await caught_up(client, written, timeout_s=60)
+        assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+        first = await _until_not_running(client)
+        assert first["state"] == "done", first
+        assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+        assert runtime.follower.retired  # (still retiring at the stop)
+    status = runtime.rebuild_status
+    assert status.state == "failed", status
+    assert status.error is not None
+    assert "cancelled" in status.error, status
+    assert _generations_left(generations) == {first["generation"]}
+    active = generations.open_active()
+    try:
+        assert active.name == first["generation"]
+        assert sum(active.positions(settings.topic).values()) == written  # (it is whole)
+    finally:
+        active.close()
