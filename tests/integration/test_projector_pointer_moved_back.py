@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from projector.generations_postgres import PostgresGenerations
-from projector.postgres_store import PostgresStore
+from projector.postgres_store import DDL_LOCK, PostgresStore
 from tests.postgres import LocalPostgres, execute
 from tests.projector_harness import projector_in_process
 from tests.support import (
@@ -78,3 +78,35 @@ async def test_a_pointer_moved_back_before_the_follow_leaves_the_live_consumer_r
         with psycopg.connect(url) as reader:
             row = reader.execute(f'SELECT count(*) FROM "{other.name}".items').fetchone()  # noqa: S608
         assert row == (0,)
+
+
+async def test_a_follow_that_failed_is_undone_when_the_pointer_comes_back(
+    kafka_bootstrap: str, postgres: LocalPostgres
+) -> None:
+    """The heartbeat sees the pointer moved: the follow stops the live consumer, then fails (the
+    pointer names no generation by the time it reads it again). The pointer is then restored to
+    the generation this instance serves: the live consumer runs there again (before: stopped
+    for good, as no follow was needed any more)."""
+    url = postgres.create_database("pointer_follow_failed")
+    topics = await make_topics(kafka_bootstrap, partitions=1)
+    settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
+    async with projector_in_process(settings, PostgresGenerations(url)) as (runtime, client):
+        await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+        await caught_up(client, ITEMS, timeout_s=60)
+        served = runtime.store.name
+        other = PostgresStore(url, f"{served}_1")
+        await asyncio.to_thread(other.create)
+        other.close()
+        with psycopg.connect(url) as ddl:  # the follow's open_active waits for this lock
+            ddl.execute(DDL_LOCK)
+            execute(url, f"UPDATE {POINTER} SET schema_name = '{other.name}'")  # noqa: S608
+            await eventually(lambda: runtime.moving and runtime._live is None, timeout_s=30)
+            execute(url, f"UPDATE {POINTER} SET schema_name = 'views_999'")  # noqa: S608
+            ddl.rollback()
+        await eventually(lambda: not runtime.moving, timeout_s=15)  # the follow failed
+        assert runtime.store.name == served
+        execute(url, f"UPDATE {POINTER} SET schema_name = '{served}'")  # noqa: S608
+        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
+        await shows_wave(client, 2, ITEMS, timeout_s=30)
+        assert runtime.store.name == served
+        assert runtime.failure is None
