@@ -40,7 +40,7 @@ def admin_guard(settings: ProjectorSettings) -> Callable[..., Awaitable[None]]:
 
 # What a rebuild's `state` says (GET), and so when POST starts one: one rule for both.
 STATES = (
-    "`state`: `idle` (none since this instance started, or another instance's switched the"
+    "`state`: `idle` (none since this instance started, or another instance switched the"
     " views), `running` (building, or switching; a failed one while it deletes its generation),"
     " `done` (switched: the old generation's readers finish and it is deleted meanwhile, which"
     " does not hold the next rebuild), `failed` (`error` says why; the active generation kept"
