@@ -68,6 +68,13 @@ def batch_limits(executor: Any) -> None:
     _silence_limit(executor, BATCH_SILENCE_LIMIT)
 
 
+def drop_limits(executor: Any) -> None:
+    """In a drop's transaction (discard, generations_sweep): no silence held for long. It holds
+    the DDL lock, the pointer row FOR SHARE and the dropped tables: a process frozen in it held
+    every other instance's rebuild, follow and start for as long."""
+    _silence_limit(executor, BATCH_SILENCE_LIMIT)
+
+
 def _silence_limit(executor: Any, limit: str) -> None:
     """The database ends the session once its transaction is idle for `limit` (SET LOCAL: this
     transaction only; the connection's next one has no limit)."""
