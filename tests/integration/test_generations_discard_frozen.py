@@ -91,3 +91,58 @@ async def test_a_process_frozen_while_dropping_a_retired_generation_holds_no_reb
             dropper.kill()
             dropper.communicate()
             reader.close()
+
+
+# A rebuild's `fresh.create()` (its read indexes: on a large catalog the switch's longest step)
+# or a follow's: one transaction, the DDL lock taken first.
+CREATE = """
+import sys
+from projector.postgres_store import PostgresStore
+
+print("creating", flush=True)
+PostgresStore(sys.argv[1], sys.argv[2]).create()
+print("created", flush=True)
+"""
+DDL_KEY = 7426153  # postgres_store.DDL_LOCK's
+
+
+def _waiting_for_ddl_lock(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s"
+            " AND NOT granted",
+            (DDL_KEY,),
+        ).fetchone()
+    return row is not None and int(row[0]) > 0
+
+
+async def test_a_process_frozen_while_creating_a_generation_holds_no_rebuild_for_ever(
+    share_postgres: SharePostgres,
+) -> None:
+    """The same with the process frozen in a generation's creation (caught there while it
+    waits for the DDL lock, which another session holds and then lets go)."""
+    shared = await share_postgres(ITEMS)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
+        schema = PostgresGenerations(url).open_new().schema
+        holder = psycopg.connect(url)
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_KEY,))
+        creator = subprocess.Popen(  # noqa: ASYNC220 (started, not waited for)
+            [sys.executable, "-c", CREATE, url, schema], stdout=subprocess.PIPE
+        )
+        try:
+            await eventually(lambda: _waiting_for_ddl_lock(url), timeout_s=20, every_s=0.05)
+            creator.send_signal(signal.SIGSTOP)  # frozen in the creation's transaction
+            holder.rollback()  # it takes the DDL lock; its next statement never comes
+            assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
+            try:
+                await eventually(lambda: runtime.rebuild_status.state != "running", timeout_s=90)
+            finally:
+                print("waits:", _waits(url))
+            # (before: still `running` after 90 s, waiting for the DDL lock)
+            assert runtime.rebuild_status.state == "done", runtime.rebuild_status
+        finally:
+            creator.send_signal(signal.SIGCONT)
+            creator.kill()
+            creator.communicate()
+            holder.close()
