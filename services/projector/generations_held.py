@@ -75,10 +75,14 @@ def drop_limits(executor: Any) -> None:
     _silence_limit(executor, BATCH_SILENCE_LIMIT)
 
 
+def silence_limit(limit: str = BATCH_SILENCE_LIMIT) -> str:
+    """The statement: the database ends the session once its transaction is idle for `limit`
+    (SET LOCAL: this transaction only; the connection's next one has no limit)."""
+    return f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'"
+
+
 def _silence_limit(executor: Any, limit: str) -> None:
-    """The database ends the session once its transaction is idle for `limit` (SET LOCAL: this
-    transaction only; the connection's next one has no limit)."""
-    executor.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{limit}'")
+    executor.execute(silence_limit(limit))
 
 
 @contextmanager

@@ -12,7 +12,12 @@ from psycopg.conninfo import conninfo_to_dict
 
 from projector.batch import BatchPlan
 from projector.errors import GenerationMoved
-from projector.generations_held import HANDOVER_LOCK_WAIT_MS, batch_limits, lock_wait
+from projector.generations_held import (
+    HANDOVER_LOCK_WAIT_MS,
+    batch_limits,
+    lock_wait,
+    silence_limit,
+)
 from projector.generations_named import (
     POINTER,
     is_generation,
@@ -191,6 +196,9 @@ class PostgresStore(ViewStore):
 
     def _schema_statements(self) -> list[str]:
         return [
+            # Before the DDL lock: a process frozen while it creates (or adds columns, or builds
+            # the read indexes) would hold every other instance's rebuild, follow and start.
+            silence_limit(),
             DDL_LOCK,
             f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
             *schema_statements("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
