@@ -5,16 +5,17 @@ nothing, or trickles a header line every few seconds (slowloris), holds its conn
 for as long as it likes (its 16 KiB header limit lasts hours at that pace), and enough of them
 use up the process's file descriptors. Its keep-alive timeout only covers the wait between two
 requests. This protocol closes a connection whose request head is not complete within the
-deadline, counted from the connection's start or the request's first byte."""
+deadline, counted from the connection's start or the request's first byte. (Its base keeps the
+refusal of bytes that are not HTTP in order with the answers owed: refusal_in_turn.)"""
 
 from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from runtime_support.refusal_in_turn import RefusalInTurnProtocol
 
 
-class HeaderDeadlineProtocol(HttpToolsProtocol):
+class HeaderDeadlineProtocol(RefusalInTurnProtocol):
     """uvicorn's httptools protocol (its choice when httptools is installed), with the limit."""
 
     header_timeout_s: float = 15.0
@@ -31,6 +32,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         # answered. Bytes arriving while nothing is being served must make a request head in time.
         if self.transport.get_protocol() is not self:
             return  # upgraded: the connection is the WebSocket protocol's now
+        if self.refusing:
+            return  # no request head is due: the answers owed, then the 400 and the close
         served = self.cycle is not None and not self.cycle.response_complete
         if not served and self.timeout_keep_alive_task is None and not self.transport.is_closing():
             self._arm()
@@ -42,6 +45,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()  # the body has its own limit (the receiver's request timeout)
         super().on_headers_complete()
+
+    def refused(self) -> None:
+        self._disarm()  # the bad bytes may have begun a request head: none is due now
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

@@ -1,0 +1,97 @@
+"""Bytes that are not HTTP, on a connection that still owes answers: refused in their turn.
+
+uvicorn's protocol answers bytes its parser refuses with a 400 and closes at once, even while
+requests read before them are being served or wait their turn (pipelined). That 400 is then
+read as the answer to the first request still owed one (HTTP/1.1 answers come in order), and
+the close marks only the newest request disconnected: the one being served went on to write to
+a closed transport, and uvicorn logged "Exception in ASGI application" with a traceback (uvloop
+refuses a write to a closed handle) for a postback that Kafka had acknowledged.
+
+Here bytes the parser refuses while answers are owed end the reading: the requests read whole
+before them are served and answered in turn, each within its own limits as without the bad
+bytes, then the 400 goes out in the bad request's place and the connection is closed. However
+the connection ends, every request still owed an answer is marked disconnected, not only the
+newest: its app's later writes are dropped, as uvicorn drops them for a lone request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+
+class RefusalInTurnProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with the refusal of bad bytes kept in order."""
+
+    _owed: deque[RequestResponseCycle]  # read whole, not yet answered, oldest first
+    _refusal: str | None = None  # the 400's text, once bad bytes came while answers were owed
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._owed = deque()
+        super().connection_made(transport)
+
+    @property
+    def refusing(self) -> bool:
+        """Bad bytes came: nothing more is read, the 400 waits for the answers owed."""
+        return self._refusal is not None
+
+    def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:
+            # Bytes after refused ones are never read; a request served meanwhile resumes
+            # reading (to take its body, which it already has): pause again, drop them.
+            self.flow.pause_reading()
+            return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        newest = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not newest:  # a request to answer (an upgrade makes none)
+            self._owed.append(self.cycle)
+
+    def send_400_response(self, msg: str) -> None:
+        """Called by uvicorn's data_received when its parser refuses the bytes."""
+        newest = self.cycle
+        body_cut = newest is not None and newest.more_body and not newest.response_complete
+        if body_cut and self.pipeline and self.pipeline[0][0] is newest:
+            # Its body can never arrive: it is never served, the 400 is its answer, in turn.
+            self.pipeline.popleft()
+            self._owed.pop()
+            body_cut = False
+        owed = self._answers_owed()  # (after which _owed holds the unanswered ones only)
+        if body_cut or not owed:
+            # Nothing owed before the bad bytes (uvicorn's answer), or the request being served
+            # lost its body: it is told it is disconnected (connection_lost). A 400 written
+            # into an answer already begun would be read as part of it: close without it.
+            if any(cycle.response_started for cycle in self._owed):
+                self.transport.close()
+            else:
+                super().send_400_response(msg)
+            return
+        self._refusal = msg
+        self.flow.pause_reading()
+        self.refused()
+
+    def refused(self) -> None:
+        """Hook: the 400 now waits for the answers owed (the reading has ended)."""
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # starts the next request waiting its turn, if any
+        if self._refusal is None or self._answers_owed() or self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()  # armed by uvicorn: nothing more is read
+        super().send_400_response(self._refusal)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for cycle in self._owed:  # uvicorn marks only the newest (self.cycle)
+            if not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        super().connection_lost(exc)
+
+    def _answers_owed(self) -> bool:
+        # Answers go out in order: the answered ones are at the front.
+        while self._owed and self._owed[0].response_complete:
+            self._owed.popleft()
+        return bool(self._owed)
