@@ -24,7 +24,13 @@ class FreshHeaders:
 
     def __call__(self) -> list[tuple[bytes, bytes]]:
         live = self.runtime.projector
-        made_from = (tuple(live.applied.items()), tuple(live.end_offsets.items()))
+        # `passed` too: the lag counts it (offsets that hold no record, such as an aborted
+        # transaction's records and markers at a partition's end), and it moves on its own.
+        made_from = (
+            tuple(live.applied.items()),
+            tuple(live.end_offsets.items()),
+            tuple(live.passed.items()),
+        )
         if made_from != self._made_from:
             positions = ",".join(position_text(*p) for p in sorted(live.applied.items()))
             self._headers = [
