@@ -127,6 +127,16 @@ class KafkaConnection(BaseSettings):
             options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         return options
 
+    def consumer_options(self) -> dict[str, Any]:
+        """Keyword arguments for every consumer of the project's topics (client_options, and how
+        records are read). Only committed records: a transactional producer on a topic (Kafka
+        Connect, Streams, a tool) may abort, and its aborted records must never reach the views,
+        the feed or a replay. aiokafka's default, read_uncommitted, hands them out as any other.
+        A read_committed consumer stops at the last stable offset: behind a transaction still
+        open it waits for the transaction's end (its timeout bounds that wait), and its end
+        offsets are that offset."""
+        return {**self.client_options(), "isolation_level": "read_committed"}
+
 
 def kafka_connection(kafka: KafkaConnection | str) -> KafkaConnection:
     """A command's connection: given, or these bootstrap servers with the `KAFKA_*` security

@@ -14,7 +14,7 @@ from catalog_stream.topic_admin import TopicsError, checked_connection, describe
 async def describe_topic(kafka: KafkaConnection | str, topic: str) -> str:
     connection = await checked_connection(kafka)
     admin = AIOKafkaAdminClient(**connection.client_options(), client_id="catalog-stream-describe")
-    consumer = AIOKafkaConsumer(**connection.client_options(), group_id=None)
+    consumer = AIOKafkaConsumer(**connection.consumer_options(), group_id=None)
     try:
         await admin.start()
         await consumer.start()

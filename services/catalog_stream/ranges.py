@@ -94,7 +94,7 @@ async def read_range(
     # auto_offset_reset "none": a position removed meanwhile (retention) is an error; by
     # default it jumped to the partition's end, and the replay ended early, "complete".
     consumer = AIOKafkaConsumer(
-        **connection.client_options(),
+        **connection.consumer_options(),
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="none",

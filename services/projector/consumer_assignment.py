@@ -58,7 +58,7 @@ class StoredPositions(ConsumerProgress):
         """A consumer of the product topic in the loop's group, seeking to the store's
         positions on each assignment."""
         consumer = AIOKafkaConsumer(
-            **self.settings.client_options(),
+            **self.settings.consumer_options(),
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -41,7 +41,9 @@ class DeadLetterCount:
     async def _ask(self) -> int | None:
         options = self.kafka.client_options()
         admin = AIOKafkaAdminClient(**options, client_id=CLIENT_ID)
-        consumer = AIOKafkaConsumer(**options, group_id=None, client_id=CLIENT_ID)
+        consumer = AIOKafkaConsumer(
+            **self.kafka.consumer_options(), group_id=None, client_id=CLIENT_ID
+        )
         try:
             await admin.start()
             await consumer.start()

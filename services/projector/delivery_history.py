@@ -37,7 +37,7 @@ async def read_history(
     """Feed `stats` the records of the last day below `until` (partition -> stored position);
     returns how many records were read."""
     consumer = AIOKafkaConsumer(
-        **kafka.client_options(),
+        **kafka.consumer_options(),
         group_id=None,
         enable_auto_commit=False,
         client_id="catalog-stream-delivery-history",

@@ -70,7 +70,7 @@ class TargetLoop(ConsumerLoop):
 
     def _subscribed(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
-            **self.settings.client_options(),
+            **self.settings.consumer_options(),
             group_id=None,  # assigned, not a group: the part's offsets are in its file
             enable_auto_commit=False,
             auto_offset_reset="earliest",
