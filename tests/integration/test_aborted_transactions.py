@@ -126,3 +126,44 @@ async def test_a_replay_writes_out_no_aborted_record(kafka_bootstrap: str, tmp_p
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert sorted(r["event"]["event_id"] for r in rows) == sorted(str(e.event_id) for e in kept)
     assert not {str(e.event_id) for e in aborted} & {r["event"]["event_id"] for r in rows}
+
+
+async def test_records_behind_an_open_transaction_wait_for_its_end(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """read_committed stops at the last stable offset: a plain record written after a
+    transaction still open is not applied before the transaction ends, the lag counts both
+    meanwhile (the end is the high watermark) and /readyz says catching up; once it commits,
+    both are applied and the lag is 0 again. (On the code before, both were applied at once.)"""
+    topics = await make_topics(kafka_bootstrap, partitions=1)
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "views.db", ready_max_lag=0)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, transactional_id=f"test-tx-{uuid.uuid4().hex[:10]}"
+    )
+    await producer.start()
+    try:
+        async with running_projector(settings, SqliteGenerations(tmp_path / "views.db")) as views:
+
+            async def lag(expected: str) -> bool:
+                response = await views.get("/v1/catalogs")
+                return bool(response.headers.get("X-View-Lag") == expected)
+
+            await eventually(lambda: lag("0"), timeout_s=60)
+            await producer.begin_transaction()
+            records = product_records(change("open", CATALOG, price="3.00"))
+            for value in records.values:
+                await producer.send_and_wait(
+                    topics.product, value, key=records.key, headers=records.headers
+                )
+            await produce_events(kafka_bootstrap, topics.product, [change("after", CATALOG)])
+            await eventually(lambda: lag("2"), timeout_s=30)
+            assert (await views.get("/readyz")).status_code == 503
+            assert (await views.get(f"/v1/catalogs/{CATALOG}/items/after")).status_code == 404
+            await producer.commit_transaction()
+            await eventually(lambda: lag("0"), timeout_s=30)
+            for item in ("open", "after"):
+                answer = await views.get(f"/v1/catalogs/{CATALOG}/items/{item}")
+                assert answer.status_code == 200
+            assert (await views.get("/readyz")).status_code == 200
+    finally:
+        await producer.stop()
