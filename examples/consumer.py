@@ -15,13 +15,16 @@ import asyncio
 from aiokafka import AIOKafkaConsumer
 
 from catalog_contract import PRODUCT_TOPIC, ContractError
+from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.reader import Tombstone, read
 
 
 async def consume(bootstrap: str, group: str, topic: str, max_records: int | None) -> None:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        # The contract's consumer settings (KAFKA_* security ones too): committed records only,
+        # never those of a transaction another producer on the topic aborted.
+        **KafkaConnection(bootstrap_servers=bootstrap).consumer_options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
