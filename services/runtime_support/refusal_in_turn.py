@@ -48,6 +48,7 @@ class RefusalInTurnProtocol(HttpToolsProtocol):
         newest = self.cycle
         super().on_headers_complete()
         if self.cycle is not newest:  # a request to answer (an upgrade makes none)
+            self._answers_owed()  # the answered ones let go: a kept-alive connection serves many
             self._owed.append(self.cycle)
 
     def send_400_response(self, msg: str) -> None:
