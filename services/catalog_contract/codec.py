@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import fastavro
 
@@ -20,15 +20,51 @@ from catalog_contract.events import RECORD_CONVERSIONS, ProductChange, value_rea
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 
+_Made = TypeVar("_Made")
 
-_COMPILED: dict[int, compiled_writer.RecordWriter | None] = {}
+
+def _per_fingerprint(
+    make: Callable[[schemas.SchemaVersion], _Made],
+) -> Callable[[schemas.SchemaVersion], _Made]:
+    """`make(version)`, made at a version's first use and then found by its fingerprint: what
+    the codec makes of a schema version (a compiled writer, the bounded schema) takes
+    milliseconds, and is the same for every value of that version."""
+    made: dict[int, _Made] = {}
+
+    def once(version: schemas.SchemaVersion) -> _Made:
+        try:
+            return made[version.fingerprint]
+        except KeyError:
+            pass  # (out of the handler: an error of make's is not "during" this one)
+        found = made[version.fingerprint] = make(version)
+        return found
+
+    return once
+
+
+def _compile_record(version: schemas.SchemaVersion) -> compiled_writer.RecordWriter | None:
+    return compiled_writer.compile_record(version.parsed)
+
+
+def _compile_object(version: schemas.SchemaVersion) -> compiled_writer.ObjectWriter | None:
+    return compiled_writer.compile_object(version.parsed, RECORD_CONVERSIONS)
+
+
+def _bound(version: schemas.SchemaVersion) -> Any:
+    """The version's schema with its decimals' length bounded (bounded_decimals)."""
+    return bounded_decimals.bounded(version.definition)
+
+
+# Not functools.cache: a SchemaVersion is not hashable (its definition is a dict); and mutmut
+# mutates no decorated function: these stay in the mutation gate (tests/unit/test_codec_caches.py).
+_record_writer = _per_fingerprint(_compile_record)
+_object_writer = _per_fingerprint(_compile_object)
+_bounded = _per_fingerprint(_bound)
 
 
 def encode_record(record: dict[str, Any], schema: schemas.SchemaVersion | None = None) -> bytes:
     writer = schema or schemas.current()
-    if writer.fingerprint not in _COMPILED:
-        _COMPILED[writer.fingerprint] = compiled_writer.compile_record(writer.parsed)
-    compiled = _COMPILED[writer.fingerprint]
+    compiled = _record_writer(writer)
     if compiled is not None:
         try:
             return MAGIC + writer.fingerprint_bytes + compiled(record)
@@ -41,18 +77,11 @@ def encode_record(record: dict[str, Any], schema: schemas.SchemaVersion | None =
     return buffer.getvalue()
 
 
-_OBJECT_WRITERS: dict[int, compiled_writer.ObjectWriter | None] = {}
-
-
 def encode(event: ProductChange, schema: schemas.SchemaVersion | None = None) -> bytes:
     """`encode_record(event.to_record())`: the same bytes, written from the event's fields
     without making the record (its dict and conversions were a fifth of encoding an event)."""
     writer = schema or schemas.current()
-    if writer.fingerprint not in _OBJECT_WRITERS:
-        _OBJECT_WRITERS[writer.fingerprint] = compiled_writer.compile_object(
-            writer.parsed, RECORD_CONVERSIONS
-        )
-    compiled = _OBJECT_WRITERS[writer.fingerprint]
+    compiled = _object_writer(writer)
     if compiled is not None:
         try:
             return MAGIC + writer.fingerprint_bytes + compiled(event)
@@ -70,16 +99,6 @@ def writer_schema(value: bytes, family: str = schemas.PRODUCT_CHANGE) -> schemas
     if found is None:
         raise DecodeError(f"unknown writer schema fingerprint {fingerprint:016x}")
     return found
-
-
-_BOUNDED: dict[int, Any] = {}
-
-
-def _bounded(writer: schemas.SchemaVersion) -> Any:
-    """The writer's schema with its decimals' length bounded (bounded_decimals)."""
-    if writer.fingerprint not in _BOUNDED:
-        _BOUNDED[writer.fingerprint] = bounded_decimals.bounded(writer.definition)
-    return _BOUNDED[writer.fingerprint]
 
 
 def decode_record(value: bytes, reader: schemas.SchemaVersion | None = None) -> dict[str, Any]:
