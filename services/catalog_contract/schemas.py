@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import fastavro
@@ -87,11 +89,19 @@ def load_version(path: Path, version: int, family: str = PRODUCT_CHANGE) -> Sche
 
 def all_versions(family: str = PRODUCT_CHANGE) -> tuple[SchemaVersion, ...]:
     """Every schema version of `family` in `schemas/`, oldest first (loaded once)."""
-    return _load(family)
+    return _load(family).versions
+
+
+@dataclass(frozen=True)
+class _Family:
+    versions: tuple[SchemaVersion, ...]
+    by_fingerprint: Mapping[int, SchemaVersion]
 
 
 @cache
-def _load(family: str) -> tuple[SchemaVersion, ...]:
+def _load(family: str) -> _Family:
+    """The family's versions, read from `schemas/` once: a file added while the process runs
+    is not seen (by `all_versions` nor by `by_fingerprint`, made from the same read)."""
     versions = []
     for path in schema_dir().glob("*.avsc"):
         match = _VERSIONED_NAME.match(path.name)
@@ -99,7 +109,8 @@ def _load(family: str) -> tuple[SchemaVersion, ...]:
             versions.append(load_version(path, int(match.group(2)), family))
     if not versions:
         raise ContractError(f"no {family}.vN.avsc in {schema_dir()}")
-    return tuple(sorted(versions, key=lambda v: v.version))
+    ordered = tuple(sorted(versions, key=lambda v: v.version))
+    return _Family(ordered, MappingProxyType({v.fingerprint: v for v in ordered}))
 
 
 def current(family: str = PRODUCT_CHANGE) -> SchemaVersion:
@@ -107,5 +118,7 @@ def current(family: str = PRODUCT_CHANGE) -> SchemaVersion:
     return all_versions(family)[-1]
 
 
-def by_fingerprint(family: str = PRODUCT_CHANGE) -> dict[int, SchemaVersion]:
-    return {v.fingerprint: v for v in all_versions(family)}
+def by_fingerprint(family: str = PRODUCT_CHANGE) -> Mapping[int, SchemaVersion]:
+    """Every schema version of `family` by its fingerprint: made once, with the versions (a
+    reader looks its writer up here for every value). Read-only: it is every caller's."""
+    return _load(family).by_fingerprint

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import shutil
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -104,3 +108,33 @@ def test_a_cold_bounded_schema_reads_the_record_and_refuses_a_long_price(
         with pytest.raises(DecodeError, match=f"a decimal of {MAX_DECIMAL_BYTES + 1} bytes"):
             codec.decode_record(too_long)
     assert made == [version.version]
+
+
+def test_the_versions_by_fingerprint_are_made_once_and_read_only() -> None:
+    """Fails on the code before: a new dict at each call (and each one could be changed)."""
+    for family in (schemas.PRODUCT_CHANGE, schemas.DEAD_LETTER):
+        found = schemas.by_fingerprint(family)
+        assert found is schemas.by_fingerprint(family)
+        versions = schemas.all_versions(family)
+        assert list(found.items()) == [(v.fingerprint, v) for v in versions]
+        assert all(found[v.fingerprint] is v for v in versions)  # the very same versions
+        with pytest.raises(TypeError):
+            found[0] = versions[0]  # type: ignore[index]
+
+
+def test_a_schema_file_added_while_running_is_seen_by_neither_until_read_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The versions are read once per process (a file added later is not seen), and the
+    versions by fingerprint are made of that same read: they never disagree."""
+    shutil.copy(V1.path, tmp_path / V1.path.name)
+    monkeypatch.setattr(schemas, "schema_dir", lambda: tmp_path)
+    monkeypatch.setattr(schemas, "_load", cache(schemas._load.__wrapped__))
+    assert [v.version for v in schemas.all_versions()] == [1]
+    (tmp_path / "product_change.v2.avsc").write_text(json.dumps(V2.definition))
+    assert [v.version for v in schemas.all_versions()] == [1]
+    assert [v.version for v in schemas.by_fingerprint().values()] == [1]
+    schemas._load.cache_clear()  # read again
+    versions = schemas.all_versions()
+    assert [v.fingerprint for v in versions] == [V1.fingerprint, V2.fingerprint]
+    assert dict(schemas.by_fingerprint()) == {v.fingerprint: v for v in versions}
