@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from catalog_contract import codec, schemas
 from catalog_contract.compiled_writer import Unsupported, compile_record
 from catalog_contract.events import Availability, ChangeType, ProductChange
+from tests.event_strategies import optional_texts, prices, texts, times
 
 CURRENT = schemas.current()
 WRITE = compile_record(CURRENT.parsed)
@@ -32,52 +33,35 @@ SAMPLE = ProductChange(
     stock_availability=Availability.IN_STOCK,
 )
 
-_text = st.text(max_size=80)
-_optional_text = st.none() | _text
-_times = st.datetimes(
-    min_value=datetime(1, 1, 2),
-    max_value=datetime(9999, 12, 30),
-    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=5))]),
-)
-_prices = st.none() | st.integers(0, 4).flatmap(
-    lambda places: st.decimals(
-        min_value=Decimal("-99999999999999.9999"),
-        max_value=Decimal("99999999999999.9999"),
-        places=places,
-        allow_nan=False,
-        allow_infinity=False,
-    )
-)
-
 
 @st.composite
 def records(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "event_id": draw(st.uuids() | st.uuids().map(str)),
-        "received_at": draw(_times),
-        "source_updated_at": draw(st.none() | _times),
+        "received_at": draw(times),
+        "source_updated_at": draw(st.none() | times),
         "change_type": draw(st.sampled_from([c.value for c in ChangeType])),
-        "catalog_id": draw(_text),
-        "catalog_item_id": draw(_text),
-        "name": draw(_optional_text),
-        "description": draw(_optional_text),
-        "manufacturer": draw(_optional_text),
-        "category": draw(_optional_text),
-        "labels": draw(st.none() | st.lists(_text, max_size=5)),
-        "url": draw(_optional_text),
-        "mobile_url": draw(_optional_text),
-        "image_url": draw(_optional_text),
-        "additional_image_urls": draw(st.none() | st.lists(_text, max_size=3)),
-        "current_price": draw(_prices),
-        "original_price": draw(_prices),
+        "catalog_id": draw(texts),
+        "catalog_item_id": draw(texts),
+        "name": draw(optional_texts),
+        "description": draw(optional_texts),
+        "manufacturer": draw(optional_texts),
+        "category": draw(optional_texts),
+        "labels": draw(st.none() | st.lists(texts, max_size=5)),
+        "url": draw(optional_texts),
+        "mobile_url": draw(optional_texts),
+        "image_url": draw(optional_texts),
+        "additional_image_urls": draw(st.none() | st.lists(texts, max_size=3)),
+        "current_price": draw(prices),
+        "original_price": draw(prices),
         "discount_percentage": draw(st.none() | st.integers(-(2**31), 2**31 - 1)),
-        "currency": draw(_optional_text),
+        "currency": draw(optional_texts),
         "stock_availability": draw(st.none() | st.sampled_from([a.value for a in Availability])),
-        "gtin": draw(_optional_text),
-        "mpn": draw(_optional_text),
-        "sku": draw(_optional_text),
-        "sale_ends_at": draw(st.none() | _times),
-        "shipping_cost": draw(_prices),
+        "gtin": draw(optional_texts),
+        "mpn": draw(optional_texts),
+        "sku": draw(optional_texts),
+        "sale_ends_at": draw(st.none() | times),
+        "shipping_cost": draw(prices),
     }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from catalog_contract import codec, schemas
 from catalog_contract.avro_type_readers import read_long
 from catalog_contract.errors import DecodeError
 from catalog_contract.events import Availability, ChangeType, ProductChange, value_reader
+from tests.event_strategies import optional_texts, prices, texts, times
 from tests.examples import examples
 
 V1, V2 = schemas.all_versions()
@@ -63,56 +64,37 @@ def assert_agrees(value: bytes) -> bool:
     return True
 
 
-_text = st.text(max_size=70)  # NUL and any code point UTF-8 can write (~ half over 1 byte)
-_optional_text = st.none() | _text
-_extreme_times = st.sampled_from(
-    [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
-)
-_times = _extreme_times | st.datetimes(
-    min_value=datetime(1, 1, 2),
-    max_value=datetime(9999, 12, 30),
-    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=5))]),
-)
-_prices = st.none() | st.integers(0, 4).flatmap(
-    lambda places: st.decimals(
-        min_value=Decimal("-99999999999999.9999"),
-        max_value=Decimal("99999999999999.9999"),
-        places=places,
-        allow_nan=False,
-        allow_infinity=False,
-    )
-)
-_lists = st.none() | st.lists(_text, max_size=4).map(tuple)
+_lists = st.none() | st.lists(texts, max_size=4).map(tuple)
 
 
 @st.composite
 def events(draw: st.DrawFn) -> ProductChange:
     return ProductChange(
         event_id=draw(st.uuids(version=None) | st.uuids(version=4)),
-        received_at=draw(_times),
-        source_updated_at=draw(st.none() | _times),
+        received_at=draw(times),
+        source_updated_at=draw(st.none() | times),
         change_type=draw(st.sampled_from(ChangeType)),
-        catalog_id=draw(_text),
-        catalog_item_id=draw(_text),
-        name=draw(_optional_text),
-        description=draw(_optional_text),
-        manufacturer=draw(_optional_text),
-        category=draw(_optional_text),
+        catalog_id=draw(texts),
+        catalog_item_id=draw(texts),
+        name=draw(optional_texts),
+        description=draw(optional_texts),
+        manufacturer=draw(optional_texts),
+        category=draw(optional_texts),
         labels=draw(_lists),
-        url=draw(_optional_text),
-        mobile_url=draw(_optional_text),
-        image_url=draw(_optional_text),
+        url=draw(optional_texts),
+        mobile_url=draw(optional_texts),
+        image_url=draw(optional_texts),
         additional_image_urls=draw(_lists),
-        current_price=draw(_prices),
-        original_price=draw(_prices),
+        current_price=draw(prices),
+        original_price=draw(prices),
         discount_percentage=draw(st.none() | st.integers(-(2**31), 2**31 - 1)),
-        currency=draw(_optional_text),
+        currency=draw(optional_texts),
         stock_availability=draw(st.none() | st.sampled_from(Availability)),
-        gtin=draw(_optional_text),
-        mpn=draw(_optional_text),
-        sku=draw(_optional_text),
-        sale_ends_at=draw(st.none() | _times),
-        shipping_cost=draw(_prices),
+        gtin=draw(optional_texts),
+        mpn=draw(optional_texts),
+        sku=draw(optional_texts),
+        sale_ends_at=draw(st.none() | times),
+        shipping_cost=draw(prices),
     )
 
 
