@@ -39,7 +39,7 @@ from receiver.app import create_app as create_receiver
 from receiver.publisher import Publisher
 from receiver.settings import ReceiverSettings
 from tests.factories import change
-from tests.postgres import LocalPostgres
+from tests.postgres import LocalPostgres, execute
 from tests.projector_harness import projector_in_process
 
 SECRET = "test-secret-0123456789"
@@ -380,12 +380,15 @@ async def instances_sharing(
 
 @asynccontextmanager
 async def projector_on_postgres(
-    postgres: LocalPostgres, database: str
+    postgres: LocalPostgres, database: str, **database_settings: str
 ) -> AsyncIterator[tuple[str, Runtime, httpx.AsyncClient]]:
     """The projector in-process with no live consumer (no broker) on a new database `database`
     of `postgres` (its generations, PostgresGenerations): the database's URL, the projector's
-    runtime and a client."""
+    runtime and a client. `database_settings` (lock_timeout="300ms"...) are the database's
+    own before the projector connects: every session it opens has them."""
     url = postgres.create_database(database)
+    for name, value in database_settings.items():
+        execute(url, f"ALTER DATABASE \"{database}\" SET {name} = '{value}'")
     generations = PostgresGenerations(url)
     async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
         yield url, runtime, client
@@ -395,6 +398,13 @@ async def not_ready_for_the_pointer(projector: httpx.AsyncClient) -> bool:
     """The projector's /readyz answers 503 and names the generation pointer as the reason."""
     ready = await projector.get("/readyz")
     return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
+
+
+async def pointer_not_the_reason(projector: httpx.AsyncClient) -> bool:
+    """The projector's /readyz names the generation pointer no more (ready, or for another
+    reason): an operator mended it."""
+    ready = await projector.get("/readyz")
+    return "pointer" not in str(ready.json().get("error"))
 
 
 def generation_schemas(url: str) -> set[str]:

@@ -13,7 +13,6 @@ import sys
 import threading
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,17 +20,13 @@ import pytest
 from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
 from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
+from tests.postgres import execute as _execute
 from tests.support import (
     ADMIN,
     SharePostgres,
     caught_up,
     eventually,
     generation_schemas,
-    make_topics,
-    price_wave,
-    produce_events,
-    projector_settings,
     read_topic,
     shows_wave,
 )
@@ -39,11 +34,6 @@ from tests.support import (
 pytestmark = pytest.mark.broker
 POINTER = "public.catalog_stream_generation"
 ITEMS = 12
-
-
-def _execute(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement.encode())
 
 
 def _feed(url: str, schema: str) -> list[tuple[int, int]]:
@@ -147,21 +137,19 @@ BREAKS = {
 
 @pytest.mark.parametrize("broken", sorted(BREAKS))
 async def test_a_restored_pointer_loses_nothing_and_applies_nothing_twice(
-    kafka_bootstrap: str, postgres: LocalPostgres, broken: str
+    share_postgres: SharePostgres, broken: str
 ) -> None:
-    url = postgres.create_database(f"pointer_attack_{broken}")
-    topics = await make_topics(kafka_bootstrap, partitions=3)
-    settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
-    async with projector_in_process(settings, PostgresGenerations(url)) as (runtime, client):
-        written = await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    shared = await share_postgres(ITEMS, partitions=3)  # (wave 1 written)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
+        written = shared.preloaded
         await caught_up(client, written, timeout_s=60)
         schema = runtime.store.name
         for cycle in range(2):  # broken, mended, broken again, mended
             break_it, mend = BREAKS[broken]
             _execute(url, break_it)
             for minute in (2 + 2 * cycle, 3 + 2 * cycle):
-                changes = price_wave(minute, ITEMS)
-                written += await produce_events(kafka_bootstrap, topics.product, changes)
+                written += await shared.wave(minute, ITEMS)
 
             async def says_why() -> bool:
                 ready = await client.get("/readyz")
@@ -245,26 +233,25 @@ def _switcher(url: str) -> subprocess.Popen[str]:
 
 
 async def test_a_switch_killed_while_holding_the_pointer_breaks_nothing(
-    kafka_bootstrap: str, postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
+    share_postgres: SharePostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Another instance SIGKILLed mid-switch (the pointer row held FOR UPDATE and moved, not
     committed) while this one's live batches wait for it: they are an outage's (a warning,
     retried), never the pointer's defect; once the killed session is gone they go in, all of
     them once, and the pointer names `views` still."""
-    url = postgres.create_database("pointer_attack_killed_switch")
-    topics = await make_topics(kafka_bootstrap, partitions=3)
-    settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
+    shared = await share_postgres(ITEMS, partitions=3)  # (wave 1 written)
+    url = shared.url
     caplog.set_level(logging.INFO)
     said: list[str] = []
-    async with projector_in_process(settings, PostgresGenerations(url)) as (runtime, client):
-        written = await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    async with shared.instances() as [(runtime, client)]:
+        written = shared.preloaded
         await caught_up(client, written, timeout_s=60)
         switcher = _switcher(url)
         try:
             assert switcher.stdout is not None
             fresh = (await asyncio.to_thread(switcher.stdout.readline)).strip()
             assert fresh.startswith("views_"), fresh
-            written += await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
+            written += await shared.wave(2, ITEMS)
             for _ in range(40):  # the batch waits for the held row
                 answer = await client.get("/readyz")
                 if "pointer" in answer.text:

@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 import pytest
 
 from projector.errors import StoreFailed
 from projector.generations_postgres import PostgresGenerations
-from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
-from tests.support import eventually
+from tests.postgres import execute as _execute
+from tests.support import (
+    eventually,
+    generation_schemas,
+    not_ready_for_the_pointer,
+    pointer_not_the_reason,
+    projector_on_postgres,
+)
 
 POINTER = "public.catalog_stream_generation"
-
-
-def _execute(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement.encode())
-
-
-def _schemas(url: str) -> set[str]:
-    with psycopg.connect(url, autocommit=True) as connection:
-        return {str(r[0]) for r in connection.execute("SELECT nspname FROM pg_namespace")}
 
 
 def test_a_first_start_makes_the_default_schema_with_the_pointer(postgres: LocalPostgres) -> None:
@@ -41,7 +35,7 @@ def test_a_first_start_makes_the_default_schema_with_the_pointer(postgres: Local
     url = postgres.create_database("pointer_default_made")
     store = PostgresGenerations(url).open_active()
     assert store.name == "views"
-    assert "views" in _schemas(url)
+    assert "views" in generation_schemas(url)
     store.close()
 
 
@@ -60,9 +54,7 @@ def test_a_pointer_naming_a_missing_default_alone_is_followed(postgres: LocalPos
 async def test_a_pointer_restored_to_a_dropped_default_is_not_followed(
     postgres: LocalPostgres,
 ) -> None:
-    url = postgres.create_database("pointer_default_dropped")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    async with projector_on_postgres(postgres, "pointer_default_dropped") as (url, runtime, client):
         other = PostgresGenerations(url)  # another instance's rebuild switched the views
         fresh = other.open_new()
         fresh.create()
@@ -75,26 +67,17 @@ async def test_a_pointer_restored_to_a_dropped_default_is_not_followed(
         store = runtime.store
         assert (await client.get("/v1/catalogs")).status_code == 200
         _execute(url, f"UPDATE {POINTER} SET schema_name = 'views'")  # noqa: S608
-
-        async def says_why() -> bool:
-            ready = await client.get("/readyz")
-            return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
-
-        await eventually(says_why, timeout_s=10)
+        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
         await asyncio.sleep(2)  # heartbeats that would have followed it
         assert runtime.store is store  # not followed
-        assert "views" not in _schemas(url)  # nor made up
+        assert "views" not in generation_schemas(url)  # nor made up
         with pytest.raises(StoreFailed, match="pointer"):  # another instance's sweep: nothing
             PostgresGenerations(url).discard_abandoned()
-        assert fresh.name in _schemas(url)
+        assert fresh.name in generation_schemas(url)
         with pytest.raises(StoreFailed, match="pointer"):  # and a start refuses it
             PostgresGenerations(url).open_active()
         assert (await client.get("/v1/catalogs")).status_code == 200  # what it has, served
         _execute(url, f"UPDATE {POINTER} SET schema_name = '{fresh.name}'")  # noqa: S608
-
-        async def ready_again() -> bool:
-            return "pointer" not in str((await client.get("/readyz")).json().get("error"))
-
-        await eventually(ready_again, timeout_s=10)
+        await eventually(lambda: pointer_not_the_reason(client), timeout_s=10)
         assert runtime.store is store
         fresh.close()

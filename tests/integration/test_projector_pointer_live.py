@@ -13,21 +13,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
 import pytest
 
-from projector.generations_postgres import PostgresGenerations
-from tests.postgres import LocalPostgres
-from tests.projector_harness import projector_in_process
+from tests.postgres import execute as _execute
 from tests.support import (
+    SharePostgres,
     caught_up,
     eventually,
-    make_topics,
-    price_wave,
-    produce_events,
-    projector_settings,
+    not_ready_for_the_pointer,
     shows_wave,
 )
 
@@ -51,33 +45,21 @@ BREAKS: dict[str, tuple[str, Callable[[str], list[str]]]] = {
 }
 
 
-def _execute(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement.encode())
-
-
 @pytest.mark.parametrize("broken", sorted(BREAKS))
 async def test_live_batches_under_a_broken_pointer_are_refused_as_the_defect(
-    kafka_bootstrap: str, postgres: LocalPostgres, caplog: pytest.LogCaptureFixture, broken: str
+    share_postgres: SharePostgres, caplog: pytest.LogCaptureFixture, broken: str
 ) -> None:
-    url = postgres.create_database(f"pointer_live_{broken}")
-    topics = await make_topics(kafka_bootstrap, partitions=1)
-    settings = projector_settings(kafka_bootstrap, topics, Path("unused"), store_url=url)
-    async with projector_in_process(settings, PostgresGenerations(url)) as (runtime, client):
-        await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
+    shared = await share_postgres(ITEMS)  # (wave 1 written)
+    url = shared.url
+    async with shared.instances() as [(runtime, client)]:
         await caught_up(client, ITEMS, timeout_s=60)
         await shows_wave(client, 1, ITEMS)
         store = runtime.store
         caplog.set_level(logging.INFO)
         break_it, mend = BREAKS[broken]
         _execute(url, break_it)
-        await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
-
-        async def says_why() -> bool:
-            ready = await client.get("/readyz")
-            return ready.status_code == 503 and "pointer" in str(ready.json().get("error"))
-
-        await eventually(says_why, timeout_s=15)
+        await shared.wave(2, ITEMS)
+        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=15)
         await asyncio.sleep(4)  # the batch, tried again every second
         for n in range(ITEMS):  # not written: the views still show the first wave
             item = (await client.get(f"/v1/catalogs/c1/items/i{n}")).json()

@@ -20,14 +20,13 @@ import pytest
 from projector.errors import StoreFailed
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
-from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
-from tests.projector_harness import projector_in_process
 from tests.support import (
     active_generation,
     eventually,
     not_ready_for_the_pointer,
+    pointer_not_the_reason,
     projector_on_postgres,
 )
 
@@ -61,10 +60,8 @@ async def test_a_read_with_the_pointer_table_gone_is_a_logged_500_and_not_ready(
 
 
 async def test_a_pointer_locked_by_another_session_stays_a_503(postgres: LocalPostgres) -> None:
-    url = postgres.create_database("pointer_locked")
-    _execute(url, "ALTER DATABASE pointer_locked SET lock_timeout = '300ms'")
-    generations = PostgresGenerations(url)
-    async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
+    short_locks = projector_on_postgres(postgres, "pointer_locked", lock_timeout="300ms")
+    async with short_locks as (url, runtime, client):
         store = runtime.store
         assert isinstance(store, PostgresStore)
         _execute(url, f'ALTER TABLE "{store.schema}".catalogs RENAME TO catalogs_gone')
@@ -95,11 +92,7 @@ async def test_a_missing_pointer_row_is_not_taken_as_the_default_generation(
         assert (await client.get("/v1/catalogs")).status_code == 200  # what it has, served
         put_back = f"INSERT INTO {POINTER} VALUES (1, '{fresh.name}')"  # noqa: S608
         _execute(url, put_back)
-
-        async def told_again() -> bool:  # an operator put it back: the reason goes
-            return "pointer" not in str((await client.get("/readyz")).json().get("error"))
-
-        await eventually(told_again, timeout_s=10)
+        await eventually(lambda: pointer_not_the_reason(client), timeout_s=10)  # put back
         assert runtime.store.name == active_generation(url) == fresh.name
         fresh.close()
     _execute(url, f"DELETE FROM {POINTER}")  # noqa: S608 - deleted again, then a start

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 import pytest
 
 from projector.errors import StoreFailed
@@ -17,14 +16,15 @@ from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
-from tests.support import eventually, not_ready_for_the_pointer, projector_on_postgres
+from tests.support import (
+    eventually,
+    generation_schemas,
+    not_ready_for_the_pointer,
+    pointer_not_the_reason,
+    projector_on_postgres,
+)
 
 POINTER = "public.catalog_stream_generation"
-
-
-def _schemas(url: str) -> set[str]:
-    with psycopg.connect(url, autocommit=True) as connection:
-        return {str(r[0]) for r in connection.execute("SELECT nspname FROM pg_namespace")}
 
 
 @pytest.mark.parametrize("named", ["views_999", "public"])
@@ -40,18 +40,14 @@ async def test_a_pointer_naming_no_generation_is_not_followed(
         await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
         await asyncio.sleep(2)  # heartbeats that would have followed it
         assert runtime.store is store  # not followed
-        assert "views_999" not in _schemas(url)  # nor made up
+        assert "views_999" not in generation_schemas(url)  # nor made up
         with pytest.raises(StoreFailed, match="pointer"):  # another instance's sweep: nothing
             PostgresGenerations(url).discard_abandoned()
-        assert store.schema in _schemas(url)
+        assert store.schema in generation_schemas(url)
         with pytest.raises(StoreFailed, match="pointer"):  # and a start refuses it
             PostgresGenerations(url).open_active()
         _execute(url, f"UPDATE {POINTER} SET schema_name = '{store.schema}'")  # noqa: S608
-
-        async def ready_again() -> bool:
-            return "pointer" not in str((await client.get("/readyz")).json().get("error"))
-
-        await eventually(ready_again, timeout_s=10)
+        await eventually(lambda: pointer_not_the_reason(client), timeout_s=10)
         assert runtime.store is store
 
 
