@@ -8,34 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from catalog_stream.broker import LocalBroker
-from tests.paused_broker import own_broker, paused
-from tests.support import _is_ready, eventually, make_topics, receiver_settings, running_receiver
+from tests.paused_broker import module_broker, paused
+from tests.support import _is_ready, eventually, receiver_on_new_topics
 
 pytestmark = pytest.mark.broker
 WAIT_S = 2.5  # the setting, here (0.8 s by default)
 SLACK_S = 1.5  # a loaded 2-core machine
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    with own_broker(tmp_path_factory.mktemp("kafka-ready-wait")) as started:
-        yield started
+broker = module_broker("kafka-ready-wait")
 
 
 async def test_ready_waits_for_the_broker_as_long_as_its_setting_says(
     broker: LocalBroker,
 ) -> None:
-    topics = await make_topics(broker.bootstrap_servers)
     # The default produce timeout: the metadata request itself gives up after a third of it.
-    settings = receiver_settings(
-        broker.bootstrap_servers, topics, produce_timeout_s=30.0, ready_wait_s=WAIT_S
+    on_topics = receiver_on_new_topics(
+        broker.bootstrap_servers, produce_timeout_s=30.0, ready_wait_s=WAIT_S
     )
-    async with running_receiver(settings) as receiver:
+    async with on_topics as (_, receiver):
         await eventually(lambda: _is_ready(receiver))
         with paused(broker):
             started = time.monotonic()
