@@ -10,18 +10,13 @@ followed, as before."""
 
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
-from projector.errors import StoreFailed
 from projector.generations_postgres import PostgresGenerations
+from tests.integration.test_projector_pointer_names_nothing import refused_and_not_followed
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
 from tests.support import (
     eventually,
     generation_schemas,
-    not_ready_for_the_pointer,
     pointer_not_the_reason,
     projector_on_postgres,
 )
@@ -66,16 +61,7 @@ async def test_a_pointer_restored_to_a_dropped_default_is_not_followed(
         _execute(url, 'DROP SCHEMA "views" CASCADE')  # retired, and dropped (as a sweep does)
         store = runtime.store
         assert (await client.get("/v1/catalogs")).status_code == 200
-        _execute(url, f"UPDATE {POINTER} SET schema_name = 'views'")  # noqa: S608
-        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
-        await asyncio.sleep(2)  # heartbeats that would have followed it
-        assert runtime.store is store  # not followed
-        assert "views" not in generation_schemas(url)  # nor made up
-        with pytest.raises(StoreFailed, match="pointer"):  # another instance's sweep: nothing
-            PostgresGenerations(url).discard_abandoned()
-        assert fresh.name in generation_schemas(url)
-        with pytest.raises(StoreFailed, match="pointer"):  # and a start refuses it
-            PostgresGenerations(url).open_active()
+        await refused_and_not_followed(url, runtime, client, "views", "views", fresh.name)
         assert (await client.get("/v1/catalogs")).status_code == 200  # what it has, served
         _execute(url, f"UPDATE {POINTER} SET schema_name = '{fresh.name}'")  # noqa: S608
         await eventually(lambda: pointer_not_the_reason(client), timeout_s=10)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from projector.errors import StoreFailed
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
+from projector.runtime import Runtime
 from tests.postgres import LocalPostgres
 from tests.postgres import execute as _execute
 from tests.support import (
@@ -27,6 +29,25 @@ from tests.support import (
 POINTER = "public.catalog_stream_generation"
 
 
+async def refused_and_not_followed(
+    url: str, runtime: Runtime, client: httpx.AsyncClient, named: str, not_made: str, kept: str
+) -> None:
+    """The pointer set to `named`, no generation: the instance not ready and why, its store kept
+    (not followed), `not_made` not made up, and another instance's sweep and start refuse it
+    (the generation `kept` still there)."""
+    store = runtime.store
+    _execute(url, f"UPDATE {POINTER} SET schema_name = '{named}'")  # noqa: S608
+    await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
+    await asyncio.sleep(2)  # heartbeats that would have followed it
+    assert runtime.store is store  # not followed
+    assert not_made not in generation_schemas(url)  # nor made up
+    with pytest.raises(StoreFailed, match="pointer"):  # another instance's sweep: nothing
+        PostgresGenerations(url).discard_abandoned()
+    assert kept in generation_schemas(url)
+    with pytest.raises(StoreFailed, match="pointer"):  # and a start refuses it
+        PostgresGenerations(url).open_active()
+
+
 @pytest.mark.parametrize("named", ["views_999", "public"])
 async def test_a_pointer_naming_no_generation_is_not_followed(
     postgres: LocalPostgres, named: str
@@ -36,16 +57,7 @@ async def test_a_pointer_naming_no_generation_is_not_followed(
         store = runtime.store
         assert isinstance(store, PostgresStore)
         assert (await client.get("/v1/catalogs")).status_code == 200
-        _execute(url, f"UPDATE {POINTER} SET schema_name = '{named}'")  # noqa: S608
-        await eventually(lambda: not_ready_for_the_pointer(client), timeout_s=10)
-        await asyncio.sleep(2)  # heartbeats that would have followed it
-        assert runtime.store is store  # not followed
-        assert "views_999" not in generation_schemas(url)  # nor made up
-        with pytest.raises(StoreFailed, match="pointer"):  # another instance's sweep: nothing
-            PostgresGenerations(url).discard_abandoned()
-        assert store.schema in generation_schemas(url)
-        with pytest.raises(StoreFailed, match="pointer"):  # and a start refuses it
-            PostgresGenerations(url).open_active()
+        await refused_and_not_followed(url, runtime, client, named, "views_999", store.schema)
         _execute(url, f"UPDATE {POINTER} SET schema_name = '{store.schema}'")  # noqa: S608
         await eventually(lambda: pointer_not_the_reason(client), timeout_s=10)
         assert runtime.store is store
