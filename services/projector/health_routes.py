@@ -35,6 +35,9 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
         # or the live consumer's, whose batches the store then refuses.
         if (defect := runtime.follower.defect or runtime.projector.defect) is not None:
             return JSONResponse({"status": "not ready", "error": defect}, status_code=503)
+        if (loading := runtime.first_load) is not None:  # a first catch-up in parts
+            lag = max(0, loading.target - loading.applied)
+            return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
         lag = runtime.projector.lag()
         if runtime.projector.ready(settings.ready_max_lag):
             return JSONResponse({"status": "ready", "lag": lag})

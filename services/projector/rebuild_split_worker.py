@@ -4,6 +4,11 @@ never past them. Below those positions a one-process rebuild's builder feeds no 
 dead letter and restates nothing (the active generation did all of that), so this loop has none
 of those either: what it writes is what that builder would have written for the same records.
 
+A first catch-up in parts (first_load.py, `Orders.first_load`) is the other way round: no
+generation kept anything of these records, so the loop does all the live consumer does for them,
+as the live consumer does it: feeds every change, dead-letters the unreadable records, restates
+(or owes the restatements, in the part: the merge copies the debts) and retries what it owes.
+
 Started by the rebuild with `python -m projector.rebuild_split_worker`; its orders come pickled
 on stdin (the Kafka settings may hold credentials: never on the command line), and stdin then
 stays open: its end, or the parent-death signal, ends this process at once when the rebuild's
@@ -28,9 +33,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from projector.batch import BatchPlan
 from projector.consumer import ConsumerLoop
 from projector.consumer_ahead import Ahead
+from projector.dead_letter_writer import DeadLetterWriter
 from projector.metrics import ProjectorMetrics
+from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
+from projector.topic_writer import TopicWriter
 from runtime_support.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ class Orders:
     path: Path  # the part's file, its tables created (without the read indexes)
     targets: dict[int, int]  # partition -> load every record below this offset, none at or past
     parent: int  # the rebuild's process id
+    first_load: bool = False  # a first catch-up: feed, keep and restate as the live consumer
+    catchup_factor: int = ConsumerLoop.catchup_factor  # the parent's (a test may set it)
 
 
 class PartStore(SqliteStore):
@@ -61,8 +71,22 @@ class PartStore(SqliteStore):
 class TargetLoop(ConsumerLoop):
     """The consumer loop on the partitions of `targets`, its records cut at their targets."""
 
-    def __init__(self, settings: ProjectorSettings, store: SqliteStore, targets: dict[int, int]):
-        super().__init__(settings, store, ProjectorMetrics(), feed_from=targets)
+    def __init__(
+        self,
+        settings: ProjectorSettings,
+        store: SqliteStore,
+        targets: dict[int, int],
+        keeping: bool = False,
+    ):
+        metrics = ProjectorMetrics()
+        self.writer: TopicWriter | None = None
+        if keeping:  # a first catch-up (module doc): what the live consumer (Runtime) has
+            self.writer = writer = TopicWriter(settings)
+            restater = RestatementWriter(settings, metrics, writer) if settings.restate else None
+            dead_letters = DeadLetterWriter(settings, metrics, writer)
+            super().__init__(settings, store, metrics, restater=restater, dead_letters=dead_letters)
+        else:
+            super().__init__(settings, store, metrics, feed_from=targets)
         self.targets = targets
         # partition -> one past the last record below its target this loop was handed: applied
         # up to there, the partition is done once Kafka's position passed the target
@@ -107,8 +131,9 @@ class TargetLoop(ConsumerLoop):
         targets."""
 
     def _count(self, plan: BatchPlan) -> None:
-        """No one reads a part's counts, and its unreadable records (all below the targets) were
-        dead-lettered by the live consumer: none is logged as skipped, as the builder logs none."""
+        """No one reads a part's counts. Its unreadable records: a rebuild's (all below the
+        targets) were dead-lettered by the live consumer, a first catch-up's by this loop (its
+        dead letters logged): none is logged as skipped."""
 
     async def done(self) -> bool:
         """Every partition is loaded up to its target: its last record below it applied. That
@@ -144,7 +169,8 @@ async def load(orders: Orders) -> None:
     started = time.perf_counter()
     log.info("rebuild part started", extra={"part": orders.path.name})
     store = PartStore(orders.path)
-    loop = TargetLoop(orders.settings, store, orders.targets)
+    loop = TargetLoop(orders.settings, store, orders.targets, orders.first_load)
+    loop.catchup_factor = orders.catchup_factor
     stop = asyncio.Event()
     task = asyncio.create_task(loop.run(stop))
     try:
@@ -164,6 +190,8 @@ async def load(orders: Orders) -> None:
         stop.set()
         if not task.done():
             task.cancel()
+        if loop.writer is not None:
+            await loop.writer.stop()
         store.close()
 
 

@@ -8,12 +8,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from aiokafka.errors import KafkaError
+
 from catalog_contract.kafka_auth import check_credentials
 from projector.consumer import ConsumerLoop
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.delivery_history import fill_from_topic
 from projector.errors import ProjectorError
+from projector.first_load import load_first, may_load_in_parts
 from projector.generation_follower import GenerationFollower
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
@@ -57,6 +60,10 @@ class Runtime:
         self._live: asyncio.Task[None] | None = None
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
+        # A first catch-up in parts (first_load.py), then the live consumer; its progress while
+        # it loads (readiness says it).
+        self._first: asyncio.Task[None] | None = None
+        self.first_load: RebuildStatus | None = None
         self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
         self.streams = StreamSlots(settings.stream_max)
         self._pruner: asyncio.Task[None] | None = None
@@ -92,7 +99,10 @@ class Runtime:
         await self._start_delivery(from_topic=run_consumer)
         if run_consumer:
             await check_credentials(self.settings)  # refused: a clear start-up error, no retries
-            self._start_live()
+            if may_load_in_parts(self):
+                self._first = asyncio.create_task(self._first_load_then_live())
+            else:
+                self._start_live()
         self._pruner = asyncio.create_task(self._prune_feed())
         if self.generations.shared:
             await self.follower.heartbeat()
@@ -134,6 +144,19 @@ class Runtime:
                 fill_from_topic(self.settings, self.settings.topic, self.delivery, stored)
             )
 
+    async def _first_load_then_live(self) -> None:
+        """The first catch-up in parts if the store and the topic ask for it, then the live
+        consumer (from the merged offsets, or from wherever the store is if it was not merged:
+        it then catches up alone, as before). Cancelled (a stop), no live consumer starts."""
+        try:
+            if await load_first(self):
+                await self._start_delivery(from_topic=True)  # the merged catalogs and positions
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("no first catch-up in parts; the live consumer catches up alone: %r", exc)
+        except Exception:
+            log.exception("the first catch-up in parts failed; the live consumer catches up alone")
+        self._start_live()
+
     def _start_live(self) -> None:
         self._stop_live = asyncio.Event()
         self._live = asyncio.create_task(self.projector.run(self._stop_live))
@@ -158,6 +181,11 @@ class Runtime:
 
     async def stop_live_consumer(self) -> None:
         self._stop_live.set()
+        if self._first is not None:  # a first catch-up not yet done: it starts no consumer
+            self._first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._first
+            self._first = None
         if self._live is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._live, 60)  # a failure was reported when it ended
@@ -189,6 +217,8 @@ class Runtime:
         """Start a rebuild in the background; False if one is running already."""
         if self._rebuild is not None and not self._rebuild.done():
             return False
+        if self._first is not None and not self._first.done():
+            return False  # its merge goes into the active generation: rebuild after it
         self._rebuild = Rebuild(self).start()
         return True
 

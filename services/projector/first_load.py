@@ -1,0 +1,123 @@
+"""The first catch-up in parts (SQLite; issue #11): a projector starting on views that applied
+nothing, against a topic of at least `first_load_min_records` records, loads the topic up to the
+ends it sees at start on `rebuild_workers` processes (rebuild_split.py), each doing for its
+partitions all the live consumer would have done (rebuild_split_worker.py): the change feed,
+the dead letters, the restatements and their debts. One transaction merges the parts into the
+active generation; the live consumer then goes on from the merged offsets, as from any stored
+offsets. One process caught up at about a third of the raw consume and decode rate.
+
+Nothing of it is in the active generation before the merge commits: a SIGKILL at any moment
+leaves views that applied nothing (the next start loads again; its dead letters and
+restatements written again are the duplicates any crash before a batch's commit writes) or
+the merged ones (the next start goes on from them). Parts left behind are deleted at the next
+start (`discard_abandoned`). A load that fails or is not merged leaves the catch-up to the live
+consumer, as before this module."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projector.generations import SqliteGenerations
+from projector.rebuild_split import load_in_parts
+from projector.rebuilding import RebuildStatus
+from projector.settings import ProjectorSettings
+
+if TYPE_CHECKING:
+    from projector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ENDS_TIMEOUT_S = 30.0  # Kafka not answering the ends by then: the live consumer waits for it
+
+
+def first_load_targets(
+    stored: dict[int, int],
+    beginnings: dict[int, int],
+    ends: dict[int, int],
+    min_records: int,
+    workers: int,
+) -> dict[int, int] | None:
+    """Partition -> the end to load up to in parts, or None (the live consumer loads it all):
+    only views that applied nothing (no stored position), at least `min_records` records
+    between the partitions' beginnings and ends, two workers and two partitions with records
+    to share between them. Pure."""
+    if stored or workers < 2:
+        return None
+    targets = {p: end for p, end in sorted(ends.items()) if end > beginnings.get(p, 0)}
+    held = sum(end - beginnings.get(p, 0) for p, end in targets.items())
+    if held < min_records or len(targets) < 2:
+        return None
+    return targets
+
+
+async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dict[int, int]]:
+    """Each partition's beginning and end offsets, now."""
+    consumer = AIOKafkaConsumer(
+        **settings.client_options(),
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="catalog-stream-projector-first-load",
+    )
+    try:
+        async with asyncio.timeout(ENDS_TIMEOUT_S):
+            await consumer.start()  # in the try: a cancelled start must be stopped, too
+            # One metadata request naming the topic (aiokafka has no public call that keeps
+            # the answer: `topics()` drops it); a topic not there yet has no partitions.
+            await consumer._client.add_topic(settings.topic)
+            found = consumer.partitions_for_topic(settings.topic) or set()
+            partitions = [TopicPartition(settings.topic, p) for p in sorted(found)]
+            if not partitions:
+                return {}, {}
+            beginnings = await consumer.beginning_offsets(partitions)
+            ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return (
+        {tp.partition: o for tp, o in beginnings.items()},
+        {tp.partition: o for tp, o in ends.items()},
+    )
+
+
+def may_load_in_parts(runtime: Runtime) -> bool:
+    """Whether the settings and the store allow a first catch-up in parts at all (the topic
+    and the stored positions decide then): SQLite views one process owns, two workers."""
+    generations = runtime.generations
+    return (
+        isinstance(generations, SqliteGenerations)
+        and not generations.shared
+        and runtime.settings.rebuild_workers >= 2
+    )
+
+
+async def load_first(runtime: Runtime) -> bool:
+    """Load the topic into the active generation in parts if it applied nothing and the topic
+    is long enough; True once merged. Progress in `runtime.first_load` meanwhile (readiness)."""
+    settings = runtime.settings
+    store = runtime.store
+    stored = await asyncio.to_thread(store.positions, settings.topic)
+    if stored:
+        return False
+    beginnings, ends = await topic_bounds(settings)
+    targets = first_load_targets(
+        stored, beginnings, ends, settings.first_load_min_records, settings.rebuild_workers
+    )
+    if targets is None:
+        return False
+    status = RebuildStatus(state="running", generation=store.name, started_at=time.time())
+    status.target = sum(targets.values())
+    runtime.first_load = status
+    log.info("first catch-up in parts", extra={"targets": targets})
+    try:
+        merged = await load_in_parts(runtime, store, targets, status, first_load=True)
+    except Exception as exc:
+        status.state, status.error = "failed", str(exc)
+        raise
+    finally:
+        status.finished_at = time.time()
+        runtime.first_load = None
+    status.state = "done" if merged else "failed"
+    return merged

@@ -1,0 +1,96 @@
+"""A projector SIGKILLed during its first catch-up in parts (first_load.py): while the parts load,
+/readyz says it is catching up and how far it has to go, and the active views hold nothing of
+them; after the SIGKILL no worker outlives it, and the next start deletes the parts, loads again
+and gives exactly the views one process catching up alone gives."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from catalog_stream.broker import free_port
+from tests.integration import test_rebuild_killed as killed
+from tests.integration.test_rebuild_killed import EVENTS, _events, _is, _views
+from tests.integration.test_rebuild_split_killed import (
+    _alive,
+    _both_paused,
+    _generation_files,
+    _signal,
+)
+from tests.projector_harness import projector_in_process
+from tests.support import Topics, eventually, produce_events, projector_settings
+
+SPLIT_EVENTS = 3 * EVENTS
+
+
+async def _catching_up(client: httpx.AsyncClient) -> int:
+    """/readyz while the parts load: 503, catching up; the records still to load."""
+    answer = await client.get("/readyz")
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["status"] == "catching up", body
+    return int(body["lag"])
+
+
+async def _some_in(client: httpx.AsyncClient, workers: list[int], of: int) -> None:
+    """Let the paused workers load in short steps until some records are in, fewer than half."""
+    deadline = time.monotonic() + 60
+    while True:
+        _signal(workers, signal.SIGCONT)
+        await asyncio.sleep(0.02)
+        _signal(workers, signal.SIGSTOP)
+        await asyncio.sleep(0.3)  # the projector reads the parts' progress every 0.2 s
+        lag = await _catching_up(client)
+        if lag < of:
+            assert lag > of // 2, lag
+            return
+        assert time.monotonic() < deadline, lag
+
+
+async def _one_process(bootstrap: str, topics: Topics, db: Path, written: int) -> object:
+    """The views one process catching up alone gives (no parts: one worker)."""
+    settings = projector_settings(bootstrap, topics, db, rebuild_workers=1)
+    async with projector_in_process(settings) as (runtime, _):
+
+        async def done() -> bool:
+            return sum(runtime.store.positions(topics.product).values()) == written
+
+        await eventually(done, timeout_s=180, every_s=0.2)
+    return _views(db)
+
+
+async def test_a_first_catch_up_killed_half_way_gives_the_same_views_after_a_restart(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
+    written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
+    url = f"http://127.0.0.1:{port}"
+    settings = {
+        "CATALOG_PROJECTOR_REBUILD_WORKERS": "2",
+        "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "10",
+        "CATALOG_PROJECTOR_FIRST_LOAD_MIN_RECORDS": "100",
+    }
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **settings) as process:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            workers = await _both_paused(process.pid)
+            assert written // 2 < await _catching_up(client) <= written
+            await _some_in(client, workers, written)
+            assert _views(db)["offsets"] == []  # nothing of the parts in the active views
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            _signal(workers, signal.SIGCONT)
+    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+    left = [n for n in _generation_files(tmp_path) if n.endswith(".db")]
+    assert len(left) == 2, left  # the two parts
+
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **settings) as process:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
+            assert not set(_generation_files(tmp_path)) & set(left)
+            after = _views(db)
+    assert "first catch-up loaded in parts" in log.read_text()
+    assert after == await _one_process(kafka_bootstrap, topics, tmp_path / "one.db", written)

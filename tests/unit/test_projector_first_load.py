@@ -1,0 +1,112 @@
+# ruff: noqa: S608 (fixed rows of a test written as SQL text)
+"""When a first catch-up loads in parts, up to where (first_load.first_load_targets), and how
+its parts are merged into the active generation, feed and debts included (rebuild_split_merge
+with `first_load`): exact values, on SQLite files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projector.first_load import first_load_targets
+from projector.rebuild_split import merge
+from projector.sqlite_store import SqliteStore
+
+TOPIC = "t"
+
+
+def test_views_that_applied_nothing_on_a_long_topic_load_up_to_its_ends() -> None:
+    assert first_load_targets({}, {}, {0: 60, 1: 40}, 100, 2) == {0: 60, 1: 40}
+    # Records are counted from each partition's beginning (compaction, retention).
+    assert first_load_targets({}, {0: 10}, {0: 60, 1: 40}, 90, 2) == {0: 60, 1: 40}
+    # A partition without records is left out: nothing for a worker to load there.
+    assert first_load_targets({}, {3: 3}, {0: 10, 1: 0, 2: 7, 3: 3}, 17, 2) == {0: 10, 2: 7}
+    assert first_load_targets({}, {}, {0: 1, 1: 1, 2: 1}, 1, 8) == {0: 1, 1: 1, 2: 1}
+
+
+def test_anything_else_catches_up_in_one_process() -> None:
+    assert first_load_targets({0: 5}, {}, {0: 60, 1: 40}, 1, 2) is None  # applied something
+    assert first_load_targets({}, {}, {0: 60, 1: 40}, 1, 1) is None  # one worker
+    assert first_load_targets({}, {0: 10}, {0: 60, 1: 40}, 91, 2) is None  # too few records
+    assert first_load_targets({}, {1: 40}, {0: 60, 1: 40}, 1, 2) is None  # one partition to load
+    assert first_load_targets({}, {}, {}, 1, 2) is None  # no partition at all
+
+
+def _store(path: Path, *statements: str, indexes: bool = False) -> Path:
+    store = SqliteStore(path)
+    store.create(indexes)
+    with store._transaction() as cursor:  # rows as a part's batches leave them
+        for statement in statements:
+            cursor.execute(statement)
+    store.close()
+    return path
+
+
+def _rows(path: Path, query: str) -> list[tuple[object, ...]]:
+    store = SqliteStore(path)
+    try:
+        return store._query(query)
+    finally:
+        store.close()
+
+
+def _change(item: str, partition: int, offset: int) -> str:
+    return (
+        'INSERT INTO changes (kind, catalog_id, item_id, old, new, event_id, "partition", '
+        f"\"offset\") VALUES ('added', 'k', '{item}', NULL, '{{}}', 'e{offset}', {partition}, "
+        f"{offset})"
+    )
+
+
+def _part(path: Path, partition: int, items: list[str], offsets: list[int]) -> Path:
+    return _store(
+        path,
+        *[f"INSERT INTO items (catalog_id, item_id) VALUES ('k', '{i}')" for i in items],
+        # a part's feed numbered from 1, as every part's is: numbered anew in the merge
+        *[_change(i, partition, o) for i, o in zip(items, offsets, strict=True)],
+        f"INSERT INTO owed_restatements VALUES ('k', '{items[0]}', {partition}, {offsets[0]})",
+        f"INSERT INTO catalogs VALUES ('k', {len(items)}, 0, 0, {partition})",
+        f"INSERT INTO offsets VALUES ('{TOPIC}', {partition}, {offsets[-1] + 1})",
+    )
+
+
+def test_a_first_load_merges_the_feed_part_by_part_and_the_debts(tmp_path: Path) -> None:
+    active = _store(tmp_path / "views.db", indexes=True)  # the active generation: indexed
+    parts = [
+        _part(tmp_path / "p0.db", 0, ["b", "a"], [0, 4]),
+        _part(tmp_path / "p1.db", 1, ["d", "c", "e"], [2, 3, 7]),
+    ]
+    assert merge(active, parts, TOPIC, first_load=True)
+    feed = 'SELECT seq, item_id, "partition", "offset", event_id FROM changes ORDER BY seq'
+    assert _rows(active, feed) == [
+        (1, "b", 0, 0, "e0"), (2, "a", 0, 4, "e4"),
+        (3, "d", 1, 2, "e2"), (4, "c", 1, 3, "e3"), (5, "e", 1, 7, "e7"),
+    ]  # fmt: skip
+    assert _rows(active, "SELECT * FROM owed_restatements ORDER BY 1, 2") == [
+        ("k", "b", 0, 0),
+        ("k", "d", 1, 2),
+    ]
+    assert _rows(active, "SELECT * FROM catalogs") == [("k", 5, 0, 0, 1)]
+    assert _rows(active, "SELECT * FROM offsets ORDER BY 2") == [(TOPIC, 0, 5), (TOPIC, 1, 8)]
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'items_by%'"
+    assert sorted(_rows(active, indexes)) == [("items_by_price",), ("items_by_stock_in_order",)]
+
+
+def test_a_first_load_merges_nothing_into_views_that_applied_something_meanwhile(
+    tmp_path: Path,
+) -> None:
+    # Another process's live consumer on the same file (a rolling restart) applied a batch:
+    # the parts are not merged (the live consumer loads them), and no defect is raised.
+    active = _store(
+        tmp_path / "views.db",
+        "INSERT INTO items (catalog_id, item_id) VALUES ('k', 'b')",
+        f"INSERT INTO offsets VALUES ('{TOPIC}', 0, 1)",
+        indexes=True,
+    )
+    parts = [
+        _part(tmp_path / "p0.db", 0, ["b", "a"], [0, 4]),
+        _part(tmp_path / "p1.db", 1, ["d"], [2]),
+    ]
+    assert not merge(active, parts, TOPIC, first_load=True)
+    assert _rows(active, "SELECT item_id FROM items") == [("b",)]
+    assert _rows(active, "SELECT COUNT(*) FROM changes") == [(0,)]
+    assert _rows(active, "SELECT * FROM offsets") == [(TOPIC, 0, 1)]
