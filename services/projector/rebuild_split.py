@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.generations import SqliteGenerations
+from projector.part_counts import Counts, add_counts, read_counts
 from projector.rebuild_split_merge import SplitLoadFailed, merge
 from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.sqlite_store import SqliteStore
@@ -82,7 +83,7 @@ async def load_in_parts(
         for _ in split:
             parts.append(_new_part(generations, [fresh, *parts]))
             await asyncio.to_thread(_created, parts[-1])
-        await _run_workers(runtime, parts, split, status, first_load)
+        counts = await _run_workers(runtime, parts, split, status, first_load)
         loaded = time.perf_counter()
         paths, topic = [p.path for p in parts], runtime.settings.topic
         if not await asyncio.to_thread(merge, fresh.path, paths, topic, first_load):
@@ -92,6 +93,8 @@ async def load_in_parts(
                 else "a key is in partitions of two groups: the rebuild loads in one process"
             )
             return False
+        for each in counts:  # (a first catch-up's; one process counted them as it went)
+            add_counts(runtime.metrics, each)
         seconds = {"load_s": round(loaded - started, 3)}
         seconds["merge_s"] = round(time.perf_counter() - loaded, 3)
         log.info(
@@ -123,10 +126,12 @@ async def _run_workers(
     split: list[dict[int, int]],
     status: RebuildStatus,
     first_load: bool,
-) -> None:
+) -> list[Counts]:
     """Run one worker per part until all succeeded; the first to fail fails the load, and
-    every worker still running is killed (also when this is cancelled)."""
+    every worker still running is killed (also when this is cancelled). What a first
+    catch-up's workers counted (part_counts.py)."""
     started: list[asyncio.subprocess.Process] = []
+    outputs: list[asyncio.Future[bytes]] = []
     status.target = sum(sum(g.values()) for g in split)
     try:
         for part, targets in zip(parts, split, strict=True):
@@ -135,9 +140,12 @@ async def _run_workers(
                 ConsumerLoop.catchup_factor,  # the parts batch as this process's loop would
             )  # fmt: skip
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", WORKER, stdin=asyncio.subprocess.PIPE
-            )
+                sys.executable, "-m", WORKER, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE if first_load else None,
+            )  # fmt: skip
             started.append(process)
+            if process.stdout is not None:  # read as it comes: a full pipe would block it
+                outputs.append(asyncio.ensure_future(process.stdout.read()))
             assert process.stdin is not None
             process.stdin.write(orders_bytes(orders))  # then left open: it watches for its end
             await process.stdin.drain()
@@ -149,6 +157,7 @@ async def _run_workers(
                 if (code := ended.result()) != 0:
                     raise SplitLoadFailed(f"rebuild part {waits[ended]} exited with {code}")
             await _report(runtime, parts, status, not first_load)
+        return [read_counts(await output) for output in outputs]
     finally:
         for process in started:
             if process.returncode is None:

@@ -35,6 +35,7 @@ from projector.consumer import ConsumerLoop
 from projector.consumer_ahead import Ahead
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.metrics import ProjectorMetrics
+from projector.part_counts import counts_line
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
@@ -43,7 +44,7 @@ from runtime_support.logs import configure_logging
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-STDIN = 0
+STDIN, STDOUT = 0, 1
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,10 @@ class TargetLoop(ConsumerLoop):
     def _count(self, plan: BatchPlan) -> None:
         """No one reads a part's counts. Its unreadable records: a rebuild's (all below the
         targets) were dead-lettered by the live consumer, a first catch-up's by this loop (its
-        dead letters logged): none is logged as skipped."""
+        dead letters logged): none is logged as skipped. A first catch-up's are counted: the
+        projector adds them to its own once merged (part_counts.py)."""
+        if self.writer is not None:
+            super()._count(plan)
 
     async def done(self) -> bool:
         """Every partition is loaded up to its target: its last record below it applied. That
@@ -184,6 +188,8 @@ async def load(orders: Orders) -> None:
         positions = store.positions(orders.settings.topic)
         if any(positions.get(p, 0) > t for p, t in orders.targets.items()):  # never: a defect
             raise RuntimeError(f"a part went past its targets: {positions} > {orders.targets}")
+        if orders.first_load:
+            os.write(STDOUT, counts_line(loop.metrics))  # (its logs go to stderr)
         seconds = round(time.perf_counter() - started, 3)
         log.info("rebuild part loaded", extra={"part": orders.path.name, "seconds": seconds})
     finally:

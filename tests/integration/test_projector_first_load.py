@@ -1,7 +1,8 @@
 """A first catch-up in parts (first_load.py: two worker processes, then one merge) gives exactly
 what one process catching up gives: the same items, catalogs, removals, offsets and debts, the
 same change feed partition by partition (in the same order within each; only how partitions
-interleave may differ), the same dead letters and the same restatements written to the topic.
+interleave may differ), the same dead letters and restatements written to the topic, and the
+same counts in the metrics (records by verdict, dead letters, restatements).
 Random histories (partial postbacks, exact repeats, removals, re-additions, older versions after
 newer ones, untimed ones) with unreadable records among them go through a real broker twice,
 onto two topics with the same records at the same offsets, each caught up by a projector
@@ -28,6 +29,7 @@ from catalog_contract import headers
 from catalog_contract.keys import product_key
 from catalog_contract.writing import product_records
 from projector.consumer import ConsumerLoop
+from projector.part_counts import counted
 from projector.store import ViewStore
 from tests.integration.test_rebuild_split import (
     ITEMS,
@@ -115,6 +117,8 @@ async def _caught_up(
                     lambda: _settled(bootstrap, runtime.store, topics.product), timeout_s=120
                 )
                 views = _views(runtime.store)
+                # records by verdict, dead letters, restatements: the parts' counts added
+                views["counted"] = counted(runtime.metrics)
             left = sorted(p.name for p in Path(work).glob("views*.db"))  # noqa: ASYNC240
             assert left == ["views.db"], left  # no part left behind
     finally:
@@ -156,6 +160,7 @@ def test_a_first_catch_up_in_parts_gives_what_one_process_gives(
         assert split_topic == one_topic  # the same restatements, at the same offsets
         assert split_letters == one_letters
         assert one_letters  # (the examples do have unreadable records)
+        assert one["counted"]["dead_lettered"][""] == len(one_letters)
         assert any(p in USED and one["changes"][p] for p in USED)
 
     asyncio.run(both())

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from projector.first_load import first_load_targets
+from projector.metrics import ProjectorMetrics
+from projector.part_counts import add_counts, counted, counts_line, read_counts
 from projector.rebuild_split import merge
 from projector.sqlite_store import SqliteStore
 
@@ -110,3 +112,26 @@ def test_a_first_load_merges_nothing_into_views_that_applied_something_meanwhile
     assert _rows(active, "SELECT item_id FROM items") == [("b",)]
     assert _rows(active, "SELECT COUNT(*) FROM changes") == [(0,)]
     assert _rows(active, "SELECT * FROM offsets") == [(TOPIC, 0, 1)]
+
+
+def test_a_parts_counts_go_through_its_stdout_into_the_projectors_counters() -> None:
+    part = ProjectorMetrics()
+    part.events.labels("applied").inc(7)
+    part.events.labels("stale").inc(2)
+    part.dead_lettered.inc(3)
+    part.restatements.labels("snapshot").inc(1)
+    part.batch_seconds.observe(0.5)  # not a count of records: stays the part's
+    line = counts_line(part)
+    assert line == (
+        b'{"dead_lettered": {"": 3.0}, "events": {"applied": 7.0, "stale": 2.0}, '
+        b'"restatements": {"snapshot": 1.0}}\n'
+    )
+    projector = ProjectorMetrics()
+    projector.events.labels("applied").inc(1)
+    add_counts(projector, read_counts(b"something else first\n" + line))
+    add_counts(projector, read_counts(b""))  # a worker that wrote nothing: nothing added
+    assert counted(projector) == {
+        "dead_lettered": {"": 3.0},
+        "events": {"applied": 8.0, "stale": 2.0},
+        "restatements": {"snapshot": 1.0},
+    }
