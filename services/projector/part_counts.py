@@ -5,9 +5,13 @@ counts as one JSON line on its stdout when it is done; rebuild_split.py reads it
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 
 from projector.metrics import ProjectorMetrics
+
+log = logging.getLogger(__name__)
 
 # ProjectorMetrics' counters a consumer loop moves; labels: none, or one.
 COUNTERS = ("events", "restatements", "restatements_failed", "dead_lettered")
@@ -30,14 +34,20 @@ def counts_line(metrics: ProjectorMetrics) -> bytes:
 
 
 def read_counts(output: bytes) -> Counts:
-    """The last line of a worker's stdout; {} if it wrote none (it failed before its end)."""
+    """The last line of a worker's stdout; {} if it wrote none, or no counts (something else
+    wrote there last): the load it counted is not failed for its metrics, the loss is logged."""
     lines = output.strip().splitlines()
     if not lines:
         return {}
-    found = json.loads(lines[-1])
-    if not isinstance(found, dict):
-        raise ValueError(f"not counts: {lines[-1]!r}")
-    return {str(k): {str(label): float(v) for label, v in by.items()} for k, by in found.items()}
+    try:
+        found = json.loads(lines[-1])
+        return {
+            str(name): {str(label): float(v) for label, v in by_label.items()}
+            for name, by_label in found.items()
+        }
+    except (ValueError, TypeError, AttributeError) as exc:
+        log.warning("a part's counts were not read; the metrics miss them: %r", exc)
+        return {}
 
 
 def add_counts(metrics: ProjectorMetrics, counts: Counts) -> None:
@@ -46,4 +56,5 @@ def add_counts(metrics: ProjectorMetrics, counts: Counts) -> None:
             continue
         counter = getattr(metrics, name)
         for label, value in by_label.items():
-            (counter.labels(label) if label else counter).inc(value)
+            with contextlib.suppress(ValueError):  # (a label it has not, a negative count)
+                (counter.labels(label) if label else counter).inc(value)

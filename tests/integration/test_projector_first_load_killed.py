@@ -6,6 +6,7 @@ and gives exactly the views one process catching up alone gives."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -20,11 +21,17 @@ from tests.integration.test_rebuild_split_killed import (
     _both_paused,
     _generation_files,
     _signal,
+    _workers,
 )
 from tests.projector_harness import projector_in_process
 from tests.support import Topics, eventually, produce_events, projector_settings
 
 SPLIT_EVENTS = 3 * EVENTS
+SETTINGS = {  # in parts, in small batches: the load takes long enough to be caught half-way
+    "CATALOG_PROJECTOR_REBUILD_WORKERS": "2",
+    "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "10",
+    "CATALOG_PROJECTOR_FIRST_LOAD_MIN_RECORDS": "100",
+}
 
 
 async def _catching_up(client: httpx.AsyncClient) -> int:
@@ -69,12 +76,7 @@ async def test_a_first_catch_up_killed_half_way_gives_the_same_views_after_a_res
     db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
     written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
     url = f"http://127.0.0.1:{port}"
-    settings = {
-        "CATALOG_PROJECTOR_REBUILD_WORKERS": "2",
-        "CATALOG_PROJECTOR_BATCH_MAX_RECORDS": "10",
-        "CATALOG_PROJECTOR_FIRST_LOAD_MIN_RECORDS": "100",
-    }
-    with killed.projector(kafka_bootstrap, topics, db, port, log, **settings) as process:
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             workers = await _both_paused(process.pid)
             assert written // 2 < await _catching_up(client) <= written
@@ -87,10 +89,32 @@ async def test_a_first_catch_up_killed_half_way_gives_the_same_views_after_a_res
     left = [n for n in _generation_files(tmp_path) if n.endswith(".db")]
     assert len(left) == 2, left  # the two parts
 
-    with killed.projector(kafka_bootstrap, topics, db, port, log, **settings) as process:
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
             assert not set(_generation_files(tmp_path)) & set(left)
             after = _views(db)
     assert "first catch-up loaded in parts" in log.read_text()
+    assert after == await _one_process(kafka_bootstrap, topics, tmp_path / "one.db", written)
+
+
+async def test_a_worker_killed_during_the_first_catch_up_leaves_it_to_one_process(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
+    written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
+    url = f"http://127.0.0.1:{port}"
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            workers = await _both_paused(process.pid)
+            await _some_in(client, workers, written)
+            os.kill(workers[0], signal.SIGKILL)
+            _signal(workers[1:], signal.SIGCONT)
+            # The load fails: the other worker is killed, the parts deleted, nothing merged,
+            # and the live consumer catches up alone from the views that applied nothing.
+            await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
+            assert not _workers(process.pid)
+            assert [n for n in _generation_files(tmp_path) if n.endswith(".db")] == []
+            after = _views(db)
+    assert "the first catch-up in parts failed" in log.read_text()
     assert after == await _one_process(kafka_bootstrap, topics, tmp_path / "one.db", written)

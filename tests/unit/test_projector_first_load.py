@@ -130,6 +130,8 @@ def test_a_parts_counts_go_through_its_stdout_into_the_projectors_counters() -> 
     projector.events.labels("applied").inc(1)
     add_counts(projector, read_counts(b"something else first\n" + line))
     add_counts(projector, read_counts(b""))  # a worker that wrote nothing: nothing added
+    assert read_counts(b"Traceback ...\n") == read_counts(b"[1]\n") == {}  # no counts
+    add_counts(projector, {"dead_lettered": {"x": 1.0}, "events": {"stale": -1.0}})  # ignored
     assert counted(projector) == {
         "dead_lettered": {"": 3.0},
         "events": {"applied": 8.0, "stale": 2.0},
