@@ -24,7 +24,7 @@ from tests.integration.test_rebuild_split_killed import (
     _workers,
 )
 from tests.projector_harness import projector_in_process
-from tests.support import Topics, eventually, produce_events, projector_settings
+from tests.support import ADMIN, Topics, eventually, produce_events, projector_settings, stop
 
 SPLIT_EVENTS = 3 * EVENTS
 SETTINGS = {  # in parts, in small batches: the load takes long enough to be caught half-way
@@ -82,6 +82,9 @@ async def test_a_first_catch_up_killed_half_way_gives_the_same_views_after_a_res
             assert written // 2 < await _catching_up(client) <= written
             await _some_in(client, workers, written)
             assert _views(db)["offsets"] == []  # nothing of the parts in the active views
+            assert (await client.get("/healthz")).status_code == 200  # loading, not failing
+            # a rebuild would build against views the merge is about to fill: not now
+            assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 409
             process.send_signal(signal.SIGKILL)
             process.wait()
             _signal(workers, signal.SIGCONT)
@@ -117,4 +120,27 @@ async def test_a_worker_killed_during_the_first_catch_up_leaves_it_to_one_proces
             assert [n for n in _generation_files(tmp_path) if n.endswith(".db")] == []
             after = _views(db)
     assert "the first catch-up in parts failed" in log.read_text()
+    assert after == await _one_process(kafka_bootstrap, topics, tmp_path / "one.db", written)
+
+
+async def test_a_projector_stopped_during_the_first_catch_up_ends_its_workers_and_parts(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
+    written = await produce_events(kafka_bootstrap, topics.product, _events(0, SPLIT_EVENTS))
+    url = f"http://127.0.0.1:{port}"
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            workers = await _both_paused(process.pid)
+            await _some_in(client, workers, written)
+            stop(process)  # SIGTERM: a graceful stop, the workers still paused
+            assert process.returncode not in (None, -signal.SIGKILL)  # ended by itself
+    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+    assert [n for n in _generation_files(tmp_path) if n.endswith(".db")] == []
+    assert _views(db)["offsets"] == []
+
+    with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS):
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
+            after = _views(db)
     assert after == await _one_process(kafka_bootstrap, topics, tmp_path / "one.db", written)
