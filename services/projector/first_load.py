@@ -57,7 +57,7 @@ def first_load_targets(
 async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dict[int, int]]:
     """Each partition's beginning and end offsets, now."""
     consumer = AIOKafkaConsumer(
-        **settings.client_options(),
+        **settings.consumer_options(),
         group_id=None,
         enable_auto_commit=False,
         client_id="catalog-stream-projector-first-load",
