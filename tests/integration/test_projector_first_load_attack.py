@@ -1,0 +1,135 @@
+"""Attacks on the first catch-up in parts (first_load.py), each against the oracle the change
+promises to match: one process catching up alone (rebuild_workers 1) on a topic with the same
+records at the same offsets. Each test FAILS on firstload (00c49a3); the assertion message says
+what the defect is."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from catalog_contract.keys import product_key
+from catalog_contract.writing import product_records
+from projector.store import ViewStore
+from tests.factories import change
+from tests.projector_harness import projector_in_process
+from tests.support import eventually, make_topics, projector_settings, read_topic
+
+GARBAGE = b"\xc3\x01not avro at all"
+Placed = tuple[int, bytes | None, bytes | None, list[tuple[str, bytes]]]  # partition, key, ...
+
+
+def _item(item: str, minute: int, partition: int) -> list[Placed]:
+    written = product_records(change(item, price=f"{minute + 1}.00", minute=minute))
+    return [(partition, written.key, v, list(written.headers)) for v in written.values]
+
+
+async def _produce(bootstrap: str, topic: str, records: list[Placed]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for partition, key, value, headers in records:
+            await producer.send(topic, value, key=key, headers=headers, partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _ends(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items() if o}
+    finally:
+        await consumer.stop()
+
+
+async def _settled(bootstrap: str, store: ViewStore, topic: str, partitions: int) -> bool:
+    """The store holds every record of the topic (the same ends before and after a look)."""
+    ends = await _ends(bootstrap, topic, partitions)
+    await asyncio.sleep(0.3)
+    return store.positions(topic) == ends == await _ends(bootstrap, topic, partitions)
+
+
+def _counters(text: str) -> dict[str, float]:
+    """The projector's counters of records consumed and dead-lettered, by their labels."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in ("projector_events", "projector_dead_lettered"):
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    found[f"{sample.name}{sorted(sample.labels.items())}"] = sample.value
+    return found
+
+
+async def _caught_up(
+    bootstrap: str, records: list[Placed], workers: int, partitions: int
+) -> tuple[int, dict[str, float]]:
+    """A projector starting on empty views caught up with `records`: how many dead letters it
+    wrote, and its counters."""
+    topics = await make_topics(bootstrap, partitions)
+    await _produce(bootstrap, topics.product, records)
+    with tempfile.TemporaryDirectory(prefix="first-load-attack-") as work:
+        settings = projector_settings(
+            bootstrap, topics, Path(work) / "views.db", rebuild_workers=workers,
+            first_load_min_records=1,
+        )  # fmt: skip
+        async with projector_in_process(settings) as (runtime, client):
+            await eventually(
+                lambda: _settled(bootstrap, runtime.store, topics.product, partitions),
+                timeout_s=120,
+            )
+            counters = _counters((await client.get("/metrics")).text)
+    dead = await read_topic(bootstrap, topics.projector_dead_letter, timeout_s=5)
+    return len(dead), counters
+
+
+def _history_with_a_moved_key() -> list[Placed]:
+    """Two partitions, one unreadable record in each, and one key in both: written to partition
+    0, then to partition 1 after the topic got partitions and the key's partition changed."""
+    records: list[Placed] = []
+    for n in range(6):
+        records += _item(f"p0-{n}", n, 0) + _item(f"p1-{n}", n, 1)
+    records += _item("moved", 1, 0)
+    records.append((0, product_key("42", "bad-0"), GARBAGE, []))
+    records.append((1, product_key("42", "bad-1"), GARBAGE, []))
+    records += _item("moved", 2, 1)
+    return records
+
+
+async def test_a_first_load_not_merged_writes_its_dead_letters_once(
+    kafka_bootstrap: str,
+) -> None:
+    """DEFECT: the parts' merge refuses a key two parts hold (a topic whose partitions were
+    added), the live consumer then catches up alone from nothing, and every dead letter the
+    workers wrote is written a second time (no crash anywhere; one process writes each once)."""
+    records = _history_with_a_moved_key()
+    one, _ = await _caught_up(kafka_bootstrap, records, 1, 2)
+    split, _ = await _caught_up(kafka_bootstrap, records, 2, 2)
+    assert one == 2
+    assert split == one, (
+        f"DEFECT (firstload): {split} dead letters for 2 unreadable records, one process wrote "
+        f"{one}: the workers' dead letters stay written when their parts are not merged"
+    )
+
+
+async def test_a_first_load_in_parts_counts_what_it_consumed(kafka_bootstrap: str) -> None:
+    """DEFECT: /metrics after a first catch-up in parts counts none of the records the parts
+    loaded (projector_events_total) nor their dead letters (projector_dead_lettered_total):
+    the workers count them in metrics of their own, thrown away."""
+    records: list[Placed] = []
+    for n in range(10):
+        records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
+    records.append((1, product_key("42", "bad"), GARBAGE, []))
+    _, one = await _caught_up(kafka_bootstrap, records, 1, 3)
+    _, split = await _caught_up(kafka_bootstrap, records, 2, 3)
+    assert any("dead_lettered" in name and value == 1 for name, value in one.items()), one
+    assert split == one, (
+        f"DEFECT (firstload): counters after the first load in parts {split} != one process's {one}"
+    )
