@@ -5,10 +5,9 @@ what the defect is."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
-
-import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
