@@ -206,3 +206,52 @@ async def test_the_lag_metric_says_how_far_a_first_load_has_to_go(
         await eventually(
             lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 3), timeout_s=120
         )
+
+
+async def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, Any]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        return {p: await consumer.committed(TopicPartition(topic, p)) for p in range(partitions)}
+    finally:
+        await consumer.stop()
+
+
+async def _group_offsets(bootstrap: str, records: list[Placed], workers: int) -> dict[int, Any]:
+    """The group's Kafka offsets (what lag tools read) once a projector starting on empty
+    views caught up with `records` and stopped."""
+    topics = await make_topics(bootstrap, 3)
+    await _produce(bootstrap, topics.product, records)
+    with tempfile.TemporaryDirectory(prefix="first-load-attack-") as work:
+        settings = projector_settings(
+            bootstrap, topics, Path(work) / "views.db", rebuild_workers=workers,
+            first_load_min_records=1,
+        )  # fmt: skip
+        async with projector_in_process(settings) as (runtime, _):
+            await eventually(
+                lambda: _settled(bootstrap, runtime.store, topics.product, 3), timeout_s=120
+            )
+            await asyncio.sleep(2)  # (more than the mirror's period)
+    return await _committed(bootstrap, settings.group_id, topics.product, 3)
+
+
+async def test_a_first_load_in_parts_mirrors_its_offsets_to_the_group(
+    kafka_bootstrap: str,
+) -> None:
+    """DEFECT: the projector mirrors its applied offsets to its Kafka group for the lag tools
+    (consumer_progress._commit_for_tools). After a first load in parts on a quiet topic the
+    live consumer applies no batch, so nothing is ever mirrored, even at the stop: the group's
+    offsets stay unset and `kafka-consumer-groups` shows the whole topic as lag. One process
+    mirrors the ends."""
+    records: list[Placed] = []
+    for n in range(10):
+        records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
+    one = await _group_offsets(kafka_bootstrap, records, 1)
+    split = await _group_offsets(kafka_bootstrap, records, 2)
+    assert one == {0: 10, 1: 10, 2: 10}, one
+    assert split == one, (
+        f"DEFECT (firstload): the group's offsets after a first load in parts {split}, "
+        f"one process's {one}"
+    )
