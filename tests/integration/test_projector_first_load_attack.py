@@ -16,8 +16,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from catalog_contract.events import ChangeType
 from catalog_contract.keys import product_key
 from catalog_contract.writing import product_records
+from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from tests.factories import change, replace
 from tests.integration.test_rebuild_split_killed import _both_paused, _signal
@@ -255,3 +257,82 @@ async def test_a_first_load_in_parts_mirrors_its_offsets_to_the_group(
         f"DEFECT (firstload): the group's offsets after a first load in parts {split}, "
         f"one process's {one}"
     )
+
+
+def _event(item: str, minute: int, partition: int, kind: ChangeType) -> list[Placed]:
+    written = product_records(change(item, price=f"{minute % 90 + 1}.00", minute=minute, kind=kind))
+    return [(partition, written.key, v, list(written.headers)) for v in written.values]
+
+
+def _business(store: ViewStore) -> dict[str, Any]:
+    """The views but where their records sit in the topic (the restatements written while the
+    postbacks arrived sit at other offsets in the two runs)."""
+    names = [c for c in ITEM_COLUMNS if c not in ("partition", "offset")]
+    columns = ", ".join(f'"{c}"' for c in names)
+    return {
+        "items": store._query(f"SELECT {columns} FROM items ORDER BY catalog_id, item_id"),  # noqa: S608
+        "removals": store._query(
+            "SELECT catalog_id, item_id, source_updated_at FROM removals ORDER BY 1, 2"
+        ),
+        "catalogs": store._query(
+            "SELECT catalog_id, item_count, in_stock, out_of_stock FROM catalogs ORDER BY 1"
+        ),
+    }
+
+
+async def _with_postbacks(
+    bootstrap: str, first: list[Placed], meanwhile: list[Placed], workers: int, tmp: Path
+) -> tuple[dict[str, Any], int]:
+    """`first` on the topic, a projector starting on empty views, `meanwhile` written while it
+    catches up (its workers paused, for the parts); its views once settled and its dead letters."""
+    topics = await make_topics(bootstrap, 3)
+    await _produce(bootstrap, topics.product, first)
+    settings = projector_settings(
+        bootstrap, topics, tmp / f"views-{workers}.db", rebuild_workers=workers,
+        first_load_min_records=1, batch_max_records=10,
+    )  # fmt: skip
+    async with projector_in_process(settings) as (runtime, _):
+        if workers > 1:
+            paused = await _both_paused(os.getpid())
+            try:
+                await _produce(bootstrap, topics.product, meanwhile)
+            finally:
+                _signal(paused, signal.SIGCONT)
+        else:
+            await _produce(bootstrap, topics.product, meanwhile)
+        await eventually(
+            lambda: _settled(bootstrap, runtime.store, topics.product, 3), timeout_s=180
+        )
+        await asyncio.sleep(3)  # restatements written at the end, read back
+        await eventually(
+            lambda: _settled(bootstrap, runtime.store, topics.product, 3), timeout_s=60
+        )
+        views = _business(runtime.store)
+    dead = await read_topic(bootstrap, topics.projector_dead_letter, timeout_s=5)
+    return views, len(dead)
+
+
+async def test_postbacks_arriving_during_a_first_load_give_one_process_views(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Postbacks (newer versions, stale retries, removals, unreadable records) written while the
+    parts load: once settled, the same items, removals, catalogs and dead letters as one
+    process that caught up while they arrived."""
+    first: list[Placed] = []
+    for n in range(300):
+        first += _event(f"i-{n % 60}", n, n % 3, ChangeType.UPDATED)
+    first.append((2, product_key("42", "bad-a"), GARBAGE, []))
+    meanwhile: list[Placed] = []
+    for n in range(60):
+        if n % 5 == 0:
+            meanwhile += _event(f"i-{n}", 2000 + n, n % 3, ChangeType.REMOVED)
+        elif n % 5 == 1:
+            meanwhile += _event(f"i-{n}", 1, n % 3, ChangeType.UPDATED)  # stale retry
+        else:
+            meanwhile += _event(f"i-{n}", 1000 + n, n % 3, ChangeType.UPDATED)
+    meanwhile.append((0, product_key("42", "bad-b"), GARBAGE, []))
+    one, one_dead = await _with_postbacks(kafka_bootstrap, first, meanwhile, 1, tmp_path)
+    split, split_dead = await _with_postbacks(kafka_bootstrap, first, meanwhile, 2, tmp_path)
+    assert one_dead == 2
+    assert split == one, "DEFECT (firstload): postbacks during the first load: other views"
+    assert split_dead == one_dead, f"DEFECT (firstload): {split_dead} dead letters, not 2"
