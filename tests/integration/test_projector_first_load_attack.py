@@ -381,3 +381,56 @@ async def test_a_rebuild_asked_during_a_first_load_is_refused_truthfully(
         f"DEFECT (firstload): POST /v1/admin/rebuild during the first load: 409 {said!r}; "
         f"GET /v1/admin/rebuild: {status}"
     )
+
+
+async def _worker_killed(bootstrap: str, records: list[Placed], tmp: Path) -> tuple[Any, int]:
+    """A first load in parts whose workers, once some dead letters are written, are paused and
+    one of them SIGKILLed: the views once settled, and the dead letters written."""
+    topics = await make_topics(bootstrap, 3)
+    await _produce(bootstrap, topics.product, records)
+    settings = projector_settings(
+        bootstrap, topics, tmp / "killed.db", rebuild_workers=2,
+        first_load_min_records=1, batch_max_records=10,
+    )  # fmt: skip
+    async with projector_in_process(settings) as (runtime, _):
+        workers = await _both_paused(os.getpid())
+        try:
+            while not await read_topic(bootstrap, topics.projector_dead_letter, timeout_s=1):
+                _signal(workers, signal.SIGCONT)
+                await asyncio.sleep(0.05)
+                _signal(workers, signal.SIGSTOP)
+            assert runtime.first_load is not None  # still loading
+            _signal(workers[:1], signal.SIGKILL)
+        finally:
+            _signal(workers, signal.SIGCONT)
+        await eventually(
+            lambda: _settled(bootstrap, runtime.store, topics.product, 3), timeout_s=180
+        )
+        views = _business(runtime.store)
+    dead = await read_topic(bootstrap, topics.projector_dead_letter, timeout_s=5)
+    return views, len(dead)
+
+
+async def test_a_worker_killed_during_a_first_load(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A worker SIGKILLed mid-load: the live consumer catches up alone and the views are one
+    process's (holds). DEFECT: the dead letters the workers wrote before are written again."""
+    records: list[Placed] = []
+    for n in range(300):
+        if n % 50 == 0:
+            records += [(p, product_key("42", f"bad-{n}-{p}"), GARBAGE, []) for p in range(3)]
+        records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
+    one_dead, _ = await _caught_up(kafka_bootstrap, records, 1, 3)
+    views, dead = await _worker_killed(kafka_bootstrap, records, tmp_path)
+    topics = await make_topics(kafka_bootstrap, 3)
+    await _produce(kafka_bootstrap, topics.product, records)
+    settings = projector_settings(kafka_bootstrap, topics, tmp_path / "one.db", rebuild_workers=1)
+    async with projector_in_process(settings) as (runtime, _):
+        await eventually(
+            lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 3), timeout_s=180
+        )
+        assert views == _business(runtime.store)
+    assert one_dead == 18
+    assert dead == one_dead, (
+        f"DEFECT (firstload): {dead} dead letters for {one_dead} unreadable records after a "
+        "worker was killed during the first load"
+    )
