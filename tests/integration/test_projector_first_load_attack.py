@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from catalog_contract.writing import product_records
 from projector.rows import ITEM_COLUMNS
 from projector.store import ViewStore
 from tests.factories import change, replace
-from tests.integration.test_rebuild_split_killed import _both_paused, _signal
+from tests.integration.test_rebuild_split_killed import _alive, _both_paused, _signal
 from tests.projector_harness import projector_in_process
 from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
 
@@ -434,3 +435,26 @@ async def test_a_worker_killed_during_a_first_load(kafka_bootstrap: str, tmp_pat
         f"DEFECT (firstload): {dead} dead letters for {one_dead} unreadable records after a "
         "worker was killed during the first load"
     )
+
+
+async def test_a_stop_during_a_first_load_ends_its_workers_and_parts(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The projector stopped (its lifespan ends, as on SIGTERM) while its workers hang (paused):
+    it stops within seconds, no worker outlives it, no part is left, the views hold nothing."""
+    records: list[Placed] = []
+    for n in range(300):
+        records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
+    topics = await make_topics(kafka_bootstrap, 3)
+    await _produce(kafka_bootstrap, topics.product, records)
+    settings = projector_settings(
+        kafka_bootstrap, topics, tmp_path / "views.db", rebuild_workers=2,
+        first_load_min_records=1, batch_max_records=10,
+    )  # fmt: skip
+    async with projector_in_process(settings):
+        workers = await _both_paused(os.getpid())
+        started = time.monotonic()
+    took = time.monotonic() - started
+    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+    assert took < 15, took
+    assert sorted(p.name for p in tmp_path.glob("views*.db")) == ["views.db"]  # noqa: ASYNC240
