@@ -61,6 +61,9 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         self.keep_past: ViewStore | None = None
         self.moved = False  # stopped because another instance switched the generation
         self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
+        # Partitions whose stored positions this loop mirrors to the group once assigned,
+        # though it applied nothing there: a first catch-up's merged positions (Runtime).
+        self.mirror_stored: set[int] = set()
         self.metrics = metrics
         self.applied: dict[int, int] = {}  # partition -> next offset the views expect
         self.passed: dict[int, int] = {}  # partition -> past `applied`, no record between

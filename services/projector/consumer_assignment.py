@@ -34,6 +34,7 @@ class StoredPositions(ConsumerProgress):
     # planned on those positions is kept, restated or written (_planned_where_stored).
     _positioned: set[int]
     _writing: asyncio.Future[None] | None  # a batch being written
+    mirror_stored: set[int]  # mirror these partitions' stored positions once assigned
     progress: asyncio.Condition
     _in_store_thread: Callable[..., Awaitable[Any]]
     # Why the store refuses batches, if no retry mends it (StoreFailed: the generation pointer
@@ -140,6 +141,9 @@ class StoredPositions(ConsumerProgress):
                 # revoke, unlike `applied`: a rebuild's builder asks, Runtime._run_rebuild).
                 self.kept[tp.partition] = max(self.kept.get(tp.partition, 0), stored[tp.partition])
                 consumer.seek(tp, stored[tp.partition])
+                if tp.partition in self.mirror_stored:  # (applied elsewhere: a first catch-up's)
+                    self.mirror_stored.discard(tp.partition)
+                    self._uncommitted.setdefault(tp.partition, stored[tp.partition])
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)

@@ -151,6 +151,10 @@ class Runtime:
         try:
             if await load_first(self):
                 await self._start_delivery(from_topic=True)  # the merged catalogs and positions
+                # The group's offsets (lag tools) mirror the merged positions once, as a batch's
+                # are: on a quiet topic the live consumer applies no batch to mirror.
+                merged = await asyncio.to_thread(self.store.positions, self.settings.topic)
+                self.projector.mirror_stored = set(merged)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("no first catch-up in parts; the live consumer catches up alone: %r", exc)
         except Exception:
