@@ -133,6 +133,8 @@ async def _run_workers(
     started: list[asyncio.subprocess.Process] = []
     outputs: list[asyncio.Future[bytes]] = []
     status.target = sum(sum(g.values()) for g in split)
+    if first_load:  # the lag from its start: a scrape before the first report says it too
+        _first_load_lag(runtime, split, [{} for _ in split])
     try:
         for part, targets in zip(parts, split, strict=True):
             orders = Orders(
@@ -156,7 +158,7 @@ async def _run_workers(
             for ended in done:
                 if (code := ended.result()) != 0:
                     raise SplitLoadFailed(f"rebuild part {waits[ended]} exited with {code}")
-            await _report(runtime, parts, status, not first_load)
+            await _report(runtime, parts, split, status, first_load)
         return [read_counts(await output) for output in outputs]
     finally:
         for process in started:
@@ -169,18 +171,38 @@ async def _run_workers(
 
 
 async def _report(
-    runtime: Runtime, parts: list[SqliteStore], status: RebuildStatus, rebuild: bool
+    runtime: Runtime,
+    parts: list[SqliteStore],
+    split: list[dict[int, int]],
+    status: RebuildStatus,
+    first_load: bool,
 ) -> None:
     """How far the parts are, as the rebuild's progress (their files read, not written); the
-    rebuild's metrics only for a rebuild."""
-    applied = 0
+    rebuild's metrics for a rebuild, the live consumer's lag for a first catch-up (the records
+    left, as /readyz says them: one process's lag while it catches up)."""
+    reached: list[dict[int, int]] = []
     for part in parts:
+        found: dict[int, int] = {}
         with contextlib.suppress(ProjectorError):  # a worker may still be creating its tables
-            applied += sum((await asyncio.to_thread(_positions, part, runtime)).values())
-    status.applied = applied
-    if rebuild:
+            found = await asyncio.to_thread(_positions, part, runtime)
+        reached.append(found)
+    # No await from here: /readyz and /metrics never see two different reports.
+    status.applied = applied = sum(sum(found.values()) for found in reached)
+    if first_load:
+        _first_load_lag(runtime, split, reached)
+    else:
         runtime.metrics.rebuild_applied.set(applied)
         runtime.metrics.rebuild_target.set(status.target)
+
+
+def _first_load_lag(
+    runtime: Runtime, split: list[dict[int, int]], reached: list[dict[int, int]]
+) -> None:
+    """`projector_lag` per partition: its target less where its part is (never past it)."""
+    for targets, found in zip(split, reached, strict=True):
+        for partition, target in targets.items():
+            left = max(0, target - found.get(partition, 0))
+            runtime.metrics.lag.labels(str(partition)).set(left)
 
 
 def _positions(part: SqliteStore, runtime: Runtime) -> dict[int, int]:
