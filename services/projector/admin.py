@@ -65,9 +65,11 @@ def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings
         responses={**admin_refusals, **running},
     )
     async def start_rebuild() -> dict[str, Any]:
-        """Rebuild every view from the earliest offset while the current ones keep serving."""
+        """Rebuild every view from the earliest offset while the current ones keep serving.
+        409 while a rebuild runs, or while the first catch-up in parts loads the topic into
+        the active generation (GET says which: `state` running, or `first_catch_up`)."""
         if not runtime.start_rebuild():
-            raise HTTPException(409, "a rebuild is already running")
+            raise HTTPException(409, runtime.rebuild_refusal())
         await asyncio.sleep(0)  # let it name its generation
         return asdict(runtime.rebuild_status)
 
@@ -79,7 +81,15 @@ def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings
         responses=admin_refusals,
     )
     async def rebuild_status() -> dict[str, Any]:
+        loading = runtime.first_load
         return {
             **asdict(runtime.rebuild_status),
             "active_generation": runtime.store.name,
+            "first_catch_up": None
+            if loading is None
+            else {
+                "applied": loading.applied,
+                "target": loading.target,
+                "started_at": loading.started_at,
+            },
         }

@@ -87,6 +87,12 @@ class ChangesPage(BaseModel):
     next_after: int = Field(description="pass as `after` to continue (also past unmatched changes)")
 
 
+class FirstCatchUp(BaseModel):
+    applied: int = Field(description="records the parts loaded so far")
+    target: int = Field(description="the partitions' ends seen at start, added up")
+    started_at: float
+
+
 class RebuildStatus(BaseModel):
     state: str
     generation: str
@@ -96,6 +102,11 @@ class RebuildStatus(BaseModel):
     finished_at: float | None
     error: str | None
     active_generation: str | None = None
+    first_catch_up: FirstCatchUp | None = Field(
+        default=None,
+        description="the first catch-up in parts, while it loads the topic into the active "
+        "generation (a rebuild is refused until it ends); null otherwise",
+    )
 
 
 class Status(BaseModel):

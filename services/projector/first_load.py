@@ -117,7 +117,8 @@ async def load_first(runtime: Runtime) -> bool:
         status.state, status.error = "failed", str(exc)
         raise
     finally:
+        # `runtime.first_load` stays set until the live consumer starts (Runtime), so that
+        # GET /v1/admin/rebuild says it as long as a rebuild is refused for it.
         status.finished_at = time.time()
-        runtime.first_load = None
     status.state = "done" if merged else "failed"
     return merged

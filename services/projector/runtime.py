@@ -159,6 +159,8 @@ class Runtime:
             log.warning("no first catch-up in parts; the live consumer catches up alone: %r", exc)
         except Exception:
             log.exception("the first catch-up in parts failed; the live consumer catches up alone")
+        finally:
+            self.first_load = None  # (set by load_first) from here on no rebuild is refused
         self._start_live()
 
     def _start_live(self) -> None:
@@ -225,6 +227,15 @@ class Runtime:
             return False  # its merge goes into the active generation: rebuild after it
         self._rebuild = Rebuild(self).start()
         return True
+
+    def rebuild_refusal(self) -> str:
+        """Why `start_rebuild` refused one: what an operator waits for."""
+        if self._first is not None and not self._first.done():
+            return (
+                "the first catch-up in parts is loading the topic into the active generation: "
+                "a rebuild can start once it ends"
+            )
+        return "a rebuild is already running"
 
     def use(self, store: ViewStore, kept: dict[int, int]) -> None:
         self.store = store
