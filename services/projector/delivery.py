@@ -167,6 +167,21 @@ class DeliveryStats:
                 entry = catalogs.get(record.catalog_id) or self._entry(record.catalog_id)
                 entry.add(received_s, delay, since_start)
 
+    def add_totals(self, totals: Iterable[CatalogTotals]) -> None:
+        """Add since-start figures another process counted (a first catch-up's parts, which
+        read records this one never reads): its counters, as if observed here. The windows
+        are not in them (`delivery_history` fills those)."""
+        with self._lock:
+            for found in totals:
+                entry = self._entry(found.catalog_id)
+                total = entry.total
+                total.received += found.received
+                total.delay_sum += found.delay_sum
+                for index, count in enumerate(found.buckets[: len(total.buckets)]):
+                    total.buckets[index] += count
+                if found.last_received_s is not None:
+                    entry.last_received_s = max(entry.last_received_s, found.last_received_s)
+
     def catalog_ids(self) -> list[str]:
         with self._lock:
             return sorted(self._catalogs)

@@ -1,7 +1,8 @@
-"""What a first catch-up's parts counted (records by verdict, dead letters, restatements), added
-to the projector's own counters once the parts are merged: one process catching up counted them
-in its metrics, and the parts' workers are other processes (rebuild_split_worker.py writes its
-counts as one JSON line on its stdout when it is done; rebuild_split.py reads it)."""
+"""What a first catch-up's parts counted (records by verdict, dead letters, restatements, and the
+postbacks' since-start delivery figures), added to the projector's own once the parts are merged:
+one process catching up counted them in its metrics and its delivery statistics, and the parts'
+workers are other processes (rebuild_split_worker.py writes them as JSON lines on its stdout when
+it is done, the delivery line then the counts line; rebuild_split.py reads them)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import json
 import logging
 
+from projector.delivery import CatalogTotals, DeliveryStats
 from projector.metrics import ProjectorMetrics
 
 log = logging.getLogger(__name__)
@@ -58,3 +60,36 @@ def add_counts(metrics: ProjectorMetrics, counts: Counts) -> None:
         for label, value in by_label.items():
             with contextlib.suppress(ValueError):  # (a label it has not, a negative count)
                 (counter.labels(label) if label else counter).inc(value)
+
+
+def delivery_line(stats: DeliveryStats) -> bytes:
+    """The since-start delivery figures, per catalog (`DeliveryStats.totals`)."""
+    found = [
+        [t.catalog_id, t.received, t.last_received_s, list(t.buckets), t.delay_sum]
+        for t in stats.totals()
+        if t.received
+    ]
+    return json.dumps({"delivery": found}).encode() + b"\n"
+
+
+def read_delivery(output: bytes) -> list[CatalogTotals]:
+    """The delivery line of a worker's stdout; [] if there is none that reads (logged)."""
+    for line in reversed(output.strip().splitlines()):
+        if not line.startswith(b'{"delivery"'):
+            continue
+        try:
+            return [
+                CatalogTotals(
+                    str(catalog),
+                    int(received),
+                    None if last is None else float(last),
+                    tuple(int(b) for b in buckets),
+                    float(delay_sum),
+                )
+                for catalog, received, last, buckets, delay_sum in json.loads(line)["delivery"]
+            ]
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("a part's delivery figures were not read; /v1/delivery misses them: %r",
+                        exc)  # fmt: skip
+            return []
+    return []

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.generations import SqliteGenerations
-from projector.part_counts import Counts, add_counts, read_counts
+from projector.part_counts import add_counts, read_counts, read_delivery
 from projector.rebuild_split_merge import SplitLoadFailed, merge
 from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.sqlite_store import SqliteStore
@@ -83,7 +83,7 @@ async def load_in_parts(
         for _ in split:
             parts.append(_new_part(generations, [fresh, *parts]))
             await asyncio.to_thread(_created, parts[-1])
-        counts = await _run_workers(runtime, parts, split, status, first_load)
+        outputs = await _run_workers(runtime, parts, split, status, first_load)
         loaded = time.perf_counter()
         paths, topic = [p.path for p in parts], runtime.settings.topic
         if not await asyncio.to_thread(merge, fresh.path, paths, topic, first_load):
@@ -93,8 +93,9 @@ async def load_in_parts(
                 else "a key is in partitions of two groups: the rebuild loads in one process"
             )
             return False
-        for each in counts:  # (a first catch-up's; one process counted them as it went)
-            add_counts(runtime.metrics, each)
+        for output in outputs:  # (a first catch-up's; one process counted them as it went)
+            add_counts(runtime.metrics, read_counts(output))
+            runtime.delivery.add_totals(read_delivery(output))
         seconds = {"load_s": round(loaded - started, 3)}
         seconds["merge_s"] = round(time.perf_counter() - loaded, 3)
         log.info(
@@ -126,10 +127,10 @@ async def _run_workers(
     split: list[dict[int, int]],
     status: RebuildStatus,
     first_load: bool,
-) -> list[Counts]:
+) -> list[bytes]:
     """Run one worker per part until all succeeded; the first to fail fails the load, and
     every worker still running is killed (also when this is cancelled). What a first
-    catch-up's workers counted (part_counts.py)."""
+    catch-up's workers wrote on their stdout: what they counted (part_counts.py)."""
     started: list[asyncio.subprocess.Process] = []
     outputs: list[asyncio.Future[bytes]] = []
     status.target = sum(sum(g.values()) for g in split)
@@ -159,7 +160,7 @@ async def _run_workers(
                 if (code := ended.result()) != 0:
                     raise SplitLoadFailed(f"rebuild part {waits[ended]} exited with {code}")
             await _report(runtime, parts, split, status, first_load)
-        return [read_counts(await output) for output in outputs]
+        return [await output for output in outputs]
     finally:
         for process in started:
             if process.returncode is None:

@@ -34,8 +34,9 @@ from projector.batch import BatchPlan
 from projector.consumer import ConsumerLoop
 from projector.consumer_ahead import Ahead
 from projector.dead_letter_writer import DeadLetterWriter
+from projector.delivery import DeliveryStats
 from projector.metrics import ProjectorMetrics
-from projector.part_counts import counts_line
+from projector.part_counts import counts_line, delivery_line
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
@@ -85,7 +86,10 @@ class TargetLoop(ConsumerLoop):
             self.writer = writer = TopicWriter(settings)
             restater = RestatementWriter(settings, metrics, writer) if settings.restate else None
             dead_letters = DeadLetterWriter(settings, metrics, writer)
-            super().__init__(settings, store, metrics, restater=restater, dead_letters=dead_letters)
+            super().__init__(
+                settings, store, metrics, restater=restater, dead_letters=dead_letters,
+                delivery=DeliveryStats(settings.delivery_max_catalogs),  # (its postbacks)
+            )  # fmt: skip
         else:
             super().__init__(settings, store, metrics, feed_from=targets)
         self.targets = targets
@@ -189,7 +193,9 @@ async def load(orders: Orders) -> None:
         if any(positions.get(p, 0) > t for p, t in orders.targets.items()):  # never: a defect
             raise RuntimeError(f"a part went past its targets: {positions} > {orders.targets}")
         if orders.first_load:
-            os.write(STDOUT, counts_line(loop.metrics))  # (its logs go to stderr)
+            assert loop.delivery is not None
+            # (its logs go to stderr; the counts line last, read_counts reads the last line)
+            os.write(STDOUT, delivery_line(loop.delivery) + counts_line(loop.metrics))
         seconds = round(time.perf_counter() - started, 3)
         log.info("rebuild part loaded", extra={"part": orders.path.name, "seconds": seconds})
     finally:

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from catalog_contract.headers import RESTATES
+from projector.delivery import DeliveryStats
 from projector.first_load import first_load_targets
 from projector.metrics import ProjectorMetrics
-from projector.part_counts import add_counts, counted, counts_line, read_counts
+from projector.part_counts import (
+    add_counts,
+    counted,
+    counts_line,
+    delivery_line,
+    read_counts,
+    read_delivery,
+)
 from projector.rebuild_split import merge
 from projector.sqlite_store import SqliteStore
+from tests.unit.test_delivery import NOW_S, feed, postback
 
 TOPIC = "t"
 
@@ -137,3 +147,31 @@ def test_a_parts_counts_go_through_its_stdout_into_the_projectors_counters() -> 
         "events": {"applied": 8.0, "stale": 2.0},
         "restatements": {"snapshot": 1.0},
     }
+
+
+def test_a_parts_delivery_figures_go_through_its_stdout_into_the_projectors() -> None:
+    """The since-start figures of the postbacks a part read, added to the projector's
+    statistics as if it had read them (one process did); the windows are not in them."""
+    part = DeliveryStats()
+    feed(part, postback(0, delay_s=30), postback(1, delay_s=700), postback(2, "7", delay_s=None))
+    part.observe([(postback(3), [(RESTATES, b"0:1")])])  # the projector's own: no postback
+    line = delivery_line(part)
+    assert line == (
+        b'{"delivery": [["42", 2, 1795867140.0, [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], '
+        b'730.0], ["7", 1, 1795867140.0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0]]}\n'
+    )
+    projector = DeliveryStats()
+    feed(projector, postback(9, delay_s=5, ago_s=30))
+    output = b"log\n" + line + counts_line(ProjectorMetrics())
+    projector.add_totals(read_delivery(output))
+    assert read_counts(output) == {}
+    found = projector.delivery("42", NOW_S)
+    assert found is not None
+    assert found.received_total == 3
+    assert found.last_received_s == NOW_S - 30  # the newest of both
+    assert found.last_hour.received == 1  # the windows: only what was observed here
+    totals = {t.catalog_id: t for t in projector.totals()}
+    assert totals["42"].buckets == (0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
+    assert totals["42"].delay_sum == 735
+    assert totals["7"].received == 1
+    assert read_delivery(b"") == read_delivery(b'{"delivery": [["x"]]}\n') == []
