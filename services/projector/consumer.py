@@ -59,6 +59,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         self.feed_from = feed_from  # a rebuild: feed no change below these offsets (batch.py)
         self.keep_from: dict[int, int] | None = None  # keep only at or past (BatchKeeping)
         self.keep_past: ViewStore | None = None
+        self.dead_letters_from: dict[int, int] | None = None  # (BatchKeeping)
         self.moved = False  # stopped because another instance switched the generation
         self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
         # Partitions whose stored positions this loop mirrors to the group once assigned,

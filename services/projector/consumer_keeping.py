@@ -28,6 +28,10 @@ class BatchKeeping(StoredPositions):
     # which every instance's live consumer kept (Runtime).
     keep_from: dict[int, int] | None
     keep_past: ViewStore | None
+    # Dead-letter only records at or past these (0 if absent): below them another process
+    # already did (a first catch-up's parts not merged: first_load.py). Restatements are not
+    # held back: they depend on the views, which that process's differed from (duplicates).
+    dead_letters_from: dict[int, int] | None
 
     async def _keep_and_restate(self, plan: BatchPlan) -> None:
         """Keep what the batch cannot apply, restate what compaction would lose: before the
@@ -42,6 +46,8 @@ class BatchKeeping(StoredPositions):
         if (keep_from := self.keep_from) is not None:
             unreadable = [u for u in unreadable if at_or_past(u, keep_from)]
             owed = [r for r in owed if at_or_past(plan.last_records[r.key], keep_from)]
+        if (written := self.dead_letters_from) is not None:
+            unreadable = [u for u in unreadable if at_or_past(u, written)]
         if (unreadable and self.dead_letters is not None) or (owed and self.owed is not None):
             # Several instances: one switching the views holds the pointer; a batch it then
             # refuses must not have kept its records (the switch's builder, or whoever reads

@@ -11,7 +11,9 @@ leaves views that applied nothing (the next start loads again; its dead letters 
 restatements written again are the duplicates any crash before a batch's commit writes) or
 the merged ones (the next start goes on from them). Parts left behind are deleted at the next
 start (`discard_abandoned`). A load that fails or is not merged leaves the catch-up to the live
-consumer, as before this module."""
+consumer, as before this module, but for the dead letters below where the parts wrote: they
+wrote those (`dead_letters_from`; a worker killed mid-batch: that batch's, again, as any crash).
+Their restatements may be written again (duplicates: they depend on the part's views)."""
 
 from __future__ import annotations
 
@@ -111,12 +113,18 @@ async def load_first(runtime: Runtime) -> bool:
     status.target = sum(targets.values())
     runtime.first_load = status
     log.info("first catch-up in parts", extra={"targets": targets})
+    reached: dict[int, int] = {}
+    merged = False
     try:
-        merged = await load_in_parts(runtime, store, targets, status, first_load=True)
+        merged = await load_in_parts(runtime, store, targets, status, True, reached)
     except Exception as exc:
         status.state, status.error = "failed", str(exc)
         raise
     finally:
+        if not merged and reached:
+            # The parts dead-lettered the unreadable records below where they wrote (before
+            # each batch's write): the live consumer, catching up alone, does not again.
+            runtime.projector.dead_letters_from = reached
         # `runtime.first_load` stays set until the live consumer starts (Runtime), so that
         # GET /v1/admin/rebuild says it as long as a rebuild is refused for it.
         status.finished_at = time.time()

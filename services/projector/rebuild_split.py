@@ -64,11 +64,13 @@ async def load_in_parts(
     targets: dict[int, int],
     status: RebuildStatus,
     first_load: bool = False,
+    reached: dict[int, int] | None = None,
 ) -> bool:
     """Load `fresh` (empty) up to `targets` in parts, if the settings and the store ask for
     it and there are two groups to load; else leave it to the builder (False). `first_load`:
     the parts feed, keep and restate as the live consumer (rebuild_split_worker), into the
-    active generation (first_load.py); False if they were not merged."""
+    active generation (first_load.py); False if they were not merged, and then, in `reached`,
+    the positions the parts had written (and kept what they hold: consumer_keeping)."""
     workers = runtime.settings.rebuild_workers
     generations = runtime.generations
     if workers < 2 or not isinstance(generations, SqliteGenerations):
@@ -78,6 +80,7 @@ async def load_in_parts(
     if len(split) < 2:
         return False
     parts: list[SqliteStore] = []
+    merged = False
     try:
         started = time.perf_counter()
         for _ in split:
@@ -102,9 +105,13 @@ async def load_in_parts(
             "first catch-up loaded in parts" if first_load else "rebuild loaded in parts",
             extra={"parts": len(parts), "targets": targets, **seconds},
         )
+        merged = True
         return True
     finally:
         for part in parts:
+            if reached is not None and not merged:  # read before the part is deleted
+                with contextlib.suppress(Exception):  # (none read: kept again, duplicates)
+                    reached.update(await asyncio.to_thread(_positions, part, runtime))
             with contextlib.suppress(Exception):  # else the next start deletes it
                 await asyncio.to_thread(generations.discard, part)
 
