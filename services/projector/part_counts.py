@@ -93,3 +93,19 @@ def read_delivery(output: bytes) -> list[CatalogTotals]:
                         exc)  # fmt: skip
             return []
     return []
+
+
+def kept_line(kept: dict[int, int]) -> bytes:
+    """Per partition, the offset below which a part's worker wrote every dead letter."""
+    return json.dumps({"kept": kept}).encode() + b"\n"
+
+
+def read_kept(output: bytes) -> dict[int, int]:
+    """The furthest each partition's kept lines say; {} if none reads (kept again)."""
+    found: dict[int, int] = {}
+    for line in output.splitlines():
+        if line.startswith(b'{"kept"'):
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                for partition, offset in json.loads(line)["kept"].items():
+                    found[int(partition)] = max(found.get(int(partition), 0), int(offset))
+    return found

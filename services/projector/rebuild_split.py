@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.generations import SqliteGenerations
-from projector.part_counts import add_counts, read_counts, read_delivery
+from projector.part_counts import add_counts, read_counts, read_delivery, read_kept
 from projector.rebuild_split_merge import SplitLoadFailed, merge
 from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.sqlite_store import SqliteStore
@@ -81,12 +81,13 @@ async def load_in_parts(
         return False
     parts: list[SqliteStore] = []
     merged = False
+    said: list[asyncio.Future[bytes]] = []  # the workers' stdout (a first catch-up's)
     try:
         started = time.perf_counter()
         for _ in split:
             parts.append(_new_part(generations, [fresh, *parts]))
             await asyncio.to_thread(_created, parts[-1])
-        outputs = await _run_workers(runtime, parts, split, status, first_load)
+        outputs = await _run_workers(runtime, parts, split, status, first_load, said)
         loaded = time.perf_counter()
         paths, topic = [p.path for p in parts], runtime.settings.topic
         if not await asyncio.to_thread(merge, fresh.path, paths, topic, first_load):
@@ -107,13 +108,33 @@ async def load_in_parts(
         )
         merged = True
         return True
+    except asyncio.CancelledError:
+        reached = None  # a stop: no live consumer follows, and no wait for the workers' word
+        raise
     finally:
+        if reached is not None and not merged:
+            await _reached(runtime, parts, said, reached)
         for part in parts:
-            if reached is not None and not merged:  # read before the part is deleted
-                with contextlib.suppress(Exception):  # (none read: kept again, duplicates)
-                    reached.update(await asyncio.to_thread(_positions, part, runtime))
             with contextlib.suppress(Exception):  # else the next start deletes it
                 await asyncio.to_thread(generations.discard, part)
+
+
+async def _reached(
+    runtime: Runtime,
+    parts: list[SqliteStore],
+    said: list[asyncio.Future[bytes]],
+    reached: dict[int, int],
+) -> None:
+    """Below where each partition's dead letters were written by a part: where the part
+    wrote, or further, where its worker said it kept (a batch kept, then its worker killed
+    before the write). Nothing read: the live consumer keeps it again (duplicates)."""
+    for part in parts:
+        with contextlib.suppress(Exception):  # read before the part is deleted
+            reached.update(await asyncio.to_thread(_positions, part, runtime))
+    for output in said:
+        with contextlib.suppress(Exception):  # (the workers are dead: their stdout ends)
+            for partition, kept in read_kept(await asyncio.wait_for(output, 5)).items():
+                reached[partition] = max(reached.get(partition, 0), kept)
 
 
 def _new_part(generations: SqliteGenerations, taken: list[SqliteStore]) -> SqliteStore:
@@ -134,12 +155,12 @@ async def _run_workers(
     split: list[dict[int, int]],
     status: RebuildStatus,
     first_load: bool,
+    outputs: list[asyncio.Future[bytes]],
 ) -> list[bytes]:
     """Run one worker per part until all succeeded; the first to fail fails the load, and
     every worker still running is killed (also when this is cancelled). What a first
     catch-up's workers wrote on their stdout: what they counted (part_counts.py)."""
     started: list[asyncio.subprocess.Process] = []
-    outputs: list[asyncio.Future[bytes]] = []
     status.target = sum(sum(g.values()) for g in split)
     if first_load:  # the lag from its start: a scrape before the first report says it too
         _first_load_lag(runtime, split, [{} for _ in split])

@@ -36,7 +36,7 @@ from projector.consumer_ahead import Ahead
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.metrics import ProjectorMetrics
-from projector.part_counts import counts_line, delivery_line
+from projector.part_counts import counts_line, delivery_line, kept_line
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
@@ -142,6 +142,15 @@ class TargetLoop(ConsumerLoop):
         projector adds them to its own once merged (part_counts.py)."""
         if self.writer is not None:
             super()._count(plan)
+
+    def _kept(self, plan: BatchPlan, written: bool) -> None:
+        """A first catch-up's: say how far it kept as soon as it did (a line on stdout), so
+        that a load failing after this batch's dead letters and before its write does not
+        leave them to be written again (rebuild_split._reached)."""
+        before = dict(self.kept)
+        super()._kept(plan, written)
+        if self.writer is not None and self.kept != before:
+            os.write(STDOUT, kept_line(self.kept))
 
     async def done(self) -> bool:
         """Every partition is loaded up to its target: its last record below it applied. That

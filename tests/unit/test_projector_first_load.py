@@ -16,8 +16,10 @@ from projector.part_counts import (
     counted,
     counts_line,
     delivery_line,
+    kept_line,
     read_counts,
     read_delivery,
+    read_kept,
 )
 from projector.rebuild_split import merge
 from projector.sqlite_store import SqliteStore
@@ -175,3 +177,14 @@ def test_a_parts_delivery_figures_go_through_its_stdout_into_the_projectors() ->
     assert totals["42"].delay_sum == 735
     assert totals["7"].received == 1
     assert read_delivery(b"") == read_delivery(b'{"delivery": [["x"]]}\n') == []
+
+
+def test_a_parts_kept_lines_say_the_furthest_each_partition_kept() -> None:
+    """A worker says how far it kept after each batch's dead letters (a line on its stdout,
+    among the others): the furthest per partition, whatever else is there."""
+    assert kept_line({0: 10, 2: 5}) == b'{"kept": {"0": 10, "2": 5}}\n'
+    output = kept_line({0: 10}) + b"log\n" + kept_line({0: 30, 2: 5}) + b'{"kept": 7}\n'
+    output += kept_line({0: 20}) + b'{"kept": {"1": "x"}}\n' + counts_line(ProjectorMetrics())
+    assert read_kept(output) == {0: 30, 2: 5}
+    assert read_kept(b"") == read_kept(b'{"kept": {"1"\n') == {}
+    assert read_counts(output) == {}  # the counts line stays the last
