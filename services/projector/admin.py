@@ -44,7 +44,8 @@ STATES = (
     " views), `running` (building, or switching; a failed one while it deletes its generation),"
     " `done` (switched: the old generation's readers finish and it is deleted meanwhile, which"
     " does not hold the next rebuild), `failed` (`error` says why; the active generation kept"
-    " serving). A rebuild may start whenever it is not `running`."
+    " serving). A rebuild may start whenever it is not `running`, but while the first catch-up"
+    " in parts loads the topic into the active generation (`first_catch_up` not null)."
 )
 
 
@@ -53,7 +54,11 @@ def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings
     admin_only = [Depends(admin_guard(settings))]
     admin_refusals = answers.problems(401, 403)
     running: dict[int | str, dict[str, Any]] = {
-        409: {**answers.problems(409)[409], "description": "a rebuild is `running`"}
+        409: {
+            **answers.problems(409)[409],
+            "description": "a rebuild is `running`, or the first catch-up in parts loads the"
+            " topic (`first_catch_up` not null): `detail` says which",
+        }
     }
 
     @app.post(
@@ -65,9 +70,7 @@ def add_admin_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSettings
         responses={**admin_refusals, **running},
     )
     async def start_rebuild() -> dict[str, Any]:
-        """Rebuild every view from the earliest offset while the current ones keep serving.
-        409 while a rebuild runs, or while the first catch-up in parts loads the topic into
-        the active generation (GET says which: `state` running, or `first_catch_up`)."""
+        """Rebuild every view from the earliest offset while the current ones keep serving."""
         if not runtime.start_rebuild():
             raise HTTPException(409, runtime.rebuild_refusal())
         await asyncio.sleep(0)  # let it name its generation
