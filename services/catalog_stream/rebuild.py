@@ -41,6 +41,11 @@ def rebuild(projector: str, poll_s: float) -> None:
             f"cannot reach the projector at {projector}: {exc.reason}", retryable=True
         ) from exc
     if status == 409:
+        # Refused: a rebuild running (then followed), or not now for another reason (the first
+        # catch-up in parts), which the answer's detail names.
+        if _call(endpoint)[1].get("state") != "running":
+            reason = body.get("detail") or body
+            raise RebuildError(f"the projector refused the rebuild: {reason}", retryable=True)
         print("a rebuild is already running; following it", file=sys.stderr)
     elif status != 202:
         raise RebuildError(f"the projector answered {status}: {body}")
