@@ -122,7 +122,7 @@ def _history_with_a_moved_key() -> list[Placed]:
 async def test_a_first_load_not_merged_writes_its_dead_letters_once(
     kafka_bootstrap: str,
 ) -> None:
-    """DEFECT: the parts' merge refuses a key two parts hold (a topic whose partitions were
+    """Fixed: the parts' merge refuses a key two parts hold (a topic whose partitions were
     added), the live consumer then catches up alone from nothing, and every dead letter the
     workers wrote is written a second time (no crash anywhere; one process writes each once)."""
     records = _history_with_a_moved_key()
@@ -136,7 +136,7 @@ async def test_a_first_load_not_merged_writes_its_dead_letters_once(
 
 
 async def test_a_first_load_in_parts_counts_what_it_consumed(kafka_bootstrap: str) -> None:
-    """DEFECT: /metrics after a first catch-up in parts counts none of the records the parts
+    """Fixed: /metrics after a first catch-up in parts counts none of the records the parts
     loaded (projector_events_total) nor their dead letters (projector_dead_lettered_total):
     the workers count them in metrics of their own, thrown away."""
     records: list[Placed] = []
@@ -153,7 +153,7 @@ async def test_a_first_load_in_parts_counts_what_it_consumed(kafka_bootstrap: st
 
 
 async def test_a_first_load_in_parts_keeps_the_delivery_statistics(kafka_bootstrap: str) -> None:
-    """DEFECT (low): GET /v1/delivery once caught up in parts says `received_since_start` 0
+    """Fixed (low): GET /v1/delivery once caught up in parts says `received_since_start` 0
     where one process says 30 (the windows, filled from the topic as after a restart, agree)."""
     records: list[Placed] = []
     for n in range(10):
@@ -180,7 +180,7 @@ def _lag_samples(text: str) -> dict[str, float]:
 async def test_the_lag_metric_says_how_far_a_first_load_has_to_go(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """DEFECT: while the parts load (its workers paused half-way, no record merged), /readyz
+    """Fixed: while the parts load (its workers paused half-way, no record merged), /readyz
     says "catching up" with the records left, but /metrics has no projector_lag at all (nor
     the rebuild's gauges): the one metric a dashboard or an alert reads says nothing for the
     whole first catch-up. One process catching up publishes projector_lag per partition."""
@@ -243,7 +243,7 @@ async def _group_offsets(bootstrap: str, records: list[Placed], workers: int) ->
 async def test_a_first_load_in_parts_mirrors_its_offsets_to_the_group(
     kafka_bootstrap: str,
 ) -> None:
-    """DEFECT: the projector mirrors its applied offsets to its Kafka group for the lag tools
+    """Fixed: the projector mirrors its applied offsets to its Kafka group for the lag tools
     (consumer_progress._commit_for_tools). After a first load in parts on a quiet topic the
     live consumer applies no batch, so nothing is ever mirrored, even at the stop: the group's
     offsets stay unset and `kafka-consumer-groups` shows the whole topic as lag. One process
@@ -413,8 +413,9 @@ async def _worker_killed(bootstrap: str, records: list[Placed], tmp: Path) -> tu
 
 
 async def test_a_worker_killed_during_a_first_load(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """A worker SIGKILLed mid-load: the live consumer catches up alone and the views are one
-    process's (holds). DEFECT: the dead letters the workers wrote before are written again."""
+    """A worker SIGKILLed mid-load: the live consumer catches up alone, the views are one
+    process's, and the dead letters the workers' acknowledged batches wrote are not written
+    again."""
     records: list[Placed] = []
     for n in range(300):
         if n % 50 == 0:
@@ -431,9 +432,13 @@ async def test_a_worker_killed_during_a_first_load(kafka_bootstrap: str, tmp_pat
         )
         assert views == _business(runtime.store)
     assert one_dead == 18
-    assert dead == one_dead, (
-        f"DEFECT (firstload): {dead} dead letters for {one_dead} unreadable records after a "
-        "worker was killed during the first load"
+    # None lost, and none of what the workers' acknowledged batches kept written again (before
+    # 0f70834: 24 to 29). What a batch had in flight at the kill may have been stored by Kafka
+    # without its acknowledgement reaching the worker, and is written again, as after one
+    # process killed mid-batch (seen: 18 or 19).
+    assert one_dead <= dead <= one_dead + 3, (
+        f"{dead} dead letters for {one_dead} unreadable records after a worker was killed "
+        "during the first load"
     )
 
 
