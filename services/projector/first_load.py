@@ -100,7 +100,10 @@ async def load_first(runtime: Runtime) -> bool:
     is long enough; True once merged. Progress in `runtime.first_load` meanwhile (readiness)."""
     settings = runtime.settings
     store = runtime.store
-    stored = await asyncio.to_thread(store.positions, settings.topic)
+    # Read here, not through the default thread pool: readers waiting on the store may hold
+    # every thread of it, and the live consumer must start whatever they do (a few rows of
+    # SQLite: the only store this runs on).
+    stored = store.positions(settings.topic)
     if stored:
         return False
     beginnings, ends = await topic_bounds(settings)
@@ -108,6 +111,11 @@ async def load_first(runtime: Runtime) -> bool:
         stored, beginnings, ends, settings.first_load_min_records, settings.rebuild_workers
     )
     if targets is None:
+        return False
+    if runtime.rebuild_begun():
+        # A rebuild asked for while the ends were read (a rebuild is refused only once the
+        # load is decided, below, not during that look): it loads the topic itself, and may
+        # have switched the views. No await between this and `first_load` set: no race.
         return False
     status = RebuildStatus(state="running", generation=store.name, started_at=time.time())
     status.target = sum(targets.values())

@@ -223,14 +223,19 @@ class Runtime:
         """Start a rebuild in the background; False if one is running already."""
         if self._rebuild is not None and not self._rebuild.done():
             return False
-        if self._first is not None and not self._first.done():
+        if self.first_load is not None:
             return False  # its merge goes into the active generation: rebuild after it
         self._rebuild = Rebuild(self).start()
         return True
 
+    def rebuild_begun(self) -> bool:
+        """Whether a rebuild was started since this process began (it may have switched the
+        views already): a first catch-up in parts then does not load (first_load)."""
+        return self._rebuild is not None
+
     def rebuild_refusal(self) -> str:
         """Why `start_rebuild` refused one: what an operator waits for."""
-        if self._first is not None and not self._first.done():
+        if self.first_load is not None:
             return (
                 "the first catch-up in parts is loading the topic into the active generation: "
                 "a rebuild can start once it ends"
