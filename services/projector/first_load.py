@@ -86,12 +86,14 @@ async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dic
 
 def may_load_in_parts(runtime: Runtime) -> bool:
     """Whether the settings and the store allow a first catch-up in parts at all (the topic
-    and the stored positions decide then): SQLite views one process owns, two workers."""
+    and the stored positions decide then): SQLite views one process owns, two workers, and a
+    threshold set (0, the default, is off)."""
     generations = runtime.generations
     return (
         isinstance(generations, SqliteGenerations)
         and not generations.shared
         and runtime.settings.rebuild_workers >= 2
+        and runtime.settings.first_load_min_records > 0
     )
 
 
