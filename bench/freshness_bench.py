@@ -136,7 +136,9 @@ def run(bootstrap: str, secret: str, seconds: int, logs: Path) -> dict[str, floa
             [sys.executable, "-m", "catalog_stream.cli", "projector"],
             p_port,
             projector_env(bootstrap, fresh.name, f"sqlite:///{db}", p_port),
-            "/healthz",
+            # Ready: its partitions assigned and their ends known. Measured from /healthz, the
+            # first postbacks also waited for the consumer group's join, a start-up cost.
+            "/readyz",
             logs / "projector-fresh.log",
         ) as projector,
     ):
