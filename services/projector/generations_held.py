@@ -5,8 +5,9 @@ transaction, and the database would keep the row for ever (it cannot tell a sile
 a slow one; a stopped process's host still answers TCP). So the switch says every second on
 that connection that it is alive, and the database ends the session after a silence.
 
-A live batch holds the row too (FOR SHARE, postgres_store): the idle limits of both holders are
-here, each set by one function (hold_limits, batch_limits) through one rule (_silence_limit)."""
+A live batch holds the row too (FOR SHARE, postgres_store), and so does a drop: the idle limits
+of the holders are here, each kind set by one function (hold_limits; batch_limits, for both
+holders FOR SHARE) through one rule (_silence_limit)."""
 
 from __future__ import annotations
 
@@ -63,15 +64,11 @@ def hold_limits(connection: psycopg.Connection[Any]) -> None:
 
 
 def batch_limits(executor: Any) -> None:
-    """In a live batch's transaction (`executor`: a psycopg cursor or connection): no silence
-    held for long."""
-    _silence_limit(executor, BATCH_SILENCE_LIMIT)
-
-
-def drop_limits(executor: Any) -> None:
-    """In a drop's transaction (discard, generations_sweep): no silence held for long. It holds
-    the DDL lock, the pointer row FOR SHARE and the dropped tables: a process frozen in it held
-    every other instance's rebuild, follow and start for as long."""
+    """In a transaction that holds the pointer row FOR SHARE (`executor`: a psycopg cursor or
+    connection): no silence held for long. A live batch's (postgres_store), and a drop's
+    (discard, generations_sweep), which holds the DDL lock and the dropped tables too: a process
+    frozen in either held every other instance's switch (and, in a drop, rebuild, follow and
+    start) for as long."""
     _silence_limit(executor, BATCH_SILENCE_LIMIT)
 
 

@@ -28,7 +28,7 @@ from projector.errors import StoreUnavailable
 from projector.generations import Generations
 from projector.generations_held import (
     DISCARD_LOCK_WAIT_MS,
-    drop_limits,
+    batch_limits,
     hold_limits,
     lock_wait,
     said_alive,
@@ -189,7 +189,7 @@ class PostgresGenerations(Generations):
         try:
             with self._connect() as connection, connection.transaction():
                 lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (generations_held)
-                drop_limits(connection)
+                batch_limits(connection)  # (generations_held)
                 ensure_tables(connection, self.default_schema)
                 # (generations_sweep)
                 if not drop_unless_active(connection, store.schema, self.default_schema):

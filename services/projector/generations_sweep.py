@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from projector.generations_held import DISCARD_LOCK_WAIT_MS, drop_limits, lock_wait
+from projector.generations_held import DISCARD_LOCK_WAIT_MS, batch_limits, lock_wait
 from projector.generations_named import generation_names, pointer_for_share
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def drop_each(
         try:
             with connection.transaction():
                 lock_wait(connection, DISCARD_LOCK_WAIT_MS)  # (a start waits for it)
-                drop_limits(connection)
+                batch_limits(connection)
                 # The lists are as old as the waits before this one: a switch since may have
                 # made it active (checked FOR SHARE).
                 if not drop_unless_active(connection, schema, default_schema):
