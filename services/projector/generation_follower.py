@@ -93,6 +93,11 @@ class GenerationFollower:
                 self._sweeping = asyncio.create_task(self._sweep())
                 self._tasks.add(self._sweeping)
                 self._sweeping.add_done_callback(self._tasks.discard)
+            # A move the live consumer sees during the heartbeat came after its read of the
+            # pointer (naming this generation still): no move back. The next round (at once:
+            # `moved` is set) reads it again, and follows.
+            projector = self.runtime.projector
+            stopped_before = projector.moved or self._halted
             try:
                 active = await self.heartbeat()
             except Exception as exc:  # the watch goes on: the next second retries
@@ -111,7 +116,7 @@ class GenerationFollower:
                 # to stop a slow consumer, and this instance still uses the old generation).
                 runtime.moving = True
                 self._spawn(self._follow())
-            elif runtime.projector.moved or self._halted:
+            elif stopped_before and runtime.projector is projector:  # (else a resume ran)
                 runtime.moving = True  # (as for a follow: no switch starts meanwhile)
                 self._spawn(self._resume())
 
