@@ -63,11 +63,18 @@ class GenerationFollower:
         return task
 
     async def stop(self) -> None:
+        """Cancel the watch and what it started, each awaited in turn: one started meanwhile
+        (the watch runs until its turn) is cancelled too. Once stopped, the watch starts no
+        follow or resume, and one under way starts no live consumer (its wait in
+        stop_live_consumer, cancelled, returns as if the consumer had ended)."""
         self._stopped = True
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        tasks = list(self._tasks)
+        while tasks:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            tasks = [t for t in self._tasks if not t.done()]  # (a done one may be listed yet)
 
     def in_use(self) -> list[str]:
         runtime = self.runtime
@@ -108,7 +115,7 @@ class GenerationFollower:
                 self._failing = False
                 self.defect = None
             runtime = self.runtime
-            if active is None or runtime.moving:
+            if active is None or runtime.moving or self._stopped:  # (stopping: it starts nothing)
                 continue
             if active != runtime.store.name:
                 # Set here, before anything awaits: a rebuild's switch does not start meanwhile,
@@ -152,6 +159,8 @@ class GenerationFollower:
         try:
             self._halted = True  # (until a live consumer runs again: else _resume starts one)
             await runtime.stop_live_consumer()
+            if self._stopped:  # (a stop's cancellation ends in stop_live_consumer)
+                return
             old, kept = runtime.store, dict(runtime.projector.kept)
             fresh = await asyncio.to_thread(runtime.generations.open_active)
             await asyncio.to_thread(fresh.create)
@@ -181,6 +190,8 @@ class GenerationFollower:
         runtime = self.runtime
         try:
             await runtime.stop_live_consumer()  # (ended, or ending: its batch not written)
+            if self._stopped:  # (a stop's cancellation ends in stop_live_consumer)
+                return
             runtime.use(runtime.store, dict(runtime.projector.kept))
             self._halted = False
         finally:
