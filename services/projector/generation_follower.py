@@ -44,6 +44,7 @@ class GenerationFollower:
         # there if the pointer names this instance's generation once more (_resume).
         self._halted = False
         self._stopped = False  # (a retirement after the stop is left to discard_retired)
+        self._following: str | None = None  # the generation a follow opens (said in use)
 
     def start(self) -> None:
         self._spawn(self._watch()).add_done_callback(self._watch_ended)
@@ -79,7 +80,8 @@ class GenerationFollower:
     def in_use(self) -> list[str]:
         runtime = self.runtime
         building = [runtime.building.name] if runtime.building is not None else []
-        return [runtime.store.name, *(r.name for r in self.retired), *building]
+        following = [self._following] if self._following is not None else []
+        return [runtime.store.name, *(r.name for r in self.retired), *building, *following]
 
     async def heartbeat(self, using: list[str] | None = None) -> str | None:
         """Say which generations this instance uses (`using`, else `in_use()`, as of now)."""
@@ -162,7 +164,7 @@ class GenerationFollower:
             if self._stopped:  # (a stop's cancellation ends in stop_live_consumer)
                 return
             old, kept = runtime.store, dict(runtime.projector.kept)
-            fresh = await asyncio.to_thread(runtime.generations.open_active)
+            fresh = await self._open_said()
             await asyncio.to_thread(fresh.create)
             runtime.use(fresh, kept)
             self._halted = False
@@ -174,12 +176,24 @@ class GenerationFollower:
                 self._follow_failing = True
             return
         finally:
+            self._following = None
             runtime.moving = False
         self._follow_failing = False  # the line below says it works again
         log.info("views switched by another instance", extra={"generation": fresh.name})
         if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
             runtime.rebuild_status = RebuildStatus(generation=fresh.name)
         self.retire(old, drop=False)
+
+    async def _open_said(self) -> ViewStore:
+        """The active generation, said in use before it is used: the instance that moves the
+        pointer on (a rebuild right after another) drops it unless said. Read again after, the
+        pointer still names it (that switch comes later and sees it said) or it is opened anew."""
+        while True:
+            fresh = await asyncio.to_thread(self.runtime.generations.open_active)
+            self._following = fresh.name
+            if await self.heartbeat() == fresh.name:
+                return fresh
+            fresh.close()  # (nothing opened on it yet)
 
     async def _resume(self) -> None:
         """The pointer names the generation this instance serves, yet its live consumer stopped
