@@ -16,6 +16,8 @@ import pytest
 from projector.app import create_app
 from projector.consumer import ConsumerLoop
 from projector.generations_postgres import PostgresGenerations
+from projector.postgres_store import PostgresStore
+from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
 from tests.support import eventually
@@ -61,3 +63,80 @@ async def test_a_stop_during_a_resume_starts_no_live_consumer(
     # (before: one more started during the stop, then stopped by it)
     assert len(started) == before == 1
     assert running == []
+
+
+async def test_a_resume_the_watch_starts_while_stopping_leaves_no_consumer_running(
+    postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop cancels the watch's tasks one after another; a heartbeat answers while it
+    cancels one listed before the watch (here: retirements, listed first). Before, the watch
+    then started a resume the stop never cancelled: it waited for the ending live consumer
+    beside the stop's own wait, started a new one as it ended, and the stop, waking next,
+    forgot it: a live consumer left running after the stop. The heartbeat is held at its answer
+    (the follower's own call, wrapped), released in the step that stops: every time the same."""
+    started: list[ConsumerLoop] = []
+    running: list[ConsumerLoop] = []
+    stops: list[asyncio.Event] = []
+    end = asyncio.Event()  # the first live consumer's end (a last mirror to Kafka) is slow
+
+    async def run(self: ConsumerLoop, stop: asyncio.Event) -> None:
+        started.append(self)
+        running.append(self)
+        stops.append(stop)
+        try:
+            await (end if len(started) == 1 else stop).wait()
+        finally:
+            running.remove(self)
+
+    monkeypatch.setattr(ConsumerLoop, "run", run)
+    url = postgres.create_database("stop_late_resume")
+    app = create_app(ProjectorSettings(store_url=url), PostgresGenerations(url), run_consumer=False)
+    runtime: Runtime = app.state.runtime
+    follower = runtime.follower
+    main = asyncio.current_task()
+    calls: list[asyncio.Event] = []  # the watch's heartbeats from now on, each held until set
+    answered = asyncio.Event()  # the second one read the pointer
+    heartbeat, stop_live = follower.heartbeat, runtime.stop_live_consumer
+
+    async def held(using: list[str] | None = None) -> str | None:
+        if using is not None:  # (the stop's last one)
+            return await heartbeat(using)
+        calls.append(released := asyncio.Event())
+        if len(calls) == 1:  # held while the live consumer "sees a move", then no answer
+            await released.wait()
+            return None  # (as where no other process moves the pointer: nothing follows)
+        active = await heartbeat()  # read with the move seen before: a resume, if answered
+        answered.set()
+        await released.wait()
+        return active
+
+    async def stopping_live() -> None:
+        if asyncio.current_task() is main:  # the stop's own call: the consumer ends now
+            end.set()
+        await stop_live()
+
+    try:
+        async with app.router.lifespan_context(app):
+            runtime._start_live()
+            await eventually(lambda: len(running) == 1)
+            monkeypatch.setattr(follower, "heartbeat", held)
+            monkeypatch.setattr(runtime, "stop_live_consumer", stopping_live)
+            await eventually(lambda: len(calls) == 1, timeout_s=10)  # no heartbeat under way
+            runtime.projector.moved = True  # its batch saw a move, and the pointer came back
+            calls[0].set()
+            await asyncio.wait_for(answered.wait(), 10)
+            assert not runtime.moving  # (no resume yet: the held answer would start it)
+            (watch,) = [t for t in follower._tasks if "._watch" in repr(t.get_coro())]
+            for n in range(1, 100):  # retirements until one is listed before the watch
+                if next(iter(follower._tasks)) is not watch:
+                    break
+                follower.retire(PostgresStore(url, f"views_{n}"), drop=False)
+            assert next(iter(follower._tasks)) is not watch
+            calls[1].set()  # the watch resumes while the stop cancels the first one listed
+        # (before: a live consumer started by a resume after the stop ran on)
+        assert running == []
+        assert len(started) == 1
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.sleep(0.1)
