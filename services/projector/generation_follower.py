@@ -165,7 +165,7 @@ class GenerationFollower:
                 return
             old, kept = runtime.store, dict(runtime.projector.kept)
             fresh = await self._open_said()
-            await asyncio.to_thread(fresh.create)
+            await self._create(fresh)
             runtime.use(fresh, kept)
             self._halted = False
         except Exception as exc:  # the next heartbeat tries again
@@ -183,6 +183,18 @@ class GenerationFollower:
         if runtime.rebuild_status.state != "running":  # (a rebuild here fails at its switch)
             runtime.rebuild_status = RebuildStatus(generation=fresh.name)
         self.retire(old, drop=False)
+
+    @staticmethod
+    async def _create(fresh: ViewStore) -> None:
+        """Make the followed generation's tables; failed or cancelled (a stop), the store is
+        closed once its thread is done with it (the thread goes on after a cancel: closing the
+        connection under it would break its statement; left open, the connection leaked)."""
+        creating = asyncio.ensure_future(asyncio.to_thread(fresh.create))
+        try:
+            await asyncio.shield(creating)
+        except BaseException:
+            creating.add_done_callback(lambda done: _close_after(fresh, done))
+            raise
 
     async def _open_said(self) -> ViewStore:
         """The active generation, said in use before it is used: the instance that moves the
@@ -259,3 +271,9 @@ class GenerationFollower:
                 exc,
                 extra={"generation": old.name},
             )
+
+
+def _close_after(store: ViewStore, done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()  # retrieved: it was said (or the follow was stopped), not lost
+    store.close()
