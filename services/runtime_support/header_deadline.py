@@ -49,6 +49,9 @@ class HeaderDeadlineProtocol(RefusalInTurnProtocol):
     def refused(self) -> None:
         self._disarm()  # the bad bytes may have begun a request head: none is due now
 
+    def ended(self) -> None:
+        self._disarm()  # the client's end-of-file may have cut a request head: none can come
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)

@@ -11,7 +11,17 @@ Here bytes the parser refuses while answers are owed end the reading: the reques
 before them are served and answered in turn, each within its own limits as without the bad
 bytes, then the 400 goes out in the bad request's place and the connection is closed. However
 the connection ends, every request still owed an answer is marked disconnected, not only the
-newest: its app's later writes are dropped, as uvicorn drops them for a lone request."""
+newest: its app's later writes are dropped, as uvicorn drops them for a lone request.
+
+A client's half-close (shutdown(SHUT_WR): its end-of-file, while it still reads) made uvicorn
+close at once too: the request being served lost its answer (a postback Kafka acknowledged went
+unanswered) and the ones waiting their turn were never served. Here the requests read whole
+before the end-of-file are served and answered in turn, then the connection is closed. One that
+the end-of-file cut (its body never came whole) is never served: waiting its turn, it is
+dropped; being served, it is told it is disconnected, as by uvicorn, and so is an answer of no
+set length (a stream) already being sent. A peer that closed whole looks the same here: its
+answers meet a reset, and the connection is lost (every request still owed is then marked
+disconnected; those waiting their turn are never started)."""
 
 from __future__ import annotations
 
@@ -22,10 +32,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 
 class RefusalInTurnProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with the refusal of bad bytes kept in order."""
+    """uvicorn's httptools protocol, with the refusal of bad bytes kept in order, and the
+    answers owed at a client's half-close sent."""
 
     _owed: deque[RequestResponseCycle]  # read whole, not yet answered, oldest first
     _refusal: str | None = None  # the 400's text, once bad bytes came while answers were owed
+    _ended = False  # the client's end-of-file came while answers were owed: close after them
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._owed = deque()
@@ -77,12 +89,43 @@ class RefusalInTurnProtocol(HttpToolsProtocol):
     def refused(self) -> None:
         """Hook: the 400 now waits for the answers owed (the reading has ended)."""
 
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol's
+        """The client sent its last byte (a half-close, or a close). True: the transport stays
+        open to write the answers owed (uvloop and asyncio stop reading it). Called again if
+        the reading is resumed (uvicorn resumes it after each answer): the same answer."""
+        newest = self.cycle
+        if newest is not None and newest.more_body and not newest.response_complete:
+            # Its body can never come whole.
+            if not (self.pipeline and self.pipeline[0][0] is newest):
+                return None  # being served: closed, it is told it is disconnected (as uvicorn)
+            self.pipeline.popleft()  # waiting its turn: never served, no answer owed
+            self._owed.pop()
+        if not self._answers_owed():
+            return None  # uvicorn's answer: the transport closes
+        served = self._owed[0]
+        if served.response_started and served.chunked_encoding:
+            # An answer of no set length being sent: a stream (the change stream), which ends
+            # only when its client leaves. Ended here, as by uvicorn: EventSource never
+            # half-closes, and a stream kept for a peer that closed whole held its slot until a
+            # write failed (a keep-alive's 15 s, twice).
+            return None
+        self._ended = True
+        self.ended()
+        return True
+
+    def ended(self) -> None:
+        """Hook: the client's end-of-file came; the answers owed go out, then the close."""
+
     def on_response_complete(self) -> None:
         super().on_response_complete()  # starts the next request waiting its turn, if any
-        if self._refusal is None or self._answers_owed() or self.transport.is_closing():
+        if self._answers_owed() or self.transport.is_closing():
             return
-        self._unset_keepalive_if_required()  # armed by uvicorn: nothing more is read
-        super().send_400_response(self._refusal)
+        if self._refusal is not None:
+            self._unset_keepalive_if_required()  # armed by uvicorn: nothing more is read
+            super().send_400_response(self._refusal)
+        elif self._ended:
+            self._unset_keepalive_if_required()
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         for cycle in self._owed:  # uvicorn marks only the newest (self.cycle)
