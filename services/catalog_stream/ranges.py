@@ -20,6 +20,7 @@ from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.positions import position_text
 from catalog_stream.errors import CatalogStreamError
+from catalog_stream.range_gaps import gap_at, gap_text
 from catalog_stream.replay_bounds import Bound
 
 STALL_S = 60.0
@@ -134,7 +135,9 @@ async def read_range(
             disable=None if progress is None else not progress,
             file=sys.stderr,
         ) as bar:
-            exact = begin if start.kind == "positions" else {}
+            # Only the partitions named: another is read from its start, whatever is there.
+            named = start.positions or {}  # (None unless the start is positions)
+            exact = {tp: begin[tp] for tp in partitions if tp.partition in named}
             remaining = set(todo)
             first_seen: set[TopicPartition] = set()
             # Time spent waiting on the broker since records last arrived: only inside
@@ -161,13 +164,16 @@ async def read_range(
                         if record.offset >= end[tp]:
                             remaining.discard(tp)
                             break
-                        # An explicit start position must still exist (compaction removes
-                        # records).
+                        # An explicit start position must hold a committed record (compaction
+                        # removes records; an aborted transaction's and its marker are none).
                         if tp not in first_seen and tp in exact and record.offset > exact[tp]:
+                            gap = await gap_at(consumer, tp, exact[tp])
                             raise RangeError(
-                                f"position {position_text(tp.partition, exact[tp])} was "
-                                "removed by compaction; the next record there is "
-                                f"{position_text(tp.partition, record.offset)}"
+                                gap_text(
+                                    gap,
+                                    position_text(tp.partition, exact[tp]),
+                                    position_text(tp.partition, record.offset),
+                                )
                             )
                         first_seen.add(tp)
                         bar.update(1)
