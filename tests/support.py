@@ -486,11 +486,16 @@ async def serves_ready(url: str) -> bool:
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 15) -> list[Any]:
-    """Every record on `topic` from the beginning up to its current end, in partition and then
-    offset order. Sorted: which partition a fetch answers first is not fixed, so the order of
-    arrival would put records of different partitions in a different order from run to run."""
+    """Every committed record on `topic` from the beginning up to its current end, in partition
+    and then offset order. Sorted: which partition a fetch answers first is not fixed, so the
+    order of arrival would put records of different partitions in a different order from run to
+    run. Committed only, as every consumer of ours reads (KafkaConnection.consumer_options): a
+    record of an aborted transaction is on no view and in no replay."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:
