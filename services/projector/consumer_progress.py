@@ -46,6 +46,7 @@ class ConsumerProgress:
     _committed_at: float
     _mirroring: asyncio.Future[None] | None  # a mirror commit under way
     dead_letters: DeadLetterWriter | None  # without one, unreadable records are logged here
+    _consumer: AIOKafkaConsumer | None  # the running consumer (ConsumerLoop.run)
 
     def lag(self) -> int:
         return total_lag(self.end_offsets, self.reached())
@@ -184,6 +185,17 @@ class ConsumerProgress:
                 self.metrics.lag.labels(str(tp.partition)).set(
                     total_lag({tp.partition: end}, self.reached())
                 )
+
+    async def count_partitions(self) -> int | None:
+        """The topic's partition count, asked of Kafka now (None: not running). The consumer's
+        metadata is otherwise refreshed every 5 minutes (metadata_max_age_ms); refreshed, it
+        also makes the group assign partitions added meanwhile (a read waiting on one)."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        await consumer._client.force_metadata_update()
+        every = consumer.partitions_for_topic(self.settings.topic)
+        return len(every) if every else None
 
     def _count(self, plan: BatchPlan) -> None:
         for verdict, count in plan.verdicts.items():

@@ -56,8 +56,11 @@ class Reads:
             return
         partition, offset = params.position("min_position", min_position)
         runtime = self.runtime
-        if (never := runtime.waiters.unknown_partition(partition)) is not None:
-            raise BadParameter("min_position", never)  # 422 (FastAPI's route, as any refusal)
+        if runtime.waiters.unknown_partition(partition) is not None:
+            # The count known may be old (partitions added since): Kafka is asked first.
+            never = await runtime.waiters.refusal(partition, runtime.projector.count_partitions)
+            if never is not None:
+                raise BadParameter("min_position", never)  # 422 (FastAPI's, as any refusal)
 
         if runtime.projector.has_applied(partition, offset):  # mostly: no timer
             return

@@ -13,12 +13,23 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+log = logging.getLogger(__name__)
 
 # Abandoned waiters (timed out, their request gone) are dropped from the heaps in one sweep
 # once they are this many and at least half of all entries: the heaps stay O(live waiters)
 # however many readers ask for positions that never come, at O(1) amortised per waiter.
 SWEEP_AT_LEAST = 1024
+# A position past the partition count is refused only on a count asked of Kafka after the read
+# came: the count comes from the live consumer's metadata, which aiokafka refreshes every 5
+# minutes, and partitions added meanwhile were refused as missing until then. One recount at a
+# time, started at most every RECOUNT_EVERY_S and shared by every miss waiting for it (a reader
+# asking for partition 10**9 again and again costs one metadata request a second), each given
+# RECOUNT_WAIT_S (a broker that does not answer: the count known stands).
+RECOUNT_EVERY_S = 1.0
+RECOUNT_WAIT_S = 2.0
 
 
 class _Waiter:
@@ -44,6 +55,9 @@ class PositionWaiters:
         # known yet). A position on a partition past it can never be reached: refused, not
         # waited for (the wait ended in a 504 saying "retry", forever).
         self.partitions: int | None = None
+        self._recounted_at = -float("inf")  # when the last recount started (the loop's clock)
+        self._next_recount: asyncio.Future[None] | None = None  # not started yet: misses join it
+        self._recounts: set[asyncio.Future[None]] = set()  # held until done (the loop holds none)
 
     def unknown_partition(self, partition: int) -> str | None:
         """Why `partition` can never be reached (the topic has no such partition), or None."""
@@ -51,6 +65,34 @@ class PositionWaiters:
         if count is None or partition < count:
             return None
         return f"the topic has no partition {partition} (it has {count}: 0 to {count - 1})"
+
+    async def refusal(
+        self, partition: int, recount: Callable[[], Awaitable[int | None]] | None
+    ) -> str | None:
+        """unknown_partition, once `recount` (the topic's partition count, asked of Kafka) said
+        the count again, in a recount started after this call, if `partition` is past it."""
+        if self.unknown_partition(partition) is None or recount is None:
+            return self.unknown_partition(partition)
+        if self._next_recount is None:
+            self._next_recount = asyncio.ensure_future(self._recount(recount))
+            self._recounts.add(self._next_recount)
+            self._next_recount.add_done_callback(self._recounts.discard)
+        # Shielded: a reader that leaves does not cancel the others' recount.
+        next_recount = asyncio.shield(self._next_recount)
+        await asyncio.wait([next_recount], timeout=RECOUNT_EVERY_S + RECOUNT_WAIT_S)
+        return self.unknown_partition(partition)
+
+    async def _recount(self, recount: Callable[[], Awaitable[int | None]]) -> None:
+        loop = asyncio.get_running_loop()
+        if (wait := self._recounted_at + RECOUNT_EVERY_S - loop.time()) > 0:
+            await asyncio.sleep(wait)
+        self._next_recount = None  # a miss from now on waits for a later one
+        self._recounted_at = loop.time()
+        try:
+            if (count := await asyncio.wait_for(recount(), RECOUNT_WAIT_S)) is not None:
+                self.partitions = count
+        except Exception as exc:  # Kafka not answering in time: the count known stands
+            log.warning("could not count the topic's partitions again: %r", exc)
 
     def __len__(self) -> int:
         """Readers waiting now."""

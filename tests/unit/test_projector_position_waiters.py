@@ -173,3 +173,78 @@ def test_a_partition_past_the_topics_count_is_never_reachable_once_the_count_is_
     assert waiters.unknown_partition(10**9) == (
         "the topic has no partition 1000000000 (it has 3: 0 to 2)"
     )
+
+
+class _Recount:
+    """The topic's partition count as Kafka says it (`count`), each ask noted with its time."""
+
+    def __init__(self, count: int | None, hang: bool = False, fail: bool = False) -> None:
+        self.count, self.hang, self.fail = count, hang, fail
+        self.asked: list[float] = []
+
+    async def __call__(self) -> int | None:
+        self.asked.append(asyncio.get_running_loop().time())
+        if self.hang:
+            await asyncio.sleep(3600)
+        if self.fail:
+            raise RuntimeError("kafka gone")
+        await asyncio.sleep(0.01)
+        return self.count
+
+
+@pytest.fixture
+def quick_recounts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(position_waiters, "RECOUNT_EVERY_S", 0.2)
+    monkeypatch.setattr(position_waiters, "RECOUNT_WAIT_S", 0.3)
+
+
+@pytest.mark.usefixtures("quick_recounts")
+async def test_a_miss_asks_kafka_again_before_refusing() -> None:
+    """Partitions added since the consumer's metadata last looked (every 5 minutes): the
+    position is waited for, not refused; a partition still missing is refused on the new count."""
+    waiters = PositionWaiters()
+    waiters.partitions = 1
+    recount = _Recount(2)
+    assert await waiters.refusal(0, recount) is None  # known: Kafka not asked
+    assert recount.asked == []
+    assert await waiters.refusal(1, recount) is None
+    assert waiters.partitions == 2
+    assert await waiters.refusal(5, recount) == ("the topic has no partition 5 (it has 2: 0 to 1)")
+    assert len(recount.asked) == 2
+    assert await waiters.refusal(5, None) == "the topic has no partition 5 (it has 2: 0 to 1)"
+    assert len(recount.asked) == 2  # no way to ask: the count known
+
+
+@pytest.mark.usefixtures("quick_recounts")
+async def test_misses_share_one_recount_started_after_they_came_at_most_every_interval() -> None:
+    waiters = PositionWaiters()
+    waiters.partitions = 3
+    recount = _Recount(3)
+    reasons = await asyncio.gather(*(waiters.refusal(7, recount) for _ in range(50)))
+    assert set(reasons) == {"the topic has no partition 7 (it has 3: 0 to 2)"}
+    assert len(recount.asked) == 1
+    # A miss right after: not answered on that count (asked before it came), but on one
+    # started after it, no sooner than the interval after the last.
+    loop = asyncio.get_running_loop()
+    came = loop.time()
+    assert await waiters.refusal(7, recount) is not None
+    assert len(recount.asked) == 2
+    assert recount.asked[1] >= came
+    assert recount.asked[1] - recount.asked[0] >= 0.2 - 0.01
+
+
+@pytest.mark.usefixtures("quick_recounts")
+@pytest.mark.parametrize("trouble", ["hang", "fail"])
+async def test_a_recount_kafka_does_not_answer_leaves_the_count_known(
+    trouble: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    waiters = PositionWaiters()
+    waiters.partitions = 2
+    recount = _Recount(None, hang=trouble == "hang", fail=trouble == "fail")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await waiters.refusal(2, recount) == "the topic has no partition 2 (it has 2: 0 to 1)"
+    assert loop.time() - started < 0.2 + 0.3 + 0.2  # the interval and the recount's wait, at most
+    await asyncio.sleep(0.35)  # the recount given up
+    assert "could not count the topic's partitions again" in caplog.text
+    assert waiters.partitions == 2
