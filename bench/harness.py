@@ -252,7 +252,11 @@ def end_offsets(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> dic
     """Partition -> the offset after its last record, of partitions 0 .. `partitions` - 1."""
 
     async def read() -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        # Committed only, as every consumer of ours (KafkaConnection.consumer_options): the
+        # end is then the last stable offset, what the services can reach.
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        )
         await consumer.start()
         try:
             tps = [TopicPartition(topic, p) for p in range(partitions)]

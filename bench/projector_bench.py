@@ -94,13 +94,18 @@ async def preload(bootstrap: str, topic: str, products: int, versions: int) -> i
     return products * versions
 
 
-async def raw_decode_rate(bootstrap: str, topic: str, total: int) -> float:
-    """The ceiling: aiokafka consume + Avro decode of every value, no store."""
+async def raw_decode_rate(
+    bootstrap: str, topic: str, total: int, isolation_level: str = "read_committed"
+) -> float:
+    """The ceiling: aiokafka consume + Avro decode of every value, no store. Committed records
+    only by default, as the projector reads them (KafkaConnection.consumer_options): the fair
+    comparison."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=4 * 1024 * 1024,
+        isolation_level=isolation_level,
     )
     await consumer.start()
     try:

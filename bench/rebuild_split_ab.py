@@ -44,7 +44,7 @@ class _AssignedLoop(ConsumerLoop):
 
     def _subscribed(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
-            **self.settings.client_options(),
+            **self.settings.consumer_options(),  # committed records only, as the services
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
