@@ -112,6 +112,11 @@ class RebuildStatus(BaseModel):
 class Status(BaseModel):
     status: str
     lag: int | None = None
+    past_last_stable_offset: int | None = Field(
+        default=None,
+        description="records past the last stable offsets, which another producer's open "
+        "transaction holds back until it ends (absent when none)",
+    )
     error: str | None = Field(default=None, description="why the live consumer stopped")
 
 

@@ -71,6 +71,7 @@ class ConsumerLoop(BatchPlanning, BatchKeeping):
         self._positioned: set[int] = set()  # read since assigned (StoredPositions)
         self._repositioned = 0  # seeks to stored positions and revokes (consumer_progress)
         self.end_offsets: dict[int, int] = {}
+        self.past_stable: dict[int, int] = {}  # records past the last stable offset (open txn)
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch (change streams wait on it); readers waiting for a position
         # wait in `waiters`. Both are shared across generations so waiters survive a switch.

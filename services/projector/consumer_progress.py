@@ -39,6 +39,7 @@ class ConsumerProgress:
     _positioned: set[int]  # read since assigned (StoredPositions)
     _repositioned: int  # how many times positions were sought or revoked (StoredPositions)
     end_offsets: dict[int, int]
+    past_stable: dict[int, int]  # partition -> records past its last stable offset
     assigned: frozenset[int]  # the partitions this instance reads
     waiters: PositionWaiters | None  # readers waiting for positions (the live consumer's)
     _fetch_outage: Outage  # logged once when fetches stop, once when they resume
@@ -185,6 +186,15 @@ class ConsumerProgress:
                 self.metrics.lag.labels(str(tp.partition)).set(
                     total_lag({tp.partition: end}, self.reached())
                 )
+                stable = consumer.last_stable_offset(tp)  # (None or -1: not said)
+                if stable is not None and stable >= 0:
+                    self.past_stable[tp.partition] = max(0, end - stable)
+                    self.metrics.past_stable.labels(str(tp.partition)).set(end - stable)
+
+    def records_past_stable(self) -> int:
+        """Records past the last stable offsets of the partitions this instance reads: held by
+        open transactions (read_committed reads none of them until they end)."""
+        return sum(n for p, n in self.past_stable.items() if p in self.assigned)
 
     async def count_partitions(self) -> int | None:
         """The topic's partition count, asked of Kafka now (None: not running). The consumer's

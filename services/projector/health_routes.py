@@ -39,9 +39,12 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
             lag = max(0, loading.target - loading.applied)
             return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
         lag = runtime.projector.lag()
+        answer: dict[str, object] = {"lag": lag}
+        if past := runtime.projector.records_past_stable():  # held by an open transaction
+            answer["past_last_stable_offset"] = past
         if runtime.projector.ready(settings.ready_max_lag):
-            return JSONResponse({"status": "ready", "lag": lag})
-        return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
+            return JSONResponse({"status": "ready", **answer})
+        return JSONResponse({"status": "catching up", **answer}, status_code=503)
 
 
 def add_metrics_route(app: FastAPI, metrics: ProjectorMetrics) -> None:

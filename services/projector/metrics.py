@@ -43,6 +43,14 @@ class ProjectorMetrics:
         self.lag = Gauge(
             "projector_lag", "Records behind the end of each partition", ["partition"], registry=r
         )
+        # read_committed reads nothing past the last stable offset: another producer's open
+        # transaction holds the views there, its records and all after them, until it ends.
+        self.past_stable = Gauge(
+            "projector_records_past_stable_offset",
+            "Records past each partition's last stable offset (an open transaction holds them)",
+            ["partition"],
+            registry=r,
+        )
         self.rebuild_applied = Gauge(
             "projector_rebuild_records_applied",
             "Records the running rebuild has applied",
