@@ -87,6 +87,9 @@ class _SlowCommitConsumer:
     def highwater(self, tp: TopicPartition) -> int:
         return self._ends[tp]
 
+    def last_stable_offset(self, tp: TopicPartition) -> int:
+        return self._ends[tp]  # no transaction open
+
     def last_poll_timestamp(self, tp: TopicPartition) -> int:
         return int(time.time() * 1000)
 
