@@ -171,3 +171,18 @@ async def test_a_change_stream_ends_at_its_clients_end_of_file(
                     closed = not client.recv(65536)
             assert closed, "the stream went on after its client's end"
     clean(log)
+
+
+async def test_many_pipelined_postbacks_then_a_half_close(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """More than one read's worth (the end-of-file is seen only once every byte before it was
+    read, the reading paused and resumed between answers): every one answered, on the topic."""
+    log = tmp_path / "receiver.log"
+    async with receiver_process(kafka_bootstrap, log) as receiver:
+        items = [f"many-{n}" for n in range(300)]
+        raw, took_s = exchange(receiver.port, b"".join(postback(i) for i in items), half_close=True)
+        written = _written(items, answers(raw))
+        assert took_s < GIVE_UP_S
+        await published(kafka_bootstrap, receiver.topics.product, written)
+    clean(log)
