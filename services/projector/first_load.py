@@ -18,6 +18,7 @@ Their restatements may be written again (duplicates: they depend on the part's v
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -33,7 +34,11 @@ if TYPE_CHECKING:
     from projector.runtime import Runtime
 
 log = logging.getLogger(__name__)
-ENDS_TIMEOUT_S = 30.0  # Kafka not answering the ends by then: the live consumer waits for it
+# The look at the topic's bounds comes before the live consumer starts: each of its requests is
+# given this long (aiokafka's default, 40 s), the look as a whole LOOK_TIMEOUT_S; past that the
+# live consumer starts (and waits for Kafka itself), catching up alone.
+LOOK_REQUEST_TIMEOUT_MS = 5000
+LOOK_TIMEOUT_S = 10.0
 
 
 def first_load_targets(
@@ -57,16 +62,22 @@ def first_load_targets(
 
 
 async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dict[int, int]]:
-    """Each partition's beginning and end offsets, now."""
+    """Each partition's beginning and end offsets, now; TimeoutError after LOOK_TIMEOUT_S."""
     consumer = AIOKafkaConsumer(
         **settings.consumer_options(),
         group_id=None,
         enable_auto_commit=False,
         client_id="catalog-stream-projector-first-load",
+        request_timeout_ms=LOOK_REQUEST_TIMEOUT_MS,
     )
+    # Shielded: aiokafka's start cancelled while its bootstrap connection waits for the
+    # metadata leaves that connection open for good ("Unclosed AIOKafkaConnection", a
+    # ResourceWarning, when collected): `stop` does not know it yet. A stop (or the timeout)
+    # during the start lets it end (its requests time out) and stops the consumer after.
+    start = asyncio.ensure_future(consumer.start())
     try:
-        async with asyncio.timeout(ENDS_TIMEOUT_S):
-            await consumer.start()  # in the try: a cancelled start must be stopped, too
+        async with asyncio.timeout(LOOK_TIMEOUT_S):
+            await asyncio.shield(start)
             # One metadata request naming the topic (aiokafka has no public call that keeps
             # the answer: `topics()` drops it); a topic not there yet has no partitions.
             await consumer._client.add_topic(settings.topic)
@@ -77,11 +88,24 @@ async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dic
             beginnings = await consumer.beginning_offsets(partitions)
             ends = await consumer.end_offsets(partitions)
     finally:
+        await _started_or_failed(start)
         await consumer.stop()
     return (
         {tp.partition: o for tp, o in beginnings.items()},
         {tp.partition: o for tp, o in ends.items()},
     )
+
+
+async def _started_or_failed(start: asyncio.Future[None]) -> None:
+    """Wait for aiokafka's start to end by itself (each of its requests is bounded: a broker
+    that does not answer fails it); what it raised was raised to the look already, or the look
+    was cancelled and no longer needs it."""
+    if not start.done():
+        await asyncio.wait({start}, timeout=3 * LOOK_REQUEST_TIMEOUT_MS / 1000)
+    if not start.done():  # (a last resort: never seen)
+        start.cancel()
+    with contextlib.suppress(BaseException):  # retrieved: never "exception never retrieved"
+        await start
 
 
 def may_load_in_parts(runtime: Runtime) -> bool:
