@@ -111,7 +111,7 @@ async def _started_or_failed(start: asyncio.Future[None]) -> None:
 def may_load_in_parts(runtime: Runtime) -> bool:
     """Whether the settings and the store allow a first catch-up in parts at all (the topic
     and the stored positions decide then): SQLite views one process owns, two workers, and a
-    threshold set (0, the default, is off)."""
+    threshold set (0 is off)."""
     generations = runtime.generations
     return (
         isinstance(generations, SqliteGenerations)

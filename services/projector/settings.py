@@ -50,9 +50,10 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # (rebuild_split.py); 1: the builder loads it alone. PostgreSQL rebuilds load in one.
     rebuild_workers: int = Field(default=2, ge=1, le=8)
     # A first start (SQLite views that applied nothing) on a topic of at least this many
-    # records catches up in parts too, on `rebuild_workers` processes (first_load.py). 0: never
-    # (the default): the look at the topic's ends comes before the live consumer starts.
-    first_load_min_records: int = Field(default=0, ge=0)
+    # records catches up in parts too, on `rebuild_workers` processes (first_load.py); 0: never.
+    # Below it, starting processes and merging costs more than the second core saves; the look
+    # at the topic's bounds (before the live consumer starts) is a few round trips, bounded.
+    first_load_min_records: int = Field(default=100_000, ge=0)
     restate_timeout_s: float = 10.0
     # A restatement whose write failed is owed and written again: first after 1 s, then after
     # twice as long each time it fails again, at most this long; at most `per_round` each time.
