@@ -42,18 +42,12 @@ LOOK_TIMEOUT_S = 10.0
 
 
 def first_load_targets(
-    stored: dict[int, int],
-    beginnings: dict[int, int],
-    ends: dict[int, int],
-    min_records: int,
-    workers: int,
+    beginnings: dict[int, int], ends: dict[int, int], min_records: int
 ) -> dict[int, int] | None:
     """Partition -> the end to load up to in parts, or None (the live consumer loads it all):
-    only views that applied nothing (no stored position), at least `min_records` records
-    between the partitions' beginnings and ends, two workers and two partitions with records
-    to share between them. Pure."""
-    if stored or workers < 2:
-        return None
+    at least `min_records` records between the partitions' beginnings and ends, and two
+    partitions with records to share between the workers (whether the views applied nothing
+    and there are two workers is decided before the look: load_first, may_load_in_parts). Pure."""
     targets = {p: end for p, end in sorted(ends.items()) if end > beginnings.get(p, 0)}
     held = sum(end - beginnings.get(p, 0) for p, end in targets.items())
     if held < min_records or len(targets) < 2:
@@ -133,9 +127,7 @@ async def load_first(runtime: Runtime) -> bool:
     if stored:
         return False
     beginnings, ends = await topic_bounds(settings)
-    targets = first_load_targets(
-        stored, beginnings, ends, settings.first_load_min_records, settings.rebuild_workers
-    )
+    targets = first_load_targets(beginnings, ends, settings.first_load_min_records)
     if targets is None:
         return False
     if runtime.rebuild_begun():

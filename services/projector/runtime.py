@@ -133,9 +133,10 @@ class Runtime:
             if pruned:
                 log.info("change feed pruned", extra={"changes": pruned})
 
-    async def _start_delivery(self, from_topic: bool) -> None:
+    async def _start_delivery(self, from_topic: bool) -> dict[int, int]:
         """Delivery statistics: the store's catalogs start at zero (so a silent one shows), and
-        the last day below the stored positions refills the windows from the topic."""
+        the last day below the stored positions refills the windows from the topic. Returns
+        those positions."""
         known = await asyncio.to_thread(self.store.catalogs)
         self.delivery.known(row["catalog_id"] for row in known)
         stored = await asyncio.to_thread(self.store.positions, self.settings.topic)
@@ -143,6 +144,7 @@ class Runtime:
             self._history = asyncio.create_task(
                 fill_from_topic(self.settings, self.settings.topic, self.delivery, stored)
             )
+        return stored
 
     async def _first_load_then_live(self) -> None:
         """The first catch-up in parts if the store and the topic ask for it, then the live
@@ -150,10 +152,10 @@ class Runtime:
         it then catches up alone, as before). Cancelled (a stop), no live consumer starts."""
         try:
             if await load_first(self):
-                await self._start_delivery(from_topic=True)  # the merged catalogs and positions
-                # The group's offsets (lag tools) mirror the merged positions once, as a batch's
-                # are: on a quiet topic the live consumer applies no batch to mirror.
-                merged = await asyncio.to_thread(self.store.positions, self.settings.topic)
+                # The merged catalogs and positions; the group's offsets (lag tools) mirror the
+                # merged positions once, as a batch's are: on a quiet topic the live consumer
+                # applies no batch to mirror.
+                merged = await self._start_delivery(from_topic=True)
                 self.projector.mirror_stored = set(merged)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("no first catch-up in parts; the live consumer catches up alone: %r", exc)

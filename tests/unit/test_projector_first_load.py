@@ -28,21 +28,19 @@ from tests.unit.test_delivery import NOW_S, feed, postback
 TOPIC = "t"
 
 
-def test_views_that_applied_nothing_on_a_long_topic_load_up_to_its_ends() -> None:
-    assert first_load_targets({}, {}, {0: 60, 1: 40}, 100, 2) == {0: 60, 1: 40}
+def test_a_long_topic_loads_up_to_its_ends() -> None:
+    assert first_load_targets({}, {0: 60, 1: 40}, 100) == {0: 60, 1: 40}
     # Records are counted from each partition's beginning (compaction, retention).
-    assert first_load_targets({}, {0: 10}, {0: 60, 1: 40}, 90, 2) == {0: 60, 1: 40}
+    assert first_load_targets({0: 10}, {0: 60, 1: 40}, 90) == {0: 60, 1: 40}
     # A partition without records is left out: nothing for a worker to load there.
-    assert first_load_targets({}, {3: 3}, {0: 10, 1: 0, 2: 7, 3: 3}, 17, 2) == {0: 10, 2: 7}
-    assert first_load_targets({}, {}, {0: 1, 1: 1, 2: 1}, 1, 8) == {0: 1, 1: 1, 2: 1}
+    assert first_load_targets({3: 3}, {0: 10, 1: 0, 2: 7, 3: 3}, 17) == {0: 10, 2: 7}
+    assert first_load_targets({}, {0: 1, 1: 1, 2: 1}, 1) == {0: 1, 1: 1, 2: 1}
 
 
 def test_anything_else_catches_up_in_one_process() -> None:
-    assert first_load_targets({0: 5}, {}, {0: 60, 1: 40}, 1, 2) is None  # applied something
-    assert first_load_targets({}, {}, {0: 60, 1: 40}, 1, 1) is None  # one worker
-    assert first_load_targets({}, {0: 10}, {0: 60, 1: 40}, 91, 2) is None  # too few records
-    assert first_load_targets({}, {1: 40}, {0: 60, 1: 40}, 1, 2) is None  # one partition to load
-    assert first_load_targets({}, {}, {}, 1, 2) is None  # no partition at all
+    assert first_load_targets({0: 10}, {0: 60, 1: 40}, 91) is None  # too few records
+    assert first_load_targets({1: 40}, {0: 60, 1: 40}, 1) is None  # one partition to load
+    assert first_load_targets({}, {}, 1) is None  # no partition at all
 
 
 def _store(path: Path, *statements: str, indexes: bool = False) -> Path:
