@@ -6,14 +6,16 @@ what the defect is."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,11 +23,21 @@ from catalog_contract.events import ChangeType
 from catalog_contract.keys import product_key
 from catalog_contract.writing import product_records
 from projector.rows import ITEM_COLUMNS
+from projector.runtime import Runtime
+from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from tests.factories import change, replace
-from tests.integration.test_rebuild_split_killed import _alive, _both_paused, _signal
 from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
+from tests.support import (
+    ADMIN,
+    alive,
+    eventually,
+    first_load_paused,
+    make_topics,
+    projector_settings,
+    read_topic,
+    signal_all,
+)
 
 GARBAGE = b"\xc3\x01not avro at all"
 Placed = tuple[int, bytes | None, bytes | None, list[tuple[str, bytes]]]  # partition, key, ...
@@ -189,12 +201,8 @@ async def test_the_lag_metric_says_how_far_a_first_load_has_to_go(
         records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
     topics = await make_topics(kafka_bootstrap, 3)
     await _produce(kafka_bootstrap, topics.product, records)
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "views.db", rebuild_workers=2,
-        first_load_min_records=1, batch_max_records=10,
-    )  # fmt: skip
-    async with projector_in_process(settings) as (runtime, client):
-        workers = await _both_paused(os.getpid())
+    db = tmp_path / "views.db"
+    async with first_load_paused(kafka_bootstrap, topics, db) as (runtime, client, workers):
         try:
             ready = (await client.get("/readyz")).json()
             assert ready["status"] == "catching up", ready
@@ -205,7 +213,7 @@ async def test_the_lag_metric_says_how_far_a_first_load_has_to_go(
                 "during the first load in parts"
             )
         finally:
-            _signal(workers, signal.SIGCONT)
+            signal_all(workers, signal.SIGCONT)
         await eventually(
             lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 3), timeout_s=120
         )
@@ -281,6 +289,15 @@ def _business(store: ViewStore) -> dict[str, Any]:
     }
 
 
+@asynccontextmanager
+async def _alone(
+    settings: ProjectorSettings,
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient, list[int]]]:
+    """As first_load_paused, for a projector catching up in one process: no worker."""
+    async with projector_in_process(settings) as (runtime, client):
+        yield runtime, client, []
+
+
 async def _with_postbacks(
     bootstrap: str, first: list[Placed], meanwhile: list[Placed], workers: int, tmp: Path
 ) -> tuple[dict[str, Any], int]:
@@ -288,19 +305,16 @@ async def _with_postbacks(
     catches up (its workers paused, for the parts); its views once settled and its dead letters."""
     topics = await make_topics(bootstrap, 3)
     await _produce(bootstrap, topics.product, first)
-    settings = projector_settings(
-        bootstrap, topics, tmp / f"views-{workers}.db", rebuild_workers=workers,
-        first_load_min_records=1, batch_max_records=10,
-    )  # fmt: skip
-    async with projector_in_process(settings) as (runtime, _):
-        if workers > 1:
-            paused = await _both_paused(os.getpid())
-            try:
-                await _produce(bootstrap, topics.product, meanwhile)
-            finally:
-                _signal(paused, signal.SIGCONT)
-        else:
+    db = tmp / f"views-{workers}.db"
+    if workers > 1:
+        projector = first_load_paused(bootstrap, topics, db)
+    else:
+        projector = _alone(projector_settings(bootstrap, topics, db, rebuild_workers=1))
+    async with projector as (runtime, _, paused):
+        try:
             await _produce(bootstrap, topics.product, meanwhile)
+        finally:
+            signal_all(paused, signal.SIGCONT)
         await eventually(
             lambda: _settled(bootstrap, runtime.store, topics.product, 3), timeout_s=180
         )
@@ -351,18 +365,14 @@ async def test_a_rebuild_asked_during_a_first_load_is_refused_truthfully(
         records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
     topics = await make_topics(kafka_bootstrap, 3)
     await _produce(kafka_bootstrap, topics.product, records)
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "views.db", rebuild_workers=2,
-        first_load_min_records=1, batch_max_records=10,
-    )  # fmt: skip
-    async with projector_in_process(settings) as (runtime, client):
-        workers = await _both_paused(os.getpid())
+    db = tmp_path / "views.db"
+    async with first_load_paused(kafka_bootstrap, topics, db) as (runtime, client, workers):
         try:
             assert (await client.get("/healthz")).status_code == 200
             refused = await client.post("/v1/admin/rebuild", headers=ADMIN)
             status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
         finally:
-            _signal(workers, signal.SIGCONT)
+            signal_all(workers, signal.SIGCONT)
         assert refused.status_code == 409, refused.text
         await eventually(
             lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 3), timeout_s=120
@@ -389,21 +399,16 @@ async def _worker_killed(bootstrap: str, records: list[Placed], tmp: Path) -> tu
     one of them SIGKILLed: the views once settled, and the dead letters written."""
     topics = await make_topics(bootstrap, 3)
     await _produce(bootstrap, topics.product, records)
-    settings = projector_settings(
-        bootstrap, topics, tmp / "killed.db", rebuild_workers=2,
-        first_load_min_records=1, batch_max_records=10,
-    )  # fmt: skip
-    async with projector_in_process(settings) as (runtime, _):
-        workers = await _both_paused(os.getpid())
+    async with first_load_paused(bootstrap, topics, tmp / "killed.db") as (runtime, _, workers):
         try:
             while not await read_topic(bootstrap, topics.projector_dead_letter, timeout_s=1):
-                _signal(workers, signal.SIGCONT)
+                signal_all(workers, signal.SIGCONT)
                 await asyncio.sleep(0.05)
-                _signal(workers, signal.SIGSTOP)
+                signal_all(workers, signal.SIGSTOP)
             assert runtime.first_load is not None  # still loading
-            _signal(workers[:1], signal.SIGKILL)
+            signal_all(workers[:1], signal.SIGKILL)
         finally:
-            _signal(workers, signal.SIGCONT)
+            signal_all(workers, signal.SIGCONT)
         await eventually(
             lambda: _settled(bootstrap, runtime.store, topics.product, 3), timeout_s=180
         )
@@ -452,14 +457,9 @@ async def test_a_stop_during_a_first_load_ends_its_workers_and_parts(
         records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
     topics = await make_topics(kafka_bootstrap, 3)
     await _produce(kafka_bootstrap, topics.product, records)
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "views.db", rebuild_workers=2,
-        first_load_min_records=1, batch_max_records=10,
-    )  # fmt: skip
-    async with projector_in_process(settings):
-        workers = await _both_paused(os.getpid())
+    async with first_load_paused(kafka_bootstrap, topics, tmp_path / "views.db") as (*_, workers):
         started = time.monotonic()
     took = time.monotonic() - started
-    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+    await eventually(lambda: not any(map(alive, workers)), timeout_s=10)
     assert took < 15, took
     assert sorted(p.name for p in tmp_path.glob("views*.db")) == ["views.db"]  # noqa: ASYNC240

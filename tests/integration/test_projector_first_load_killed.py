@@ -16,15 +16,20 @@ import httpx
 from catalog_stream.broker import free_port
 from tests.integration import test_rebuild_killed as killed
 from tests.integration.test_rebuild_killed import EVENTS, _events, _is, _views
-from tests.integration.test_rebuild_split_killed import (
-    _alive,
-    _both_paused,
-    _generation_files,
-    _signal,
-    _workers,
-)
+from tests.integration.test_rebuild_split_killed import _generation_files
 from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, Topics, eventually, produce_events, projector_settings, stop
+from tests.support import (
+    ADMIN,
+    Topics,
+    alive,
+    eventually,
+    produce_events,
+    projector_settings,
+    signal_all,
+    split_workers,
+    split_workers_paused,
+    stop,
+)
 
 SPLIT_EVENTS = 3 * EVENTS
 SETTINGS = {  # in parts, in small batches: the load takes long enough to be caught half-way
@@ -47,9 +52,9 @@ async def _some_in(client: httpx.AsyncClient, workers: list[int], of: int) -> No
     """Let the paused workers load in short steps until some records are in, fewer than half."""
     deadline = time.monotonic() + 60
     while True:
-        _signal(workers, signal.SIGCONT)
+        signal_all(workers, signal.SIGCONT)
         await asyncio.sleep(0.02)
-        _signal(workers, signal.SIGSTOP)
+        signal_all(workers, signal.SIGSTOP)
         await asyncio.sleep(0.3)  # the projector reads the parts' progress every 0.2 s
         lag = await _catching_up(client)
         if lag < of:
@@ -78,17 +83,17 @@ async def test_a_first_catch_up_killed_half_way_gives_the_same_views_after_a_res
     url = f"http://127.0.0.1:{port}"
     with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            workers = await _both_paused(process.pid)
+            workers = await split_workers_paused(process.pid)
             assert written // 2 < await _catching_up(client) <= written
             await _some_in(client, workers, written)
             assert _views(db)["offsets"] == []  # nothing of the parts in the active views
             assert (await client.get("/healthz")).status_code == 200  # loading, not failing
             # a rebuild would build against views the merge is about to fill: not now
             assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 409
-            process.send_signal(signal.SIGKILL)
+            process.sendsignal_all(signal.SIGKILL)
             process.wait()
-            _signal(workers, signal.SIGCONT)
-    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+            signal_all(workers, signal.SIGCONT)
+    await eventually(lambda: not any(map(alive, workers)), timeout_s=10)
     left = [n for n in _generation_files(tmp_path) if n.endswith(".db")]
     assert len(left) == 2, left  # the two parts
 
@@ -109,14 +114,14 @@ async def test_a_worker_killed_during_the_first_catch_up_leaves_it_to_one_proces
     url = f"http://127.0.0.1:{port}"
     with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            workers = await _both_paused(process.pid)
+            workers = await split_workers_paused(process.pid)
             await _some_in(client, workers, written)
             os.kill(workers[0], signal.SIGKILL)
-            _signal(workers[1:], signal.SIGCONT)
+            signal_all(workers[1:], signal.SIGCONT)
             # The load fails: the other worker is killed, the parts deleted, nothing merged,
             # and the live consumer catches up alone from the views that applied nothing.
             await eventually(lambda: _is(client, written), timeout_s=180, every_s=0.2)
-            assert not _workers(process.pid)
+            assert not split_workers(process.pid)
             assert [n for n in _generation_files(tmp_path) if n.endswith(".db")] == []
             after = _views(db)
     assert "the first catch-up in parts failed" in log.read_text()
@@ -131,11 +136,11 @@ async def test_a_projector_stopped_during_the_first_catch_up_ends_its_workers_an
     url = f"http://127.0.0.1:{port}"
     with killed.projector(kafka_bootstrap, topics, db, port, log, **SETTINGS) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            workers = await _both_paused(process.pid)
+            workers = await split_workers_paused(process.pid)
             await _some_in(client, workers, written)
             stop(process)  # SIGTERM: a graceful stop, the workers still paused
             assert process.returncode not in (None, -signal.SIGKILL)  # ended by itself
-    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+    await eventually(lambda: not any(map(alive, workers)), timeout_s=10)
     assert [n for n in _generation_files(tmp_path) if n.endswith(".db")] == []
     assert _views(db)["offsets"] == []
 

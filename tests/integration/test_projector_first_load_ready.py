@@ -10,7 +10,6 @@ is below it (the views, empty till the merge, would answer 404 for every item)."
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from pathlib import Path
 
@@ -18,9 +17,15 @@ import httpx
 import pytest
 
 from tests.integration.test_projector_first_load_attack import Placed, _item, _produce, _settled
-from tests.integration.test_rebuild_split_killed import _both_paused, _signal
 from tests.projector_harness import projector_in_process
-from tests.support import Topics, eventually, make_topics, projector_settings
+from tests.support import (
+    Topics,
+    eventually,
+    first_load_paused,
+    make_topics,
+    projector_settings,
+    signal_all,
+)
 
 pytestmark = pytest.mark.broker
 ANY_LAG = 10**9
@@ -45,25 +50,25 @@ async def test_readiness_during_a_first_load_honours_ready_max_lag(
 ) -> None:
     topics, written = await _topic(kafka_bootstrap)
     for max_lag, expected in ((ANY_LAG, 200), (written - 1, 503)):
-        settings = projector_settings(
-            kafka_bootstrap, topics, tmp_path / f"views-{max_lag}.db", rebuild_workers=2,
-            first_load_min_records=1, batch_max_records=10, ready_max_lag=max_lag,
-        )  # fmt: skip
-        async with projector_in_process(settings) as (runtime, client):
-            workers = await _both_paused(os.getpid())
+        db = tmp_path / f"views-{max_lag}.db"
+        async with first_load_paused(kafka_bootstrap, topics, db, ready_max_lag=max_lag) as (
+            runtime,
+            client,
+            workers,
+        ):
             try:
                 loading = runtime.first_load
                 assert loading is not None
                 # some loaded, so what the parts have left is below `written - 1`
                 while loading.applied == 0:
-                    _signal(workers, signal.SIGCONT)
+                    signal_all(workers, signal.SIGCONT)
                     await asyncio.sleep(0.02)
-                    _signal(workers, signal.SIGSTOP)
+                    signal_all(workers, signal.SIGSTOP)
                     await asyncio.sleep(0.3)  # (the parts' progress is read every 0.2 s)
                 assert runtime.first_load is loading  # still loading
                 status, body = await _ready(client)
             finally:
-                _signal(workers, signal.SIGCONT)
+                signal_all(workers, signal.SIGCONT)
             assert (status, body["status"]) == (
                 expected,
                 "ready" if expected == 200 else "catching up",

@@ -6,7 +6,6 @@ following the topic."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
@@ -24,40 +23,17 @@ from tests.integration.test_rebuild_killed import EVENTS, _events, _is, _views
 from tests.support import (
     ADMIN,
     Topics,
+    alive,
     eventually,
     produce_events,
+    signal_all,
+    split_workers,
+    split_workers_paused,
 )
-
-WORKER = "projector.rebuild_split_worker"
 
 # Three times the one-process test's topic: the load is paused as soon as both workers run, and
 # then goes on in steps, so some records are in and fewer than half in the first few steps.
 SPLIT_EVENTS = 3 * EVENTS
-
-
-def _workers(parent: int) -> list[int]:
-    """The split rebuild's worker processes `parent` started, alive."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if WORKER.encode() in cmdline and ppid == parent and _alive(int(proc.name)):
-            found.append(int(proc.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie that nobody reaped yet)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _generation_files(directory: Path) -> list[str]:
@@ -65,32 +41,14 @@ def _generation_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("views.*.db*"))
 
 
-def _signal(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-
-async def _both_paused(parent: int) -> list[int]:
-    """The two workers, SIGSTOPped as soon as both run: the load is then caught half-way on any
-    machine (looking for a moment between two polls failed on fast ones: CI of c109fe9 and
-    d96aa73 found the rebuild done)."""
-    deadline = time.monotonic() + 120
-    while len(workers := _workers(parent)) < 2:
-        assert time.monotonic() < deadline, "the rebuild's workers never started"
-        await asyncio.sleep(0.005)
-    _signal(workers, signal.SIGSTOP)
-    return workers
-
-
 async def _some_in(client: httpx.AsyncClient, workers: list[int], of: int) -> None:
     """Let the paused workers load in short steps until some records are in, fewer than half
     (a worker killed then surely had more to load)."""
     deadline = time.monotonic() + 60
     while True:
-        _signal(workers, signal.SIGCONT)
+        signal_all(workers, signal.SIGCONT)
         await asyncio.sleep(0.02)
-        _signal(workers, signal.SIGSTOP)
+        signal_all(workers, signal.SIGSTOP)
         await asyncio.sleep(0.3)  # the projector reads the parts' progress every 0.2 s
         status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
         assert status["state"] == "running", status
@@ -121,7 +79,7 @@ async def _rebuilding_in_parts(
     before = _views(db)
     active = SqliteGenerations(db).open_active().path.name
     assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 202
-    workers = await _both_paused(parent)
+    workers = await split_workers_paused(parent)
     status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
     assert status["state"] == "running", status
     assert status["applied"] < written, status
@@ -139,7 +97,7 @@ async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
             before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
             assert _generation_files(tmp_path)  # the new generation and its parts
             os.kill(workers[0], signal.SIGKILL)
-            _signal(workers[1:], signal.SIGCONT)
+            signal_all(workers[1:], signal.SIGCONT)
 
             async def failed() -> bool:
                 status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
@@ -147,7 +105,7 @@ async def test_a_worker_killed_half_way_fails_the_rebuild_and_leaves_nothing(
                 return bool(status["state"] == "failed")
 
             await eventually(failed, timeout_s=30)
-            await eventually(lambda: not _workers(process.pid), timeout_s=10)  # the other too
+            await eventually(lambda: not split_workers(process.pid), timeout_s=10)  # the other too
             # The new generation is deleted just after the rebuild says it failed.
             await eventually(lambda: _generation_files(tmp_path) == [], timeout_s=10)
             assert SqliteGenerations(db).open_active().path.name == active
@@ -168,12 +126,12 @@ async def test_the_projector_killed_half_way_leaves_no_worker_and_no_part(
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
-            process.send_signal(signal.SIGKILL)
+            process.sendsignal_all(signal.SIGKILL)
             process.wait()
-            _signal(workers, signal.SIGCONT)
+            signal_all(workers, signal.SIGCONT)
     # They die with it: at once by the parent-death signal, or, paused before they asked for it,
     # at their own check of the parent once continued (rebuild_split_worker.die_with).
-    await eventually(lambda: not any(map(_alive, workers)), timeout_s=10)
+    await eventually(lambda: not any(map(alive, workers)), timeout_s=10)
     left = _generation_files(tmp_path)
     assert len([n for n in left if n.endswith(".db")]) == 3  # the new generation, two parts
 
