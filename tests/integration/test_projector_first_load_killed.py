@@ -90,7 +90,7 @@ async def test_a_first_catch_up_killed_half_way_gives_the_same_views_after_a_res
             assert (await client.get("/healthz")).status_code == 200  # loading, not failing
             # a rebuild would build against views the merge is about to fill: not now
             assert (await client.post("/v1/admin/rebuild", headers=ADMIN)).status_code == 409
-            process.sendsignal_all(signal.SIGKILL)
+            process.send_signal(signal.SIGKILL)
             process.wait()
             signal_all(workers, signal.SIGCONT)
     await eventually(lambda: not any(map(alive, workers)), timeout_s=10)

@@ -126,7 +126,7 @@ async def test_the_projector_killed_half_way_leaves_no_worker_and_no_part(
     with projector(kafka_bootstrap, topics, db, port, log) as process:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             before, active, workers = await _rebuilding_in_parts(client, db, written, process.pid)
-            process.sendsignal_all(signal.SIGKILL)
+            process.send_signal(signal.SIGKILL)
             process.wait()
             signal_all(workers, signal.SIGCONT)
     # They die with it: at once by the parent-death signal, or, paused before they asked for it,
