@@ -4,19 +4,20 @@ A batch is written in one transaction together with the offsets it reached, so a
 the views and the offsets agree and the projector resumes exactly where the views stop.
 The SQL is written once; `SqliteStore` (sqlite_store.py) and `PostgresStore` (postgres_store.py)
 differ only in types and driver. The tables are in store_schema.py, the write transaction in
-store_write.py, the reads in store_reads.py, a new generation's takeover in store_handover.py,
-the owed restatements' reads and settlement in store_owed.py.
+store_write.py, the reads in store_reads.py, a batch's read-back in store_read_back.py, a new
+generation's takeover in store_handover.py, the owed restatements' reads and settlement in
+store_owed.py.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from projector.batch import BatchPlan, ItemKey
+from projector.batch import BatchPlan
 from projector.errors import (
     GenerationMoved,
     PositionConflict,
@@ -24,17 +25,14 @@ from projector.errors import (
     StoreRefused,
     StoreUnavailable,
 )
-from projector.item_state import ItemState, Removed
-from projector.rows import ITEM_COLUMNS, REMOVAL_COLUMNS, from_row, removal_from_row
+from projector.rows import ITEM_COLUMNS
 from projector.store_faults import missing_relation, transient
 from projector.store_handover import GenerationHandover
 from projector.store_owed import OwedRestatements
+from projector.store_read_back import ItemReadBack
 from projector.store_reads import StoreReads
 from projector.store_schema import INDEX_STATEMENTS, item_column_type
 from projector.store_write import BatchWrite
-
-_Q = ", ".join(f'"{c}"' for c in ITEM_COLUMNS)
-_REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
 
 
 def refuses_data(exc: BaseException) -> bool:
@@ -46,7 +44,7 @@ def refuses_data(exc: BaseException) -> bool:
     return any(kind.__name__ in ("DataError", "IntegrityError") for kind in type(exc).__mro__)
 
 
-class ViewStore(StoreReads, GenerationHandover, OwedRestatements, ABC):
+class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, ABC):
     """Writes come from one consumer task; reads from any thread (each has its connection)."""
 
     placeholder = "?"
@@ -181,42 +179,6 @@ class ViewStore(StoreReads, GenerationHandover, OwedRestatements, ABC):
     def positions(self, topic: str) -> dict[int, int]:
         rows = self._query('SELECT "partition", next_offset FROM offsets WHERE topic = ?', [topic])
         return {int(p): int(o) for p, o in rows}
-
-    def load_items(
-        self, keys: Iterable[ItemKey], chunk: int = 400
-    ) -> dict[ItemKey, ItemState | Removed]:
-        """What the store knows of many items (their state, or their removal) in a few queries:
-        one round trip per `chunk` ids of a catalog and table, not one per item;
-        `catalog_id = ? AND item_id IN (...)` walks the primary key in both databases."""
-        by_catalog: dict[str, list[str]] = {}
-        for catalog_id, item_id in keys:
-            by_catalog.setdefault(catalog_id, []).append(item_id)
-        markers: list[tuple[Any, ...]] = []
-        rows: list[tuple[Any, ...]] = []
-        connection = self._connection()
-        try:  # one read transaction for all of them (on PostgreSQL, one commit, not one each)
-            cursor = connection.cursor()
-            for catalog_id, item_ids in by_catalog.items():
-                for start in range(0, len(item_ids), chunk):
-                    part = item_ids[start : start + chunk]
-                    where = f"WHERE catalog_id = ? AND item_id IN ({', '.join('?' for _ in part)})"
-                    params = [catalog_id, *part]
-                    cursor.execute(self._sql(f"SELECT {_REMOVAL_Q} FROM removals {where}"), params)
-                    markers.extend(cursor.fetchall())
-                    cursor.execute(self._sql(f"SELECT {_Q} FROM items {where}"), params)
-                    rows.extend(cursor.fetchall())
-            connection.commit()  # end the read snapshot
-        except Exception as exc:
-            self._roll_back(connection)  # else PostgreSQL refuses every later query on it
-            raise self._read_failure(exc, connection) from exc
-        found: dict[ItemKey, ItemState | Removed] = {}
-        for row in markers:
-            marker = removal_from_row(row)
-            found[(marker.catalog_id, marker.item_id)] = marker
-        for row in rows:  # an item's row wins over a marker, as it always did
-            state = from_row(row)
-            found[(state.catalog_id, state.item_id)] = state
-        return found
 
     def check_active(self) -> None:
         """Raise GenerationMoved if another instance switched the views away from this store

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.topic_admin import ensure_all
-from projector.rebuild_split_worker import TargetLoop
+from projector.rebuild_part_loop import TargetLoop
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from tests.factories import change
