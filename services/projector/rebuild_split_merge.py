@@ -118,7 +118,7 @@ def _copy(db: sqlite3.Connection, parts: int, topic: str, first_load: bool) -> N
                 f"INSERT INTO changes ({_CHANGES}) SELECT {_CHANGES} FROM part{n}.changes "  # noqa: S608
                 "ORDER BY seq"
             )
-    # A part keeps a catalog its partitions emptied (rebuild_split_worker.PartStore); one
+    # A part keeps a catalog its partitions emptied (rebuild_part_store.PartStore); one
     # process keeps none whose items all went, after any batch.
     db.execute("DELETE FROM catalogs WHERE item_count <= 0")
     # One store never holds a key in both (a batch drops the row or the marker it replaces):

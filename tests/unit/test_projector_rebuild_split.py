@@ -66,7 +66,7 @@ def test_the_merge_copies_the_parts_and_adds_up_the_catalogs(tmp_path: Path) -> 
 def test_the_merge_keeps_an_emptied_parts_time_and_drops_catalogs_empty_in_sum(
     tmp_path: Path,
 ) -> None:
-    # A part keeps a catalog its partitions emptied (rebuild_split_worker.PartStore): counts
+    # A part keeps a catalog its partitions emptied (rebuild_part_store.PartStore): counts
     # 0, its newest item time. Where another part has items, the time counts; a catalog
     # empty in every part is no row, as after any batch of one process.
     fresh = _store(tmp_path / "fresh.db")
