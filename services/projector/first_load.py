@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # live consumer starts (and waits for Kafka itself), catching up alone.
 LOOK_REQUEST_TIMEOUT_MS = 5000
 LOOK_TIMEOUT_S = 10.0
+CLOSE_WAIT_S = 3 * LOOK_REQUEST_TIMEOUT_MS / 1000  # for a start past the look's bound
 
 
 def first_load_targets(
@@ -55,8 +56,11 @@ def first_load_targets(
     return targets
 
 
-async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dict[int, int]]:
-    """Each partition's beginning and end offsets, now; TimeoutError after LOOK_TIMEOUT_S."""
+async def topic_bounds(
+    settings: ProjectorSettings, closings: set[asyncio.Task[None]]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Each partition's beginning and end offsets, now; TimeoutError after LOOK_TIMEOUT_S. The
+    look's consumer is closed in a task added to `closings` (Runtime.stop awaits them)."""
     consumer = AIOKafkaConsumer(
         **settings.consumer_options(),
         group_id=None,
@@ -82,24 +86,41 @@ async def topic_bounds(settings: ProjectorSettings) -> tuple[dict[int, int], dic
             beginnings = await consumer.beginning_offsets(partitions)
             ends = await consumer.end_offsets(partitions)
     finally:
-        await _started_or_failed(start)
-        await consumer.stop()
+        # Its own task: a cancellation (a stop) cannot skip `consumer.stop()`. A start still
+        # under way (the look out of time, or stopped) is not waited for here: the live
+        # consumer starts at the bound, and the stop's cancellation is not held up.
+        closing = asyncio.create_task(_stop_once_started(start, consumer))
+        closings.add(closing)
+        closing.add_done_callback(closings.discard)
+        if start.done():
+            await asyncio.shield(closing)  # (quick: the connections are closed)
     return (
         {tp.partition: o for tp, o in beginnings.items()},
         {tp.partition: o for tp, o in ends.items()},
     )
 
 
-async def _started_or_failed(start: asyncio.Future[None]) -> None:
-    """Wait for aiokafka's start to end by itself (each of its requests is bounded: a broker
-    that does not answer fails it); what it raised was raised to the look already, or the look
-    was cancelled and no longer needs it."""
+async def _stop_once_started(start: asyncio.Future[None], consumer: AIOKafkaConsumer) -> None:
+    """Let aiokafka's start end by itself (each of its requests is bounded: a broker that does
+    not answer fails it), then stop the consumer. What the start raised was raised to the look
+    already, or the look no longer needs it."""
     if not start.done():
-        await asyncio.wait({start}, timeout=3 * LOOK_REQUEST_TIMEOUT_MS / 1000)
+        await asyncio.wait({start}, timeout=CLOSE_WAIT_S)
     if not start.done():  # (a last resort: never seen)
         start.cancel()
     with contextlib.suppress(BaseException):  # retrieved: never "exception never retrieved"
         await start
+    try:
+        await consumer.stop()
+    except Exception as exc:  # (this task's result is read by nobody)
+        log.warning("could not close the look at the topic's bounds: %r", exc)
+
+
+async def looks_closed(closings: set[asyncio.Task[None]]) -> None:
+    """Runtime.stop: wait for the looks' consumers to be closed (bounded: each waits at most
+    CLOSE_WAIT_S for its start, then stops), so that no connection outlives the stop."""
+    if closings:
+        await asyncio.wait(set(closings), timeout=CLOSE_WAIT_S + LOOK_REQUEST_TIMEOUT_MS / 1000)
 
 
 def may_load_in_parts(runtime: Runtime) -> bool:
@@ -126,7 +147,7 @@ async def load_first(runtime: Runtime) -> bool:
     stored = store.positions(settings.topic)
     if stored:
         return False
-    beginnings, ends = await topic_bounds(settings)
+    beginnings, ends = await topic_bounds(settings, runtime.look_closings)
     targets = first_load_targets(beginnings, ends, settings.first_load_min_records)
     if targets is None:
         return False

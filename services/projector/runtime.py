@@ -16,7 +16,7 @@ from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.delivery_history import fill_from_topic
 from projector.errors import ProjectorError
-from projector.first_load import load_first, may_load_in_parts
+from projector.first_load import load_first, looks_closed, may_load_in_parts
 from projector.generation_follower import GenerationFollower
 from projector.generations import Generations
 from projector.metrics import ProjectorMetrics
@@ -61,9 +61,10 @@ class Runtime:
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
         # A first catch-up in parts (first_load.py), then the live consumer; its progress while
-        # it loads (readiness says it).
+        # it loads (readiness); its look's closing (Runtime.stop waits for it).
         self._first: asyncio.Task[None] | None = None
         self.first_load: RebuildStatus | None = None
+        self.look_closings: set[asyncio.Task[None]] = set()
         self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
         self.streams = StreamSlots(settings.stream_max)
         self._pruner: asyncio.Task[None] | None = None
@@ -214,6 +215,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._rebuild
         await self.stop_live_consumer()
+        await looks_closed(self.look_closings)
         await self.writer.stop()
         await self.follower.discard_retired()
         self.store.close()
