@@ -176,4 +176,6 @@ async def load_first(runtime: Runtime) -> bool:
         # GET /v1/admin/rebuild says it as long as a rebuild is refused for it.
         status.finished_at = time.time()
     status.state = "done" if merged else "failed"
+    if merged:  # /readyz says it until the live consumer knows its ends (health_routes)
+        runtime.first_loaded = status
     return merged

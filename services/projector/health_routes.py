@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from projector import answers
 from projector.metrics import ProjectorMetrics
+from projector.rebuilding import RebuildStatus
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 
@@ -35,12 +36,14 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
         # or the live consumer's, whose batches the store then refuses.
         if (defect := runtime.follower.defect or runtime.projector.defect) is not None:
             return JSONResponse({"status": "not ready", "error": defect}, status_code=503)
-        if (loading := runtime.first_load) is not None:  # a first catch-up in parts
-            lag = max(0, loading.target - loading.applied)  # what the parts have left to load
+        if (loading := _first_load(runtime)) is not None:  # a first catch-up in parts
+            # What the parts have left to load (none once merged).
+            lag = 0 if loading.state == "done" else max(0, loading.target - loading.applied)
             # Ready as the live path is: once the views are at most `ready_max_lag` behind.
             # They hold none of the parts' records before the merge commits (and on a long
             # topic the merge takes seconds), so they are behind by all of them (the target)
-            # however far the parts are: ready only where that much lag is allowed.
+            # however far the parts are: ready only where that much lag is allowed. Once
+            # merged, the same answer until the live consumer knows its ends: no flap.
             if loading.target <= settings.ready_max_lag:
                 return JSONResponse({"status": "ready", "lag": lag})
             return JSONResponse({"status": "catching up", "lag": lag}, status_code=503)
@@ -51,6 +54,16 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
         if runtime.projector.ready(settings.ready_max_lag):
             return JSONResponse({"status": "ready", **answer})
         return JSONResponse({"status": "catching up", **answer}, status_code=503)
+
+
+def _first_load(runtime: Runtime) -> RebuildStatus | None:
+    """The first catch-up in parts while it loads, and once merged until the live consumer
+    knows its ends (its first fetches, seconds after it starts: meanwhile the live path said
+    503 "catching up", lag 0, just as the views became complete). From then on the live
+    consumer answers, for good (a rebalance's ends not yet known are its to say)."""
+    if runtime.first_loaded is not None and runtime.projector.ends_known():
+        runtime.first_loaded = None
+    return runtime.first_load if runtime.first_load is not None else runtime.first_loaded
 
 
 def add_metrics_route(app: FastAPI, metrics: ProjectorMetrics) -> None:

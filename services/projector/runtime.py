@@ -61,9 +61,10 @@ class Runtime:
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
         # A first catch-up in parts (first_load.py), then the live consumer; its progress while
-        # it loads (readiness); its look's closing (Runtime.stop waits for it).
+        # it loads, then merged (readiness); its look's closing (Runtime.stop waits for it).
         self._first: asyncio.Task[None] | None = None
         self.first_load: RebuildStatus | None = None
+        self.first_loaded: RebuildStatus | None = None
         self.look_closings: set[asyncio.Task[None]] = set()
         self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
         self.streams = StreamSlots(settings.stream_max)
@@ -247,6 +248,6 @@ class Runtime:
         return "a rebuild is already running"
 
     def use(self, store: ViewStore, kept: dict[int, int]) -> None:
-        self.store = store
+        self.store, self.first_loaded = store, None  # (another generation: its ends not known)
         self.projector = self._live_projector(store, kept)
         self._start_live()

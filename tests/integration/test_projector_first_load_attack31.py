@@ -275,12 +275,6 @@ async def test_a_rebuild_asked_during_the_look_gives_one_process_views(
     assert (len(dead), expected_dead) == (2, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack31 defect 3: allowing any lag, /readyz says ready during the load, then not "
-    "ready right after the merge (first_load cleared, the live consumer's ends not yet known) "
-    "until the live consumer's first fetch: it flaps just as the views became complete",
-)
 async def test_readiness_allowing_any_lag_does_not_flap_after_the_merge(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
