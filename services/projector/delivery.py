@@ -15,7 +15,8 @@ recent hour slots.
 
 Each record is counted once: offsets below what a partition already counted are skipped (a
 batch read again after a failed write). After a restart, the last day's records before the
-views' positions are read again from the topic to fill the windows (`delivery_history`).
+views' positions are read again from the topic to fill the windows (`delivery_history`); after
+a first catch-up in parts, the parts' windows are added up instead (`add_windows`).
 Restatements (the projector's own writes) and tombstones are not postbacks: not counted.
 """
 
@@ -29,12 +30,15 @@ from datetime import UTC, datetime
 
 from catalog_contract.headers import RESTATES, Headers
 from projector.delivery_slots import (
-    BOUNDS_S,
     LATE,
     LATE_S,
     VERY_LATE,
     CatalogSlots,
     Slot,
+    SlotFigures,
+    figures,
+    merge,
+    quantile,
 )
 from projector.records import Incoming, Unreadable
 
@@ -81,19 +85,8 @@ class CatalogTotals:
     delay_sum: float
 
 
-def quantile(buckets: list[int], q: float, max_delay: float) -> float | None:
-    """The upper bound of the bucket holding the q-th delay; past the last bound, the largest
-    delay seen. None when nothing was measured."""
-    total = sum(buckets)
-    if total == 0:
-        return None
-    rank = max(1, math.ceil(q * total))
-    seen = 0
-    for index, count in enumerate(buckets):
-        seen += count
-        if seen >= rank:
-            return BOUNDS_S[index] if index < len(BOUNDS_S) else max_delay
-    raise AssertionError("unreachable: rank <= total")
+# What a part's process counted in one catalog's windows: its minute slots and its hour slots.
+CatalogWindows = tuple[str, list[SlotFigures], list[SlotFigures]]
 
 
 def _window(slots: Iterable[Slot]) -> DelayStats:
@@ -170,7 +163,7 @@ class DeliveryStats:
     def add_totals(self, totals: Iterable[CatalogTotals]) -> None:
         """Add since-start figures another process counted (a first catch-up's parts, which
         read records this one never reads): its counters, as if observed here. The windows
-        are not in them (`delivery_history` fills those)."""
+        come apart (`add_windows`)."""
         with self._lock:
             for found in totals:
                 entry = self._entry(found.catalog_id)
@@ -210,6 +203,21 @@ class DeliveryStats:
                     )
                 )
             return found
+
+    def windows(self) -> list[CatalogWindows]:
+        with self._lock:
+            return [
+                (c, figures(e.minutes), figures(e.hours)) for c, e in sorted(self._catalogs.items())
+            ]
+
+    def add_windows(self, found: Iterable[CatalogWindows]) -> None:
+        """Add the windows another process counted (a first catch-up's parts: the records they
+        read need not be read again from the topic to fill them, as after a restart)."""
+        with self._lock:
+            for catalog_id, minutes, hours in found:
+                entry = self._entry(catalog_id)
+                merge(entry.minutes, minutes)
+                merge(entry.hours, hours)
 
     def per_minute(self, now_s: float) -> list[int]:
         """Postbacks received in each of the last 60 minutes, all catalogs, oldest first."""

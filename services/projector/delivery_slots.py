@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Iterable
 
 BOUNDS_S: tuple[float, ...] = (
     1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400,
@@ -22,6 +23,9 @@ _SLOTS = len(BOUNDS_S) + 1  # the last one: over the largest bound
 LATE = BOUNDS_S.index(LATE_S)  # buckets past this index hold delays over 10 minutes
 VERY_LATE = BOUNDS_S.index(VERY_LATE_S)  # ... and past this one, over an hour
 _OVER = len(BOUNDS_S)
+
+# A used slot as another process ships it: start, received, buckets, delay sum, largest delay.
+SlotFigures = tuple[int, int, tuple[int, ...], float, float]
 
 
 class Slot:
@@ -91,3 +95,42 @@ def _bump(slot: Slot, number: int, bucket: int, seconds: float) -> None:
         slot.delay_sum += seconds
         if bucket == _OVER and seconds > slot.max_delay:
             slot.max_delay = seconds
+
+
+def figures(ring: list[Slot]) -> list[SlotFigures]:
+    """A ring's used slots, for another process's ring of the same size to take (`merge`)."""
+    return [(s.start, s.received, tuple(s.buckets), s.delay_sum, s.max_delay)
+            for s in ring if s.start >= 0]  # fmt: skip
+
+
+def merge(ring: list[Slot], found: Iterable[SlotFigures]) -> None:
+    """Count another ring's slots here, as if its postbacks had been counted here: each place
+    in a ring holds the newest minute (hour) that fell on it, in whatever order they came, so
+    parts that each counted some of the postbacks add up to one process that counted them all."""
+    for start, received, buckets, delay_sum, max_delay in found:
+        slot = ring[start % len(ring)]
+        if slot.start > start:
+            continue  # older than what the ring still holds
+        if slot.start < start:
+            slot.reset(start)
+        slot.received += received
+        slot.delay_sum += delay_sum
+        slot.max_delay = max(slot.max_delay, max_delay)
+        mine = slot.buckets
+        for index, count in enumerate(buckets[: len(mine)]):
+            mine[index] += count
+
+
+def quantile(buckets: list[int], q: float, max_delay: float) -> float | None:
+    """The upper bound of the bucket holding the q-th delay; past the last bound, the largest
+    delay seen. None when nothing was measured."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            return BOUNDS_S[index] if index < len(BOUNDS_S) else max_delay
+    raise AssertionError("unreachable: rank <= total")

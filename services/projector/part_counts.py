@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from typing import Any
 
-from projector.delivery import CatalogTotals, DeliveryStats
+from projector.delivery import CatalogTotals, CatalogWindows, DeliveryStats
+from projector.delivery_slots import SlotFigures
 from projector.metrics import ProjectorMetrics
 
 log = logging.getLogger(__name__)
@@ -63,36 +65,71 @@ def add_counts(metrics: ProjectorMetrics, counts: Counts) -> None:
 
 
 def delivery_line(stats: DeliveryStats) -> bytes:
-    """The since-start delivery figures, per catalog (`DeliveryStats.totals`)."""
+    """The since-start delivery figures, per catalog (`DeliveryStats.totals`), and the windows
+    (`DeliveryStats.windows`)."""
     found = [
         [t.catalog_id, t.received, t.last_received_s, list(t.buckets), t.delay_sum]
         for t in stats.totals()
         if t.received
     ]
-    return json.dumps({"delivery": found}).encode() + b"\n"
+    windows = [w for w in stats.windows() if w[1] or w[2]]
+    return json.dumps({"delivery": found, "windows": windows}).encode() + b"\n"
+
+
+def _delivery_found(output: bytes) -> dict[str, Any] | None:
+    """The last delivery line of a worker's stdout, as JSON; None if there is none that reads."""
+    for line in reversed(output.strip().splitlines()):
+        if line.startswith(b'{"delivery"'):
+            try:
+                found = json.loads(line)
+            except ValueError as exc:
+                log.warning("a part's delivery line was not read; /v1/delivery misses it: %r", exc)
+                return None
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def read_delivery(output: bytes) -> list[CatalogTotals]:
-    """The delivery line of a worker's stdout; [] if there is none that reads (logged)."""
-    for line in reversed(output.strip().splitlines()):
-        if not line.startswith(b'{"delivery"'):
-            continue
-        try:
-            return [
-                CatalogTotals(
-                    str(catalog),
-                    int(received),
-                    None if last is None else float(last),
-                    tuple(int(b) for b in buckets),
-                    float(delay_sum),
-                )
-                for catalog, received, last, buckets, delay_sum in json.loads(line)["delivery"]
-            ]
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("a part's delivery figures were not read; /v1/delivery misses them: %r",
-                        exc)  # fmt: skip
-            return []
-    return []
+    """The delivery line's since-start figures; [] if there is none that reads (logged)."""
+    found = _delivery_found(output)
+    if found is None:
+        return []
+    try:
+        return [
+            CatalogTotals(
+                str(catalog),
+                int(received),
+                None if last is None else float(last),
+                tuple(int(b) for b in buckets),
+                float(delay_sum),
+            )
+            for catalog, received, last, buckets, delay_sum in found["delivery"]
+        ]
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("a part's delivery figures were not read; /v1/delivery misses them: %r", exc)
+        return []
+
+
+def _slots(found: Any) -> list[SlotFigures]:
+    return [
+        (int(start), int(received), tuple(int(b) for b in buckets), float(total), float(most))
+        for start, received, buckets, total, most in found
+    ]
+
+
+def read_windows(output: bytes) -> list[CatalogWindows]:
+    """The delivery line's windows; [] if there are none that read (logged)."""
+    found = _delivery_found(output)
+    if found is None:
+        return []
+    try:
+        return [
+            (str(catalog), _slots(minutes), _slots(hours))
+            for catalog, minutes, hours in found.get("windows", [])
+        ]
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("a part's delivery windows were not read; /v1/delivery misses them: %r", exc)
+        return []
 
 
 def kept_line(kept: dict[int, int]) -> bytes:

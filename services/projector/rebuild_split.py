@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.generations import SqliteGenerations
-from projector.part_counts import add_counts, read_counts, read_delivery, read_kept
+from projector.part_counts import add_counts, read_counts, read_delivery, read_kept, read_windows
 from projector.rebuild_split_merge import SplitLoadFailed, merge
 from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.sqlite_store import SqliteStore
@@ -100,6 +100,7 @@ async def load_in_parts(
         for output in outputs:  # (a first catch-up's; one process counted them as it went)
             add_counts(runtime.metrics, read_counts(output))
             runtime.delivery.add_totals(read_delivery(output))
+            runtime.delivery.add_windows(read_windows(output))
         seconds = {"load_s": round(loaded - started, 3)}
         seconds["merge_s"] = round(time.perf_counter() - loaded, 3)
         log.info(

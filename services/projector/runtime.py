@@ -156,8 +156,9 @@ class Runtime:
             if await load_first(self):
                 # The merged catalogs and positions; the group's offsets (lag tools) mirror the
                 # merged positions once, as a batch's are: on a quiet topic the live consumer
-                # applies no batch to mirror.
-                merged = await self._start_delivery(from_topic=True)
+                # applies no batch to mirror. The parts' delivery windows were added at the
+                # merge: the topic is not read a second time to fill them.
+                merged = await self._start_delivery(from_topic=False)
                 self.projector.mirror_stored = set(merged)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("no first catch-up in parts; the live consumer catches up alone: %r", exc)

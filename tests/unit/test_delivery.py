@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from catalog_contract.headers import RESTATES
-from projector.delivery import OTHER, DeliveryStats, quantile
+from projector.delivery import OTHER, DeliveryStats
+from projector.delivery_slots import quantile
 from projector.records import Incoming, Unreadable
 from tests.factories import change, replace
 

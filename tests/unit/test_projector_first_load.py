@@ -151,14 +151,21 @@ def test_a_parts_counts_go_through_its_stdout_into_the_projectors_counters() -> 
 
 def test_a_parts_delivery_figures_go_through_its_stdout_into_the_projectors() -> None:
     """The since-start figures of the postbacks a part read, added to the projector's
-    statistics as if it had read them (one process did); the windows are not in them."""
+    statistics as if it had read them (one process did); the windows travel beside them
+    (tests/unit/test_delivery_windows.py adds them up)."""
     part = DeliveryStats()
     feed(part, postback(0, delay_s=30), postback(1, delay_s=700), postback(2, "7", delay_s=None))
     part.observe([(postback(3), [(RESTATES, b"0:1")])])  # the projector's own: no postback
     line = delivery_line(part)
     assert line == (
         b'{"delivery": [["42", 2, 1795867140.0, [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], '
-        b'730.0], ["7", 1, 1795867140.0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0]]}\n'
+        b'730.0], ["7", 1, 1795867140.0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0]], '
+        # and the windows: per catalog, the minute slots then the hour slots it used (the
+        # minute and the hour 60 s before NOW: 29,931,119 and 498,851)
+        b'"windows": [["42", [[29931119, 2, [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], 730.0, '
+        b"0.0]], [[498851, 2, [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], 730.0, 0.0]]], "
+        b'["7", [[29931119, 1, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0, 0.0]], '
+        b"[[498851, 1, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.0, 0.0]]]]}\n"
     )
     projector = DeliveryStats()
     feed(projector, postback(9, delay_s=5, ago_s=30))
@@ -169,7 +176,7 @@ def test_a_parts_delivery_figures_go_through_its_stdout_into_the_projectors() ->
     assert found is not None
     assert found.received_total == 3
     assert found.last_received_s == NOW_S - 30  # the newest of both
-    assert found.last_hour.received == 1  # the windows: only what was observed here
+    assert found.last_hour.received == 1  # add_totals: the windows only what was observed here
     totals = {t.catalog_id: t for t in projector.totals()}
     assert totals["42"].buckets == (0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
     assert totals["42"].delay_sum == 735
