@@ -348,12 +348,15 @@ def price_wave(minute: int, items: int) -> list[ProductChange]:
 async def shows_wave(
     projector: httpx.AsyncClient, minute: int, items: int, timeout_s: float = 60
 ) -> None:
-    """Until the projector's API shows every item of `price_wave(minute, items)` at its price."""
+    """Until the projector's API shows every item of `price_wave(minute, items)` at its price
+    (an item not there yet, 404, is waited for too)."""
     for n in range(items):
 
         async def priced(n: int = n) -> bool:
-            item = (await projector.get(f"/v1/catalogs/c1/items/i{n}")).json()
-            return Decimal(item["current_price"]) == Decimal(f"{minute}.{n:02d}")
+            answer = await projector.get(f"/v1/catalogs/c1/items/i{n}")
+            if answer.status_code != 200:
+                return False
+            return Decimal(answer.json()["current_price"]) == Decimal(f"{minute}.{n:02d}")
 
         await eventually(priced, timeout_s=timeout_s)
 

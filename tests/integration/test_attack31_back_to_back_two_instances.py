@@ -7,10 +7,8 @@ B's views show the last wave, and only the active generation is left."""
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import psycopg
 
 from projector.generations_postgres import PostgresGenerations
@@ -25,24 +23,10 @@ from tests.support import (
     produce_events,
     projector_settings,
     rebuilt,
+    shows_wave,
 )
 
 ITEMS = 4
-
-
-async def _shows(client: httpx.AsyncClient, minute: int, items: int, timeout_s: float) -> None:
-    """Until every item of price_wave(minute, items) is shown at its price (404 until then)."""
-
-    async def priced() -> bool:
-        for n in range(items):
-            answer = await client.get(f"/v1/catalogs/c1/items/i{n}")
-            if answer.status_code != 200:
-                return False
-            if Decimal(answer.json()["current_price"]) != Decimal(f"{minute}.{n:02d}"):
-                return False
-        return True
-
-    await eventually(priced, timeout_s=timeout_s)
 
 
 def _active(url: str) -> str:
@@ -77,7 +61,7 @@ async def test_back_to_back_rebuilds_followed_by_another_instance(
     ):
         await eventually(lambda: a.projector.assigned and b.projector.assigned, timeout_s=60)
         await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
-        await _shows(client_a, 1, ITEMS, timeout_s=120)
+        await shows_wave(client_a, 1, ITEMS, timeout_s=120)
         watcher = asyncio.create_task(_watch_served(b, url, gone_while_served))
         try:
             for round_ in range(3):
@@ -93,8 +77,8 @@ async def test_back_to_back_rebuilds_followed_by_another_instance(
             await produce_events(kafka_bootstrap, topics.product, price_wave(last, ITEMS))
             active = await asyncio.to_thread(_active, url)
             await eventually(lambda: a.store.name == b.store.name == active, timeout_s=60)
-            await _shows(client_b, last, ITEMS, timeout_s=60)
-            await _shows(client_a, last, ITEMS, timeout_s=60)
+            await shows_wave(client_b, last, ITEMS, timeout_s=60)
+            await shows_wave(client_a, last, ITEMS, timeout_s=60)
             assert a.failure is None
             assert b.failure is None
         finally:

@@ -9,10 +9,7 @@ no failure, and `first` is never made again after it was dropped."""
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from pathlib import Path
-
-import httpx
 
 from projector.generations_postgres import PostgresGenerations
 from tests.integration.test_generations_follow_races import HeldGenerations
@@ -25,24 +22,10 @@ from tests.support import (
     price_wave,
     produce_events,
     projector_settings,
+    shows_wave,
 )
 
 ITEMS = 3
-
-
-async def _shows(client: httpx.AsyncClient, minute: int, items: int, timeout_s: float) -> None:
-    """Until every item of price_wave(minute, items) is shown at its price (404 until then)."""
-
-    async def priced() -> bool:
-        for n in range(items):
-            answer = await client.get(f"/v1/catalogs/c1/items/i{n}")
-            if answer.status_code != 200:
-                return False
-            if Decimal(answer.json()["current_price"]) != Decimal(f"{minute}.{n:02d}"):
-                return False
-        return True
-
-    await eventually(priced, timeout_s=timeout_s)
 
 
 async def test_the_pointer_moved_back_while_a_follow_reads_it(
@@ -54,7 +37,7 @@ async def test_the_pointer_moved_back_while_a_follow_reads_it(
     generations = HeldGenerations(url)
     async with projector_in_process(settings, generations) as (runtime, client):
         await produce_events(kafka_bootstrap, topics.product, price_wave(1, ITEMS))
-        await _shows(client, 1, ITEMS, timeout_s=60)
+        await shows_wave(client, 1, ITEMS, timeout_s=60)
         served = runtime.store
         other = PostgresGenerations(url)
         first = other.open_new()
@@ -70,7 +53,7 @@ async def test_the_pointer_moved_back_while_a_follow_reads_it(
         await asyncio.to_thread(other.activate, served)  # and back again
         await eventually(lambda: runtime.store.name == served.name, timeout_s=30)
         await produce_events(kafka_bootstrap, topics.product, price_wave(2, ITEMS))
-        await _shows(client, 2, ITEMS, timeout_s=60)
+        await shows_wave(client, 2, ITEMS, timeout_s=60)
         assert runtime.failure is None
         assert not runtime.moving
         assert served.name in generation_schemas(url)
