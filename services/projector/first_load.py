@@ -7,28 +7,35 @@ active generation; the live consumer then goes on from the merged offsets, as fr
 offsets. One process caught up at about a third of the raw consume and decode rate.
 
 Nothing of it is in the active generation before the merge commits: a SIGKILL at any moment
-leaves views that applied nothing (the next start loads again; its dead letters and
-restatements written again are the duplicates any crash before a batch's commit writes) or
-the merged ones (the next start goes on from them). Parts left behind are deleted at the next
-start (`discard_abandoned`). A load that fails or is not merged leaves the catch-up to the live
-consumer, as before this module, but for the dead letters below where the parts wrote: they
-wrote those (`dead_letters_from`; a worker killed mid-batch: that batch's, again, as any crash).
-Their restatements may be written again (duplicates: they depend on the part's views)."""
+leaves views that applied nothing (the next start goes on with the parts from where they wrote,
+as the live consumer goes on from its store: first_load_parts.py; only the batches the kill
+caught between their dead letters or restatements and their write keep them again, the
+duplicates any crash writes) or the merged ones (the next start goes on from them and deletes
+the parts). A load that fails or is not merged leaves the catch-up to the live consumer, as
+before this module, but for the dead letters below where the parts wrote: they wrote those
+(`dead_letters_from`; a worker killed mid-batch: that batch's, again, as any crash). Their
+restatements may be written again (duplicates: they depend on the part's views). Parts two of
+which hold one key (partitions added) are merged as far as they can be (merged_parts): the live
+consumer loads only the others' partitions again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from projector import first_load_parts as parts
 from projector.generations import SqliteGenerations
 from projector.rebuild_split import load_in_parts
 from projector.rebuilding import RebuildStatus
 from projector.settings import ProjectorSettings
+from projector.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     from projector.runtime import Runtime
@@ -138,44 +145,89 @@ def may_load_in_parts(runtime: Runtime) -> bool:
 
 async def load_first(runtime: Runtime) -> bool:
     """Load the topic into the active generation in parts if it applied nothing and the topic
-    is long enough; True once merged. Progress in `runtime.first_load` meanwhile (readiness)."""
-    settings = runtime.settings
-    store = runtime.store
+    is long enough, resuming a killed load's parts (first_load_parts); True once merged (if
+    only some parts: the live consumer loads the rest). Progress in `runtime.first_load`
+    meanwhile (readiness)."""
+    generations = runtime.generations
+    assert isinstance(generations, SqliteGenerations)  # (may_load_in_parts)
     # Read here, not through the default thread pool: readers waiting on the store may hold
     # every thread of it, and the live consumer must start whatever they do (a few rows of
     # SQLite: the only store this runs on).
-    stored = store.positions(settings.topic)
-    if stored:
+    stored = runtime.store.positions(runtime.settings.topic)
+    if stored and not parts.left_behind(generations.path):  # (any restart: a directory read)
+        return False
+    # (not in a thread: a stop then would leave it taken for the life of the process)
+    held_lock = parts.lock(generations.path)
+    if held_lock is None:  # another live process loads (a rolling restart): its parts, its load
+        log.warning("another process holds the first catch-up's parts: the live consumer loads")
+        return False
+    try:
+        return await _load_first(runtime, generations, stored)
+    finally:
+        os.close(held_lock)  # (after the parts were deleted, or merged and deleted)
+
+
+async def _load_first(
+    runtime: Runtime, generations: SqliteGenerations, stored: dict[int, int]
+) -> bool:
+    settings = runtime.settings
+    store = runtime.store
+    left = await asyncio.to_thread(parts.left_behind, generations.path)
+    if stored:  # a merge committed, then killed before its parts were deleted (or not merged)
+        await _discard(runtime, left, [])
         return False
     beginnings, ends = await topic_bounds(settings, runtime.look_closings)
     targets = first_load_targets(beginnings, ends, settings.first_load_min_records)
-    if targets is None:
-        return False
-    if runtime.rebuild_begun():
+    found = [await asyncio.to_thread(parts.held, p, settings.topic) for p in left]
+    if not parts.resumable(found, ends):  # (another topic's, past the ends): loaded anew
+        await _discard(runtime, left, [])
+        left, found = [], []
+    if targets is None or runtime.rebuild_begun():
         # A rebuild asked for while the ends were read (a rebuild is refused only once the
         # load is decided, below, not during that look): it loads the topic itself, and may
         # have switched the views. No await between this and `first_load` set: no race.
+        await _discard(runtime, left, found)
         return False
     status = RebuildStatus(state="running", generation=store.name, started_at=time.time())
     status.target = sum(targets.values())
     runtime.first_load = status
-    log.info("first catch-up in parts", extra={"targets": targets})
+    held = [f or {} for f in found]
+    log.info("first catch-up in parts", extra={"targets": targets, "resumed": held})
+    split = parts.resumed_groups(held, targets, ends, settings.rebuild_workers) if left else []
+    # A part left holding no partition, and given none, is not run (it holds nothing).
+    going = [n for n, group in enumerate(split) if group]
+    resumed = ([SqliteStore(left[n]) for n in going if n < len(left)], [split[n] for n in going])
     reached: dict[int, int] = {}
     merged = False
     try:
-        merged = await load_in_parts(runtime, store, targets, status, True, reached)
+        await _discard(runtime, [p for n, p in enumerate(left) if not split[n]], None)
+        merged = await load_in_parts(
+            runtime, store, targets, status, True, reached, resumed if left else None
+        )
     except Exception as exc:
         status.state, status.error = "failed", str(exc)
         raise
     finally:
-        if not merged and reached:
-            # The parts dead-lettered the unreadable records below where they wrote (before
-            # each batch's write): the live consumer, catching up alone, does not again.
+        if reached:
+            # The parts not merged dead-lettered the unreadable records below where they wrote
+            # (before each batch's write): the live consumer, loading their partitions, does
+            # not again.
             runtime.projector.dead_letters_from = reached
         # `runtime.first_load` stays set until the live consumer starts (Runtime), so that
         # GET /v1/admin/rebuild says it as long as a rebuild is refused for it.
         status.finished_at = time.time()
     status.state = "done" if merged else "failed"
-    if merged:  # /readyz says it until the live consumer knows its ends (health_routes)
-        runtime.first_loaded = status
+    if merged and not reached:  # /readyz says it until the live consumer knows its ends
+        runtime.first_loaded = status  # (health_routes; not with partitions left to load)
     return merged
+
+
+async def _discard(
+    runtime: Runtime, left: list[Path], found: list[dict[int, int] | None] | None
+) -> None:
+    """Delete parts left behind. `found`: their positions, if the live consumer now loads
+    their partitions alone: it dead-letters nothing again below them (they wrote it)."""
+    for part in left:
+        await asyncio.to_thread(runtime.generations.discard, SqliteStore(part))
+    if written := {p: o for positions in found or [] if positions for p, o in positions.items()}:
+        runtime.projector.dead_letters_from = written

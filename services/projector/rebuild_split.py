@@ -16,9 +16,10 @@ ends, whatever its end, and by the next start's `discard_abandoned` if a SIGKILL
 worker dies with the rebuild's process (rebuild_split_worker.die_with). PostgreSQL rebuilds load
 in one process (its COPY-based writes are one server's work; not measured split).
 
-The same parts load a first catch-up (first_load.py, `first_load`): into the active generation,
-which applied nothing, the workers doing all the live consumer would have done for the records;
-the merge (rebuild_split_merge.py) then copies their feed and debts too."""
+The same parts load a first catch-up (first_load.py, `first_load`; its parts are named apart and
+resumed after a SIGKILL: first_load_parts.py) into the active generation, the workers doing all
+the live consumer would have done; the merge copies their feed and debts too, as far as no key
+is in two parts (rebuild_split_merge.merged_parts)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ from typing import TYPE_CHECKING
 
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
+from projector.first_load_parts import part_path
 from projector.generations import SqliteGenerations
 from projector.part_counts import add_counts, read_counts, read_delivery, read_kept, read_windows
-from projector.rebuild_split_merge import SplitLoadFailed, merge
+from projector.rebuild_split_merge import SplitLoadFailed, merge, merged_parts
 from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
@@ -65,56 +67,73 @@ async def load_in_parts(
     status: RebuildStatus,
     first_load: bool = False,
     reached: dict[int, int] | None = None,
+    resumed: tuple[list[SqliteStore], list[dict[int, int]]] | None = None,
 ) -> bool:
     """Load `fresh` (empty) up to `targets` in parts, if the settings and the store ask for
     it and there are two groups to load; else leave it to the builder (False). `first_load`:
     the parts feed, keep and restate as the live consumer (rebuild_split_worker), into the
-    active generation (first_load.py); False if they were not merged, and then, in `reached`,
-    the positions the parts had written (and kept what they hold: consumer_keeping)."""
+    active generation (first_load.py), in `resumed` parts (a killed load's) and their groups
+    first; True once merged, if only some (merged_parts), and then in `reached` every partition
+    left to the live consumer, with the position its part had written (and kept what it holds:
+    consumer_keeping; 0 if none)."""
     workers = runtime.settings.rebuild_workers
     generations = runtime.generations
     if workers < 2 or not isinstance(generations, SqliteGenerations):
         return False
     assert isinstance(fresh, SqliteStore)  # a SQLite generation
-    split = groups(targets, workers)
-    if len(split) < 2:
+    parts, split = resumed if resumed is not None else ([], groups(targets, workers))
+    if len(split) < 2 and not parts:
         return False
-    parts: list[SqliteStore] = []
-    merged = False
+    parts = list(parts)
+    merged: list[int] = []
     said: list[asyncio.Future[bytes]] = []  # the workers' stdout (a first catch-up's)
     try:
         started = time.perf_counter()
-        for _ in split:
-            parts.append(_new_part(generations, [fresh, *parts]))
-            await asyncio.to_thread(_created, parts[-1])
+        while len(parts) < len(split):
+            parts.append(_new_part(generations, [fresh, *parts], first_load))
+        for part in parts:  # (a resumed part killed while it was created: the rest of it)
+            await asyncio.to_thread(_created, part)
         outputs = await _run_workers(runtime, parts, split, status, first_load, said)
         loaded = time.perf_counter()
         paths, topic = [p.path for p in parts], runtime.settings.topic
-        if not await asyncio.to_thread(merge, fresh.path, paths, topic, first_load):
+        merged = await asyncio.to_thread(
+            merged_parts, fresh.path, paths, topic, first_load, first_load
+        )
+        if len(merged) < len(parts):
             log.warning(
-                "the first catch-up's parts were not merged: the live consumer loads it all"
+                "the first catch-up's parts were not all merged: the live consumer loads the rest"
                 if first_load
-                else "a key is in partitions of two groups: the rebuild loads in one process"
+                else "a key is in partitions of two groups: the rebuild loads in one process",
+                extra={"merged": len(merged), "parts": len(parts)},
             )
+        for n, output in enumerate(outputs):  # (a first catch-up's: one process counted them)
+            counts = read_counts(output)
+            if n not in merged:  # read again by the live consumer, its dead letters not written
+                counts = {k: v for k, v in counts.items() if k == "dead_lettered"}
+            else:
+                runtime.delivery.add_totals(read_delivery(output))
+                runtime.delivery.add_windows(read_windows(output))
+            add_counts(runtime.metrics, counts)
+        if not merged:
             return False
-        for output in outputs:  # (a first catch-up's; one process counted them as it went)
-            add_counts(runtime.metrics, read_counts(output))
-            runtime.delivery.add_totals(read_delivery(output))
-            runtime.delivery.add_windows(read_windows(output))
         seconds = {"load_s": round(loaded - started, 3)}
         seconds["merge_s"] = round(time.perf_counter() - loaded, 3)
         log.info(
             "first catch-up loaded in parts" if first_load else "rebuild loaded in parts",
-            extra={"parts": len(parts), "targets": targets, **seconds},
+            extra={"parts": len(merged), "targets": targets, **seconds},
         )
-        merged = True
         return True
     except asyncio.CancelledError:
         reached = None  # a stop: no live consumer follows, and no wait for the workers' word
         raise
     finally:
-        if reached is not None and not merged:
-            await _reached(runtime, parts, said, reached)
+        if reached is not None and len(merged) < len(parts):
+            left = [n for n in range(len(parts)) if n not in merged]
+            for n in left:
+                reached.update(dict.fromkeys(split[n], 0))
+            await _reached(
+                runtime, [parts[n] for n in left], [said[n] for n in left if n < len(said)], reached
+            )
         for part in parts:
             with contextlib.suppress(Exception):  # else the next start deletes it
                 await asyncio.to_thread(generations.discard, part)
@@ -138,9 +157,11 @@ async def _reached(
                 reached[partition] = max(reached.get(partition, 0), kept)
 
 
-def _new_part(generations: SqliteGenerations, taken: list[SqliteStore]) -> SqliteStore:
+def _new_part(
+    generations: SqliteGenerations, taken: list[SqliteStore], first_load: bool
+) -> SqliteStore:
     while True:  # named by the clock, like a generation: never one already taken
-        part = generations.open_new()
+        part = SqliteStore(part_path(generations.path)) if first_load else generations.open_new()
         if all(part.path != t.path for t in taken):
             return part
 

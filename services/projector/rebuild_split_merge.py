@@ -53,31 +53,90 @@ class _NotMerged(Exception):
     catch-up's): the merge takes nothing."""
 
 
+class _Applied(_NotMerged):
+    """The active generation applied records meanwhile (another process's live consumer): no
+    part can be merged into it (their items are from records it holds too), and the live
+    consumer goes on from its positions: not a second read of the topic."""
+
+
 def merge(fresh: Path, parts: list[Path], topic: str, first_load: bool = False) -> bool:
     """Copy the parts into the empty generation `fresh` in one transaction; False (nothing
     copied) if a key is in two of them, or (`first_load`, `fresh` the active generation) if
     `fresh` is not empty any more."""
+    return len(merged_parts(fresh, parts, topic, first_load, False)) == len(parts)
+
+
+def merged_parts(
+    fresh: Path, parts: list[Path], topic: str, first_load: bool, partly: bool
+) -> list[int]:
+    """Merge the parts as `merge` does; the indexes of the parts merged. `partly` (a first
+    catch-up's): where two parts hold one key, merge instead the most records of parts no two
+    of which share a key (one transaction still), and leave the others' partitions to the live
+    consumer, which reads them from their beginning. Their views cannot be combined: each part
+    folded only its own partitions' records of that key, and the fields a partial postback left
+    out, a stale retry, an untimed postback are judged against what the item held before, which
+    no part knew whole (so those partitions are read a second time; the merged ones are not:
+    one process could have applied all their records first, then the others')."""
     db = sqlite3.connect(fresh, timeout=30, isolation_level=None)
     try:
         for n, part in enumerate(parts):  # outside the transaction, as SQLite requires
             db.execute(f"ATTACH DATABASE ? AS part{n}", (str(part),))
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            _copy(db, len(parts), topic, first_load)
-        except (_NotMerged, sqlite3.IntegrityError) as exc:
-            _roll_back(db)
-            log.info("%s parts not merged: %s", "first catch-up" if first_load else "rebuild", exc)
-            return False
-        except BaseException:
-            _roll_back(db)
-            raise
-        db.execute("COMMIT")
-        return True
+        chosen = list(range(len(parts)))
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                _copy(db, chosen, topic, first_load)
+            except (_NotMerged, sqlite3.IntegrityError) as exc:
+                _roll_back(db)
+                log.info(
+                    "%s parts not merged: %s", "first catch-up" if first_load else "rebuild", exc
+                )
+                if not partly or isinstance(exc, _Applied) or len(chosen) < len(parts):
+                    return []
+                chosen = _apart(db, chosen)
+                if len(chosen) == len(parts):  # (no key in two: refused for another reason)
+                    return []
+                continue
+            except BaseException:
+                _roll_back(db)
+                raise
+            db.execute("COMMIT")
+            return chosen
     except sqlite3.Error as exc:
         whose = "first catch-up's" if first_load else "rebuild's"
         raise SplitLoadFailed(f"could not merge the {whose} parts: {exc}") from exc
     finally:
         db.close()
+
+
+_KEYS = (
+    "SELECT catalog_id, item_id FROM {p}.items UNION SELECT catalog_id, item_id FROM {p}.removals "
+    "UNION SELECT catalog_id, item_id FROM {p}.owed_restatements"
+)
+
+
+def _apart(db: sqlite3.Connection, parts: list[int]) -> list[int]:
+    """Parts no two of which hold one key: the one that applied the most records first (a
+    part's records: the sum of its positions), then each next that shares no key with those
+    taken; in their order."""
+    applied = {
+        n: db.execute(f"SELECT COALESCE(SUM(next_offset), 0) FROM part{n}.offsets").fetchone()[0]  # noqa: S608
+        for n in parts
+    }
+    taken: list[int] = []
+    for n in sorted(parts, key=lambda n: (-applied[n], n)):
+        if not any(_share_a_key(db, n, t) for t in taken):
+            taken.append(n)
+    return sorted(taken)
+
+
+def _share_a_key(db: sqlite3.Connection, one: int, other: int) -> bool:
+    keys = _KEYS.format(p=f"part{one}"), _KEYS.format(p=f"part{other}")
+    query = (
+        f"SELECT 1 FROM ({keys[0]}) "  # noqa: S608 (the attached parts' own names)
+        f"JOIN ({keys[1]}) USING (catalog_id, item_id) LIMIT 1"
+    )
+    return db.execute(query).fetchone() is not None
 
 
 def _roll_back(db: sqlite3.Connection) -> None:
@@ -88,17 +147,17 @@ def _roll_back(db: sqlite3.Connection) -> None:
             db.execute("ROLLBACK")
 
 
-def _copy(db: sqlite3.Connection, parts: int, topic: str, first_load: bool) -> None:
+def _copy(db: sqlite3.Connection, parts: list[int], topic: str, first_load: bool) -> None:
     if db.execute("SELECT COUNT(*) FROM offsets").fetchone()[0]:
         if first_load:  # another process's live consumer on the same file (a rolling restart)
-            raise _NotMerged("the active generation applied records meanwhile")
+            raise _Applied("the active generation applied records meanwhile")
         raise SplitLoadFailed("the new generation is not empty")  # a defect: never merged twice
     if first_load:
         # The active generation has the read indexes: built once after the copy (one sort)
         # rather than updated row by row, in the same transaction (no reader sees it without).
         for index in _INDEXES:
             db.execute(f"DROP INDEX IF EXISTS {index}")
-    for n in range(parts):
+    for n in parts:
         for table in ("changes", "owed_restatements") if not first_load else ():
             # below a rebuild's targets: none (rebuild_split_worker's module doc)
             if db.execute(f"SELECT COUNT(*) FROM part{n}.{table}").fetchone()[0]:  # noqa: S608
