@@ -21,14 +21,14 @@ consumer loads only the others' partitions again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
 from projector import first_load_parts as parts
 from projector.generations import SqliteGenerations
@@ -36,6 +36,7 @@ from projector.rebuild_split import load_in_parts
 from projector.rebuilding import RebuildStatus
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
+from runtime_support.clean_up_after import Closings
 
 if TYPE_CHECKING:
     from projector.runtime import Runtime
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 # live consumer starts (and waits for Kafka itself), catching up alone.
 LOOK_REQUEST_TIMEOUT_MS = 5000
 LOOK_TIMEOUT_S = 10.0
-CLOSE_WAIT_S = 3 * LOOK_REQUEST_TIMEOUT_MS / 1000  # for a start past the look's bound
 
 
 def first_load_targets(
@@ -64,10 +64,10 @@ def first_load_targets(
 
 
 async def topic_bounds(
-    settings: ProjectorSettings, closings: set[asyncio.Task[None]]
+    settings: ProjectorSettings, closings: Closings
 ) -> tuple[dict[int, int], dict[int, int]]:
     """Each partition's beginning and end offsets, now; TimeoutError after LOOK_TIMEOUT_S. The
-    look's consumer is closed in a task added to `closings` (Runtime.stop awaits them)."""
+    look's consumer is closed by a task of `closings` (Runtime.stop waits for them)."""
     consumer = AIOKafkaConsumer(
         **settings.consumer_options(),
         group_id=None,
@@ -77,9 +77,9 @@ async def topic_bounds(
     )
     # Shielded: aiokafka's start cancelled while its bootstrap connection waits for the
     # metadata leaves that connection open for good ("Unclosed AIOKafkaConnection", a
-    # ResourceWarning, when collected): `stop` does not know it yet. A stop (or the timeout)
-    # during the start lets it end (its requests time out) and stops the consumer after.
-    start = asyncio.ensure_future(consumer.start())
+    # ResourceWarning, when collected): `stop` does not know it yet. Past the look's bound the
+    # start goes on by itself (each of its requests bounded), the consumer stopped after it.
+    start = asyncio.create_task(consumer.start())
     try:
         async with asyncio.timeout(LOOK_TIMEOUT_S):
             await asyncio.shield(start)
@@ -95,10 +95,12 @@ async def topic_bounds(
     finally:
         # Its own task: a cancellation (a stop) cannot skip `consumer.stop()`. A start still
         # under way (the look out of time, or stopped) is not waited for here: the live
-        # consumer starts at the bound, and the stop's cancellation is not held up.
-        closing = asyncio.create_task(_stop_once_started(start, consumer))
-        closings.add(closing)
-        closing.add_done_callback(closings.discard)
+        # consumer starts at the bound, and the stop's cancellation is not held up. A stop
+        # then ends that start at once (`_interrupt`) rather than wait up to a request timeout
+        # per bootstrap server for it.
+        closing = closings.after(
+            start, functools.partial(_stopped, consumer), functools.partial(_interrupt, start)
+        )
         if start.done():
             await asyncio.shield(closing)  # (quick: the connections are closed)
     return (
@@ -107,27 +109,41 @@ async def topic_bounds(
     )
 
 
-async def _stop_once_started(start: asyncio.Future[None], consumer: AIOKafkaConsumer) -> None:
-    """Let aiokafka's start end by itself (each of its requests is bounded: a broker that does
-    not answer fails it), then stop the consumer. What the start raised was raised to the look
-    already, or the look no longer needs it."""
-    if not start.done():
-        await asyncio.wait({start}, timeout=CLOSE_WAIT_S)
-    if not start.done():  # (a last resort: never seen)
-        start.cancel()
-    with contextlib.suppress(BaseException):  # retrieved: never "exception never retrieved"
-        await start
+async def _stopped(consumer: AIOKafkaConsumer) -> None:
+    """Once its start ended (what that raised was raised to the look already, or the look no
+    longer needs it): its connections closed."""
     try:
         await consumer.stop()
     except Exception as exc:  # (this task's result is read by nobody)
         log.warning("could not close the look at the topic's bounds: %r", exc)
 
 
-async def looks_closed(closings: set[asyncio.Task[None]]) -> None:
-    """Runtime.stop: wait for the looks' consumers to be closed (bounded: each waits at most
-    CLOSE_WAIT_S for its start, then stops), so that no connection outlives the stop."""
-    if closings:
-        await asyncio.wait(set(closings), timeout=CLOSE_WAIT_S + LOOK_REQUEST_TIMEOUT_MS / 1000)
+def _interrupt(start: asyncio.Task[None]) -> None:
+    """End aiokafka's start now (a stop), with no connection left open. A cancellation is safe
+    anywhere in it but one place: its bootstrap's metadata request, whose connection only that
+    coroutine holds and closes only if the request fails (not if it is cancelled). That
+    connection, if the start waits there, is closed once the cancellation has ended the start.
+    Found in the coroutine's frame (no aiokafka call says it): if aiokafka's bootstrap changes,
+    none is found, and a stop under strict warnings fails the look's stop tests
+    (tests/integration/test_projector_stop_during_look.py)."""
+    if start.done():
+        return
+    connection = _bootstrap_connection(start)
+    start.cancel()
+    if connection is not None:
+        start.add_done_callback(lambda _: connection.close())
+
+
+def _bootstrap_connection(start: asyncio.Task[None]) -> Any:
+    """The connection aiokafka's bootstrap holds, if the start is in its bootstrap (possibly
+    one it closed already: closing it again does nothing)."""
+    awaited: Any = start.get_coro()
+    while awaited is not None:
+        if getattr(awaited, "cr_code", None) is AIOKafkaClient.bootstrap.__code__:
+            frame = awaited.cr_frame
+            return None if frame is None else frame.f_locals.get("bootstrap_conn")
+        awaited = getattr(awaited, "cr_await", None)
+    return None
 
 
 def may_load_in_parts(runtime: Runtime) -> bool:
@@ -176,7 +192,7 @@ async def _load_first(
     if stored:  # a merge committed, then killed before its parts were deleted (or not merged)
         await _discard(runtime, left, [])
         return False
-    beginnings, ends = await topic_bounds(settings, runtime.look_closings)
+    beginnings, ends = await topic_bounds(settings, runtime.closings)
     targets = first_load_targets(beginnings, ends, settings.first_load_min_records)
     found = [await asyncio.to_thread(parts.held, p, settings.topic) for p in left]
     if not parts.resumable(found, ends):  # (another topic's, past the ends): loaded anew

@@ -1,7 +1,7 @@
 """Several instances on one PostgreSQL store: each says every second which generations it uses
 (so that no other instance drops one under its readers or its rebuild), and follows the pointer
 when another instance's rebuild moves it (generations_postgres). Retired generations are closed
-once their readers finished, and dropped once no instance uses them."""
+once their readers finished, and dropped once no instance uses them (generations_retired)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,22 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from projector.errors import StoreFailed
+from projector.generations_retired import RetiredGenerations
 from projector.rebuilding import RebuildStatus
 from projector.store import ViewStore
+from runtime_support.task_end import cancelled
 
 if TYPE_CHECKING:
     from projector.runtime import Runtime
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0  # how often an instance says what it uses and checks the pointer
-FOLLOW_WAIT_S = 30.0  # how long a switch waits for the other instances to leave the old views
 # How often a running instance drops generations no live instance uses (a rebuild whose process
 # was killed): not only at a later start, when the schema may have sat there for weeks.
 ABANDONED_EVERY_S = 300.0
 
 
-class GenerationFollower:
+class GenerationFollower(RetiredGenerations):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.moved = asyncio.Event()  # the live consumer saw another instance's switch
@@ -66,15 +67,14 @@ class GenerationFollower:
     async def stop(self) -> None:
         """Cancel the watch and what it started, each awaited in turn: one started meanwhile
         (the watch runs until its turn) is cancelled too. Once stopped, the watch starts no
-        follow or resume, and one under way starts no live consumer (its wait in
-        stop_live_consumer, cancelled, returns as if the consumer had ended)."""
+        follow or resume, and one under way starts no live consumer: cancelled, it ends where
+        it waits (stop_live_consumer raises the cancellation); not yet cancelled (its turn
+        comes later), it sees `_stopped` once that wait ends."""
         self._stopped = True
         tasks = list(self._tasks)
         while tasks:
             for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancelled(task)
             tasks = [t for t in self._tasks if not t.done()]  # (a done one may be listed yet)
 
     def in_use(self) -> list[str]:
@@ -161,7 +161,7 @@ class GenerationFollower:
         try:
             self._halted = True  # (until a live consumer runs again: else _resume starts one)
             await runtime.stop_live_consumer()
-            if self._stopped:  # (a stop's cancellation ends in stop_live_consumer)
+            if self._stopped:  # (stopping: its cancellation, in its turn, is not yet here)
                 return
             old, kept = runtime.store, dict(runtime.projector.kept)
             fresh = await self._open_said()
@@ -184,17 +184,16 @@ class GenerationFollower:
             runtime.rebuild_status = RebuildStatus(generation=fresh.name)
         self.retire(old, drop=False)
 
-    @staticmethod
-    async def _create(fresh: ViewStore) -> None:
+    async def _create(self, fresh: ViewStore) -> None:
         """Make the followed generation's tables; failed or cancelled (a stop), the store is
         closed once its thread is done with it (the thread goes on after a cancel: closing the
         connection under it would break its statement; left open, the connection leaked)."""
+
+        async def close() -> None:
+            fresh.close()
+
         creating = asyncio.ensure_future(asyncio.to_thread(fresh.create))
-        try:
-            await asyncio.shield(creating)
-        except BaseException:
-            creating.add_done_callback(lambda done: _close_after(fresh, done))
-            raise
+        await self.runtime.closings.shielded(creating, close)
 
     async def _open_said(self) -> ViewStore:
         """The active generation, said in use before it is used: the instance that moves the
@@ -216,7 +215,7 @@ class GenerationFollower:
         runtime = self.runtime
         try:
             await runtime.stop_live_consumer()  # (ended, or ending: its batch not written)
-            if self._stopped:  # (a stop's cancellation ends in stop_live_consumer)
+            if self._stopped:  # (stopping: its cancellation, in its turn, is not yet here)
                 return
             runtime.use(runtime.store, dict(runtime.projector.kept))
             self._halted = False
@@ -227,53 +226,3 @@ class GenerationFollower:
             " started again",
             extra={"generation": runtime.store.name},
         )
-
-    def retire(self, old: ViewStore, drop: bool) -> asyncio.Task[None]:
-        """Readers holding the old generation finish, then it is closed; dropped by the instance
-        that switched, once no other instance uses it (else at a later start). Beside the
-        caller, as a task of this watch's (cancelled at stop, where discard_retired ends it):
-        a rebuild's switch is done meanwhile, and the next one may start."""
-        self.retired.append(old)  # before any await: every heartbeat says it is in use
-        old.retired = True  # a reader still on it, failing, asks again (store.py)
-        if self._stopped:  # (stopping: discard_retired, which comes next, takes it)
-            return asyncio.create_task(asyncio.sleep(0))
-        return self._spawn(self._retiring(old, drop))
-
-    async def _retiring(self, old: ViewStore, drop: bool) -> None:
-        await asyncio.sleep(1)
-        await self._discard(old, drop, wait_s=FOLLOW_WAIT_S)
-
-    async def discard_retired(self) -> None:
-        for old in list(self.retired):
-            await self._discard(old, drop=True, wait_s=0)
-
-    async def _discard(self, old: ViewStore, drop: bool, wait_s: float) -> None:
-        generations = self.runtime.generations
-        deadline = time.monotonic() + wait_s
-        in_use = drop and await asyncio.to_thread(generations.in_use_elsewhere, old.name)
-        while in_use and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            in_use = await asyncio.to_thread(generations.in_use_elsewhere, old.name)
-        if old not in self.retired:
-            return  # discarded meanwhile (at stop)
-        self.retired.remove(old)
-        if in_use:
-            log.warning("a retired generation is still in use elsewhere; a later start "
-                        "deletes it", extra={"generation": old.name})  # fmt: skip
-        if not (drop and not in_use):
-            old.close()
-            return
-        try:
-            await asyncio.to_thread(generations.discard, old)
-        except Exception as exc:  # the switch stands (not a failed rebuild): a sweep deletes it
-            log.warning(
-                "could not delete a retired generation; a later sweep deletes it: %s",
-                exc,
-                extra={"generation": old.name},
-            )
-
-
-def _close_after(store: ViewStore, done: asyncio.Future[None]) -> None:
-    if not done.cancelled():
-        done.exception()  # retrieved: it was said (or the follow was stopped), not lost
-    store.close()

@@ -1,5 +1,6 @@
-"""The active generation of the views and its live consumer; rebuilds (rebuilding.py) and
-the other instances sharing the store (generation_follower.py) replace it."""
+"""The active generation of the views and its live consumer (live_consumer.py), started and
+stopped with the process; rebuilds (rebuilding.py) and the other instances sharing the store
+(generation_follower.py) replace it."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from collections.abc import Callable
 from aiokafka.errors import KafkaError
 
 from catalog_contract.kafka_auth import check_credentials
-from projector.consumer import ConsumerLoop
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.delivery_history import fill_from_topic
 from projector.errors import ProjectorError
-from projector.first_load import load_first, looks_closed, may_load_in_parts
+from projector.first_load import load_first, may_load_in_parts
 from projector.generation_follower import GenerationFollower
 from projector.generations import Generations
+from projector.live_consumer import LiveConsumer
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
 from projector.rebuilding import Rebuild, RebuildStatus
@@ -27,11 +28,16 @@ from projector.settings import ProjectorSettings
 from projector.store import ViewStore
 from projector.streams import StreamSlots
 from projector.topic_writer import TopicWriter
+from runtime_support.clean_up_after import Closings
+from runtime_support.task_end import cancelled
 
 log = logging.getLogger(__name__)
+# How long a stop waits for the clean-ups of operations it could not interrupt (Closings): a
+# store statement a follow started in a thread, say.
+CLOSINGS_WAIT_S = 5.0
 
 
-class Runtime:
+class Runtime(LiveConsumer):
     def __init__(
         self,
         settings: ProjectorSettings,
@@ -50,9 +56,7 @@ class Runtime:
             RestatementWriter(settings, metrics, self.writer) if settings.restate else None
         )
         self.dead_letters = DeadLetterWriter(settings, metrics, self.writer)
-        # Why the live consumer stopped by itself, if it did: the instance is then not ready,
-        # not healthy, and `on_failure` ends the process so that a supervisor restarts it.
-        self.failure: str | None = None
+        self.failure: str | None = None  # (LiveConsumer)
         self.on_failure = on_failure
         self.delivery = DeliveryStats(settings.delivery_max_catalogs)
         self.projector = self._live_projector(self.store)
@@ -61,11 +65,13 @@ class Runtime:
         self._stop_live = asyncio.Event()
         self._rebuild: asyncio.Task[None] | None = None
         # A first catch-up in parts (first_load.py), then the live consumer; its progress while
-        # it loads, then merged (readiness); its look's closing (Runtime.stop waits for it).
+        # it loads, then merged (readiness: LiveConsumer).
         self._first: asyncio.Task[None] | None = None
         self.first_load: RebuildStatus | None = None
         self.first_loaded: RebuildStatus | None = None
-        self.look_closings: set[asyncio.Task[None]] = set()
+        # Clean-ups of what a cancellation could not interrupt (the look's consumer, a follow's
+        # store), run once it ended: Runtime.stop waits for them.
+        self.closings = Closings()
         self._history: asyncio.Task[None] | None = None  # delivery windows from the topic
         self.streams = StreamSlots(settings.stream_max)
         self._pruner: asyncio.Task[None] | None = None
@@ -75,22 +81,6 @@ class Runtime:
         # this instance no longer serves).
         self.moving = False
         self.building: ViewStore | None = None
-
-    def _live_projector(
-        self, store: ViewStore, keep_from: dict[int, int] | None = None
-    ) -> ConsumerLoop:
-        loop = ConsumerLoop(
-            self.settings,
-            store,
-            self.metrics,
-            self.progress,
-            self.restater,
-            self.dead_letters,
-            self.delivery,
-            waiters=self.waiters,
-        )
-        loop.keep_from = keep_from
-        return loop
 
     async def start(self, run_consumer: bool = True) -> None:
         if self.generations.shared:
@@ -168,56 +158,15 @@ class Runtime:
             self.first_load = None  # (set by load_first) from here on no rebuild is refused
         self._start_live()
 
-    def _start_live(self) -> None:
-        self._stop_live = asyncio.Event()
-        self._live = asyncio.create_task(self.projector.run(self._stop_live))
-        self._live.add_done_callback(self._live_ended)
-
-    def _live_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        if task.exception() is None:
-            if self.projector.moved:
-                self.follower.moved.set()
-            return
-        self.fail("consumer stopped", "the live consumer died; exiting", task.exception())
-
-    def fail(self, reason: str, message: str, exc: BaseException | None) -> None:
-        """Something this instance needs stopped by itself: not healthy, not ready, and the
-        process ends (`on_failure`) for a supervisor to restart it."""
-        self.failure = f"{reason}: {exc!r}"
-        log.critical(message, exc_info=exc)
-        if self.on_failure is not None:
-            self.on_failure()
-
-    async def stop_live_consumer(self) -> None:
-        self._stop_live.set()
-        if self._first is not None:  # a first catch-up not yet done: it starts no consumer
-            self._first.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._first
-            self._first = None
-        if self._live is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._live, 60)  # a failure was reported when it ended
-            self._live = None
-
     async def stop(self) -> None:
         await self.follower.stop()
-        if self._history is not None:
-            self._history.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._history
-        if self._pruner is not None:
-            self._pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
-        if self._rebuild is not None:
-            self._rebuild.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._rebuild
+        await cancelled(self._history)
+        await cancelled(self._pruner)
+        await cancelled(self._rebuild)
         await self.stop_live_consumer()
-        await looks_closed(self.look_closings)
+        # The look's consumer: its start ended now, then closed; a follow's store: closed once
+        # its statement ended (bounded: the process may end with that thread anyway).
+        await self.closings.ended(CLOSINGS_WAIT_S)
         await self.writer.stop()
         await self.follower.discard_retired()
         self.store.close()
@@ -247,8 +196,3 @@ class Runtime:
                 "a rebuild can start once it ends"
             )
         return "a rebuild is already running"
-
-    def use(self, store: ViewStore, kept: dict[int, int]) -> None:
-        self.store, self.first_loaded = store, None  # (another generation: its ends not known)
-        self.projector = self._live_projector(store, kept)
-        self._start_live()
