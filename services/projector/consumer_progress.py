@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -48,6 +49,9 @@ class ConsumerProgress:
     _mirroring: asyncio.Future[None] | None  # a mirror commit under way
     dead_letters: DeadLetterWriter | None  # without one, unreadable records are logged here
     _consumer: AIOKafkaConsumer | None  # the running consumer (ConsumerLoop.run)
+    # Called once, as the end of every assigned partition first becomes known (Runtime: /readyz
+    # answers from a merged first catch-up until then).
+    when_ends_known: Callable[[], None] | None = None
 
     def lag(self) -> int:
         return total_lag(self.end_offsets, self.reached())
@@ -190,6 +194,9 @@ class ConsumerProgress:
                 if stable is not None and stable >= 0:
                     self.past_stable[tp.partition] = max(0, end - stable)
                     self.metrics.past_stable.labels(str(tp.partition)).set(end - stable)
+        if self.when_ends_known is not None and self.ends_known():
+            said, self.when_ends_known = self.when_ends_known, None
+            said()
 
     def records_past_stable(self) -> int:
         """Records past the last stable offsets of the partitions this instance reads: held by

@@ -59,10 +59,8 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
 def _first_load(runtime: Runtime) -> RebuildStatus | None:
     """The first catch-up in parts while it loads, and once merged until the live consumer
     knows its ends (its first fetches, seconds after it starts: meanwhile the live path said
-    503 "catching up", lag 0, just as the views became complete). From then on the live
-    consumer answers, for good (a rebalance's ends not yet known are its to say)."""
-    if runtime.first_loaded is not None and runtime.projector.ends_known():
-        runtime.first_loaded = None
+    503 "catching up", lag 0, just as the views became complete). The live consumer clears it
+    then (LiveConsumer._start_live); from then on it answers, for good. Only read here."""
     return runtime.first_load if runtime.first_load is not None else runtime.first_loaded
 
 

@@ -47,7 +47,9 @@ class LiveConsumer:
     _live: asyncio.Task[None] | None
     _stop_live: asyncio.Event
     _first: asyncio.Task[None] | None  # a first catch-up in parts, then the live consumer
-    first_loaded: RebuildStatus | None  # a merged first catch-up (health_routes)
+    # A merged first catch-up, which /readyz answers from until the live consumer knows the
+    # topic's ends (health_routes): cleared then, by the live consumer (`_start_live`).
+    first_loaded: RebuildStatus | None
 
     def _live_projector(
         self, store: ViewStore, keep_from: dict[int, int] | None = None
@@ -66,9 +68,16 @@ class LiveConsumer:
         return loop
 
     def _start_live(self) -> None:
+        if self.first_loaded is not None:
+            self.projector.when_ends_known = self._first_load_answered
         self._stop_live = asyncio.Event()
         self._live = asyncio.create_task(self.projector.run(self._stop_live))
         self._live.add_done_callback(self._live_ended)
+
+    def _first_load_answered(self) -> None:
+        """The live consumer knows the topic's ends: from now on it answers /readyz, for good
+        (a rebalance's ends not yet known are its to say)."""
+        self.first_loaded = None
 
     def _live_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
