@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -91,8 +92,16 @@ async def load_in_parts(
         started = time.perf_counter()
         while len(parts) < len(split):
             parts.append(_new_part(generations, [fresh, *parts], first_load))
-        for part in parts:  # (a resumed part killed while it was created: the rest of it)
-            await asyncio.to_thread(_created, part)
+        for n, part in enumerate(parts):  # (a resumed part killed while it was created: the rest)
+            # Shielded: interrupted (a stop), the part is deleted only once the thread making
+            # its tables has ended. Closed under that thread, SQLite crashed the process.
+            creating = asyncio.ensure_future(asyncio.to_thread(_created, part))
+            try:
+                await asyncio.shield(creating)
+            except asyncio.CancelledError:  # deleted by this clean-up, not by the `finally`
+                runtime.closings.after(creating, functools.partial(_discard, runtime, part))
+                del parts[n]
+                raise
         outputs = await _run_workers(runtime, parts, split, status, first_load, said)
         loaded = time.perf_counter()
         paths, topic = [p.path for p in parts], runtime.settings.topic
@@ -164,6 +173,11 @@ def _new_part(
         part = SqliteStore(part_path(generations.path)) if first_load else generations.open_new()
         if all(part.path != t.path for t in taken):
             return part
+
+
+async def _discard(runtime: Runtime, part: SqliteStore) -> None:
+    with contextlib.suppress(Exception):  # else the next start deletes it
+        await asyncio.to_thread(runtime.generations.discard, part)
 
 
 def _created(part: SqliteStore) -> None:
