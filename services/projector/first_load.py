@@ -217,6 +217,7 @@ async def _load_first(
     merged = False
     try:
         await _discard(runtime, [p for n, p in enumerate(left) if not split[n]], None)
+        runtime.first_load_resumed = bool(left)
         merged = await load_in_parts(
             runtime, store, targets, status, True, reached, resumed if left else None
         )

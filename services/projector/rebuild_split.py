@@ -121,7 +121,8 @@ async def load_in_parts(
                 counts = {k: v for k, v in counts.items() if k == "dead_lettered"}
             else:
                 runtime.delivery.add_totals(read_delivery(output))
-                runtime.delivery.add_windows(read_windows(output))
+                if resumed is None:  # (else read from the topic: runtime.first_load_resumed)
+                    runtime.delivery.add_windows(read_windows(output))
             add_counts(runtime.metrics, counts)
         if not merged:
             return False

@@ -69,6 +69,9 @@ class Runtime(LiveConsumer):
         self._first: asyncio.Task[None] | None = None
         self.first_load: RebuildStatus | None = None
         self.first_loaded: RebuildStatus | None = None
+        # A killed load's parts went on (first_load_parts): their workers counted only what
+        # they read since, so the delivery windows are read from the topic, as after a restart.
+        self.first_load_resumed = False
         # Clean-ups of what a cancellation could not interrupt (the look's consumer, a follow's
         # store), run once it ended: Runtime.stop waits for them.
         self.closings = Closings()
@@ -147,8 +150,8 @@ class Runtime(LiveConsumer):
                 # The merged catalogs and positions; the group's offsets (lag tools) mirror the
                 # merged positions once, as a batch's are: on a quiet topic the live consumer
                 # applies no batch to mirror. The parts' delivery windows were added at the
-                # merge: the topic is not read a second time to fill them.
-                merged = await self._start_delivery(from_topic=False)
+                # merge (the topic is not read a second time to fill them), unless resumed.
+                merged = await self._start_delivery(from_topic=self.first_load_resumed)
                 self.projector.mirror_stored = set(merged)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("no first catch-up in parts; the live consumer catches up alone: %r", exc)
