@@ -4,7 +4,8 @@ writes its items and removal markers, all of them through `write`; so a key it n
 nothing stored there, and is not read back. Read back where it may hold one, as the one-process
 rebuild reads every key back. The keys written are kept in fixed-size filters (key_filter.py):
 their memory is the same whatever the product count, and past a few million keys a part reads
-back nearly every key again, as before them."""
+back nearly every key again, as before them. Where its keys keep coming back (many versions of
+each), a filter spares few reads for a hash of every key: it then steps aside (PayingKeyFilter)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from projector.batch import BatchPlan, ItemKey
 from projector.item_state import ItemState, Removed
-from projector.key_filter import BITS_LOG2, KeyFilter
+from projector.key_filter import BITS_LOG2, WINDOW, PayingKeyFilter
 from projector.sqlite_store import SqliteStore
 
 
@@ -24,11 +25,11 @@ class PartStore(SqliteStore):
     was lost in the merge (test_rebuild_split_catalog_time). The merge deletes the rows whose
     counts add up to none, as every batch of one process does."""
 
-    def __init__(self, path: Path, bits_log2: int = BITS_LOG2) -> None:
+    def __init__(self, path: Path, bits_log2: int = BITS_LOG2, window: int = WINDOW) -> None:
         super().__init__(path)
         self._batch_write.drop_if_empty = "DELETE FROM catalogs WHERE catalog_id = ? AND 0"
-        self._items = KeyFilter(bits_log2)  # keys that may have an item row here
-        self._markers = KeyFilter(bits_log2)  # keys that may have a removal marker here
+        self._items = PayingKeyFilter(bits_log2, window)  # keys that may have an item row here
+        self._markers = PayingKeyFilter(bits_log2, window)  # ... a removal marker here
         # What the file holds already (nothing, as a rebuild makes a part; read all the same,
         # so that no file gives a wrong "nothing stored").
         for keys, table in ((self._items, "items"), (self._markers, "removals")):
@@ -47,7 +48,10 @@ class PartStore(SqliteStore):
 
     def write(self, topic: str, plan: BatchPlan) -> None:
         # Noted before the write: one that fails leaves keys noted that the file does not hold
-        # (a read back more), never a key held and not noted.
-        self._items.add(k for k, s in plan.items.items() if isinstance(s, ItemState))
+        # (a read back more), never a key held and not noted. Of the items, only those with no
+        # item row before the batch (a superset of those it adds: maybe a "maybe" more): one
+        # that had, read back or from the batch planned before, was noted when that row was
+        # written. Where keys keep coming back, almost none is hashed again.
+        self._items.add(k for k, was in plan.before.items() if not isinstance(was, ItemState))
         self._markers.add(k for k, s in plan.items.items() if isinstance(s, Removed))
         super().write(topic, plan)

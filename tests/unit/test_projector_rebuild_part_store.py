@@ -2,7 +2,8 @@
 answers every read back as its file does: batches planned on its answers leave the same rows as
 batches planned on a plain store's, whatever the keys' records in between, removals and
 re-additions, partial postbacks merging onto earlier states, a filter so small that nearly every
-answer is "maybe", and failed writes. SQLite files, no broker."""
+answer is "maybe", filters stepping aside after a few keys asked (key_filter.PayingKeyFilter),
+and failed writes. SQLite files, no broker."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict
+from projector.key_filter import WINDOW
 from projector.rebuild_part_store import PartStore
 from projector.records import Incoming
 from projector.sqlite_store import SqliteStore
@@ -83,15 +85,17 @@ records = st.lists(
     history=records,
     cuts=st.lists(st.integers(1, 6), min_size=1),
     bits_log2=st.sampled_from([3, 24]),
+    window=st.sampled_from([1, 4, WINDOW]),
 )
 def test_a_part_builds_what_a_store_reading_everything_back_builds(
     tmp_path_factory: pytest.TempPathFactory,
     history: list[tuple[ItemKey, str, int | None]],
     cuts: list[int],
     bits_log2: int,
+    window: int,
 ) -> None:
     work = tmp_path_factory.mktemp("part")
-    part = PartStore(_created(work / "part.db"), bits_log2)
+    part = PartStore(_created(work / "part.db"), bits_log2, window)
     plain = SqliteStore(_created(work / "plain.db"))
     incoming = [_record(n, *r) for n, r in enumerate(history)]
     try:
@@ -124,6 +128,25 @@ def test_a_part_asks_its_file_only_for_keys_it_wrote(tmp_path: Path) -> None:
         found = part.load_items([("k", "a"), ("k", "b"), ("k", "x"), ("k", "y")])
         assert sorted(found) == [("k", "a"), ("k", "b")]
         assert found[("k", "a")].name == "n0"  # type: ignore[union-attr]
+    finally:
+        part.close()
+
+
+def test_a_part_whose_keys_come_back_reads_every_key_back(tmp_path: Path) -> None:
+    path = _created(tmp_path / "part.db")
+    part = PartStore(path, window=8)
+    try:
+        _apply(part, [_record(0, ("k", "a"), "full", 1)])  # asked, "never written": spared
+        for offset in range(1, 8):  # asked, written: not spared; 1 spared of 8, the filter goes
+            _apply(part, [_record(offset, ("k", "a"), "price", offset + 1)])
+        other = SqliteStore(path)  # a row the part never wrote: read back now, as a plain store
+        with other._transaction() as cursor:
+            cursor.execute("INSERT INTO items (catalog_id, item_id) VALUES ('k', 'x')")
+        other.close()
+        _apply(part, [_record(8, ("k", "b"), "full", 1)])  # written with the filter aside
+        found = part.load_items([("k", "a"), ("k", "b"), ("k", "x"), ("k", "y")])
+        assert sorted(found) == [("k", "a"), ("k", "b"), ("k", "x")]
+        assert str(found[("k", "a")].current_price) == "2.0000"  # type: ignore[union-attr]
     finally:
         part.close()
 
