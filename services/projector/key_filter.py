@@ -38,7 +38,12 @@ class KeyFilter:
             raise ValueError(f"bits_log2 must be 3 to 32, not {bits_log2}")
         self._mask = (1 << bits_log2) - 1
         self._bits = bytearray(1 << (bits_log2 - 3))
-        self.empty = True  # nothing added: every answer is "never added"
+        self.count = 0  # keys added; none: every answer is "never added", nothing hashed
+
+    @property
+    def nbytes(self) -> int:
+        """The memory its bits take, whatever the number of keys."""
+        return len(self._bits)
 
     def add(self, keys: Iterable[Hashable]) -> int:
         """Adds `keys`; returns how many there were."""
@@ -50,13 +55,12 @@ class KeyFilter:
             bits[first >> 3] |= 1 << (first & 7)
             bits[second >> 3] |= 1 << (second & 7)
             added += 1
-        if added:
-            self.empty = False
+        self.count += added
         return added
 
     def maybe_added(self, keys: Iterable[K]) -> list[K]:
         """The keys among `keys` that may have been added (all that were, maybe a few more)."""
-        if self.empty:
+        if self.count <= 0:
             return []
         bits, mask = self._bits, self._mask
         found = []

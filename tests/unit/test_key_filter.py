@@ -64,7 +64,31 @@ def test_adding_says_how_many_keys_it_added() -> None:
     assert keys.add([]) == 0
     assert keys.maybe_added([Unhashed()]) == []  # still empty: nothing hashed
     assert keys.add(iter([1, 2, 2])) == 3
+    assert keys.add([]) == 0
+    assert keys.count == 3
     assert keys.maybe_added([1, 3]) == [1]
+
+
+@pytest.mark.parametrize(("bits_log2", "nbytes"), [(3, 1), (8, 32), (24, 2 * 1024 * 1024)])
+def test_a_filter_takes_its_bits_in_memory(bits_log2: int, nbytes: int) -> None:
+    keys = KeyFilter(bits_log2)
+    keys.add(range(10_000))
+    assert keys.nbytes == nbytes
+
+
+def test_a_window_is_not_judged_before_it_asked_its_keys() -> None:
+    keys = PayingKeyFilter(8, window=4)
+    keys.add([1])
+    assert keys.maybe_added([1, 1, 1]) == [1, 1, 1]  # 3 asked, none spared: not judged yet
+    assert keys.on
+
+
+def test_every_add_of_a_window_counts() -> None:
+    keys = PayingKeyFilter(8, window=4)
+    for key in (1, 2, 3):
+        keys.add([key])
+    assert keys.maybe_added([1, 5, 6, 7]) == [1]  # 3 spared: 2,550 < 4 x 400 + 3 x 400
+    assert not keys.on
 
 
 @pytest.mark.parametrize(
