@@ -1,16 +1,22 @@
-"""How a rebuild's builder (its ConsumerLoop task) is stopped: at the switch, under the pointer
-row (`stopped`: bounded, else the switch fails), and on a failure (`halted`: bounded, then
-cancelled, before the live consumer restarts); and how its hold on the pointer row is taken
-(`entered`: never left behind by a cancellation)."""
+"""How a rebuild's builder (its ConsumerLoop task) is waited for and stopped: at the switch, let
+reach the live consumers' positions (`until_reached`: bounded, else the switch fails) and then
+stopped under the pointer row (`stopped`: bounded, likewise), and on a failure (`halted`:
+bounded, then cancelled, before the live consumer restarts); and how its hold on the pointer row
+is taken (`entered`: never left behind by a cancellation)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from projector.errors import ProjectorError
+
+if TYPE_CHECKING:
+    from projector.consumer import ConsumerLoop
 
 log = logging.getLogger(__name__)
 # How long a failed rebuild waits for its builder to end its batch and stop, before cancelling
@@ -54,3 +60,26 @@ async def entered(holding: AbstractContextManager[str]) -> str:
             await entering  # bounded: the row is waited for SWITCH_LOCK_WAIT at most
             await asyncio.to_thread(holding.__exit__, None, None, None)
         raise
+
+
+async def until_reached(
+    builder: ConsumerLoop,
+    positions: dict[int, int],
+    task: asyncio.Task[None],
+    timeout_s: float,
+) -> None:
+    """Let the builder reach where the live consumers stopped: the records in between are in
+    Kafka already. Then the new live consumer re-applies nothing the old feed announced. Short
+    of them, no switch: the new generation would announce those records' changes once more, so
+    the builder's own failure is raised if it stopped, else ProjectorError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while any(builder.applied.get(p, 0) < o for p, o in positions.items()):
+        if task.done():
+            task.result()  # raises what stopped it
+            raise ProjectorError("the rebuild's consumer stopped before the switch")
+        if time.monotonic() > deadline:
+            raise ProjectorError(
+                f"the rebuild did not reach the live consumers' positions within {timeout_s:g} s"
+                " (views not switched; start it again)"
+            )
+        await asyncio.sleep(0.05)

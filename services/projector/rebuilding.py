@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_split import load_in_parts
-from projector.rebuild_stops import entered, halted, stopped
+from projector.rebuild_status import RebuildStatus as RebuildStatus  # (imported from here too)
+from projector.rebuild_status import reason
+from projector.rebuild_stops import entered, halted, stopped, until_reached
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
@@ -26,17 +27,6 @@ log = logging.getLogger(__name__)
 # How long the switch waits for the builder to reach the live consumers' positions, before the
 # pointer is held and again under it, and then for it to stop; past it the rebuild fails.
 REACH_TIMEOUT_S = 60.0
-
-
-@dataclass
-class RebuildStatus:
-    state: str = "idle"  # idle | running | done | failed
-    generation: str = ""
-    applied: int = 0
-    target: int = 0
-    started_at: float | None = None
-    finished_at: float | None = None
-    error: str | None = None
 
 
 class Rebuild:
@@ -122,7 +112,7 @@ class Rebuild:
             finally:
                 # Not before the discard: until the task ends a new rebuild is refused (409),
                 # so it says `running` as long (`failed` read, the next one may start).
-                status.state, status.error, status.finished_at = "failed", _reason(exc), ended
+                status.state, status.error, status.finished_at = "failed", reason(exc), ended
             raise
         finally:
             runtime.building = None
@@ -141,7 +131,7 @@ class Rebuild:
     def _ended(self, task: asyncio.Task[None]) -> None:
         status = self.status
         if task.cancelled() and status.state == "running":
-            status.state, status.error = "failed", _reason(asyncio.CancelledError())
+            status.state, status.error = "failed", reason(asyncio.CancelledError())
             status.finished_at = time.time()
 
     def _report(self, builder: ConsumerLoop) -> None:
@@ -238,32 +228,3 @@ def _phase(name: str, since: float) -> float:
     now = time.perf_counter()
     log.info("rebuild step", extra={"step": name, "seconds": round(now - since, 3)})
     return now
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.CancelledError):
-        return "cancelled: the projector stopped before the rebuild ended"
-    return str(exc)
-
-
-async def until_reached(
-    builder: ConsumerLoop,
-    positions: dict[int, int],
-    task: asyncio.Task[None],
-    timeout_s: float,
-) -> None:
-    """Let the builder reach where the live consumers stopped: the records in between are in
-    Kafka already. Then the new live consumer re-applies nothing the old feed announced. Short
-    of them, no switch: the new generation would announce those records' changes once more, so
-    the builder's own failure is raised if it stopped, else ProjectorError after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while any(builder.applied.get(p, 0) < o for p, o in positions.items()):
-        if task.done():
-            task.result()  # raises what stopped it
-            raise ProjectorError("the rebuild's consumer stopped before the switch")
-        if time.monotonic() > deadline:
-            raise ProjectorError(
-                f"the rebuild did not reach the live consumers' positions within {timeout_s:g} s"
-                " (views not switched; start it again)"
-            )
-        await asyncio.sleep(0.05)
