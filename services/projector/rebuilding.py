@@ -17,7 +17,8 @@ from projector.metrics import ProjectorMetrics
 from projector.rebuild_split import load_in_parts
 from projector.rebuild_status import RebuildStatus as RebuildStatus  # (imported from here too)
 from projector.rebuild_status import reason
-from projector.rebuild_stops import entered, halted, stopped, until_reached
+from projector.rebuild_stops import entered, halted, stopped
+from projector.rebuild_stops import until_reached as until_reached  # (called by this name)
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
