@@ -179,3 +179,62 @@ def test_a_failed_write_leaves_nothing_unread(tmp_path: Path) -> None:
         assert (state.name, str(state.current_price)) == ("n0", "2.0000")  # type: ignore[union-attr]
     finally:
         part.close()
+
+
+def _planned_on(store: SqliteStore, records: list[Incoming], after: BatchPlan | None) -> BatchPlan:
+    """A batch planned as the consumer plans it while the batch before is still unwritten
+    (consumer_planning: that batch's items known from its plan, the others read back)."""
+    keys = {(r.catalog_id, r.item_id) for r in records}
+    applied = store.positions(TOPIC)
+    if after is not None:
+        keys -= after.before.keys()
+        applied = {**applied, **after.next_offsets}
+    known = dict(store.load_items(keys))
+    if after is not None:
+        known.update(after.before)
+        known.update(after.items)
+    return plan_batch(records, applied, known.get)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    history=records,
+    cuts=st.lists(st.integers(1, 6), min_size=1),
+    bits_log2=st.sampled_from([3, 24]),
+    window=st.sampled_from([1, 4, WINDOW]),
+)
+def test_a_part_planning_on_the_batch_before_builds_what_a_plain_store_builds(
+    tmp_path_factory: pytest.TempPathFactory,
+    history: list[tuple[ItemKey, str, int | None]],
+    cuts: list[int],
+    bits_log2: int,
+    window: int,
+) -> None:
+    """Each batch planned on the one before, not yet written: a key known from that plan is
+    not read back, and a part notes only keys with no item row before their batch."""
+    work = tmp_path_factory.mktemp("part")
+    part = PartStore(_created(work / "part.db"), bits_log2, window)
+    plain = SqliteStore(_created(work / "plain.db"))
+    incoming = [_record(n, *r) for n, r in enumerate(history)]
+    try:
+        for store in (part, plain):
+            before: BatchPlan | None = None
+            start = 0
+            for size in itertools.cycle(cuts):
+                if start >= len(incoming):
+                    break
+                batch, start = incoming[start : start + size], start + size
+                plan = _planned_on(store, batch, before)
+                if before is not None:
+                    store.write(TOPIC, before)
+                before = plan
+            if before is not None:
+                store.write(TOPIC, before)
+        assert part.load_items(KEYS) == plain.load_items(KEYS)
+    finally:
+        part.close()
+        plain.close()
+    assert _tables(work / "part.db")["items"] == _tables(work / "plain.db")["items"]
+    assert _tables(work / "part.db")["removals"] == _tables(work / "plain.db")["removals"]
