@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import BatchPlan, ItemKey, plan_batch
 from projector.errors import PositionConflict
+from projector.item_state import Known
 from projector.key_filter import WINDOW
 from projector.rebuild_part_store import PartStore
 from projector.records import Incoming
@@ -189,7 +190,7 @@ def _planned_on(store: SqliteStore, records: list[Incoming], after: BatchPlan | 
     if after is not None:
         keys -= after.before.keys()
         applied = {**applied, **after.next_offsets}
-    known = dict(store.load_items(keys))
+    known: dict[ItemKey, Known] = dict(store.load_items(keys))
     if after is not None:
         known.update(after.before)
         known.update(after.items)
