@@ -19,15 +19,20 @@ unanswered) and the ones waiting their turn were never served. Here the requests
 before the end-of-file are served and answered in turn, then the connection is closed. One that
 the end-of-file cut (its body never came whole) is never served: waiting its turn, it is
 dropped; being served, it is told it is disconnected, as by uvicorn, and so is an answer of no
-set length (a stream) already being sent. A peer that closed whole looks the same here: its
-answers meet a reset, and the connection is lost (every request still owed is then marked
-disconnected; those waiting their turn are never started)."""
+set length (a stream) already being sent, or begun after the end-of-file (a stream asked for,
+then the half-close, comes to its answer after it: kept, it went on for ever, and for a peer
+that closed whole it held its slot until a keep-alive write failed). A peer that closed whole
+looks the same here: its answers meet a reset, and the connection is lost (every request still
+owed is then marked disconnected; those waiting their turn are never started)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 
@@ -62,6 +67,8 @@ class RefusalInTurnProtocol(HttpToolsProtocol):
         if self.cycle is not newest:  # a request to answer (an upgrade makes none)
             self._answers_owed()  # the answered ones let go: a kept-alive connection serves many
             self._owed.append(self.cycle)
+            # Before its app runs (its task has not started): the app is handed this send.
+            self.cycle.send = self._ending_streams(self.cycle)  # type: ignore[method-assign,assignment]
 
     def send_400_response(self, msg: str) -> None:
         """Called by uvicorn's data_received when its parser refuses the bytes."""
@@ -115,6 +122,20 @@ class RefusalInTurnProtocol(HttpToolsProtocol):
 
     def ended(self) -> None:
         """Hook: the client's end-of-file came; the answers owed go out, then the close."""
+
+    def _ending_streams(
+        self, cycle: RequestResponseCycle
+    ) -> Callable[[ASGISendEvent], Coroutine[Any, Any, None]]:
+        """`cycle`'s send, which ends an answer of no set length begun after the end-of-file,
+        as eof_received ends one begun before it: its head goes out, then the close."""
+        send = cycle.send
+
+        async def sending(message: ASGISendEvent) -> None:
+            await send(message)
+            if self._ended and cycle.chunked_encoding and not cycle.response_complete:
+                self.transport.close()  # (connection_lost tells the app it is disconnected)
+
+        return sending
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # starts the next request waiting its turn, if any
