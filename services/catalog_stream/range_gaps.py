@@ -72,15 +72,21 @@ def _read(records: MemoryRecords, offset: int) -> Gap:
     return Gap.REMOVED
 
 
-def gap_text(gap: Gap, where: str, next_where: str) -> str:
+def gap_text(gap: Gap, where: str, next_where: str, ends_at: bool = False) -> str:
     """The replay's refusal of a start at `where`, whose next committed record is at
-    `next_where`."""
+    `next_where`; `ends_at`: none comes before `next_where`, the range's end (a partition whose
+    last transaction aborted: the start was checked only once a later record came)."""
+    committed = "" if gap is Gap.REMOVED else "committed "
+    if ends_at:
+        then = f"no {committed}record follows it before the range's end, {next_where}"
+    else:
+        then = f"the next {committed}record there is {next_where}"
     if gap is Gap.REMOVED:
-        return f"position {where} was removed by compaction; the next record there is {next_where}"
+        return f"position {where} was removed by compaction; {then}"
     if gap is Gap.ABORTED:
         what = f"holds {gap.value} (never committed, read by no consumer of ours)"
     elif gap in (Gap.ABORT_MARKER, Gap.COMMIT_MARKER):
         what = f"is a transaction marker ({gap.value}), not a record"
     else:
         what = "holds no committed record (an aborted transaction's, a marker, or removed)"
-    return f"position {where} {what}; the next committed record there is {next_where}"
+    return f"position {where} {what}; {then}"

@@ -181,6 +181,11 @@ async def read_range(
                 for tp in list(remaining):
                     if await consumer.position(tp) >= end[tp]:
                         remaining.discard(tp)
+            # A start named that no committed record followed in the range holds none either.
+            for tp in sorted(exact.keys() & set(todo) - first_seen):
+                gap = await gap_at(consumer, tp, exact[tp])
+                where = position_text(tp.partition, exact[tp])
+                raise RangeError(gap_text(gap, where, position_text(tp.partition, end[tp]), True))
     finally:
         await _stop(consumer)
 
