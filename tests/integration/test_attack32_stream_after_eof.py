@@ -127,3 +127,23 @@ async def test_clients_gone_before_their_stream_began_give_their_slots_back(
         await eventually(served, timeout_s=ENDS_S, every_s=0.25)
         assert time.monotonic() - started < ENDS_S
     clean(log)
+
+
+async def test_a_head_of_the_stream_then_a_half_close_is_answered(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The fix's own attack: a HEAD of the stream (an answer with no body, not a stream) and a
+    read behind it, then the half-close: both answered, then the close. (A HEAD of the stream
+    ends at the stream's first body message, on a quiet feed its 15 s keep-alive, half-close
+    or not: head_requests.as_get; hence the longer limit.)"""
+    log = tmp_path / "projector.log"
+    async with projector(kafka_bootstrap, tmp_path, log) as port:
+        head = get("/v1/changes/stream").replace(b"GET ", b"HEAD ", 1)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(head + get("/healthz"))
+            client.shutdown(socket.SHUT_WR)
+            received, closed = _read_until_closed(client, 25)
+        assert closed, received
+        assert received.count(b"HTTP/1.1 200") == 2, received
+        assert received.endswith(b'{"status":"ok"}'), received
+    clean(log)
