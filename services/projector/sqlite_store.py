@@ -39,8 +39,7 @@ class SqliteStore(ViewStore):
         """Everything written so far on disk: the write-ahead log checkpointed into the file
         and both synced (NORMAL syncs at checkpoints only; a power cut may lose the commits
         since the last one, which for a rebuilt generation are its indexes and its feed)."""
-        with self._write_lock:
-            connection = self._connection()
+        with self._write_lock, self._connected() as connection:
             connection.execute("PRAGMA synchronous=FULL")  # this checkpoint syncs all it wrote
             try:
                 busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -63,12 +62,12 @@ class SqliteStore(ViewStore):
         if not isinstance(older, SqliteStore):
             yield None
             return
-        connection = self._connection()
-        try:
-            connection.execute("ATTACH DATABASE ? AS older_generation", (str(older.path),))
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot read generation {older.name}: {exc}") from exc
-        try:
-            yield "older_generation"
-        finally:
-            connection.execute("DETACH DATABASE older_generation")
+        with self._connected() as connection:  # (its statements' uses are nested in this one)
+            try:
+                connection.execute("ATTACH DATABASE ? AS older_generation", (str(older.path),))
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot read generation {older.name}: {exc}") from exc
+            try:
+                yield "older_generation"
+            finally:
+                connection.execute("DETACH DATABASE older_generation")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from projector.batch import BatchPlan
@@ -26,6 +26,7 @@ from projector.errors import (
     StoreUnavailable,
 )
 from projector.rows import ITEM_COLUMNS
+from projector.store_connections import ThreadConnections
 from projector.store_faults import missing_relation, transient
 from projector.store_handover import GenerationHandover
 from projector.store_owed import OwedRestatements
@@ -51,10 +52,8 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
     lock_rows = ""  # " FOR UPDATE" where the database has it
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._connections = ThreadConnections(self._open_connection)  # (one per thread)
         self._write_lock = threading.Lock()
-        self._opened: list[Any] = []  # every thread's connection, to close them all
-        self._opened_lock = threading.Lock()
         self._batch_write = BatchWrite(self._sql, self.lock_rows)
         # Set when a rebuild's switch replaced this generation (GenerationFollower.retire): a
         # reader still on it may find it closed or dropped, which asked again (on the new
@@ -75,18 +74,27 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
     def _sql(self, statement: str) -> str:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            if self.retired:  # (closed, maybe dropped: a connection opened now would leak)
-                raise StoreUnavailable("this generation of the views was replaced: ask again")
-            try:
-                connection = self._local.connection = self._connect()
-            except Exception as exc:  # the database down or refusing: as a failed query
-                raise StoreUnavailable(f"cannot connect to the view store: {exc}") from exc
-            with self._opened_lock:
-                self._opened.append(connection)
-        return connection
+    def _open_connection(self) -> Any:
+        if self.retired:  # (closed, maybe dropped: a connection opened now would leak)
+            raise StoreUnavailable("this generation of the views was replaced: ask again")
+        try:
+            return self._connect()
+        except Exception as exc:  # the database down or refusing: as a failed query
+            raise StoreUnavailable(f"cannot connect to the view store: {exc}") from exc
+
+    @contextmanager
+    def _connected(self) -> Iterator[Any]:
+        """This thread's connection, which `close` leaves open until this use ends."""
+        held = self._connections.acquire()
+        try:
+            yield held.connection
+        finally:
+            self._connections.release(held)
+
+    @property
+    def _opened(self) -> list[Any]:
+        """The connections open now, every thread's (tests look at them)."""
+        return self._connections.opened()
 
     def _read_failure(self, exc: Exception, connection: Any) -> StoreUnavailable:
         """The store's error for a failed read (on `connection`, rolled back): StoreFailed if
@@ -112,47 +120,50 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
         try:
             connection.rollback()
         except Exception:
-            self._local.connection = None
-            with self._opened_lock:
-                self._opened = [c for c in self._opened if c is not connection]
-            with suppress(Exception):
-                connection.close()
+            self._connections.forget(connection)
             return False
         return True
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        connection = self._connection()
-        try:
-            cursor = connection.cursor()
-            yield cursor
-            connection.commit()
-        except (PositionConflict, GenerationMoved, StoreFailed):  # (StoreFailed: a defect found)
-            self._roll_back(connection)
-            raise
-        except Exception as exc:
-            self._roll_back(connection)
-            if refuses_data(exc):
-                raise StoreRefused(f"view store refused the data: {exc}") from exc
-            raise StoreUnavailable(f"view store transaction failed: {exc}") from exc
-
-    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        for retry in (True, False):
-            connection = self._connection()
+        with self._connected() as connection:
             try:
                 cursor = connection.cursor()
-                cursor.execute(self._sql(statement), params)
-                rows = list(cursor.fetchall())
-                connection.commit()  # end the read snapshot
+                yield cursor
+                connection.commit()
+            except (PositionConflict, GenerationMoved, StoreFailed):  # (StoreFailed: a defect)
+                self._roll_back(connection)
+                raise
             except Exception as exc:
-                # A read on a connection the database dropped since its last use (a restart)
-                # is asked once more on a new one: the reader would see the old outage.
-                if not self._roll_back(connection) and retry:
-                    continue
-                if refuses_data(exc):  # a value asked for (a NUL in an id): not an outage
-                    raise StoreRefused(f"view store refused a value: {exc}") from exc
-                raise self._read_failure(exc, connection) from exc
-            return rows
+                self._roll_back(connection)
+                if refuses_data(exc):
+                    raise StoreRefused(f"view store refused the data: {exc}") from exc
+                raise StoreUnavailable(f"view store transaction failed: {exc}") from exc
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # (No _connected: the read API's hot path, its generator's cost spared)
+        connections = self._connections
+        for retry in (True, False):
+            held = connections.acquire()
+            try:
+                connection = held.connection
+                try:
+                    cursor = connection.cursor()
+                    cursor.execute(self._sql(statement), params)
+                    rows = list(cursor.fetchall())
+                    connection.commit()  # end the read snapshot
+                except Exception as exc:
+                    # A read on a connection the database dropped since its last use (a
+                    # restart) is asked once more on a new one: the reader would see the old
+                    # outage.
+                    if not self._roll_back(connection) and retry:
+                        continue
+                    if refuses_data(exc):  # a value asked for (a NUL in an id): not an outage
+                        raise StoreRefused(f"view store refused a value: {exc}") from exc
+                    raise self._read_failure(exc, connection) from exc
+                return rows
+            finally:
+                connections.release(held)
         raise AssertionError("unreachable: the second try returns or raises")
 
     big_integer = "INTEGER"
@@ -205,9 +216,7 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
         return int(rows[0][0] or 0)
 
     def close(self) -> None:
-        """Close every thread's connection (a thread that reads again reconnects)."""
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for connection in opened:
-            connection.close()
-        self._local = threading.local()
+        """Close every thread's connection: at once where no statement runs on it, else by its
+        thread once its statement ends (store_connections.py); never waits. A thread that
+        reads again reconnects (a store `retired` refuses it: StoreUnavailable)."""
+        self._connections.close()

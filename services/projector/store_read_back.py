@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from projector.batch import ItemKey
@@ -19,7 +20,7 @@ _REMOVAL_Q = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
 
 class ItemReadBack(ABC):
     @abstractmethod
-    def _connection(self) -> Any: ...
+    def _connected(self) -> AbstractContextManager[Any]: ...
 
     @abstractmethod
     def _sql(self, statement: str) -> str: ...
@@ -47,27 +48,27 @@ class ItemReadBack(ABC):
         wrote all its file holds: rebuild_part_store.py) does not ask for it."""
         markers: list[tuple[Any, ...]] = []
         rows: list[tuple[Any, ...]] = []
-        connection = self._connection()
-        try:  # one read transaction for all of them (on PostgreSQL, one commit, not one each)
-            cursor = connection.cursor()
-            for found, select, keys in (
-                (markers, f"SELECT {_REMOVAL_Q} FROM removals", marker_keys),  # noqa: S608
-                (rows, f"SELECT {_Q} FROM items", item_keys),  # noqa: S608
-            ):
-                by_catalog: dict[str, list[str]] = {}
-                for catalog_id, item_id in keys:
-                    by_catalog.setdefault(catalog_id, []).append(item_id)
-                for catalog_id, item_ids in by_catalog.items():
-                    for start in range(0, len(item_ids), chunk):
-                        part = item_ids[start : start + chunk]
-                        marks = ", ".join("?" for _ in part)
-                        where = f"WHERE catalog_id = ? AND item_id IN ({marks})"
-                        cursor.execute(self._sql(f"{select} {where}"), [catalog_id, *part])
-                        found.extend(cursor.fetchall())
-            connection.commit()  # end the read snapshot
-        except Exception as exc:
-            self._roll_back(connection)  # else PostgreSQL refuses every later query on it
-            raise self._read_failure(exc, connection) from exc
+        with self._connected() as connection:
+            try:  # one read transaction for all of them (on PostgreSQL, one commit, not one each)
+                cursor = connection.cursor()
+                for found, select, keys in (
+                    (markers, f"SELECT {_REMOVAL_Q} FROM removals", marker_keys),  # noqa: S608
+                    (rows, f"SELECT {_Q} FROM items", item_keys),  # noqa: S608
+                ):
+                    by_catalog: dict[str, list[str]] = {}
+                    for catalog_id, item_id in keys:
+                        by_catalog.setdefault(catalog_id, []).append(item_id)
+                    for catalog_id, item_ids in by_catalog.items():
+                        for start in range(0, len(item_ids), chunk):
+                            part = item_ids[start : start + chunk]
+                            marks = ", ".join("?" for _ in part)
+                            where = f"WHERE catalog_id = ? AND item_id IN ({marks})"
+                            cursor.execute(self._sql(f"{select} {where}"), [catalog_id, *part])
+                            found.extend(cursor.fetchall())
+                connection.commit()  # end the read snapshot
+            except Exception as exc:
+                self._roll_back(connection)  # else PostgreSQL refuses every later query on it
+                raise self._read_failure(exc, connection) from exc
         found_states: dict[ItemKey, ItemState | Removed] = {}
         for row in markers:
             marker = removal_from_row(row)
