@@ -66,6 +66,8 @@ class StoredPositions(ConsumerProgress):
             session_timeout_ms=self.settings.session_timeout_ms,
             max_poll_interval_ms=self.settings.max_poll_interval_ms,
             heartbeat_interval_ms=max(1000, self.settings.session_timeout_ms // 4),
+            # Partitions added to the topic: seen, and the group rebalanced onto them, within it
+            metadata_max_age_ms=self.settings.metadata_max_age_ms,
             client_id="catalog-stream-projector",
         )
         consumer.subscribe([self.settings.topic], listener=_Rebalance(self, consumer))

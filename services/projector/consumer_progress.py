@@ -205,8 +205,8 @@ class ConsumerProgress:
 
     async def count_partitions(self) -> int | None:
         """The topic's partition count, asked of Kafka now (None: not running). The consumer's
-        metadata is otherwise refreshed every 5 minutes (metadata_max_age_ms); refreshed, it
-        also makes the group assign partitions added meanwhile (a read waiting on one)."""
+        metadata is otherwise refreshed every `metadata_max_age_ms` (30 s); refreshed, it also
+        makes the group assign partitions added meanwhile (a read waiting on one)."""
         consumer = self._consumer
         if consumer is None:
             return None

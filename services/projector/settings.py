@@ -41,6 +41,11 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # not for Kafka) and the consumer leaves the group; it rejoins at its next poll.
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     poll_timeout_ms: int = 200
+    # How old the consumer's view of the topic (its partitions, their leaders) may grow before
+    # it is asked again: partitions added to the topic are read, and assigned across the
+    # group, within this. aiokafka's (and Kafka's) default, 5 minutes, left a postback to a
+    # new partition out of the views that long; a metadata request each 30 s costs nothing.
+    metadata_max_age_ms: int = Field(default=30_000, ge=100)
     ready_max_lag: int = 1000
     read_your_writes_max_wait_s: float = 5.0
     # Write an item's full state to the topic when its last record there does not say it (a

@@ -84,6 +84,7 @@ class Publisher:
             # A request to a dead leader is given up (and retried on the new one) well within
             # the produce timeout; idempotent batches are retried without a count limit.
             request_timeout_ms=max(1000, int(s.produce_timeout_s * 1000 / 3)),
+            metadata_max_age_ms=s.metadata_max_age_ms,  # (partitions added: used within this)
             client_id="catalog-stream-receiver",
         )
 

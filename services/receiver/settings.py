@@ -72,6 +72,9 @@ class ReceiverSettings(KafkaConnection):  # + the shared KAFKA_* connection sett
     # so a failover makes slower 200s, not 503s and a second copy from the platform's retry.
     produce_timeout_s: float = Field(default=30.0, gt=0)
     request_timeout_s: float = Field(default=15.0, gt=0)
+    # How old the producer's view of the topic may grow: postbacks go to partitions added to
+    # the topic within this (aiokafka's default, 5 minutes, kept them off the new ones that long).
+    metadata_max_age_ms: int = Field(default=30_000, ge=100)
     # A stop (SIGTERM) ends within this: postbacks in flight get until 2 s before it (a quarter
     # of it, if shorter) for Kafka's acknowledgement, then those still waiting are answered 503
     # and the producer closed. Below Kubernetes' default 30 s grace, with room for the exit.
