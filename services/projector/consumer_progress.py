@@ -192,8 +192,10 @@ class ConsumerProgress:
                 )
                 stable = consumer.last_stable_offset(tp)  # (None or -1: not said)
                 if stable is not None and stable >= 0:
-                    self.past_stable[tp.partition] = max(0, end - stable)
-                    self.metrics.past_stable.labels(str(tp.partition)).set(end - stable)
+                    # One figure for /readyz and the gauge: never below 0 (a stable offset
+                    # past the end, which a broker should never say, holds nothing back)
+                    past = self.past_stable[tp.partition] = max(0, end - stable)
+                    self.metrics.past_stable.labels(str(tp.partition)).set(past)
         if self.when_ends_known is not None and self.ends_known():
             said, self.when_ends_known = self.when_ends_known, None
             said()

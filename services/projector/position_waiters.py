@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 # however many readers ask for positions that never come, at O(1) amortised per waiter.
 SWEEP_AT_LEAST = 1024
 # A position past the partition count is refused only on a count asked of Kafka after the read
-# came: the count comes from the live consumer's metadata, which aiokafka refreshes every 5
-# minutes, and partitions added meanwhile were refused as missing until then. One recount at a
+# came: the count comes from the live consumer's metadata, which aiokafka refreshes every
+# `metadata_max_age_ms` (it was 5 minutes, now 30 s), and partitions added meanwhile were
+# refused as missing until then. One recount at a
 # time, started at most every RECOUNT_EVERY_S and shared by every miss waiting for it (a reader
 # asking for partition 10**9 again and again costs one metadata request a second), each given
 # RECOUNT_WAIT_S (a broker that does not answer: the count known stands).
@@ -71,8 +72,9 @@ class PositionWaiters:
     ) -> str | None:
         """unknown_partition, once `recount` (the topic's partition count, asked of Kafka) said
         the count again, in a recount started after this call, if `partition` is past it."""
-        if self.unknown_partition(partition) is None or recount is None:
-            return self.unknown_partition(partition)
+        refusal = self.unknown_partition(partition)
+        if refusal is None or recount is None:
+            return refusal
         if self._next_recount is None:
             self._next_recount = asyncio.ensure_future(self._recount(recount))
             self._recounts.add(self._next_recount)
