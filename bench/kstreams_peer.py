@@ -81,6 +81,13 @@ def catch_up(bootstrap: str, topic: str, total: int, keys: int, log: Path) -> di
     flushes the record cache into RocksDB and commits: the projector's figure also counts only
     records committed to its store. The key count read back in between is not timed.
     """
+    started, said = report(bootstrap, topic, log)
+    return figures(said, started, total, keys)
+
+
+def report(bootstrap: str, topic: str, log: Path) -> tuple[float, dict[str, Any]]:
+    """Run the peer on an empty state directory until it caught up: when its process started
+    (epoch seconds) and its `PEER` report."""
     jar = ensure_built()
     state = Path(tempfile.mkdtemp(prefix="bench-kstreams-"))
     java = os.environ.get("JAVA_HOME")
@@ -112,7 +119,7 @@ def catch_up(bootstrap: str, topic: str, total: int, keys: int, log: Path) -> di
     line = next((x for x in result.stdout.decode().splitlines() if x.startswith("PEER ")), None)
     if result.returncode != 0 or line is None:
         raise PeerError(f"the Kafka Streams peer failed ({result.returncode}); see {log}")
-    return figures(json.loads(line.removeprefix("PEER ")), started, total, keys)
+    return started, dict(json.loads(line.removeprefix("PEER ")))
 
 
 def figures(report: dict[str, Any], started: float, total: int, keys: int) -> dict[str, float]:

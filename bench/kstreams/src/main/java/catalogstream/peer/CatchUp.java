@@ -18,7 +18,10 @@ import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
@@ -78,6 +81,11 @@ public final class CatchUp {
     config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     config.put(StreamsConfig.STATE_DIR_CONFIG, require(options, "state-dir"));
     config.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, options.getOrDefault("threads", "1"));
+    // Only committed records, as every consumer of ours reads (KafkaConnection.consumer_options):
+    // at-least-once leaves the consumers at read_uncommitted, which hands out a transaction's
+    // records before its end, and aborted ones for good. (Streams lets at-least-once set it.)
+    config.put(
+        StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");
     // Everything else is Kafka Streams' default (at-least-once, 10 MB record cache, RocksDB).
 
     SingleObjectAvroSerde values = new SingleObjectAvroSerde(schemas);
@@ -141,7 +149,7 @@ public final class CatchUp {
     return value;
   }
 
-  /** The topic's first and end offsets per partition, now: what "caught up" means. */
+  /** The topic's first and (committed) end offsets per partition, now: "caught up" means. */
   private static CaughtUp endOffsets(String bootstrap, String topic) throws Exception {
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
       int partitions =
@@ -153,7 +161,10 @@ public final class CatchUp {
         latest.put(new TopicPartition(topic, p), OffsetSpec.latest());
       }
       var first = admin.listOffsets(earliest).all().get();
-      var end = admin.listOffsets(latest).all().get();
+      // The end a read_committed consumer reaches: the last stable offset (the high watermark
+      // unless a transaction is open; records past it are not handed out until it ends).
+      var committed = new ListOffsetsOptions(IsolationLevel.READ_COMMITTED);
+      var end = admin.listOffsets(latest, committed).all().get();
       long[] begin = new long[partitions];
       long[] stop = new long[partitions];
       for (int p = 0; p < partitions; p++) {
