@@ -34,10 +34,9 @@ from aiokafka import AIOKafkaConsumer
 
 from catalog_contract.events import ChangeType
 from catalog_contract.keys import product_key
-from catalog_stream.broker import free_port
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
-from tests.integration import test_projector_first_load_stop as stop_test
+from tests import kafka_proxy
 from tests.integration.test_projector_first_load_attack import (
     GARBAGE,
     Placed,
@@ -48,7 +47,7 @@ from tests.integration.test_projector_first_load_attack import (
     _produce,
     _settled,
 )
-from tests.integration.test_projector_first_load_stop import _frame
+from tests.kafka_proxy import LOOK_CLIENT, LookProxy, SlowMetadata
 from tests.projector_harness import projector_in_process
 from tests.support import (
     ADMIN,
@@ -63,78 +62,11 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.broker
-LOOK_CLIENT = b"catalog-stream-projector-first-load"
-
-
-class LookUnanswered:
-    """A TCP proxy to the broker that answers every client but the look, whose requests it
-    swallows (never forwarded, never answered)."""
-
-    def __init__(self, broker: str) -> None:
-        host, port = broker.rsplit(":", 1)
-        self.broker = (host, int(port))
-        self.port = free_port()
-        self.looks = 0  # connections of the look not yet closed by the client
-        self.asked = asyncio.Event()  # the look sent a request here
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        look = False
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.broker)
-        except OSError:
-            writer.close()
-            return
-        down = asyncio.create_task(self._answers(up_reader, writer))
-        try:
-            while frame := await _frame(reader):
-                client = frame[14 : 14 + int.from_bytes(frame[12:14], "big")]
-                if client == LOOK_CLIENT:
-                    if not look:
-                        look = True
-                        self.looks += 1
-                    self.asked.set()
-                    continue  # swallowed
-                up_writer.write(frame)
-                await up_writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            if look:
-                self.looks -= 1
-            down.cancel()
-            with contextlib.suppress(BaseException):
-                await down
-            up_writer.close()
-            writer.close()
-
-    async def _answers(self, up: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while frame := await _frame(up):
-                writer.write(frame)
-                await writer.drain()
-
-    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[str]:
-        server = await asyncio.start_server(self._accepted, "127.0.0.1", self.port)
-        try:
-            yield f"127.0.0.1:{self.port}"
-        finally:
-            server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await server.wait_closed()
 
 
 @contextlib.asynccontextmanager
-async def _three_unanswering(broker: str) -> AsyncIterator[tuple[str, list[LookUnanswered]]]:
-    proxies = [LookUnanswered(broker) for _ in range(3)]
+async def _three_unanswering(broker: str) -> AsyncIterator[tuple[str, list[LookProxy]]]:
+    proxies = [LookProxy(broker) for _ in range(3)]
     async with contextlib.AsyncExitStack() as stack:
         addresses = [await stack.enter_async_context(p.running()) for p in proxies]
         yield ",".join(addresses), proxies
@@ -181,7 +113,7 @@ async def test_a_stop_after_the_looks_bound_leaves_no_connection(
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always", ResourceWarning)
             async with projector_in_process(settings) as (_runtime, _client):
-                await eventually(lambda: all(p.asked.is_set() for p in proxies), timeout_s=30)
+                await eventually(lambda: all(p.swallowed.is_set() for p in proxies), timeout_s=30)
                 # the third server asked (10 s in, give or take): the look's bound passes
                 # while aiokafka's start waits for it; the stop comes after the bound.
                 await asyncio.sleep(1.5)
@@ -245,8 +177,8 @@ async def test_a_rebuild_asked_during_the_look_gives_one_process_views(
     expected, expected_dead = await _one_process(kafka_bootstrap, records, tmp_path)
     topics = await make_topics(kafka_bootstrap, 2)
     await _produce(kafka_bootstrap, topics.product, records)
-    monkeypatch.setattr(stop_test, "HOLD_S", 2.0)
-    proxy = stop_test.SlowMetadata(kafka_bootstrap)
+    monkeypatch.setattr(kafka_proxy, "HOLD_S", 2.0)
+    proxy = SlowMetadata(kafka_bootstrap)
     async with proxy.running() as through:
         settings = projector_settings(
             through, topics, tmp_path / "views.db", rebuild_workers=2, first_load_min_records=1

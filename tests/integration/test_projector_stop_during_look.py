@@ -16,89 +16,16 @@ import contextlib
 import gc
 import time
 import warnings
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from catalog_stream.broker import free_port
 from tests.integration.test_projector_first_load_attack31 import _an_open_look, _topic
-from tests.integration.test_projector_first_load_stop import _frame
+from tests.kafka_proxy import LookProxy
 from tests.projector_harness import projector_in_process
 from tests.support import eventually, projector_settings
 
 pytestmark = pytest.mark.broker
-LOOK_CLIENT = b"catalog-stream-projector-first-load"
-METADATA = 3  # Kafka's api key
-
-
-class LookProxy:
-    """A TCP proxy to the broker that swallows the look's requests (all, or only its metadata
-    requests): never forwarded, never answered."""
-
-    def __init__(self, broker: str, only_metadata: bool) -> None:
-        host, port = broker.rsplit(":", 1)
-        self.broker = (host, int(port))
-        self.only_metadata = only_metadata
-        self.port = free_port()
-        self.looks = 0  # connections of the look not yet closed by the client
-        self.swallowed = asyncio.Event()  # a request of the look swallowed here
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        look = False
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.broker)
-        except OSError:
-            writer.close()
-            return
-        down = asyncio.create_task(self._answers(up_reader, writer))
-        try:
-            while frame := await _frame(reader):
-                client = frame[14 : 14 + int.from_bytes(frame[12:14], "big")]
-                if client == LOOK_CLIENT:
-                    if not look:
-                        look = True
-                        self.looks += 1
-                    api_key = int.from_bytes(frame[4:6], "big")
-                    if api_key == METADATA or not self.only_metadata:
-                        self.swallowed.set()
-                        continue
-                up_writer.write(frame)
-                await up_writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            if look:
-                self.looks -= 1
-            down.cancel()
-            with contextlib.suppress(BaseException):
-                await down
-            up_writer.close()
-            writer.close()
-
-    async def _answers(self, up: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while frame := await _frame(up):
-                writer.write(frame)
-                await writer.drain()
-
-    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[str]:
-        server = await asyncio.start_server(self._accepted, "127.0.0.1", self.port)
-        try:
-            yield f"127.0.0.1:{self.port}"
-        finally:
-            server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await server.wait_closed()
 
 
 @pytest.mark.parametrize("swallowed", ["every request", "metadata requests"])
