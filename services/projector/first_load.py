@@ -188,13 +188,13 @@ async def _load_first(
 ) -> bool:
     settings = runtime.settings
     store = runtime.store
-    left = await asyncio.to_thread(parts.left_behind, generations.path)
+    left = parts.left_behind(generations.path)  # (no default pool, as in load_first: nor held)
     if stored:  # a merge committed, then killed before its parts were deleted (or not merged)
         await _discard(runtime, left, [])
         return False
     beginnings, ends = await topic_bounds(settings, runtime.closings)
     targets = first_load_targets(beginnings, ends, settings.first_load_min_records)
-    found = [await asyncio.to_thread(parts.held, p, settings.topic) for p in left]
+    found = [parts.held(p, settings.topic) for p in left]
     if not parts.resumable(found, ends):  # (another topic's, past the ends): loaded anew
         await _discard(runtime, left, [])
         left, found = [], []
