@@ -9,7 +9,7 @@ AVRO_JAVA := tools/avro-java/lib/.pom-fingerprint
 # The AsyncAPI JSON schemas (npm registry), to validate docs/asyncapi.yaml.
 ASYNCAPI  := tools/asyncapi/node_modules/@asyncapi/specs/package.json
 
-.PHONY: run test lint typecheck unit unit-tz mutation deps broker topics clean bench bench-quick
+.PHONY: run test lint typecheck unit unit-tz mutation deps test-tools broker topics clean bench bench-quick
 
 # A fresh virtualenv with the pinned dependencies, rebuilt when the pins change.
 $(STAMP): requirements.lock pyproject.toml
@@ -50,11 +50,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The tools the tests run, from Debian's packages when missing: the unit tests need promtool too
+# (a fresh machine's `make unit-tz`, before `make test` had installed it, failed without it).
+test-tools:
+	@command -v wrk >/dev/null || bash scripts/ensure-wrk  # the burst test's load tool
+	@command -v promtool >/dev/null || bash scripts/ensure-promtool  # the alert rules' tests
+	@command -v chromedriver >/dev/null || bash scripts/ensure-chromium  # the status page's browser test
+
+unit: $(STAMP) test-tools
 	$(BIN)/pytest tests/unit
 
 # The unit tests once more in a zone that is not UTC (nothing may read the machine's zone).
-unit-tz: $(STAMP)
+unit-tz: $(STAMP) test-tools
 	@test "$$(TZ=America/New_York date +%z)" != "+0000" || { echo "no tz database: install tzdata"; exit 1; }
 	TZ=America/New_York $(BIN)/pytest -q tests/unit
 
@@ -63,10 +70,7 @@ unit-tz: $(STAMP)
 mutation: $(STAMP)
 	$(BIN)/python -m tests.mutation.gate
 
-test: deps lint typecheck
-	@command -v wrk >/dev/null || bash scripts/ensure-wrk  # the burst test's load tool
-	@command -v promtool >/dev/null || bash scripts/ensure-promtool  # the alert rules' tests
-	@command -v chromedriver >/dev/null || bash scripts/ensure-chromium  # the status page's browser test
+test: deps lint typecheck test-tools
 	$(BIN)/pytest
 
 clean:
