@@ -6,6 +6,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from catalog_contract.consumer_stop import stop_consumer
 from catalog_contract.kafka_connection import KafkaConnection
 from catalog_contract.lag import total_lag
 from catalog_stream.topic_admin import TopicsError, checked_connection, describe
@@ -57,5 +58,5 @@ async def describe_topic(kafka: KafkaConnection | str, topic: str) -> str:
     except KafkaError as exc:
         raise TopicsError(f"broker did not answer: {exc}", retryable=True) from exc
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
         await admin.close()

@@ -5,7 +5,6 @@ with a progress bar (rate, ETA) on a terminal.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -16,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from tqdm import tqdm
 
+from catalog_contract.consumer_stop import stop_consumer
 from catalog_contract.kafka_auth import KafkaAuthError, check_credentials
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.positions import position_text
@@ -187,7 +187,7 @@ async def read_range(
                 where = position_text(tp.partition, exact[tp])
                 raise RangeError(gap_text(gap, where, position_text(tp.partition, end[tp]), True))
     finally:
-        await _stop(consumer)
+        await stop_consumer(consumer)
 
 
 async def _removed_meanwhile(consumer: AIOKafkaConsumer, exc: OffsetOutOfRangeError) -> RangeError:
@@ -201,15 +201,3 @@ async def _removed_meanwhile(consumer: AIOKafkaConsumer, exc: OffsetOutOfRangeEr
     return RangeError(
         f"records were removed while the replay read them (retention or delete_records): {where}"
     )
-
-
-async def _stop(consumer: AIOKafkaConsumer) -> None:
-    """aiokafka's stop cancels a fetch that is retrying an unreachable broker, and its
-    CancelledError comes out of `stop` though nobody cancelled us: it would replace the error
-    that says the broker is gone."""
-    try:
-        await consumer.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise

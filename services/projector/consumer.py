@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
+from catalog_contract.consumer_stop import stop_consumer
 from projector.consumer_ahead import Ahead, in_order
 from projector.consumer_writing import BatchWriting
 from projector.dead_letter_writer import DeadLetterWriter
@@ -163,6 +164,8 @@ class ConsumerLoop(BatchWriting):
             if self._mirroring is not None:  # Kafka did not answer in time: stop waiting
                 self._mirroring.cancel()
             self._consumer = None
-            await consumer.stop()
-            self._store_thread.shutdown(wait=False)
-            self._plan_thread.shutdown(wait=False)
+            try:
+                await stop_consumer(consumer)
+            finally:
+                self._store_thread.shutdown(wait=False)
+                self._plan_thread.shutdown(wait=False)

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from catalog_contract.consumer_stop import stop_consumer
 from catalog_contract.kafka_connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -55,5 +56,5 @@ class DeadLetterCount:
             end = await consumer.end_offsets(partitions)
             return sum(int(end[tp]) - int(begin[tp]) for tp in partitions)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
             await admin.close()

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from catalog_contract.consumer_stop import stop_consumer
 from catalog_contract.kafka_connection import KafkaConnection
 from projector.delivery import DeliveryStats
 from projector.records import read_record
@@ -71,7 +72,7 @@ async def read_history(
                     consumer.pause(tp)
         return read
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def fill_from_topic(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
+from catalog_contract.consumer_stop import stop_consumer
 from projector import first_load_parts as parts
 from projector.generations import SqliteGenerations
 from projector.rebuild_split import load_in_parts
@@ -113,7 +114,7 @@ async def _stopped(consumer: AIOKafkaConsumer) -> None:
     """Once its start ended (what that raised was raised to the look already, or the look no
     longer needs it): its connections closed."""
     try:
-        await consumer.stop()
+        await stop_consumer(consumer)
     except Exception as exc:  # (this task's result is read by nobody)
         log.warning("could not close the look at the topic's bounds: %r", exc)
 

@@ -9,7 +9,8 @@ Kafka). Held on edges31: what was tried, and that it held.
 - positions that are not positions (negative, NaN, exponent, non-ASCII digits, an offset past
   int64): 422 at once, no recount;
 - the broker gone (its own broker, stopped): a read on a partition the topic lacks is refused
-  in the recount's bound, not held; a read of a known item still answers from the views."""
+  in the recount's bound, not held; a read of a known item still answers from the views; and
+  the projector's stop leaves none of its Kafka clients' tasks running."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import pytest
 from aiokafka.client import AIOKafkaClient
 
 from projector.position_waiters import RECOUNT_EVERY_S, RECOUNT_WAIT_S
+from tests.aiokafka_tasks import tasks_talking_to
 from tests.conftest import start_local_broker
 from tests.factories import change
 from tests.support import (
@@ -122,5 +124,9 @@ async def test_a_recount_with_the_broker_gone_refuses_in_bounded_time(tmp_path: 
                 assert waited_s < BOUND_S, waited_s
             known = await projector.get("/v1/catalogs/42/items/a")
             assert known.status_code == 200, known.text
+        # Its stop, with the broker gone, left none of its clients' tasks running (aiokafka's
+        # stop raised before closing the live consumer's client: consumer_stop).
+        await asyncio.sleep(0.2)
+        assert tasks_talking_to(int(bootstrap.rsplit(":", 1)[1])) == []
     finally:
         await asyncio.to_thread(broker.stop)

@@ -21,6 +21,7 @@ import pytest
 
 from catalog_stream.broker import LocalBroker
 from receiver.publisher import Publisher
+from tests.aiokafka_tasks import tasks_talking_to
 from tests.paused_broker import module_broker, paused
 from tests.support import Topics, receiver_settings
 
@@ -47,22 +48,13 @@ def _connections_to(port: int) -> int:
     return found
 
 
-def _aiokafka_tasks() -> list[str]:
-    names = []
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        if code is not None and "aiokafka" in code.co_filename and not task.done():
-            names.append(code.co_qualname)
-    return names
-
-
 async def test_a_stop_while_connecting_leaves_no_connection_and_no_task(
     broker: LocalBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = int(broker.bootstrap_servers.rsplit(":", 1)[1])
     topics = Topics(product="test.products.never", dead_letter="test.dead-letters.never")
     publisher = Publisher(receiver_settings(broker.bootstrap_servers, topics))
-    tasks_before = _aiokafka_tasks()
+    tasks_before = tasks_talking_to(port)
     with paused(broker), warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always", ResourceWarning)
         await asyncio.wait_for(publisher.start(), 30)
@@ -70,18 +62,20 @@ async def test_a_stop_while_connecting_leaves_no_connection_and_no_task(
         # time-out, 10 s here): the stop comes meanwhile.
         await asyncio.sleep(1.0)
         connecting = _connections_to(port)
+        tasks_connecting = tasks_talking_to(port)
         started = time.monotonic()
         await asyncio.wait_for(publisher.stop(), 30)
         stopping_s = time.monotonic() - started
         await asyncio.sleep(0.2)  # (a connection's closing takes a turn of the loop)
         left = _connections_to(port)
-        tasks_left = _aiokafka_tasks()
+        tasks_left = tasks_talking_to(port)
         gc.collect()  # (what was left unclosed says so when collected)
         await asyncio.sleep(0.1)
     unclosed = [str(w.message) for w in warned if "Unclosed" in str(w.message)]
     unclosed += [r.getMessage() for r in caplog.records if "Unclosed" in r.getMessage()]
     assert unclosed == []
     assert connecting >= 1  # (the start was under way)
+    assert tasks_connecting != tasks_before  # (its tasks are seen: they must be gone now)
     assert left == 0
     assert tasks_left == tasks_before
     assert not publisher.connected
