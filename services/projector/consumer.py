@@ -29,13 +29,14 @@ from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
+from projector.topic_behind import TopicBehind
 from runtime_support.quiet_logs import Outage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class ConsumerLoop(BatchWriting):
+class ConsumerLoop(BatchWriting, TopicBehind):
     """Consumes the product topic batch by batch into one generation of the views."""
 
     def __init__(
@@ -57,7 +58,7 @@ class ConsumerLoop(BatchWriting):
         self.store = store
         self.feed_from = feed_from  # a rebuild: feed no change below these offsets (batch.py)
         self.keep_from: dict[int, int] | None = None  # keep only at or past (BatchKeeping)
-        self.keep_past: ViewStore | None = None
+        self.keep_past: Callable[[], dict[int, int]] | None = None
         self.dead_letters_from: dict[int, int] | None = None  # (BatchKeeping)
         self.moved = False  # stopped because another instance switched the generation
         self.kept: dict[int, int] = {}  # partition -> the offset below which records were kept
@@ -71,6 +72,8 @@ class ConsumerLoop(BatchWriting):
         self._repositioned = 0  # seeks to stored positions and revokes (consumer_progress)
         self.end_offsets: dict[int, int] = {}
         self.past_stable: dict[int, int] = {}  # records past the last stable offset (open txn)
+        self.behind: dict[int, tuple[int, int]] = {}  # the topic behind the views (TopicBehind)
+        self._behind_since: dict[int, float] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch (change streams wait on it); readers waiting for a position
         # wait in `waiters`. Both are shared across generations so waiters survive a switch.
@@ -154,6 +157,7 @@ class ConsumerLoop(BatchWriting):
                     self.metrics.batch_seconds.observe(time.perf_counter() - started)
                     await self._done(consumer, plan)
                 self._update_lag(consumer)
+                self._watch_behind(consumer)
         finally:
             if self.owed is not None:
                 await self.owed.stopped()

@@ -6,6 +6,8 @@ next live consumer after a switch starts keeping (Runtime). The consumer loop mi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from projector.batch import BatchPlan
 from projector.consumer_assignment import StoredPositions
 from projector.dead_letter_writer import DeadLetterWriter
@@ -13,7 +15,6 @@ from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter
 from projector.restatements import restatements
 from projector.restatements_owed import at_or_past
-from projector.store import ViewStore
 
 
 class BatchKeeping(StoredPositions):
@@ -27,7 +28,7 @@ class BatchKeeping(StoredPositions):
     # rebuild's builder reads it per batch from `keep_past`, the active generation's positions,
     # which every instance's live consumer kept (Runtime).
     keep_from: dict[int, int] | None
-    keep_past: ViewStore | None
+    keep_past: Callable[[], dict[int, int]] | None  # (read off the loop)
     # Dead-letter only records at or past these (0 if absent): below them another process
     # already did (a first catch-up's parts not merged: first_load.py). Restatements are not
     # held back: they depend on the views, which that process's differed from (duplicates).
@@ -40,9 +41,7 @@ class BatchKeeping(StoredPositions):
         unreadable = plan.unreadable
         owed = restatements(plan) if self.restater is not None else []
         if self.keep_past is not None:
-            self.keep_from = await self._in_store_thread(
-                self.keep_past.positions, self.settings.topic
-            )
+            self.keep_from = await self._in_store_thread(self.keep_past)
         if (keep_from := self.keep_from) is not None:
             unreadable = [u for u in unreadable if at_or_past(u, keep_from)]
             owed = [r for r in owed if at_or_past(plan.last_records[r.key], keep_from)]

@@ -34,7 +34,7 @@ from catalog_contract.consumer_stop import stop_consumer
 from projector import first_load_parts as parts
 from projector.generations import SqliteGenerations
 from projector.rebuild_split import load_in_parts
-from projector.rebuilding import RebuildStatus
+from projector.rebuild_status import RebuildStatus
 from projector.settings import ProjectorSettings
 from projector.sqlite_store import SqliteStore
 from runtime_support.clean_up_after import Closings

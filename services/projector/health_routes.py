@@ -36,6 +36,8 @@ def add_health_routes(app: FastAPI, runtime: Runtime, settings: ProjectorSetting
         # or the live consumer's, whose batches the store then refuses.
         if (defect := runtime.follower.defect or runtime.projector.defect) is not None:
             return JSONResponse({"status": "not ready", "error": defect}, status_code=503)
+        if (behind := runtime.projector.topic_behind()) is not None:  # until a rebuild
+            return JSONResponse({"status": "not ready", "error": behind}, status_code=503)
         if (loading := _first_load(runtime)) is not None:  # a first catch-up in parts
             # What the parts have left to load (none once merged).
             lag = 0 if loading.state == "done" else max(0, loading.target - loading.applied)

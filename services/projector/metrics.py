@@ -51,6 +51,13 @@ class ProjectorMetrics:
             ["partition"],
             registry=r,
         )
+        # 1 where the topic holds fewer records than the views applied (topic_behind.py).
+        self.topic_behind = Gauge(
+            "projector_topic_behind_views",
+            "1 where a partition ends below the views' position there (recreated or truncated)",
+            ["partition"],
+            registry=r,
+        )
         self.rebuild_applied = Gauge(
             "projector_rebuild_records_applied",
             "Records the running rebuild has applied",

@@ -7,12 +7,14 @@ generation, never a half-built one."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
+from projector.first_load import topic_bounds
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_split import load_in_parts
 from projector.rebuild_status import RebuildStatus as RebuildStatus  # (imported from here too)
@@ -20,6 +22,7 @@ from projector.rebuild_status import reason
 from projector.rebuild_stops import entered, halted, stopped
 from projector.rebuild_stops import until_reached as until_reached  # (called by this name)
 from projector.store import ViewStore
+from projector.topic_behind import recreated_partitions, without
 
 if TYPE_CHECKING:
     from projector.runtime import Runtime
@@ -37,6 +40,23 @@ class Rebuild:
             state="running", started_at=time.time()
         )
         self._mark = time.perf_counter()  # when the step being timed started (_phase)
+        # Partitions of a topic deleted and created again, whose old positions mean nothing
+        # (topic_behind.py): built as the topic now is, whatever the old generation says.
+        self.recreated: frozenset[int] = frozenset()
+
+    def _positions(self, store: ViewStore) -> dict[int, int]:
+        """`store`'s positions, but for recreated partitions (off the loop: it reads the store)."""
+        return without(store.positions(self.runtime.settings.topic), self.recreated)
+
+    async def _recreated(self, base: ViewStore) -> frozenset[int]:
+        settings, closings = self.runtime.settings, self.runtime.closings
+
+        async def ends() -> dict[int, int]:
+            return (await topic_bounds(settings, closings))[1]
+
+        return await recreated_partitions(
+            ends, await asyncio.to_thread(base.positions, settings.topic)
+        )
 
     async def run(self) -> None:
         """Built, switched, and the old generation retired (GenerationFollower.retire)."""
@@ -58,7 +78,8 @@ class Rebuild:
             # Every change below the active generation's positions is in its feed, which the
             # switch keeps (continue_feed_of): the builder need not write them only to delete
             # them there.
-            announced = await asyncio.to_thread(base.positions, settings.topic)
+            self.recreated = await self._recreated(base)
+            announced = await asyncio.to_thread(self._positions, base)
             builder = ConsumerLoop(
                 builder_settings,
                 fresh,
@@ -70,7 +91,7 @@ class Rebuild:
             # Keep and restate only what no live consumer kept: records at or past the active
             # generation's positions, on every instance's partitions (read per batch): the
             # builder reads on past where they stop at the switch, and only it applies those.
-            builder.keep_past = base
+            builder.keep_past = functools.partial(self._positions, base)
             runtime.building = fresh
             await runtime.follower.heartbeat()  # in use before it exists: not taken as abandoned
             mark = _phase("prepared", self._mark)  # (its positions read, its heartbeat)
@@ -157,7 +178,7 @@ class Rebuild:
         runtime.moving = True  # before the live consumer stops: no follow starts meanwhile
         try:
             await runtime.stop_live_consumer()
-            kept = dict(runtime.projector.kept)
+            kept = without(runtime.projector.kept, self.recreated)
             await self._move_pointer(base, fresh, builder, stop_builder, task, kept)
         finally:
             runtime.moving = False
@@ -188,7 +209,7 @@ class Rebuild:
             # The builder gets to where the live consumers are before the pointer is held too
             # (they go on meanwhile), so that under it only their last few batches are waited
             # for, not its whole way from `caught_up` (the held row stops every instance).
-            ahead = await asyncio.to_thread(old.positions, runtime.settings.topic)
+            ahead = await asyncio.to_thread(self._positions, old)
             await until_reached(builder, ahead, task, REACH_TIMEOUT_S)
             # Held from reading the old generation's positions to moving the pointer: no
             # instance writes a batch into the old generation in between (generations_postgres).
@@ -197,7 +218,7 @@ class Rebuild:
             try:
                 if active != old.name:
                     raise ProjectorError(f"another instance switched the views to {active}")
-                announced = await asyncio.to_thread(old.positions, runtime.settings.topic)
+                announced = await asyncio.to_thread(self._positions, old)
                 await until_reached(builder, announced, task, REACH_TIMEOUT_S)
                 stop_builder.set()
                 await stopped(task, REACH_TIMEOUT_S)  # (a stuck batch: bounded, as the row is)

@@ -1,0 +1,134 @@
+"""A topic that holds fewer records than the views applied from it: deleted and created again
+under the same name, or a partition that lost committed records (an unclean leader election).
+
+Its new records sit at offsets the views take for applied: the consumer, sent back to the start
+by Kafka (the views' position is past the end), skipped each of them as a duplicate, for ever,
+while /readyz said ready at lag 0. Postbacks acknowledged with a 200 never reached the views.
+Now a partition whose end (high watermark) stays below the views' position there for
+BEHIND_CONFIRM_S is paused: nothing more is applied from it, /readyz answers 503 saying what
+happened and what mends it (a rebuild, which reads the topic as it now is into new views), the
+`projector_topic_behind_views` gauge is 1, and one ERROR line says it. The wait rides out a new
+leader's high watermark, which may trail the records already committed for a moment after a
+failover. It stays so until the views are rebuilt: were the new topic to grow past the old
+position, the records below it would still have been skipped. The rebuild finds such partitions
+itself (`recreated_partitions`, every instance's) and builds them as the topic now is: the old
+generation's positions there, which the switch otherwise waits for, feeds past and keeps past,
+are dropped (`without`).
+
+Kafka's topic ids would tell a recreated topic at once, but aiokafka does not read them: a topic
+recreated and filled past the views' position before the projector reads it again is not seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Set
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from projector.metrics import ProjectorMetrics
+from projector.settings import ProjectorSettings
+
+log = logging.getLogger(__name__)
+BEHIND_CONFIRM_S = 10.0
+
+
+def overtaken(
+    ends: Mapping[int, int], applied: Mapping[int, int], positioned: Set[int]
+) -> dict[int, tuple[int, int]]:
+    """Per partition whose end is below the views' position there: (that position, the end).
+    Only partitions positioned from the store count (elsewhere `applied` is not yet read)."""
+    return {
+        p: (applied[p], end)
+        for p, end in sorted(ends.items())
+        if p in positioned and applied.get(p, 0) > end
+    }
+
+
+def behind_text(topic: str, behind: Mapping[int, tuple[int, int]]) -> str:
+    """What /readyz says of the partitions found behind: which, by how much, and the remedy."""
+    where = "; ".join(
+        f"partition {p} ends at offset {end:,}, the views hold records up to {position:,}"
+        for p, (position, end) in sorted(behind.items())
+    )
+    return (
+        f"topic {topic} holds fewer records than the views applied from it ({where}): it was "
+        "deleted and created again, or lost records; nothing more is applied from those "
+        "partitions until the views are rebuilt from the topic (catalog-stream rebuild)"
+    )
+
+
+class TopicBehind:
+    """Mixed into ConsumerLoop, which sets these in its __init__ (and `behind`, `_behind_since`
+    empty: a rebuild's new generation starts afresh)."""
+
+    settings: ProjectorSettings
+    metrics: ProjectorMetrics
+    applied: dict[int, int]
+    end_offsets: dict[int, int]
+    _positioned: set[int]
+    behind: dict[int, tuple[int, int]]  # partition -> (the views' position, the end) found
+    _behind_since: dict[int, float]  # partition -> when its end was first seen below it
+
+    def topic_behind(self) -> str | None:
+        return behind_text(self.settings.topic, self.behind) if self.behind else None
+
+    def _watch_behind(self, consumer: AIOKafkaConsumer) -> None:
+        """After each fetch round: partitions whose end stayed below the views' position for
+        BEHIND_CONFIRM_S are declared behind and paused (again after a rebalance)."""
+        now = time.monotonic()
+        seen = overtaken(self.end_offsets, self.applied, self._positioned)
+        for p in list(self._behind_since):
+            if p not in seen:
+                del self._behind_since[p]  # (a failover's trailing high watermark: caught up)
+        for tp in consumer.assignment():
+            p = tp.partition
+            if p not in self.behind and p in seen:
+                since = self._behind_since.setdefault(p, now)
+                if now - since < BEHIND_CONFIRM_S:
+                    continue
+                self.behind[p] = seen[p]
+                self.metrics.topic_behind.labels(str(p)).set(1)
+                log.error(
+                    "the topic holds fewer records than the views: partition paused",
+                    extra={"partition": p, "views_at": seen[p][0], "topic_ends_at": seen[p][1]},
+                )
+            if p in self.behind:
+                consumer.pause(tp)
+
+
+async def recreated_partitions(
+    ends: Callable[[], Awaitable[dict[int, int]]],
+    positions: Mapping[int, int],
+    confirm_s: float = BEHIND_CONFIRM_S,
+) -> frozenset[int]:
+    """A rebuild's: the partitions where a generation's `positions` are past the topic's end
+    (`ends()`, a look at Kafka) in two looks `confirm_s` apart (a failover's trailing high
+    watermark is not a recreated topic). Its old positions there mean nothing any more: the
+    rebuild reads, feeds and keeps those partitions as the topic now is (Rebuild)."""
+    try:
+        first = overtaken(await ends(), positions, set(positions))
+        if not first:
+            return frozenset()
+        await asyncio.sleep(confirm_s)
+        second = overtaken(await ends(), positions, set(positions))
+    except (TimeoutError, KafkaError) as exc:  # none found: the builder waits for Kafka anyway
+        log.warning("rebuild: could not compare the views' positions with the topic's ends: %r",
+                    exc)  # fmt: skip
+        return frozenset()
+    found = frozenset(first.keys() & second.keys())
+    if found:
+        log.warning(
+            "rebuild: the topic was recreated under the views; those partitions are built as "
+            "the topic now is",
+            extra={"partitions": sorted(found)},
+        )
+    return found
+
+
+def without(positions: Mapping[int, int], recreated: Set[int]) -> dict[int, int]:
+    """`positions` but for the `recreated` partitions (whose records the views hold none of)."""
+    return {p: o for p, o in positions.items() if p not in recreated}

@@ -1,0 +1,107 @@
+"""The product topic deleted and created again under the same name while the projector runs (a
+real broker): its new records sit at offsets the views take for applied.
+
+Failed before: Kafka sent the consumer back to the new topic's start, every new record was
+skipped as a duplicate, for ever, and /readyz said ready at lag 0: postbacks acknowledged with
+a 200 never reached the views, and nothing said so. Now the partition is paused, /readyz says
+503 naming the partition, its end, the views' position and the remedy, the gauge says 1, and a
+rebuild (the remedy) brings the new topic's records into new views and readiness back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from catalog_contract import topics as contract_topics
+from catalog_stream.topic_admin import ensure_all
+from projector.topic_behind import BEHIND_CONFIRM_S
+from tests.factories import change
+from tests.support import (
+    caught_up,
+    eventually,
+    make_topics,
+    produce_events,
+    projector_settings,
+    rebuilt,
+    running_projector,
+)
+
+pytestmark = pytest.mark.broker
+
+
+async def _recreated(bootstrap: str, topic: str) -> None:
+    """`topic` deleted, then created again as the project creates it (once Kafka let go of it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        await eventually(lambda: _gone(admin, topic), timeout_s=30)
+    finally:
+        await admin.close()
+
+    async def created() -> bool:
+        try:
+            await ensure_all(bootstrap, [contract_topics.product_topic(topic, partitions=1)])
+        except Exception:  # (still being deleted: TopicExists, or its wrapper)
+            return False
+        return True
+
+    await eventually(created, timeout_s=30, every_s=0.5)
+
+
+async def _gone(admin: AIOKafkaAdminClient, topic: str) -> bool:
+    try:
+        return topic not in await admin.list_topics()
+    except KafkaError:
+        return False
+
+
+async def _readiness(projector: httpx.AsyncClient) -> httpx.Response:
+    return await projector.get("/readyz")
+
+
+async def test_a_recreated_topic_is_said_and_a_rebuild_mends_it(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topics = await make_topics(kafka_bootstrap, partitions=1)
+    old = [change(f"old-{n}", price=f"{n}.50") for n in range(6)]
+    written = await produce_events(kafka_bootstrap, topics.product, old)
+    settings = projector_settings(
+        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
+    )
+    async with running_projector(settings) as projector:
+        await caught_up(projector, written)
+        await _recreated(kafka_bootstrap, topics.product)
+        new = [change("new-1", price="9.99"), change("new-2", price="1.25")]
+        rewritten = await produce_events(kafka_bootstrap, topics.product, new)
+        assert rewritten < written  # (the new records sit at offsets the views applied)
+
+        async def said() -> httpx.Response | None:
+            answer = await _readiness(projector)  # (503 "catching up" while the topic is gone)
+            return answer if answer.status_code == 503 and "error" in answer.json() else None
+
+        answer = await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        error = answer.json()["error"]
+        assert f"partition 0 ends at offset {rewritten}" in error, error
+        assert f"the views hold records up to {written}" in error, error
+        assert "catalog-stream rebuild" in error, error
+        metrics = (await projector.get("/metrics")).text
+        assert 'projector_topic_behind_views{partition="0"} 1.0' in metrics
+        await asyncio.sleep(1)  # (still said: no retry mends it)
+        assert (await _readiness(projector)).status_code == 503
+
+        status = await rebuilt(projector, timeout_s=120)
+        assert status["applied"] == status["target"] == rewritten
+        item = await projector.get(f"/v1/catalogs/42/items/{new[0].catalog_item_id}")
+        assert item.status_code == 200, item.text
+        assert item.json()["current_price"] == "9.99"
+        await eventually(lambda: _ready_again(projector), timeout_s=30, every_s=0.5)
+
+
+async def _ready_again(projector: httpx.AsyncClient) -> bool:
+    return (await _readiness(projector)).status_code == 200
