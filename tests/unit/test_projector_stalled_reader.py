@@ -66,8 +66,8 @@ async def test_a_change_stream_whose_reader_stopped_reading_is_cut_off(tmp_path:
 @pytest.mark.timeout(120)
 async def test_a_slow_reader_is_not_cut_off_until_it_stops(tmp_path: Path) -> None:
     """4 KiB each 0.1 s, far below what the stream would send: the buffers stay full, yet the
-    client takes bytes within every limit (2 s), for 8 s; then it stops, and is cut."""
-    settings = settings_for(tmp_path / "views.db", stream_max=1, stalled_reader_timeout_s=2)
+    client takes bytes within every limit (3 s), for 10 s; then it stops, and is cut."""
+    settings = settings_for(tmp_path / "views.db", stream_max=1, stalled_reader_timeout_s=3)
     names = {("42", f"sku-{n}"): "thing" for n in range(ITEMS)}
     async with (
         served(settings, names) as url,
@@ -75,7 +75,7 @@ async def test_a_slow_reader_is_not_cut_off_until_it_stops(tmp_path: Path) -> No
     ):
         reader = _stalled_reader(url)
         try:
-            await asyncio.to_thread(_read_slowly, reader, 8.0)  # raises if cut meanwhile
+            await asyncio.to_thread(_read_slowly, reader, 10.0)  # raises if cut meanwhile
             await eventually(lambda: _stream_slot_free(client), timeout_s=60)
             with pytest.raises(ConnectionResetError):
                 await asyncio.to_thread(_read_to_the_end, reader)
