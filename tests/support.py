@@ -33,6 +33,7 @@ from catalog_stream.topic_admin import ensure_all
 from projector.app import create_app as create_projector
 from projector.generations import Generations
 from projector.generations_postgres import PostgresGenerations
+from projector.main import server_config
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
@@ -291,11 +292,11 @@ async def running_services(
 async def serving_projector(
     settings: ProjectorSettings, generations: Generations
 ) -> AsyncIterator[str]:
-    """The projector behind a real HTTP server (streams and browsers need one): its base URL."""
+    """The projector behind a real HTTP server (streams and browsers need one), configured as
+    `catalog-stream projector` configures its own (its protocol's deadlines): its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_projector(settings, generations), port=port, log_config=None)
-    )
+    app = create_projector(settings, generations)
+    server = uvicorn.Server(server_config(settings.model_copy(update={"port": port}), app))
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, timeout_s=10)
     try:

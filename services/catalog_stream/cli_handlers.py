@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,10 +84,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _bounds(args: argparse.Namespace) -> tuple[Bound, Bound]:
-    """--from and --until (BoundError, a UsageError, when one is wrong)."""
-    from catalog_stream.replay_bounds import parse_bound
+    """--from and --until (BoundError, a UsageError, when one is wrong or they hold nothing)."""
+    from catalog_stream.replay_bounds import check_order, parse_bound
 
-    return parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
+    start, stop = parse_bound(args.start, "earliest"), parse_bound(args.until, "now")
+    check_order(start, stop, int(time.time() * 1000))
+    return start, stop
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

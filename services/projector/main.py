@@ -36,7 +36,7 @@ def server_config(
         port=settings.port,
         log_config=None,
         access_log=False,
-        http=header_deadline(header_timeout_s),
+        http=header_deadline(header_timeout_s, settings.stalled_reader_timeout_s),
     )
 
 

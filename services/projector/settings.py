@@ -74,6 +74,9 @@ class ProjectorSettings(KafkaConnection):  # + the shared KAFKA_* connection set
     # Open change streams (SSE) at most; past it, 503 with Retry-After.
     stream_max: int = Field(default=100, ge=0)
     stream_retry_after_s: int = Field(default=5, ge=1)
+    # A client that takes no byte of its answer for this long, the buffers between us full, is
+    # cut (runtime_support.stalled_readers): a stream it stopped reading held its slot for ever.
+    stalled_reader_timeout_s: float = Field(default=30.0, gt=0)
     # The change feed keeps its newest this many changes; older ones are pruned every interval.
     changes_retain: int = Field(default=1_000_000, ge=1)
     changes_prune_interval_s: float = Field(default=60.0, gt=0)

@@ -3,8 +3,11 @@
 FastAPI's routes answer only the methods they name (Starlette's own Route adds HEAD to a GET,
 FastAPI's APIRoute does not), so every HEAD was a 405. A HEAD request here is run as its GET,
 through the whole app (the hot read routes, the freshness headers), and only the body is
-dropped, so the headers cannot drift from the GET's. A streaming answer (the SSE change
-stream), which never ends by itself, is told its client has gone once its headers are sent.
+dropped, so the headers cannot drift from the GET's. Once the GET has sent its status and
+headers the HEAD has all it needs: the GET is told its client has gone, so that a streaming
+answer (the SSE change stream), which never ends by itself, stops at once. (It was told so only
+at its first body message: a stream with nothing new to send held the HEAD until its
+keep-alive, 15 s.)
 """
 
 from __future__ import annotations
@@ -35,22 +38,22 @@ def allow_head(app: FastAPI, unsafe_gets: frozenset[str] = frozenset()) -> None:
 
 async def as_get(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """Answer the HEAD request `scope` with what `app` answers its GET, without the body."""
-    ended = asyncio.Event()  # the GET's first body message came: the HEAD needs no more of it
-    streaming = False  # ... and said more was to come
+    ended = asyncio.Event()  # the GET's headers were sent: the HEAD needs no more of it
+    finished = False  # the HEAD's (empty) body was sent
 
     async def headers_only(message: Message) -> None:
-        nonlocal streaming
+        nonlocal finished
         if message["type"] != "http.response.body":
             await send(message)
-        elif not ended.is_set():
             ended.set()
-            streaming = bool(message.get("more_body", False))
-            if not streaming:
-                await send(_EMPTY_END)
+        elif not finished and not message.get("more_body", False):
+            # A whole answer: the HEAD ends with it, not after the GET's background work.
+            finished = True
+            await send(_EMPTY_END)
 
     async def gone_once_ended() -> Message:
         """The client as the GET sees it: gone once the HEAD has its headers, so that a stream
-        stops (Starlette's StreamingResponse and the change stream both ask)."""
+        stops, even one waiting for something to send (Starlette's StreamingResponse listens)."""
         if ended.is_set():
             return _DISCONNECT
         receiving = asyncio.ensure_future(receive())
@@ -68,7 +71,7 @@ async def as_get(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> No
         return _DISCONNECT
 
     await app({**scope, "method": "GET"}, gone_once_ended, headers_only)
-    if streaming:
+    if ended.is_set() and not finished:
         # Sent once the GET has let go of what it held (its stream slot), so that the client's
         # next request finds it free.
         await send(_EMPTY_END)

@@ -5,17 +5,18 @@ nothing, or trickles a header line every few seconds (slowloris), holds its conn
 for as long as it likes (its 16 KiB header limit lasts hours at that pace), and enough of them
 use up the process's file descriptors. Its keep-alive timeout only covers the wait between two
 requests. This protocol closes a connection whose request head is not complete within the
-deadline, counted from the connection's start or the request's first byte. (Its base keeps the
-refusal of bytes that are not HTTP in order with the answers owed: refusal_in_turn.)"""
+deadline, counted from the connection's start or the request's first byte. (Its bases cut a
+client that stopped reading its answer, stalled_readers, and keep the refusal of bytes that are
+not HTTP in order with the answers owed, refusal_in_turn.)"""
 
 from __future__ import annotations
 
 import asyncio
 
-from runtime_support.refusal_in_turn import RefusalInTurnProtocol
+from runtime_support.stalled_readers import StalledReaderProtocol
 
 
-class HeaderDeadlineProtocol(RefusalInTurnProtocol):
+class HeaderDeadlineProtocol(StalledReaderProtocol):
     """uvicorn's httptools protocol (its choice when httptools is installed), with the limit."""
 
     header_timeout_s: float = 15.0
@@ -70,6 +71,10 @@ class HeaderDeadlineProtocol(RefusalInTurnProtocol):
         self.transport.close()
 
 
-def header_deadline(timeout_s: float) -> type[HeaderDeadlineProtocol]:
-    """The protocol class for `uvicorn.Config(http=...)`, closing after `timeout_s`."""
-    return type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": timeout_s})
+def header_deadline(
+    timeout_s: float, stalled_reader_timeout_s: float | None = None
+) -> type[HeaderDeadlineProtocol]:
+    """The protocol class for `uvicorn.Config(http=...)`, closing after `timeout_s`, and
+    cutting a client that took no byte for `stalled_reader_timeout_s` (None: never)."""
+    limits = {"header_timeout_s": timeout_s, "stalled_reader_timeout_s": stalled_reader_timeout_s}
+    return type("HeaderDeadline", (HeaderDeadlineProtocol,), limits)

@@ -108,3 +108,24 @@ async def test_head_on_the_change_stream_ends_after_its_headers_and_frees_its_sl
             assert time.monotonic() - started < 10  # a wake of the stream is 15 s
         async with client.stream("GET", "/v1/changes/stream") as stream:
             assert stream.status_code == 200
+
+
+@pytest.mark.timeout(60)
+async def test_head_on_a_change_stream_with_nothing_new_answers_at_once(db: Path) -> None:
+    """Stop-33 attack: a HEAD of the stream from its newest change waited for the stream's first
+    body message, its keep-alive 15 s later, before it answered (the headers are known once the
+    GET sends them). The HEAD must answer within a bound well under that wake, and give its slot
+    back (one slot: the GET after it is served)."""
+    async with (
+        served(settings_for(db, stream_max=1)) as url,
+        httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10, read=5)) as client,
+    ):
+        newest = (await client.get("/v1/changes")).json()["next_after"]
+        assert newest > 0
+        for ask in ({"params": {"after": newest}}, {"headers": {"last-event-id": str(newest)}}):
+            head = await client.head("/v1/changes/stream", **ask)
+            assert head.status_code == 200, head.text
+            assert head.headers["content-type"].startswith("text/event-stream")
+            assert head.content == b""
+        async with client.stream("GET", "/v1/changes/stream", params={"after": newest}) as stream:
+            assert stream.status_code == 200

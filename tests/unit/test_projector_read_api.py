@@ -19,6 +19,7 @@ from catalog_stream.broker import free_port
 from projector.app import create_app
 from projector.batch import plan_batch
 from projector.generations import SqliteGenerations
+from projector.main import server_config
 from projector.records import Incoming
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
@@ -271,17 +272,20 @@ def test_a_rare_kind_page_says_how_far_it_looked(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def served(settings: ProjectorSettings) -> AsyncIterator[str]:
+async def served(
+    settings: ProjectorSettings, names: dict[tuple[str, str], str] | None = None
+) -> AsyncIterator[str]:
+    """The app behind the projector's own server (its protocol: header and write deadlines),
+    its store filled beforehand (`names` as in write_items), the consumer not started."""
     path = settings.sqlite_path()
     assert path is not None
     store = SqliteGenerations(path).open_active()
     store.create()
-    write_items(store, {("42", "sku-1"): "Enamel mug"})
+    write_items(store, names or {("42", "sku-1"): "Enamel mug"})
     store.close()
-    port = free_port()
     app = create_app(settings, SqliteGenerations(path), run_consumer=False)
-    # Open streams end only when their clients leave: do not wait for them at shutdown.
-    config = uvicorn.Config(app, port=port, log_config=None, timeout_graceful_shutdown=2)
+    config = server_config(settings.model_copy(update={"port": free_port()}), app)
+    config.timeout_graceful_shutdown = 2  # open streams end only when their clients leave
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -289,7 +293,7 @@ async def served(settings: ProjectorSettings) -> AsyncIterator[str]:
         while not server.started:
             assert time.monotonic() < deadline, "server did not start"
             await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{config.port}"
     finally:
         server.should_exit = True
         await task

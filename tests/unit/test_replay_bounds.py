@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from catalog_stream.replay_bounds import Bound, BoundError, parse_bound
+from catalog_stream.replay_bounds import (
+    Bound,
+    BoundError,
+    check_order,
+    offsets_refusal,
+    parse_bound,
+)
 
 
 def test_the_open_end_is_its_word() -> None:
@@ -37,3 +43,72 @@ def test_anything_else_is_a_usage_error_naming_it(text: str, reason: str) -> Non
     with pytest.raises(BoundError) as refused:
         parse_bound(text, "now")
     assert reason in str(refused.value)
+
+
+NOW_MS = 1_795_773_600_000  # 2026-11-27T10:00:00Z
+
+
+def _check(start: str, stop: str) -> None:
+    check_order(parse_bound(start, "earliest"), parse_bound(stop, "now"), NOW_MS)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "reason"),
+    [
+        (
+            "2026-11-27T10:00:01Z",
+            "now",
+            "--from 2026-11-27T10:00:01Z is in the future (now is 2026-11-27T10:00:00+00:00): "
+            "no record is at or after it",
+        ),
+        (
+            "2026-11-27T09:00Z",
+            "2026-11-27T08:59Z",
+            "--until 2026-11-27T08:59Z is before --from 2026-11-27T09:00Z",
+        ),
+        ("0:5,1:9", "1:8,0:7", "--until 1:8 is before --from 1:9 on partition 1"),
+    ],
+)
+def test_bounds_that_hold_nothing_whatever_the_topic_are_refused(
+    start: str, stop: str, reason: str
+) -> None:
+    """attack33: each exited 0 having replayed nothing."""
+    with pytest.raises(BoundError) as refused:
+        _check(start, stop)
+    assert str(refused.value) == reason
+
+
+@pytest.mark.parametrize(
+    ("start", "stop"),
+    [
+        ("2026-11-27T10:00:00Z", "now"),  # now itself: records may be there
+        ("2026-11-27T09:00Z", "2026-11-27T09:00Z"),  # empty, as asked
+        ("0:5", "0:5"),
+        ("0:5", "1:2"),  # different partitions: partition 1 is read from its start
+        ("0:5", "2026-11-27T09:00Z"),  # only the topic's offsets tell (offsets_refusal)
+        ("earliest", "2099-01-01T00:00Z"),  # an --until to come stops at the end at the start
+    ],
+)
+def test_bounds_that_may_hold_records_pass(start: str, stop: str) -> None:
+    _check(start, stop)
+
+
+def test_a_start_past_a_partitions_end_names_the_partition_the_offset_and_the_end() -> None:
+    ends = {0: 3, 1: 10}
+    refused = offsets_refusal({1: 11}, {0: 0, 1: 11}, ends, ends)
+    assert refused == (
+        "position 1:11 is past the end of partition 1, which ends at 10 (its next record will "
+        "have that offset): nothing was read"
+    )
+    assert offsets_refusal({1: 10}, {0: 0, 1: 10}, ends, ends) is None  # the end: nothing yet
+    assert offsets_refusal({}, {}, {0: 0, 1: 0}, ends) is None  # from earliest: never
+
+
+def test_an_until_before_the_from_once_both_are_offsets() -> None:
+    ends = {0: 3, 1: 10}
+    assert offsets_refusal({0: 2}, {0: 2, 1: 0}, {0: 0, 1: 10}, ends) == (
+        "--until is before --from on partition 0: offset 0, before 2"
+    )
+    assert (
+        offsets_refusal({0: 2}, {0: 2, 1: 0}, {0: 2, 1: 99}, ends) is None
+    )  # past the end: capped
