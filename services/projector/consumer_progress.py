@@ -98,8 +98,12 @@ class ConsumerProgress:
         return self.ends_known() and self.lag() == 0
 
     def ready(self, max_lag: int) -> bool:
-        """Every assigned partition's end is known, and the views are at most `max_lag` behind."""
-        return self.ends_known() and self.lag() <= max_lag
+        """Every assigned partition's end is known, and the views are at most `max_lag` behind
+        what can be read: records past the last stable offset (an open transaction's, and all
+        after it) no instance can read until the transaction ends. Counted, they took every
+        instance out of readiness at once, for up to the transaction's timeout: an outage of
+        the read API over views as fresh as any could be (the lag still counts them)."""
+        return self.ends_known() and self.lag() - self.records_past_stable() <= max_lag
 
     def has_applied(self, partition: int, offset: int) -> bool:
         return self.applied.get(partition, 0) > offset
