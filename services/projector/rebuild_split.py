@@ -1,25 +1,25 @@
 """A rebuild's load on more than one core (SQLite; issue #11): before the builder starts, worker
-processes (rebuild_split_worker.py) load disjoint groups of partitions, each into a part file of
-its own, up to the active generation's positions; then one transaction merges the parts into the
-new generation (rows copied, the catalogs' counts added up), and the rebuild's builder goes on
-from the merged offsets, as it goes on from any stored offsets: nothing applied twice, nothing
-skipped. Below those positions a one-process builder feeds, keeps and restates nothing, so the
-parts hold exactly what it would have written; everything at or past them (the feed, dead
-letters, restatements and their debts) is still the builder's alone.
+processes (rebuild_split_worker.py, run by rebuild_split_run.py) load disjoint groups of partitions,
+each into a part file of its own, up to the active generation's positions; then one transaction
+merges the parts into the new generation (rows copied, the catalogs' counts added up), and the
+rebuild's builder goes on from the merged offsets, as it goes on from any stored offsets: nothing
+applied twice, nothing skipped. Below those positions a one-process builder feeds, keeps and
+restates nothing, so the parts hold exactly what it would have written; everything at or past them
+(the feed, dead letters, restatements and their debts) is still the builder's alone.
 
-Items are keyed by product and a key's records are in one partition, so the groups share no
-item and the merge is a copy. A topic whose keys moved between partitions (partitions added)
-breaks that: the merge finds a key in two parts, takes nothing, and the builder loads it all.
+Items are keyed by product and a key's records are in one partition, so the groups share no item and
+the merge is a copy. A topic whose keys moved between partitions (partitions added) breaks that: the
+merge finds a key in two parts, takes nothing, and the builder loads it all.
 
-A part is a generation file never activated (`Generations.open_new`): deleted when the rebuild
-ends, whatever its end, and by the next start's `discard_abandoned` if a SIGKILL left it. A
-worker dies with the rebuild's process (rebuild_split_worker.die_with). PostgreSQL rebuilds load
-in one process (its COPY-based writes are one server's work; not measured split).
+A part is a generation file never activated (`Generations.open_new`): deleted when the rebuild ends,
+whatever its end, and by the next start's `discard_abandoned` if a SIGKILL left it. A worker dies
+with the rebuild's process (rebuild_split_worker.die_with). PostgreSQL rebuilds load in one process
+(its COPY-based writes are one server's work; not measured split).
 
 The same parts load a first catch-up (first_load.py, `first_load`; its parts are named apart and
-resumed after a SIGKILL: first_load_parts.py) into the active generation, the workers doing all
-the live consumer would have done; the merge copies their feed and debts too, as far as no key
-is in two parts (rebuild_split_merge.merged_parts)."""
+resumed after a SIGKILL: first_load_parts.py; a stop keeps them too) into the active generation, the
+workers doing all the live consumer would have done; the merge copies their feed and debts too, as
+far as no key is in two parts (rebuild_split_merge.merged_parts)."""
 
 from __future__ import annotations
 
@@ -27,18 +27,14 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import sys
 import time
 from typing import TYPE_CHECKING
 
-from projector.consumer import ConsumerLoop
-from projector.errors import ProjectorError
 from projector.first_load_parts import part_path
 from projector.generations import SqliteGenerations
 from projector.part_counts import add_counts, read_counts, read_delivery, read_kept, read_windows
 from projector.rebuild_split_merge import SplitLoadFailed, merge, merged_parts
-from projector.rebuild_split_worker import Orders, orders_bytes
+from projector.rebuild_split_run import part_positions, run_workers
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
 
@@ -47,7 +43,6 @@ if TYPE_CHECKING:
     from projector.runtime import Runtime
 
 log = logging.getLogger(__name__)
-WORKER = "projector.rebuild_split_worker"
 __all__ = ["SplitLoadFailed", "groups", "load_in_parts", "merge"]
 
 
@@ -102,7 +97,7 @@ async def load_in_parts(
                 runtime.closings.after(creating, functools.partial(_discard, runtime, part))
                 del parts[n]
                 raise
-        outputs = await _run_workers(runtime, parts, split, status, first_load, said)
+        outputs = await run_workers(runtime, parts, split, status, first_load, said)
         loaded = time.perf_counter()
         paths, topic = [p.path for p in parts], runtime.settings.topic
         merged = await asyncio.to_thread(
@@ -135,6 +130,12 @@ async def load_in_parts(
         return True
     except asyncio.CancelledError:
         reached = None  # a stop: no live consumer follows, and no wait for the workers' word
+        if first_load:
+            # Its parts are kept, as a kill keeps them (its workers were killed): the next start
+            # goes on with them (first_load_parts) rather than load, dead-letter and restate
+            # again what they hold. Deleted, a deploy's SIGTERM cost all of that.
+            log.info("first catch-up stopped; its parts are kept for the next start")
+            parts = []  # (none for the clean-up below to delete)
         raise
     finally:
         if reached is not None and len(merged) < len(parts):
@@ -160,7 +161,7 @@ async def _reached(
     before the write). Nothing read: the live consumer keeps it again (duplicates)."""
     for part in parts:
         with contextlib.suppress(Exception):  # read before the part is deleted
-            reached.update(await asyncio.to_thread(_positions, part, runtime))
+            reached.update(await asyncio.to_thread(part_positions, part, runtime))
     for output in said:
         with contextlib.suppress(Exception):  # (the workers are dead: their stdout ends)
             for partition, kept in read_kept(await asyncio.wait_for(output, 5)).items():
@@ -184,95 +185,3 @@ async def _discard(runtime: Runtime, part: SqliteStore) -> None:
 def _created(part: SqliteStore) -> None:
     part.create(False)
     part.close()  # the worker writes it
-
-
-async def _run_workers(
-    runtime: Runtime,
-    parts: list[SqliteStore],
-    split: list[dict[int, int]],
-    status: RebuildStatus,
-    first_load: bool,
-    outputs: list[asyncio.Future[bytes]],
-) -> list[bytes]:
-    """Run one worker per part until all succeeded; the first to fail fails the load, and
-    every worker still running is killed (also when this is cancelled). What a first
-    catch-up's workers wrote on their stdout: what they counted (part_counts.py)."""
-    started: list[asyncio.subprocess.Process] = []
-    status.target = sum(sum(g.values()) for g in split)
-    if first_load:  # the lag from its start: a scrape before the first report says it too
-        _first_load_lag(runtime, split, [{} for _ in split])
-    try:
-        for part, targets in zip(parts, split, strict=True):
-            orders = Orders(
-                runtime.settings, part.path, targets, os.getpid(), first_load,
-                ConsumerLoop.catchup_factor,  # the parts batch as this process's loop would
-            )  # fmt: skip
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", WORKER, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE if first_load else None,
-            )  # fmt: skip
-            started.append(process)
-            if process.stdout is not None:  # read as it comes: a full pipe would block it
-                outputs.append(asyncio.ensure_future(process.stdout.read()))
-            assert process.stdin is not None
-            process.stdin.write(orders_bytes(orders))  # then left open: it watches for its end
-            await process.stdin.drain()
-        waits = {asyncio.ensure_future(p.wait()): n for n, p in enumerate(started)}
-        pending = set(waits)
-        while pending:
-            done, pending = await asyncio.wait(pending, timeout=0.2)
-            for ended in done:
-                if (code := ended.result()) != 0:
-                    raise SplitLoadFailed(f"rebuild part {waits[ended]} exited with {code}")
-            await _report(runtime, parts, split, status, first_load)
-        return [await output for output in outputs]
-    finally:
-        for process in started:
-            if process.returncode is None:
-                process.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(process.wait())
-            if process.stdin is not None:
-                process.stdin.close()
-
-
-async def _report(
-    runtime: Runtime,
-    parts: list[SqliteStore],
-    split: list[dict[int, int]],
-    status: RebuildStatus,
-    first_load: bool,
-) -> None:
-    """How far the parts are, as the rebuild's progress (their files read, not written); the
-    rebuild's metrics for a rebuild, the live consumer's lag for a first catch-up (the records
-    left, as /readyz says them: one process's lag while it catches up)."""
-    reached: list[dict[int, int]] = []
-    for part in parts:
-        found: dict[int, int] = {}
-        with contextlib.suppress(ProjectorError):  # a worker may still be creating its tables
-            found = await asyncio.to_thread(_positions, part, runtime)
-        reached.append(found)
-    # No await from here: /readyz and /metrics never see two different reports.
-    status.applied = applied = sum(sum(found.values()) for found in reached)
-    if first_load:
-        _first_load_lag(runtime, split, reached)
-    else:
-        runtime.metrics.rebuild_applied.set(applied)
-        runtime.metrics.rebuild_target.set(status.target)
-
-
-def _first_load_lag(
-    runtime: Runtime, split: list[dict[int, int]], reached: list[dict[int, int]]
-) -> None:
-    """`projector_lag` per partition: its target less where its part is (never past it)."""
-    for targets, found in zip(split, reached, strict=True):
-        for partition, target in targets.items():
-            left = max(0, target - found.get(partition, 0))
-            runtime.metrics.lag.labels(str(partition)).set(left)
-
-
-def _positions(part: SqliteStore, runtime: Runtime) -> dict[int, int]:
-    try:
-        return part.positions(runtime.settings.topic)
-    finally:
-        part.close()
