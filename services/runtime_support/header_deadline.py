@@ -6,17 +6,19 @@ for as long as it likes (its 16 KiB header limit lasts hours at that pace), and 
 use up the process's file descriptors. Its keep-alive timeout only covers the wait between two
 requests. This protocol closes a connection whose request head is not complete within the
 deadline, counted from the connection's start or the request's first byte. (Its bases cut a
-client that stopped reading its answer, stalled_readers, and keep the refusal of bytes that are
-not HTTP in order with the answers owed, refusal_in_turn.)"""
+client that stopped reading its answer, stalled_readers, write an answer of known length in
+one write, one_write, and keep the refusal of bytes that are not HTTP in order with the answers
+owed, refusal_in_turn.)"""
 
 from __future__ import annotations
 
 import asyncio
 
+from runtime_support.one_write import OneWriteProtocol
 from runtime_support.stalled_readers import StalledReaderProtocol
 
 
-class HeaderDeadlineProtocol(StalledReaderProtocol):
+class HeaderDeadlineProtocol(StalledReaderProtocol, OneWriteProtocol):
     """uvicorn's httptools protocol (its choice when httptools is installed), with the limit."""
 
     header_timeout_s: float = 15.0

@@ -68,7 +68,7 @@ class RefusalInTurnProtocol(HttpToolsProtocol):
             self._answers_owed()  # the answered ones let go: a kept-alive connection serves many
             self._owed.append(self.cycle)
             # Before its app runs (its task has not started): the app is handed this send.
-            self.cycle.send = self._ending_streams(self.cycle)  # type: ignore[method-assign,assignment]
+            self.cycle.send = self._cycle_send(self.cycle)  # type: ignore[method-assign,assignment]
 
     def send_400_response(self, msg: str) -> None:
         """Called by uvicorn's data_received when its parser refuses the bytes."""
@@ -123,11 +123,12 @@ class RefusalInTurnProtocol(HttpToolsProtocol):
     def ended(self) -> None:
         """Hook: the client's end-of-file came; the answers owed go out, then the close."""
 
-    def _ending_streams(
+    def _cycle_send(
         self, cycle: RequestResponseCycle
     ) -> Callable[[ASGISendEvent], Coroutine[Any, Any, None]]:
-        """`cycle`'s send, which ends an answer of no set length begun after the end-of-file,
-        as eof_received ends one begun before it: its head goes out, then the close."""
+        """`cycle`'s send (the app's), which ends an answer of no set length begun after the
+        end-of-file, as eof_received ends one begun before it: its head goes out, then the
+        close."""
         send = cycle.send
 
         async def sending(message: ASGISendEvent) -> None:
