@@ -20,7 +20,11 @@ class PartitionLag:
 
     @property
     def lag(self) -> int:
-        return max(0, self.end - (self.reached or 0))
+        return partition_lag(self.end, self.reached)
+
+
+def partition_lag(end: int, reached: int | None) -> int:
+    return max(0, end - (reached or 0))
 
 
 def partition_lags(ends: Offsets, reached: Offsets) -> list[PartitionLag]:
@@ -29,4 +33,6 @@ def partition_lags(ends: Offsets, reached: Offsets) -> list[PartitionLag]:
 
 
 def total_lag(ends: Offsets, reached: Offsets) -> int:
-    return sum(part.lag for part in partition_lags(ends, reached))
+    # Without a PartitionLag each: the read API asks on every item lookup (which reads on the
+    # event loop only while the lag is 0), and making them was 5% of the lookup's CPU.
+    return sum(partition_lag(end, reached.get(p)) for p, end in ends.items())
