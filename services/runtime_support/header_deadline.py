@@ -23,6 +23,7 @@ class HeaderDeadlineProtocol(StalledReaderProtocol, OneWriteProtocol):
 
     header_timeout_s: float = 15.0
     _header_deadline: asyncio.TimerHandle | None = None
+    _head_begun = False  # a request head has begun and is not whole yet
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -30,29 +31,40 @@ class HeaderDeadlineProtocol(StalledReaderProtocol, OneWriteProtocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        # Any byte cancels uvicorn's keep-alive timer, yet not every byte starts a request: a
-        # blank line before a request line does not, nor the unread body of a request already
-        # answered. Bytes arriving while nothing is being served must make a request head in time.
         if self.transport.get_protocol() is not self:
             return  # upgraded: the connection is the WebSocket protocol's now
         if self.refusing:
             return  # no request head is due: the answers owed, then the 400 and the close
+        if self.transport.is_closing():
+            return
+        if self._head_begun:
+            self._arm()  # a request head begun (on_message_begin) and not yet whole
+            return
+        # Any byte cancels uvicorn's keep-alive timer, yet not every byte starts a request: a
+        # blank line before a request line does not, nor the unread body of a request already
+        # answered. Bytes arriving while nothing is being served must make a request head in time.
         served = self.cycle is not None and not self.cycle.response_complete
-        if not served and self.timeout_keep_alive_task is None and not self.transport.is_closing():
+        if not served and self.timeout_keep_alive_task is None:
             self._arm()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm()  # the next request on a kept-alive connection
+        # The next request on a kept-alive connection: armed once these bytes are read, if its
+        # head is not whole by then. It mostly is: a timer made and cancelled for each request
+        # was 1.5% of an item lookup's samples under py-spy.
+        self._head_begun = True
 
     def on_headers_complete(self) -> None:
+        self._head_begun = False
         self._disarm()  # the body has its own limit (the receiver's request timeout)
         super().on_headers_complete()
 
     def refused(self) -> None:
+        self._head_begun = False
         self._disarm()  # the bad bytes may have begun a request head: none is due now
 
     def ended(self) -> None:
+        self._head_begun = False
         self._disarm()  # the client's end-of-file may have cut a request head: none can come
 
     def connection_lost(self, exc: Exception | None) -> None:
