@@ -35,6 +35,7 @@ from projector.store_reads import ItemFilter
 
 JSON = "application/json"
 _JSON_HEADER = (b"content-type", JSON.encode())  # as Starlette's Response writes it
+_ITEM_PARAMETERS = frozenset(("min_position",))
 _PAGE_PARAMETERS = frozenset(
     ("availability", "min_price", "max_price", "updated_since", "q", "cursor", "limit",
      "min_position")
@@ -132,6 +133,8 @@ class Unusual(Exception):
 def _single_values(query: bytes, allowed: frozenset[str]) -> dict[str, str]:
     """The query's parameters as Starlette reads them (latin-1, then percent-decoded as UTF-8),
     each at most once and non-empty; anything else is Unusual."""
+    if not query:  # (most item lookups: parse_qsl's work and the checks spared)
+        return {}
     pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
     found = dict(pairs)
     if len(found) != len(pairs) or not allowed.issuperset(found) or "" in found.values():
@@ -234,7 +237,7 @@ class HotReads:
 
     async def _answer(self, names: Sequence[str], query: bytes) -> bytes:
         if len(names) == 2:
-            found = _single_values(query, frozenset(("min_position",)))
+            found = _single_values(query, _ITEM_PARAMETERS)
             await self.reads.fresh_enough(_min_position(found.get("min_position")))
             return await self.reads.item_body(names[0], names[1])
         found = _single_values(query, _PAGE_PARAMETERS)
