@@ -5,7 +5,12 @@ Failed before: Kafka sent the consumer back to the new topic's start, every new 
 skipped as a duplicate, for ever, and /readyz said ready at lag 0: postbacks acknowledged with
 a 200 never reached the views, and nothing said so. Now the partition is paused, /readyz says
 503 naming the partition, its end, the views' position and the remedy, the gauge says 1, and a
-rebuild (the remedy) brings the new topic's records into new views and readiness back."""
+rebuild (the remedy) brings the new topic's records into new views and readiness back.
+
+Attacked (attack33): a topic recreated with FEWER partitions. The rebuild dropped the old
+positions of the partitions it found behind, but not of those the topic no longer has: the
+builder waited for partition 1's old position, which no record will ever reach, and the rebuild
+failed after REACH_TIMEOUT_S (60 s), so the remedy /readyz names could not mend it."""
 
 from __future__ import annotations
 
@@ -34,8 +39,9 @@ from tests.support import (
 pytestmark = pytest.mark.broker
 
 
-async def _recreated(bootstrap: str, topic: str) -> None:
-    """`topic` deleted, then created again as the project creates it (once Kafka let go of it)."""
+async def _recreated(bootstrap: str, topic: str, partitions: int = 1) -> None:
+    """`topic` deleted, then created again as the project creates it (once Kafka let go of it),
+    with `partitions`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -46,7 +52,7 @@ async def _recreated(bootstrap: str, topic: str) -> None:
 
     async def created() -> bool:
         try:
-            await ensure_all(bootstrap, [contract_topics.product_topic(topic, partitions=1)])
+            await ensure_all(bootstrap, [contract_topics.product_topic(topic, partitions=partitions)])
         except Exception:  # (still being deleted: TopicExists, or its wrapper)
             return False
         return True
@@ -105,3 +111,29 @@ async def test_a_recreated_topic_is_said_and_a_rebuild_mends_it(
 
 async def _ready_again(projector: httpx.AsyncClient) -> bool:
     return (await _readiness(projector)).status_code == 200
+
+
+async def test_a_topic_recreated_with_fewer_partitions_is_rebuilt(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topics = await make_topics(kafka_bootstrap, partitions=2)
+    old = [change(f"old-{n}", price=f"{n}.50") for n in range(16)]
+    written = await produce_events(kafka_bootstrap, topics.product, old)
+    settings = projector_settings(
+        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
+    )
+    async with running_projector(settings) as projector:
+        await caught_up(projector, written)
+        await _recreated(kafka_bootstrap, topics.product, partitions=1)
+        rewritten = await produce_events(kafka_bootstrap, topics.product, [change("new-1")])
+
+        async def said() -> bool:
+            answer = await _readiness(projector)
+            return answer.status_code == 503 and "partition 0 ends at offset" in answer.text
+
+        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        status = await rebuilt(projector, timeout_s=100)
+        assert status["applied"] == status["target"] == rewritten
+        item = await projector.get("/v1/catalogs/42/items/new-1")
+        assert item.status_code == 200, item.text
+        await eventually(lambda: _ready_again(projector), timeout_s=30, every_s=0.5)
