@@ -109,12 +109,19 @@ async def recreated_partitions(
     (`ends()`, a look at Kafka) in two looks `confirm_s` apart (a failover's trailing high
     watermark is not a recreated topic). Its old positions there mean nothing any more: the
     rebuild reads, feeds and keeps those partitions as the topic now is (Rebuild)."""
+
+    async def looked() -> dict[int, int]:
+        found = await ends()
+        # A partition the topic no longer has (recreated with fewer) holds none of the views'
+        # records: as one ending at 0. (No partition at all: the topic is not there yet.)
+        return {**dict.fromkeys(positions, 0), **found} if found else found
+
     try:
-        first = overtaken(await ends(), positions, set(positions))
+        first = overtaken(await looked(), positions, set(positions))
         if not first:
             return frozenset()
         await asyncio.sleep(confirm_s)
-        second = overtaken(await ends(), positions, set(positions))
+        second = overtaken(await looked(), positions, set(positions))
     except (TimeoutError, KafkaError) as exc:  # none found: the builder waits for Kafka anyway
         log.warning("rebuild: could not compare the views' positions with the topic's ends: %r",
                     exc)  # fmt: skip
