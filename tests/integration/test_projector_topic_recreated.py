@@ -52,7 +52,9 @@ async def _recreated(bootstrap: str, topic: str, partitions: int = 1) -> None:
 
     async def created() -> bool:
         try:
-            await ensure_all(bootstrap, [contract_topics.product_topic(topic, partitions=partitions)])
+            await ensure_all(
+                bootstrap, [contract_topics.product_topic(topic, partitions=partitions)]
+            )
         except Exception:  # (still being deleted: TopicExists, or its wrapper)
             return False
         return True
