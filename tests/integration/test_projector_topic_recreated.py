@@ -176,3 +176,34 @@ async def test_the_feed_says_the_items_a_rebuild_of_a_recreated_topic_dropped(
         after = (await projector.get("/v1/changes", params={"after": head, "limit": 1000})).json()
         removed = {c["item_id"] for c in after["changes"] if c["kind"] == "item_removed"}
         assert removed == {"old-1", "old-2", "old-3"}, after
+
+
+async def test_a_topic_recreated_with_more_partitions_is_rebuilt(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """attack33, held: the new partitions are read from their start meanwhile, the one found
+    behind is built as the topic now is, and every new record is in the rebuilt views."""
+    topics = await make_topics(kafka_bootstrap, partitions=1)
+    written = await produce_events(
+        kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(12)]
+    )
+    settings = projector_settings(
+        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
+    )
+    async with running_projector(settings) as projector:
+        await caught_up(projector, written)
+        await _recreated(kafka_bootstrap, topics.product, partitions=3)
+        new = [change(f"new-{n}") for n in range(6)]
+        rewritten = await produce_events(kafka_bootstrap, topics.product, new)
+
+        async def said() -> bool:
+            answer = await _readiness(projector)
+            return answer.status_code == 503 and "partition 0 ends at offset" in answer.text
+
+        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        status = await rebuilt(projector, timeout_s=100)
+        assert status["applied"] == status["target"] == rewritten
+        for event in new:
+            answer = await projector.get(f"/v1/catalogs/42/items/{event.catalog_item_id}")
+            assert answer.status_code == 200, (event.catalog_item_id, answer.text)
+        await eventually(lambda: _ready_again(projector), timeout_s=30, every_s=0.5)
