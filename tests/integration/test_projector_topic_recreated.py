@@ -207,3 +207,39 @@ async def test_a_topic_recreated_with_more_partitions_is_rebuilt(
             answer = await projector.get(f"/v1/catalogs/42/items/{event.catalog_item_id}")
             assert answer.status_code == 200, (event.catalog_item_id, answer.text)
         await eventually(lambda: _ready_again(projector), timeout_s=30, every_s=0.5)
+
+
+async def test_a_recreated_topic_refilled_past_the_views_before_the_rebuild_is_fed_whole(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """attack33: the partition said behind is paused, and the rebuild it asks for comes later,
+    once the new topic has grown past the views' old position (producers go on): the rebuild,
+    finding the end no longer below that position, took the old position for the new records'
+    (feed_from, keep_past, kept), so the changes of the new records below it were never fed
+    (nor their dead letters kept). Failed: no item_added for new-0..new-5."""
+    topics = await make_topics(kafka_bootstrap, partitions=1)
+    written = await produce_events(
+        kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(6)]
+    )
+    settings = projector_settings(
+        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
+    )
+    async with running_projector(settings) as projector:
+        await caught_up(projector, written)
+        head = (await projector.get("/v1/changes", params={"limit": 1000})).json()["next_after"]
+        await _recreated(kafka_bootstrap, topics.product)
+        new = [change(f"new-{n}") for n in range(12)]
+        await produce_events(kafka_bootstrap, topics.product, new[:2])
+
+        async def said() -> bool:
+            return "holds fewer records" in (await _readiness(projector)).text
+
+        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        await produce_events(kafka_bootstrap, topics.product, new[2:])  # past the views' 6
+        await rebuilt(projector, timeout_s=120)
+        for event in new:
+            answer = await projector.get(f"/v1/catalogs/42/items/{event.catalog_item_id}")
+            assert answer.status_code == 200, (event.catalog_item_id, answer.text)
+        after = (await projector.get("/v1/changes", params={"after": head, "limit": 1000})).json()
+        added = {c["item_id"] for c in after["changes"] if c["kind"] == "item_added"}
+        assert added >= {event.catalog_item_id for event in new}, after
