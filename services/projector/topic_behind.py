@@ -11,7 +11,8 @@ happened and what mends it (a rebuild, which reads the topic as it now is into n
 leader's high watermark, which may trail the records already committed for a moment after a
 failover. It stays so until the views are rebuilt: were the new topic to grow past the old
 position, the records below it would still have been skipped. The rebuild finds such partitions
-itself (`recreated_partitions`, every instance's) and builds them as the topic now is: the old
+itself (`recreated_partitions`, every instance's; and those this instance's consumer said,
+though grown past the position since) and builds them as the topic now is: the old
 generation's positions there, which the switch otherwise waits for, feeds past and keeps past,
 are dropped (`without`).
 
