@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from catalog_contract.writing import product_records
 from tests.factories import change
-from tests.support import make_topics, product_records, run_cli
+from tests.support import make_topics, run_cli
 
 pytestmark = pytest.mark.broker
 
