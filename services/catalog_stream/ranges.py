@@ -21,7 +21,7 @@ from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.positions import position_text
 from catalog_stream.errors import CatalogStreamError
 from catalog_stream.range_gaps import gap_at, gap_text
-from catalog_stream.replay_bounds import Bound, offsets_refusal
+from catalog_stream.replay_bounds import Bound, BoundError, future_refusal, offsets_refusal
 
 STALL_S = 60.0
 """How long a replay waits on the broker for records it is owed before it gives up (the broker
@@ -123,6 +123,10 @@ async def read_range(
                     "compaction removed "
                     f"it); partition {tp.partition} now starts at {earliest[tp]}"
                 )
+        if all(begin[tp] >= latest[tp] for tp in partitions) and (
+            future := future_refusal(start, int(time.time() * 1000))
+        ):  # (no record at or after a --from time past the clock: a usage error, exit 2)
+            raise BoundError(future)
         refused = offsets_refusal(
             start.positions or {},
             {} if start.kind == "edge" else {tp.partition: begin[tp] for tp in partitions},

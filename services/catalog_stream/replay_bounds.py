@@ -53,16 +53,10 @@ def parse_bound(text: str, edge: str) -> Bound:
     return Bound("time", time_ms=time_ms, text=value)
 
 
-def check_order(start: Bound, stop: Bound, now_ms: int) -> None:
-    """Refuse (BoundError) what the command line alone shows to hold nothing: a `--from` time
-    after `now_ms` (no record is at or after it yet: a mistyped date or zone, most likely), an
-    `--until` time before the `--from` time, or an `--until` position before the `--from`
-    position of its partition. An `--until` equal to the `--from` is an empty range, asked."""
-    if start.time_ms is not None and start.time_ms > now_ms:
-        now = datetime.fromtimestamp(now_ms / 1000, UTC).isoformat(timespec="seconds")
-        raise BoundError(
-            f"--from {start.text} is in the future (now is {now}): no record is at or after it"
-        )
+def check_order(start: Bound, stop: Bound) -> None:
+    """Refuse (BoundError) what the command line alone shows to hold nothing: an `--until` time
+    before the `--from` time, or an `--until` position before the `--from` position of its
+    partition. An `--until` equal to the `--from` is an empty range, asked."""
     if start.time_ms is not None and stop.time_ms is not None and stop.time_ms < start.time_ms:
         raise BoundError(f"--until {stop.text} is before --from {start.text}")
     starts, stops = start.positions or {}, stop.positions or {}
@@ -72,6 +66,16 @@ def check_order(start: Bound, stop: Bound, now_ms: int) -> None:
                 f"--until {position_text(partition, stops[partition])} is before --from "
                 f"{position_text(partition, starts[partition])} on partition {partition}"
             )
+
+
+def future_refusal(start: Bound, now_ms: int) -> str | None:
+    """Why a `--from` time no record is at or after (Kafka said so) is refused: it is past
+    `now_ms` (a mistyped date or zone, most likely); else None. Not from the clock alone: the
+    records' times are their producers' clocks, which may run ahead of this one's."""
+    if start.time_ms is None or start.time_ms <= now_ms:
+        return None
+    now = datetime.fromtimestamp(now_ms / 1000, UTC).isoformat(timespec="seconds")
+    return f"--from {start.text} is in the future (now is {now}): no record is at or after it"
 
 
 def offsets_refusal(

@@ -111,5 +111,8 @@ class LiveConsumer:
 
     def use(self, store: ViewStore, kept: dict[int, int]) -> None:
         self.store, self.first_loaded = store, None  # (another generation: its ends not known)
+        # What the old generation's consumer found behind (topic_behind.py) a rebuild mended:
+        # the gauge (an alert) said it for good. The new consumer says it again if it is not.
+        self.metrics.topic_behind.clear()
         self.projector = self._live_projector(store, kept)
         self._start_live()

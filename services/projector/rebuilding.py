@@ -54,7 +54,10 @@ class Rebuild:
         async def ends() -> dict[int, int]:
             return (await topic_bounds(settings, closings))[1]
 
-        return await recreated_partitions(
+        # Those this instance's consumer said behind are, though the topic may have grown past
+        # the views' position since (paused): else their new records below it went unfed.
+        said = frozenset(self.runtime.projector.behind)
+        return said | await recreated_partitions(
             ends, await asyncio.to_thread(base.positions, settings.topic)
         )
 

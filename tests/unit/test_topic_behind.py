@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from projector.topic_behind import behind_text, overtaken
+from projector.topic_behind import behind_text, overtaken, recreated_partitions
 
 
 def test_only_positioned_partitions_ending_below_the_views_count() -> None:
@@ -27,3 +27,20 @@ def test_the_text_names_each_partition_its_end_the_views_and_the_remedy() -> Non
         " nothing more is applied from those partitions until the views are rebuilt from the"
         " topic (catalog-stream rebuild)"
     )
+
+
+async def test_a_rebuild_takes_partitions_the_topic_no_longer_has_as_recreated() -> None:
+    # (attack33) The topic recreated with 1 partition of 2: partition 1's old position, which
+    # the builder otherwise waited for until the rebuild failed, is dropped like partition 0's.
+    async def one_partition() -> dict[int, int]:
+        return {0: 2}
+
+    positions = {0: 9, 1: 7}
+    assert await recreated_partitions(one_partition, positions, confirm_s=0) == {0, 1}
+
+
+async def test_a_rebuild_finds_nothing_recreated_while_the_topic_is_not_there() -> None:
+    async def no_partition() -> dict[int, int]:
+        return {}
+
+    assert await recreated_partitions(no_partition, {0: 9, 1: 7}, confirm_s=0) == frozenset()
