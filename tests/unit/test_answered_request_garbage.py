@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 from collections.abc import Callable
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from tests.unit.test_header_deadline import CONFIGS
+from tests.unit.test_header_deadline import CONFIGS, server_on_loopback
 
 REQUESTS = 200
 
@@ -37,16 +36,8 @@ async def _app(scope: Scope, receive: Receive, send: Send) -> None:
 async def test_answered_requests_leave_no_garbage(
     configure: Callable[[object], uvicorn.Config],
 ) -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(configure(_app))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(3_000):  # up to 30 s on a loaded machine
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+    async with server_on_loopback(configure(_app)) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
         async def ask(times: int) -> None:
             for _ in range(times):
@@ -65,6 +56,3 @@ async def test_answered_requests_leave_no_garbage(
             gc.enable()
         writer.close()
         assert left < REQUESTS  # before: ~13 a request
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)

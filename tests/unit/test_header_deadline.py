@@ -56,20 +56,30 @@ CONFIGS = pytest.mark.parametrize("configure", [receiver_config, projector_confi
 
 
 @asynccontextmanager
-async def serving(configure: Callable[[FastAPI], uvicorn.Config]) -> AsyncIterator[int]:
+async def server_on_loopback(
+    config: uvicorn.Config,
+) -> AsyncIterator[tuple[int, uvicorn.Server]]:
+    """A real uvicorn server with `config` on a loopback socket, once started: its port and
+    itself; asked to exit, and waited for, at the end."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(configure(_app()))
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         for _ in range(3_000):  # up to 30 s on a loaded machine
             if server.started:
                 break
             await asyncio.sleep(0.01)
-        yield sock.getsockname()[1]
+        yield sock.getsockname()[1], server
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 30)
+
+
+@asynccontextmanager
+async def serving(configure: Callable[[FastAPI], uvicorn.Config]) -> AsyncIterator[int]:
+    async with server_on_loopback(configure(_app())) as (port, _):
+        yield port
 
 
 async def _closed_within(

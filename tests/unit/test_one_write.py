@@ -9,7 +9,6 @@ body leaves the head then the close. A real uvicorn server on a loopback socket,
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from tests.unit.test_header_deadline import CONFIGS
+from tests.unit.test_header_deadline import CONFIGS, server_on_loopback
 
 PING = b'{"ping":"pong"}'
 
@@ -66,16 +65,8 @@ async def connected(
     configure: Callable[[FastAPI], uvicorn.Config], app: FastAPI
 ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter, Recorder]]:
     """A server, a connection to it, and its transport's writes recorded."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(configure(app))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(3_000):  # up to 30 s on a loaded machine
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+    async with server_on_loopback(configure(app)) as (port, server):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for _ in range(1_000):
             if server.server_state.connections:
                 break
@@ -84,9 +75,6 @@ async def connected(
         recorder = protocol.transport = Recorder(protocol.transport)  # type: ignore[assignment]
         yield reader, writer, recorder
         writer.close()
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
 
 
 @CONFIGS

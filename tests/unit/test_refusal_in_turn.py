@@ -7,25 +7,19 @@ kept-alive connection kept until it closed). A real uvicorn server on a loopback
 from __future__ import annotations
 
 import asyncio
-import socket
-
-import uvicorn
 
 from runtime_support.refusal_in_turn import RefusalInTurnProtocol
-from tests.unit.test_header_deadline import _answered, _app, projector_config
+from tests.unit.test_header_deadline import (
+    _answered,
+    _app,
+    projector_config,
+    server_on_loopback,
+)
 
 
 async def test_a_kept_alive_connection_holds_no_answered_request() -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(projector_config(_app()))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(3_000):  # up to 30 s on a loaded machine
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+    async with server_on_loopback(projector_config(_app())) as (port, server):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for _ in range(50):
             writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
             await _answered(reader)
@@ -33,6 +27,3 @@ async def test_a_kept_alive_connection_holds_no_answered_request() -> None:
         assert isinstance(protocol, RefusalInTurnProtocol)
         assert len(protocol._owed) <= 1  # the newest, answered, until the next one comes
         writer.close()
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
