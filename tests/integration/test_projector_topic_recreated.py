@@ -24,9 +24,11 @@ from aiokafka.errors import KafkaError
 
 from catalog_contract import topics as contract_topics
 from catalog_stream.topic_admin import ensure_all
+from projector.settings import ProjectorSettings
 from projector.topic_behind import BEHIND_CONFIRM_S
 from tests.factories import change
 from tests.support import (
+    Topics,
     caught_up,
     eventually,
     make_topics,
@@ -73,15 +75,31 @@ async def _readiness(projector: httpx.AsyncClient) -> httpx.Response:
     return await projector.get("/readyz")
 
 
+def _settings(bootstrap: str, topics: Topics, tmp_path: Path) -> ProjectorSettings:
+    """The projector's, asking Kafka for the topic's partitions every half second (a topic
+    recreated is seen at once)."""
+    return projector_settings(bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500)
+
+
+async def _said_behind(projector: httpx.AsyncClient, saying: str) -> httpx.Response:
+    """/readyz, once it answers 503 saying `saying` (it says 503 "catching up" while the topic
+    is gone), within the confirmation and the metadata refresh, with room for a loaded machine."""
+
+    async def said() -> httpx.Response | None:
+        answer = await _readiness(projector)
+        return answer if answer.status_code == 503 and saying in answer.text else None
+
+    answer: httpx.Response = await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+    return answer
+
+
 async def test_a_recreated_topic_is_said_and_a_rebuild_mends_it(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     topics = await make_topics(kafka_bootstrap, partitions=1)
     old = [change(f"old-{n}", price=f"{n}.50") for n in range(6)]
     written = await produce_events(kafka_bootstrap, topics.product, old)
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = _settings(kafka_bootstrap, topics, tmp_path)
     async with running_projector(settings) as projector:
         await caught_up(projector, written)
         await _recreated(kafka_bootstrap, topics.product)
@@ -89,11 +107,7 @@ async def test_a_recreated_topic_is_said_and_a_rebuild_mends_it(
         rewritten = await produce_events(kafka_bootstrap, topics.product, new)
         assert rewritten < written  # (the new records sit at offsets the views applied)
 
-        async def said() -> httpx.Response | None:
-            answer = await _readiness(projector)  # (503 "catching up" while the topic is gone)
-            return answer if answer.status_code == 503 and "error" in answer.json() else None
-
-        answer = await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        answer = await _said_behind(projector, "holds fewer records")
         error = answer.json()["error"]
         assert f"partition 0 ends at offset {rewritten}" in error, error
         assert f"the views hold records up to {written}" in error, error
@@ -125,19 +139,13 @@ async def test_a_topic_recreated_with_fewer_partitions_is_rebuilt(
     topics = await make_topics(kafka_bootstrap, partitions=2)
     old = [change(f"old-{n}", price=f"{n}.50") for n in range(16)]
     written = await produce_events(kafka_bootstrap, topics.product, old)
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = _settings(kafka_bootstrap, topics, tmp_path)
     async with running_projector(settings) as projector:
         await caught_up(projector, written)
         await _recreated(kafka_bootstrap, topics.product, partitions=1)
         rewritten = await produce_events(kafka_bootstrap, topics.product, [change("new-1")])
 
-        async def said() -> bool:
-            answer = await _readiness(projector)
-            return answer.status_code == 503 and "partition 0 ends at offset" in answer.text
-
-        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        await _said_behind(projector, "partition 0 ends at offset")
         status = await rebuilt(projector, timeout_s=100)
         assert status["applied"] == status["target"] == rewritten
         item = await projector.get("/v1/catalogs/42/items/new-1")
@@ -158,19 +166,14 @@ async def test_the_feed_says_the_items_a_rebuild_of_a_recreated_topic_dropped(
     topics = await make_topics(kafka_bootstrap, partitions=1)
     old = [change(f"old-{n}", price=f"{n}.50") for n in range(4)]
     written = await produce_events(kafka_bootstrap, topics.product, old)
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = _settings(kafka_bootstrap, topics, tmp_path)
     async with running_projector(settings) as projector:
         await caught_up(projector, written)
         head = (await projector.get("/v1/changes", params={"limit": 1000})).json()["next_after"]
         await _recreated(kafka_bootstrap, topics.product)
         await produce_events(kafka_bootstrap, topics.product, [change("old-0", price="0.50")])
 
-        async def said() -> bool:
-            return "holds fewer records" in (await _readiness(projector)).text
-
-        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        await _said_behind(projector, "holds fewer records")
         await rebuilt(projector, timeout_s=120)
         assert (await projector.get("/v1/catalogs/42/items/old-1")).status_code == 404
         after = (await projector.get("/v1/changes", params={"after": head, "limit": 1000})).json()
@@ -187,20 +190,14 @@ async def test_a_topic_recreated_with_more_partitions_is_rebuilt(
     written = await produce_events(
         kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(12)]
     )
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = _settings(kafka_bootstrap, topics, tmp_path)
     async with running_projector(settings) as projector:
         await caught_up(projector, written)
         await _recreated(kafka_bootstrap, topics.product, partitions=3)
         new = [change(f"new-{n}") for n in range(6)]
         rewritten = await produce_events(kafka_bootstrap, topics.product, new)
 
-        async def said() -> bool:
-            answer = await _readiness(projector)
-            return answer.status_code == 503 and "partition 0 ends at offset" in answer.text
-
-        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        await _said_behind(projector, "partition 0 ends at offset")
         status = await rebuilt(projector, timeout_s=100)
         assert status["applied"] == status["target"] == rewritten
         for event in new:
@@ -221,9 +218,7 @@ async def test_a_recreated_topic_refilled_past_the_views_before_the_rebuild_is_f
     written = await produce_events(
         kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(6)]
     )
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = _settings(kafka_bootstrap, topics, tmp_path)
     async with running_projector(settings) as projector:
         await caught_up(projector, written)
         head = (await projector.get("/v1/changes", params={"limit": 1000})).json()["next_after"]
@@ -231,10 +226,7 @@ async def test_a_recreated_topic_refilled_past_the_views_before_the_rebuild_is_f
         new = [change(f"new-{n}") for n in range(12)]
         await produce_events(kafka_bootstrap, topics.product, new[:2])
 
-        async def said() -> bool:
-            return "holds fewer records" in (await _readiness(projector)).text
-
-        await eventually(said, timeout_s=BEHIND_CONFIRM_S + 40, every_s=0.5)
+        await _said_behind(projector, "holds fewer records")
         await produce_events(kafka_bootstrap, topics.product, new[2:])  # past the views' 6
         await rebuilt(projector, timeout_s=120)
         for event in new:
