@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from catalog_contract.events import Availability
@@ -192,12 +193,15 @@ async def _one_process(bootstrap: str, records: list[Keyed], db: Path) -> dict[s
         return _business(runtime.store)
 
 
+@pytest.mark.parametrize("sent", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
 async def test_a_projector_killed_mid_load_keeps_each_dead_letter_and_restatement_once(
-    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path, sent: signal.Signals
 ) -> None:
     """Fails on the old code: the next start deleted the parts and loaded from nothing, so
     every record the killed load had dead-lettered or restated below where its parts had
-    written was dead-lettered or restated a second time."""
+    written was dead-lettered or restated a second time. Stopped (SIGTERM, as a deploy does)
+    rather than killed, the load keeps its parts too: before, the stop deleted them (the
+    rebuild's clean-up), with the same cost at the next start."""
     db, port, log = tmp_path / "views.db", free_port(), tmp_path / "projector.log"
     records = _history(4500)
     await _produce_keyed(kafka_bootstrap, topics.product, records)
@@ -206,9 +210,11 @@ async def test_a_projector_killed_mid_load_keeps_each_dead_letter_and_restatemen
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             workers = await split_workers_paused(process.pid)
             await _a_fifth_in(client, workers, len(records))
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+            process.send_signal(sent)
+            await asyncio.to_thread(process.wait, 60)
             signal_all(workers, signal.SIGCONT)
+    if sent == signal.SIGTERM:  # (a stop, not a crash)
+        assert "Application shutdown complete" in log.read_text()
     await eventually(lambda: not any(map(alive, workers)), timeout_s=10)
     reached = _parts_reached(tmp_path)
     assert sum(reached.values()) >= len(records) // 5, reached
