@@ -454,7 +454,9 @@ async def test_a_stop_during_a_first_load_ends_its_workers_and_parts(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """The projector stopped (its lifespan ends, as on SIGTERM) while its workers hang (paused):
-    it stops within seconds, no worker outlives it, no part is left, the views hold nothing."""
+    it stops within seconds, no worker outlives it, its two parts are kept for the next start
+    (11cfd48: a stop keeps them as a kill does; test_projector_first_load_killed goes on with
+    them)."""
     records: list[Placed] = []
     for n in range(300):
         records += _item(f"a-{n}", n, 0) + _item(f"b-{n}", n, 1) + _item(f"c-{n}", n, 2)
@@ -465,4 +467,6 @@ async def test_a_stop_during_a_first_load_ends_its_workers_and_parts(
     took = time.monotonic() - started
     await eventually(lambda: not any(map(alive, workers)), timeout_s=10)
     assert took < 15, took
-    assert sorted(p.name for p in tmp_path.glob("views*.db")) == ["views.db"]  # noqa: ASYNC240
+    files = sorted(p.name for p in tmp_path.glob("views*.db"))  # noqa: ASYNC240
+    assert files[0] == "views.db", files
+    assert [name.startswith("views.first-load.") for name in files[1:]] == [True, True], files
