@@ -21,10 +21,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 # Apache Kafka's jars from Maven Central (cached in ~/.m2; re-copied only when the pom changes).
 $(JARS): broker/pom.xml $(STAMP)
-	$(BIN)/python -c "from catalog_stream.broker import ensure_jars; ensure_jars()"
+	$(BIN)/python -c "from catalog_stream.java_libs import ensure_jars; ensure_jars()"
 
 $(AVRO_JAVA): tools/avro-java/pom.xml $(STAMP)
-	$(BIN)/python -c "from pathlib import Path; from catalog_stream.broker import ensure_jars; \
+	$(BIN)/python -c "from pathlib import Path; from catalog_stream.java_libs import ensure_jars; \
 	ensure_jars(Path('tools/avro-java/lib'), Path('tools/avro-java/pom.xml'))"
 
 $(ASYNCAPI): tools/asyncapi/package.json

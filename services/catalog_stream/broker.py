@@ -1,16 +1,14 @@
 """A real Apache Kafka broker (KRaft, broker+controller in one process) on loopback.
 
-The jars come from Maven Central through `broker/pom.xml`; Maven caches them in ~/.m2, and the
-copied set in `broker/lib/` is reused until the pom changes. Storage is formatted once per data
-directory, so a second start of the same directory keeps its topics and records.
+The jars come from Maven Central through `broker/pom.xml` (java_libs.ensure_jars). Storage is
+formatted once per data directory, so a second start of the same directory keeps its topics and
+records.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,54 +20,17 @@ from pathlib import Path
 
 from catalog_contract.topics import min_insync_for
 from catalog_stream.errors import CatalogStreamError
+from catalog_stream.java_libs import DEFAULT_LIB_DIR, ensure_jars
 from catalog_stream.lifetime import die_with_parent
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-POM = REPO_ROOT / "broker" / "pom.xml"
-DEFAULT_LIB_DIR = REPO_ROOT / "broker" / "lib"
 STARTED_LINE = "Kafka Server started"
 
 
 class BrokerError(CatalogStreamError):
-    """The local broker could not be fetched, formatted, started or stopped.
+    """The local broker could not be formatted, started or stopped.
 
     Not retryable: these are set-up faults (no Java, no Maven, port taken) to fix first.
     """
-
-
-def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR, pom: Path = POM) -> Path:
-    """Fetch a pom's jars with Maven unless `lib_dir` already holds this pom's set."""
-    lib_dir = lib_dir.resolve()  # Maven resolves a relative directory against the pom's folder
-    stamp = lib_dir / ".pom-fingerprint"
-    fingerprint = hashlib.sha256(pom.read_bytes()).hexdigest()  # a new pom fetches again
-    if stamp.exists() and stamp.read_text() == fingerprint:
-        return lib_dir
-    if shutil.which("mvn") is None:
-        raise BrokerError(
-            "Maven (mvn) is needed to fetch Java libraries; install it (apt-get install maven)"
-        )
-    shutil.rmtree(lib_dir, ignore_errors=True)
-    command = [
-        "mvn",
-        "-q",
-        "-B",
-        "-f",
-        str(pom),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={lib_dir}",
-        "-DincludeScope=runtime",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BrokerError(f"fetching {pom} with Maven failed:\n{result.stdout}\n{result.stderr}")
-    stamp.write_text(fingerprint)
-    return lib_dir
-
-
-def kafka_version(lib_dir: Path = DEFAULT_LIB_DIR) -> str:
-    for jar in lib_dir.glob("kafka_2.13-*.jar"):
-        return jar.stem.removeprefix("kafka_2.13-")
-    return "unknown"
 
 
 def free_port() -> int:

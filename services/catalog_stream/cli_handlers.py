@@ -32,8 +32,8 @@ def cmd_topics_ensure(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from catalog_stream.broker import kafka_version
     from catalog_stream.cluster import LocalCluster
+    from catalog_stream.java_libs import kafka_version
     from catalog_stream.lifetime import interrupt_on_stop_signals, supervise
 
     interrupt_on_stop_signals()  # SIGTERM stops it like Ctrl-C; a second signal is ignored

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalog_stream.broker import DEFAULT_LIB_DIR, LocalBroker, new_cluster_id
+from catalog_stream.broker import LocalBroker, new_cluster_id
+from catalog_stream.java_libs import DEFAULT_LIB_DIR
 
 CLUSTER_ID_FILE = "cluster-id"
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from catalog_contract import topics as contract_topics
-from catalog_stream.broker import kafka_version
 from catalog_stream.cluster import LocalCluster
+from catalog_stream.java_libs import kafka_version
 from catalog_stream.lifetime import die_with_parent, interrupt_on_stop_signals, stop_all, supervise
 from catalog_stream.topic_admin import ensure_all
 

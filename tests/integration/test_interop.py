@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from catalog_contract import codec, schemas
-from catalog_stream.broker import ensure_jars
+from catalog_stream.java_libs import ensure_jars
 from tests.factories import change
 from tests.support import AUTH, Topics, read_topic, receiver_settings, running_receiver
 

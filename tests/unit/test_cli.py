@@ -26,7 +26,12 @@ def test_every_exception_of_the_package_derives_from_its_root() -> None:
         for _, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
             if issubclass(cls, BaseException) and cls.__module__.startswith("catalog_stream."):
                 found.append(cls)
-    assert {cls.__name__ for cls in found} >= {"BrokerError", "TopicsError", "RangeError"}
+    assert {cls.__name__ for cls in found} >= {
+        "BrokerError",
+        "FetchError",
+        "TopicsError",
+        "RangeError",
+    }
     assert [cls for cls in found if not issubclass(cls, CatalogStreamError)] == []
 
 
