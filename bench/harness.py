@@ -208,7 +208,7 @@ def spy(pid: int, into: Path, rate: int = 50) -> subprocess.Popen[bytes]:
     pausing it; it ends with the process (wait for it before reading `into`)."""
     command = [str(Path(shutil.which("py-spy") or Path(sys.executable).with_name("py-spy"))),
                "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-               "--nonblocking", "--output", str(into)]  # fmt: skip
+               "--nonblocking", "--subprocesses", "--output", str(into)]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
