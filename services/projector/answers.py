@@ -78,8 +78,11 @@ class Change(BaseModel):
     old: str | None
     new: str | None
     event_id: str | None
-    partition: int
-    offset: int
+    partition: int = Field(
+        description="the record's; -1 for a change no record says (an item a rebuild of a "
+        "recreated topic dropped: event_id null)"
+    )
+    offset: int = Field(description="the record's; -1 as partition")
 
 
 class ChangesPage(BaseModel):

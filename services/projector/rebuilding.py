@@ -229,8 +229,12 @@ class Rebuild:
                 # The feed's sequence goes on across the switch: the new generation keeps the
                 # old feed (same numbers) and adds only changes of records the old one had not
                 # applied, so a client following `after=` or the stream neither misses nor
-                # repeats a change.
-                await asyncio.to_thread(fresh.continue_feed_of, old, announced)
+                # repeats a change; and, a recreated topic rebuilt, the removal of each item
+                # the rebuild dropped (else such a client keeps them for good).
+                recreated = bool(self.recreated)
+                dropped = await asyncio.to_thread(
+                    fresh.continue_feed_of, old, announced, 10_000, recreated
+                )
                 await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
                 await asyncio.to_thread(runtime.generations.activate, fresh)
             finally:
@@ -246,6 +250,11 @@ class Rebuild:
         # The switch itself: readers that took `runtime.store` before this line finish on the
         # old, complete generation; later ones get the new, complete one.
         runtime.use(fresh, kept)
+        if dropped:
+            said = {"items": dropped, "partitions": sorted(self.recreated)}
+            log.warning(
+                "the rebuild dropped items the recreated topic lacks: the feed says so", extra=said
+            )
 
 
 def _phase(name: str, since: float) -> float:

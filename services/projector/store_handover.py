@@ -11,9 +11,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from projector.item_fold import price_text
+from projector.item_state import ChangeKind
+from projector.rows import price_from_units
 from projector.store_reads import FEED_COLUMNS as _FEED_COLUMNS
 from projector.store_reads import FEED_Q as _FEED_Q
 from projector.store_write import BatchWrite
+
+# Where a change no record says is placed (a dropped item's removal: _say_dropped).
+DROPPED_AT = (-1, -1)
 
 if TYPE_CHECKING:
     from projector.store import ViewStore
@@ -58,11 +64,16 @@ class GenerationHandover(ABC):
         (SQLite's AUTOINCREMENT already does)."""
 
     def continue_feed_of(
-        self, older: ViewStore, older_next: dict[int, int], chunk: int = 10_000
-    ) -> None:
+        self,
+        older: ViewStore,
+        older_next: dict[int, int],
+        chunk: int = 10_000,
+        say_dropped: bool = False,
+    ) -> int:
         """Make this new generation's feed continue `older`'s: its changes with their numbers,
         then this generation's own changes of records `older` had not applied (offsets from
-        `older_next`), numbered after them."""
+        `older_next`), numbered after them. `say_dropped`: then an `item_removed` for each item
+        `older` holds and this one does not (_say_dropped); returns how many."""
         columns = ", ".join(f'"{c}"' for c in _FEED_COLUMNS[1:])
         with self._write_lock, self._reading(older) as source, self._transaction() as cursor:
             self._handover_limits(cursor)
@@ -93,23 +104,60 @@ class GenerationHandover(ABC):
                     f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
                     f"SELECT {_FEED_Q} FROM {source}.changes ORDER BY seq"
                 )
-                self._feed_sequence_follows(cursor)
-                return
-            insert = self._sql(
-                f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
-                f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
-            )
-            after = 0
-            while True:
-                page = older._query(
-                    f"SELECT {_FEED_Q} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
-                    [after, chunk],
-                )
-                if not page:
-                    break
-                cursor.executemany(insert, page)
-                after = int(page[-1][0])
+            else:
+                self._copy_feed_paged(cursor, older, chunk)
             self._feed_sequence_follows(cursor)
+            return self._say_dropped(cursor, older, source, chunk) if say_dropped else 0
+
+    def _copy_feed_paged(self, cursor: Any, older: ViewStore, chunk: int) -> None:
+        insert = self._sql(
+            f"INSERT INTO changes ({_FEED_Q}){self.overriding} "
+            f"VALUES ({', '.join('?' for _ in _FEED_COLUMNS)})"
+        )
+        after = 0
+        while True:
+            page = older._query(
+                f"SELECT {_FEED_Q} FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                [after, chunk],
+            )
+            if not page:
+                break
+            cursor.executemany(insert, page)
+            after = int(page[-1][0])
+
+    def _say_dropped(self, cursor: Any, older: ViewStore, source: str | None, chunk: int) -> int:
+        """An `item_removed` for each item `older` holds and this generation does not, in item
+        order after every other change: a rebuild of a recreated topic (topic_behind) dropped
+        them, and a client following the feed across the switch would keep them for good. No
+        record says it: event_id null, partition and offset -1 (DROPPED_AT)."""
+        if source is not None:
+            cursor.execute(
+                f"SELECT o.catalog_id, o.item_id, o.current_price FROM {source}.items o "
+                "WHERE NOT EXISTS (SELECT 1 FROM items n "
+                "WHERE n.catalog_id = o.catalog_id AND n.item_id = o.item_id) "
+                "ORDER BY o.catalog_id, o.item_id"
+            )
+            gone = cursor.fetchall()
+        else:
+            gone = []
+            last = ("", "")
+            here = self._sql("SELECT 1 FROM items WHERE catalog_id = ? AND item_id = ?")
+            while page := older._query(
+                "SELECT catalog_id, item_id, current_price FROM items "
+                "WHERE (catalog_id, item_id) > (?, ?) ORDER BY catalog_id, item_id LIMIT ?",
+                [*last, chunk],
+            ):
+                for row in page:
+                    cursor.execute(here, row[:2])
+                    if cursor.fetchone() is None:
+                        gone.append(row)
+                last = (page[-1][0], page[-1][1])
+        removed = ChangeKind.ITEM_REMOVED.value
+        self._batch_write.add_changes(cursor, [
+            (removed, c, i, price_text(price_from_units(p)), None, None, *DROPPED_AT)
+            for c, i, p in gone
+        ])  # fmt: skip
+        return len(gone)
 
     @contextmanager
     def _reading(self, older: ViewStore) -> Iterator[str | None]:

@@ -103,3 +103,31 @@ def test_a_copy_that_fails_leaves_the_new_generation_as_it_was(generations: Gene
     assert len(_feed(fresh)) == len(before) + 1
     generations.discard(fresh)
     generations.discard(older)
+
+
+@pytest.mark.parametrize("paged", [False, True], ids=["in-the-database", "through-python"])
+def test_the_feed_says_the_removal_of_each_item_the_new_generation_dropped(
+    generations: Generations, paged: bool
+) -> None:
+    """A recreated topic rebuilt (topic_behind): items the older generation holds and the new one
+    does not get an `item_removed` after every other change, in item order, with their last
+    price and no record's position; items both hold, or only the new one, get none. Without
+    `say_dropped` (any other rebuild) nothing is added. Before: never said (attack33)."""
+    generations.open_active().close()
+    older = generations.open_new()
+    older_next = _fill(older, [(0, "b", "1.5"), (0, "a", "2"), (1, "c", "3.25"), (1, "k", "4")], 0)
+    for say_dropped, expected in ((False, []), (True, [("a", "2.00"), ("b", "1.50")])):
+        fresh = generations.open_new()
+        _fill(fresh, [(0, "c", "9"), (0, "k", "4"), (0, "n", "5")], 0)
+        if paged:
+            fresh._reading = _paged  # type: ignore[method-assign, assignment]
+        said = fresh.continue_feed_of(older, older_next, say_dropped=say_dropped)
+        feed = _feed(fresh)
+        assert said == len(expected)
+        assert [row[1:] for row in feed[len(feed) - said :]] == [
+            ("item_removed", "42", item, price, None, None, -1, -1) for item, price in expected
+        ]
+        assert [row for row in feed[: len(feed) - said] if row[-1] == -1] == []
+        assert [row[0] for row in feed] == sorted({row[0] for row in feed})
+        generations.discard(fresh)
+    generations.discard(older)

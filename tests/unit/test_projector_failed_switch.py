@@ -44,7 +44,9 @@ async def test_a_failed_switch_leaves_the_active_generation_a_live_consumer(
         fresh = generations.open_new()
         await asyncio.to_thread(fresh.create)
 
-        def refuse(older: ViewStore, older_next: dict[int, int], chunk: int = 0) -> None:
+        def refuse(
+            older: ViewStore, older_next: dict[int, int], chunk: int = 0, say_dropped: bool = False
+        ) -> int:
             raise StoreUnavailable("disk full")
 
         monkeypatch.setattr(fresh, "continue_feed_of", refuse)
