@@ -107,7 +107,7 @@ class GenerationHandover(ABC):
             else:
                 self._copy_feed_paged(cursor, older, chunk)
             self._feed_sequence_follows(cursor)
-            return self._say_dropped(cursor, older, source, chunk) if say_dropped else 0
+            return self._say_dropped(cursor, older, source, chunk, older_head) if say_dropped else 0
 
     def _copy_feed_paged(self, cursor: Any, older: ViewStore, chunk: int) -> None:
         insert = self._sql(
@@ -125,11 +125,21 @@ class GenerationHandover(ABC):
             cursor.executemany(insert, page)
             after = int(page[-1][0])
 
-    def _say_dropped(self, cursor: Any, older: ViewStore, source: str | None, chunk: int) -> int:
+    def _say_dropped(
+        self, cursor: Any, older: ViewStore, source: str | None, chunk: int, older_head: int
+    ) -> int:
         """An `item_removed` for each item `older` holds and this generation does not, in item
         order after every other change: a rebuild of a recreated topic (topic_behind) dropped
         them, and a client following the feed across the switch would keep them for good. No
-        record says it: event_id null, partition and offset -1 (DROPPED_AT)."""
+        record says it: event_id null, partition and offset -1 (DROPPED_AT). But for one whose
+        removal this generation's own changes (numbered past `older_head`) say already: a
+        record past `older`'s positions, which only the builder applied, removed it."""
+        removed = ChangeKind.ITEM_REMOVED.value
+        cursor.execute(
+            self._sql("SELECT catalog_id, item_id FROM changes WHERE seq > ? AND kind = ?"),
+            (older_head, removed),
+        )
+        said = {(str(c), str(i)) for c, i in cursor.fetchall()}
         if source is not None:
             cursor.execute(
                 f"SELECT o.catalog_id, o.item_id, o.current_price FROM {source}.items o "
@@ -152,7 +162,7 @@ class GenerationHandover(ABC):
                     if cursor.fetchone() is None:
                         gone.append(row)
                 last = (page[-1][0], page[-1][1])
-        removed = ChangeKind.ITEM_REMOVED.value
+        gone = [row for row in gone if (row[0], row[1]) not in said]
         self._batch_write.add_changes(cursor, [
             (removed, c, i, price_text(price_from_units(p)), None, None, *DROPPED_AT)
             for c, i, p in gone

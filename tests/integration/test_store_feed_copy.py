@@ -1,6 +1,8 @@
 """A rebuilt generation continues the active one's feed: the database copies the older feed
 itself (SQLite: the older file attached; PostgreSQL: the older schema), with the same rows and
-numbers as the page-by-page copy through Python that it replaces."""
+numbers as the page-by-page copy through Python that it replaces. A recreated topic rebuilt, it
+says the removal of each item the new generation dropped, once: not again for one whose removal
+a record the builder applied past the older positions says (it did before: a second removal)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from catalog_contract.events import ChangeType
 from projector.batch import plan_batch
 from projector.generations import Generations
 from projector.records import Incoming
@@ -130,4 +133,31 @@ def test_the_feed_says_the_removal_of_each_item_the_new_generation_dropped(
         assert [row for row in feed[: len(feed) - said] if row[-1] == -1] == []
         assert [row[0] for row in feed] == sorted({row[0] for row in feed})
         generations.discard(fresh)
+    generations.discard(older)
+
+
+@pytest.mark.parametrize("paged", [False, True], ids=["in-the-database", "through-python"])
+def test_an_item_whose_removal_the_new_generation_fed_is_not_said_removed_again(
+    generations: Generations, paged: bool
+) -> None:
+    """The builder applies records past the older generation's positions (the live consumer
+    stopped at the switch, the builder reads on): a REMOVED among them is fed by the new
+    generation itself, with its record's position. The item is then one the older generation
+    holds and the new one does not, yet the feed already says its removal. Failed: a second
+    `item_removed` for it (event_id null, -1), a removal no record says, of a removed item."""
+    generations.open_active().close()
+    older = generations.open_new()
+    older_next = _fill(older, [(0, "a", "1"), (0, "b", "2")], 0)
+    fresh = generations.open_new()
+    _fill(fresh, [(0, "a", "1"), (0, "b", "2")], 0)
+    gone = change("b", minute=1, kind=ChangeType.REMOVED)
+    known = fresh.load_items([("42", "b")]).get
+    fresh.write(TOPIC, plan_batch([Incoming(0, 2, "42", "b", gone)], {0: 2}, known))
+    if paged:
+        fresh._reading = _paged  # type: ignore[method-assign, assignment]
+    said = fresh.continue_feed_of(older, older_next, say_dropped=True)
+    removals = [row[1:] for row in _feed(fresh) if row[1] == "item_removed"]
+    assert said == 0
+    assert removals == [("item_removed", "42", "b", "2.00", None, str(gone.event_id), 0, 2)]
+    generations.discard(fresh)
     generations.discard(older)
