@@ -140,34 +140,52 @@ class GenerationHandover(ABC):
             (older_head, removed),
         )
         said = {(str(c), str(i)) for c, i in cursor.fetchall()}
+        # A page at a time (a topic recreated empty drops every item: all of them at once held
+        # the whole catalog in this process, under the held pointer).
+        count, last = 0, ("", "")
+        while True:
+            gone, last_read = self._dropped_page(cursor, older, source, last, chunk)
+            gone = [row for row in gone if (row[0], row[1]) not in said]
+            self._batch_write.add_changes(cursor, [
+                (removed, c, i, price_text(price_from_units(p)), None, None, *DROPPED_AT)
+                for c, i, p in gone
+            ])  # fmt: skip
+            count += len(gone)
+            if last_read is None:
+                return count
+            last = last_read
+
+    def _dropped_page(
+        self, cursor: Any, older: ViewStore, source: str | None, last: tuple[str, str], chunk: int
+    ) -> tuple[list[tuple[Any, ...]], tuple[str, str] | None]:
+        """Items after `last` (item order) `older` holds and this generation does not: up to
+        `chunk` of them (read in the database), or those among `older`'s next `chunk` items
+        (through Python); and the last item read, None once there are no more."""
+        after = "(o.catalog_id, o.item_id) > (?, ?)"
         if source is not None:
             cursor.execute(
-                f"SELECT o.catalog_id, o.item_id, o.current_price FROM {source}.items o "
-                "WHERE NOT EXISTS (SELECT 1 FROM items n "
-                "WHERE n.catalog_id = o.catalog_id AND n.item_id = o.item_id) "
-                "ORDER BY o.catalog_id, o.item_id"
+                self._sql(
+                    f"SELECT o.catalog_id, o.item_id, o.current_price FROM {source}.items o "
+                    f"WHERE {after} AND NOT EXISTS (SELECT 1 FROM items n "
+                    "WHERE n.catalog_id = o.catalog_id AND n.item_id = o.item_id) "
+                    "ORDER BY o.catalog_id, o.item_id LIMIT ?"
+                ),
+                (*last, chunk),
             )
             gone = cursor.fetchall()
-        else:
-            gone = []
-            last = ("", "")
-            here = self._sql("SELECT 1 FROM items WHERE catalog_id = ? AND item_id = ?")
-            while page := older._query(
-                "SELECT catalog_id, item_id, current_price FROM items "
-                "WHERE (catalog_id, item_id) > (?, ?) ORDER BY catalog_id, item_id LIMIT ?",
-                [*last, chunk],
-            ):
-                for row in page:
-                    cursor.execute(here, row[:2])
-                    if cursor.fetchone() is None:
-                        gone.append(row)
-                last = (page[-1][0], page[-1][1])
-        gone = [row for row in gone if (row[0], row[1]) not in said]
-        self._batch_write.add_changes(cursor, [
-            (removed, c, i, price_text(price_from_units(p)), None, None, *DROPPED_AT)
-            for c, i, p in gone
-        ])  # fmt: skip
-        return len(gone)
+            return gone, (gone[-1][0], gone[-1][1]) if len(gone) == chunk else None
+        page = older._query(
+            f"SELECT o.catalog_id, o.item_id, o.current_price FROM items o WHERE {after} "
+            "ORDER BY o.catalog_id, o.item_id LIMIT ?",
+            [*last, chunk],
+        )
+        here = self._sql("SELECT 1 FROM items WHERE catalog_id = ? AND item_id = ?")
+        gone = []
+        for row in page:
+            cursor.execute(here, row[:2])
+            if cursor.fetchone() is None:
+                gone.append(row)
+        return gone, (page[-1][0], page[-1][1]) if len(page) == chunk else None
 
     @contextmanager
     def _reading(self, older: ViewStore) -> Iterator[str | None]:

@@ -161,3 +161,33 @@ def test_an_item_whose_removal_the_new_generation_fed_is_not_said_removed_again(
     assert removals == [("item_removed", "42", "b", "2.00", None, str(gone.event_id), 0, 2)]
     generations.discard(fresh)
     generations.discard(older)
+
+
+@pytest.mark.parametrize("paged", [False, True], ids=["in-the-database", "through-python"])
+def test_the_dropped_items_go_through_python_a_chunk_at_a_time(
+    generations: Generations, paged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A topic recreated empty drops every item: on a large catalog, millions of removals, under
+    the held pointer. Failed: all of them were read into Python at once, then written in one
+    call (500,000 items: 4.7 s and 200 MB more in one process), memory bounded by nothing."""
+    generations.open_active().close()
+    older = generations.open_new()
+    older_next = _fill(older, [(0, item, "1") for item in "abcde"], 0)
+    fresh = generations.open_new()
+    _fill(fresh, [], 0)
+    if paged:
+        fresh._reading = _paged  # type: ignore[method-assign, assignment]
+    written: list[list[str]] = []
+    add_changes = fresh._batch_write.add_changes
+
+    def add(cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        written.append([row[2] for row in rows])
+        add_changes(cursor, rows)
+
+    monkeypatch.setattr(fresh._batch_write, "add_changes", add)
+    assert fresh.continue_feed_of(older, older_next, chunk=2, say_dropped=True) == 5
+    assert [item for page in written for item in page] == list("abcde")
+    assert max(len(page) for page in written) <= 2
+    assert [row[3] for row in _feed(fresh) if row[-1] == -1] == list("abcde")
+    generations.discard(fresh)
+    generations.discard(older)
