@@ -231,9 +231,8 @@ class Rebuild:
                 # applied, so a client following `after=` or the stream neither misses nor
                 # repeats a change; and, a recreated topic rebuilt, the removal of each item
                 # the rebuild dropped (else such a client keeps them for good).
-                recreated = bool(self.recreated)
                 dropped = await asyncio.to_thread(
-                    fresh.continue_feed_of, old, announced, 10_000, recreated
+                    fresh.continue_feed_of, old, announced, say_dropped=bool(self.recreated)
                 )
                 await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
                 await asyncio.to_thread(runtime.generations.activate, fresh)
