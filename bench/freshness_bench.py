@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from bench.harness import projector_env, receiver_env, serve, uvicorn
 from bench.lean_http import HttpError, Pool
 from catalog_contract import topics
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 RATES = (100, 1_000)

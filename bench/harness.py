@@ -26,7 +26,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,7 +38,7 @@ from bench.harness import (
     wrk_measured,
 )
 from bench.projector_bench import _applied, preload
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 
 OLD, NEW = "A", "B"
 CONNECTIONS = 32

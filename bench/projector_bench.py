@@ -25,7 +25,8 @@ from bench.harness import ADMIN, Server, peak_rss_mb, projector_env, serve, wait
 from catalog_contract import codec, headers, topics
 from catalog_contract.events import Availability, ChangeType, ProductChange
 from catalog_contract.keys import product_key
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 CATALOGS = 10

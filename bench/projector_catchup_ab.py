@@ -22,7 +22,7 @@ from tests.postgres import LocalPostgres
 from bench.harness import Server, ab_arguments, broker_workspace, new_product_topic, old_tree, spy
 from bench.projector_bench import catch_up, preload, raw_decode_rate
 from bench.rebuild_ab import cpu_seconds
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 
 OLD, NEW = "A revision", "B working tree"
 

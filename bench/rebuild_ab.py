@@ -33,7 +33,8 @@ import httpx
 from bench.harness import ADMIN, Server, old_tree, projector_env, serve, wait_until
 from bench.projector_bench import _applied, preload
 from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 OLD, NEW = "A", "B"

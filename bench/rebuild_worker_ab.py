@@ -26,7 +26,8 @@ from pathlib import Path
 from bench.harness import PARTITIONS, end_offsets, old_tree, spy
 from bench.projector_bench import preload
 from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.settings import ProjectorSettings

@@ -22,7 +22,8 @@ from bench.harness import ROOT, Server, old_tree, operator_receiver, receiver_en
 from bench.receiver_bench import PATH, SECRET, interleaved
 from bench.receiver_rounds import Contender, Row, medians, round_ratios
 from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 NEW, OLD, BASELINE = "working tree", "revision", "baseline"

@@ -33,7 +33,8 @@ from bench.projector_bench import realistic_event
 from bench.receiver_profile import ORDER, profiled, summarise
 from bench.receiver_rounds import Contender, Row, medians, round_order, round_ratios
 from catalog_contract import codec, topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 SECRET = "bench-secret-0123456789"

@@ -19,7 +19,8 @@ from bench.harness import operator_receiver, receiver_env, wrk_measured
 from bench.receiver_bench import PATH, SECRET
 from bench.receiver_profile import ORDER, profiled, summarise
 from catalog_contract import topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from bench import freshness_bench, kstreams_peer, projector_bench, receiver_bench, receiver_rounds
 from bench.harness import ROOT
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
 from catalog_stream.java_libs import kafka_version
+from catalog_stream.ports import free_port
 
 
 @dataclass(frozen=True)

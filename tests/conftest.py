@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from projector.generations import Generations, SqliteGenerations
 from projector.generations_postgres import PostgresGenerations
 from projector.store import ViewStore

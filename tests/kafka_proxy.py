@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 
 LOOK_CLIENT = b"catalog-stream-projector-first-load"  # the client id of first_load's look
 METADATA = 3  # Kafka's api key

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.postgres_store import connect
 
 # Ends every client connection but the asking one, server-side: connections the database dropped.

@@ -28,7 +28,7 @@ from catalog_contract import topics as contract_topics
 from catalog_contract.events import ProductChange
 from catalog_contract.positions import parse_position
 from catalog_contract.writing import product_records
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 from projector.app import create_app as create_projector
 from projector.generations import Generations

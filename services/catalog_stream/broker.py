@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +21,7 @@ from catalog_contract.topics import min_insync_for
 from catalog_stream.errors import CatalogStreamError
 from catalog_stream.java_libs import DEFAULT_LIB_DIR, ensure_jars
 from catalog_stream.lifetime import die_with_parent
+from catalog_stream.ports import port_open
 
 STARTED_LINE = "Kafka Server started"
 
@@ -31,18 +31,6 @@ class BrokerError(CatalogStreamError):
 
     Not retryable: these are set-up faults (no Java, no Maven, port taken) to fix first.
     """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 LOG4J2 = """\
@@ -180,7 +168,7 @@ class LocalBroker:
         ensure_jars(self.lib_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for port in (self.port, self.controller_port, *(p for _, p in self.listeners.values())):
-            if _port_open(port):
+            if port_open(port):
                 raise BrokerError(f"port {port} is already in use; is another broker running?")
         properties = self._properties()
         self.format_storage()
@@ -202,7 +190,7 @@ class LocalBroker:
                 raise BrokerError(
                     f"Kafka exited with {self.process.returncode}; see {self.log_file}"
                 )
-            if self.started_since(offset) and _port_open(self.port):
+            if self.started_since(offset) and port_open(self.port):
                 return
             time.sleep(0.2)
         self.kill()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.integration.test_pipelined_bad_bytes import answers, clean, get
 from tests.support import ADMIN_TOKEN, eventually, make_topics, serves_ready, start_cli, stop
 

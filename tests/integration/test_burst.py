@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.support import AUTH, Topics, eventually, read_topic
 
 pytestmark = pytest.mark.broker

@@ -26,7 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from projector.item_state import ItemState
 from projector.sqlite_store import SqliteStore
 from tests.conftest import start_local_broker

@@ -26,8 +26,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from catalog_contract import topics as contract_topics
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
 from catalog_stream.cluster import LocalCluster
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 from receiver.settings import ReceiverSettings
 from runtime_support.quiet_logs import RepeatSummary

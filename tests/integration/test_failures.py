@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from catalog_contract.events import Availability, ChangeType
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from projector.postgres_store import PostgresStore
 from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore

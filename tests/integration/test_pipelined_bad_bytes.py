@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.support import (
     ADMIN_TOKEN,
     SECRET,

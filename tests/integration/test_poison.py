@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from catalog_contract import codec, headers
 from catalog_contract.keys import product_key
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector import main
 from projector.batch import BatchPlan
 from projector.postgres_store import PostgresStore

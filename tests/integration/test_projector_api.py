@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from catalog_contract.events import Availability
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.generations import Generations, SqliteGenerations
 from tests.factories import change
 from tests.support import (

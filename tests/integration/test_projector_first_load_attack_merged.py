@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.integration import test_rebuild_killed as killed
 from tests.integration.test_projector_first_load_killed import SPLIT_EVENTS, _one_process
 from tests.integration.test_rebuild_killed import _events, _is, _views

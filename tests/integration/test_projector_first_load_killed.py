@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.integration import test_rebuild_killed as killed
 from tests.integration.test_rebuild_killed import EVENTS, _events, _is, _views
 from tests.integration.test_rebuild_split_killed import _generation_files

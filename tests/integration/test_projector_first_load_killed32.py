@@ -24,7 +24,7 @@ from catalog_contract.events import Availability
 from catalog_contract.headers import RESTATES, SOURCE_POSITION
 from catalog_contract.keys import product_key
 from catalog_contract.writing import product_records
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.generations import SqliteGenerations
 from tests.factories import change
 from tests.integration import test_rebuild_killed as killed

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.integration import test_rebuild_killed as killed
 from tests.integration.test_projector_first_load_attack import Placed, _item, _produce
 from tests.integration.test_projector_first_load_killed import SETTINGS

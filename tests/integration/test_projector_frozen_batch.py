@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.app import create_app
 from projector.generations_postgres import PostgresGenerations
 from tests.support import (

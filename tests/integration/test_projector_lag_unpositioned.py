@@ -15,7 +15,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from catalog_contract import topics as contract_topics
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 from projector.consumer import ConsumerLoop
 from projector.metrics import ProjectorMetrics

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.generations import SqliteGenerations
 from tests.factories import change
 from tests.support import (

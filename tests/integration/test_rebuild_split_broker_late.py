@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from catalog_contract import topics as contract_topics
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 from projector.rebuild_split_worker import Orders, load
 from projector.settings import ProjectorSettings

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.generations import SqliteGenerations
 from tests.integration import test_rebuild_killed as killed
 from tests.integration.test_rebuild_killed import EVENTS, _events, _is, _views

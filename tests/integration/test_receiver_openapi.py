@@ -18,7 +18,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.openapi import from_url
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from receiver.app import PATH, create_app
 from receiver.main import server_config
 from tests.hostile_inputs import fuzz_settings

@@ -22,7 +22,8 @@ import pytest
 import uvicorn
 
 from catalog_contract import codec
-from catalog_stream.broker import LocalBroker, free_port
+from catalog_stream.broker import LocalBroker
+from catalog_stream.ports import free_port
 from receiver.app import create_app
 from receiver.main import server_config
 from tests.conftest import start_local_broker

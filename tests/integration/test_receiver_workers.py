@@ -18,7 +18,7 @@ import httpx
 import pytest
 from bench.harness import connections_per_process, tree
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from tests.support import AUTH, Topics, eventually, read_topic, receiver_env, serves_ready
 
 pytestmark = pytest.mark.broker

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog_stream.broker import free_port
 from catalog_stream.local import DEV_SECRET
+from catalog_stream.ports import free_port
 from tests.support import eventually
 
 pytestmark = pytest.mark.broker

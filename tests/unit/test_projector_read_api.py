@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr, ValidationError
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from projector.app import create_app
 from projector.batch import plan_batch
 from projector.generations import SqliteGenerations

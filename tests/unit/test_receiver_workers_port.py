@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from catalog_stream import receiver_workers
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 from receiver.settings import ReceiverSettings
 
 _REAL_POPEN = subprocess.Popen

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from catalog_stream.broker import free_port
+from catalog_stream.ports import free_port
 
 # run_workers, each worker a shell that takes 1 s to stop on SIGTERM (a receiver answering
 # what it accepted), started exactly as receiver_workers starts its workers.
