@@ -10,20 +10,13 @@ generation the pointer still names stays a 500 (test_projector_read_defect.py)."
 
 from __future__ import annotations
 
-import socket
-
+from catalog_stream.ports import free_port
 from projector.generations_postgres import PostgresGenerations
 from projector.postgres_store import PostgresStore
 from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres
 from tests.projector_harness import projector_in_process
 from tests.support import eventually
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_a_read_of_a_generation_dropped_under_a_silent_instance_is_a_retry(
@@ -34,7 +27,7 @@ async def test_a_read_of_a_generation_dropped_under_a_silent_instance_is_a_retry
     async with projector_in_process(ProjectorSettings(), generations, False) as (runtime, client):
         old = runtime.store.name
         assert (await client.get("/v1/catalogs")).status_code == 200
-        generations.url = f"postgresql://127.0.0.1:{_closed_port()}/nothing"  # heartbeats fail
+        generations.url = f"postgresql://127.0.0.1:{free_port()}/nothing"  # heartbeats fail
         try:
             other = PostgresGenerations(url)  # another instance's rebuild switches...
             fresh = other.open_new()

@@ -6,21 +6,15 @@ active generation's positions, failed before the failure path)."""
 
 from __future__ import annotations
 
-import socket
 import time
 
+from catalog_stream.ports import free_port
 from projector.app import create_app
 from projector.generations_postgres import PostgresGenerations
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 from tests.postgres import LocalPostgres, own_postgres
 from tests.support import eventually
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def _failed_rebuild(runtime: Runtime) -> None:
@@ -44,7 +38,7 @@ async def test_a_rebuild_failing_in_an_outage_of_the_registry_says_when_it_ended
     generations = PostgresGenerations(url)
     app = create_app(ProjectorSettings(store_url=url), generations, False)
     async with app.router.lifespan_context(app):
-        generations.url = f"postgresql://127.0.0.1:{_closed_port()}/nothing"  # the outage
+        generations.url = f"postgresql://127.0.0.1:{free_port()}/nothing"  # the outage
         try:
             await _failed_rebuild(app.state.runtime)
         finally:

@@ -7,11 +7,11 @@ expiry since they last failed; a generation no live instance uses is then droppe
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 
+from catalog_stream.ports import free_port
 from projector import generations_postgres
 from projector.errors import StoreUnavailable
 from projector.generations_postgres import PostgresGenerations
@@ -19,12 +19,6 @@ from tests.postgres import LocalPostgres
 from tests.support import generation_schemas
 
 EXPIRY_S = 2.0  # the registry's expiry, shortened (15 s in service)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_sweep_after_an_outage_keeps_what_live_instances_use(
@@ -39,7 +33,7 @@ def test_a_sweep_after_an_outage_keeps_what_live_instances_use(
     building.create()
     abandoned.create()  # a rebuild whose instance died
     sweeper.heartbeat([active.name])
-    sweeper.url = f"postgresql://127.0.0.1:{_closed_port()}/nothing"  # the outage
+    sweeper.url = f"postgresql://127.0.0.1:{free_port()}/nothing"  # the outage
     with pytest.raises(StoreUnavailable):
         sweeper.heartbeat([active.name])
     time.sleep(EXPIRY_S + 0.5)  # no instance could say anything meanwhile

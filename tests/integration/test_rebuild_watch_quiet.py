@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import pytest
 
+from catalog_stream.ports import free_port
 from projector.app import create_app
 from projector.consumer import ConsumerLoop
 from projector.errors import StoreUnavailable
@@ -23,12 +23,6 @@ from tests.support import eventually
 UNREACHABLE_S = 4.0  # four checks or so fail meanwhile
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_the_watch_says_once_that_its_checks_fail_and_once_that_they_work(
     postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -37,7 +31,7 @@ async def test_the_watch_says_once_that_its_checks_fail_and_once_that_they_work(
     app = create_app(ProjectorSettings(store_url=url), generations, False)
     caplog.set_level(logging.INFO, logger="projector.generation_follower")
     async with app.router.lifespan_context(app):
-        generations.url = f"postgresql://127.0.0.1:{_closed_port()}/nothing"  # refused
+        generations.url = f"postgresql://127.0.0.1:{free_port()}/nothing"  # refused
         await asyncio.sleep(UNREACHABLE_S)
         generations.url = url
         await eventually(lambda: len(caplog.records) >= 2, timeout_s=30)
