@@ -16,8 +16,8 @@ import pytest
 
 from projector.topic_behind import BEHIND_CONFIRM_S
 from tests.factories import change
-from tests.integration.test_projector_topic_recreated import _recreated
 from tests.projector_harness import projector_in_process
+from tests.recreated_topic import recreated_topic
 from tests.support import (
     caught_up,
     eventually,
@@ -41,7 +41,7 @@ async def test_a_topic_refilled_past_the_views_during_the_confirmation_is_said(
     )
     async with projector_in_process(settings) as (runtime, projector):
         await caught_up(projector, written)
-        await _recreated(kafka_bootstrap, topics.product)
+        await recreated_topic(kafka_bootstrap, topics.product)
         first = await produce_events(kafka_bootstrap, topics.product, [change("new-0")])
 
         async def seen_below() -> bool:  # the live consumer has the new topic's end
