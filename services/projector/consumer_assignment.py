@@ -35,6 +35,7 @@ class StoredPositions(ConsumerProgress):
     _positioned: set[int]
     _writing: asyncio.Future[None] | None  # a batch being written
     mirror_stored: set[int]  # mirror these partitions' stored positions once assigned
+    behind: dict[int, tuple[int, int]]  # partitions said behind the views (TopicBehind)
     progress: asyncio.Condition
     _in_store_thread: Callable[..., Awaitable[Any]]
     # Why the store refuses batches, if no retry mends it (StoreFailed: the generation pointer
@@ -150,6 +151,10 @@ class StoredPositions(ConsumerProgress):
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)
+            if tp.partition in self.behind and tp in consumer.assignment():
+                # Paused again before any fetch: a rebalance's new assignment is not, and a
+                # topic refilled past the position was fetched and applied (attack35)
+                consumer.pause(tp)
         self.publish({})  # readers waiting for a position the store already holds
         async with self.progress:
             self.progress.notify_all()
