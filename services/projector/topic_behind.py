@@ -166,10 +166,12 @@ class TopicBehind:
         except KafkaError as exc:  # (asked again at the next fetch, which fails the same way)
             log.warning("a fetch position is out of range; its bounds not known yet: %r", exc)
             return
-        owned = consumer.assignment()  # (a rebalance meanwhile may have taken some)
         for tp, offset in positions.items():
             p = tp.partition
-            if tp not in owned:
+            # Sought since (the listener, to the store's position; a rebalance), the answer was
+            # about a position no longer fetched from, maybe the group's: judged against the
+            # views' position, it said them behind (attack35). The next fetch says the rest.
+            if not await _still_at(consumer, tp, offset) or tp not in consumer.assignment():
                 continue
             views_at = self.applied.get(p, 0) if p in self._positioned else None
             verdict = out_of_range(offset, starts[tp], ends[tp], views_at)
@@ -185,6 +187,14 @@ class TopicBehind:
                     log.warning("records the views had not applied were removed from the topic",
                                 extra=removed)  # fmt: skip
                 await consumer.seek_to_beginning(tp)
+
+
+async def _still_at(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
+    """Whether the consumer fetches `tp` from `offset` still (a reset under way: not)."""
+    try:
+        return await asyncio.wait_for(consumer.position(tp), 0.05) == offset
+    except (TimeoutError, KafkaError):  # (KafkaError: no longer assigned)
+        return False
 
 
 async def recreated_partitions(
