@@ -192,9 +192,10 @@ class TopicBehind:
 async def _still_at(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
     """Whether the consumer fetches `tp` from `offset` still (a reset under way: not)."""
     try:
-        return await asyncio.wait_for(consumer.position(tp), 0.05) == offset
+        position: int = await asyncio.wait_for(consumer.position(tp), 0.05)
     except (TimeoutError, KafkaError):  # (KafkaError: no longer assigned)
         return False
+    return position == offset
 
 
 async def recreated_partitions(
