@@ -133,6 +133,7 @@ class StoredPositions(ConsumerProgress):
     ) -> None:
         self._repositioned += 1  # (before the read: a position asked meanwhile is not kept)
         stored = await self._in_store_thread(self.store.positions, self.settings.topic)
+        said = await self._in_store_thread(self.store.behind, self.settings.topic)  # (attack35)
         owned = consumer.assignment()  # a rebalance during the read may have taken some
         for tp in assigned:
             if tp not in owned:
@@ -151,6 +152,9 @@ class StoredPositions(ConsumerProgress):
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)
+            if tp.partition in said and tp.partition not in self.behind:
+                self.behind[tp.partition] = said[tp.partition]
+                self.metrics.topic_behind.labels(str(tp.partition)).set(1)
             if tp.partition in self.behind and tp in consumer.assignment():
                 # Paused again before any fetch: a rebalance's new assignment is not, and a
                 # topic refilled past the position was fetched and applied (attack35)
