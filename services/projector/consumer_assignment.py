@@ -133,7 +133,11 @@ class StoredPositions(ConsumerProgress):
     ) -> None:
         self._repositioned += 1  # (before the read: a position asked meanwhile is not kept)
         stored = await self._in_store_thread(self.store.positions, self.settings.topic)
-        said = await self._in_store_thread(self.store.behind, self.settings.topic)  # (attack35)
+        try:  # (attack35)
+            said = await self._in_store_thread(self.store.behind, self.settings.topic)
+        except ProjectorError as exc:  # a generation an older version made lacks the table
+            log.warning("the partitions found behind the views cannot be read: %s", exc)
+            said = {}
         owned = consumer.assignment()  # a rebalance during the read may have taken some
         for tp in assigned:
             if tp not in owned:
