@@ -137,9 +137,7 @@ class TopicBehind:
             "the topic holds fewer records than the views: partition paused",
             extra={"partition": p, "views_at": views_at, "topic_ends_at": topic_ends_at},
         )
-        # Kept with the views: a restart, or the instance the partition moves to, sought the
-        # views' position, which a topic refilled past it holds, and went on (attack35).
-        try:
+        try:  # kept with the views: said again after a restart, on another instance (attack35)
             await self._in_store_thread(
                 self.store.say_behind, self.settings.topic, p, views_at, topic_ends_at
             )
