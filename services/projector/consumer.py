@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer
 
 from catalog_contract.consumer_stop import stop_consumer
-from projector.consumer_ahead import Ahead, in_order
+from projector.consumer_ahead import Ahead
 from projector.consumer_writing import BatchWriting
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
@@ -74,6 +74,7 @@ class ConsumerLoop(BatchWriting, TopicBehind):
         self.past_stable: dict[int, int] = {}  # records past the last stable offset (open txn)
         self.behind: dict[int, tuple[int, int]] = {}  # the topic behind the views (TopicBehind)
         self._behind_since: dict[int, float] = {}
+        self._removed_said: dict[int, int] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch (change streams wait on it); readers waiting for a position
         # wait in `waiters`. Both are shared across generations so waiters survive a switch.
@@ -112,11 +113,8 @@ class ConsumerLoop(BatchWriting, TopicBehind):
                 if self.owed is not None:
                     self.owed.start_if_due()  # beside the batches: a round may wait for Kafka
                 if ahead is None:
-                    raw = in_order(
-                        await consumer.getmany(
-                            timeout_ms=self.settings.poll_timeout_ms,
-                            max_records=self._batch_records(),
-                        )
+                    raw = await self._fetch(
+                        consumer, self.settings.poll_timeout_ms, self._batch_records()
                     )
                     if raw:
                         ahead = self._start_plan(raw, dict(self.applied))

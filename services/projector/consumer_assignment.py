@@ -62,7 +62,8 @@ class StoredPositions(ConsumerProgress):
             **self.settings.consumer_options(),
             group_id=self.settings.group_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # No reset of its own: a position out of range is said (TopicBehind._fetch)
+            auto_offset_reset="none",
             session_timeout_ms=self.settings.session_timeout_ms,
             max_poll_interval_ms=self.settings.max_poll_interval_ms,
             heartbeat_interval_ms=max(1000, self.settings.session_timeout_ms // 4),

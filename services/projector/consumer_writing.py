@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer
 
 from projector.batch import BatchPlan
-from projector.consumer_ahead import CATCHUP_FACTOR, Ahead, batch_records, in_order
+from projector.consumer_ahead import CATCHUP_FACTOR, Ahead, batch_records
 from projector.consumer_keeping import BatchKeeping
 from projector.consumer_planning import BatchPlanning
 from projector.errors import StoreRefused
@@ -23,6 +23,12 @@ class BatchWriting(BatchPlanning, BatchKeeping):
     """Mixed into ConsumerLoop (the state it uses is declared by the mixins it extends)."""
 
     catchup_factor = CATCHUP_FACTOR  # consumer_ahead.batch_records (1: batches never grow)
+
+    if TYPE_CHECKING:  # ConsumerLoop's other mixin, TopicBehind, has it
+
+        async def _fetch(
+            self, consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int
+        ) -> list[Any]: ...
 
     async def _apply(
         self, raw: Iterable[Any], applied: dict[int, int], refused: str | None = None
@@ -60,7 +66,7 @@ class BatchWriting(BatchPlanning, BatchKeeping):
         # write ends pops `applied` (the listener waits for the write) before the re-plan.
         after = {**self.applied, **plan.next_offsets}
         try:
-            raw = in_order(await consumer.getmany(timeout_ms=0, max_records=most))
+            raw = await self._fetch(consumer, 0, most)
             if raw:
                 ahead = self._start_plan(raw, after, plan)
             await writing
@@ -68,7 +74,7 @@ class BatchWriting(BatchPlanning, BatchKeeping):
             # (below, `ahead.dropped()` waits for that plan: the slowest readers' largest wait).
             self._written(consumer, plan)
             if ahead is not None and len(raw) < most:
-                more = in_order(await consumer.getmany(timeout_ms=0, max_records=most - len(raw)))
+                more = await self._fetch(consumer, 0, most - len(raw))
                 if more:
                     await ahead.dropped()
                     ahead = self._start_plan(raw + more, {**self.applied, **after}, plan)

@@ -16,8 +16,11 @@ though grown past the position since) and builds them as the topic now is: the o
 generation's positions there, which the switch otherwise waits for, feeds past and keeps past,
 are dropped (`without`).
 
-Kafka's topic ids would tell a recreated topic at once, but aiokafka does not read them: a topic
-recreated and filled past the views' position before the projector reads it again is not seen.
+A fetch at the views' position that Kafka answers "out of range" is a sure sign, said at once
+(`_fetch`: the consumer resets no position itself), so a topic refilled past the views' position
+within the confirmation is said too (attack33). Kafka's topic ids would tell a recreated topic
+in every case, but aiokafka does not read them: a topic recreated and filled past the views'
+position while no projector fetched from it is not seen.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Set
+from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
+from projector.consumer_ahead import in_order
 from projector.metrics import ProjectorMetrics
 from projector.settings import ProjectorSettings
 
@@ -53,6 +58,9 @@ def behind_text(topic: str, behind: Mapping[int, tuple[int, int]]) -> str:
     """What /readyz says of the partitions found behind: which, by how much, and the remedy."""
     where = "; ".join(
         f"partition {p} ends at offset {end:,}, the views hold records up to {position:,}"
+        if end < position
+        else f"partition {p} ended below offset {position:,}, up to which the views hold its "
+        f"records, and was filled to {end:,} since"
         for p, (position, end) in sorted(behind.items())
     )
     return (
@@ -60,6 +68,28 @@ def behind_text(topic: str, behind: Mapping[int, tuple[int, int]]) -> str:
         "deleted and created again, or lost records; nothing more is applied from those "
         "partitions until the views are rebuilt from the topic (catalog-stream rebuild)"
     )
+
+
+OutOfRange = Literal["behind", "removed", "from the start", "in range"]
+
+
+def out_of_range(offset: int, start: int, end: int, views_at: int | None) -> OutOfRange:
+    """What it means that Kafka said a fetch `offset` out of range, given the log's bounds
+    looked up after (`start`, `end`) and the views' position there (`views_at`: None until the
+    store's was read, the position the fetch then came from being a group offset, a mirror):
+    - "behind": the views hold records of the partition and the log ended below the fetch when
+      Kafka said so (a start only grows), whatever it holds now: refilled since, its records
+      below the views' position would be skipped as applied (attack33). The topic was recreated
+      or lost records (an unclean leader election);
+    - "removed": below the start, at the store's position: retention or delete_records removed
+      records the views never applied; nothing has them any more (go on from the start);
+    - "from the start": a mirror's offset, or views holding nothing there: as "earliest" did;
+    - "in range": the mirror's offset is in the log now: fetched again."""
+    if offset < start:
+        return "from the start" if views_at is None else "removed"
+    if not views_at:
+        return "from the start" if offset > end else "in range"
+    return "behind"
 
 
 class TopicBehind:
@@ -73,6 +103,7 @@ class TopicBehind:
     _positioned: set[int]
     behind: dict[int, tuple[int, int]]  # partition -> (the views' position, the end) found
     _behind_since: dict[int, float]  # partition -> when its end was first seen below it
+    _removed_said: dict[int, int]  # partition -> the position whose removed records were said
 
     def topic_behind(self) -> str | None:
         return behind_text(self.settings.topic, self.behind) if self.behind else None
@@ -91,14 +122,69 @@ class TopicBehind:
                 since = self._behind_since.setdefault(p, now)
                 if now - since < BEHIND_CONFIRM_S:
                     continue
-                self.behind[p] = seen[p]
-                self.metrics.topic_behind.labels(str(p)).set(1)
-                log.error(
-                    "the topic holds fewer records than the views: partition paused",
-                    extra={"partition": p, "views_at": seen[p][0], "topic_ends_at": seen[p][1]},
-                )
+                self._say_behind(p, *seen[p])
             if p in self.behind:
                 consumer.pause(tp)
+
+    def _say_behind(self, p: int, views_at: int, topic_ends_at: int) -> None:
+        self.behind[p] = (views_at, topic_ends_at)
+        self.metrics.topic_behind.labels(str(p)).set(1)
+        log.error(
+            "the topic holds fewer records than the views: partition paused",
+            extra={"partition": p, "views_at": views_at, "topic_ends_at": topic_ends_at},
+        )
+
+    async def _fetch(
+        self, consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int
+    ) -> list[Any]:
+        """The records fetched, in order. The consumer resets no position itself
+        (auto_offset_reset "none", consumer_assignment.py): a fetch position past the log's end
+        is Kafka saying the log no longer holds records it had, at once and for sure, where
+        the end seen below the views is a sign to confirm (a failover's trailing high
+        watermark). "earliest" hid it: the consumer went back to the start and skipped the new
+        records as applied, and a topic refilled past the views within the confirmation was
+        never said (attack33)."""
+        try:
+            return in_order(await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+        except NoOffsetForPartitionError as exc:
+            # Just assigned, no group offset, not yet sought to the store's position: from the
+            # start, as "earliest" did (the listener then seeks; a batch planned from the start
+            # meanwhile is dropped, _planned_where_stored).
+            unsought = [tp for tp in exc.args if tp in consumer.assignment()]
+            if unsought:  # (none named would seek every partition)
+                await consumer.seek_to_beginning(*unsought)
+        except OffsetOutOfRangeError as exc:
+            await self._out_of_range(consumer, exc.args[0] if exc.args else {})
+        return []
+
+    async def _out_of_range(
+        self, consumer: AIOKafkaConsumer, positions: Mapping[TopicPartition, int]
+    ) -> None:
+        try:
+            starts = await consumer.beginning_offsets(list(positions))
+            ends = await consumer.end_offsets(list(positions))
+        except KafkaError as exc:  # (asked again at the next fetch, which fails the same way)
+            log.warning("a fetch position is out of range; its bounds not known yet: %r", exc)
+            return
+        owned = consumer.assignment()  # (a rebalance meanwhile may have taken some)
+        for tp, offset in positions.items():
+            p = tp.partition
+            if tp not in owned:
+                continue
+            views_at = self.applied.get(p, 0) if p in self._positioned else None
+            verdict = out_of_range(offset, starts[tp], ends[tp], views_at)
+            if verdict == "behind":
+                if p not in self.behind:
+                    self._say_behind(p, max(offset, views_at or 0), ends[tp])
+                consumer.pause(tp)
+            elif verdict != "in range":
+                # (said once: a fetch sent before the seek below fails the same way again)
+                if verdict == "removed" and self._removed_said.get(p) != offset:
+                    self._removed_said[p] = offset
+                    removed = {"partition": p, "from": offset, "to": starts[tp]}
+                    log.warning("records the views had not applied were removed from the topic",
+                                extra=removed)  # fmt: skip
+                await consumer.seek_to_beginning(tp)
 
 
 async def recreated_partitions(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from projector.topic_behind import behind_text, overtaken, recreated_partitions
+from projector.topic_behind import behind_text, out_of_range, overtaken, recreated_partitions
 
 
 def test_only_positioned_partitions_ending_below_the_views_count() -> None:
@@ -27,6 +27,35 @@ def test_the_text_names_each_partition_its_end_the_views_and_the_remedy() -> Non
         " nothing more is applied from those partitions until the views are rebuilt from the"
         " topic (catalog-stream rebuild)"
     )
+
+
+def test_a_partition_refilled_past_the_views_since_it_ended_below_them_says_so() -> None:
+    text = behind_text("t", {1: (20, 30)})
+    assert "(partition 1 ended below offset 20, up to which the views hold its records, and was" \
+        " filled to 30 since)" in text  # fmt: skip
+
+
+def test_out_of_range_where_the_views_hold_records_is_behind_whatever_the_log_holds_now() -> None:
+    # Kafka said offset 20 out of range: the log ended below it then (recreated); now it ends
+    # at 1 (still behind), or at 30 (refilled since: attack33), or exactly at 20.
+    assert out_of_range(20, 0, 1, views_at=20) == "behind"
+    assert out_of_range(20, 0, 30, views_at=20) == "behind"
+    assert out_of_range(20, 0, 20, views_at=20) == "behind"
+    assert out_of_range(25, 0, 1, views_at=20) == "behind"  # (fetched ahead of the views)
+
+
+def test_out_of_range_below_the_start_at_the_views_position_is_records_removed() -> None:
+    assert out_of_range(3, 6, 8, views_at=3) == "removed"
+    assert out_of_range(0, 6, 8, views_at=0) == "removed"
+
+
+def test_out_of_range_before_the_stores_position_is_read_is_from_the_start_or_again() -> None:
+    # views_at None: the fetch came from the group's offset (a mirror); or views holding none.
+    assert out_of_range(3, 6, 8, views_at=None) == "from the start"
+    assert out_of_range(20, 0, 1, views_at=None) == "from the start"
+    assert out_of_range(20, 0, 1, views_at=0) == "from the start"
+    assert out_of_range(5, 0, 30, views_at=None) == "in range"
+    assert out_of_range(5, 5, 5, views_at=0) == "in range"
 
 
 async def test_a_rebuild_takes_partitions_the_topic_no_longer_has_as_recreated() -> None:
