@@ -155,7 +155,7 @@ class ConsumerLoop(BatchWriting, TopicBehind):
                     self.metrics.batch_seconds.observe(time.perf_counter() - started)
                     await self._done(consumer, plan)
                 self._update_lag(consumer)
-                self._watch_behind(consumer)
+                await self._watch_behind(consumer)
         finally:
             if self.owed is not None:
                 await self.owed.stopped()

@@ -35,6 +35,7 @@ class StoredPositions(ConsumerProgress):
     _positioned: set[int]
     _writing: asyncio.Future[None] | None  # a batch being written
     mirror_stored: set[int]  # mirror these partitions' stored positions once assigned
+    behind: dict[int, tuple[int, int]]  # partitions said behind the views (TopicBehind)
     progress: asyncio.Condition
     _in_store_thread: Callable[..., Awaitable[Any]]
     # Why the store refuses batches, if no retry mends it (StoreFailed: the generation pointer
@@ -132,6 +133,11 @@ class StoredPositions(ConsumerProgress):
     ) -> None:
         self._repositioned += 1  # (before the read: a position asked meanwhile is not kept)
         stored = await self._in_store_thread(self.store.positions, self.settings.topic)
+        try:  # (attack35)
+            said = await self._in_store_thread(self.store.behind, self.settings.topic)
+        except ProjectorError as exc:  # a generation an older version made lacks the table
+            log.warning("the partitions found behind the views cannot be read: %s", exc)
+            said = {}
         owned = consumer.assignment()  # a rebalance during the read may have taken some
         for tp in assigned:
             if tp not in owned:
@@ -150,6 +156,13 @@ class StoredPositions(ConsumerProgress):
             else:
                 self.applied.pop(tp.partition, None)
                 await consumer.seek_to_beginning(tp)
+            if tp.partition in said and tp.partition not in self.behind:
+                self.behind[tp.partition] = said[tp.partition]
+                self.metrics.topic_behind.labels(str(tp.partition)).set(1)
+            if tp.partition in self.behind and tp in consumer.assignment():
+                # Paused again before any fetch: a rebalance's new assignment is not, and a
+                # topic refilled past the position was fetched and applied (attack35)
+                consumer.pause(tp)
         self.publish({})  # readers waiting for a position the store already holds
         async with self.progress:
             self.progress.notify_all()

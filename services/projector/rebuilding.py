@@ -56,7 +56,9 @@ class Rebuild:
 
         # Those this instance's consumer said behind are, though the topic may have grown past
         # the views' position since (paused): else their new records below it went unfed.
-        said = frozenset(self.runtime.projector.behind)
+        said = frozenset(self.runtime.projector.behind) | frozenset(  # (any instance's)
+            await asyncio.to_thread(base.behind, settings.topic)
+        )
         return said | await recreated_partitions(
             ends, await asyncio.to_thread(base.positions, settings.topic)
         )

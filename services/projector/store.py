@@ -191,6 +191,24 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
         rows = self._query('SELECT "partition", next_offset FROM offsets WHERE topic = ?', [topic])
         return {int(p): int(o) for p, o in rows}
 
+    def behind(self, topic: str) -> dict[int, tuple[int, int]]:
+        """The partitions said behind these views: partition -> (the views' position, the end)."""
+        rows = self._query(
+            'SELECT "partition", views_at, topic_ends_at FROM behind WHERE topic = ?', [topic]
+        )
+        return {int(p): (int(at), int(end)) for p, at, end in rows}
+
+    def say_behind(self, topic: str, partition: int, views_at: int, topic_ends_at: int) -> None:
+        """Keep that `partition` is behind these views (the first finding stays)."""
+        with self._write_lock, self._transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    'INSERT INTO behind (topic, "partition", views_at, topic_ends_at) '
+                    'VALUES (?, ?, ?, ?) ON CONFLICT (topic, "partition") DO NOTHING'
+                ),
+                [topic, partition, views_at, topic_ends_at],
+            )
+
     def check_active(self) -> None:
         """Raise GenerationMoved if another instance switched the views away from this store
         (PostgresStore: the pointer); one store per process (SQLite) is never switched under a

@@ -47,4 +47,8 @@ def schema_statements(big: str, serial: str) -> list[str]:
         "PRIMARY KEY (catalog_id, item_id))",
         'CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
         f'next_offset {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
+        # Partitions found behind these views (topic_behind.py): said again after a restart,
+        # by whichever instance reads them, until a rebuild (a new generation) mends them.
+        'CREATE TABLE IF NOT EXISTS behind (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, '
+        f'views_at {big} NOT NULL, topic_ends_at {big} NOT NULL, PRIMARY KEY (topic, "partition"))',
     ]

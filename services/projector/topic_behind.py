@@ -35,8 +35,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
 from projector.consumer_ahead import in_order
+from projector.errors import ProjectorError
 from projector.metrics import ProjectorMetrics
 from projector.settings import ProjectorSettings
+from projector.store import ViewStore
 
 log = logging.getLogger(__name__)
 BEHIND_CONFIRM_S = 10.0
@@ -98,6 +100,8 @@ class TopicBehind:
 
     settings: ProjectorSettings
     metrics: ProjectorMetrics
+    store: ViewStore
+    _in_store_thread: Callable[..., Awaitable[Any]]
     applied: dict[int, int]
     end_offsets: dict[int, int]
     _positioned: set[int]
@@ -108,7 +112,7 @@ class TopicBehind:
     def topic_behind(self) -> str | None:
         return behind_text(self.settings.topic, self.behind) if self.behind else None
 
-    def _watch_behind(self, consumer: AIOKafkaConsumer) -> None:
+    async def _watch_behind(self, consumer: AIOKafkaConsumer) -> None:
         """After each fetch round: partitions whose end stayed below the views' position for
         BEHIND_CONFIRM_S are declared behind and paused (again after a rebalance)."""
         now = time.monotonic()
@@ -116,23 +120,30 @@ class TopicBehind:
         for p in list(self._behind_since):
             if p not in seen:
                 del self._behind_since[p]  # (a failover's trailing high watermark: caught up)
-        for tp in consumer.assignment():
+        for tp in list(consumer.assignment()):
             p = tp.partition
             if p not in self.behind and p in seen:
                 since = self._behind_since.setdefault(p, now)
                 if now - since < BEHIND_CONFIRM_S:
                     continue
-                self._say_behind(p, *seen[p])
-            if p in self.behind:
+                await self._say_behind(p, *seen[p])
+            if p in self.behind and tp in consumer.assignment():  # (revoked meanwhile: not)
                 consumer.pause(tp)
 
-    def _say_behind(self, p: int, views_at: int, topic_ends_at: int) -> None:
+    async def _say_behind(self, p: int, views_at: int, topic_ends_at: int) -> None:
         self.behind[p] = (views_at, topic_ends_at)
         self.metrics.topic_behind.labels(str(p)).set(1)
         log.error(
             "the topic holds fewer records than the views: partition paused",
             extra={"partition": p, "views_at": views_at, "topic_ends_at": topic_ends_at},
         )
+        try:  # kept with the views: said again after a restart, on another instance (attack35)
+            await self._in_store_thread(
+                self.store.say_behind, self.settings.topic, p, views_at, topic_ends_at
+            )
+        except ProjectorError as exc:  # (said here all the same, as long as this one runs)
+            log.warning("could not keep in the views that a partition is behind: %s", exc,
+                        extra={"partition": p})  # fmt: skip
 
     async def _fetch(
         self, consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int
@@ -166,16 +177,18 @@ class TopicBehind:
         except KafkaError as exc:  # (asked again at the next fetch, which fails the same way)
             log.warning("a fetch position is out of range; its bounds not known yet: %r", exc)
             return
-        owned = consumer.assignment()  # (a rebalance meanwhile may have taken some)
         for tp, offset in positions.items():
             p = tp.partition
-            if tp not in owned:
+            # Sought since (the listener, to the store's position; a rebalance), the answer was
+            # about a position no longer fetched from, maybe the group's: judged against the
+            # views' position, it said them behind (attack35). The next fetch says the rest.
+            if not await _still_at(consumer, tp, offset) or tp not in consumer.assignment():
                 continue
             views_at = self.applied.get(p, 0) if p in self._positioned else None
             verdict = out_of_range(offset, starts[tp], ends[tp], views_at)
             if verdict == "behind":
                 if p not in self.behind:
-                    self._say_behind(p, max(offset, views_at or 0), ends[tp])
+                    await self._say_behind(p, max(offset, views_at or 0), ends[tp])
                 consumer.pause(tp)
             elif verdict != "in range":
                 # (said once: a fetch sent before the seek below fails the same way again)
@@ -185,6 +198,15 @@ class TopicBehind:
                     log.warning("records the views had not applied were removed from the topic",
                                 extra=removed)  # fmt: skip
                 await consumer.seek_to_beginning(tp)
+
+
+async def _still_at(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
+    """Whether the consumer fetches `tp` from `offset` still (a reset under way: not)."""
+    try:
+        position: int = await asyncio.wait_for(consumer.position(tp), 0.05)
+    except (TimeoutError, KafkaError):  # (KafkaError: no longer assigned)
+        return False
+    return position == offset
 
 
 async def recreated_partitions(
