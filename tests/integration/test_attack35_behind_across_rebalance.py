@@ -17,8 +17,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
 from tests.factories import change
-from tests.integration.test_projector_topic_recreated import _recreated
 from tests.projector_harness import projector_in_process
+from tests.recreated_topic import recreated_topic
 from tests.support import caught_up, eventually, make_topics, produce_events, projector_settings
 
 pytestmark = pytest.mark.broker
@@ -36,7 +36,7 @@ async def test_a_partition_said_behind_stays_paused_once_assigned_again(
     )
     async with projector_in_process(settings) as (runtime, projector):
         await caught_up(projector, written)
-        await _recreated(kafka_bootstrap, topics.product)
+        await recreated_topic(kafka_bootstrap, topics.product)
         await produce_events(kafka_bootstrap, topics.product, [change("new-0")])
         await eventually(lambda: 0 in runtime.projector.behind, timeout_s=30, every_s=0.1)
         # The new topic past the views' position (20): offsets 20 to 29 would be fetched.
