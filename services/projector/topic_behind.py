@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
 from projector.consumer_ahead import in_order
+from projector.consumer_fetch import getmany
 from projector.errors import ProjectorError
 from projector.metrics import ProjectorMetrics
 from projector.settings import ProjectorSettings
@@ -156,7 +157,7 @@ class TopicBehind:
         records as applied, and a topic refilled past the views within the confirmation was
         never said (attack33)."""
         try:
-            return in_order(await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+            return in_order(await getmany(consumer, timeout_ms, max_records))
         except NoOffsetForPartitionError as exc:
             # Just assigned, no group offset, not yet sought to the store's position: from the
             # start, as "earliest" did (the listener then seeks; a batch planned from the start
