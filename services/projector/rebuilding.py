@@ -16,13 +16,13 @@ from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.first_load import topic_bounds
 from projector.metrics import ProjectorMetrics
+from projector.rebuild_recreated import recreated_partitions, without
 from projector.rebuild_split import load_in_parts
 from projector.rebuild_status import RebuildStatus as RebuildStatus  # (imported from here too)
 from projector.rebuild_status import reason
 from projector.rebuild_stops import entered, halted, stopped
 from projector.rebuild_stops import until_reached as until_reached  # (called by this name)
 from projector.store import ViewStore
-from projector.topic_behind import recreated_partitions, without
 
 if TYPE_CHECKING:
     from projector.runtime import Runtime

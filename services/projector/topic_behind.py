@@ -11,7 +11,7 @@ happened and what mends it (a rebuild, which reads the topic as it now is into n
 leader's high watermark, which may trail the records already committed for a moment after a
 failover. It stays so until the views are rebuilt: were the new topic to grow past the old
 position, the records below it would still have been skipped. The rebuild finds such partitions
-itself (`recreated_partitions`, every instance's; and those this instance's consumer said,
+itself (`rebuild_recreated.py`: every instance's; and those this instance's consumer said,
 though grown past the position since) and builds them as the topic now is: the old
 generation's positions there, which the switch otherwise waits for, feeds past and keeps past,
 are dropped (`without`).
@@ -208,44 +208,3 @@ async def _still_at(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int)
     except (TimeoutError, KafkaError):  # (KafkaError: no longer assigned)
         return False
     return position == offset
-
-
-async def recreated_partitions(
-    ends: Callable[[], Awaitable[dict[int, int]]],
-    positions: Mapping[int, int],
-    confirm_s: float = BEHIND_CONFIRM_S,
-) -> frozenset[int]:
-    """A rebuild's: the partitions where a generation's `positions` are past the topic's end
-    (`ends()`, a look at Kafka) in two looks `confirm_s` apart (a failover's trailing high
-    watermark is not a recreated topic). Its old positions there mean nothing any more: the
-    rebuild reads, feeds and keeps those partitions as the topic now is (Rebuild)."""
-
-    async def looked() -> dict[int, int]:
-        found = await ends()
-        # A partition the topic no longer has (recreated with fewer) holds none of the views'
-        # records: as one ending at 0. (No partition at all: the topic is not there yet.)
-        return {**dict.fromkeys(positions, 0), **found} if found else found
-
-    try:
-        first = overtaken(await looked(), positions, set(positions))
-        if not first:
-            return frozenset()
-        await asyncio.sleep(confirm_s)
-        second = overtaken(await looked(), positions, set(positions))
-    except (TimeoutError, KafkaError) as exc:  # none found: the builder waits for Kafka anyway
-        log.warning("rebuild: could not compare the views' positions with the topic's ends: %r",
-                    exc)  # fmt: skip
-        return frozenset()
-    found = frozenset(first.keys() & second.keys())
-    if found:
-        log.warning(
-            "rebuild: the topic was recreated under the views; those partitions are built as "
-            "the topic now is",
-            extra={"partitions": sorted(found)},
-        )
-    return found
-
-
-def without(positions: Mapping[int, int], recreated: Set[int]) -> dict[int, int]:
-    """`positions` but for the `recreated` partitions (whose records the views hold none of)."""
-    return {p: o for p, o in positions.items() if p not in recreated}

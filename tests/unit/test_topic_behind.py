@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from projector.topic_behind import behind_text, out_of_range, overtaken, recreated_partitions
+from projector.rebuild_recreated import recreated_partitions
+from projector.topic_behind import behind_text, out_of_range, overtaken
 
 
 def test_only_positioned_partitions_ending_below_the_views_count() -> None:
