@@ -75,6 +75,7 @@ class ConsumerLoop(BatchWriting, TopicBehind):
         self.behind: dict[int, tuple[int, int]] = {}  # the topic behind the views (TopicBehind)
         self._behind_since: dict[int, float] = {}
         self._removed_said: dict[int, int] = {}
+        self._behind_unkept: dict[int, float] = {}
         self.assigned: frozenset[int] = frozenset()  # the partitions this instance reads
         # Notified after each batch (change streams wait on it); readers waiting for a position
         # wait in `waiters`. Both are shared across generations so waiters survive a switch.

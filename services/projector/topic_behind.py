@@ -109,6 +109,7 @@ class TopicBehind:
     behind: dict[int, tuple[int, int]]  # partition -> (the views' position, the end) found
     _behind_since: dict[int, float]  # partition -> when its end was first seen below it
     _removed_said: dict[int, int]  # partition -> the position whose removed records were said
+    _behind_unkept: dict[int, float]  # partition said behind -> when to try keeping it again
 
     def topic_behind(self) -> str | None:
         return behind_text(self.settings.topic, self.behind) if self.behind else None
@@ -117,6 +118,9 @@ class TopicBehind:
         """After each fetch round: partitions whose end stayed below the views' position for
         BEHIND_CONFIRM_S are declared behind and paused (again after a rebalance)."""
         now = time.monotonic()
+        for p, due in list(self._behind_unkept.items()):
+            if now >= due:
+                await self._keep_behind(p)
         seen = overtaken(self.end_offsets, self.applied, self._positioned)
         for p in list(self._behind_since):
             if p not in seen:
@@ -138,13 +142,24 @@ class TopicBehind:
             "the topic holds fewer records than the views: partition paused",
             extra={"partition": p, "views_at": views_at, "topic_ends_at": topic_ends_at},
         )
-        try:  # kept with the views: said again after a restart, on another instance (attack35)
+        await self._keep_behind(p)
+
+    async def _keep_behind(self, p: int) -> None:
+        """Kept with the views: said again after a restart, on another instance (attack35).
+        Until the store takes it, tried again every second: said here all the same meanwhile,
+        but a restart forgot it (test_projector_behind_kept_later)."""
+        try:
             await self._in_store_thread(
-                self.store.say_behind, self.settings.topic, p, views_at, topic_ends_at
+                self.store.say_behind, self.settings.topic, p, *self.behind[p]
             )
-        except ProjectorError as exc:  # (said here all the same, as long as this one runs)
-            log.warning("could not keep in the views that a partition is behind: %s", exc,
-                        extra={"partition": p})  # fmt: skip
+        except ProjectorError as exc:
+            if p not in self._behind_unkept:
+                log.warning("could not keep in the views that a partition is behind (trying "
+                            "again every second): %s", exc, extra={"partition": p})  # fmt: skip
+            self._behind_unkept[p] = time.monotonic() + 1.0
+            return
+        if self._behind_unkept.pop(p, None) is not None:
+            log.info("kept in the views that a partition is behind", extra={"partition": p})
 
     async def _fetch(
         self, consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int
