@@ -22,15 +22,16 @@ async def getmany(
 ) -> dict[TopicPartition, list[Any]]:
     """`consumer.getmany`, its fetch counted out if it raised. Only one task fetches from a
     consumer (the batch loop), so a count left higher than before this call is this call's."""
-    state = consumer._subscription
-    before: int = state._fetch_count
+    state: Any = getattr(consumer, "_subscription", None)
+    before = getattr(state, "_fetch_count", None)
     try:
         fetched: dict[TopicPartition, list[Any]] = await consumer.getmany(
             timeout_ms=timeout_ms, max_records=max_records
         )
     except BaseException:
-        # (equal: raised before its count, or an aiokafka that counts out in a `finally`)
-        if state._fetch_count > before:
+        # (equal: raised before its count, or an aiokafka that counts out in a `finally`; none:
+        # another aiokafka's layout, nothing known to count out)
+        if isinstance(before, int) and state._fetch_count > before:
             state._fetch_count -= 1
             if state._fetch_count == 0:
                 state._last_fetch_ended = time.monotonic()
