@@ -19,21 +19,18 @@ from projector.metrics import ProjectorMetrics
 from projector.rebuild_recreated import recreated_partitions, without
 from projector.rebuild_split import load_in_parts
 from projector.rebuild_status import RebuildStatus as RebuildStatus  # (imported from here too)
-from projector.rebuild_status import reason
-from projector.rebuild_stops import entered, halted, stopped
-from projector.rebuild_stops import until_reached as until_reached  # (called by this name)
+from projector.rebuild_status import phase, reason
+from projector.rebuild_stops import halted
+from projector.rebuild_switch import Switch
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
     from projector.runtime import Runtime
 
 log = logging.getLogger(__name__)
-# How long the switch waits for the builder to reach the live consumers' positions, before the
-# pointer is held and again under it, and then for it to stop; past it the rebuild fails.
-REACH_TIMEOUT_S = 60.0
 
 
-class Rebuild:
+class Rebuild(Switch):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.status = runtime.rebuild_status = RebuildStatus(
@@ -99,11 +96,11 @@ class Rebuild:
             builder.keep_past = functools.partial(self._positions, base)
             runtime.building = fresh
             await runtime.follower.heartbeat()  # in use before it exists: not taken as abandoned
-            mark = _phase("prepared", self._mark)  # (its positions read, its heartbeat)
+            mark = phase("prepared", self._mark)  # (its positions read, its heartbeat)
             await asyncio.to_thread(fresh.create, False)  # the indexes after the load
-            mark = _phase("tables created", mark)
+            mark = phase("tables created", mark)
             await load_in_parts(runtime, fresh, announced, status)  # SQLite, on several cores
-            mark = _phase("loaded in parts", mark)
+            mark = phase("loaded in parts", mark)
             task = asyncio.create_task(builder.run(stop_builder))
             while not builder.caught_up():
                 if runtime.store is not base:  # followed another instance's switch meanwhile
@@ -113,7 +110,7 @@ class Rebuild:
                     task.result()  # raises what stopped it
                 self._report(builder)
                 await asyncio.sleep(0.2)
-            self._mark = _phase("builder caught up", mark)
+            self._mark = phase("builder caught up", mark)
             return await self.switch_to(base, fresh, builder, stop_builder, task)
         except (Exception, asyncio.CancelledError) as exc:
             if status.state == "done":  # switched (nothing awaits after that: kept as a guard)
@@ -160,106 +157,3 @@ class Rebuild:
         if task.cancelled() and status.state == "running":
             status.state, status.error = "failed", reason(asyncio.CancelledError())
             status.finished_at = time.time()
-
-    def _report(self, builder: ConsumerLoop) -> None:
-        status, metrics = self.status, self.runtime.metrics
-        status.applied = sum(builder.reached().values())  # (an end with no record: reached)
-        status.target = sum(builder.end_offsets.values())
-        metrics.rebuild_applied.set(status.applied)
-        metrics.rebuild_target.set(status.target)
-
-    async def switch_to(
-        self,
-        base: ViewStore,
-        fresh: ViewStore,
-        builder: ConsumerLoop,
-        stop_builder: asyncio.Event,
-        task: asyncio.Task[None],
-    ) -> asyncio.Task[None]:
-        """Switch the views to `fresh`; returns the old generation's retirement (beside)."""
-        runtime = self.runtime
-        if runtime.moving or runtime.store is not base:  # following another instance's switch
-            raise ProjectorError("another instance switched the views")
-        runtime.moving = True  # before the live consumer stops: no follow starts meanwhile
-        try:
-            await runtime.stop_live_consumer()
-            kept = without(runtime.projector.kept, self.recreated)
-            await self._move_pointer(base, fresh, builder, stop_builder, task, kept)
-        finally:
-            runtime.moving = False
-        self.status.state, self.status.finished_at = "done", time.time()
-        _phase("switched", self._mark)
-        log.info("views rebuilt", extra={"generation": self.status.generation})
-        # Beside: the next rebuild may start while the old generation retires (it uses only
-        # the active one and its own; the old one is said in use until it is discarded).
-        return runtime.follower.retire(base, drop=True)
-
-    async def _move_pointer(
-        self,
-        old: ViewStore,
-        fresh: ViewStore,
-        builder: ConsumerLoop,
-        stop_builder: asyncio.Event,
-        task: asyncio.Task[None],
-        kept: dict[int, int],
-    ) -> None:
-        runtime = self.runtime
-        try:
-            # The read API's indexes, one pass each, before the pointer is held: every other
-            # instance's live batches wait for the held pointer, and on a large catalog this
-            # build is the switch's longest step (the builder's last batches wait for it instead).
-            mark = time.perf_counter()
-            await asyncio.to_thread(fresh.create)
-            mark = _phase("read indexes built", mark)
-            # The builder gets to where the live consumers are before the pointer is held too
-            # (they go on meanwhile), so that under it only their last few batches are waited
-            # for, not its whole way from `caught_up` (the held row stops every instance).
-            ahead = await asyncio.to_thread(self._positions, old)
-            await until_reached(builder, ahead, task, REACH_TIMEOUT_S)
-            # Held from reading the old generation's positions to moving the pointer: no
-            # instance writes a batch into the old generation in between (generations_postgres).
-            holding = runtime.generations.holding_pointer()  # entered off the loop: it may wait
-            active = await entered(holding)  # (a cancellation leaves no row held)
-            try:
-                if active != old.name:
-                    raise ProjectorError(f"another instance switched the views to {active}")
-                announced = await asyncio.to_thread(self._positions, old)
-                await until_reached(builder, announced, task, REACH_TIMEOUT_S)
-                stop_builder.set()
-                await stopped(task, REACH_TIMEOUT_S)  # (a stuck batch: bounded, as the row is)
-                self._report(builder)
-                # The feed's sequence goes on across the switch: the new generation keeps the
-                # old feed (same numbers) and adds only changes of records the old one had not
-                # applied, so a client following `after=` or the stream neither misses nor
-                # repeats a change; and, a recreated topic rebuilt, the removal of each item
-                # the rebuild dropped (else such a client keeps them for good).
-                dropped = await asyncio.to_thread(
-                    fresh.continue_feed_of, old, announced, say_dropped=bool(self.recreated)
-                )
-                await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
-                await asyncio.to_thread(runtime.generations.activate, fresh)
-            finally:
-                await asyncio.to_thread(holding.__exit__, None, None, None)
-        except Exception:
-            # No switch: the active generation keeps serving, and keeps being updated (else its
-            # views freeze, and every `min_position` read waits into a 504 from then on). The
-            # builder first ends: past the old positions, it would write the dead letters and
-            # restatements the restarted live consumer writes again.
-            await halted(task, stop_builder)
-            runtime.use(old, kept)
-            raise
-        # The switch itself: readers that took `runtime.store` before this line finish on the
-        # old, complete generation; later ones get the new, complete one.
-        runtime.use(fresh, kept)
-        if dropped:
-            said = {"items": dropped, "partitions": sorted(self.recreated)}
-            log.warning(
-                "the rebuild dropped items the recreated topic lacks: the feed says so", extra=said
-            )
-
-
-def _phase(name: str, since: float) -> float:
-    """Log how long a step of the rebuild took (where a rebuild's time goes: bench/rebuild_ab)."""
-    now = time.perf_counter()
-    log.info("rebuild step", extra={"step": name, "seconds": round(now - since, 3)})
-    return now

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from catalog_contract.keys import product_key
-from projector import rebuilding
+from projector import rebuild_switch
 from tests.support import (
     ADMIN,
     SharePostgres,
@@ -44,7 +44,7 @@ async def test_a_batch_refused_by_a_switch_has_kept_nothing(
     topics, url, records = shared.topics, shared.url, shared.preloaded
     # The switch stops (pointer held FOR UPDATE, builder running) until the test lets it go.
     holding, release = asyncio.Event(), asyncio.Event()
-    reach = rebuilding.until_reached
+    reach = rebuild_switch.until_reached
 
     async def held_switch(*args: Any, **kwargs: Any) -> None:
         if any(g._held is not None for g in both):  # (it also waits before taking the pointer)
@@ -52,7 +52,7 @@ async def test_a_batch_refused_by_a_switch_has_kept_nothing(
             await release.wait()
         await reach(*args, **kwargs)
 
-    monkeypatch.setattr(rebuilding, "until_reached", held_switch)
+    monkeypatch.setattr(rebuild_switch, "until_reached", held_switch)
     both = [shared.generations(), shared.generations()]
     async with shared.instances(both) as [(first, first_client), (second, _)]:
         [partition] = second.projector.assigned  # one each

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from projector import rebuilding
+from projector import rebuild_switch
 from projector.consumer import ConsumerLoop
 from tests.stalled_builder import mend, stall_the_first_builder
 from tests.support import ADMIN, SharePostgres, active_generation, eventually, shows_wave
@@ -25,7 +25,7 @@ async def test_a_failed_switch_stops_its_builder_before_the_live_consumer_restar
 ) -> None:
     shared = await share_postgres(ITEMS)
     url = shared.url
-    monkeypatch.setattr(rebuilding, "REACH_TIMEOUT_S", 3.0, raising=False)
+    monkeypatch.setattr(rebuild_switch, "REACH_TIMEOUT_S", 3.0)
     events: list[tuple[str, bool]] = []  # (start | end, whether the rebuild's consumer)
     run = ConsumerLoop.run
 

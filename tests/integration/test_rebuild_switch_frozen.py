@@ -24,7 +24,7 @@ from tests.support import SharePostgres, active_generation, shows_wave
 pytestmark = pytest.mark.broker
 ITEMS = 6
 SILENCE_S = int(SWITCH_SILENCE_LIMIT.removesuffix("s"))
-# A switch between taking the row and moving the pointer (rebuilding.Rebuild._move_pointer).
+# A switch between taking the row and moving the pointer (rebuild_switch.Switch._move_pointer).
 SWITCH = """
 import sys
 from decimal import Decimal

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from projector import rebuilding
+from projector import rebuild_switch
 from projector.generations_postgres import PostgresGenerations
 from tests.stalled_builder import mend, stall, stall_the_first_builder
 from tests.support import (
@@ -61,7 +61,7 @@ async def test_a_switch_whose_builder_cannot_reach_the_live_positions_under_the_
 ) -> None:
     shared = await share_postgres(ITEMS, partitions=2)
     url = shared.url
-    monkeypatch.setattr(rebuilding, "REACH_TIMEOUT_S", REACH_S, raising=False)
+    monkeypatch.setattr(rebuild_switch, "REACH_TIMEOUT_S", REACH_S)
     loop = asyncio.get_running_loop()
     holding = PostgresGenerations.holding_pointer
     stalled: list[str] = []
@@ -119,7 +119,7 @@ async def test_a_builder_that_cannot_reach_the_live_positions_fails_before_the_r
     the row for another 60 s after that wait's 60 s, then switched to the empty generation."""
     shared = await share_postgres(ITEMS)
     url = shared.url
-    monkeypatch.setattr(rebuilding, "REACH_TIMEOUT_S", REACH_S, raising=False)
+    monkeypatch.setattr(rebuild_switch, "REACH_TIMEOUT_S", REACH_S)
     holding = PostgresGenerations.holding_pointer
     held: list[str] = []
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from projector import rebuilding
+from projector import rebuild_switch
 from projector.generations_postgres import PostgresGenerations
 from tests.support import ADMIN, SharePostgres, active_generation, eventually, shows_wave
 
@@ -39,7 +39,7 @@ async def test_a_builder_stuck_when_the_switch_stops_it_does_not_hold_the_pointe
 ) -> None:
     shared = await share_postgres(ITEMS)
     url = shared.url
-    monkeypatch.setattr(rebuilding, "REACH_TIMEOUT_S", REACH_S, raising=False)
+    monkeypatch.setattr(rebuild_switch, "REACH_TIMEOUT_S", REACH_S)
     loop = asyncio.get_running_loop()
     holding = PostgresGenerations.holding_pointer
     blocker = psycopg.connect(url)  # holds a lock the builder's next write waits for

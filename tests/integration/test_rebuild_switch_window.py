@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from catalog_contract import headers
 from catalog_contract.events import Availability
 from catalog_contract.keys import product_key
-from projector import rebuilding
+from projector import rebuild_switch
 from projector.consumer import ConsumerLoop
 from tests.factories import change
 from tests.support import (
@@ -51,7 +51,7 @@ async def test_records_only_the_rebuild_applies_are_restated_and_kept(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written = await produce_events(kafka_bootstrap, topics.product, [FULL])
-    until_reached = rebuilding.until_reached
+    until_reached = rebuild_switch.until_reached
     landed: list[bool] = []
 
     async def in_the_window(builder: ConsumerLoop, positions: dict[int, int], *args: Any) -> None:
@@ -65,7 +65,7 @@ async def test_records_only_the_rebuild_applies_are_restated_and_kept(
             await eventually(lambda: sum(builder.applied.values()) >= before + 2, timeout_s=30)
         await until_reached(builder, positions, *args)
 
-    monkeypatch.setattr(rebuilding, "until_reached", in_the_window)
+    monkeypatch.setattr(rebuild_switch, "until_reached", in_the_window)
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "views.db")
     async with running_projector(settings) as projector:
         await caught_up(projector, written, timeout_s=60)
