@@ -138,7 +138,7 @@ class StoredPositions(ConsumerProgress):
         except StoreFailed as exc:  # a generation an older version made lacks the table
             # (Only that: a store that may answer later raises, as for the positions. Taken for
             # none said, a partition said behind was sought and a refilled topic applied past
-            # the views: test_attack36_behind_unreadable_once.)
+            # the views: test_attack36_behind_unreadable.)
             log.warning("the partitions found behind the views cannot be read: %s", exc)
             said = {}
         for tp in assigned:
