@@ -205,7 +205,8 @@ class TopicBehind:
             if verdict == "behind":
                 if p not in self.behind:
                     await self._say_behind(p, max(offset, views_at or 0), ends[tp])
-                consumer.pause(tp)
+                if tp in consumer.assignment():  # (revoked during the store's write: not)
+                    consumer.pause(tp)
             elif verdict != "in range":
                 # (said once: a fetch sent before the seek below fails the same way again)
                 if verdict == "removed" and self._removed_said.get(p) != offset:
