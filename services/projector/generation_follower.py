@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from projector.errors import StoreFailed
 from projector.generations_retired import RetiredGenerations
-from projector.rebuilding import RebuildStatus
+from projector.rebuild_status import RebuildStatus
 from projector.store import ViewStore
 from runtime_support.task_end import cancelled
 

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from projector import answers
 from projector.metrics import ProjectorMetrics
-from projector.rebuilding import RebuildStatus
+from projector.rebuild_status import RebuildStatus
 from projector.runtime import Runtime
 from projector.settings import ProjectorSettings
 

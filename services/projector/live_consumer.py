@@ -14,7 +14,7 @@ from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
-from projector.rebuilding import RebuildStatus
+from projector.rebuild_status import RebuildStatus
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore

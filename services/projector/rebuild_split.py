@@ -39,7 +39,7 @@ from projector.sqlite_store import SqliteStore
 from projector.store import ViewStore
 
 if TYPE_CHECKING:
-    from projector.rebuilding import RebuildStatus
+    from projector.rebuild_status import RebuildStatus
     from projector.runtime import Runtime
 
 log = logging.getLogger(__name__)

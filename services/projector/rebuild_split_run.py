@@ -18,7 +18,7 @@ from projector.rebuild_split_worker import Orders, orders_bytes
 from projector.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
-    from projector.rebuilding import RebuildStatus
+    from projector.rebuild_status import RebuildStatus
     from projector.runtime import Runtime
 
 WORKER = "projector.rebuild_split_worker"

@@ -18,8 +18,7 @@ from projector.first_load import topic_bounds
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_recreated import recreated_partitions, without
 from projector.rebuild_split import load_in_parts
-from projector.rebuild_status import RebuildStatus as RebuildStatus  # (imported from here too)
-from projector.rebuild_status import phase, reason
+from projector.rebuild_status import RebuildStatus, phase, reason
 from projector.rebuild_stops import halted
 from projector.rebuild_switch import Switch
 from projector.store import ViewStore

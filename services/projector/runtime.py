@@ -22,7 +22,8 @@ from projector.generations import Generations
 from projector.live_consumer import LiveConsumer
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
-from projector.rebuilding import Rebuild, RebuildStatus
+from projector.rebuild_status import RebuildStatus
+from projector.rebuilding import Rebuild
 from projector.restatement_writer import RestatementWriter
 from projector.settings import ProjectorSettings
 from projector.store import ViewStore
