@@ -133,14 +133,7 @@ class StoredPositions(ConsumerProgress):
     ) -> None:
         self._repositioned += 1  # (before the read: a position asked meanwhile is not kept)
         stored = await self._in_store_thread(self.store.positions, self.settings.topic)
-        try:  # (attack35)
-            said = await self._in_store_thread(self.store.behind, self.settings.topic)
-        except StoreFailed as exc:  # a generation an older version made lacks the table
-            # (Only that: a store that may answer later raises, as for the positions. Taken for
-            # none said, a partition said behind was sought and a refilled topic applied past
-            # the views: test_attack36_behind_unreadable.)
-            log.warning("the partitions found behind the views cannot be read: %s", exc)
-            said = {}
+        said = await self._in_store_thread(self.store.behind, self.settings.topic)  # (attack35)
         for tp in assigned:
             # Looked at each time: a rebalance during an await (the store's read, a seek to the
             # beginning) may have taken it, and seeking it raised IllegalStateError out of the

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from projector.consumer import ConsumerLoop
-from projector.errors import ProjectorError, StoreFailed
+from projector.errors import ProjectorError
 from projector.first_load import topic_bounds
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_recreated import recreated_partitions, without
@@ -52,13 +52,7 @@ class Rebuild(Switch):
 
         # Those this instance's consumer said behind are, though the topic may have grown past
         # the views' position since (paused): else their new records below it went unfed.
-        try:  # (any instance's)
-            kept = await asyncio.to_thread(base.behind, settings.topic)
-        except StoreFailed as exc:  # a generation an older version made lacks the table
-            # (none kept there: else no such generation could be rebuilt, and the rebuild is
-            # what moves it to one with the table; test_attack36_rebuild_without_behind_table)
-            log.warning("rebuild: the partitions found behind the views cannot be read: %s", exc)
-            kept = {}
+        kept = await asyncio.to_thread(base.behind, settings.topic)  # (any instance's)
         said = frozenset(self.runtime.projector.behind) | frozenset(kept)
         return said | await recreated_partitions(
             ends, await asyncio.to_thread(base.positions, settings.topic)
