@@ -17,13 +17,12 @@ import pytest
 from projector.topic_behind import BEHIND_CONFIRM_S
 from tests.factories import change
 from tests.projector_harness import projector_in_process
-from tests.recreated_topic import recreated_topic
+from tests.recreated_topic import quick_metadata_settings, recreated_topic
 from tests.support import (
     caught_up,
     eventually,
     make_topics,
     produce_events,
-    projector_settings,
 )
 
 pytestmark = pytest.mark.broker
@@ -36,9 +35,7 @@ async def test_a_topic_refilled_past_the_views_during_the_confirmation_is_said(
     written = await produce_events(
         kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(20)]
     )
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = quick_metadata_settings(kafka_bootstrap, topics, tmp_path)
     async with projector_in_process(settings) as (runtime, projector):
         await caught_up(projector, written)
         await recreated_topic(kafka_bootstrap, topics.product)

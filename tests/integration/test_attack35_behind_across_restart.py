@@ -18,13 +18,12 @@ import pytest
 
 from tests.factories import change
 from tests.projector_harness import projector_in_process
-from tests.recreated_topic import recreated_topic
+from tests.recreated_topic import quick_metadata_settings, recreated_topic
 from tests.support import (
     caught_up,
     eventually,
     make_topics,
     produce_events,
-    projector_settings,
     rebuilt,
 )
 
@@ -38,9 +37,7 @@ async def test_a_partition_said_behind_is_said_again_after_a_restart(
     written = await produce_events(
         kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(20)]
     )
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = quick_metadata_settings(kafka_bootstrap, topics, tmp_path)
     async with projector_in_process(settings) as (runtime, projector):
         await caught_up(projector, written)
         await recreated_topic(kafka_bootstrap, topics.product)

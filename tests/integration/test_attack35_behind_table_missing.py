@@ -16,7 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
 from tests.factories import change
 from tests.projector_harness import projector_in_process
-from tests.support import caught_up, eventually, make_topics, produce_events, projector_settings
+from tests.recreated_topic import quick_metadata_settings
+from tests.support import caught_up, eventually, make_topics, produce_events
 
 pytestmark = pytest.mark.broker
 
@@ -26,9 +27,7 @@ async def test_a_generation_without_the_behind_table_is_consumed(
 ) -> None:
     topics = await make_topics(kafka_bootstrap, partitions=1)
     written = await produce_events(kafka_bootstrap, topics.product, [change("old-0")])
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = quick_metadata_settings(kafka_bootstrap, topics, tmp_path)
     async with projector_in_process(settings) as (runtime, projector):
         await caught_up(projector, written)
         with sqlite3.connect(tmp_path / "v.db") as db:

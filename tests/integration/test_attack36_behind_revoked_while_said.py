@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from projector.sqlite_store import SqliteStore
 from tests.factories import change
 from tests.projector_harness import projector_in_process
-from tests.recreated_topic import recreated_topic
-from tests.support import caught_up, eventually, make_topics, produce_events, projector_settings
+from tests.recreated_topic import quick_metadata_settings, recreated_topic
+from tests.support import caught_up, eventually, make_topics, produce_events
 
 pytestmark = pytest.mark.broker
 
@@ -32,9 +32,7 @@ async def test_a_partition_revoked_while_its_finding_is_kept_is_left_alone(
     written = await produce_events(
         kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(30)]
     )
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = quick_metadata_settings(kafka_bootstrap, topics, tmp_path)
     say_behind = SqliteStore.say_behind
     saying, release = threading.Event(), threading.Event()
 

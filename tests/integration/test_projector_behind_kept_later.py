@@ -17,8 +17,8 @@ from projector.errors import StoreUnavailable
 from projector.sqlite_store import SqliteStore
 from tests.factories import change
 from tests.projector_harness import projector_in_process
-from tests.recreated_topic import recreated_topic
-from tests.support import caught_up, eventually, make_topics, produce_events, projector_settings
+from tests.recreated_topic import quick_metadata_settings, recreated_topic
+from tests.support import caught_up, eventually, make_topics, produce_events
 
 pytestmark = pytest.mark.broker
 
@@ -30,9 +30,7 @@ async def test_a_finding_the_store_could_not_keep_is_kept_once_it_answers(
     written = await produce_events(
         kafka_bootstrap, topics.product, [change(f"old-{n}") for n in range(20)]
     )
-    settings = projector_settings(
-        kafka_bootstrap, topics, tmp_path / "v.db", metadata_max_age_ms=500
-    )
+    settings = quick_metadata_settings(kafka_bootstrap, topics, tmp_path)
     say_behind, refusals = SqliteStore.say_behind, [3]
 
     def refusing_say_behind(self: SqliteStore, *args: object) -> None:
