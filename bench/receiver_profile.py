@@ -48,6 +48,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "produce",
         (
             "receiver/publisher.py",
+            "receiver/publisher_stop.py",
             "receiver/produce_pacing.py",
             "receiver/key_partitioner.py",
             "aiokafka/",

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from receiver.app import create_app
 from receiver.listening import shared_port_socket
-from receiver.publisher import stop_reserve_s
+from receiver.publisher_stop import stop_reserve_s
 from receiver.settings import ReceiverSettings
 from runtime_support.header_deadline import header_deadline
 from runtime_support.logs import configure_logging

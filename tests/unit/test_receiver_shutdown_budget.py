@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from receiver.main import server_config
-from receiver.publisher import stop_reserve_s
+from receiver.publisher_stop import stop_reserve_s
 from receiver.settings import ReceiverSettings
 
 
