@@ -7,8 +7,9 @@
   changes no field and not the time (a copy of an earlier event of the same source time).
 - A REMOVED event or a tombstone removes the item and leaves a *removal marker* (when, and at
   which position), so an older retry arriving after the removal is stale instead of bringing
-  the item back. Markers are not served; a newer postback re-adds the item. A newer removal of
-  a removed item moves the marker's time forward, like any other change.
+  the item back. Markers are not served; a newer postback re-adds the item (one without a
+  source time keeps the marker's, so that retry stays stale after the re-add too). A newer
+  removal of a removed item moves the marker's time forward, like any other change.
 - A *restatement* (a record the projector wrote, see projector.restatements) says the item's
   whole state as of one position of the topic (its `restates` header). It applies only if the
   item has applied nothing after that position (so it can never undo a newer acknowledged
@@ -180,6 +181,9 @@ def apply(
     key = (change.catalog_id, change.catalog_item_id)
     if change.change_type is ChangeType.REMOVED:
         return removed(previous, change.source_updated_at, at, key)
+    # Without a time of its own a postback keeps the item's, a re-added one its removal's: else
+    # an older retry, stale against the marker, would be applied over the new item.
+    kept_time = None if previous is None else previous.source_updated_at
     if isinstance(previous, Removed):
         previous = None  # re-added by a newer postback: a new item
     sent = _merged_values(change)
@@ -196,7 +200,7 @@ def apply(
         at.partition,
         at.offset,
         (previous.revision if previous else 0) + 1,
-        change.source_updated_at or (previous.source_updated_at if previous else None),
+        change.source_updated_at or kept_time,
     )
     if _changes_nothing(previous, state):
         return Outcome(Verdict.DUPLICATE, previous)

@@ -1,6 +1,7 @@
 """Differential: the per-record fast paths of catch-up (ProductChange.from_record, the fold's
 `apply`, plan_batch's feed, rows <-> states) give exactly what the straightforward code they
-replaced gave. The replaced code is kept below as the oracle, verbatim but for its name.
+replaced gave. The replaced code is kept below as the oracle, verbatim but for its name (and
+for the rule stop 37 changed: an untimed re-add keeps its removal's time).
 
 Generated: events and states over a few values per field (so duplicates, ties of source time,
 partial postbacks merging, re-adds after removals and restatements happen often), whole
@@ -113,6 +114,7 @@ def old_apply(
     key = (change.catalog_id, change.catalog_item_id)
     if change.change_type is ChangeType.REMOVED:
         return item_fold.removed(previous, change.source_updated_at, at, key)
+    kept_time = previous.source_updated_at if previous else None  # a re-add: the removal's
     if isinstance(previous, Removed):
         previous = None
     merged = {
@@ -129,8 +131,7 @@ def old_apply(
         partition=at.partition,
         offset=at.offset,
         revision=(previous.revision if previous else 0) + 1,
-        source_updated_at=change.source_updated_at
-        or (previous.source_updated_at if previous else None),
+        source_updated_at=change.source_updated_at or kept_time,
         **merged,
     )
     if (

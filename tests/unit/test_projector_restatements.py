@@ -222,8 +222,9 @@ def test_a_replay_that_starts_at_a_stale_retry_gives_the_same_views() -> None:
 
 def test_an_untimed_full_postback_is_restated_since_a_replay_may_give_it_a_time() -> None:
     # Live: the untimed removal keeps the item's time (minute 1), so the retry of minute 0 is
-    # stale, and the untimed re-add starts afresh: no time. A replay starting at the repeated
-    # removal (nothing to inherit) applies the retry, and the re-add inherits its time.
+    # stale, and the untimed re-add keeps the removal's time (minute 1). A replay starting at
+    # the repeated removal (nothing to inherit) applies the retry, and the re-add inherits its
+    # time (minute 0).
     removal = change(minute=None, kind=ChangeType.REMOVED)
     retry = change(minute=0, name="Cup")
     readd = change(minute=None, price="3.00", stock=Availability.IN_STOCK, name="Mug")
@@ -235,7 +236,7 @@ def test_an_untimed_full_postback_is_restated_since_a_replay_may_give_it_a_time(
     ]
     live, replayed = _live_then_replayed(events, keep_from=3)
     assert isinstance(live, ItemState)
-    assert live.source_updated_at is None
+    assert live.source_updated_at == FULL.source_updated_at
     assert isinstance(replayed, ItemState)
     assert replayed.source_updated_at == live.source_updated_at
 

@@ -57,9 +57,9 @@ def test_an_untimed_postback_over_a_stored_removal_is_still_restated() -> None:
 
 def test_a_stale_retry_in_the_same_batch_keeps_the_restatement() -> None:
     # A removal of a never-seen item (marker at minute 5), a retry of minute 0 judged stale
-    # against it, then the untimed re-add: live, the item starts afresh with no time. A replay
-    # that starts at the retry (the cleaner keeps a suffix of the key's records) applies it and
-    # the re-add inherits minute 0: only the restatement keeps them equal.
+    # against it, then the untimed re-add: live, the item keeps the removal's time (minute 5).
+    # A replay that starts at the retry (the cleaner keeps a suffix of the key's records)
+    # applies it and the re-add inherits minute 0: only the restatement keeps them equal.
     retry = change(minute=0, name="Cup")
     removal = change(minute=5, kind=ChangeType.REMOVED)
     batch = [record(0, removal), record(1, None, removed_minute=5), record(2, retry),
@@ -67,10 +67,10 @@ def test_a_stale_retry_in_the_same_batch_keeps_the_restatement() -> None:
     plan = plan_batch(batch, {}, lambda key: None)
     live = plan.items[KEY]
     assert isinstance(live, ItemState)
-    assert live.source_updated_at is None
+    assert live.source_updated_at == removal.source_updated_at
     suffix = replayed(batch[2:])
     assert isinstance(suffix, ItemState)
-    assert suffix.source_updated_at is not None
+    assert suffix.source_updated_at == retry.source_updated_at
     [restated] = restatements(plan)
     assert restated.restates == Position(0, 3)
 
