@@ -3,8 +3,10 @@
 - A snapshot is merged into the known state: a field the postback did not send keeps its value.
 - Last writer wins by the source's own timestamp (DateLastUpdated); a tie goes to the later
   offset, which within a partition is always the newer record. An older retry is *stale*.
-- An exact repeat of the last applied event is a *duplicate*: a no-op. So is an event that
-  changes no field and not the time (a copy of an earlier event of the same source time).
+- An exact repeat of an event the item applied at its current source time (the last one, or
+  one of the same time before it: a retry landing after another postback of that time) is a
+  *duplicate*: a no-op. So is an event that changes no field and not the time (a copy of an
+  earlier event of the same source time).
 - A REMOVED event or a tombstone removes the item and leaves a *removal marker* (when, and at
   which position), so an older retry arriving after the removal is stale instead of bringing
   the item back. Markers are not served; a newer postback re-adds the item (one without a
@@ -29,6 +31,7 @@ from catalog_contract.frozen_build import builder
 from projector.item_state import (
     IN_STOCK,
     MERGED_FIELDS,
+    TIED_IDS_KEPT,
     ChangeKind,
     ItemState,
     Known,
@@ -37,6 +40,7 @@ from projector.item_state import (
     Position,
     Removed,
     Verdict,
+    applied_at_its_time,
     build_state,
 )
 
@@ -145,10 +149,17 @@ def _restated(previous: Known, change: ProductChange, restates: Position) -> Out
     if _moved_past(previous, restates):
         return Outcome(Verdict.SUPERSEDED, previous)
     current = previous if isinstance(previous, ItemState) else None
+    event_ids = str(change.event_id)
+    if (
+        current is not None
+        and current.source_updated_at == change.source_updated_at
+        and applied_at_its_time(current, event_ids)
+    ):
+        event_ids = current.last_event_id  # (its own restatement: the ids of its time stay)
     state = ItemState(
         catalog_id=change.catalog_id,
         item_id=change.catalog_item_id,
-        last_event_id=str(change.event_id),
+        last_event_id=event_ids,
         received_at=change.received_at,
         partition=restates.partition,
         offset=restates.offset,
@@ -174,7 +185,7 @@ def apply(
     if restates is not None:
         return _restated(previous, change, restates)
     event_id = str(change.event_id)
-    if isinstance(previous, ItemState) and previous.last_event_id == event_id:
+    if isinstance(previous, ItemState) and applied_at_its_time(previous, event_id):
         return Outcome(Verdict.DUPLICATE, previous)
     if previous is not None and _is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
@@ -188,25 +199,36 @@ def apply(
         previous = None  # re-added by a newer postback: a new item
     sent = _merged_values(change)
     merged: Sequence[object] = sent
+    source_updated_at = change.source_updated_at or kept_time
+    event_ids = event_id
     if previous is not None:
         kept = _merged_values(previous)
         merged = [new if new is not None else old for new, old in zip(sent, kept, strict=True)]
+        if previous.source_updated_at == source_updated_at:  # a tie: the later offset wins
+            event_ids = _tied(event_id, previous.last_event_id)
     state = build_state(
         *merged,
         change.catalog_id,
         change.catalog_item_id,
-        event_id,
+        event_ids,
         change.received_at,
         at.partition,
         at.offset,
         (previous.revision if previous else 0) + 1,
-        change.source_updated_at or kept_time,
+        source_updated_at,
     )
     if _changes_nothing(previous, state):
         return Outcome(Verdict.DUPLICATE, previous)
     return _build_outcome(
         Verdict.APPLIED, state, tuple(_notable(previous, state)) if notable else ()
     )
+
+
+def _tied(event_id: str, earlier: str) -> str:
+    """The ids an item applied at its source time, `event_id` the newest: a retry of an earlier
+    one, landing after it (its 200 lost, the platform sent the next change, then retried), is
+    a repeat, not the newer change (the tie would go to its later offset)."""
+    return " ".join([event_id, *earlier.split(" ")][:TIED_IDS_KEPT])
 
 
 # Every merged field of an event or a state at once (per record of a catch-up: one C call, where

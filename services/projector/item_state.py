@@ -28,12 +28,30 @@ class ItemState(ProductFields):
 
     catalog_id: str
     item_id: str
+    # The last applied event's id, then those of the events applied before it at the same
+    # source time, newest first, space-separated, at most TIED_IDS_KEPT (item_fold: a retry of
+    # any of them is a repeat). One column, so the stores and the rows keep their shape; the
+    # read API answers the first (newest_event_id).
     last_event_id: str
     received_at: datetime
     partition: int
     offset: int
     revision: int
     source_updated_at: datetime | None = None
+
+
+TIED_IDS_KEPT = 8  # ids of events of one source time remembered per item (~300 bytes)
+
+
+def newest_event_id(event_ids: str) -> str:
+    """The last applied event's id, of an ItemState's `last_event_id`."""
+    return event_ids.partition(" ")[0]
+
+
+def applied_at_its_time(state: ItemState, event_id: str) -> bool:
+    """Whether the item applied the event `event_id` at its current source time."""
+    ids = state.last_event_id
+    return ids == event_id or (" " in ids and event_id in ids.split(" "))
 
 
 @dataclass(frozen=True, slots=True)

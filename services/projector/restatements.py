@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from catalog_contract.events import PRODUCT_FIELDS, ChangeType, ProductChange
 from projector.batch import BatchPlan, ItemKey
-from projector.item_state import ItemState, Position, Removed
+from projector.item_state import ItemState, Position, Removed, newest_event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ def snapshot(state: ItemState) -> ProductChange:
     a retry of that event after the restatement is still a duplicate (applied once), and two
     instances restating one state write the same event."""
     return ProductChange(
-        event_id=uuid.UUID(state.last_event_id),
+        event_id=uuid.UUID(newest_event_id(state.last_event_id)),
         received_at=state.received_at,
         change_type=ChangeType.UPDATED,
         catalog_id=state.catalog_id,

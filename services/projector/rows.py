@@ -18,7 +18,7 @@ from catalog_contract.events import PRICE_SCALE, Availability, availability_of
 from catalog_contract.frozen_build import field_names
 from catalog_contract.item_fields import ITEM_FIELDS, FieldKind, ItemField
 from catalog_contract.positions import position_text
-from projector.item_state import ItemState, Removed, build_state
+from projector.item_state import ItemState, Removed, build_state, newest_event_id
 
 
 def item_column_kinds(fields: Sequence[ItemField]) -> dict[str, FieldKind]:
@@ -201,6 +201,7 @@ def _list(value: str) -> list[str]:
 
 
 _JSON_OF_COLUMN: dict[str, Any] = {
+    "last_event_id": newest_event_id,  # (the ids of its source time kept after it: item_fold)
     **dict.fromkeys(_PRICES, price_text_of_units),
     **dict.fromkeys(_LISTS, _list),
     **dict.fromkeys(_TIMES, _iso),

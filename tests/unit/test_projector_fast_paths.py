@@ -1,7 +1,8 @@
 """Differential: the per-record fast paths of catch-up (ProductChange.from_record, the fold's
 `apply`, plan_batch's feed, rows <-> states) give exactly what the straightforward code they
 replaced gave. The replaced code is kept below as the oracle, verbatim but for its name (and
-for the rule stop 37 changed: an untimed re-add keeps its removal's time).
+for the rules stop 37 changed: an untimed re-add keeps its removal's time; a retry of any
+event applied at the item's source time, not only the last, is a repeat).
 
 Generated: events and states over a few values per field (so duplicates, ties of source time,
 partial postbacks merging, re-adds after removals and restatements happen often), whole
@@ -107,7 +108,7 @@ def old_apply(
 ) -> Outcome:
     if restates is not None:
         return item_fold._restated(previous, change, restates)
-    if isinstance(previous, ItemState) and previous.last_event_id == str(change.event_id):
+    if isinstance(previous, ItemState) and str(change.event_id) in previous.last_event_id.split():
         return Outcome(Verdict.DUPLICATE, previous)
     if previous is not None and item_fold._is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
@@ -123,15 +124,19 @@ def old_apply(
         else (getattr(previous, name) if previous else None)
         for name in PRODUCT_FIELDS
     }
+    source_updated_at = change.source_updated_at or kept_time
+    event_ids = [str(change.event_id)]
+    if previous is not None and previous.source_updated_at == source_updated_at:
+        event_ids += previous.last_event_id.split()  # (a tie: the ids of that time, stop 37)
     state = ItemState(
         catalog_id=change.catalog_id,
         item_id=change.catalog_item_id,
-        last_event_id=str(change.event_id),
+        last_event_id=" ".join(event_ids[:8]),
         received_at=change.received_at,
         partition=at.partition,
         offset=at.offset,
         revision=(previous.revision if previous else 0) + 1,
-        source_updated_at=change.source_updated_at or kept_time,
+        source_updated_at=source_updated_at,
         **merged,
     )
     if (
