@@ -107,14 +107,30 @@ def _is_empty(raw: RawValue) -> bool:
 def canonical_data_points(
     raw: Mapping[str, RawValue], field_map: Mapping[str, str]
 ) -> dict[str, RawValue]:
-    """Keys resolved to platform names (case-insensitively); empty values dropped as absent."""
+    """Keys resolved to platform names (case-insensitively); empty values dropped as absent.
+    Two keys naming one data point (`CatalogId` and `catalogid`, or a field-map key beside the
+    name it maps to) give every value, in order, as a repeated key does: the last one kept
+    silently was a 200 for a value the sender may not have meant (the field's own reading
+    refuses a list where one value is expected)."""
     mapped: dict[str, RawValue] = {}
+    gathered: dict[str, list[str]] = {}  # lists made here (the caller's are never changed)
     for key, value in raw.items():
         if field_map:
             key = field_map.get(key, key)
         name = _BY_NAME.get(key) or _BY_LOWER_NAME.get(key.lower())
-        if name is not None and not _is_empty(value):
+        if name is None or _is_empty(value):
+            continue
+        if name not in mapped:
             mapped[name] = value
+            continue
+        values = gathered.get(name)
+        if values is None:
+            earlier = mapped[name]
+            values = mapped[name] = gathered[name] = (
+                [earlier] if isinstance(earlier, str) else [*earlier]
+            )
+        # Appended in place: a new list at each repeat was quadratic in the repeats.
+        values.extend((value,) if isinstance(value, str) else value)
     return mapped
 
 
