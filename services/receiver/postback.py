@@ -57,6 +57,7 @@ DATA_POINTS: dict[str, tuple[str, Parser]] = {
     },
 }
 REQUIRED = ("CatalogId", "CatalogItemId")
+_PRICES = {field.data_point: field.name for field in ITEM_FIELDS if field.kind is FieldKind.PRICE}
 
 # Same content -> same id, so a retried postback is recognisably the same event.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-3f0e-4d7e-9a43-5c1b0d3e8f21")
@@ -153,6 +154,24 @@ def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
     return event_id
 
 
+def _check_price_currencies(
+    points: Mapping[str, RawValue], content: dict[str, Any], problems: list[FieldProblem]
+) -> None:
+    """A code beside a price (`12.99 EUR`) must agree with `Currency` and the other prices',
+    and is the currency when `Currency` is not sent: the code was dropped, so 12.99 EUR beside
+    `Currency: USD` was published as 12.99 USD, and prices in EUR and GBP as one currency."""
+    stated, said_by = content.get("currency"), "Currency"
+    for name, field in _PRICES.items():
+        if field not in content:  # not sent, or refused already
+            continue
+        for code in values.price_codes(points[name]):
+            if stated is None:
+                stated = content["currency"] = code
+                said_by = name
+            elif code != stated:
+                problems.append(FieldProblem(name, f"in {code}, but {said_by} says {stated}"))
+
+
 def build_change(
     raw: Mapping[str, RawValue],
     received_at: datetime,
@@ -176,6 +195,7 @@ def build_change(
             content[field] = parse(raw_value)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
+    _check_price_currencies(points, content, problems)
     updated_at = content.get("source_updated_at")
     if updated_at is not None and updated_at - received_at > max_future_skew:
         problems.append(
