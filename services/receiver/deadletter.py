@@ -15,6 +15,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
 from receiver.errors import FieldProblem
+from receiver.formats import FORM, media_type
 
 _NEVER_KEPT = ("authorization", "proxy-authorization", "cookie")
 # Query parameters whose value is a credential by name (a partner may put one in the URL).
@@ -42,15 +43,32 @@ def _redact(text: str, forms: list[str]) -> str:
     return text
 
 
-def _redact_query(query: str, names: tuple[str, ...], forms: list[str]) -> str:
-    """The query with every credential-named parameter's value and every secret replaced.
-    Linear in the query: split, never a regular expression that rescans (a query with no "="
-    made one quadratic)."""
+def _holds_secret(escaped: str, secrets: tuple[str, ...]) -> bool:
+    """Whether `escaped` holds a secret once read as parse_qsl reads it: the forms searched as
+    text are only `quote`'s (upper-case hex), and a sender's encoder may write `%2f`, or
+    escape a letter."""
+    if not secrets or len(escaped) < _MIN_SECRET:  # (escaping never shortens a secret)
+        return False
+    text = unquote_plus(escaped)
+    return any(secret in text for secret in secrets)
+
+
+def _redact_query(
+    query: str, names: tuple[str, ...], forms: list[str], secrets: tuple[str, ...] = ()
+) -> str:
+    """The query (or form body) with every credential-named parameter's value, every value
+    holding a secret however escaped, and every secret replaced. Linear in the query: split,
+    never a regular expression that rescans (a query with no "=" made one quadratic)."""
     pairs = query.split("&")  # as parse_qsl (which reads a GET's data points) splits them
+    if not _holds_secret(query, secrets):  # (read once whole: a pair at a time cost 0.1 s)
+        secrets = ()
     for index, pair in enumerate(pairs):
         name, equals, _ = pair.partition("=")
         if equals and unquote_plus(name).strip().lower() in names:
             pairs[index] = f"{name}={REDACTED}"
+        elif _holds_secret(pair, secrets):
+            named = equals and not _holds_secret(name, secrets)
+            pairs[index] = f"{name}={REDACTED}" if named else REDACTED
     return _redact("&".join(pairs), forms)
 
 
@@ -76,17 +94,21 @@ def dead_letter(
     query, body, reason). `body_length` is the body's real size when `body` is only its start
     (a 413)."""
     forms = _secret_forms(secrets)
+    searched = tuple(s for s in secrets if len(s) >= _MIN_SECRET)  # (as _secret_forms)
     dropped = (secret_header.lower(), *_NEVER_KEPT)
     kept_body = body
     for form in forms:
         kept_body = kept_body.replace(form.encode("utf-8", "surrogatepass"), REDACTED.encode())
+    if media_type(headers.get("content-type")) == FORM:  # pairs escaped as a query's are
+        # (Latin-1: one character a byte, so the pairs not redacted are kept byte for byte.)
+        kept_body = _redact_query(kept_body.decode("latin-1"), (), [], searched).encode("latin-1")
     # The body is still whole: its length is what was received less what redaction removed.
     length = max((body_length or len(body)) - (len(body) - len(kept_body)), len(kept_body))
     letter = DeadLetter(
         request_id=request_id,
         received_at=received_at,
         method=method,
-        query=_redact_query(query, (*dropped, *_CREDENTIAL_PARAMS), forms),
+        query=_redact_query(query, (*dropped, *_CREDENTIAL_PARAMS), forms, searched),
         content_type=headers.get("content-type"),
         headers=tuple(
             (k, _redact(v, forms)) for k, v in headers.items() if k.lower() not in dropped
