@@ -26,16 +26,28 @@ _MIN_SECRET = 8
 
 
 def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear: raw, and percent-encoded as a query carries it. A secret
-    shorter than 8 characters (refused at start elsewhere) is not searched for: replacing it
-    would corrupt ordinary text."""
+    """Each secret as it may appear: raw, percent-encoded as a query carries it, and its UTF-8
+    bytes read as Latin-1, as the server decodes a header's value (a non-ASCII secret copied
+    into another header was kept so). A secret shorter than 8 bytes (refused at start
+    elsewhere) is not searched for: replacing it would corrupt ordinary text."""
     forms = {
         form
         for s in secrets
-        if len(s) >= _MIN_SECRET
-        for form in (s, quote(s, safe=""), quote_plus(s, safe=""))
+        if _long_enough(s)
+        for form in (
+            s,
+            quote(s, safe=""),
+            quote_plus(s, safe=""),
+            s.encode("utf-8", "surrogatepass").decode("latin-1"),
+        )
     }
     return sorted(forms, key=len, reverse=True)  # longest first: no half-replaced secret
+
+
+def _long_enough(secret: str) -> bool:
+    """In UTF-8 bytes, as settings measure a secret: counted in characters, a valid secret of
+    four 4-byte characters was never searched for, and kept wherever it appeared."""
+    return len(secret.encode("utf-8", "surrogatepass")) >= _MIN_SECRET
 
 
 def _redact(text: str, forms: list[str]) -> str:
@@ -134,7 +146,7 @@ def dead_letter(
     query, body, reason). `body_length` is the body's real size when `body` is only its start
     (a 413)."""
     forms = _secret_forms(secrets)
-    searched = tuple(s for s in secrets if len(s) >= _MIN_SECRET)  # (as _secret_forms)
+    searched = tuple(s for s in secrets if _long_enough(s))  # (as _secret_forms)
     dropped = (secret_header.lower(), *_NEVER_KEPT)
     kept_body = body
     for form in forms:

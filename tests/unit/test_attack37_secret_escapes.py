@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from receiver.deadletter import REDACTED, dead_letter
+from receiver.settings import ReceiverSettings
 from tests.hostile_inputs import fuzz_settings
 
 AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -132,3 +134,22 @@ def test_redacting_a_json_body_costs_linear_time(body: bytes) -> None:
     _, kept = _letter("", body, "application/json")
     assert time.process_time() - started < 1.0
     assert kept == body
+
+
+def test_a_secret_of_few_multi_byte_characters_is_not_kept() -> None:
+    # Settings take a secret of 16 UTF-8 bytes or more; redaction skipped any of fewer than 8
+    # *characters*, so four 4-byte characters, a valid secret, were kept wherever they appeared;
+    # and a header's value is its bytes read as Latin-1, where the secret's text never matched.
+    secret = "🔑🔒🔓🗝"
+    assert len(secret.encode()) == 16
+    ReceiverSettings(secrets=[SecretStr(secret)])  # (valid: the receiver starts with it)
+    letter = dead_letter(
+        request_id="r1", received_at=AT, method="GET", query=f"k={quote(secret)}",
+        headers={"x-copy": secret, "x-raw": secret.encode().decode("latin-1")},
+        secret_header="X-Postback-Token", secrets=[secret],
+        body=f'{{"note": "{secret}"}}'.encode(), status=422, reason=f"bad {secret}",
+    )  # fmt: skip
+    assert secret not in repr(letter)
+    assert secret.encode() not in letter.body
+    assert letter.headers == (("x-copy", REDACTED), ("x-raw", REDACTED))  # (as a server reads)
+    assert quote(secret) not in letter.query
