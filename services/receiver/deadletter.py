@@ -23,6 +23,8 @@ _NEVER_KEPT = ("authorization", "proxy-authorization", "cookie")
 _CREDENTIAL_PARAMS = ("token", "access_token", "api_key", "apikey", "password", "secret", "auth")
 REDACTED = "[redacted]"
 _MIN_SECRET = 8
+# The encodings other than UTF-8 a JSON or XML body is read in (json.detect_encoding, expat).
+_WIDE_TEXT = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 
 
 def _secret_forms(secrets: Iterable[str]) -> list[str]:
@@ -151,6 +153,11 @@ def dead_letter(
     kept_body = body
     for form in forms:
         kept_body = kept_body.replace(form.encode("utf-8", "surrogatepass"), REDACTED.encode())
+    for encoding in _WIDE_TEXT:  # a JSON or XML body may be UTF-16 or UTF-32: its own bytes
+        for secret in searched:
+            kept_body = kept_body.replace(
+                secret.encode(encoding, "surrogatepass"), REDACTED.encode(encoding)
+            )
     kind = media_type(headers.get("content-type"))
     if kind == FORM:  # pairs escaped as a query's are
         # (Latin-1: one character a byte, so the pairs not redacted are kept byte for byte.)

@@ -153,3 +153,13 @@ def test_a_secret_of_few_multi_byte_characters_is_not_kept() -> None:
     assert secret.encode() not in letter.body
     assert letter.headers == (("x-copy", REDACTED), ("x-raw", REDACTED))  # (as a server reads)
     assert quote(secret) not in letter.query
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32-le"])
+def test_a_secret_in_a_utf16_or_utf32_body_is_not_kept(encoding: str) -> None:
+    # JSON and XML bodies may come in UTF-16 or UTF-32 (the receiver reads both), where the
+    # secret's bytes are not its UTF-8 ones: it was kept in full. Now redacted in the body's
+    # own encoding, so the kept body still reads (and can be re-driven).
+    body = f'{{"CatalogId": "7", "note": "x {SECRET} y"}}'.encode(encoding)
+    _, kept = _letter("", body, "application/json")
+    assert json.loads(kept) == {"CatalogId": "7", "note": f"x {REDACTED} y"}
