@@ -7,7 +7,6 @@ of a request goes in (never the credential) and what makes two refusals "the sam
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -15,14 +14,15 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
+from receiver import escaped_secrets
 from receiver.errors import FieldProblem
-from receiver.formats import FORM, JSON, media_type
+from receiver.escaped_secrets import MIN_SECRET as _MIN_SECRET
+from receiver.escaped_secrets import REDACTED as REDACTED  # (named here by its readers)
+from receiver.formats import FORM, JSON, XML_TYPES, media_type
 
 _NEVER_KEPT = ("authorization", "proxy-authorization", "cookie")
 # Query parameters whose value is a credential by name (a partner may put one in the URL).
 _CREDENTIAL_PARAMS = ("token", "access_token", "api_key", "apikey", "password", "secret", "auth")
-REDACTED = "[redacted]"
-_MIN_SECRET = 8
 # The encodings other than UTF-8 a JSON or XML body is read in (json.detect_encoding, expat).
 _WIDE_TEXT = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 
@@ -68,51 +68,13 @@ def _holds_secret(escaped: str, secrets: tuple[str, ...]) -> bool:
     return any(secret in text for secret in secrets)
 
 
-_REDACTED_STRING = json.dumps(REDACTED).encode()
-_BACKSLASH = ord("\\")
-
-
-def _string_end(body: bytes, at: int) -> int:
-    """Where the JSON string opened at `at` ends (past its closing quote), or -1. One pass: a
-    regular expression for a string, tried from every quote, was quadratic in `"\\"\\"\\"...`
-    (200 KB took minutes); here each backslash run is counted once, before its quote."""
-    end = body.find(b'"', at + 1)
-    while end >= 0:
-        back = end - 1
-        while back > at and body[back] == _BACKSLASH:
-            back -= 1
-        if (end - 1 - back) % 2 == 0:  # an even run of backslashes: the quote is not escaped
-            return end + 1
-        end = body.find(b'"', end + 1)
-    return -1
-
-
-def _redact_json_strings(body: bytes, secrets: tuple[str, ...]) -> bytes:
-    """Each JSON string with an escape (`\\/`, `\\u0073`) that holds a secret once read as JSON
-    reads it, replaced whole; everything else kept byte for byte."""
-    parts: list[bytes] = []
-    kept_to = 0
-    at = body.find(b'"')
-    while at >= 0 and (end := _string_end(body, at)) >= 0:
-        token = body[at:end]
-        if len(token) >= _MIN_SECRET + 2 and b"\\" in token:  # (escapes never shorten)
-            try:
-                text = json.loads(token.decode("utf-8", "surrogatepass"))
-            except ValueError:  # (UnicodeDecodeError too) not a string JSON reads: kept
-                text = ""
-            if any(secret in text for secret in secrets):
-                parts += (body[kept_to:at], _REDACTED_STRING)
-                kept_to = end
-        at = body.find(b'"', end)
-    return b"".join((*parts, body[kept_to:]))
-
-
 def _redact_query(
     query: str, names: tuple[str, ...], forms: list[str], secrets: tuple[str, ...] = ()
 ) -> str:
-    """The query (or form body) with every credential-named parameter's value, every value
-    holding a secret however escaped, and every secret replaced. Linear in the query: split,
-    never a regular expression that rescans (a query with no "=" made one quadratic)."""
+    """The query (or form body) with every secret, every credential-named parameter's value,
+    and every value still holding a secret however escaped, replaced. Linear in the query:
+    split, never a regular expression that rescans (a query with no "=" made one quadratic)."""
+    query = _redact(query, forms)  # first: a value with the secret as written keeps the rest
     pairs = query.split("&")  # as parse_qsl (which reads a GET's data points) splits them
     if not _holds_secret(query, secrets):  # (read once whole: a pair at a time cost 0.1 s)
         secrets = ()
@@ -123,7 +85,7 @@ def _redact_query(
         elif _holds_secret(pair, secrets):
             named = equals and not _holds_secret(name, secrets)
             pairs[index] = f"{name}={REDACTED}" if named else REDACTED
-    return _redact("&".join(pairs), forms)
+    return "&".join(pairs)
 
 
 def dead_letter(
@@ -158,12 +120,14 @@ def dead_letter(
             kept_body = kept_body.replace(
                 secret.encode(encoding, "surrogatepass"), REDACTED.encode(encoding)
             )
-    kind = media_type(headers.get("content-type"))
-    if kind == FORM:  # pairs escaped as a query's are
+    body_type = media_type(headers.get("content-type"))
+    if body_type == FORM:  # pairs escaped as a query's are
         # (Latin-1: one character a byte, so the pairs not redacted are kept byte for byte.)
         kept_body = _redact_query(kept_body.decode("latin-1"), (), [], searched).encode("latin-1")
-    elif kind == JSON and searched and b"\\" in kept_body:  # (no escape: found as it is)
-        kept_body = _redact_json_strings(kept_body, searched)
+    elif body_type == JSON and searched and b"\\" in kept_body:  # (no escape: found as it is)
+        kept_body = escaped_secrets.in_json_strings(kept_body, searched)
+    elif body_type in XML_TYPES and searched and b"&" in kept_body:
+        kept_body = escaped_secrets.in_xml_text(kept_body, searched)
     # The body is still whole: its length is what was received less what redaction removed.
     length = max((body_length or len(body)) - (len(body) - len(kept_body)), len(kept_body))
     letter = DeadLetter(

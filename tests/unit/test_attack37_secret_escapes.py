@@ -26,6 +26,7 @@ from receiver.settings import ReceiverSettings
 from tests.hostile_inputs import fuzz_settings
 
 AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
+FORM = "application/x-www-form-urlencoded"
 SECRET = "s3cr3t-Token/with+plus=="
 ESCAPED = [
     "s3cr3t-Token%2fwith%2bplus%3d%3d",  # lower-case hex
@@ -163,3 +164,45 @@ def test_a_secret_in_a_utf16_or_utf32_body_is_not_kept(encoding: str) -> None:
     body = f'{{"CatalogId": "7", "note": "x {SECRET} y"}}'.encode(encoding)
     _, kept = _letter("", body, "application/json")
     assert json.loads(kept) == {"CatalogId": "7", "note": f"x {REDACTED} y"}
+
+
+@pytest.mark.parametrize(
+    "escaped",
+    [
+        "s3cr3t-Token&#47;with+plus==",
+        "&#x73;3cr3t-Token/with&#43;plus&#61;=",
+        "Bearer s3cr3t-Token&#47;with+plus==",
+    ],
+)
+def test_a_secret_written_with_xml_character_references_is_not_kept(escaped: str) -> None:
+    # An XML body's text may write any character as a reference (`&#47;` for `/`): the secret
+    # so written was kept in full. Now a text run with a reference holding it is replaced.
+    body = "<p><CatalogId>7</CatalogId><Note>{}</Note><Name>a &amp; b &gt;</Name></p>"
+    _, kept = _letter("", body.format(escaped).encode(), "text/xml; charset=utf-8")
+    assert kept == body.format(REDACTED).encode()
+
+
+@pytest.mark.parametrize("body", [b">" * 200_000, b"&>" * 100_000, b">&#47;aaaaaa" * 20_000])
+def test_redacting_an_xml_body_costs_linear_time(body: bytes) -> None:
+    started = time.process_time()
+    _, kept = _letter("", body, "application/xml")
+    assert time.process_time() - started < 1.0
+    assert kept == body
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/xml", FORM, None])
+def test_the_refusals_kind_is_kept_whatever_the_body(content_type: str | None) -> None:
+    # (A first version of the escaped-secret redaction named the body's media type `kind`, and
+    # so kept it as the refusal's kind: the integration test of dead letters caught it.)
+    letter = dead_letter(
+        request_id="r1", received_at=AT, method="POST", query="",
+        headers={} if content_type is None else {"content-type": content_type},
+        secret_header="X-Postback-Token", secrets=[SECRET], body=b"x", status=422,
+        reason="r", kind="invalid-postback",
+    )  # fmt: skip
+    assert letter.kind == "invalid-postback"
+
+
+def test_a_secret_as_written_inside_a_longer_value_is_replaced_alone() -> None:
+    query, _ = _letter(f"Name=x%20{SECRET}&k=x%20{ESCAPED[0]}", b"", "application/json")
+    assert query == f"Name=x%20{REDACTED}&k={REDACTED}"
