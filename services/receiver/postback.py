@@ -118,7 +118,8 @@ def canonical_data_points(
     for key, value in raw.items():
         if field_map:
             key = field_map.get(key, key)
-        name = _BY_NAME.get(key) or _BY_LOWER_NAME.get(key.lower())
+        # Without case in ASCII only: `S\u212au` (the Kelvin sign) lower-cases to `sku`.
+        name = _BY_NAME.get(key) or (_BY_LOWER_NAME.get(key.lower()) if key.isascii() else None)
         if name is None or _is_empty(value):
             continue
         if name not in mapped:

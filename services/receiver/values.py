@@ -182,10 +182,12 @@ def timestamp(raw: RawValue) -> datetime:
 
 
 def currency(raw: RawValue) -> str:
-    value = _bounded(raw, MAX_WORD_CHARS, "a currency code").upper()
-    if not _CURRENCY_CODE.match(value):
+    value = _bounded(raw, MAX_WORD_CHARS, "a currency code")
+    # ASCII first: str.upper() made codes of other letters (a dotless i, U+0131, in `\u0131NR`
+    # gave INR; the ligature U+FB00 in `\ufb00a` gave FFA).
+    if not (value.isascii() and _CURRENCY_CODE.match(value.upper())):
         raise ValueError(f"not an ISO 4217 currency code: {value!r}")
-    return value
+    return value.upper()
 
 
 def string_list(raw: RawValue) -> tuple[str, ...]:

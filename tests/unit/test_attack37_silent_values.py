@@ -124,3 +124,25 @@ def test_xml_text_beside_or_under_a_lists_items_is_refused_not_dropped(element: 
         formats.from_xml(b"<p><CatalogId>1</CatalogId>" + element + b"</p>")
     assert caught.value.status == 400
     assert "'Labels'" in caught.value.reason
+
+
+@pytest.mark.parametrize("sent", ["\u0131NR", "\ufb00a", "eu\u0157"])
+def test_a_currency_not_in_ascii_letters_is_refused_not_upper_cased_into_a_code(sent: str) -> None:
+    # str.upper() maps the Turkish dotless i (U+0131) to `I` and the ligature U+FB00 to `FF`:
+    # `\u0131NR` was published as INR and `\ufb00a` as FFA, codes the sender never wrote.
+    with pytest.raises(InvalidPostback) as caught:
+        _post(
+            "application/json",
+            f'{{"CatalogId":"1","CatalogItemId":"2","Currency":"{sent}"}}'.encode(),
+        )
+    assert [(p.field, p.reason) for p in caught.value.problems] == [
+        ("Currency", f"not an ISO 4217 currency code: {sent!r}")
+    ]
+
+
+def test_a_key_is_matched_without_case_only_in_ascii() -> None:
+    # `S\u212au` (with the Kelvin sign, which lower-cases to `k`) was read as Sku.
+    change = _post(
+        "application/json", '{"CatalogId":"1","CatalogItemId":"2","S\u212au":"x"}'.encode()
+    )
+    assert change.sku is None
