@@ -14,26 +14,42 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
+from receiver import escaped_secrets
 from receiver.errors import FieldProblem
+from receiver.escaped_secrets import MIN_SECRET as _MIN_SECRET
+from receiver.escaped_secrets import REDACTED as REDACTED  # (named here by its readers)
+from receiver.formats import FORM, JSON, XML_TYPES, media_type
 
 _NEVER_KEPT = ("authorization", "proxy-authorization", "cookie")
 # Query parameters whose value is a credential by name (a partner may put one in the URL).
 _CREDENTIAL_PARAMS = ("token", "access_token", "api_key", "apikey", "password", "secret", "auth")
-REDACTED = "[redacted]"
-_MIN_SECRET = 8
+# The encodings other than UTF-8 a JSON or XML body is read in (json.detect_encoding, expat).
+_WIDE_TEXT = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 
 
 def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear: raw, and percent-encoded as a query carries it. A secret
-    shorter than 8 characters (refused at start elsewhere) is not searched for: replacing it
-    would corrupt ordinary text."""
+    """Each secret as it may appear: raw, percent-encoded as a query carries it, and its UTF-8
+    bytes read as Latin-1, as the server decodes a header's value (a non-ASCII secret copied
+    into another header was kept so). A secret shorter than 8 bytes (refused at start
+    elsewhere) is not searched for: replacing it would corrupt ordinary text."""
     forms = {
         form
         for s in secrets
-        if len(s) >= _MIN_SECRET
-        for form in (s, quote(s, safe=""), quote_plus(s, safe=""))
+        if _long_enough(s)
+        for form in (
+            s,
+            quote(s, safe=""),
+            quote_plus(s, safe=""),
+            s.encode("utf-8", "surrogatepass").decode("latin-1"),
+        )
     }
     return sorted(forms, key=len, reverse=True)  # longest first: no half-replaced secret
+
+
+def _long_enough(secret: str) -> bool:
+    """In UTF-8 bytes, as settings measure a secret: counted in characters, a valid secret of
+    four 4-byte characters was never searched for, and kept wherever it appeared."""
+    return len(secret.encode("utf-8", "surrogatepass")) >= _MIN_SECRET
 
 
 def _redact(text: str, forms: list[str]) -> str:
@@ -42,16 +58,34 @@ def _redact(text: str, forms: list[str]) -> str:
     return text
 
 
-def _redact_query(query: str, names: tuple[str, ...], forms: list[str]) -> str:
-    """The query with every credential-named parameter's value and every secret replaced.
-    Linear in the query: split, never a regular expression that rescans (a query with no "="
-    made one quadratic)."""
+def _holds_secret(escaped: str, secrets: tuple[str, ...]) -> bool:
+    """Whether `escaped` holds a secret once read as parse_qsl reads it: the forms searched as
+    text are only `quote`'s (upper-case hex), and a sender's encoder may write `%2f`, or
+    escape a letter."""
+    if not secrets or len(escaped) < _MIN_SECRET:  # (escaping never shortens a secret)
+        return False
+    text = unquote_plus(escaped)
+    return any(secret in text for secret in secrets)
+
+
+def _redact_query(
+    query: str, names: tuple[str, ...], forms: list[str], secrets: tuple[str, ...] = ()
+) -> str:
+    """The query (or form body) with every secret, every credential-named parameter's value,
+    and every value still holding a secret however escaped, replaced. Linear in the query:
+    split, never a regular expression that rescans (a query with no "=" made one quadratic)."""
+    query = _redact(query, forms)  # first: a value with the secret as written keeps the rest
     pairs = query.split("&")  # as parse_qsl (which reads a GET's data points) splits them
+    if not _holds_secret(query, secrets):  # (read once whole: a pair at a time cost 0.1 s)
+        secrets = ()
     for index, pair in enumerate(pairs):
         name, equals, _ = pair.partition("=")
         if equals and unquote_plus(name).strip().lower() in names:
             pairs[index] = f"{name}={REDACTED}"
-    return _redact("&".join(pairs), forms)
+        elif _holds_secret(pair, secrets):
+            named = equals and not _holds_secret(name, secrets)
+            pairs[index] = f"{name}={REDACTED}" if named else REDACTED
+    return "&".join(pairs)
 
 
 def dead_letter(
@@ -76,17 +110,31 @@ def dead_letter(
     query, body, reason). `body_length` is the body's real size when `body` is only its start
     (a 413)."""
     forms = _secret_forms(secrets)
+    searched = tuple(s for s in secrets if _long_enough(s))  # (as _secret_forms)
     dropped = (secret_header.lower(), *_NEVER_KEPT)
     kept_body = body
     for form in forms:
         kept_body = kept_body.replace(form.encode("utf-8", "surrogatepass"), REDACTED.encode())
+    for encoding in _WIDE_TEXT:  # a JSON or XML body may be UTF-16 or UTF-32: its own bytes
+        for secret in searched:
+            kept_body = kept_body.replace(
+                secret.encode(encoding, "surrogatepass"), REDACTED.encode(encoding)
+            )
+    body_type = media_type(headers.get("content-type"))
+    if body_type == FORM:  # pairs escaped as a query's are
+        # (Latin-1: one character a byte, so the pairs not redacted are kept byte for byte.)
+        kept_body = _redact_query(kept_body.decode("latin-1"), (), [], searched).encode("latin-1")
+    elif body_type == JSON and searched and b"\\" in kept_body:  # (no escape: found as it is)
+        kept_body = escaped_secrets.in_json_strings(kept_body, searched)
+    elif body_type in XML_TYPES and searched and b"&" in kept_body:
+        kept_body = escaped_secrets.in_xml_text(kept_body, searched)
     # The body is still whole: its length is what was received less what redaction removed.
     length = max((body_length or len(body)) - (len(body) - len(kept_body)), len(kept_body))
     letter = DeadLetter(
         request_id=request_id,
         received_at=received_at,
         method=method,
-        query=_redact_query(query, (*dropped, *_CREDENTIAL_PARAMS), forms),
+        query=_redact_query(query, (*dropped, *_CREDENTIAL_PARAMS), forms, searched),
         content_type=headers.get("content-type"),
         headers=tuple(
             (k, _redact(v, forms)) for k, v in headers.items() if k.lower() not in dropped

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
@@ -105,11 +105,27 @@ def from_pairs(pairs: list[tuple[str, str]]) -> dict[str, RawValue]:
 
 
 def _pairs(text: str) -> dict[str, RawValue]:
+    """Percent-escapes are read as UTF-8, strictly: parse_qsl's default put U+FFFD in place of
+    any other bytes (`caf%E9`, Latin-1, was published as `caf\ufffd`)."""
     try:  # max_num_fields counts the separators before parsing anything
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except UnicodeDecodeError as exc:  # (a ValueError too: first)
+        raise _not_utf8(text) from exc
     except ValueError as exc:
         raise _too_many(text.count("&") + 1) from exc
     return from_pairs(pairs)
+
+
+def _not_utf8(text: str) -> UnreadableBody:
+    """The refusal naming the first pair whose escapes are not UTF-8 (by its key as sent)."""
+    for pair in text.split("&"):  # as parse_qsl splits; only on the way to a refusal
+        try:
+            unquote_plus(pair, errors="strict")
+        except UnicodeDecodeError:
+            return UnreadableBody(
+                f"field {pair.partition('=')[0][:64]!r}: percent-escapes are not UTF-8 text"
+            )
+    return UnreadableBody("percent-escapes are not UTF-8 text")  # pragma: no cover
 
 
 def from_form(body: bytes) -> dict[str, RawValue]:
@@ -147,11 +163,29 @@ def from_xml(body: bytes) -> dict[str, RawValue]:
         items = list(child)
         if len(items) > MAX_FIELDS:
             raise _too_many(len(items))
-        if items:
-            points[child.tag] = [(item.text or "").strip() for item in items]
-        else:
+        if not items:
             _add(points, child.tag, child.text or "")
+            continue
+        # A list's items are its elements' text, nothing else: text beside them or under a
+        # deeper element was dropped silently, and a second list of the same name replaced the
+        # first's items (each now refused, or kept, in order).
+        if _has_text(child.text) or any(_has_text(item.tail) or len(item) for item in items):
+            raise UnreadableBody(
+                f"XML element {child.tag[:64]!r} mixes text and elements, or nests deeper"
+            )
+        values = [(item.text or "").strip() for item in items]
+        existing = points.get(child.tag)
+        if existing is None:
+            points[child.tag] = values
+        elif isinstance(existing, list):
+            existing.extend(values)
+        else:
+            points[child.tag] = [existing, *values]
     return points
+
+
+def _has_text(text: str | None) -> bool:
+    return text is not None and bool(text.strip())
 
 
 def media_type(content_type: str | None) -> str:

@@ -57,6 +57,7 @@ DATA_POINTS: dict[str, tuple[str, Parser]] = {
     },
 }
 REQUIRED = ("CatalogId", "CatalogItemId")
+_PRICES = {field.data_point: field.name for field in ITEM_FIELDS if field.kind is FieldKind.PRICE}
 
 # Same content -> same id, so a retried postback is recognisably the same event.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-3f0e-4d7e-9a43-5c1b0d3e8f21")
@@ -107,14 +108,31 @@ def _is_empty(raw: RawValue) -> bool:
 def canonical_data_points(
     raw: Mapping[str, RawValue], field_map: Mapping[str, str]
 ) -> dict[str, RawValue]:
-    """Keys resolved to platform names (case-insensitively); empty values dropped as absent."""
+    """Keys resolved to platform names (case-insensitively); empty values dropped as absent.
+    Two keys naming one data point (`CatalogId` and `catalogid`, or a field-map key beside the
+    name it maps to) give every value, in order, as a repeated key does: the last one kept
+    silently was a 200 for a value the sender may not have meant (the field's own reading
+    refuses a list where one value is expected)."""
     mapped: dict[str, RawValue] = {}
+    gathered: dict[str, list[str]] = {}  # lists made here (the caller's are never changed)
     for key, value in raw.items():
         if field_map:
             key = field_map.get(key, key)
-        name = _BY_NAME.get(key) or _BY_LOWER_NAME.get(key.lower())
-        if name is not None and not _is_empty(value):
+        # Without case in ASCII only: `S\u212au` (the Kelvin sign) lower-cases to `sku`.
+        name = _BY_NAME.get(key) or (_BY_LOWER_NAME.get(key.lower()) if key.isascii() else None)
+        if name is None or _is_empty(value):
+            continue
+        if name not in mapped:
             mapped[name] = value
+            continue
+        values = gathered.get(name)
+        if values is None:
+            earlier = mapped[name]
+            values = mapped[name] = gathered[name] = (
+                [earlier] if isinstance(earlier, str) else [*earlier]
+            )
+        # Appended in place: a new list at each repeat was quadratic in the repeats.
+        values.extend((value,) if isinstance(value, str) else value)
     return mapped
 
 
@@ -135,6 +153,24 @@ def event_id_for(content: Mapping[str, Any]) -> uuid.UUID:
     _set_int(event_id, int.from_bytes(digest[:16]) & _VERSION_CLEAR | _VERSION_SET)
     _set_is_safe(event_id, _UNKNOWN_SAFETY)
     return event_id
+
+
+def _check_price_currencies(
+    points: Mapping[str, RawValue], content: dict[str, Any], problems: list[FieldProblem]
+) -> None:
+    """A code beside a price (`12.99 EUR`) must agree with `Currency` and the other prices',
+    and is the currency when `Currency` is not sent: the code was dropped, so 12.99 EUR beside
+    `Currency: USD` was published as 12.99 USD, and prices in EUR and GBP as one currency."""
+    stated, said_by = content.get("currency"), "Currency"
+    for name, field in _PRICES.items():
+        if field not in content:  # not sent, or refused already
+            continue
+        for code in values.price_codes(points[name]):
+            if stated is None:
+                stated = content["currency"] = code
+                said_by = name
+            elif code != stated:
+                problems.append(FieldProblem(name, f"in {code}, but {said_by} says {stated}"))
 
 
 def build_change(
@@ -160,6 +196,7 @@ def build_change(
             content[field] = parse(raw_value)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
+    _check_price_currencies(points, content, problems)
     updated_at = content.get("source_updated_at")
     if updated_at is not None and updated_at - received_at > max_future_skew:
         problems.append(

@@ -25,6 +25,8 @@ _CURRENCY = r"(?:[A-Za-z]{3}|[^\w\s.,+-]+)"
 # Digits are 0-9 only: a str pattern's \d and Decimal() also read Arabic-Indic, fullwidth and
 # other Unicode digits, which the platform never sends and other readers would not parse alike.
 _PRICE = re.compile(rf"(?:{_CURRENCY}\s*)?([0-9,.]+)(?:\s*{_CURRENCY})?")
+# The same, with the text on each side kept: a currency code there says the price's currency.
+_PRICE_SIDES = re.compile(rf"(?:({_CURRENCY})\s*)?[0-9,.]+(?:\s*({_CURRENCY}))?")
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _GROUPED_NUMBER = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?([0-9]+)(?:\.0*)?")
@@ -122,6 +124,17 @@ def _price_in_full(raw: RawValue) -> Decimal:
     return exact  # always at the schema's scale, so equal prices are equal Decimals
 
 
+def price_codes(raw: RawValue) -> tuple[str, ...]:
+    """The currency codes written beside a price `price` read (`12.99 EUR`, `eur 12.99`),
+    upper-cased, in order; none for a symbol ($ is USD, CAD, AUD ...) or a bare number."""
+    value = raw.strip() if isinstance(raw, str) else ""
+    if value[:1].isdigit() and value[-1:].isdigit():  # the usual price: nothing either side
+        return ()
+    match = _PRICE_SIDES.fullmatch(value)
+    sides = match.groups() if match else ()
+    return tuple(side.upper() for side in sides if side and side.isascii() and side.isalpha())
+
+
 def integer(raw: RawValue, low: int, high: int) -> int:
     """`42`, `+42`, `42.0` -> 42. Digits only: no exponent, no NaN (a Decimal `sNaN` raised on
     comparison), and bounded in length before `int()` (whose cost grows with the digits)."""
@@ -169,10 +182,12 @@ def timestamp(raw: RawValue) -> datetime:
 
 
 def currency(raw: RawValue) -> str:
-    value = _bounded(raw, MAX_WORD_CHARS, "a currency code").upper()
-    if not _CURRENCY_CODE.match(value):
+    value = _bounded(raw, MAX_WORD_CHARS, "a currency code")
+    # ASCII first: str.upper() made codes of other letters (a dotless i, U+0131, in `\u0131NR`
+    # gave INR; the ligature U+FB00 in `\ufb00a` gave FFA).
+    if not (value.isascii() and _CURRENCY_CODE.match(value.upper())):
         raise ValueError(f"not an ISO 4217 currency code: {value!r}")
-    return value
+    return value.upper()
 
 
 def string_list(raw: RawValue) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from receiver.errors import FieldProblem, InvalidPostback
 from receiver.postback import (
     DATA_POINTS,
     REQUIRED,
+    _check_price_currencies,
     build_change,
     canonical_data_points,
     event_id_for,
@@ -44,6 +45,7 @@ def _replaced_build_change(
             content[field] = parse(raw_value)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
+    _check_price_currencies(points, content, problems)  # (stop 37: the oracle's rules follow)
     updated_at = content.get("source_updated_at")
     if updated_at is not None and updated_at - received_at > max_future_skew:
         problems.append(
