@@ -22,7 +22,7 @@ from catalog_contract import topics
 from catalog_stream.ports import free_port
 from catalog_stream.topic_admin import ensure_all
 
-RATES = (100, 1_000)
+RATES: tuple[int, ...] = (100, 1_000)
 POSTBACKS = "/v1/postbacks/product-changes"
 
 
@@ -116,8 +116,10 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(bootstrap: str, secret: str, seconds: int, logs: Path) -> dict[str, float]:
-    """Receiver and projector on a fresh topic; one freshness row per rate in RATES."""
+def run(
+    bootstrap: str, secret: str, seconds: int, logs: Path, rates: tuple[int, ...] = RATES
+) -> dict[str, float]:
+    """Receiver and projector on a fresh topic; one freshness row per rate in `rates`."""
     fresh = topics.product_topic(f"bench.fresh.{uuid.uuid4().hex[:6]}")
     dead = topics.dead_letter_topic(f"bench.fresh-dead.{uuid.uuid4().hex[:6]}")
     asyncio.run(ensure_all(bootstrap, [fresh, dead]))
@@ -142,7 +144,7 @@ def run(bootstrap: str, secret: str, seconds: int, logs: Path) -> dict[str, floa
             logs / "projector-fresh.log",
         ) as projector,
     ):
-        for rate in RATES:
+        for rate in rates:
             result = asyncio.run(measure(receiver.url, projector.url, secret, rate, seconds))
             figures.update(result.figures())
             print(
