@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Sequence
 from datetime import datetime
@@ -218,7 +219,10 @@ def apply(
         source_updated_at,
     )
     if _changes_nothing(previous, state):
-        return Outcome(Verdict.DUPLICATE, previous)
+        # A copy changes nothing, but its id is one of this time's: its retry landing after a
+        # newer change of the same time is a repeat too (not a partial postback undoing it).
+        assert previous is not None  # (_changes_nothing: an item of the same time)
+        return Outcome(Verdict.DUPLICATE, dataclasses.replace(previous, last_event_id=event_ids))
     return _build_outcome(
         Verdict.APPLIED, state, tuple(_notable(previous, state)) if notable else ()
     )

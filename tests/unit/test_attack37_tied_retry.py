@@ -10,7 +10,8 @@ Now an item remembers the ids of the events it applied at its current source tim
 first, at most TIED_IDS_KEPT, in its `last_event_id` column; the read API answers the newest).
 Ids come from the content, so a genuine change back to A's values within the same
 DateLastUpdated is taken for A's retry: the platform's retries make that the likelier reading.
-No I/O.
+A copy (an event of the same time that changes no field) is remembered too: its retry after a
+newer change of that time was applied (found by the property below). No I/O.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalog_contract.events import ProductChange
 from projector.batch import plan_batch
@@ -27,6 +30,7 @@ from projector.item_state import TIED_IDS_KEPT, ItemState, Known, Position, Verd
 from projector.records import Incoming
 from projector.restatements import snapshot
 from projector.rows import item_json, to_row
+from tests.examples import examples
 from tests.factories import change
 
 KEY = ("42", "sku-1")
@@ -114,3 +118,43 @@ def test_the_read_api_answers_the_newest_id() -> None:
     answer = item_json(to_row(folded([first, second])))
     assert answer["last_event_id"] == str(second.event_id)
     assert uuid.UUID(answer["last_event_id"]) == second.event_id
+
+
+def test_a_copys_retry_after_a_newer_change_of_its_time_is_a_repeat() -> None:
+    full = change(minute=7, price="2.00", name="Mug")
+    copy = change(minute=7, price="2.00")  # no name: nothing to change, a copy
+    newer = change(minute=7, price="1.00", name="Mug")
+    state = folded([full, copy, newer, copy])
+    assert (state.current_price, state.revision) == (Decimal("1.0000"), 2)
+    assert state.last_event_id.split() == [str(e.event_id) for e in (newer, copy, full)]
+
+
+_SPECS = st.tuples(
+    st.sampled_from([5, 6, 7]),
+    st.sampled_from(["1.00", "2.00", "3.00", None]),
+    st.sampled_from(["Mug", "Cup", None]),
+)
+
+
+def _served(events: list[ProductChange]) -> tuple[object, ...]:
+    state = folded(events)
+    return (state.current_price, state.name, state.revision, state.source_updated_at,
+            state.last_event_id.split()[0])  # fmt: skip
+
+
+@settings(max_examples=examples(1_000, 50), deadline=None, derandomize=True)
+@given(st.lists(_SPECS, min_size=1, max_size=TIED_IDS_KEPT, unique=True), st.data())
+def test_retries_landing_late_change_nothing_served(
+    specs: list[tuple[int, str | None, str | None]], data: st.DataObject
+) -> None:
+    """Timed postbacks (a few times, so ties are common), each retried up to four times, each
+    retry written anywhere after its first write: the item is served as without the retries."""
+    events = list(
+        {e.event_id: e for e in (change(minute=m, price=p, name=n) for m, p, n in specs)}.values()
+    )
+    topic = list(events)
+    for _ in range(data.draw(st.integers(0, 4))):
+        retried = events[data.draw(st.integers(0, len(events) - 1))]
+        first = topic.index(retried)
+        topic.insert(data.draw(st.integers(first + 1, len(topic))), retried)
+    assert _served(topic) == _served(events)
