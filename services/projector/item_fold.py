@@ -221,8 +221,11 @@ def apply(
     if _changes_nothing(previous, state):
         # A copy changes nothing, but its id is one of this time's: its retry landing after a
         # newer change of the same time is a repeat too (not a partial postback undoing it).
+        # After the applied event's id, which the read API serves (with its received_at).
         assert previous is not None  # (_changes_nothing: an item of the same time)
-        return Outcome(Verdict.DUPLICATE, dataclasses.replace(previous, last_event_id=event_ids))
+        applied, _, earlier = previous.last_event_id.partition(" ")
+        ids = " ".join([applied, event_id, *earlier.split()][:TIED_IDS_KEPT])
+        return Outcome(Verdict.DUPLICATE, dataclasses.replace(previous, last_event_id=ids))
     return _build_outcome(
         Verdict.APPLIED, state, tuple(_notable(previous, state)) if notable else ()
     )
