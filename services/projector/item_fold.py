@@ -155,8 +155,9 @@ def _restated(previous: Known, change: ProductChange, restates: Position) -> Out
         current is not None
         and current.source_updated_at == change.source_updated_at
         and applied_at_its_time(current, event_ids)
-    ):
-        event_ids = current.last_event_id  # (its own restatement: the ids of its time stay)
+    ):  # the ids of its time stay, its own first (a replay may have applied a retry after it)
+        others = [i for i in current.last_event_id.split(" ") if i != event_ids]
+        event_ids = " ".join([event_ids, *others])
     state = ItemState(
         catalog_id=change.catalog_id,
         item_id=change.catalog_item_id,
