@@ -60,6 +60,8 @@ def _states_fully(
     over nothing too (a new item's untimed postback)."""
     if change.source_updated_at is None and not replaces and not first:
         return False
+    if str(change.event_id) != newest_event_id(state.last_event_id):
+        return False  # a copy: every field, but a replay would serve its id and received_at
     # Every field of both at once, compared pair by pair with == as they always were (a
     # getattr per field and name was most of this per-item check).
     return all(map(operator.eq, _STATED(change), _STATED(state)))
