@@ -32,9 +32,11 @@ from tests.unit.test_attack37c_retries_generated import (
     KEY,
     SETTINGS,
     consume,
+    consume_until_quiet,
     retried,
     served,
     specs,
+    write,
     written,
 )
 
@@ -64,12 +66,7 @@ def test_any_suffix_of_a_quiet_topic_replays_the_live_item(
     applied = consume(
         topic, d.draw(st.lists(st.integers(0, len(topic))), label="cuts"), live, 0, owed
     )
-    for _ in range(10):  # quiet: what is owed is written, and consumed
-        topic += [dataclasses.replace(r, offset=len(topic) + n) for n, r in enumerate(owed)]
-        owed.clear()
-        applied = consume(topic, [], live, applied, owed)
-        if not owed:
-            break
+    consume_until_quiet(topic, live, applied, owed)
     start = d.draw(st.integers(0, len(topic) - 1), label="cleaned up to")
     replayed = plan_batch(topic[start:], {}, lambda _: None).items.get(KEY)
     assert served(replayed, revision=False) == served(live.get(KEY), revision=False)
@@ -85,6 +82,6 @@ def test_a_copy_as_the_keys_last_record_is_restated() -> None:
     topic, live, owed = written([price, name, copy]), dict[ItemKey, Known](), list[Incoming]()
     consume(topic, [], live, 0, owed)
     assert [r.change.event_id for r in owed if r.change] == [name.event_id]
-    topic.append(dataclasses.replace(owed[0], offset=len(topic)))
+    write(topic, owed[:1])
     replayed = plan_batch(topic[-1:], {}, lambda _: None).items[KEY]
     assert served(replayed, revision=False) == served(live[KEY], revision=False)

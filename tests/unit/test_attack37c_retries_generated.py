@@ -100,6 +100,24 @@ def consume(records: list[Incoming], cuts: list[int], store: dict[ItemKey, Known
     return applied
 
 
+def write(topic: list[Incoming], records: list[Incoming]) -> None:
+    """Appends records to the topic, numbered as the broker would."""
+    topic += [dataclasses.replace(r, offset=len(topic) + n) for n, r in enumerate(records)]
+
+
+def consume_until_quiet(
+    topic: list[Incoming], store: dict[ItemKey, Known], applied: int, owed: list[Incoming]
+) -> int:
+    """What is owed is written and consumed, until nothing more is (at most ten rounds)."""
+    for _ in range(10):
+        write(topic, owed)
+        owed.clear()
+        applied = consume(topic, [], store, applied, owed)
+        if not owed:
+            break
+    return applied
+
+
 def served(known: Known, revision: bool = True) -> dict[str, Any] | None:
     """What the read API says of the item, but its position (offsets move with retries)."""
     if not isinstance(known, ItemState):
@@ -149,19 +167,13 @@ def test_a_replay_of_the_compacted_topic_serves_the_live_item(
     store: dict[ItemKey, Known] = {}
     applied, taken, owed = 0, 0, list[Incoming]()
     for end in [*sorted(d.draw(st.lists(st.integers(1, len(source)), max_size=4))), len(source)]:
-        topic += [dataclasses.replace(r, offset=len(topic) + n)
-                  for n, r in enumerate(source[taken:end])]  # fmt: skip
+        write(topic, source[taken:end])
         taken = max(taken, end)
         applied = consume(topic, [], store, applied, owed)
         if d.draw(st.booleans(), label="restatements written now"):
-            topic += [dataclasses.replace(r, offset=len(topic) + n) for n, r in enumerate(owed)]
+            write(topic, owed)
             owed.clear()
-    for _ in range(10):  # quiet: what is owed is written, and consumed
-        topic += [dataclasses.replace(r, offset=len(topic) + n) for n, r in enumerate(owed)]
-        owed.clear()
-        applied = consume(topic, [], store, applied, owed)
-        if not owed:
-            break
+    consume_until_quiet(topic, store, applied, owed)
     assert not owed, "restatements did not converge"
     last = {(r.catalog_id, r.item_id): r for r in topic}
     for tombstones in (True, False):
@@ -189,7 +201,7 @@ def test_a_copy_then_a_retry_replays_to_the_live_id() -> None:
     copy = change(minute=5, price="1.00")  # changes nothing: a duplicate
     topic, store, owed = written([full, copy]), {}, []  # type: ignore[var-annotated]
     applied = consume(topic, [], store, 0, owed)
-    topic += [dataclasses.replace(r, offset=len(topic) + n) for n, r in enumerate(owed)]
+    write(topic, owed)
     topic.append(Incoming(0, len(topic), *KEY, full))  # full's retry, its 200 lost
     owed.clear()
     consume(topic, [], store, applied, owed)
