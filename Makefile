@@ -9,7 +9,7 @@ AVRO_JAVA := tools/avro-java/lib/.pom-fingerprint
 # The AsyncAPI JSON schemas (npm registry), to validate docs/asyncapi.yaml.
 ASYNCAPI  := tools/asyncapi/node_modules/@asyncapi/specs/package.json
 
-.PHONY: run test lint typecheck unit unit-tz mutation deps test-tools broker topics clean bench bench-quick
+.PHONY: run test lint typecheck unit unit-tz mutation fuzz deps test-tools broker topics clean bench bench-quick
 
 # A fresh virtualenv with the pinned dependencies, rebuilt when the pins change.
 $(STAMP): requirements.lock pyproject.toml
@@ -69,6 +69,19 @@ unit-tz: $(STAMP) test-tools
 # 90 % caught overall or 85 % in any module. Excluded survivors: tests/mutation/exclusions.txt.
 mutation: $(STAMP)
 	$(BIN)/python -m tests.mutation.gate
+
+# Coverage-guided fuzzing of the receiver's intake (tests/fuzz), for FUZZ_SECONDS; the inputs it
+# learns stay in .state/fuzz/intake, and a failing input is written to .state/fuzz/ (keep it in
+# tests/fuzz/found/, which `make test` replays).
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	mkdir -p .state/fuzz/intake
+	$(BIN)/python -c "from pathlib import Path; from receiver.postback import DATA_POINTS; \
+	from tests.fuzz.intake_inputs import write; \
+	write(Path('.state/fuzz/intake'), Path('.state/fuzz/intake.dict'), list(DATA_POINTS))"
+	$(BIN)/python -m tests.fuzz.intake_target -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -timeout=10 -dict=.state/fuzz/intake.dict -artifact_prefix=.state/fuzz/ \
+	  .state/fuzz/intake tests/fuzz/found
 
 test: deps lint typecheck test-tools
 	$(BIN)/pytest
