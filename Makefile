@@ -70,18 +70,17 @@ unit-tz: $(STAMP) test-tools
 mutation: $(STAMP)
 	$(BIN)/python -m tests.mutation.gate
 
-# Coverage-guided fuzzing of the receiver's intake (tests/fuzz), for FUZZ_SECONDS; the inputs it
-# learns stay in .state/fuzz/intake, and a failing input is written to .state/fuzz/ (keep it in
-# tests/fuzz/found/, which `make test` replays).
+# Coverage-guided fuzzing (tests/fuzz) of FUZZ_TARGET (intake: the receiver's reading of a
+# request; decode: the contract's decoder) for FUZZ_SECONDS; the inputs it learns stay in
+# .state/fuzz/TARGET, and a failing input is written to .state/fuzz/ (keep it in
+# tests/fuzz/found/TARGET/, which `make test` replays).
+FUZZ_TARGET ?= intake
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP)
-	mkdir -p .state/fuzz/intake
-	$(BIN)/python -c "from pathlib import Path; from receiver.postback import DATA_POINTS; \
-	from tests.fuzz.intake_inputs import write; \
-	write(Path('.state/fuzz/intake'), Path('.state/fuzz/intake.dict'), list(DATA_POINTS))"
-	$(BIN)/python -m tests.fuzz.intake_target -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	  -timeout=10 -dict=.state/fuzz/intake.dict -artifact_prefix=.state/fuzz/ \
-	  .state/fuzz/intake tests/fuzz/found
+	$(BIN)/python -m tests.fuzz.seeds $(FUZZ_TARGET) .state/fuzz/$(FUZZ_TARGET) .state/fuzz/$(FUZZ_TARGET).dict
+	$(BIN)/python -m tests.fuzz.$(FUZZ_TARGET)_target -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=8192 -timeout=10 -rss_limit_mb=1024 -dict=.state/fuzz/$(FUZZ_TARGET).dict \
+	  -artifact_prefix=.state/fuzz/ .state/fuzz/$(FUZZ_TARGET) tests/fuzz/found/$(FUZZ_TARGET)
 
 test: deps lint typecheck test-tools
 	$(BIN)/pytest

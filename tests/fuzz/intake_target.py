@@ -8,8 +8,7 @@ bounded time (libFuzzer's `-timeout`):
   and keeps as a dead letter that decodes, and holds the configured secret nowhere.
 Any other exception would reach the server as a 500: the fuzzer stops on it with the input.
 
-Run: `make fuzz` (long, new inputs into tests/fuzz/corpus/intake), or through
-tests/unit/test_intake_fuzz.py (the committed corpus, then a bounded run with a fixed seed).
+Run by tests/unit/test_fuzzing.py (a bounded run from a fixed seed) and `make fuzz` (longer).
 """
 
 from __future__ import annotations
