@@ -93,7 +93,8 @@ def _bounds(args: argparse.Namespace) -> tuple[Bound, Bound]:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from catalog_stream.replay import replay
-    from catalog_stream.sinks import AvroFileSink, JsonLinesSink, Sink, TopicSink
+    from catalog_stream.sinks import AvroFileSink, JsonLinesSink, Sink
+    from catalog_stream.topic_sink import TopicSink
 
     start, stop = _bounds(args)
     sink: Sink

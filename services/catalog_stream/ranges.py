@@ -71,6 +71,21 @@ async def topic_partitions(
         await admin.close()
 
 
+async def end_offsets(
+    connection: KafkaConnection, topic: str, partitions: list[int]
+) -> dict[int, int]:
+    """Where the next record written to each partition of `topic` lands (its high watermark)."""
+    consumer = AIOKafkaConsumer(**connection.client_options(), enable_auto_commit=False)
+    try:
+        await consumer.start()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+    except KafkaError as exc:
+        raise RangeError(f"cannot read the ends of {topic!r}: {exc}") from exc
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
 async def read_range(
     kafka: KafkaConnection | str,
     topic: str,

@@ -1,8 +1,8 @@
-"""Where replayed records go: JSON Lines, an Avro object container file, or another topic."""
+"""Where replayed records go: JSON Lines, an Avro object container file, or another topic
+(topic_sink.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from abc import ABC, abstractmethod
@@ -12,15 +12,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import fastavro
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from fastavro.write import Writer
 
 from catalog_contract import headers, schemas
-from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_contract.reader import Tombstone
 from catalog_stream.errors import CatalogStreamError
-from catalog_stream.ranges import topic_partitions
 
 
 class SinkError(CatalogStreamError):
@@ -116,77 +112,3 @@ class AvroFileSink(Sink):
     async def close(self) -> None:
         self._writer.flush()
         self._file.close()
-
-
-class TopicSink(Sink):
-    """Re-publish the raw records (same key, value bytes, headers and partition number), so
-    each partition keeps its order; the target needs at least as many partitions. Every
-    delivery is checked: a record the broker refused fails the replay (SinkError), it is never
-    counted as copied, and nothing is sent after it (later records of its key would land
-    without it)."""
-
-    def __init__(self, kafka: KafkaConnection | str, topic: str) -> None:
-        self._connection = kafka_connection(kafka)
-        self._topic = topic
-        self._producer: AIOKafkaProducer | None = None  # made inside the event loop
-        self._sent = 0
-        self._failed = 0
-        self._failure: BaseException | None = None  # the first refusal
-
-    async def open(self, partitions: list[int]) -> None:
-        """Asked of the cluster's metadata, which answers at once: the producer would wait its
-        request timeout (40 s) for a missing topic, then fail with a traceback; and with too few
-        partitions it fails an assertion on the first record past them, part of the range
-        already copied. A missing topic is not created (a broker that auto-creates topics would
-        give it its own defaults, not the contract's)."""
-        target = await topic_partitions(self._connection, self._topic, "--target-topic")
-        needed = max(partitions, default=-1) + 1
-        if len(target) < needed:
-            raise SinkError(
-                f"--target-topic {self._topic!r} has {len(target)} partition(s); the replay "
-                f"keeps each record's partition, so it needs {needed}"
-            )
-
-    def _delivered(self, delivery: asyncio.Future[Any]) -> None:
-        failure = asyncio.CancelledError() if delivery.cancelled() else delivery.exception()
-        if failure is not None:
-            self._failed += 1
-            self._failure = self._failure or failure
-
-    def _refuse_after_failure(self) -> None:
-        if self._failure is not None:
-            raise SinkError(
-                f"{self._failed} of {self._sent} record(s) were not written to --target-topic "
-                f"{self._topic!r}: {self._failure!s} (a replay stops at the first record refused)",
-                retryable=bool(getattr(self._failure, "retriable", False)),
-            ) from self._failure
-
-    async def write(self, record: Any, found: Any) -> None:
-        self._refuse_after_failure()
-        try:
-            if self._producer is None:
-                self._producer = AIOKafkaProducer(
-                    **self._connection.client_options(),
-                    acks="all",
-                    enable_idempotence=True,
-                    linger_ms=20,
-                )
-                await self._producer.start()
-            delivery = await self._producer.send(
-                self._topic, record.value, key=record.key, partition=record.partition,
-                headers=list(record.headers or ()),
-            )  # fmt: skip
-        except KafkaError as exc:
-            raise SinkError(
-                f"cannot write to --target-topic {self._topic!r}: {exc}", retryable=exc.retriable
-            ) from exc
-        self._sent += 1
-        delivery.add_done_callback(self._delivered)
-
-    async def close(self) -> None:
-        if self._producer is not None:
-            try:
-                await self._producer.flush()  # every delivery settled
-            finally:
-                await self._producer.stop()
-        self._refuse_after_failure()
