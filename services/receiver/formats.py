@@ -141,9 +141,21 @@ def from_query(query: str) -> dict[str, RawValue]:
     return _pairs(query)
 
 
+Attribute = tuple[str | None, str, str, bool]
+"""An XML attribute: (its element's tag, None for the root; its name; its value; whether the
+element holds a value). Read beside the data points by xml_attributes.py, with the field map."""
+
+
 def from_xml(body: bytes) -> dict[str, RawValue]:
+    """The data points of `xml_document`, without the attributes."""
+    return xml_document(body)[0]
+
+
+def xml_document(body: bytes) -> tuple[dict[str, RawValue], list[Attribute]]:
     """`<postback><CatalogId>1</CatalogId>...</postback>`; nested `<Labels><Label>a</Label>...`
-    gives a list. The parser refuses DTDs' entity declarations and external references."""
+    gives a list. The parser refuses DTDs' entity declarations and external references.
+    Attributes are returned apart (a list item's under its list's tag): dropped here, one that
+    says a price's currency was published as if absent."""
     try:
         root = fromstring(body, forbid_dtd=True)
     except DefusedXmlException as exc:
@@ -159,10 +171,15 @@ def from_xml(body: bytes) -> dict[str, RawValue]:
     if len(root) > MAX_FIELDS:
         raise _too_many(len(root))
     points: dict[str, RawValue] = {}
+    attributes: list[Attribute] = [(None, *pair, True) for pair in root.attrib.items()]
     for child in root:
         items = list(child)
         if len(items) > MAX_FIELDS:
             raise _too_many(len(items))
+        if child.attrib:
+            attributes += (
+                (child.tag, *pair, _has_text(child.text)) for pair in child.attrib.items()
+            )
         if not items:
             _add(points, child.tag, child.text or "")
             continue
@@ -173,6 +190,11 @@ def from_xml(body: bytes) -> dict[str, RawValue]:
             raise UnreadableBody(
                 f"XML element {child.tag[:64]!r} mixes text and elements, or nests deeper"
             )
+        for item in items:
+            if item.attrib:
+                attributes += (
+                    (child.tag, *pair, _has_text(item.text)) for pair in item.attrib.items()
+                )
         values = [(item.text or "").strip() for item in items]
         existing = points.get(child.tag)
         if existing is None:
@@ -181,7 +203,9 @@ def from_xml(body: bytes) -> dict[str, RawValue]:
             existing.extend(values)
         else:
             points[child.tag] = [existing, *values]
-    return points
+    if len(attributes) > MAX_FIELDS:  # (each attribute a field too)
+        raise _too_many(len(attributes))
+    return points, attributes
 
 
 def _has_text(text: str | None) -> bool:
@@ -193,13 +217,19 @@ def media_type(content_type: str | None) -> str:
 
 
 def parse_body(content_type: str | None, body: bytes) -> dict[str, RawValue]:
+    """The data points of `read_body`, without an XML body's attributes."""
+    return read_body(content_type, body)[0]
+
+
+def read_body(content_type: str | None, body: bytes) -> tuple[dict[str, RawValue], list[Attribute]]:
+    """A body's data points, and its attributes if it is XML (none otherwise)."""
     kind = media_type(content_type)
     if kind == JSON:
-        return from_json(body)
+        return from_json(body), []
     if kind == FORM:
-        return from_form(body)
+        return from_form(body), []
     if kind in XML_TYPES:
-        return from_xml(body)
+        return xml_document(body)
     raise UnreadableBody(
         f"unsupported content type {kind or '(none)'!r}; accepted: {', '.join(ACCEPTED_TYPES)}", 415
     )

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from catalog_contract.events import ProductChange
 from receiver import formats
 from receiver.postback import build_change
+from receiver.xml_attributes import with_attributes
 
 
 def query_text(raw: bytes) -> str:
@@ -30,9 +31,11 @@ def change_from_request(
     max_future_skew: timedelta = timedelta(days=1),
 ) -> ProductChange:
     """Raises UnreadableBody (400/415) or InvalidPostback (422). A GET carries its data points in
-    the query string (`query_text`); other methods in the body."""
+    the query string (`query_text`); other methods in the body (an XML body's attributes read
+    with the field map: `with_attributes`)."""
     if method.upper() == "GET":
         raw = formats.from_query(query)
     else:
-        raw = formats.parse_body(content_type, body)
+        raw, attributes = formats.read_body(content_type, body)
+        raw = with_attributes(raw, attributes, field_map)
     return build_change(raw, received_at, field_map, max_future_skew)
