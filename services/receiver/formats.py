@@ -104,11 +104,11 @@ def from_pairs(pairs: list[tuple[str, str]]) -> dict[str, RawValue]:
     return points
 
 
-def _pairs(text: str) -> dict[str, RawValue]:
+def _pairs(text: str, errors: str = "strict") -> dict[str, RawValue]:
     """Percent-escapes are read as UTF-8, strictly: parse_qsl's default put U+FFFD in place of
     any other bytes (`caf%E9`, Latin-1, was published as `caf\ufffd`)."""
     try:  # max_num_fields counts the separators before parsing anything
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors=errors)
     except UnicodeDecodeError as exc:  # (a ValueError too: first)
         raise _not_utf8(text) from exc
     except ValueError as exc:
@@ -136,9 +136,11 @@ def from_form(body: bytes) -> dict[str, RawValue]:
     return _pairs(text)
 
 
-def from_query(query: str) -> dict[str, RawValue]:
-    """A GET postback's query string (percent-escapes read as UTF-8, as Starlette reads them)."""
-    return _pairs(query)
+def from_query(query: str, errors: str = "strict") -> dict[str, RawValue]:
+    """A GET postback's query string (percent-escapes read as UTF-8, as Starlette reads them).
+    `errors="surrogateescape"` keeps other bytes as lone surrogates, which no data point's
+    reading accepts (a POST's query, where a key that is no data point must not be refused)."""
+    return _pairs(query, errors)
 
 
 Attribute = tuple[str | None, str, str, bool]
