@@ -144,8 +144,23 @@ def from_query(query: str, errors: str = "strict") -> dict[str, RawValue]:
 
 
 Attribute = tuple[str | None, str, str, bool]
-"""An XML attribute: (its element's tag, None for the root; its name; its value; whether the
+"""An XML attribute: (its element's name, None for the root; its name; its value; whether the
 element holds a value). Read beside the data points by xml_attributes.py, with the field map."""
+# `xml:lang`, `xml:space`, `xml:base`: what language a text is in, how its spaces were written,
+# where it came from; never what the value is. (Namespace declarations are no attributes to
+# the parser: never seen.)
+_XML_NAMESPACE = "{http://www.w3.org/XML/1998/namespace}"
+
+
+def _local(name: str) -> str:
+    """A name less its namespace (`{urn:x}CurrentPrice`, written `p:CurrentPrice` or under a
+    default `xmlns`): the key the template wrote. With it, none of a namespaced document's
+    data points was read, and a prefixed one among plain ones was dropped silently."""
+    return name.rpartition("}")[2] if name[:1] == "{" else name
+
+
+def _attributes(element: str | None, attrib: dict[str, str], holds: bool) -> list[Attribute]:
+    return [(element, _local(k), v, holds) for k, v in attrib.items() if _XML_NAMESPACE not in k]
 
 
 def from_xml(body: bytes) -> dict[str, RawValue]:
@@ -173,38 +188,35 @@ def xml_document(body: bytes) -> tuple[dict[str, RawValue], list[Attribute]]:
     if len(root) > MAX_FIELDS:
         raise _too_many(len(root))
     points: dict[str, RawValue] = {}
-    attributes: list[Attribute] = [(None, *pair, True) for pair in root.attrib.items()]
+    attributes = _attributes(None, root.attrib, True)
     for child in root:
+        tag = _local(child.tag)
         items = list(child)
         if len(items) > MAX_FIELDS:
             raise _too_many(len(items))
         if child.attrib:
-            attributes += (
-                (child.tag, *pair, _has_text(child.text)) for pair in child.attrib.items()
-            )
+            attributes += _attributes(tag, child.attrib, _has_text(child.text))
         if not items:
-            _add(points, child.tag, child.text or "")
+            _add(points, tag, child.text or "")
             continue
         # A list's items are its elements' text, nothing else: text beside them or under a
         # deeper element was dropped silently, and a second list of the same name replaced the
         # first's items (each now refused, or kept, in order).
         if _has_text(child.text) or any(_has_text(item.tail) or len(item) for item in items):
             raise UnreadableBody(
-                f"XML element {child.tag[:64]!r} mixes text and elements, or nests deeper"
+                f"XML element {tag[:64]!r} mixes text and elements, or nests deeper"
             )
         for item in items:
             if item.attrib:
-                attributes += (
-                    (child.tag, *pair, _has_text(item.text)) for pair in item.attrib.items()
-                )
+                attributes += _attributes(tag, item.attrib, _has_text(item.text))
         values = [(item.text or "").strip() for item in items]
-        existing = points.get(child.tag)
+        existing = points.get(tag)
         if existing is None:
-            points[child.tag] = values
+            points[tag] = values
         elif isinstance(existing, list):
             existing.extend(values)
         else:
-            points[child.tag] = [existing, *values]
+            points[tag] = [existing, *values]
     if len(attributes) > MAX_FIELDS:  # (each attribute a field too)
         raise _too_many(len(attributes))
     return points, attributes

@@ -18,10 +18,6 @@ from receiver.postback import data_point_name
 from receiver.values import RawValue
 
 _PRICES = frozenset(field.data_point for field in ITEM_FIELDS if field.kind is FieldKind.PRICE)
-# `xml:lang`, `xml:space`, `xml:base`: what language a text is in, how its spaces were written,
-# where it came from; never what the value is. (Namespace declarations are no attributes to
-# the parser: they are not seen here.)
-_XML_NAMESPACE = "{http://www.w3.org/XML/1998/namespace}"
 
 
 def with_attributes(
@@ -35,15 +31,14 @@ def with_attributes(
       an element of its name is (so one given both ways is refused, as two keys are);
     - any other attribute of a data point's element that holds a value is refused (422 naming
       the element and the attribute): it may say what the value means (`unit="cents"`);
-    - the rest (the root's, an element's that is no data point, an empty element's, `xml:*`)
-      says nothing of a value, and is ignored as an element that is no data point is."""
+    - the rest (the root's, an element's that is no data point, an empty element's; `xml:*`
+      are not even listed) says nothing of a value, and is ignored as an element that is no
+      data point is."""
     if not attributes:  # the usual case
         return points
     points = dict(points)
     problems: list[FieldProblem] = []
     for element, name, value, holds_value in attributes:
-        if name.startswith(_XML_NAMESPACE):
-            continue
         named = data_point_name(name, field_map)
         qualified = None if element is None else data_point_name(element, field_map)
         if named == "Currency" and qualified in _PRICES and element is not None:

@@ -142,3 +142,21 @@ def test_xml_with_a_currency_attribute_agrees_with_json_with_the_code_beside(
     if currency is not None:
         points["Currency"] = currency
     assert _outcome(lambda: _xml(inner)) == _outcome(lambda: _json(**points))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A default namespace: every element's name is in it, and none was read (422 missing).
+        b'<postback xmlns="urn:partner">' + ITEM + b"<CurrentPrice>3</CurrentPrice></postback>",
+        # A prefixed element among plain ones: the price was dropped silently (a wrong 200).
+        b'<postback xmlns:p="urn:p">' + ITEM + b"<p:CurrentPrice>3</p:CurrentPrice></postback>",
+        b'<p:postback xmlns:p="urn:p"><p:CatalogId>1</p:CatalogId><CatalogItemId>2</CatalogItemId>'
+        b'<p:CurrentPrice p:currency="">3</p:CurrentPrice></p:postback>',
+    ],
+)
+def test_elements_in_a_namespace_are_read_by_their_local_name(body: bytes) -> None:
+    # Namespace declarations are harmless attributes of a template (the partner writes the
+    # document); the element's name as written, less its prefix, is the key.
+    change = change_from_request("POST", "application/xml", "", body, AT, {})
+    assert change == _json(CurrentPrice="3")
