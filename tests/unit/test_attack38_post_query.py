@@ -109,6 +109,14 @@ def test_through_the_app_the_header_authenticates_and_a_token_parameter_stays_re
     assert letter.query == f"token={REDACTED}&CurrentPrice=3"
 
 
+def test_the_openapi_document_lists_a_posts_query_data_points_as_optional() -> None:
+    app, _ = recording_app()
+    operation = app.openapi()["paths"]["/v1/postbacks/product-changes"]["post"]
+    listed = {(p["name"], p["in"], p["required"]) for p in operation["parameters"]}
+    assert ("CurrentPrice", "query", False) in listed
+    assert ("CatalogId", "query", False) in listed  # (the body may carry it instead)
+
+
 NAMES = ["CatalogId", "CatalogItemId", "Name", "CurrentPrice", "Currency", "StockAvailability"]
 VALUES = {
     "CatalogId": "1", "CatalogItemId": "chair-1", "Name": "Chair", "CurrentPrice": "12.99",
