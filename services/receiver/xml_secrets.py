@@ -23,6 +23,7 @@ _MARKUP = re.compile(r"<!\[CDATA\[|<!--|<\?|<")
 _CLOSING = {"<![CDATA[": "]]>", "<!--": "-->", "<?": "?>"}
 # Inside a tag: its end, or a quoted value (which may hold `>`).
 _TAG_PART = re.compile(r"[>\"']")
+_BLANKS = str.maketrans("\t\n\r", "   ")
 # (byte order mark or how `<` starts the body, encoding), as the XML parser detects them; any
 # other body is read as UTF-8 (ASCII-compatible single-byte encodings read alike for this).
 _WIDE = (
@@ -54,6 +55,12 @@ def in_xml(body: bytes, secrets: tuple[str, ...]) -> bytes:
     if kept is text:
         return body
     return kept.encode(encoding, errors)
+
+
+def _normalized(value: str) -> str:
+    """An attribute's value as the parser reads its blanks: a line end (`\r\n`, `\r`, `\n`) or
+    a tab is a space (XML's attribute-value normalization; references are read after)."""
+    return value.replace("\r\n", " ").translate(_BLANKS)
 
 
 def _holds(text: str, secrets: tuple[str, ...]) -> bool:
@@ -97,7 +104,7 @@ def _redacted(text: str, secrets: tuple[str, ...]) -> str:
                 break
             close = text.find(part.group(), at)
             close = end if close < 0 else close
-            if _holds(html.unescape(text[at:close]), secrets):
+            if _holds(html.unescape(_normalized(text[at:close])), secrets):
                 parts += (text[kept_to:at], REDACTED)
                 kept_to = close
             at = close + 1

@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from receiver.deadletter import REDACTED, dead_letter
+from receiver.xml_secrets import in_xml
 from tests.hostile_inputs import fuzz_settings
 
 AT = datetime(2026, 12, 2, 1, tzinfo=UTC)
@@ -136,3 +137,15 @@ def test_any_split_of_the_secret_parses_to_no_text_holding_it(
     assert SECRET not in "".join(root.itertext())
     assert all(SECRET not in value for element in root.iter() for value in element.attrib.values())
     assert [e.text for e in root.iter("Name")] == ["n"]  # the rest still reads
+
+
+@pytest.mark.parametrize("space", ["\t", "\n", "\r\n", "\r"])
+def test_a_secret_with_a_space_written_as_another_blank_in_an_attribute_is_not_kept(
+    space: str,
+) -> None:
+    # The parser reads a tab or line end in an attribute's value as a space (XML's attribute
+    # value normalization): the secret `two words` written `two<tab>words` is the secret read.
+    secret = "two words-0123456789"
+    body = f'<p><Note v="{secret.replace(" ", space)}">n</Note></p>'.encode()
+    assert fromstring(body).find("Note").attrib["v"] == secret  # type: ignore[union-attr]
+    assert in_xml(body, (secret,)) == f'<p><Note v="{REDACTED}">n</Note></p>'.encode()
