@@ -1,7 +1,8 @@
 """Reading a postback's data points out of each format the platform can send. Pure functions.
 
-JSON object, form-encoded body, XML document (one element per data point), or query string.
-All give the same shape: data-point key -> text, or a list of texts.
+JSON object, form-encoded body, XML document (one element per data point; its attributes
+apart, read with the field map by xml_attributes.py), or query string (a GET's, or beside a
+POST's body: intake.py). All give the same shape: data-point key -> text, or a list of texts.
 """
 
 from __future__ import annotations
