@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
-from receiver import escaped_secrets
+from receiver import escaped_secrets, xml_secrets
 from receiver.errors import FieldProblem
 from receiver.escaped_secrets import MIN_SECRET as _MIN_SECRET
 from receiver.escaped_secrets import REDACTED as REDACTED  # (named here by its readers)
@@ -126,8 +126,8 @@ def dead_letter(
         kept_body = _redact_query(kept_body.decode("latin-1"), (), [], searched).encode("latin-1")
     elif body_type == JSON and searched and b"\\" in kept_body:  # (no escape: found as it is)
         kept_body = escaped_secrets.in_json_strings(kept_body, searched)
-    elif body_type in XML_TYPES and searched and b"&" in kept_body:
-        kept_body = escaped_secrets.in_xml_text(kept_body, searched)
+    elif body_type in XML_TYPES and searched:  # (CDATA, comments, attributes: not one byte)
+        kept_body = xml_secrets.in_xml(kept_body, searched)
     # The body is still whole: its length is what was received less what redaction removed.
     length = max((body_length or len(body)) - (len(body) - len(kept_body)), len(kept_body))
     letter = DeadLetter(

@@ -1,12 +1,11 @@
-"""Secrets written escaped in a refused body, as each format escapes text: a JSON string's
-`\\/` or `\\u0073`, an XML text's `&#47;`. Each string or text run that holds a secret once read
-as its format reads it is replaced whole; everything else is kept byte for byte, so the kept
-body still reads. Pure; one pass over the body each (deadletter.py decides when to call them).
+"""Secrets written escaped in a refused JSON body: a string's `\\/` or `\\u0073`. Each string
+that holds a secret once read as JSON reads it is replaced whole; everything else is kept byte
+for byte, so the kept body still reads. Pure; one pass over the body (deadletter.py decides
+when to call it). An XML body's text and attributes: xml_secrets.py.
 """
 
 from __future__ import annotations
 
-import html
 import json
 
 REDACTED = "[redacted]"
@@ -50,23 +49,4 @@ def in_json_strings(body: bytes, secrets: tuple[str, ...]) -> bytes:
                 parts += (body[kept_to:at], _REDACTED_STRING)
                 kept_to = end
         at = body.find(b'"', end)
-    return b"".join((*parts, body[kept_to:]))
-
-
-def in_xml_text(body: bytes, secrets: tuple[str, ...]) -> bytes:
-    """Each XML text run (between `>` and `<`) with a reference (`&#47;`) that holds a secret
-    once the references are read, replaced whole. One pass: the runs do not overlap."""
-    parts: list[bytes] = []
-    kept_to = 0
-    at = body.find(b">")
-    while at >= 0:
-        end = body.find(b"<", at + 1)
-        end = len(body) if end < 0 else end
-        run = body[at + 1 : end]
-        if len(run) >= MIN_SECRET and b"&" in run:
-            text = html.unescape(run.decode("utf-8", "replace"))  # (a reader's generous reading)
-            if any(secret in text for secret in secrets):
-                parts += (body[kept_to : at + 1], REDACTED.encode())
-                kept_to = end
-        at = body.find(b">", end)
     return b"".join((*parts, body[kept_to:]))

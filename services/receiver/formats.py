@@ -1,7 +1,8 @@
 """Reading a postback's data points out of each format the platform can send. Pure functions.
 
-JSON object, form-encoded body, XML document (one element per data point), or query string.
-All give the same shape: data-point key -> text, or a list of texts.
+JSON object, form-encoded body, XML document (one element per data point; its attributes
+apart, read with the field map by xml_attributes.py), or query string (a GET's, or beside a
+POST's body: intake.py). All give the same shape: data-point key -> text, or a list of texts.
 """
 
 from __future__ import annotations
@@ -104,11 +105,11 @@ def from_pairs(pairs: list[tuple[str, str]]) -> dict[str, RawValue]:
     return points
 
 
-def _pairs(text: str) -> dict[str, RawValue]:
+def _pairs(text: str, errors: str = "strict") -> dict[str, RawValue]:
     """Percent-escapes are read as UTF-8, strictly: parse_qsl's default put U+FFFD in place of
     any other bytes (`caf%E9`, Latin-1, was published as `caf\ufffd`)."""
     try:  # max_num_fields counts the separators before parsing anything
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors=errors)
     except UnicodeDecodeError as exc:  # (a ValueError too: first)
         raise _not_utf8(text) from exc
     except ValueError as exc:
@@ -136,14 +137,43 @@ def from_form(body: bytes) -> dict[str, RawValue]:
     return _pairs(text)
 
 
-def from_query(query: str) -> dict[str, RawValue]:
-    """A GET postback's query string (percent-escapes read as UTF-8, as Starlette reads them)."""
-    return _pairs(query)
+def from_query(query: str, errors: str = "strict") -> dict[str, RawValue]:
+    """A GET postback's query string (percent-escapes read as UTF-8, as Starlette reads them).
+    `errors="surrogateescape"` keeps other bytes as lone surrogates, which no data point's
+    reading accepts (a POST's query, where a key that is no data point must not be refused)."""
+    return _pairs(query, errors)
+
+
+Attribute = tuple[str | None, str, str, bool]
+"""An XML attribute: (its element's name, None for the root; its name; its value; whether the
+element holds a value). Read beside the data points by xml_attributes.py, with the field map."""
+# `xml:lang`, `xml:space`, `xml:base`: what language a text is in, how its spaces were written,
+# where it came from; never what the value is. (Namespace declarations are no attributes to
+# the parser: never seen.)
+_XML_NAMESPACE = "{http://www.w3.org/XML/1998/namespace}"
+
+
+def _local(name: str) -> str:
+    """A name less its namespace (`{urn:x}CurrentPrice`, written `p:CurrentPrice` or under a
+    default `xmlns`): the key the template wrote. With it, none of a namespaced document's
+    data points was read, and a prefixed one among plain ones was dropped silently."""
+    return name.rpartition("}")[2] if name[:1] == "{" else name
+
+
+def _attributes(element: str | None, attrib: dict[str, str], holds: bool) -> list[Attribute]:
+    return [(element, _local(k), v, holds) for k, v in attrib.items() if _XML_NAMESPACE not in k]
 
 
 def from_xml(body: bytes) -> dict[str, RawValue]:
+    """The data points of `xml_document`, without the attributes."""
+    return xml_document(body)[0]
+
+
+def xml_document(body: bytes) -> tuple[dict[str, RawValue], list[Attribute]]:
     """`<postback><CatalogId>1</CatalogId>...</postback>`; nested `<Labels><Label>a</Label>...`
-    gives a list. The parser refuses DTDs' entity declarations and external references."""
+    gives a list. The parser refuses DTDs' entity declarations and external references.
+    Attributes are returned apart (a list item's under its list's tag): dropped here, one that
+    says a price's currency was published as if absent."""
     try:
         root = fromstring(body, forbid_dtd=True)
     except DefusedXmlException as exc:
@@ -159,29 +189,38 @@ def from_xml(body: bytes) -> dict[str, RawValue]:
     if len(root) > MAX_FIELDS:
         raise _too_many(len(root))
     points: dict[str, RawValue] = {}
+    attributes = _attributes(None, root.attrib, True)
     for child in root:
+        tag = _local(child.tag)
         items = list(child)
         if len(items) > MAX_FIELDS:
             raise _too_many(len(items))
+        if child.attrib:
+            attributes += _attributes(tag, child.attrib, _has_text(child.text))
         if not items:
-            _add(points, child.tag, child.text or "")
+            _add(points, tag, child.text or "")
             continue
         # A list's items are its elements' text, nothing else: text beside them or under a
         # deeper element was dropped silently, and a second list of the same name replaced the
         # first's items (each now refused, or kept, in order).
         if _has_text(child.text) or any(_has_text(item.tail) or len(item) for item in items):
             raise UnreadableBody(
-                f"XML element {child.tag[:64]!r} mixes text and elements, or nests deeper"
+                f"XML element {tag[:64]!r} mixes text and elements, or nests deeper"
             )
+        for item in items:
+            if item.attrib:
+                attributes += _attributes(tag, item.attrib, _has_text(item.text))
         values = [(item.text or "").strip() for item in items]
-        existing = points.get(child.tag)
+        existing = points.get(tag)
         if existing is None:
-            points[child.tag] = values
+            points[tag] = values
         elif isinstance(existing, list):
             existing.extend(values)
         else:
-            points[child.tag] = [existing, *values]
-    return points
+            points[tag] = [existing, *values]
+    if len(attributes) > MAX_FIELDS:  # (each attribute a field too)
+        raise _too_many(len(attributes))
+    return points, attributes
 
 
 def _has_text(text: str | None) -> bool:
@@ -193,13 +232,19 @@ def media_type(content_type: str | None) -> str:
 
 
 def parse_body(content_type: str | None, body: bytes) -> dict[str, RawValue]:
+    """The data points of `read_body`, without an XML body's attributes."""
+    return read_body(content_type, body)[0]
+
+
+def read_body(content_type: str | None, body: bytes) -> tuple[dict[str, RawValue], list[Attribute]]:
+    """A body's data points, and its attributes if it is XML (none otherwise)."""
     kind = media_type(content_type)
     if kind == JSON:
-        return from_json(body)
+        return from_json(body), []
     if kind == FORM:
-        return from_form(body)
+        return from_form(body), []
     if kind in XML_TYPES:
-        return from_xml(body)
+        return xml_document(body)
     raise UnreadableBody(
         f"unsupported content type {kind or '(none)'!r}; accepted: {', '.join(ACCEPTED_TYPES)}", 415
     )

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 
 from catalog_contract.events import ProductChange
 from receiver import formats
-from receiver.postback import build_change
+from receiver.errors import FieldProblem, InvalidPostback
+from receiver.postback import build_change, canonical_data_points
+from receiver.values import RawValue
+from receiver.xml_attributes import with_attributes
 
 
 def query_text(raw: bytes) -> str:
@@ -30,9 +33,34 @@ def change_from_request(
     max_future_skew: timedelta = timedelta(days=1),
 ) -> ProductChange:
     """Raises UnreadableBody (400/415) or InvalidPostback (422). A GET carries its data points in
-    the query string (`query_text`); other methods in the body."""
+    the query string (`query_text`); other methods in the body (an XML body's attributes read
+    with the field map: `with_attributes`)."""
     if method.upper() == "GET":
         raw = formats.from_query(query)
     else:
-        raw = formats.parse_body(content_type, body)
+        raw, attributes = formats.read_body(content_type, body)
+        raw = with_attributes(raw, attributes, field_map)
+        if query:
+            raw = _with_query(raw, query, field_map)
+            field_map = {}  # (applied: every key is a platform name now)
     return build_change(raw, received_at, field_map, max_future_skew)
+
+
+def _with_query(
+    raw: Mapping[str, RawValue], query: str, field_map: Mapping[str, str]
+) -> dict[str, RawValue]:
+    """A POST's data points: the body's and the query string's (the partner configures the URL,
+    and may write data points into it, as a GET's are). One given in both must be given the
+    same: the body's kept silently was a 200 for a value the sender may not have meant, and the
+    query's dropped when the body lacked it. A parameter that is no data point (a token, a
+    tag of the partner's) is ignored, as an unknown key is, even if its escapes are no UTF-8."""
+    in_body = canonical_data_points(raw, field_map)
+    in_query = canonical_data_points(formats.from_query(query, "surrogateescape"), field_map)
+    problems = [
+        FieldProblem(name, "given in the query string and in the body, with different values")
+        for name, value in in_query.items()
+        if in_body.get(name, value) != value
+    ]
+    if problems:
+        raise InvalidPostback(problems)
+    return {**in_body, **in_query}

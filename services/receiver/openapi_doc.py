@@ -139,6 +139,12 @@ _RESPONSES: dict[str, Any] = {
 
 POST_OPERATION: dict[str, Any] = {
     "security": [{SECURITY_SCHEME: []}],
+    # Data points may be written into the URL too (read as a GET's, beside the body's; one in
+    # both must be the same): optional, the body usually carries every one.
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in DATA_POINTS
+    ],
     "requestBody": {
         "required": True,
         "description": "The platform's data points, under the names of the partner's template.",

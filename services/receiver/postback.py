@@ -105,6 +105,13 @@ def _is_empty(raw: RawValue) -> bool:
     return all(not item.strip() for item in raw)
 
 
+def data_point_name(key: str, field_map: Mapping[str, str]) -> str | None:
+    """The platform name a template's key gives, or None: as `canonical_data_points` resolves
+    each key (inline there, on the path of every postback)."""
+    key = field_map.get(key, key)
+    return _BY_NAME.get(key) or (_BY_LOWER_NAME.get(key.lower()) if key.isascii() else None)
+
+
 def canonical_data_points(
     raw: Mapping[str, RawValue], field_map: Mapping[str, str]
 ) -> dict[str, RawValue]:
