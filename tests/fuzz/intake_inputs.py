@@ -105,6 +105,13 @@ def _xml(points: dict[str, str | list[str]]) -> bytes:
     return f"<?xml version='1.0'?><postback>{''.join(parts)}</postback>".encode()
 
 
+_ATTRIBUTES = (
+    b'<p:postback xmlns:p="urn:x" CatalogItemId="sku-1"><p:CatalogId>42</p:CatalogId>'
+    b'<CurrentPrice currency="EUR" xml:lang="en">12.99</CurrentPrice>'
+    b'<Name a="b"><![CDATA[M]]>ug&#47;</Name><!-- c --></p:postback>'
+)
+
+
 def seeds() -> list[bytes]:
     flat = {k: ",".join(v) if isinstance(v, list) else v for k, v in POSTBACK.items()}
     form = urlencode(flat).encode()
@@ -122,6 +129,8 @@ def seeds() -> list[bytes]:
             b"",
             b"<p><Name><![CDATA[a]]><![CDATA[b]]></Name></p>",
         ),
+        seed("POST", "application/xml", b"", _ATTRIBUTES),
+        seed("POST", "application/xml", b"CatalogId=42", _ATTRIBUTES, 2),
         seed("GET", None, form, b""),
         seed("GET", None, removal.encode(), b""),
         seed("POST", "application/json", b"CatalogId=42", b'{"CatalogItemId": "x\\u00e9"}', 2),
