@@ -75,7 +75,7 @@ async def end_offsets(
     connection: KafkaConnection, topic: str, partitions: list[int]
 ) -> dict[int, int]:
     """Where the next record written to each partition of `topic` lands (its high watermark)."""
-    consumer = AIOKafkaConsumer(**connection.client_options(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**connection.consumer_options(), enable_auto_commit=False)
     try:
         await consumer.start()
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
