@@ -32,7 +32,6 @@ from catalog_contract.frozen_build import builder
 from projector.item_state import (
     IN_STOCK,
     MERGED_FIELDS,
-    TIED_IDS_KEPT,
     ChangeKind,
     ItemState,
     Known,
@@ -43,6 +42,7 @@ from projector.item_state import (
     Verdict,
     applied_at_its_time,
     build_state,
+    with_id,
 )
 
 # Per applied record (frozen_build: without their __init__).
@@ -156,8 +156,7 @@ def _restated(previous: Known, change: ProductChange, restates: Position) -> Out
         and current.source_updated_at == change.source_updated_at
         and applied_at_its_time(current, event_ids)
     ):  # the ids of its time stay, its own first (a replay may have applied a retry after it)
-        others = [i for i in current.last_event_id.split(" ") if i != event_ids]
-        event_ids = " ".join([event_ids, *others])
+        event_ids = with_id(current.last_event_id, event_ids)
     state = ItemState(
         catalog_id=change.catalog_id,
         item_id=change.catalog_item_id,
@@ -207,7 +206,7 @@ def apply(
         kept = _merged_values(previous)
         merged = [new if new is not None else old for new, old in zip(sent, kept, strict=True)]
         if previous.source_updated_at == source_updated_at:  # a tie: the later offset wins
-            event_ids = _tied(event_id, previous.last_event_id)
+            event_ids = with_id(previous.last_event_id, event_id)  # (the earlier ones stay)
     state = build_state(
         *merged,
         change.catalog_id,
@@ -224,19 +223,11 @@ def apply(
         # newer change of the same time is a repeat too (not a partial postback undoing it).
         # After the applied event's id, which the read API serves (with its received_at).
         assert previous is not None  # (_changes_nothing: an item of the same time)
-        applied, _, earlier = previous.last_event_id.partition(" ")
-        ids = " ".join([applied, event_id, *earlier.split()][:TIED_IDS_KEPT])
+        ids = with_id(previous.last_event_id, event_id, 1)
         return Outcome(Verdict.DUPLICATE, dataclasses.replace(previous, last_event_id=ids))
     return _build_outcome(
         Verdict.APPLIED, state, tuple(_notable(previous, state)) if notable else ()
     )
-
-
-def _tied(event_id: str, earlier: str) -> str:
-    """The ids an item applied at its source time, `event_id` the newest: a retry of an earlier
-    one, landing after it (its 200 lost, the platform sent the next change, then retried), is
-    a repeat, not the newer change (the tie would go to its later offset)."""
-    return " ".join([event_id, *earlier.split(" ")][:TIED_IDS_KEPT])
 
 
 # Every merged field of an event or a state at once (per record of a catch-up: one C call, where

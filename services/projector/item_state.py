@@ -43,6 +43,18 @@ class ItemState(ProductFields):
 TIED_IDS_KEPT = 8  # ids of events of one source time remembered per item (~300 bytes)
 
 
+def with_id(event_ids: str, event_id: str, at: int = 0) -> str:
+    """The ids of one source time, newest first, with `event_id` put at index `at` (0: the
+    event applied; 1: a copy's, after the applied one's, which the read API serves) and taken
+    out of where it was; the oldest beyond TIED_IDS_KEPT are forgotten. The earlier ones stay:
+    a retry of one, landing after a newer event of the time (its 200 lost, the platform sent
+    the next change, then retried), is a repeat, not the newer change (the tie would go to its
+    later offset)."""
+    ids = [i for i in event_ids.split() if i != event_id]
+    ids.insert(at, event_id)
+    return " ".join(ids[:TIED_IDS_KEPT])
+
+
 def newest_event_id(event_ids: str) -> str:
     """The last applied event's id, of an ItemState's `last_event_id`."""
     return event_ids.partition(" ")[0]

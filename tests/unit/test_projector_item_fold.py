@@ -7,7 +7,16 @@ from decimal import Decimal
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import CatalogDelta, catalog_deltas, plan_batch
 from projector.item_fold import apply, removed
-from projector.item_state import ChangeKind, ItemState, Known, Outcome, Position, Removed, Verdict
+from projector.item_state import (
+    ChangeKind,
+    ItemState,
+    Known,
+    Outcome,
+    Position,
+    Removed,
+    Verdict,
+    with_id,
+)
 from projector.records import Incoming, Unreadable
 from tests.factories import change
 
@@ -157,3 +166,12 @@ def test_a_copy_landing_after_a_concurrent_postback_of_the_same_time_is_a_duplic
     copy = apply(both, price, Position(0, 13))
     assert (copy.verdict, copy.state) == (Verdict.DUPLICATE, both)
     assert present(both).revision == 3
+
+
+def test_with_id_puts_an_id_where_asked_and_keeps_the_newest_eight() -> None:
+    assert with_id("", "a") == "a"
+    assert with_id("", "a", 1) == "a"  # (nothing applied before it to go after)
+    assert with_id("b c", "a") == "a b c"  # the event applied: first
+    assert with_id("b c", "a", 1) == "b a c"  # a copy: after the applied one
+    assert with_id("b a c", "a") == "a b c"  # a restatement of a kept id: moved first
+    assert with_id(" ".join("bcdefghi"), "a") == " ".join("abcdefgh")  # the oldest forgotten
