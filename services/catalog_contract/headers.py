@@ -6,6 +6,7 @@ its headers are the only way a reader can tell whether a removal is older than w
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from catalog_contract.errors import DecodeError
@@ -52,6 +53,19 @@ def source_updated_at(headers: Headers | None) -> datetime | None:
             if found.tzinfo is None:
                 raise DecodeError(f"{SOURCE_UPDATED_AT} header has no time zone")
             return found
+    return None
+
+
+def event_id(headers: Headers | None) -> str | None:
+    """The record's event id (a tombstone's: its removal's), as uuid_text writes it; None without
+    the header (a restatement's tombstone). Raises DecodeError for one that is not a UUID: it is
+    kept among the ids of the item's source time (projector.item_state), compared as text."""
+    for name, value in headers or ():
+        if name == EVENT_ID:
+            try:
+                return uuid_text(uuid.UUID(value.decode("ascii")))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise DecodeError(f"{EVENT_ID} header is not a UUID") from exc
     return None
 
 

@@ -22,6 +22,7 @@ class Tombstone:
     catalog_id: str
     catalog_item_id: str
     source_updated_at: datetime | None  # of the removal, from the record's headers
+    event_id: str | None = None  # the removal's, from its headers (none on a restatement's)
 
 
 def read(
@@ -32,7 +33,12 @@ def read(
         raise ContractError("record has no key")
     catalog_id, item_id = parse_key(key)
     if value is None:
-        return Tombstone(catalog_id, item_id, record_headers.source_updated_at(headers))
+        return Tombstone(
+            catalog_id,
+            item_id,
+            record_headers.source_updated_at(headers),
+            record_headers.event_id(headers),
+        )
     change = codec.decode(value)
     if (change.catalog_id, change.catalog_item_id) != (catalog_id, item_id):
         raise DecodeError("key does not match the value's ids")

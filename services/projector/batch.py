@@ -117,7 +117,12 @@ def plan_batch(
         fed = feed_from is None or record.offset >= feed_from.get(record.partition, 0)
         if record.change is None:
             outcome = removed(
-                previous, record.tombstone_source_updated_at, at, key, record.restates
+                previous,
+                record.tombstone_source_updated_at,
+                at,
+                key,
+                record.restates,
+                record.tombstone_event_id,
             )
         else:  # a change the feed will not hold is not worked out (a rebuild: most of them)
             outcome = apply(previous, record.change, at, record.restates, fed)

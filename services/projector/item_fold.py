@@ -11,7 +11,9 @@
   which position), so an older retry arriving after the removal is stale instead of bringing
   the item back. Markers are not served; a newer postback re-adds the item (one without a
   source time keeps the marker's, so that retry stays stale after the re-add too). A newer
-  removal of a removed item moves the marker's time forward, like any other change.
+  removal of a removed item moves the marker's time forward, like any other change. A marker
+  keeps the ids of its time as an item does (the removal's, the item's if it kept its time), and
+  a re-add of that time keeps them: a retry of any of them is a duplicate.
 - A *restatement* (a record the projector wrote, see projector.restatements) says the item's
   whole state as of one position of the topic (its `restates` header). It applies only if the
   item has applied nothing after that position (so it can never undo a newer acknowledged
@@ -32,7 +34,6 @@ from catalog_contract.frozen_build import builder
 from projector.item_state import (
     IN_STOCK,
     MERGED_FIELDS,
-    TIED_IDS_KEPT,
     ChangeKind,
     ItemState,
     Known,
@@ -43,6 +44,8 @@ from projector.item_state import (
     Verdict,
     applied_at_its_time,
     build_state,
+    ids_at,
+    with_id,
 )
 
 # Per applied record (frozen_build: without their __init__).
@@ -114,35 +117,38 @@ def removed(
     at: Position,
     key: tuple[str, str],
     restates: Position | None = None,
+    event_id: str | None = None,
 ) -> Outcome:
-    """A REMOVED event, or a tombstone (whose header carries the removal's source timestamp), for
-    item `key`. A retried old removal cannot delete a newer item; a removal of an item never seen
-    still leaves a marker, so its creation arriving late (a retry) does not bring it back."""
+    """A REMOVED event, or a tombstone (whose headers carry the removal's source timestamp and
+    `event_id`, none on a restatement), for item `key`. A retried old removal cannot delete a
+    newer item; a removal of an item never seen still leaves a marker, so its creation arriving
+    late (a retry) does not bring it back."""
     if restates is not None:
         if _moved_past(previous, restates):
             return Outcome(Verdict.SUPERSEDED, previous)
-        marker = Removed(key[0], key[1], source_updated_at, restates.partition, restates.offset)
+        ids = ids_at(previous, source_updated_at)  # (a tombstone says none of its own)
+        marker = Removed(*key, source_updated_at, restates.partition, restates.offset, ids)
         if marker == previous:
             return Outcome(Verdict.DUPLICATE, previous)
         gone = (_gone(previous),) if isinstance(previous, ItemState) else ()
         return Outcome(Verdict.APPLIED, marker, gone)
+    if previous is not None and event_id is not None and applied_at_its_time(previous, event_id):
+        return Outcome(Verdict.DUPLICATE, previous)  # (a removal's tombstone, or its retry's)
     if isinstance(previous, Removed):
-        newer = source_updated_at is not None and (
-            previous.source_updated_at is None or source_updated_at > previous.source_updated_at
-        )
-        if not newer:
+        if source_updated_at is None or source_updated_at == previous.source_updated_at:
+            ids = with_id(previous.event_ids, event_id, 1)  # a tie (untimed: the marker's time)
+            return Outcome(Verdict.DUPLICATE, dataclasses.replace(previous, event_ids=ids))
+        if _is_stale(previous, source_updated_at):
             return Outcome(Verdict.DUPLICATE, previous)
-        return Outcome(
-            Verdict.APPLIED, Removed(key[0], key[1], source_updated_at, at.partition, at.offset)
-        )
+        marker = Removed(*key, source_updated_at, at.partition, at.offset, with_id("", event_id))
+        return Outcome(Verdict.APPLIED, marker)
     if previous is not None and _is_stale(previous, source_updated_at):
         return Outcome(Verdict.STALE, previous)
     if source_updated_at is None and previous is not None:
         source_updated_at = previous.source_updated_at
-    marker = Removed(key[0], key[1], source_updated_at, at.partition, at.offset)
-    if previous is None:
-        return Outcome(Verdict.APPLIED, marker)
-    return Outcome(Verdict.APPLIED, marker, (_gone(previous),))
+    ids = with_id(ids_at(previous, source_updated_at), event_id)  # (the item's, at a tie)
+    marker = Removed(*key, source_updated_at, at.partition, at.offset, ids)
+    return Outcome(Verdict.APPLIED, marker, () if previous is None else (_gone(previous),))
 
 
 def _restated(previous: Known, change: ProductChange, restates: Position) -> Outcome:
@@ -151,13 +157,9 @@ def _restated(previous: Known, change: ProductChange, restates: Position) -> Out
         return Outcome(Verdict.SUPERSEDED, previous)
     current = previous if isinstance(previous, ItemState) else None
     event_ids = str(change.event_id)
-    if (
-        current is not None
-        and current.source_updated_at == change.source_updated_at
-        and applied_at_its_time(current, event_ids)
-    ):  # the ids of its time stay, its own first (a replay may have applied a retry after it)
-        others = [i for i in current.last_event_id.split(" ") if i != event_ids]
-        event_ids = " ".join([event_ids, *others])
+    earlier = ids_at(previous, change.source_updated_at)
+    if event_ids in earlier.split(" "):  # the ids of its time stay, its own first (a replay
+        event_ids = with_id(earlier, event_ids)  # may have applied a retry after it)
     state = ItemState(
         catalog_id=change.catalog_id,
         item_id=change.catalog_item_id,
@@ -187,27 +189,27 @@ def apply(
     if restates is not None:
         return _restated(previous, change, restates)
     event_id = str(change.event_id)
-    if isinstance(previous, ItemState) and applied_at_its_time(previous, event_id):
+    if previous is not None and applied_at_its_time(previous, event_id):
         return Outcome(Verdict.DUPLICATE, previous)
     if previous is not None and _is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
     key = (change.catalog_id, change.catalog_item_id)
     if change.change_type is ChangeType.REMOVED:
-        return removed(previous, change.source_updated_at, at, key)
+        return removed(previous, change.source_updated_at, at, key, None, event_id)
     # Without a time of its own a postback keeps the item's, a re-added one its removal's: else
     # an older retry, stale against the marker, would be applied over the new item.
     kept_time = None if previous is None else previous.source_updated_at
+    source_updated_at = change.source_updated_at or kept_time
+    # A tie (the later offset wins): the ids of that time stay, a re-add's its removal's too.
+    earlier = ids_at(previous, source_updated_at)
+    event_ids = with_id(earlier, event_id) if earlier else event_id
     if isinstance(previous, Removed):
         previous = None  # re-added by a newer postback: a new item
     sent = _merged_values(change)
     merged: Sequence[object] = sent
-    source_updated_at = change.source_updated_at or kept_time
-    event_ids = event_id
     if previous is not None:
         kept = _merged_values(previous)
         merged = [new if new is not None else old for new, old in zip(sent, kept, strict=True)]
-        if previous.source_updated_at == source_updated_at:  # a tie: the later offset wins
-            event_ids = _tied(event_id, previous.last_event_id)
     state = build_state(
         *merged,
         change.catalog_id,
@@ -224,19 +226,11 @@ def apply(
         # newer change of the same time is a repeat too (not a partial postback undoing it).
         # After the applied event's id, which the read API serves (with its received_at).
         assert previous is not None  # (_changes_nothing: an item of the same time)
-        applied, _, earlier = previous.last_event_id.partition(" ")
-        ids = " ".join([applied, event_id, *earlier.split()][:TIED_IDS_KEPT])
+        ids = with_id(previous.last_event_id, event_id, 1)
         return Outcome(Verdict.DUPLICATE, dataclasses.replace(previous, last_event_id=ids))
     return _build_outcome(
         Verdict.APPLIED, state, tuple(_notable(previous, state)) if notable else ()
     )
-
-
-def _tied(event_id: str, earlier: str) -> str:
-    """The ids an item applied at its source time, `event_id` the newest: a retry of an earlier
-    one, landing after it (its 200 lost, the platform sent the next change, then retried), is
-    a repeat, not the newer change (the tie would go to its later offset)."""
-    return " ".join([event_id, *earlier.split(" ")][:TIED_IDS_KEPT])
 
 
 # Every merged field of an event or a state at once (per record of a catch-up: one C call, where

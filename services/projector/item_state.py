@@ -43,14 +43,37 @@ class ItemState(ProductFields):
 TIED_IDS_KEPT = 8  # ids of events of one source time remembered per item (~300 bytes)
 
 
+def with_id(event_ids: str, event_id: str | None, at: int = 0) -> str:
+    """The ids of one source time, newest first, with `event_id` put at index `at` (0: the
+    event applied; 1: a copy's, after the applied one's, which the read API serves) and taken
+    out of where it was; the oldest beyond TIED_IDS_KEPT are forgotten. The earlier ones stay:
+    a retry of one, landing after a newer event of the time (its 200 lost, the platform sent
+    the next change, then retried), is a repeat, not the newer change (the tie would go to its
+    later offset). No `event_id` (a tombstone without the header): the ids as they are."""
+    if event_id is None:
+        return event_ids
+    ids = [i for i in event_ids.split() if i != event_id]
+    ids.insert(at, event_id)
+    return " ".join(ids[:TIED_IDS_KEPT])
+
+
 def newest_event_id(event_ids: str) -> str:
     """The last applied event's id, of an ItemState's `last_event_id`."""
     return event_ids.partition(" ")[0]
 
 
-def applied_at_its_time(state: ItemState, event_id: str) -> bool:
-    """Whether the item applied the event `event_id` at its current source time."""
-    ids = state.last_event_id
+def ids_at(state: Known, source_updated_at: datetime | None) -> str:
+    """The ids of the events the item applied at `source_updated_at` (a removed item: at its
+    removal's), newest first: none if it is not the item's time."""
+    if state is None or state.source_updated_at != source_updated_at:
+        return ""
+    return state.last_event_id if isinstance(state, ItemState) else state.event_ids
+
+
+def applied_at_its_time(state: ItemState | Removed, event_id: str) -> bool:
+    """Whether the item applied the event `event_id` at its current source time (a removed
+    item: at its removal's)."""
+    ids = state.last_event_id if isinstance(state, ItemState) else state.event_ids
     return ids == event_id or (" " in ids and event_id in ids.split(" "))
 
 
@@ -63,6 +86,11 @@ class Removed:
     source_updated_at: datetime | None
     partition: int
     offset: int
+    # The ids of the events applied at its source time, as an ItemState's `last_event_id`: the
+    # removal's, and the item's before it if the removal kept its time; none of a tombstone
+    # (no id), nor of a marker stored before they were kept. So a retry tying the removal's
+    # time is a repeat, and a re-add of that time keeps them (the removal's retry too).
+    event_ids: str = ""
 
 
 # ItemState(**fields) without its __init__, every field by position in this order: the merged

@@ -224,9 +224,10 @@ class PostgresStore(ViewStore):
             else None
         )
 
-    def _item_columns(self, cursor: Any) -> set[str]:
+    def _columns(self, cursor: Any, table: str) -> set[str]:
         cursor.execute(
             "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'items'"
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            [table],
         )
         return {str(row[0]) for row in cursor.fetchall()}

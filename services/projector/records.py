@@ -22,6 +22,7 @@ class Incoming:
     change: ProductChange | None  # None: a tombstone
     tombstone_source_updated_at: datetime | None = None
     restates: Position | None = None  # on a restatement: the position whose state it says
+    tombstone_event_id: str | None = None  # its removal's (item_fold.removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,9 @@ def read_record(
     restates = None if restated is None else Position(*restated)
     if isinstance(found, Tombstone):
         return Incoming(partition, offset, found.catalog_id, found.catalog_item_id, None,
-                        found.source_updated_at, restates)  # fmt: skip
+                        found.source_updated_at, restates, found.event_id)  # fmt: skip
     return _build_incoming(
-        partition, offset, found.catalog_id, found.catalog_item_id, found, None, restates
+        partition, offset, found.catalog_id, found.catalog_item_id, found, None, restates, None
     )
 
 

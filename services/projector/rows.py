@@ -132,7 +132,9 @@ def from_row(row: tuple[Any, ...]) -> ItemState:
     return build_state(*_STATE_ORDER(values))
 
 
-REMOVAL_COLUMNS = ("catalog_id", "item_id", "source_updated_at", "partition", "offset")
+# event_ids came with stop 38 (added to existing tables by ALTER TABLE, hence last; a marker
+# stored before keeps none: '').
+REMOVAL_COLUMNS = ("catalog_id", "item_id", "source_updated_at", "partition", "offset", "event_ids")
 
 
 def removal_row(marker: Removed) -> tuple[Any, ...]:
@@ -142,12 +144,15 @@ def removal_row(marker: Removed) -> tuple[Any, ...]:
         micros(marker.source_updated_at),
         marker.partition,
         marker.offset,
+        marker.event_ids,
     )
 
 
 def removal_from_row(row: tuple[Any, ...]) -> Removed:
-    catalog_id, item_id, source_updated_at, partition, offset = row
-    return Removed(catalog_id, item_id, from_micros(source_updated_at), partition, offset)
+    catalog_id, item_id, source_updated_at, partition, offset, event_ids = row
+    return Removed(
+        catalog_id, item_id, from_micros(source_updated_at), partition, offset, event_ids
+    )
 
 
 def price_text_of_units(units: int | None) -> str | None:

@@ -51,8 +51,8 @@ class SqliteStore(ViewStore):
     def _schema_statements(self) -> list[str]:
         return schema_statements("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")
 
-    def _item_columns(self, cursor: Any) -> set[str]:
-        cursor.execute("PRAGMA table_info(items)")
+    def _columns(self, cursor: Any, table: str) -> set[str]:
+        cursor.execute(f"PRAGMA table_info({table})")
         return {str(row[1]) for row in cursor.fetchall()}
 
     @contextmanager

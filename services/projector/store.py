@@ -26,14 +26,13 @@ from projector.errors import (
     StoreRefused,
     StoreUnavailable,
 )
-from projector.rows import ITEM_COLUMNS
 from projector.store_connections import ThreadConnections
 from projector.store_faults import missing_relation, transient
 from projector.store_handover import GenerationHandover
 from projector.store_owed import OwedRestatements
 from projector.store_read_back import ItemReadBack
 from projector.store_reads import StoreReads
-from projector.store_schema import INDEX_STATEMENTS, item_column_type
+from projector.store_schema import INDEX_STATEMENTS, added_columns
 from projector.store_write import BatchWrite
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
     big_integer = "INTEGER"
 
     @abstractmethod
-    def _item_columns(self, cursor: Any) -> set[str]: ...
+    def _columns(self, cursor: Any, table: str) -> set[str]: ...
 
     def create(self, indexes: bool = True) -> None:
         """Create the tables, or add the columns a newer schema version brought; and the read
@@ -182,11 +181,9 @@ class ViewStore(StoreReads, ItemReadBack, GenerationHandover, OwedRestatements, 
                 cursor.execute(statement)
             for statement in INDEX_STATEMENTS if indexes else ():
                 cursor.execute(statement)
-            existing = self._item_columns(cursor)
-            for column in ITEM_COLUMNS:
-                if column not in existing:
-                    kind = item_column_type(column, self.big_integer)
-                    cursor.execute(f'ALTER TABLE items ADD COLUMN "{column}" {kind}')
+            items, removals = self._columns(cursor, "items"), self._columns(cursor, "removals")
+            for statement in added_columns(items, removals, self.big_integer):
+                cursor.execute(statement)
 
     # --- writing -------------------------------------------------------------------------
 

@@ -26,6 +26,23 @@ INDEX_STATEMENTS = [
 ]
 
 
+# Stop 38's column of `removals` (the markers of a table created before keep no ids: '').
+REMOVAL_IDS_COLUMN = "event_ids TEXT NOT NULL DEFAULT ''"
+
+
+def added_columns(items: set[str], removals: set[str], big: str) -> list[str]:
+    """What brings tables of an older schema version (their columns `items` and `removals`)
+    to this one: the columns added since, each by ALTER TABLE."""
+    statements = [
+        f'ALTER TABLE items ADD COLUMN "{column}" {item_column_type(column, big)}'
+        for column in ITEM_COLUMNS
+        if column not in items
+    ]
+    if "event_ids" not in removals:
+        statements.append(f"ALTER TABLE removals ADD COLUMN {REMOVAL_IDS_COLUMN}")
+    return statements
+
+
 def schema_statements(big: str, serial: str) -> list[str]:
     columns = ", ".join(f'"{c}" {item_column_type(c, big)}' for c in ITEM_COLUMNS)
     return [
@@ -36,10 +53,11 @@ def schema_statements(big: str, serial: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS changes (seq {serial}, kind TEXT NOT NULL, "
         "catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, old TEXT, new TEXT, event_id TEXT, "
         f'"partition" INTEGER NOT NULL, "offset" {big} NOT NULL)',
-        # Removed items: when, so an older retry arriving later stays out (see item_fold.Removed).
+        # Removed items: when, so an older retry arriving later stays out, and the ids applied
+        # at that time, so a retry tying it stays out too (see item_state.Removed).
         "CREATE TABLE IF NOT EXISTS removals (catalog_id TEXT NOT NULL, item_id TEXT NOT NULL, "
         f'source_updated_at {big}, "partition" INTEGER NOT NULL, "offset" {big} NOT NULL, '
-        "PRIMARY KEY (catalog_id, item_id))",
+        f"{REMOVAL_IDS_COLUMN}, PRIMARY KEY (catalog_id, item_id))",
         # Restatements owed (their write failed), by key: the position of the key's last record
         # judged when it was owed (restatements_owed.py).
         "CREATE TABLE IF NOT EXISTS owed_restatements (catalog_id TEXT NOT NULL, "

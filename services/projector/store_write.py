@@ -33,10 +33,11 @@ class BatchWrite:
         )
         removal_names = ", ".join(f'"{c}"' for c in REMOVAL_COLUMNS)
         self.mark_removed = sql(
-            f"INSERT INTO removals ({removal_names}) VALUES (?, ?, ?, ?, ?) "
+            f"INSERT INTO removals ({removal_names}) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (catalog_id, item_id) DO UPDATE SET "
             "source_updated_at = excluded.source_updated_at, "
-            '"partition" = excluded."partition", "offset" = excluded."offset"'
+            '"partition" = excluded."partition", "offset" = excluded."offset", '
+            "event_ids = excluded.event_ids"
         )
         self.unmark = sql(f"DELETE FROM removals {_WHERE_KEY}")
         self.drop = sql(f"DELETE FROM items {_WHERE_KEY}")

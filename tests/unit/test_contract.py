@@ -13,7 +13,7 @@ import avro.schema
 import fastavro.schema
 import pytest
 
-from catalog_contract import codec, compat, keys, reader, schemas, topics
+from catalog_contract import codec, compat, keys, reader, schemas, topics, writing
 from catalog_contract.errors import ContractError, DecodeError
 from catalog_contract.events import Availability, ChangeType, ProductChange
 
@@ -174,6 +174,24 @@ def test_reader_returns_typed_events_and_tombstones() -> None:
         reader.read(b"42:other", codec.encode(EVENT))
     with pytest.raises(ContractError, match="no key"):
         reader.read(None, codec.encode(EVENT))
+
+
+def test_a_tombstones_event_id_is_read_from_its_headers() -> None:
+    """Stop 38: a removal marker keeps its removal's id, so its tombstone's is read too (the
+    receiver writes the event's headers on both records)."""
+    key = keys.product_key("42", "sku-1")
+    written = writing.product_records(replace(EVENT, change_type=ChangeType.REMOVED))
+    assert written.values[1] is None  # (the tombstone)
+    found = reader.read(key, None, written.headers)
+    assert isinstance(found, reader.Tombstone)
+    assert found.event_id == str(EVENT.event_id)
+    upper = [("event-id", str(EVENT.event_id).upper().encode())]
+    assert reader.read(key, None, upper) == reader.Tombstone(
+        "42", "sku-1", None, str(EVENT.event_id)
+    )
+    for bad in (b"not-a-uuid", b"\xff"):
+        with pytest.raises(ContractError, match="event-id header is not a UUID"):
+            reader.read(key, None, [("event-id", bad)])
 
 
 def test_schema_versions_are_full_transitive_compatible() -> None:

@@ -108,15 +108,25 @@ def old_apply(
 ) -> Outcome:
     if restates is not None:
         return item_fold._restated(previous, change, restates)
-    if isinstance(previous, ItemState) and str(change.event_id) in previous.last_event_id.split():
+    ids = (
+        (previous.last_event_id if isinstance(previous, ItemState) else previous.event_ids)
+        if previous
+        else ""
+    )
+    if str(change.event_id) in ids.split():  # (a marker's ids too: stop 38)
         return Outcome(Verdict.DUPLICATE, previous)
     if previous is not None and item_fold._is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
     key = (change.catalog_id, change.catalog_item_id)
     if change.change_type is ChangeType.REMOVED:
-        return item_fold.removed(previous, change.source_updated_at, at, key)
+        return item_fold.removed(
+            previous, change.source_updated_at, at, key, None, str(change.event_id)
+        )
     kept_time = previous.source_updated_at if previous else None  # a re-add: the removal's
+    re_added = []  # a re-add of its removal's time keeps the marker's ids (stop 38)
     if isinstance(previous, Removed):
+        if previous.source_updated_at == (change.source_updated_at or kept_time):
+            re_added = previous.event_ids.split()
         previous = None
     merged = {
         name: value
@@ -125,7 +135,7 @@ def old_apply(
         for name in PRODUCT_FIELDS
     }
     source_updated_at = change.source_updated_at or kept_time
-    event_ids = [str(change.event_id)]
+    event_ids = [str(change.event_id), *re_added]
     if previous is not None and previous.source_updated_at == source_updated_at:
         event_ids += previous.last_event_id.split()  # (a tie: the ids of that time, stop 37)
     state = ItemState(
@@ -163,9 +173,8 @@ def old_feed(records: list[Incoming], feed_from: dict[int, int] | None) -> list[
         previous = items.get(key)
         at = Position(record.partition, record.offset)
         if record.change is None:
-            outcome = item_fold.removed(
-                previous, record.tombstone_source_updated_at, at, key, record.restates
-            )
+            outcome = item_fold.removed(previous, record.tombstone_source_updated_at, at, key,
+                                        record.restates, record.tombstone_event_id)  # fmt: skip
             event_id = None
         else:
             outcome = old_apply(previous, record.change, at, record.restates)
@@ -223,7 +232,9 @@ def states(draw: st.DrawFn) -> Known:
         return None
     partition, offset = draw(st.integers(0, 1)), draw(st.integers(0, 6))
     if kind == "removed":
-        return Removed("c", draw(st.sampled_from(["p0", "p1"])), draw(_minutes), partition, offset)
+        ids = " ".join(str(i) for i in draw(st.lists(_ids, max_size=2, unique=True)))
+        item = draw(st.sampled_from(["p0", "p1"]))
+        return Removed("c", item, draw(_minutes), partition, offset, ids)
     event = draw(events())
     return ItemState(
         catalog_id="c",

@@ -122,7 +122,7 @@ def test_a_key_an_item_of_one_part_and_a_removal_of_another_is_apart_too(tmp_pat
         _part(tmp_path / "p0.db", 0, 30, "a"),
         _store(
             tmp_path / "p1.db",
-            "INSERT INTO removals VALUES ('k', 'a', 1, 1, 4)",
+            "INSERT INTO removals VALUES ('k', 'a', 1, 1, 4, '')",
             f"INSERT INTO offsets VALUES ('{TOPIC}', 1, 5)",
         ),
     ]

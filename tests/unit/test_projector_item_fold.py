@@ -7,7 +7,16 @@ from decimal import Decimal
 from catalog_contract.events import Availability, ChangeType
 from projector.batch import CatalogDelta, catalog_deltas, plan_batch
 from projector.item_fold import apply, removed
-from projector.item_state import ChangeKind, ItemState, Known, Outcome, Position, Removed, Verdict
+from projector.item_state import (
+    ChangeKind,
+    ItemState,
+    Known,
+    Outcome,
+    Position,
+    Removed,
+    Verdict,
+    with_id,
+)
 from projector.records import Incoming, Unreadable
 from tests.factories import change
 
@@ -60,8 +69,10 @@ def test_older_retry_is_stale_and_exact_repeat_is_a_duplicate() -> None:
 
 def test_removal_leaves_a_marker_and_the_tombstone_after_it_is_a_no_op() -> None:
     state = apply(None, change(minute=1, price="5"), AT).state
-    gone = apply(state, change(minute=2, kind=ChangeType.REMOVED), Position(0, 11))
-    assert gone.state == Removed("42", "sku-1", change(minute=2).source_updated_at, 0, 11)
+    removal = change(minute=2, kind=ChangeType.REMOVED)
+    gone = apply(state, removal, Position(0, 11))
+    marker = Removed("42", "sku-1", removal.source_updated_at, 0, 11, str(removal.event_id))
+    assert gone.state == marker  # (not the item's ids: of another time)
     assert [(c.kind, c.old) for c in gone.changes] == [(ChangeKind.ITEM_REMOVED, "5.00")]
     tombstone = removed(gone.state, None, Position(0, 12), ("42", "sku-1"))
     assert (tombstone.verdict, tombstone.state) == (Verdict.DUPLICATE, gone.state)
@@ -88,9 +99,12 @@ def test_a_newer_removal_moves_the_removed_items_time_forward() -> None:
     # Defect 4: REMOVED(t5) then REMOVED(t9) kept t5, so a late UPDATE(t7) brought it back.
     state = apply(None, change(minute=1, price="5"), AT).state
     first = apply(state, change(minute=5, kind=ChangeType.REMOVED), Position(0, 11)).state
-    second = apply(first, change(minute=9, kind=ChangeType.REMOVED), Position(0, 12))
+    newer = change(minute=9, kind=ChangeType.REMOVED)
+    second = apply(first, newer, Position(0, 12))
     assert second.verdict is Verdict.APPLIED
-    assert second.state == Removed("42", "sku-1", change(minute=9).source_updated_at, 0, 12)
+    assert second.state == Removed(
+        "42", "sku-1", newer.source_updated_at, 0, 12, str(newer.event_id)
+    )
     assert second.changes == ()  # it was already gone: nothing notable
     late = apply(second.state, change(minute=7, price="6"), Position(0, 13))
     assert (late.verdict, late.state) == (Verdict.STALE, second.state)
@@ -157,3 +171,12 @@ def test_a_copy_landing_after_a_concurrent_postback_of_the_same_time_is_a_duplic
     copy = apply(both, price, Position(0, 13))
     assert (copy.verdict, copy.state) == (Verdict.DUPLICATE, both)
     assert present(both).revision == 3
+
+
+def test_with_id_puts_an_id_where_asked_and_keeps_the_newest_eight() -> None:
+    assert with_id("", "a") == "a"
+    assert with_id("", "a", 1) == "a"  # (nothing applied before it to go after)
+    assert with_id("b c", "a") == "a b c"  # the event applied: first
+    assert with_id("b c", "a", 1) == "b a c"  # a copy: after the applied one
+    assert with_id("b a c", "a") == "a b c"  # a restatement of a kept id: moved first
+    assert with_id(" ".join("bcdefghi"), "a") == " ".join("abcdefgh")  # the oldest forgotten

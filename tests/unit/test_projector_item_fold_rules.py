@@ -197,9 +197,10 @@ def test_a_price_and_stock_change_together_give_both_notes_in_order() -> None:
 
 def test_a_removal_without_time_keeps_the_items_time_so_older_retries_stay_out() -> None:
     known = state_of(apply(None, change(minute=5, price="2.00"), Position(0, 1)))
-    gone = removed(known, None, Position(0, 2), KEY)
+    gone = removed(known, None, Position(0, 2), KEY)  # a tombstone without headers
     assert gone.verdict is Verdict.APPLIED
-    assert gone.state == Removed("42", "sku-1", BASE_TIME + timedelta(minutes=5), 0, 2)
+    five = BASE_TIME + timedelta(minutes=5)
+    assert gone.state == Removed("42", "sku-1", five, 0, 2, known.last_event_id)  # of its time
     assert gone.changes == (NotableChange(ChangeKind.ITEM_REMOVED, "42", "sku-1", "2.00", None),)
     retry: Known = gone.state
     assert apply(retry, change(minute=4, price="1.00"), Position(0, 3)).verdict is Verdict.STALE
@@ -209,7 +210,8 @@ def test_a_removed_event_removes_with_its_own_time() -> None:
     known = state_of(apply(None, change(minute=5, price="2.00"), Position(0, 1)))
     removal = change(minute=7, kind=ChangeType.REMOVED)
     gone = apply(known, removal, Position(1, 8))
-    assert gone.state == Removed("42", "sku-1", removal.source_updated_at, 1, 8)
+    marker = Removed("42", "sku-1", removal.source_updated_at, 1, 8, str(removal.event_id))
+    assert gone.state == marker
     assert apply(gone.state, change(minute=6, price="1"), Position(1, 9)).verdict is Verdict.STALE
     assert apply(gone.state, change(minute=8, price="1"), Position(1, 9)).verdict is (
         Verdict.APPLIED

@@ -123,7 +123,7 @@ def test_a_part_asks_its_file_only_for_keys_it_wrote(tmp_path: Path) -> None:
         other = SqliteStore(path)  # rows the part never wrote (no worker does that): not asked
         with other._transaction() as cursor:
             cursor.execute("INSERT INTO items (catalog_id, item_id) VALUES ('k', 'x')")
-            cursor.execute("INSERT INTO removals VALUES ('k', 'y', 1, 0, 9)")
+            cursor.execute("INSERT INTO removals VALUES ('k', 'y', 1, 0, 9, '')")
         assert set(other.load_items([("k", "x"), ("k", "y")])) == {("k", "x"), ("k", "y")}
         other.close()
         found = part.load_items([("k", "a"), ("k", "b"), ("k", "x"), ("k", "y")])

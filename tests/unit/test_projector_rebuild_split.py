@@ -43,7 +43,7 @@ def _part(path: Path, partition: int, item: str, catalogs: str) -> Path:
     return _store(
         path,
         f"INSERT INTO items (catalog_id, item_id) VALUES ('k', '{item}')",
-        f"INSERT INTO removals VALUES ('k', 'gone-{item}', 1, {partition}, 3)",
+        f"INSERT INTO removals VALUES ('k', 'gone-{item}', 1, {partition}, 3, 'id-{item}')",
         f"INSERT INTO catalogs VALUES {catalogs}",
         f"INSERT INTO offsets VALUES ('{TOPIC}', {partition}, 9)",
     )
@@ -57,7 +57,10 @@ def test_the_merge_copies_the_parts_and_adds_up_the_catalogs(tmp_path: Path) -> 
     ]
     assert merge(fresh, parts, TOPIC)
     assert [r[:2] for r in _rows(fresh, "items")] == [("k", "a"), ("k", "b")]
-    assert _rows(fresh, "removals") == [("k", "gone-a", 1, 0, 3), ("k", "gone-b", 1, 1, 3)]
+    assert _rows(fresh, "removals") == [
+        ("k", "gone-a", 1, 0, 3, "id-a"),  # (the ids of its time too)
+        ("k", "gone-b", 1, 1, 3, "id-b"),
+    ]
     assert _rows(fresh, "offsets") == [(TOPIC, 0, 9), (TOPIC, 1, 9)]
     # A time missing on one side is the other's, as a batch adds it (store_write).
     assert _rows(fresh, "catalogs") == [("k", 3, 1, 2, 5), ("x", 1, 1, 0, None), ("y", 1, 0, 0, 7)]
@@ -82,7 +85,7 @@ def test_the_merge_keeps_an_emptied_parts_time_and_drops_catalogs_empty_in_sum(
     "second",
     [
         "INSERT INTO items (catalog_id, item_id) VALUES ('k', 'a')",  # an item of both
-        "INSERT INTO removals VALUES ('k', 'a', 1, 1, 4)",  # one's item, the other's removal
+        "INSERT INTO removals VALUES ('k', 'a', 1, 1, 4, '')",  # one's item, the other's removal
     ],
 )
 def test_a_key_in_two_parts_merges_nothing(tmp_path: Path, second: str) -> None:
