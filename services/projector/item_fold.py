@@ -45,6 +45,7 @@ from projector.item_state import (
     applied_at_its_time,
     build_state,
     ids_at,
+    repeats_a_removal,
     with_id,
 )
 
@@ -132,7 +133,7 @@ def removed(
             return Outcome(Verdict.DUPLICATE, previous)
         gone = (_gone(previous),) if isinstance(previous, ItemState) else ()
         return Outcome(Verdict.APPLIED, marker, gone)
-    if previous is not None and event_id is not None and applied_at_its_time(previous, event_id):
+    if previous is not None and event_id is not None and repeats_a_removal(previous, event_id):
         return Outcome(Verdict.DUPLICATE, previous)  # (a removal's tombstone, or its retry's)
     if isinstance(previous, Removed):
         if source_updated_at is None or source_updated_at == previous.source_updated_at:

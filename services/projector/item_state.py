@@ -77,6 +77,17 @@ def applied_at_its_time(state: ItemState | Removed, event_id: str) -> bool:
     return ids == event_id or (" " in ids and event_id in ids.split(" "))
 
 
+def repeats_a_removal(state: ItemState | Removed, event_id: str) -> bool:
+    """Whether a tombstone with `event_id` is a repeat: its removal's record (the event, or the
+    tombstone, or their retry) was applied at the item's time. Never the item's newest applied
+    event, an update (a re-add's id comes before the removal's it keeps): a tombstone naming
+    it is a tool's, its headers copied from the key's last record, and it removes the item (as
+    it did before tombstones were read with their id: test_attack38a_tombstone_ids.py)."""
+    if isinstance(state, ItemState) and newest_event_id(state.last_event_id) == event_id:
+        return False
+    return applied_at_its_time(state, event_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Removed:
     """What the views remember of a removed item: enough to refuse older retries."""
