@@ -59,6 +59,16 @@ class CopiedPositions:
             return None
         return index
 
+    def foreign_before(self, partition: int, source_offset: int) -> bool:
+        """Whether records the copy did not write (another producer's, to the target at the same
+        time) landed before the copied record `restated` would name: the copy's own offsets
+        there are not consecutive from the target's end. A position there would take them in,
+        and one of the item's, newer, would be undone. Its record must be delivered."""
+        index = self.needed(partition, source_offset)
+        if index is None:
+            return False
+        return self._target[partition][index] != self._ends.get(partition, 0) + index
+
     def restated(self, partition: int, source_offset: int, key: bytes | None) -> int | None:
         """The target offset a restatement of `key` restating (partition, source_offset) must
         name; None: it is superseded on the target and must not be copied. Its record is not

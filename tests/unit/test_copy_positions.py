@@ -58,6 +58,19 @@ def test_nothing_copied_of_the_partition_yet_names_the_targets_end() -> None:
     assert CopiedPositions({}).restated(0, 3, b"k") == 0
 
 
+def test_another_producers_records_among_the_copys_are_found_before_a_restatement() -> None:
+    """Records of another producer landed among the copy's (the target written to meanwhile):
+    a position taking them in could undo an item's newer change there. Before, none was
+    looked for (no such method)."""
+    positions = CopiedPositions({0: 5})
+    for offset, landed in ((10, 5), (11, 6), (12, 8)):  # (someone else's record at 7)
+        positions.delivered(0, positions.sent(0, offset, b"k"), landed)
+    assert [positions.foreign_before(0, at) for at in (3, 10, 11, 12, 40)] == [
+        False, False, False, True, True
+    ]  # fmt: skip
+    assert CopiedPositions({0: 5}).foreign_before(0, 3) is False  # (nothing copied there yet)
+
+
 def test_a_record_not_acknowledged_yet_is_waited_for() -> None:
     positions = CopiedPositions({})
     index = positions.sent(0, 14, b"k")
