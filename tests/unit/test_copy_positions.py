@@ -6,6 +6,7 @@ positions in the headers (`replay --to topic`, test_replay_copy_restatements).""
 from __future__ import annotations
 
 import dataclasses
+import tracemalloc
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -69,6 +70,27 @@ def test_another_producers_records_among_the_copys_are_found_before_a_restatemen
         False, False, False, True, True
     ]  # fmt: skip
     assert CopiedPositions({0: 5}).foreign_before(0, 3) is False  # (nothing copied there yet)
+
+
+def test_gaps_in_the_source_offsets_copied_are_read_through() -> None:
+    positions = copied([(10, b"a"), (11, b"b"), (15, b"c"), (16, b"k"), (17, b"d")], {0: 3})
+    assert [positions.restated(0, at, b"k") for at in (11, 13, 15, 16, 40)] == [4, 4, 5, 6, 7]
+    assert positions.restated(0, 9, b"k") == 2
+
+
+def test_a_range_copied_whole_costs_no_memory_a_record() -> None:
+    """Memory is by runs of consecutive source offsets: 16 bytes a record copied were 1.6 GB
+    for 100M records (measured), kept to the end of the copy. Failed before: 3.2 MB here."""
+    tracemalloc.start()
+    try:
+        positions = CopiedPositions({})
+        for offset in range(200_000):
+            positions.delivered(0, positions.sent(0, offset, b"k"), offset)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 64_000, held
+    assert positions.restated(0, 123_456, b"k") == 123_456
 
 
 def test_a_record_not_acknowledged_yet_is_waited_for() -> None:
