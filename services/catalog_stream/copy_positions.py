@@ -32,7 +32,7 @@ class CopiedPositions:
         self._firsts: dict[int, array[int]] = {}  # each run's first index in the partition
         self._count: dict[int, int] = {}
         self._last: dict[int, int] = {}  # the source offset last copied
-        self._pending: dict[int, set[int]] = {}  # indexes sent, not acknowledged
+        self._named: dict[int, int] = {}  # the last index a restatement's position relied on
         self._foreign_from: dict[int, int] = {}  # first index acknowledged out of place
         self._first_key: dict[int, bytes | None] = {}
 
@@ -41,18 +41,15 @@ class CopiedPositions:
         count = self._count.get(partition, 0)
         if not count:
             self._starts[partition], self._firsts[partition] = array("q"), array("q")
-            self._pending[partition] = set()
             self._first_key[partition] = key
         if not count or source_offset != self._last[partition] + 1:
             self._starts[partition].append(source_offset)
             self._firsts[partition].append(count)
         self._last[partition] = source_offset
         self._count[partition] = count + 1
-        self._pending[partition].add(count)
         return count
 
     def delivered(self, partition: int, index: int, target_offset: int) -> None:
-        self._pending[partition].discard(index)
         if target_offset != self._ends.get(partition, 0) + index:  # another's before it
             found = self._foreign_from.get(partition, index)
             self._foreign_from[partition] = min(found, index)
@@ -75,13 +72,6 @@ class CopiedPositions:
         found = self._at_or_before(partition, source_offset)
         return None if found is None else found[0]
 
-    def waiting(self, partition: int, source_offset: int) -> int | None:
-        """`needed`'s index while its target offset is not known yet, else None."""
-        index = self.needed(partition, source_offset)
-        if index is None or index not in self._pending[partition]:
-            return None
-        return index
-
     def foreign_before(self, partition: int, source_offset: int) -> bool:
         """Whether records the copy did not write (another producer's, to the target at the same
         time) landed before the copied record `restated` would name: the copy's own offsets
@@ -95,15 +85,24 @@ class CopiedPositions:
     def restated(self, partition: int, source_offset: int, key: bytes | None) -> int | None:
         """The target offset a restatement of `key` restating (partition, source_offset) must
         name; None: it is superseded on the target and must not be copied. Its record is not
-        copied yet; `waiting` must have answered None, and `foreign_before` False."""
+        copied yet; `foreign_before` must have answered False. Its record need not have been
+        acknowledged: it lands at the target's end plus its index (`misnamed` says otherwise)."""
         end = self._ends.get(partition, 0)
         found = self._at_or_before(partition, source_offset)
         if found is None:  # nothing copied of the partition yet: nothing of the item before it
             return max(end - 1, 0)
         index, at_or_before = found
-        assert index not in self._pending[partition], "restated before its record was delivered"
+        self._named[partition] = max(self._named.get(partition, 0), index)
         if at_or_before:
             return end + index
         if end >= 1:  # every record copied of the partition is after the restated one
             return end - 1
         return None if self._first_key[partition] == key else 0
+
+    def misnamed(self) -> list[int]:
+        """The partitions where a restatement named a position before all of the records it
+        relied on were acknowledged, and another producer's landed among them (so it named the
+        wrong one); for the copy's end, once every record is acknowledged."""
+        return sorted(
+            p for p, index in self._named.items() if self._foreign_from.get(p, index + 1) <= index
+        )

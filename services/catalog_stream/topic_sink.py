@@ -35,7 +35,6 @@ class TopicSink(Sink):
         self._failed = 0
         self._failure: BaseException | None = None  # the first refusal
         self._positions = CopiedPositions({})
-        self._deliveries: dict[tuple[int, int], asyncio.Future[Any]] = {}  # not yet acknowledged
 
     async def open(self, partitions: list[int]) -> None:
         """Asked of the cluster's metadata, which answers at once: the producer would wait its
@@ -78,7 +77,7 @@ class TopicSink(Sink):
 
     async def write(self, record: Any, found: Any) -> None:
         self._refuse_after_failure()
-        sent_headers = await self._restated_here(record)
+        sent_headers = self._restated_here(record)
         if sent_headers is None:
             return  # a restatement superseded on the target as on the source: nothing to say
         try:
@@ -100,11 +99,10 @@ class TopicSink(Sink):
             ) from exc
         self._sent += 1
         index = self._positions.sent(record.partition, record.offset, record.key)
-        self._deliveries[record.partition, index] = delivery
         delivery.add_done_callback(self._delivered)
         delivery.add_done_callback(partial(self._landed, record.partition, index))
 
-    async def _restated_here(self, record: Any) -> list[tuple[str, bytes]] | None:
+    def _restated_here(self, record: Any) -> list[tuple[str, bytes]] | None:
         """The headers to send; a restatement's name the target position it restates. None: a
         restatement not to copy (superseded on the target already)."""
         sent = list(record.headers or ())
@@ -115,10 +113,6 @@ class TopicSink(Sink):
         if restated is None:
             return sent
         partition, offset = restated
-        waiting = self._positions.waiting(partition, offset)
-        if waiting is not None:  # (rare: a restatement follows what it restates closely)
-            await asyncio.wait([self._deliveries[partition, waiting]])
-            self._refuse_after_failure()  # (that delivery failed: SinkError)
         if self._positions.foreign_before(partition, offset):
             raise SinkError(
                 f"another producer wrote to --target-topic {self._topic!r} partition "
@@ -132,7 +126,6 @@ class TopicSink(Sink):
         return [*kept, headers.restates(partition, there)]
 
     def _landed(self, partition: int, index: int, delivery: asyncio.Future[Any]) -> None:
-        del self._deliveries[partition, index]
         if not delivery.cancelled() and delivery.exception() is None:
             self._positions.delivered(partition, index, delivery.result().offset)
 
@@ -143,3 +136,9 @@ class TopicSink(Sink):
             finally:
                 await self._producer.stop()
         self._refuse_after_failure()
+        if misnamed := self._positions.misnamed():
+            raise SinkError(
+                f"another producer wrote to --target-topic {self._topic!r} partition(s) "
+                f"{', '.join(map(str, misnamed))} during the copy: a restatement copied there "
+                "names a position its record did not land at; copy into an empty topic again"
+            )

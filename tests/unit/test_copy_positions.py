@@ -93,13 +93,18 @@ def test_a_range_copied_whole_costs_no_memory_a_record() -> None:
     assert positions.restated(0, 123_456, b"k") == 123_456
 
 
-def test_a_record_not_acknowledged_yet_is_waited_for() -> None:
-    positions = CopiedPositions({})
+def test_a_record_not_acknowledged_yet_is_named_where_it_will_land() -> None:
+    """The copy's records land one after the other from the target's end, so a restatement is
+    translated at once: the sink waited for its record's acknowledgment (the producer's linger
+    and a round trip, ~24 ms a restatement measured: 8.6 s to copy 300 postbacks each followed
+    by its restatement, 1.3 s to read them; a copy of 100M records, days). Failed before: an
+    AssertionError, "restated before the record it needs was delivered"."""
+    positions = CopiedPositions({0: 3})
     index = positions.sent(0, 14, b"k")
-    assert positions.waiting(0, 20) == index
-    positions.delivered(0, index, 0)
-    assert positions.waiting(0, 20) is None
-    assert positions.waiting(1, 20) is None  # nothing copied there: nothing to wait for
+    assert positions.restated(0, 20, b"k") == 3
+    assert positions.misnamed() == []
+    positions.delivered(0, index, 4)  # (another producer's record at 3: the header was wrong)
+    assert positions.misnamed() == [0]
 
 
 def _copy(records: list[Incoming], base: int) -> list[Incoming]:
