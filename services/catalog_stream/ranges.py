@@ -71,19 +71,22 @@ async def topic_partitions(
         await admin.close()
 
 
-async def end_offsets(
+async def offset_spans(
     connection: KafkaConnection, topic: str, partitions: list[int]
-) -> dict[int, int]:
-    """Where the next record written to each partition of `topic` lands (its high watermark)."""
+) -> dict[int, tuple[int, int]]:
+    """Each partition of `topic`'s first offset still held and where the next record written
+    lands (its high watermark): it holds records when they differ."""
     consumer = AIOKafkaConsumer(**connection.consumer_options(), enable_auto_commit=False)
+    wanted = [TopicPartition(topic, p) for p in partitions]
     try:
         await consumer.start()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        starts = await consumer.beginning_offsets(wanted)
+        ends = await consumer.end_offsets(wanted)
     except KafkaError as exc:
         raise RangeError(f"cannot read the ends of {topic!r}: {exc}") from exc
     finally:
         await consumer.stop()
-    return {tp.partition: offset for tp, offset in ends.items()}
+    return {tp.partition: (starts[tp], ends[tp]) for tp in wanted}
 
 
 async def read_range(

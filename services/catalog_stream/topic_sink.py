@@ -13,7 +13,7 @@ from catalog_contract import headers
 from catalog_contract.errors import DecodeError
 from catalog_contract.kafka_connection import KafkaConnection, kafka_connection
 from catalog_stream.copy_positions import CopiedPositions
-from catalog_stream.ranges import end_offsets, topic_partitions
+from catalog_stream.ranges import offset_spans, topic_partitions
 from catalog_stream.sinks import Sink, SinkError
 
 
@@ -21,7 +21,8 @@ class TopicSink(Sink):
     """Re-publish the raw records (same key, value bytes, headers and partition number), so
     each partition keeps its order; the target needs at least as many partitions. A projector's
     restatement is re-published naming the target's position of what it restates
-    (copy_positions), or not at all where it is superseded on the target already. Every
+    (copy_positions), or not at all where it is superseded on the target already; so the target
+    must hold no record where the copy writes, nor get another producer's meanwhile. Every
     delivery is checked: a record the broker refused fails the replay (SinkError), it is never
     counted as copied, and nothing is sent after it (later records of its key would land
     without it)."""
@@ -34,7 +35,6 @@ class TopicSink(Sink):
         self._failed = 0
         self._failure: BaseException | None = None  # the first refusal
         self._positions = CopiedPositions({})
-        self._deliveries: dict[tuple[int, int], asyncio.Future[Any]] = {}  # not yet acknowledged
 
     async def open(self, partitions: list[int]) -> None:
         """Asked of the cluster's metadata, which answers at once: the producer would wait its
@@ -49,7 +49,17 @@ class TopicSink(Sink):
                 f"--target-topic {self._topic!r} has {len(target)} partition(s); the replay "
                 f"keeps each record's partition, so it needs {needed}"
             )
-        self._positions = CopiedPositions(await end_offsets(self._connection, self._topic, target))
+        spans = await offset_spans(self._connection, self._topic, target)
+        held = [(p, spans[p]) for p in partitions if spans[p][0] < spans[p][1]]
+        if held:  # (a copy that stopped too: its restatements may be copied again over it)
+            partition, (start, end) = held[0]
+            raise SinkError(
+                f"--target-topic {self._topic!r} partition {partition} holds records (offsets "
+                f"{start}..{end - 1}): a copied restatement names a position of what the copy "
+                "wrote, which would take in records it did not write and could undo a newer "
+                "change they hold; copy into an empty topic"
+            )
+        self._positions = CopiedPositions({p: end for p, (_, end) in spans.items()})
 
     def _delivered(self, delivery: asyncio.Future[Any]) -> None:
         failure = asyncio.CancelledError() if delivery.cancelled() else delivery.exception()
@@ -67,7 +77,7 @@ class TopicSink(Sink):
 
     async def write(self, record: Any, found: Any) -> None:
         self._refuse_after_failure()
-        sent_headers = await self._restated_here(record)
+        sent_headers = self._restated_here(record)
         if sent_headers is None:
             return  # a restatement superseded on the target as on the source: nothing to say
         try:
@@ -89,11 +99,10 @@ class TopicSink(Sink):
             ) from exc
         self._sent += 1
         index = self._positions.sent(record.partition, record.offset, record.key)
-        self._deliveries[record.partition, index] = delivery
         delivery.add_done_callback(self._delivered)
         delivery.add_done_callback(partial(self._landed, record.partition, index))
 
-    async def _restated_here(self, record: Any) -> list[tuple[str, bytes]] | None:
+    def _restated_here(self, record: Any) -> list[tuple[str, bytes]] | None:
         """The headers to send; a restatement's name the target position it restates. None: a
         restatement not to copy (superseded on the target already)."""
         sent = list(record.headers or ())
@@ -104,10 +113,12 @@ class TopicSink(Sink):
         if restated is None:
             return sent
         partition, offset = restated
-        waiting = self._positions.waiting(partition, offset)
-        if waiting is not None:  # (rare: a restatement follows what it restates closely)
-            await asyncio.wait([self._deliveries[partition, waiting]])
-            self._refuse_after_failure()  # (that delivery failed: SinkError)
+        if self._positions.foreign_before(partition, offset):
+            raise SinkError(
+                f"another producer wrote to --target-topic {self._topic!r} partition "
+                f"{partition} during the copy: a copied restatement would name a position "
+                "taking in its records, and could undo a newer change they hold"
+            )
         there = self._positions.restated(partition, offset, record.key)
         if there is None:
             return None
@@ -115,7 +126,6 @@ class TopicSink(Sink):
         return [*kept, headers.restates(partition, there)]
 
     def _landed(self, partition: int, index: int, delivery: asyncio.Future[Any]) -> None:
-        del self._deliveries[partition, index]
         if not delivery.cancelled() and delivery.exception() is None:
             self._positions.delivered(partition, index, delivery.result().offset)
 
@@ -126,3 +136,9 @@ class TopicSink(Sink):
             finally:
                 await self._producer.stop()
         self._refuse_after_failure()
+        if misnamed := self._positions.misnamed():
+            raise SinkError(
+                f"another producer wrote to --target-topic {self._topic!r} partition(s) "
+                f"{', '.join(map(str, misnamed))} during the copy: a restatement copied there "
+                "names a position its record did not land at; copy into an empty topic again"
+            )

@@ -124,15 +124,25 @@ def _price_in_full(raw: RawValue) -> Decimal:
     return exact  # always at the schema's scale, so equal prices are equal Decimals
 
 
+# Symbols of one currency each: `€12.99` beside `USD` (a code, a Currency, an XML attribute)
+# was published as 12.99 USD. ($, £, ¥, kr ... name several: they say none.)
+_SYMBOL_CODES = {"€": "EUR", "₹": "INR", "₽": "RUB", "₺": "TRY", "₪": "ILS", "₴": "UAH"}
+
+
 def price_codes(raw: RawValue) -> tuple[str, ...]:
-    """The currency codes written beside a price `price` read (`12.99 EUR`, `eur 12.99`),
-    upper-cased, in order; none for a symbol ($ is USD, CAD, AUD ...) or a bare number."""
+    """The currency codes written beside a price `price` read (`12.99 EUR`, `eur 12.99`,
+    `€12.99`), upper-cased, in order; none for a symbol of several currencies ($ is USD, CAD,
+    AUD ...) or a bare number."""
     value = raw.strip() if isinstance(raw, str) else ""
     if value[:1].isdigit() and value[-1:].isdigit():  # the usual price: nothing either side
         return ()
     match = _PRICE_SIDES.fullmatch(value)
-    sides = match.groups() if match else ()
-    return tuple(side.upper() for side in sides if side and side.isascii() and side.isalpha())
+    sides = [side for side in (match.groups() if match else ()) if side]
+    return tuple(
+        side.upper() if side.isascii() and side.isalpha() else _SYMBOL_CODES[side]
+        for side in sides
+        if (side.isascii() and side.isalpha()) or side in _SYMBOL_CODES
+    )
 
 
 def integer(raw: RawValue, low: int, high: int) -> int:

@@ -42,19 +42,24 @@ def in_xml(body: bytes, secrets: tuple[str, ...]) -> bytes:
     """`body` with each text and attribute value holding a secret, once read as the XML parser
     reads it, replaced by `[redacted]` (in the body's own encoding)."""
     encoding, errors = "utf-8", "surrogateescape"  # (any bytes read and written back alike)
+    whole, stray = body, b""
     for mark, wide in _WIDE:
         if body.startswith(mark):
             encoding, errors = wide, "surrogatepass"
+            # Stray bytes past the last whole code unit (a body cut, or hostile) are kept as
+            # they came: the whole body undecodable, its text went unread (split secrets kept).
+            cut = len(body) - len(body) % (4 if "32" in wide else 2)
+            whole, stray = body[:cut], body[cut:]
             break
     try:
-        text = body.decode(encoding, errors)
-    except UnicodeDecodeError:  # a wide body cut or broken: read its bytes as UTF-8's would be
-        encoding, errors = "utf-8", "surrogateescape"
+        text = whole.decode(encoding, errors)
+    except UnicodeDecodeError:  # a UTF-32 unit past U+10FFFF: read its bytes as UTF-8's would be
+        encoding, errors, stray = "utf-8", "surrogateescape", b""
         text = body.decode(encoding, errors)
     kept = _redacted(text, secrets)
     if kept is text:
         return body
-    return kept.encode(encoding, errors)
+    return kept.encode(encoding, errors) + stray
 
 
 def _normalized(value: str) -> str:

@@ -111,6 +111,16 @@ _ATTRIBUTES = (
     b'<Name a="b"><![CDATA[M]]>ug&#47;</Name><!-- c --></p:postback>'
 )
 
+# A UTF-16 body one stray byte long (its split secret was searched as UTF-8: kept), and a
+# price's symbol of one currency beside an attribute's other one (a 200 in the other one).
+_WIDE_STRAY = (
+    b"<p><Name><![CDATA[fuzz-secret-]]><![CDATA[0123456789abcdef]]></Name></p>".decode()
+).encode("utf-16-le") + b"<"
+_SYMBOL = (
+    "<p><CatalogId>42</CatalogId><CatalogItemId>sku-1</CatalogItemId>"
+    '<CurrentPrice currency="USD">\u20ac12.99</CurrentPrice></p>'
+).encode()
+
 
 def seeds() -> list[bytes]:
     flat = {k: ",".join(v) if isinstance(v, list) else v for k, v in POSTBACK.items()}
@@ -130,6 +140,8 @@ def seeds() -> list[bytes]:
             b"<p><Name><![CDATA[a]]><![CDATA[b]]></Name></p>",
         ),
         seed("POST", "application/xml", b"", _ATTRIBUTES),
+        seed("POST", "application/xml", b"", _WIDE_STRAY),
+        seed("POST", "application/xml", b"", _SYMBOL),
         seed("POST", "application/xml", b"CatalogId=42", _ATTRIBUTES, 2),
         seed("GET", None, form, b""),
         seed("GET", None, removal.encode(), b""),

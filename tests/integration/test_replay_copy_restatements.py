@@ -88,3 +88,61 @@ async def test_a_superseded_restatement_stays_superseded_in_a_copy(
     copied = await read_topic(kafka_bootstrap, copy.product)
     assert next(r.offset for r in copied if r.partition == partition) == 0  # (offsets moved)
     assert _views(copied)[("42", "sku-1")] == _views(source)[("42", "sku-1")]
+
+
+async def test_a_copy_onto_a_newer_change_of_the_item_does_not_undo_it(
+    kafka_bootstrap: str,
+) -> None:
+    """A target that already holds records (the live receiver's, another copy's): the copied
+    older postback is judged stale there and moves the item's position to it, and the copied
+    restatement named that position, so it applied over the newer change the target held (failed
+    before: price 1.00 in the views built from the target, which held 2.00 acknowledged). A
+    restatement cannot name a position of the target that leaves out records the copy did not
+    write: a target partition that holds records is refused before anything is copied."""
+    source = await make_topics(kafka_bootstrap, partitions=1)
+    first = change(minute=5, price="1.00", name="Mug")
+    ((_, first_offset),) = await _write(kafka_bootstrap, source.product, [product_records(first)])
+    folded = plan_batch([Incoming(0, first_offset, "42", "sku-1", first)], {}, lambda _: None)
+    state = folded.items[("42", "sku-1")]
+    assert isinstance(state, ItemState)
+    restatement = restatement_records("42", "sku-1", snapshot(state), None, (0, first_offset))
+    await _write(kafka_bootstrap, source.product, [restatement])
+    copy = await make_topics(kafka_bootstrap, partitions=1)
+    newer = change(minute=6, price="2.00")  # acknowledged on the target
+    await _write(kafka_bootstrap, copy.product, [product_records(newer)])
+    code, _out, err = await run_cli(
+        "replay", "--bootstrap-servers", kafka_bootstrap, "--topic", source.product,
+        "--to", "topic", "--target-topic", copy.product,
+    )  # fmt: skip
+    copied = await read_topic(kafka_bootstrap, copy.product)
+    assert _views(copied)[("42", "sku-1")][0] == newer.current_price
+    assert code == 1, err
+    assert f"--target-topic {copy.product!r} partition 0 holds records" in err
+
+
+async def test_a_copy_run_again_onto_the_part_copied_is_refused(kafka_bootstrap: str) -> None:
+    """A replay that stopped (a SIGKILL, or exit 75) left part of the copy in the target; run
+    again over it, its restatement named its record's second copy, and only because the newer
+    postback was copied again after it (each copy judged there moves the item's position) did it
+    stay superseded; run again with another --from it undoes as the test above does. Such a
+    target is refused now, before anything is copied (passed on main but for this: exit 0)."""
+    source = await make_topics(kafka_bootstrap, partitions=1)
+    first = change(minute=5, price="1.00", name="Mug")
+    ((_, first_offset),) = await _write(kafka_bootstrap, source.product, [product_records(first)])
+    folded = plan_batch([Incoming(0, first_offset, "42", "sku-1", first)], {}, lambda _: None)
+    state = folded.items[("42", "sku-1")]
+    assert isinstance(state, ItemState)
+    restatement = restatement_records("42", "sku-1", snapshot(state), None, (0, first_offset))
+    newer = change(minute=6, price="2.00")
+    _, (_, restatement_offset) = await _write(
+        kafka_bootstrap, source.product, [product_records(newer), restatement]
+    )
+    copy = await make_topics(kafka_bootstrap, partitions=1)
+    copy_args = ("replay", "--bootstrap-servers", kafka_bootstrap, "--topic", source.product,
+                 "--to", "topic", "--target-topic", copy.product)  # fmt: skip
+    code, _out, err = await run_cli(*copy_args, "--until", f"0:{restatement_offset}")
+    assert code == 0, err  # (the run that stopped before the restatement)
+    code, _out, err = await run_cli(*copy_args)  # run again, the whole range
+    assert code == 1, err
+    assert f"--target-topic {copy.product!r} partition 0 holds records (offsets 0..1)" in err
+    assert len(await read_topic(kafka_bootstrap, copy.product, timeout_s=3)) == 2
