@@ -148,9 +148,12 @@ Attribute = tuple[str | None, str, str, bool]
 """An XML attribute: (its element's name, None for the root; its name; its value; whether the
 element holds a value). Read beside the data points by xml_attributes.py, with the field map."""
 # `xml:lang`, `xml:space`, `xml:base`: what language a text is in, how its spaces were written,
-# where it came from; never what the value is. (Namespace declarations are no attributes to
-# the parser: never seen.)
-_XML_NAMESPACE = "{http://www.w3.org/XML/1998/namespace}"
+# where it came from; `xsi:type`, `xsi:nil`, `xsi:schemaLocation`: how a serializer typed it;
+# never what the value is. (Namespace declarations are no attributes to the parser: never seen.)
+_SAY_NOTHING = (
+    "{http://www.w3.org/XML/1998/namespace}",
+    "{http://www.w3.org/2001/XMLSchema-instance}",
+)
 
 
 def _local(name: str) -> str:
@@ -161,7 +164,9 @@ def _local(name: str) -> str:
 
 
 def _attributes(element: str | None, attrib: dict[str, str], holds: bool) -> list[Attribute]:
-    return [(element, _local(k), v, holds) for k, v in attrib.items() if _XML_NAMESPACE not in k]
+    return [
+        (element, _local(k), v, holds) for k, v in attrib.items() if not k.startswith(_SAY_NOTHING)
+    ]
 
 
 def from_xml(body: bytes) -> dict[str, RawValue]:
