@@ -13,7 +13,8 @@
   source time keeps the marker's, so that retry stays stale after the re-add too). A newer
   removal of a removed item moves the marker's time forward, like any other change. A marker
   keeps the ids of its time as an item does (the removal's, the item's if it kept its time), and
-  a re-add of that time keeps them: a retry of any of them is a duplicate.
+  a re-add of that time keeps them: a retry of any of them is a duplicate, but for an untimed
+  removal's (item_state.removed_again).
 - A *restatement* (a record the projector wrote, see projector.restatements) says the item's
   whole state as of one position of the topic (its `restates` header). It applies only if the
   item has applied nothing after that position (so it can never undo a newer acknowledged
@@ -45,6 +46,8 @@ from projector.item_state import (
     applied_at_its_time,
     build_state,
     ids_at,
+    newest_event_id,
+    removed_again,
     repeats_a_removal,
     with_id,
 )
@@ -191,7 +194,10 @@ def apply(
         return _restated(previous, change, restates)
     event_id = str(change.event_id)
     if previous is not None and applied_at_its_time(previous, event_id):
-        return Outcome(Verdict.DUPLICATE, previous)
+        if not removed_again(previous, change):
+            return Outcome(Verdict.DUPLICATE, previous)
+        newest = newest_event_id(previous.last_event_id)  # (the removal is new to the item)
+        previous = dataclasses.replace(previous, last_event_id=newest)
     if previous is not None and _is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
     key = (change.catalog_id, change.catalog_item_id)

@@ -7,8 +7,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeGuard
 
-from catalog_contract.events import PRODUCT_FIELDS, Availability, ProductFields
+from catalog_contract.events import (
+    PRODUCT_FIELDS,
+    Availability,
+    ChangeType,
+    ProductChange,
+    ProductFields,
+)
 from catalog_contract.frozen_build import builder, field_names
 
 MERGED_FIELDS = PRODUCT_FIELDS  # every field a postback may carry, or leave out
@@ -86,6 +93,15 @@ def repeats_a_removal(state: ItemState | Removed, event_id: str) -> bool:
     if isinstance(state, ItemState) and newest_event_id(state.last_event_id) == event_id:
         return False
     return applied_at_its_time(state, event_id)
+
+
+def removed_again(previous: ItemState | Removed, change: ProductChange) -> TypeGuard[ItemState]:
+    """Whether `change`, whose id the item applied at its time, is an untimed removal its
+    re-added item keeps the id of: the platform's same removal sent again, which the receiver
+    wrote again after the re-add (issue 9, defect 2), so it removes the item. Without a time the
+    topic's order is all there is; a timed one tying the re-add is its retry (a duplicate)."""
+    removal = change.change_type is ChangeType.REMOVED and change.source_updated_at is None
+    return removal and isinstance(previous, ItemState)
 
 
 @dataclass(frozen=True, slots=True)

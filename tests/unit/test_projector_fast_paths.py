@@ -2,7 +2,8 @@
 `apply`, plan_batch's feed, rows <-> states) give exactly what the straightforward code they
 replaced gave. The replaced code is kept below as the oracle, verbatim but for its name (and
 for the rules stop 37 changed: an untimed re-add keeps its removal's time; a retry of any
-event applied at the item's source time, not only the last, is a repeat).
+event applied at the item's source time, not only the last, is a repeat; and stop 39's: an
+untimed removal a re-added item keeps the id of removes it again).
 
 Generated: events and states over a few values per field (so duplicates, ties of source time,
 partial postbacks merging, re-adds after removals and restatements happen often), whole
@@ -113,8 +114,16 @@ def old_apply(
         if previous
         else ""
     )
+    removed_again = (  # an untimed removal a re-added item keeps (issue 9, defect 2: stop 39)
+        change.change_type is ChangeType.REMOVED
+        and change.source_updated_at is None
+        and isinstance(previous, ItemState)
+    )
     if str(change.event_id) in ids.split():  # (a marker's ids too: stop 38)
-        return Outcome(Verdict.DUPLICATE, previous)
+        if not removed_again:
+            return Outcome(Verdict.DUPLICATE, previous)
+        assert isinstance(previous, ItemState)  # (the item's own id alone: the removal is new)
+        previous = dataclasses.replace(previous, last_event_id=ids.split()[0])
     if previous is not None and item_fold._is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
     key = (change.catalog_id, change.catalog_item_id)
