@@ -58,6 +58,14 @@ def _served(state: Any) -> Any:
     return (state.current_price, state.name, state.source_updated_at, state.last_event_id)
 
 
+def _restatement_of(event: Any, partition: int, offset: int) -> Any:
+    """The projector's restatement of `event`, folded alone from its position."""
+    folded = plan_batch([Incoming(partition, offset, "42", "sku-1", event)], {}, lambda _: None)
+    state = folded.items[("42", "sku-1")]
+    assert isinstance(state, ItemState)
+    return restatement_records("42", "sku-1", snapshot(state), None, (partition, offset))
+
+
 async def test_a_superseded_restatement_stays_superseded_in_a_copy(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
@@ -67,14 +75,7 @@ async def test_a_superseded_restatement_stays_superseded_in_a_copy(
     positions = await _write(kafka_bootstrap, topics.product, [*fillers, product_records(first)])
     partition, first_offset = positions[-1]
     # The projector restates `first` (its batch held only it) and writes that after `newer`.
-    folded = plan_batch(
-        [Incoming(partition, first_offset, "42", "sku-1", first)], {}, lambda _: None
-    )
-    state = folded.items[("42", "sku-1")]
-    assert isinstance(state, ItemState)
-    restatement = restatement_records(
-        "42", "sku-1", snapshot(state), None, (partition, first_offset)
-    )
+    restatement = _restatement_of(first, partition, first_offset)
     await _write(kafka_bootstrap, topics.product, [product_records(newer), restatement])
     source = await read_topic(kafka_bootstrap, topics.product)
     assert _views(source)[("42", "sku-1")][:2] == (newer.current_price, "Mug")
@@ -102,10 +103,7 @@ async def test_a_copy_onto_a_newer_change_of_the_item_does_not_undo_it(
     source = await make_topics(kafka_bootstrap, partitions=1)
     first = change(minute=5, price="1.00", name="Mug")
     ((_, first_offset),) = await _write(kafka_bootstrap, source.product, [product_records(first)])
-    folded = plan_batch([Incoming(0, first_offset, "42", "sku-1", first)], {}, lambda _: None)
-    state = folded.items[("42", "sku-1")]
-    assert isinstance(state, ItemState)
-    restatement = restatement_records("42", "sku-1", snapshot(state), None, (0, first_offset))
+    restatement = _restatement_of(first, 0, first_offset)
     await _write(kafka_bootstrap, source.product, [restatement])
     copy = await make_topics(kafka_bootstrap, partitions=1)
     newer = change(minute=6, price="2.00")  # acknowledged on the target
@@ -129,10 +127,7 @@ async def test_a_copy_run_again_onto_the_part_copied_is_refused(kafka_bootstrap:
     source = await make_topics(kafka_bootstrap, partitions=1)
     first = change(minute=5, price="1.00", name="Mug")
     ((_, first_offset),) = await _write(kafka_bootstrap, source.product, [product_records(first)])
-    folded = plan_batch([Incoming(0, first_offset, "42", "sku-1", first)], {}, lambda _: None)
-    state = folded.items[("42", "sku-1")]
-    assert isinstance(state, ItemState)
-    restatement = restatement_records("42", "sku-1", snapshot(state), None, (0, first_offset))
+    restatement = _restatement_of(first, 0, first_offset)
     newer = change(minute=6, price="2.00")
     _, (_, restatement_offset) = await _write(
         kafka_bootstrap, source.product, [product_records(newer), restatement]
