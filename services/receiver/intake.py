@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from catalog_contract.events import ProductChange
 from receiver import formats
 from receiver.errors import FieldProblem, InvalidPostback
-from receiver.postback import build_change, canonical_data_points
-from receiver.values import RawValue
+from receiver.postback import DATA_POINTS, build_change, canonical_data_points
+from receiver.values import RawValue, price, price_codes
 from receiver.xml_attributes import with_attributes
 
 
@@ -59,8 +59,23 @@ def _with_query(
     problems = [
         FieldProblem(name, "given in the query string and in the body, with different values")
         for name, value in in_query.items()
-        if in_body.get(name, value) != value
+        if name in in_body and not _same_value(name, in_body[name], value)
     ]
     if problems:
         raise InvalidPostback(problems)
-    return {**in_body, **in_query}
+    return {**in_query, **in_body}  # (one given in both: the body's text, as the body alone)
+
+
+def _same_value(name: str, one: RawValue, other: RawValue) -> bool:
+    """Whether two texts of data point `name` say the same: as text, or read alike by its own
+    reading (`12.99` and `12.990`, `+40` and `40`, one instant at two offsets), with the same
+    currency codes beside a price (`12.99 EUR` is not `12.99`). Texts that do not read are
+    compared as text (build_change then refuses the one it keeps)."""
+    if one == other:
+        return True
+    read = DATA_POINTS[name][1]
+    try:
+        same = read(one) == read(other)
+    except ValueError:
+        return False
+    return same and (read is not price or price_codes(one) == price_codes(other))
