@@ -83,11 +83,12 @@ fuzz: $(STAMP)
 	  -artifact_prefix=.state/fuzz/ .state/fuzz/$(FUZZ_TARGET) tests/fuzz/found/$(FUZZ_TARGET)
 
 # The unit tests run in a zone that is not UTC (nothing may read the machine's zone: a green
-# run in UTC alone could hide it), then everything else (the broker's tests) in the machine's.
+# run in UTC alone could hide it), then everything else (the broker's tests) in the machine's,
+# naming the slowest (CI's 90 minutes are shared by every step: the log says where they went).
 test: deps lint typecheck test-tools
 	@test "$$(TZ=America/New_York date +%z)" != "+0000" || { echo "no tz database: install tzdata"; exit 1; }
 	TZ=America/New_York $(BIN)/pytest tests/unit
-	$(BIN)/pytest tests --ignore=tests/unit
+	$(BIN)/pytest tests --ignore=tests/unit --durations=20
 
 clean:
 	rm -rf $(VENV) .state .mutation broker/lib tools/avro-java/lib bench/kstreams/target tools/asyncapi/node_modules .mypy_cache .ruff_cache .pytest_cache
