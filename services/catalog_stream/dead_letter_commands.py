@@ -34,6 +34,7 @@ from catalog_stream.dead_letter_report import RedriveReport
 from catalog_stream.dead_letter_summary import Summary
 from catalog_stream.ranges import RangeError, read_range
 from catalog_stream.replay_bounds import Bound
+from receiver.deadletter import REDACTED, redacted_data_point
 from receiver.errors import ReceiverError
 from receiver.intake import change_from_request
 from receiver.settings import ReceiverSettings
@@ -124,6 +125,11 @@ def judge(
         )
     except ReceiverError as exc:
         return None, str(exc)
+    if (marked := redacted_data_point(change)) is not None:
+        return None, (
+            f"{marked} holds {REDACTED!r}, where a secret was taken out when the request was "
+            "kept; the platform must send it again"
+        )
     return change, None
 
 

@@ -14,11 +14,13 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from catalog_contract import dead_letters
 from catalog_contract.dead_letters import DeadLetter
+from catalog_contract.events import ProductChange
 from receiver import escaped_secrets, xml_secrets
 from receiver.errors import FieldProblem
 from receiver.escaped_secrets import MIN_SECRET as _MIN_SECRET
 from receiver.escaped_secrets import REDACTED as REDACTED  # (named here by its readers)
 from receiver.formats import FORM, JSON, XML_TYPES, media_type
+from receiver.postback import DATA_POINTS
 
 _NEVER_KEPT = ("authorization", "proxy-authorization", "cookie")
 # Query parameters whose value is a credential by name (a partner may put one in the URL).
@@ -147,6 +149,20 @@ def dead_letter(
         problems=tuple((p.field, _redact(p.reason, forms)) for p in problems or ()),
     )
     return dead_letters.fit(letter)
+
+
+def redacted_data_point(change: ProductChange) -> str | None:
+    """The data point of `change` whose value holds REDACTED (a re-driven request read it where
+    a secret was taken out when it was kept: a value the platform never sent), if any."""
+    for name, (field, _) in DATA_POINTS.items():
+        value = getattr(change, field)
+        if any(isinstance(text, str) and REDACTED in text for text in _texts(value)):
+            return name
+    return None
+
+
+def _texts(value: object) -> tuple[object, ...]:
+    return value if isinstance(value, tuple) else (value,)  # (a list's items: Labels)
 
 
 def dead_letter_record(**fields: Any) -> bytes:

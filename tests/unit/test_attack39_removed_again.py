@@ -45,9 +45,9 @@ def test_as_the_receiver_writes_them_the_item_ends_removed() -> None:
     records = [
         Incoming(0, n, *KEY, *(v if isinstance(v, tuple) else (v,))) for n, v in enumerate(values)
     ]
-    plan = plan_batch(records, {}, lambda _: None)
-    assert isinstance(plan.items[KEY], Removed)
-    assert plan.items[KEY].offset == 4  # (the tombstone moves the marker's position)
+    ended = plan_batch(records, {}, lambda _: None).items[KEY]
+    assert isinstance(ended, Removed)
+    assert ended.offset == 4  # (the tombstone moves the marker's position)
 
 
 def test_a_timed_removal_tying_the_re_add_stays_a_retry() -> None:
