@@ -1,0 +1,40 @@
+"""Attack (stop 39, break39): the marker an untimed removal written again leaves (b810673).
+
+An untimed removal written again after a re-add (issue 9, defect 2) removes the item again, but
+the marker it left kept only the re-added item's newest id: the other ids the item kept of its
+time were forgotten, where any other removal of that time keeps them all (README: "a retry of
+any of them after the removal is a duplicate"). So a retry of the item's first postback (its 200
+lost, the platform went on: removal, re-add, the removal again, then the retry) brought the
+item back with the old fields, though its tie with the marker's time keeps such a retry out
+after an ordinary removal (test_attack37c_retries_generated.test_a_retry_tying_a_removal_stays_
+out). Failed before the fix: the marker's ids were `r a` (not `r a x`), and the retry was
+APPLIED (an ItemState at price 1.00, timed or not). Now the marker drops only the removal's own
+id from the item's ids.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog_contract.events import ChangeType
+from projector.item_fold import apply
+from projector.item_state import ItemState, Position, Removed, Verdict
+from tests.factories import change
+
+
+@pytest.mark.parametrize("minute", [None, 5], ids=["untimed first", "timed first"])
+def test_a_retry_of_the_first_postback_after_the_removal_written_again_stays_out(
+    minute: int | None,
+) -> None:
+    first = change("lamp-2", "9", minute=minute, price="1.00", name="Desk lamp")
+    removal = change("lamp-2", "9", minute=None, kind=ChangeType.REMOVED)
+    re_add = change("lamp-2", "9", minute=None, price="49.90")
+    state = None
+    for n, event in enumerate([first, removal, re_add, removal]):
+        state = apply(state, event, Position(0, n)).state
+    assert isinstance(state, Removed)
+    ids = [str(e.event_id) for e in (removal, re_add, first)]
+    assert state.event_ids == " ".join(ids)  # every id of its time, as any removal's marker
+    retry = apply(state, first, Position(0, 4))
+    assert (retry.verdict, retry.state) == (Verdict.DUPLICATE, state)
+    assert not isinstance(retry.state, ItemState)
