@@ -195,8 +195,7 @@ def apply(
     if previous is not None and applied_at_its_time(previous, event_id):
         if not removed_again(previous, change):
             return Outcome(Verdict.DUPLICATE, previous)
-        # The removal is new to the item: its id goes, the item's others of its time stay (the
-        # marker keeps them, as any removal's: a retry of one stays out, test_attack39b).
+        # New to the item: its id goes, the others of the time stay in the marker (test_attack39b)
         ids = " ".join(i for i in previous.last_event_id.split() if i != event_id)
         previous = dataclasses.replace(previous, last_event_id=ids)
     if previous is not None and _is_stale(previous, change.source_updated_at):
