@@ -46,7 +46,6 @@ from projector.item_state import (
     applied_at_its_time,
     build_state,
     ids_at,
-    newest_event_id,
     removed_again,
     repeats_a_removal,
     with_id,
@@ -196,8 +195,9 @@ def apply(
     if previous is not None and applied_at_its_time(previous, event_id):
         if not removed_again(previous, change):
             return Outcome(Verdict.DUPLICATE, previous)
-        newest = newest_event_id(previous.last_event_id)  # (the removal is new to the item)
-        previous = dataclasses.replace(previous, last_event_id=newest)
+        # New to the item: its id goes, the others of the time stay in the marker (test_attack39b)
+        ids = " ".join(i for i in previous.last_event_id.split() if i != event_id)
+        previous = dataclasses.replace(previous, last_event_id=ids)
     if previous is not None and _is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
     key = (change.catalog_id, change.catalog_item_id)

@@ -122,8 +122,9 @@ def old_apply(
     if str(change.event_id) in ids.split():  # (a marker's ids too: stop 38)
         if not removed_again:
             return Outcome(Verdict.DUPLICATE, previous)
-        assert isinstance(previous, ItemState)  # (the item's own id alone: the removal is new)
-        previous = dataclasses.replace(previous, last_event_id=ids.split()[0])
+        assert isinstance(previous, ItemState)  # (the item's ids but the removal's: it is new)
+        kept = " ".join(i for i in ids.split() if i != str(change.event_id))
+        previous = dataclasses.replace(previous, last_event_id=kept)
     if previous is not None and item_fold._is_stale(previous, change.source_updated_at):
         return Outcome(Verdict.STALE, previous)
     key = (change.catalog_id, change.catalog_item_id)
