@@ -23,6 +23,7 @@ from projector.consumer_writing import BatchWriting
 from projector.dead_letter_writer import DeadLetterWriter
 from projector.delivery import DeliveryStats
 from projector.errors import GenerationMoved, PositionConflict, ProjectorError, StoreRefused
+from projector.held_dead_letters import HeldDeadLetters
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
 from projector.restatement_retry import OwedRestatements
@@ -46,7 +47,7 @@ class ConsumerLoop(BatchWriting, TopicBehind):
         metrics: ProjectorMetrics,
         progress: asyncio.Condition | None = None,
         restater: RestatementWriter | None = None,
-        dead_letters: DeadLetterWriter | None = None,
+        dead_letters: DeadLetterWriter | HeldDeadLetters | None = None,
         delivery: DeliveryStats | None = None,
         feed_from: dict[int, int] | None = None,
         waiters: PositionWaiters | None = None,

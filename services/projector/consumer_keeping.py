@@ -11,6 +11,7 @@ from collections.abc import Callable
 from projector.batch import BatchPlan
 from projector.consumer_assignment import StoredPositions
 from projector.dead_letter_writer import DeadLetterWriter
+from projector.held_dead_letters import HeldDeadLetters
 from projector.restatement_retry import OwedRestatements
 from projector.restatement_writer import RestatementWriter
 from projector.restatements import restatements
@@ -21,7 +22,9 @@ class BatchKeeping(StoredPositions):
     """Mixed into ConsumerLoop, which sets these in its __init__."""
 
     restater: RestatementWriter | None  # only the live consumer restates; a rebuild only reads
-    dead_letters: DeadLetterWriter | None  # likewise (the live one kept them already)
+    # Likewise (the live one kept them already); a rebuild's builder holds its own until the
+    # switch (held_dead_letters.py).
+    dead_letters: DeadLetterWriter | HeldDeadLetters | None
     owed: OwedRestatements | None  # restatements whose write failed, written again
     # Keep and restate only records at or past `keep_from[partition]` (0 if absent): what was
     # not kept before. A live consumer after a switch starts from its predecessor's `kept`; a
@@ -43,16 +46,21 @@ class BatchKeeping(StoredPositions):
         if self.keep_past is not None:
             self.keep_from = await self._in_store_thread(self.keep_past)
         if (keep_from := self.keep_from) is not None:
+            if isinstance(self.dead_letters, HeldDeadLetters):
+                self.dead_letters.passed(keep_from)
             unreadable = [u for u in unreadable if at_or_past(u, keep_from)]
             owed = [r for r in owed if at_or_past(plan.last_records[r.key], keep_from)]
         if (written := self.dead_letters_from) is not None:
             unreadable = [u for u in unreadable if at_or_past(u, written)]
-        if (unreadable and self.dead_letters is not None) or (owed and self.owed is not None):
+        writes = unreadable and isinstance(self.dead_letters, DeadLetterWriter)
+        if writes or (owed and self.owed is not None):
             # Several instances: one switching the views holds the pointer; a batch it then
             # refuses must not have kept its records (the switch's builder, or whoever reads
             # the partition next, keeps them again: duplicates). Only batches that keep pay.
             await self._in_store_thread(self.store.check_active)
-        if self.dead_letters is not None:
+        if isinstance(self.dead_letters, HeldDeadLetters):
+            await self.dead_letters.hold(unreadable)
+        elif self.dead_letters is not None:
             await self.dead_letters.write(unreadable)
         if self.owed is not None:
             await self.owed.write(plan, owed, keep_from)

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from catalog_contract.lag import total_lag
 from projector.batch import BatchPlan
 from projector.dead_letter_writer import DeadLetterWriter
+from projector.held_dead_letters import HeldDeadLetters
 from projector.metrics import ProjectorMetrics
 from projector.position_waiters import PositionWaiters
 from projector.settings import ProjectorSettings
@@ -47,7 +48,8 @@ class ConsumerProgress:
     _uncommitted: dict[int, int]  # applied, not yet mirrored to Kafka
     _committed_at: float
     _mirroring: asyncio.Future[None] | None  # a mirror commit under way
-    dead_letters: DeadLetterWriter | None  # without one, unreadable records are logged here
+    # Without one, unreadable records are logged here.
+    dead_letters: DeadLetterWriter | HeldDeadLetters | None
     _consumer: AIOKafkaConsumer | None  # the running consumer (ConsumerLoop.run)
     # Called once, as the end of every assigned partition first becomes known (Runtime: /readyz
     # answers from a merged first catch-up until then).

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
+from projector.held_dead_letters import HeldDeadLetters
 from projector.rebuild_recreated import without
 from projector.rebuild_status import RebuildStatus, phase
 from projector.rebuild_stops import entered, halted, stopped
@@ -105,6 +106,10 @@ class Switch:
                 stop_builder.set()
                 await stopped(task, REACH_TIMEOUT_S)  # (a stuck batch: bounded, as the row is)
                 self._report(builder)
+                if isinstance(held := builder.dead_letters, HeldDeadLetters):
+                    # What the live consumers kept ends at their positions, or, this
+                    # instance's, where it kept past them (a batch then refused as moved).
+                    await held.due_past(_furthest(announced, kept))
                 # The feed's sequence goes on across the switch: the new generation keeps the
                 # old feed (same numbers) and adds only changes of records the old one had not
                 # applied, so a client following `after=` or the stream neither misses nor
@@ -133,3 +138,8 @@ class Switch:
             log.warning(
                 "the rebuild dropped items the recreated topic lacks: the feed says so", extra=said
             )
+
+
+def _furthest(*positions: dict[int, int]) -> dict[int, int]:
+    """Per partition, the furthest of these positions."""
+    return {p: max(each.get(p, 0) for each in positions) for p in set().union(*positions)}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from projector.consumer import ConsumerLoop
 from projector.errors import ProjectorError
 from projector.first_load import topic_bounds
+from projector.held_dead_letters import HeldDeadLetters
 from projector.metrics import ProjectorMetrics
 from projector.rebuild_recreated import recreated_partitions, without
 from projector.rebuild_split import load_in_parts
@@ -85,7 +86,7 @@ class Rebuild(Switch):
                 fresh,
                 ProjectorMetrics(),  # its counts stay apart
                 restater=runtime.restater,
-                dead_letters=runtime.dead_letters,
+                dead_letters=HeldDeadLetters(runtime.dead_letters),  # written at the switch
                 feed_from=announced,
             )
             # Keep and restate only what no live consumer kept: records at or past the active
