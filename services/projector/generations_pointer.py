@@ -116,5 +116,14 @@ def register(
 
 
 def point_at(connection: psycopg.Connection[Any], schema: str) -> None:
-    """Move the pointer (in the caller's transaction, if any); psycopg's errors, unwrapped."""
+    """Move the pointer, in the caller's transaction; psycopg's errors, unwrapped. Never to a
+    schema that is gone: a sweep that took the generation for unused (its instance's heartbeats
+    lapsed) may have read the row FOR SHARE first and dropped it while this waited for the row;
+    the pointer then named a dropped schema, every instance's views gone (StoreFailed instead:
+    the pointer stays)."""
+    connection.execute(f"SELECT 1 FROM {POINTER} WHERE id = 1 FOR UPDATE")  # noqa: S608
+    # A statement of its own, once the row is ours: READ COMMITTED sees a drop committed before.
+    there = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
+    if connection.execute(there, (schema,)).fetchone() is None:
+        raise StoreFailed(f"the generation {schema} was deleted: the views not switched to it")
     connection.execute(f"UPDATE {POINTER} SET schema_name = %s WHERE id = 1", (schema,))  # noqa: S608

@@ -128,7 +128,8 @@ class PostgresGenerations(Generations):
             else:
                 with self._connect() as connection:
                     ensure_tables(connection, self.default_schema)
-                    point_at(connection, store.schema)
+                    with connection.transaction():  # (the row held from its check to its move)
+                        point_at(connection, store.schema)
         except psycopg.Error as exc:  # the row lost (generations_held), or COMMIT's answer
             raise StoreUnavailable(f"the generation pointer may not have moved: {exc}") from exc
         store.follows_pointer = True  # from now on its live batches check the pointer
