@@ -31,11 +31,14 @@ from decimal import Decimal
 from projector.generations_postgres import PostgresGenerations
 
 generations = PostgresGenerations(sys.argv[1])
+generations.open_active().close()  # (the pointer made, as by an instance's start)
+fresh = generations.open_new()
+fresh.create()  # (before the row is held, as the switch does: a generation never made is refused)
 with generations.holding_pointer() as active:
     print("held", active, flush=True)
     sys.stdin.readline()  # (stopped here)
     try:
-        generations.activate(generations.open_new())
+        generations.activate(fresh)
         print("moved", flush=True)
     except Exception as exc:
         print("refused", type(exc).__name__, flush=True)
