@@ -82,6 +82,7 @@ class Switch:
         kept: dict[int, int],
     ) -> None:
         runtime = self.runtime
+        written: dict[int, int] | None = None  # up to where the held dead letters were written
         try:
             # The read API's indexes, one pass each, before the pointer is held: every other
             # instance's live batches wait for the held pointer, and on a large catalog this
@@ -106,10 +107,6 @@ class Switch:
                 stop_builder.set()
                 await stopped(task, REACH_TIMEOUT_S)  # (a stuck batch: bounded, as the row is)
                 self._report(builder)
-                if isinstance(held := builder.dead_letters, HeldDeadLetters):
-                    # What the live consumers kept ends at their positions, or, this
-                    # instance's, where it kept past them (a batch then refused as moved).
-                    await held.due_past(_furthest(announced, kept))
                 # The feed's sequence goes on across the switch: the new generation keeps the
                 # old feed (same numbers) and adds only changes of records the old one had not
                 # applied, so a client following `after=` or the stream neither misses nor
@@ -119,6 +116,12 @@ class Switch:
                     fresh.continue_feed_of, old, announced, say_dropped=bool(self.recreated)
                 )
                 await asyncio.to_thread(fresh.continue_owed_of, old)  # failed restatements
+                if isinstance(held := builder.dead_letters, HeldDeadLetters):
+                    # What the live consumers kept ends at their positions, or, this
+                    # instance's, where it kept past them (a batch then refused as moved).
+                    # Last before the move: a switch failing after this has written them.
+                    await held.due_past(_furthest(announced, kept))
+                    written = dict(builder.applied)
                 await asyncio.to_thread(runtime.generations.activate, fresh)
             finally:
                 await asyncio.to_thread(holding.__exit__, None, None, None)
@@ -129,6 +132,10 @@ class Switch:
             # restatements the restarted live consumer writes again.
             await halted(task, stop_builder)
             runtime.use(old, kept)
+            if written is not None:
+                # The builder wrote the dead letters of what it read: the live consumer, going
+                # on below them, reads those records again (else each was twice on the topic).
+                runtime.projector.dead_letters_from = written
             raise
         # The switch itself: readers that took `runtime.store` before this line finish on the
         # old, complete generation; later ones get the new, complete one.
