@@ -27,14 +27,16 @@ class HeldDeadLetters:
     def __init__(self, writer: DeadLetterWriter, limit: int = HOLD_LIMIT) -> None:
         self._writer = writer
         self._limit = limit
-        self._held: list[Unreadable] = []
+        # By where each is: a batch read again (its write failed, it is retried from the
+        # stored positions) holds its records again, and they were written twice.
+        self._held: dict[tuple[int, int], Unreadable] = {}
 
     @property
     def held(self) -> Sequence[Unreadable]:
-        return tuple(self._held)
+        return tuple(self._held.values())
 
     async def hold(self, unreadable: Sequence[Unreadable]) -> None:
-        self._held.extend(unreadable)
+        self._held.update(((u.partition, u.offset), u) for u in unreadable)
         if len(self._held) > self._limit:
             log.warning(
                 "the rebuild is far ahead of the live consumer: its dead letters written now",
@@ -44,10 +46,10 @@ class HeldDeadLetters:
 
     def passed(self, positions: Mapping[int, int]) -> None:
         """Let go of those below `positions`: a live consumer read past them (and kept them)."""
-        self._held = [u for u in self._held if at_or_past(u, positions)]
+        self._held = {at: u for at, u in self._held.items() if at_or_past(u, positions)}
 
     async def due_past(self, positions: Mapping[int, int]) -> None:
         """Write those at or past `positions`, where the live consumers stopped; let go of all."""
-        due = [u for u in self._held if at_or_past(u, positions)]
+        due = [u for u in self._held.values() if at_or_past(u, positions)]
         await self._writer.write(due)  # (raises DeadLetterUnavailable: the switch fails)
-        self._held = []
+        self._held = {}
