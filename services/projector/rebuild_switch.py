@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from projector.consumer import ConsumerLoop
@@ -62,7 +63,10 @@ class Switch:
         try:
             await runtime.stop_live_consumer()
             kept = without(runtime.projector.kept, self.recreated)
-            await self._move_pointer(base, fresh, builder, stop_builder, task, kept)
+            # Below these another process wrote the dead letters (a first catch-up's parts not
+            # merged, first_load.py): the live consumer did not, nor may the builder.
+            written = runtime.projector.dead_letters_from
+            await self._move_pointer(base, fresh, builder, stop_builder, task, kept, written)
         finally:
             runtime.moving = False
         self.status.state, self.status.finished_at = "done", time.time()
@@ -80,9 +84,9 @@ class Switch:
         stop_builder: asyncio.Event,
         task: asyncio.Task[None],
         kept: dict[int, int],
+        written: dict[int, int] | None,  # dead letters below these on the topic already
     ) -> None:
         runtime = self.runtime
-        written: dict[int, int] | None = None  # up to where the held dead letters were written
         try:
             # The read API's indexes, one pass each, before the pointer is held: every other
             # instance's live batches wait for the held pointer, and on a large catalog this
@@ -120,8 +124,9 @@ class Switch:
                     # What the live consumers kept ends at their positions, or, this
                     # instance's, where it kept past them (a batch then refused as moved).
                     # Last before the move: a switch failing after this has written them.
-                    await held.due_past(_furthest(announced, kept))
-                    written = dict(builder.applied)
+                    before = without(written or {}, self.recreated)
+                    await held.due_past(_furthest(announced, kept, before))
+                    written = _furthest(written or {}, builder.applied)
                 await asyncio.to_thread(runtime.generations.activate, fresh)
             finally:
                 await asyncio.to_thread(holding.__exit__, None, None, None)
@@ -132,10 +137,9 @@ class Switch:
             # restatements the restarted live consumer writes again.
             await halted(task, stop_builder)
             runtime.use(old, kept)
-            if written is not None:
-                # The builder wrote the dead letters of what it read: the live consumer, going
-                # on below them, reads those records again (else each was twice on the topic).
-                runtime.projector.dead_letters_from = written
+            # The builder may have written the dead letters of what it read: the live consumer,
+            # going on below them, reads those records again (else each was twice on the topic).
+            runtime.projector.dead_letters_from = written
             raise
         # The switch itself: readers that took `runtime.store` before this line finish on the
         # old, complete generation; later ones get the new, complete one.
@@ -147,6 +151,6 @@ class Switch:
             )
 
 
-def _furthest(*positions: dict[int, int]) -> dict[int, int]:
+def _furthest(*positions: Mapping[int, int]) -> dict[int, int]:
     """Per partition, the furthest of these positions."""
     return {p: max(each.get(p, 0) for each in positions) for p in set().union(*positions)}
