@@ -7,8 +7,8 @@ by both, each was twice on the topic. Held here instead, they are written at the
 the live consumers have stopped: only those at or past where they stopped (`due_past`), each
 once. A rebuild that fails or dies before that writes none; the live consumer, going on from
 its positions, writes them all. Records the live consumers pass meanwhile are let go (`passed`),
-so memory follows how far the builder is ahead of them; past HOLD_LIMIT they are written at once
-(twice again, maybe, but never held without bound)."""
+so memory follows how far the builder is ahead of them; past HOLD_LIMIT records or HOLD_BYTES
+they are written at once (twice again, maybe, but never held without bound)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,18 @@ from projector.restatements_owed import at_or_past
 
 log = logging.getLogger(__name__)
 HOLD_LIMIT = 10_000
+# And past this many bytes: each is held whole (its raw key, value and headers), and a record
+# may be as large as the topic allows (1 MB by default): 10,000 of them were 10 GB.
+HOLD_BYTES = 64 * 2**20
 
 
 class HeldDeadLetters:
-    def __init__(self, writer: DeadLetterWriter, limit: int = HOLD_LIMIT) -> None:
+    def __init__(
+        self, writer: DeadLetterWriter, limit: int = HOLD_LIMIT, limit_bytes: int = HOLD_BYTES
+    ) -> None:
         self._writer = writer
         self._limit = limit
+        self._limit_bytes = limit_bytes
         # By where each is: a batch read again (its write failed, it is retried from the
         # stored positions) holds its records again, and they were written twice.
         self._held: dict[tuple[int, int], Unreadable] = {}
@@ -37,10 +43,11 @@ class HeldDeadLetters:
 
     async def hold(self, unreadable: Sequence[Unreadable]) -> None:
         self._held.update(((u.partition, u.offset), u) for u in unreadable)
-        if len(self._held) > self._limit:
+        size = sum(_size(u) for u in self._held.values())
+        if len(self._held) > self._limit or size > self._limit_bytes:
             log.warning(
                 "the rebuild is far ahead of the live consumer: its dead letters written now",
-                extra={"records": len(self._held)},
+                extra={"records": len(self._held), "bytes": size},
             )
             await self.due_past({})
 
@@ -53,3 +60,8 @@ class HeldDeadLetters:
         due = [u for u in self._held.values() if at_or_past(u, positions)]
         await self._writer.write(due)  # (raises DeadLetterUnavailable: the switch fails)
         self._held = {}
+
+
+def _size(bad: Unreadable) -> int:
+    headers = sum(len(name) + len(value or b"") for name, value in bad.headers)
+    return len(bad.key or b"") + len(bad.value or b"") + headers

@@ -49,3 +49,25 @@ async def test_past_the_limit_they_are_written_at_once(caplog: pytest.LogCapture
     assert [r.getMessage() for r in caplog.records] == [
         "the rebuild is far ahead of the live consumer: its dead letters written now"
     ]
+
+
+async def test_past_the_byte_limit_they_are_written_at_once() -> None:
+    """Each is held whole: large records are bounded by their bytes, not only their count."""
+    writer = Recorded()
+    held = HeldDeadLetters(writer, limit_bytes=3 * 2**20)
+    big = b"\x00" * 2**20  # a record of 1 MiB, the topic's default largest
+    await held.hold([Unreadable(0, 0, "not Avro", b"k", big, ())])
+    await held.hold([Unreadable(0, 1, "not Avro", b"k", big, ())])
+    assert writer.written == []
+    await held.hold([Unreadable(0, 2, "not Avro", b"k", big, ())])  # 3 MiB and 3 bytes
+    assert _where(writer.written) == [(0, 0), (0, 1), (0, 2)]
+    assert held.held == ()
+
+
+async def test_a_batch_read_again_holds_its_records_once() -> None:
+    writer = Recorded()
+    held = HeldDeadLetters(writer)
+    await held.hold([_bad(0, 3), _bad(1, 5)])
+    await held.hold([_bad(0, 3), _bad(1, 5)])  # its write failed: read again, held again
+    await held.due_past({})
+    assert _where(writer.written) == [(0, 3), (1, 5)]
