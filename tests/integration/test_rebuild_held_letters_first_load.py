@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog_contract.headers import SOURCE_POSITION, position_text
+from catalog_contract.headers import SOURCE_POSITION
+from catalog_contract.positions import position_text
 from projector.batch import BatchPlan
 from projector.consumer import ConsumerLoop
 from tests.integration.test_projector_first_load_attack import (

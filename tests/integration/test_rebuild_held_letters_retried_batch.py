@@ -16,7 +16,7 @@ from projector.batch import BatchPlan
 from projector.consumer import ConsumerLoop
 from projector.errors import StoreUnavailable
 from projector.store import ViewStore
-from tests.integration.test_projector_first_load_attack import _item, _produce, _settled
+from tests.integration.test_projector_first_load_attack import Placed, _item, _produce, _settled
 from tests.projector_harness import projector_in_process
 from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
 
@@ -54,7 +54,7 @@ async def test_a_builder_batch_read_again_after_a_failed_write_holds_its_letters
     async with projector_in_process(settings) as (runtime, client):
         await eventually(lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 1), 60)
         base = runtime.store
-        broken = [(0, product_key("42", "broken"), BROKEN, [])]
+        broken: list[Placed] = [(0, product_key("42", "broken"), BROKEN, [])]
         await _produce(kafka_bootstrap, topics.product, broken + _item("lamp", 3, 0))
         stop_live = runtime.stop_live_consumer
 
