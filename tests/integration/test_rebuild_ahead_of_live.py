@@ -8,18 +8,15 @@ letters until the switch and writes only those past where the live consumer stop
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from catalog_contract.keys import product_key
-from projector.batch import BatchPlan
-from projector.consumer import ConsumerLoop
+from tests.held_letters import at_the_switch, live_waits
 from tests.integration.test_projector_first_load_attack import Placed, _item, _produce, _settled
 from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
+from tests.support import eventually, make_topics, projector_settings, read_topic, rebuilt
 
 pytestmark = pytest.mark.broker
 BROKEN = b"\x00 not an Avro event, read by the builder first"
@@ -32,38 +29,20 @@ async def test_an_unreadable_record_the_builder_reads_first_is_dead_lettered_onc
     await _produce(kafka_bootstrap, topics.product, _item("lamp", 1, 0) + _item("desk", 2, 0))
     # The live consumer's batch with the record waits, before it keeps anything, until the
     # builder has read it (and is about to switch).
-    release = asyncio.Event()
-    keep = ConsumerLoop._keep_and_restate
-
-    async def live_waits(loop: ConsumerLoop, plan: BatchPlan) -> None:
-        if loop.keep_past is None and any(u.value == BROKEN for u in plan.unreadable):
-            await release.wait()
-        await keep(loop, plan)
-
-    monkeypatch.setattr(ConsumerLoop, "_keep_and_restate", live_waits)
+    release = live_waits(monkeypatch, lambda u: u.value == BROKEN)
     settings = projector_settings(kafka_bootstrap, topics, tmp_path / "views.db")
     async with projector_in_process(settings) as (runtime, client):
         await eventually(lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 1), 60)
         base = runtime.store
         broken: list[Placed] = [(0, product_key("42", "broken"), BROKEN, [])]
         await _produce(kafka_bootstrap, topics.product, broken + _item("lamp", 3, 0))
-        stop_live = runtime.stop_live_consumer
 
         async def live_passes_it_first() -> None:  # the builder caught up: the switch begins
             release.set()
             await eventually(lambda: _settled(kafka_bootstrap, base, topics.product, 1), 60)
-            await stop_live()
 
-        monkeypatch.setattr(runtime, "stop_live_consumer", live_passes_it_first)
-        asked = await client.post("/v1/admin/rebuild", headers=ADMIN)
-        assert asked.status_code == 202, asked.text
-
-        async def rebuilt() -> Any:
-            state = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()["state"]
-            assert state != "failed"
-            return state == "done"
-
-        await eventually(rebuilt, timeout_s=120, every_s=0.2)
+        at_the_switch(monkeypatch, runtime, live_passes_it_first)
+        await rebuilt(client, timeout_s=120, every_s=0.2)
         assert release.is_set()  # (the live consumer was held until the switch)
         await eventually(lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 1), 60)
         lamp = (await client.get("/v1/catalogs/42/items/lamp")).json()

@@ -6,16 +6,14 @@ record, and reads it again: it must not dead-letter it a second time."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from catalog_contract.keys import product_key
-from projector.batch import BatchPlan
-from projector.consumer import ConsumerLoop
 from projector.errors import StoreUnavailable
 from projector.store import ViewStore
+from tests.held_letters import at_the_switch, cut_short, live_waits
 from tests.integration.test_projector_first_load_attack import Placed, _item, _produce, _settled
 from tests.projector_harness import projector_in_process
 from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
@@ -30,15 +28,7 @@ async def test_a_switch_failing_after_writing_held_letters_leaves_each_once(
     topics = await make_topics(kafka_bootstrap, 1)
     await _produce(kafka_bootstrap, topics.product, _item("lamp", 1, 0) + _item("desk", 2, 0))
     # The live consumer's batch with the record waits, keeping nothing, until the switch.
-    release = asyncio.Event()
-    keep = ConsumerLoop._keep_and_restate
-
-    async def live_waits(loop: ConsumerLoop, plan: BatchPlan) -> None:
-        if loop.keep_past is None and any(u.value == BROKEN for u in plan.unreadable):
-            await release.wait()
-        await keep(loop, plan)
-
-    monkeypatch.setattr(ConsumerLoop, "_keep_and_restate", live_waits)
+    release = live_waits(monkeypatch, lambda u: u.value == BROKEN)
     handed_over = ViewStore.continue_owed_of
     failures: list[str] = []
 
@@ -55,17 +45,9 @@ async def test_a_switch_failing_after_writing_held_letters_leaves_each_once(
         base = runtime.store
         broken: list[Placed] = [(0, product_key("42", "broken"), BROKEN, [])]
         await _produce(kafka_bootstrap, topics.product, broken + _item("lamp", 3, 0))
-        stop_live = runtime.stop_live_consumer
-
-        async def live_stops_short() -> None:  # its batch stuck: cancelled, nothing kept
-            live = runtime._live
-            assert live is not None
-            live.cancel()
-            await asyncio.wait({live})
-            release.set()  # (the live consumer restarted after the failure reads it)
-            await stop_live()
-
-        monkeypatch.setattr(runtime, "stop_live_consumer", live_stops_short)
+        # Its batch stuck: cancelled, nothing kept (the live consumer restarted after the
+        # failure reads the record).
+        at_the_switch(monkeypatch, runtime, cut_short(runtime, then=release.set))
         asked = await client.post("/v1/admin/rebuild", headers=ADMIN)
         assert asked.status_code == 202, asked.text
 

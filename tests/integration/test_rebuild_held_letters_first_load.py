@@ -13,8 +13,7 @@ import pytest
 
 from catalog_contract.headers import SOURCE_POSITION
 from catalog_contract.positions import position_text
-from projector.batch import BatchPlan
-from projector.consumer import ConsumerLoop
+from tests.held_letters import at_the_switch, cut_short, live_waits
 from tests.integration.test_projector_first_load_attack import (
     GARBAGE,
     _history_with_a_moved_key,
@@ -22,7 +21,7 @@ from tests.integration.test_projector_first_load_attack import (
     _settled,
 )
 from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
+from tests.support import eventually, make_topics, projector_settings, read_topic, rebuilt
 
 pytestmark = pytest.mark.broker
 
@@ -33,16 +32,8 @@ async def test_a_rebuild_after_a_first_load_not_merged_writes_no_dead_letter_twi
     topics = await make_topics(kafka_bootstrap, 2)
     await _produce(kafka_bootstrap, topics.product, _history_with_a_moved_key())
     # The live consumer's batch with partition 1's record waits, keeping nothing.
-    waiting, release = asyncio.Event(), asyncio.Event()
-    keep = ConsumerLoop._keep_and_restate
-
-    async def live_waits(loop: ConsumerLoop, plan: BatchPlan) -> None:
-        if loop.keep_past is None and any(u.partition == 1 for u in plan.unreadable):
-            waiting.set()
-            await release.wait()
-        await keep(loop, plan)
-
-    monkeypatch.setattr(ConsumerLoop, "_keep_and_restate", live_waits)
+    waiting = asyncio.Event()
+    live_waits(monkeypatch, lambda u: u.partition == 1, waiting)
     settings = projector_settings(
         kafka_bootstrap, topics, tmp_path / "views.db", rebuild_workers=2,
         first_load_min_records=1,
@@ -50,25 +41,8 @@ async def test_a_rebuild_after_a_first_load_not_merged_writes_no_dead_letter_twi
     async with projector_in_process(settings) as (runtime, client):
         await asyncio.wait_for(waiting.wait(), 120)
         assert runtime.projector.dead_letters_from  # (the part of partition 1 not merged)
-        stop_live = runtime.stop_live_consumer
-
-        async def live_stops_short() -> None:  # its batch stuck: cancelled, nothing kept
-            live = runtime._live
-            assert live is not None
-            live.cancel()
-            await asyncio.wait({live})
-            await stop_live()
-
-        monkeypatch.setattr(runtime, "stop_live_consumer", live_stops_short)
-        asked = await client.post("/v1/admin/rebuild", headers=ADMIN)
-        assert asked.status_code == 202, asked.text
-
-        async def ended() -> bool:
-            state = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()["state"]
-            return bool(state != "running")
-
-        await eventually(ended, timeout_s=120, every_s=0.2)
-        status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
+        at_the_switch(monkeypatch, runtime, cut_short(runtime))  # (nothing kept)
+        status = await rebuilt(client, timeout_s=120, every_s=0.2)
         assert status["state"] == "done"
         await eventually(lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 2), 60)
     dead = await read_topic(kafka_bootstrap, topics.projector_dead_letter, timeout_s=5)

@@ -6,19 +6,18 @@ still be on the dead-letter topic once."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from catalog_contract.keys import product_key
 from projector.batch import BatchPlan
-from projector.consumer import ConsumerLoop
 from projector.errors import StoreUnavailable
 from projector.store import ViewStore
+from tests.held_letters import at_the_switch, cut_short, live_waits
 from tests.integration.test_projector_first_load_attack import Placed, _item, _produce, _settled
 from tests.projector_harness import projector_in_process
-from tests.support import ADMIN, eventually, make_topics, projector_settings, read_topic
+from tests.support import eventually, make_topics, projector_settings, read_topic, rebuilt
 
 pytestmark = pytest.mark.broker
 BROKEN = b"\x00 not an Avro event, in a builder batch written twice"
@@ -30,15 +29,7 @@ async def test_a_builder_batch_read_again_after_a_failed_write_holds_its_letters
     topics = await make_topics(kafka_bootstrap, 1)
     await _produce(kafka_bootstrap, topics.product, _item("lamp", 1, 0) + _item("desk", 2, 0))
     # The live consumer's batch with the record waits, keeping nothing, until the switch.
-    release = asyncio.Event()
-    keep = ConsumerLoop._keep_and_restate
-
-    async def live_waits(loop: ConsumerLoop, plan: BatchPlan) -> None:
-        if loop.keep_past is None and any(u.value == BROKEN for u in plan.unreadable):
-            await release.wait()
-        await keep(loop, plan)
-
-    monkeypatch.setattr(ConsumerLoop, "_keep_and_restate", live_waits)
+    live_waits(monkeypatch, lambda u: u.value == BROKEN)
     write = ViewStore.write
     failures: list[str] = []
 
@@ -56,25 +47,8 @@ async def test_a_builder_batch_read_again_after_a_failed_write_holds_its_letters
         base = runtime.store
         broken: list[Placed] = [(0, product_key("42", "broken"), BROKEN, [])]
         await _produce(kafka_bootstrap, topics.product, broken + _item("lamp", 3, 0))
-        stop_live = runtime.stop_live_consumer
-
-        async def live_stops_short() -> None:  # its batch stuck: cancelled, nothing kept
-            live = runtime._live
-            assert live is not None
-            live.cancel()
-            await asyncio.wait({live})
-            await stop_live()
-
-        monkeypatch.setattr(runtime, "stop_live_consumer", live_stops_short)
-        asked = await client.post("/v1/admin/rebuild", headers=ADMIN)
-        assert asked.status_code == 202, asked.text
-
-        async def ended() -> bool:
-            state = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()["state"]
-            return bool(state != "running")
-
-        await eventually(ended, timeout_s=120, every_s=0.2)
-        status = (await client.get("/v1/admin/rebuild", headers=ADMIN)).json()
+        at_the_switch(monkeypatch, runtime, cut_short(runtime))  # (nothing kept)
+        status = await rebuilt(client, timeout_s=120, every_s=0.2)
         assert status["state"] == "done"
         assert runtime.store is not base
         await eventually(lambda: _settled(kafka_bootstrap, runtime.store, topics.product, 1), 60)
